@@ -16,10 +16,20 @@
 
 enum engine_backend { ENGINE_BACKEND_AUTO, ENGINE_BACKEND_CPU, ENGINE_BACKEND_CUDA };
 
+/* How the ranks of a tensor-parallel CUDA engine sum their partial results. */
+enum engine_comm {
+	ENGINE_COMM_AUTO,       /* NCCL, or peer-to-peer where the bench found it faster */
+	ENGINE_COMM_NCCL,
+	ENGINE_COMM_P2P,        /* one-shot peer-to-peer kernel (cudaDeviceEnablePeerAccess) */
+	ENGINE_COMM_ONE_GPU,    /* every rank on GPU 0, summed by a kernel: checks the split on one GPU */
+};
+
 struct engine_options {
 	enum engine_backend backend;
 	int context_length;     /* 0: max_position_embeddings, capped to what fits */
-	int threads;            /* CPU: 0 = all cores */
+	int threads;            /* CPU: 0 = all cores (shared among the ranks) */
+	int ranks;              /* tensor-parallel ranks (--gpus/--tp); 0: the backend's default */
+	enum engine_comm comm;
 };
 
 struct engine;
@@ -48,6 +58,9 @@ void engine_rewind(struct engine *engine, int position);
  * that a decode step can be timed at a long context; the cache rows skipped hold
  * whatever they held.  Returns -1 past the context. */
 int engine_set_position_for_benchmark(struct engine *engine, int position);
+
+/* Tensor-parallel ranks the engine runs (1 when not split). */
+int engine_ranks(const struct engine *engine);
 
 /* "CPU (16 threads)", "CUDA: NVIDIA H100", for the status line. */
 const char *engine_describe(const struct engine *engine);
