@@ -398,9 +398,14 @@ static void cuda_free(void *state)
 	free(e);
 }
 
-static int cuda_create(const struct model *model, const struct engine_options *options, int *context_length,
-		       void **state, char *description, size_t description_size, char *err, size_t err_size)
+static int cuda_create(const struct model *model, const struct engine_options *options, const struct engine_rank *rank,
+		       int *context_length, void **state, char *description, size_t description_size, char *err,
+		       size_t err_size)
 {
+	if (rank && rank->plan.ranks > 1) {
+		snprintf(err, err_size, "the CUDA backend does not split a model across ranks yet");
+		return -1;
+	}
 	int devices = 0;
 	cudaError_t status = cudaGetDeviceCount(&devices);
 	if (status != cudaSuccess || devices == 0) {
