@@ -24,12 +24,20 @@ enum engine_comm {
 	ENGINE_COMM_ONE_GPU,    /* every rank on GPU 0, summed by a kernel: checks the split on one GPU */
 };
 
+/* The KV cache's element type (--kv-cache); the same on every backend. */
+enum engine_kv_cache {
+	ENGINE_KV_BF16,         /* default: k and v rounded to bfloat16 (nearest even) when stored */
+	ENGINE_KV_FP8,          /* e4m3, saturating, scale 1 (vLLM's default without calibrated scales) */
+	ENGINE_KV_F32,          /* float32: what a float32 transformers run keeps */
+};
+
 struct engine_options {
 	enum engine_backend backend;
 	int context_length;     /* 0: max_position_embeddings, capped to what fits */
 	int threads;            /* CPU: 0 = all cores (shared among the ranks) */
 	int ranks;              /* tensor-parallel ranks (--gpus/--tp); 0: the backend's default */
 	enum engine_comm comm;
+	enum engine_kv_cache kv_cache;
 };
 
 struct engine;
