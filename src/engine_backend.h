@@ -44,6 +44,9 @@ struct engine_backend_ops {
 	int (*forward)(void *state, const int32_t *tokens, size_t count, int position,
 		       float *logits, bool all_logits, char *err, size_t err_size);
 	void (*free)(void *state);
+	/* Seconds this rank spent in all-reduces since the last call (options.time_comm);
+	 * NULL when the backend does not measure them. */
+	double (*comm_seconds)(void *state);
 };
 
 extern const struct engine_backend_ops engine_cpu_ops;

@@ -26,6 +26,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include "comm_cuda.h"
 #include "engine_backend.h"
 #include "gemm_cublaslt.h"
 #include "llm_kernels.h"
@@ -69,8 +70,17 @@ struct upload_state {
 
 struct cuda_engine {
 	const struct model *model;
+	struct tp_plan plan;              /* this rank's share (the whole model with one rank) */
+	struct communicator *comm;        /* NULL with one rank */
+	int device;
 	int context_length;
-	int q_dim, kv_dim;
+	int q_dim, kv_dim;                /* this rank's heads x head_dim */
+	int intermediate;                 /* this rank's gate/up rows */
+	/* all-reduce timing for --bench (events around each call, eager runs only) */
+	bool time_comm;
+	cudaEvent_t *comm_events;         /* 2 per call site: 2 x 2 x layers */
+	int comm_events_recorded;
+	double comm_seconds;
 	cudaStream_t stream;
 	void *embed_tokens;
 	enum llmk_dtype embed_dtype;
@@ -175,6 +185,38 @@ static int upload(struct cuda_engine *e, const void *host, size_t bytes, void **
 	return 0;
 }
 
+/* rows rows of row_bytes each, row_stride_bytes apart on the host (a tensor-parallel
+ * view of some columns), packed into a new buffer through the staging buffers. */
+static int upload_rows(struct cuda_engine *e, const void *host, size_t rows, size_t row_bytes,
+		       size_t row_stride_bytes, void **out, char *err, size_t err_size)
+{
+	struct upload_state *u = &e->upload;
+	if (row_stride_bytes == row_bytes || rows <= 1)
+		return upload(e, host, rows * row_bytes, out, err, err_size);
+	if (device_alloc(e, rows * row_bytes, out, err, err_size) != 0)
+		return -1;
+	size_t rows_per_chunk = UPLOAD_CHUNK / row_bytes ? UPLOAD_CHUNK / row_bytes : 1;
+	if (row_bytes > UPLOAD_CHUNK) {
+		snprintf(err, err_size, "CUDA backend: a weight row of %zu bytes exceeds the upload buffer", row_bytes);
+		return -1;
+	}
+	for (size_t row = 0; row < rows; row += rows_per_chunk) {
+		size_t n = rows - row < rows_per_chunk ? rows - row : rows_per_chunk;
+		int slot = u->next;
+		u->next ^= 1;
+		CUDA_TRY(cudaEventSynchronize(u->done[slot]));
+		for (size_t i = 0; i < n; i++)
+			memcpy((unsigned char *)u->staging[slot] + i * row_bytes,
+			       (const unsigned char *)host + (row + i) * row_stride_bytes, row_bytes);
+		CUDA_TRY(cudaMemcpyAsync((unsigned char *)*out + row * row_bytes, u->staging[slot], n * row_bytes,
+					 cudaMemcpyHostToDevice, e->stream));
+		CUDA_TRY(cudaEventRecord(u->done[slot], e->stream));
+		u->sent += n * row_bytes;
+		upload_progress(e, false);
+	}
+	return 0;
+}
+
 /* A weight tensor: uploaded, or for a dummy model (host NULL) random values made here. */
 static int upload_weight(struct cuda_engine *e, const void *host, size_t count, enum llmk_dtype dtype,
 			 size_t element_size, void **out, char *err, size_t err_size)
@@ -226,9 +268,16 @@ static int upload_linear(struct cuda_engine *e, const struct linear *l, struct g
 		snprintf(err, err_size, "CUDA backend: an 8-bit layer without an activation scheme");
 		return -1;
 	}
-	if (upload_weight(e, l->weight, (size_t)g->rows * g->cols, g->dtype, tensor_dtype_size(l->weight_dtype),
-			  &g->weight, err, err_size) != 0)
+	size_t element = tensor_dtype_size(l->weight_dtype);
+	size_t stride = (size_t)(l->row_stride ? l->row_stride : l->in_features);
+	if (l->weight && stride != (size_t)g->cols) {
+		if (upload_rows(e, l->weight, (size_t)g->rows, (size_t)g->cols * element, stride * element, &g->weight, err,
+				err_size) != 0)
+			return -1;
+	} else if (upload_weight(e, l->weight, (size_t)g->rows * g->cols, g->dtype, element, &g->weight, err,
+				 err_size) != 0) {
 		return -1;
+	}
 	g->weight_scale = NULL;
 	if (l->weight_scale && upload(e, l->weight_scale, (size_t)l->weight_scale_count * sizeof(float),
 				      (void **)&g->weight_scale, err, err_size) != 0)
@@ -254,11 +303,12 @@ static int upload_begin(struct cuda_engine *e, char *err, size_t err_size)
 	const struct model_config *c = &m->config;
 	double bytes, params;
 	model_linear_weights(m, &bytes, &params); /* lm_head included: the table when tied */
-	u->total = (size_t)bytes;
+	u->total = (size_t)(bytes / e->plan.ranks);
 	if (!c->tie_word_embeddings)
 		u->total += (size_t)c->vocab_size * c->hidden_size * tensor_dtype_size(m->embed_dtype);
 	u->start = now_seconds();
-	u->show_progress = isatty(STDERR_FILENO) && u->total >= ((size_t)1 << 30) && !m->dummy_weights;
+	u->show_progress = isatty(STDERR_FILENO) && u->total >= ((size_t)1 << 30) && !m->dummy_weights &&
+			   e->plan.rank == 0;
 	return 0;
 }
 
@@ -267,7 +317,7 @@ static int upload_end(struct cuda_engine *e, char *err, size_t err_size)
 {
 	struct upload_state *u = &e->upload;
 	CUDA_TRY(cudaStreamSynchronize(e->stream));
-	if (u->sent >= ((size_t)256 << 20)) /* dummy weights are made, not sent */
+	if (u->sent >= ((size_t)256 << 20) && e->plan.rank == 0) /* dummy weights are made, not sent */
 		upload_progress(e, true);
 	return 0;
 }
@@ -301,7 +351,9 @@ static int upload_model(struct cuda_engine *e, char *err, size_t err_size)
 		return -1;
 	}
 	for (int i = 0; i < c->num_hidden_layers; i++) {
-		const struct layer_weights *w = &m->layers[i];
+		struct layer_weights shard;
+		tp_shard_layer(m, &e->plan, i, &shard);
+		const struct layer_weights *w = &shard;
 		struct gpu_layer *g = &e->layers[i];
 		if (upload_floats(e, w->input_layernorm.weight, (size_t)w->input_layernorm.size, &g->input_layernorm, err, err_size) ||
 		    upload_floats(e, w->post_attention_layernorm.weight, (size_t)w->post_attention_layernorm.size,
@@ -318,12 +370,16 @@ static int upload_model(struct cuda_engine *e, char *err, size_t err_size)
 	if (upload_floats(e, m->norm.weight, (size_t)m->norm.size, &e->norm, err, err_size))
 		return -1;
 	if (c->tie_word_embeddings && m->lm_head.weight == m->embed_tokens) {
-		/* tied: reuse the uploaded table */
-		e->lm_head = (struct gpu_linear){e->embed_tokens, e->embed_dtype, c->vocab_size, c->hidden_size,
-						 NULL, 0, LLMK_QUANT_NONE, 0};
+		/* tied: this rank's rows of the uploaded table */
+		void *rows = (unsigned char *)e->embed_tokens +
+			     (size_t)e->plan.first_vocab * c->hidden_size * tensor_dtype_size(m->embed_dtype);
+		e->lm_head = (struct gpu_linear){rows, e->embed_dtype, e->plan.vocab, c->hidden_size, NULL, 0,
+						 LLMK_QUANT_NONE, 0};
 		return 0;
 	}
-	return upload_linear(e, &m->lm_head, &e->lm_head, err, err_size);
+	struct linear lm_head;
+	tp_shard_lm_head(m, &e->plan, &lm_head);
+	return upload_linear(e, &lm_head, &e->lm_head, err, err_size);
 }
 
 static size_t max_size(size_t a, size_t b)
@@ -331,25 +387,34 @@ static size_t max_size(size_t a, size_t b)
 	return a > b ? a : b;
 }
 
+/* Ranks that share this rank's GPU (all of them with the one-GPU communicator). */
+static int ranks_sharing_the_gpu(const struct cuda_engine *e)
+{
+	int visible = 1;
+	if (cudaGetDeviceCount(&visible) != cudaSuccess || visible < 1)
+		visible = 1;
+	return e->plan.ranks > visible ? (e->plan.ranks + visible - 1) / visible : 1;
+}
+
 static int allocate_buffers(struct cuda_engine *e, int requested_context, char *err, size_t err_size)
 {
 	const struct model_config *c = &e->model->config;
 	size_t width = max_size((size_t)c->hidden_size, (size_t)e->q_dim);
-	size_t widest_in = max_size(width, (size_t)c->intermediate_size);
+	size_t widest_in = max_size(width, (size_t)e->intermediate);
 	if (device_alloc(e, BATCH * sizeof(int32_t), (void **)&e->tokens, err, err_size) ||
 	    device_alloc(e, BATCH * width * sizeof(float), (void **)&e->x, err, err_size) ||
 	    device_alloc(e, BATCH * width * sizeof(float), (void **)&e->h, err, err_size) ||
 	    device_alloc(e, BATCH * width * sizeof(float), (void **)&e->q, err, err_size) ||
 	    device_alloc(e, BATCH * width * sizeof(float), (void **)&e->att, err, err_size) ||
 	    device_alloc(e, BATCH * width * sizeof(float), (void **)&e->tmp, err, err_size) ||
-	    device_alloc(e, BATCH * (size_t)c->intermediate_size * sizeof(float), (void **)&e->gate, err, err_size) ||
-	    device_alloc(e, BATCH * (size_t)c->intermediate_size * sizeof(float), (void **)&e->up, err, err_size) ||
+	    device_alloc(e, BATCH * (size_t)e->intermediate * sizeof(float), (void **)&e->gate, err, err_size) ||
+	    device_alloc(e, BATCH * (size_t)e->intermediate * sizeof(float), (void **)&e->up, err, err_size) ||
 	    device_alloc(e, BATCH * widest_in, &e->xq, err, err_size) ||
 	    device_alloc(e, BATCH * sizeof(float), (void **)&e->x_scales, err, err_size) ||
-	    device_alloc(e, BATCH * (size_t)c->vocab_size * sizeof(float), (void **)&e->logits, err, err_size) ||
+	    device_alloc(e, BATCH * (size_t)e->plan.vocab * sizeof(float), (void **)&e->logits, err, err_size) ||
 	    device_alloc(e, BATCH * max_size(widest_in, (size_t)e->kv_dim) * sizeof(int32_t), (void **)&e->acc, err,
 			 err_size) ||
-	    device_alloc(e, llmk_attention_decode_scratch(c->num_attention_heads, c->head_dim, BATCH) * sizeof(float),
+	    device_alloc(e, llmk_attention_decode_scratch(e->plan.q_heads, c->head_dim, BATCH) * sizeof(float),
 			 (void **)&e->attention_scratch, err, err_size) ||
 	    device_alloc(e, sizeof(int), (void **)&e->device_position, err, err_size) ||
 	    device_alloc(e, (size_t)e->kv_dim * sizeof(float), (void **)&e->key_rows, err, err_size) ||
@@ -357,11 +422,12 @@ static int allocate_buffers(struct cuda_engine *e, int requested_context, char *
 		return -1;
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_token, sizeof(int32_t)));
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_position, sizeof(int)));
-	CUDA_TRY(cudaMallocHost((void **)&e->pinned_logits, (size_t)c->vocab_size * sizeof(float)));
+	CUDA_TRY(cudaMallocHost((void **)&e->pinned_logits, (size_t)e->plan.vocab * sizeof(float)));
 	/* KV cache: what was asked, else the model's maximum capped to 90% of free memory */
 	size_t per_position = 2 * (size_t)c->num_hidden_layers * e->kv_dim * sizeof(float);
 	size_t free_bytes = 0, total = 0;
 	CUDA_TRY(cudaMemGetInfo(&free_bytes, &total));
+	free_bytes /= ranks_sharing_the_gpu(e);
 	int context = requested_context > 0 ? requested_context : c->max_position_embeddings;
 	if (requested_context <= 0 && (size_t)context * per_position > free_bytes / 10 * 9)
 		context = (int)(free_bytes / 10 * 9 / per_position);
@@ -388,6 +454,12 @@ static void cuda_free(void *state)
 	upload_free(&e->upload);
 	if (e->decode_graph)
 		cudaGraphExecDestroy(e->decode_graph);
+	if (e->comm_events) {
+		for (int i = 0; i < 4 * e->model->config.num_hidden_layers; i++)
+			if (e->comm_events[i])
+				cudaEventDestroy(e->comm_events[i]);
+		free(e->comm_events);
+	}
 	cudaFreeHost(e->pinned_token);
 	cudaFreeHost(e->pinned_position);
 	cudaFreeHost(e->pinned_logits);
@@ -402,11 +474,8 @@ static int cuda_create(const struct model *model, const struct engine_options *o
 		       int *context_length, void **state, char *description, size_t description_size, char *err,
 		       size_t err_size)
 {
-	if (rank && rank->plan.ranks > 1) {
-		snprintf(err, err_size, "the CUDA backend does not split a model across ranks yet");
-		return -1;
-	}
 	int devices = 0;
+	int device = rank ? rank->device : 0;
 	cudaError_t status = cudaGetDeviceCount(&devices);
 	if (status != cudaSuccess || devices == 0) {
 		snprintf(err, err_size, "no usable CUDA device: %s",
@@ -414,15 +483,19 @@ static int cuda_create(const struct model *model, const struct engine_options *o
 		cudaGetLastError();
 		return -1;
 	}
+	if (device >= devices) {
+		snprintf(err, err_size, "GPU %d is not visible (%d visible)", device, devices);
+		return -1;
+	}
 	struct cudaDeviceProp prop;
-	CUDA_TRY(cudaGetDeviceProperties(&prop, 0));
+	CUDA_TRY(cudaGetDeviceProperties(&prop, device));
 	bool fp8 = model->config.format == WEIGHT_FORMAT_FP8;
 	if (prop.major * 10 + prop.minor < (fp8 ? 89 : 80)) {
 		snprintf(err, err_size, "%s (sm_%d%d) cannot run %s weights (needs sm_%d or newer)", prop.name, prop.major,
 			 prop.minor, weight_format_name(model->config.format), fp8 ? 89 : 80);
 		return -1;
 	}
-	CUDA_TRY(cudaSetDevice(0));
+	CUDA_TRY(cudaSetDevice(device));
 	struct cuda_engine *e = calloc(1, sizeof *e);
 	if (!e) {
 		snprintf(err, err_size, "out of memory");
@@ -430,8 +503,16 @@ static int cuda_create(const struct model *model, const struct engine_options *o
 	}
 	const struct model_config *c = &model->config;
 	e->model = model;
-	e->q_dim = c->num_attention_heads * c->head_dim;
-	e->kv_dim = c->num_key_value_heads * c->head_dim;
+	e->device = device;
+	if (rank) {
+		e->plan = rank->plan;
+		e->comm = rank->comm;
+	} else {
+		tp_plan_rank(c, 0, 1, &e->plan);
+	}
+	e->q_dim = e->plan.q_heads * c->head_dim;
+	e->kv_dim = e->plan.kv_heads * c->head_dim;
+	e->intermediate = e->plan.intermediate;
 	float *inv_freq = malloc((size_t)c->head_dim / 2 * sizeof *inv_freq);
 	int rc = -1;
 	if (!inv_freq) {
@@ -453,15 +534,36 @@ static int cuda_create(const struct model *model, const struct engine_options *o
 	*context_length = e->context_length;
 	/* LLMCHAT_CUDA_GRAPH=0 decodes eagerly (to compare the two in tests/gpu) */
 	const char *graph_setting = getenv("LLMCHAT_CUDA_GRAPH");
-	e->decode_graph_failed = graph_setting && strcmp(graph_setting, "0") == 0;
-	snprintf(description, description_size, "CUDA: %s", prop.name);
+	e->decode_graph_failed = (graph_setting && strcmp(graph_setting, "0") == 0) || (e->comm && !e->comm->capturable);
+	if (options && options->time_comm && e->comm) {
+		/* --bench's all-reduce timing: events around each call, so no graph */
+		int count = 4 * c->num_hidden_layers;
+		e->comm_events = calloc((size_t)count, sizeof *e->comm_events);
+		if (!e->comm_events) {
+			snprintf(err, err_size, "out of memory");
+			goto done;
+		}
+		for (int i = 0; i < count; i++) {
+			status = cudaEventCreate(&e->comm_events[i]);
+			if (status != cudaSuccess) {
+				snprintf(err, err_size, "CUDA: cudaEventCreate: %s", cudaGetErrorString(status));
+				goto done;
+			}
+		}
+		e->time_comm = true;
+		e->decode_graph_failed = true;
+	}
+	if (e->plan.ranks > 1)
+		snprintf(description, description_size, "CUDA: %s, %d ranks (%s)", prop.name, e->plan.ranks,
+			 e->comm ? e->comm->name : "?");
+	else
+		snprintf(description, description_size, "CUDA: %s", prop.name);
 	*state = e;
 	rc = 0;
 done:
 	free(inv_freq);
 	if (rc != 0)
 		cuda_free(e);
-	(void)options;
 	return rc;
 }
 
@@ -515,6 +617,23 @@ static int run_linear(struct cuda_engine *e, const struct gpu_linear *l, const f
 	return run_linear_after(e, NULL, l, input, n, y, y_stride, err, err_size);
 }
 
+/* Sums a row-parallel layer's partial output over the ranks (nothing with one rank);
+ * with time_comm set (eager runs of --bench), brackets the call with events. */
+static int all_reduce(struct cuda_engine *e, int site, float *buffer, size_t count, char *err, size_t err_size)
+{
+	if (!e->comm)
+		return 0;
+	bool timed = e->time_comm && e->comm_events && e->comm_events_recorded < 4 * e->model->config.num_hidden_layers;
+	if (timed)
+		CUDA_TRY(cudaEventRecord(e->comm_events[e->comm_events_recorded++], e->stream));
+	if (comm_all_reduce_sum(e->comm, e->plan.rank, buffer, count, e->stream, err, err_size) != 0)
+		return -1;
+	if (timed)
+		CUDA_TRY(cudaEventRecord(e->comm_events[e->comm_events_recorded++], e->stream));
+	(void)site;
+	return 0;
+}
+
 /* One layer for n tokens at position pos; with graph set (one token, the position
  * read on the device at *device_position), nothing launched depends on pos, so the
  * launches can be captured once and replayed. */
@@ -536,37 +655,38 @@ static int run_layer(struct cuda_engine *e, int index, int n, int pos, bool grap
 		return -1;
 	cudaError_t status;
 	if (graph) {
-		CUDA_TRY(llmk_rope_device_pos(e->q, n, e->q_dim, c->num_attention_heads, c->head_dim, e->device_position,
+		CUDA_TRY(llmk_rope_device_pos(e->q, n, e->q_dim, e->plan.q_heads, c->head_dim, e->device_position,
 					      e->inv_freq, e->stream));
-		CUDA_TRY(llmk_rope_device_pos(k_rows, n, e->kv_dim, c->num_key_value_heads, c->head_dim,
+		CUDA_TRY(llmk_rope_device_pos(k_rows, n, e->kv_dim, e->plan.kv_heads, c->head_dim,
 					      e->device_position, e->inv_freq, e->stream));
 		CUDA_TRY(llmk_store_kv(k_rows, v_rows, e->key_cache + layer_offset, e->value_cache + layer_offset,
 				       e->kv_dim, n, e->device_position, e->stream));
 		status = llmk_attention_decode_device_pos(e->q, e->key_cache + layer_offset,
 							  e->value_cache + layer_offset, e->att, n, e->device_position,
-							  c->num_attention_heads, c->num_key_value_heads, c->head_dim,
+							  e->plan.q_heads, e->plan.kv_heads, c->head_dim,
 							  scale, e->attention_scratch, e->stream);
 	} else {
-		CUDA_TRY(llmk_rope(e->q, n, e->q_dim, c->num_attention_heads, c->head_dim, pos, e->inv_freq, e->stream));
-		CUDA_TRY(llmk_rope(k_rows, n, e->kv_dim, c->num_key_value_heads, c->head_dim, pos, e->inv_freq,
-				   e->stream));
+		CUDA_TRY(llmk_rope(e->q, n, e->q_dim, e->plan.q_heads, c->head_dim, pos, e->inv_freq, e->stream));
+		CUDA_TRY(llmk_rope(k_rows, n, e->kv_dim, e->plan.kv_heads, c->head_dim, pos, e->inv_freq, e->stream));
 		status = llmk_attention_decode(e->q, e->key_cache + layer_offset, e->value_cache + layer_offset, e->att,
-					       n, pos, c->num_attention_heads, c->num_key_value_heads, c->head_dim,
-					       scale, e->attention_scratch, BATCH, e->stream);
+					       n, pos, e->plan.q_heads, e->plan.kv_heads, c->head_dim, scale,
+					       e->attention_scratch, BATCH, e->stream);
 	}
 	if (status == cudaErrorNotSupported && !graph) /* a shape the split kernel does not take */
 		status = llmk_attention(e->q, e->key_cache + layer_offset, e->value_cache + layer_offset, e->att, n, pos,
-					c->num_attention_heads, c->num_key_value_heads, c->head_dim, scale, e->stream);
+					e->plan.q_heads, e->plan.kv_heads, c->head_dim, scale, e->stream);
 	CUDA_TRY(status);
-	if (run_linear(e, &l->o_proj, e->att, n, e->tmp, hidden, err, err_size))
+	if (run_linear(e, &l->o_proj, e->att, n, e->tmp, hidden, err, err_size) ||
+	    all_reduce(e, 2 * index, e->tmp, (size_t)n * hidden, err, err_size))
 		return -1;
 	CUDA_TRY(llmk_add(e->x, e->tmp, (size_t)n * hidden, e->stream));
 	CUDA_TRY(llmk_rmsnorm(e->x, l->post_attention_layernorm, e->h, n, hidden, c->rms_norm_eps, e->stream));
-	if (run_linear(e, &l->gate_proj, e->h, n, e->gate, c->intermediate_size, err, err_size) ||
-	    run_linear_after(e, &l->gate_proj, &l->up_proj, e->h, n, e->up, c->intermediate_size, err, err_size))
+	if (run_linear(e, &l->gate_proj, e->h, n, e->gate, e->intermediate, err, err_size) ||
+	    run_linear_after(e, &l->gate_proj, &l->up_proj, e->h, n, e->up, e->intermediate, err, err_size))
 		return -1;
-	CUDA_TRY(llmk_swiglu(e->gate, e->up, (size_t)n * c->intermediate_size, e->stream));
-	if (run_linear(e, &l->down_proj, e->gate, n, e->tmp, hidden, err, err_size))
+	CUDA_TRY(llmk_swiglu(e->gate, e->up, (size_t)n * e->intermediate, e->stream));
+	if (run_linear(e, &l->down_proj, e->gate, n, e->tmp, hidden, err, err_size) ||
+	    all_reduce(e, 2 * index + 1, e->tmp, (size_t)n * hidden, err, err_size))
 		return -1;
 	CUDA_TRY(llmk_add(e->x, e->tmp, (size_t)n * hidden, e->stream));
 	return 0;
@@ -587,10 +707,12 @@ static int run_batch(struct cuda_engine *e, const int32_t *tokens, int n, int po
 	int first = all_logits ? 0 : n - 1, rows = n - first;
 	const float *x = e->x + (size_t)first * c->hidden_size;
 	CUDA_TRY(llmk_rmsnorm(x, e->norm, e->h, rows, c->hidden_size, c->rms_norm_eps, e->stream));
-	if (run_linear(e, &e->lm_head, e->h, rows, e->logits, c->vocab_size, err, err_size))
+	if (run_linear(e, &e->lm_head, e->h, rows, e->logits, e->plan.vocab, err, err_size))
 		return -1;
-	CUDA_TRY(cudaMemcpyAsync(logits, e->logits, (size_t)rows * c->vocab_size * sizeof(float),
-				 cudaMemcpyDeviceToHost, e->stream));
+	/* this rank's columns of each row of the caller's logits */
+	CUDA_TRY(cudaMemcpy2DAsync(logits + e->plan.first_vocab, (size_t)c->vocab_size * sizeof(float), e->logits,
+				   (size_t)e->plan.vocab * sizeof(float), (size_t)e->plan.vocab * sizeof(float), (size_t)rows,
+				   cudaMemcpyDeviceToHost, e->stream));
 	return 0;
 }
 
@@ -607,9 +729,9 @@ static int enqueue_decode_step(struct cuda_engine *e, char *err, size_t err_size
 		if (run_layer(e, i, 1, 0, true, err, err_size) != 0)
 			return -1;
 	CUDA_TRY(llmk_rmsnorm(e->x, e->norm, e->h, 1, c->hidden_size, c->rms_norm_eps, e->stream));
-	if (run_linear(e, &e->lm_head, e->h, 1, e->logits, c->vocab_size, err, err_size))
+	if (run_linear(e, &e->lm_head, e->h, 1, e->logits, e->plan.vocab, err, err_size))
 		return -1;
-	CUDA_TRY(cudaMemcpyAsync(e->pinned_logits, e->logits, (size_t)c->vocab_size * sizeof(float),
+	CUDA_TRY(cudaMemcpyAsync(e->pinned_logits, e->logits, (size_t)e->plan.vocab * sizeof(float),
 				 cudaMemcpyDeviceToHost, e->stream));
 	return 0;
 }
@@ -647,11 +769,12 @@ static int cuda_forward(void *state, const int32_t *tokens, size_t count, int po
 			*e->pinned_position = position;
 			CUDA_TRY(cudaGraphLaunch(e->decode_graph, e->stream));
 			CUDA_TRY(cudaStreamSynchronize(e->stream));
-			memcpy(logits, e->pinned_logits, (size_t)e->model->config.vocab_size * sizeof(float));
+			memcpy(logits + e->plan.first_vocab, e->pinned_logits, (size_t)e->plan.vocab * sizeof(float));
 			return 0;
 		}
 	}
 	const int vocab = e->model->config.vocab_size;
+	e->comm_events_recorded = 0;
 	for (size_t done = 0; done < count;) {
 		int n = count - done > BATCH ? BATCH : (int)(count - done);
 		bool last_batch = done + (size_t)n == count;
@@ -665,11 +788,33 @@ static int cuda_forward(void *state, const int32_t *tokens, size_t count, int po
 		done += (size_t)n;
 	}
 	CUDA_TRY(cudaStreamSynchronize(e->stream));
+	for (int i = 0; i + 1 < e->comm_events_recorded; i += 2) {
+		float ms = 0;
+		CUDA_TRY(cudaEventElapsedTime(&ms, e->comm_events[i], e->comm_events[i + 1]));
+		e->comm_seconds += ms * 1e-3;
+	}
 	return 0;
 }
 
+/* Seconds spent in all-reduces (events around the calls) since the last call. */
+static double cuda_comm_seconds(void *state)
+{
+	struct cuda_engine *e = state;
+	double seconds = e->comm_seconds;
+	e->comm_seconds = 0;
+	return seconds;
+}
+
+static int cuda_create_comm(int ranks, const struct engine_options *options, struct communicator **out,
+			    int *devices, char *err, size_t err_size)
+{
+	return comm_cuda_create(options->comm, ranks, out, devices, err, err_size);
+}
+
 const struct engine_backend_ops engine_cuda_ops = {
+	.create_comm = cuda_create_comm,
 	.create = cuda_create,
 	.forward = cuda_forward,
 	.free = cuda_free,
+	.comm_seconds = cuda_comm_seconds,
 };
