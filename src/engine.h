@@ -38,7 +38,6 @@ struct engine_options {
 	int ranks;              /* tensor-parallel ranks (--gpus/--tp); 0: the backend's default */
 	enum engine_comm comm;
 	enum engine_kv_cache kv_cache;
-	bool time_comm;         /* --bench: time each all-reduce with events (decode without a graph) */
 };
 
 struct engine;
@@ -71,8 +70,10 @@ int engine_set_position_for_benchmark(struct engine *engine, int position);
 /* Tensor-parallel ranks the engine runs (1 when not split). */
 int engine_ranks(const struct engine *engine);
 
-/* Seconds rank 0 spent in all-reduces since the last call (options.time_comm set and
- * the backend measures them; else 0). */
+/* For --bench: while on, each all-reduce is timed with events (decode runs without a
+ * CUDA graph); engine_comm_seconds returns rank 0's seconds in all-reduces since the
+ * last call (0 when the backend does not measure them). */
+void engine_time_comm(struct engine *engine, bool on);
 double engine_comm_seconds(struct engine *engine);
 
 /* "CPU (16 threads)", "CUDA: NVIDIA H100", for the status line. */

@@ -44,8 +44,10 @@ struct engine_backend_ops {
 	int (*forward)(void *state, const int32_t *tokens, size_t count, int position,
 		       float *logits, bool all_logits, char *err, size_t err_size);
 	void (*free)(void *state);
-	/* Seconds this rank spent in all-reduces since the last call (options.time_comm);
-	 * NULL when the backend does not measure them. */
+	/* For --bench (NULL when the backend does not measure it): while time_comm is on,
+	 * forward brackets each all-reduce with events (decode runs without a graph);
+	 * comm_seconds returns the seconds counted since the last call. */
+	void (*time_comm)(void *state, bool on);
 	double (*comm_seconds)(void *state);
 };
 

@@ -535,8 +535,8 @@ static int cuda_create(const struct model *model, const struct engine_options *o
 	/* LLMCHAT_CUDA_GRAPH=0 decodes eagerly (to compare the two in tests/gpu) */
 	const char *graph_setting = getenv("LLMCHAT_CUDA_GRAPH");
 	e->decode_graph_failed = (graph_setting && strcmp(graph_setting, "0") == 0) || (e->comm && !e->comm->capturable);
-	if (options && options->time_comm && e->comm) {
-		/* --bench's all-reduce timing: events around each call, so no graph */
+	if (e->comm) {
+		/* for --bench's all-reduce timing (cuda_time_comm): events around each call */
 		int count = 4 * c->num_hidden_layers;
 		e->comm_events = calloc((size_t)count, sizeof *e->comm_events);
 		if (!e->comm_events) {
@@ -550,8 +550,6 @@ static int cuda_create(const struct model *model, const struct engine_options *o
 				goto done;
 			}
 		}
-		e->time_comm = true;
-		e->decode_graph_failed = true;
 	}
 	if (e->plan.ranks > 1)
 		snprintf(description, description_size, "CUDA: %s, %d ranks (%s)", prop.name, e->plan.ranks,
@@ -761,7 +759,7 @@ static int cuda_forward(void *state, const int32_t *tokens, size_t count, int po
 			bool all_logits, char *err, size_t err_size)
 {
 	struct cuda_engine *e = state;
-	if (count == 1 && logits && !e->decode_graph_failed) {
+	if (count == 1 && logits && !e->decode_graph_failed && !e->time_comm) {
 		if (!e->decode_graph && !capture_decode_graph(e))
 			e->decode_graph_failed = true;
 		if (e->decode_graph) {
@@ -805,6 +803,14 @@ static double cuda_comm_seconds(void *state)
 	return seconds;
 }
 
+/* While on, forward runs eagerly with events around each all-reduce. */
+static void cuda_time_comm(void *state, bool on)
+{
+	struct cuda_engine *e = state;
+	e->time_comm = on && e->comm_events;
+	e->comm_seconds = 0;
+}
+
 static int cuda_create_comm(int ranks, const struct engine_options *options, struct communicator **out,
 			    int *devices, char *err, size_t err_size)
 {
@@ -817,4 +823,5 @@ const struct engine_backend_ops engine_cuda_ops = {
 	.forward = cuda_forward,
 	.free = cuda_free,
 	.comm_seconds = cuda_comm_seconds,
+	.time_comm = cuda_time_comm,
 };
