@@ -53,6 +53,11 @@ void engine_free(struct engine *engine);
 int engine_forward(struct engine *engine, const int32_t *tokens, size_t count,
 		   float *logits, bool all_logits, char *err, size_t err_size);
 
+/* Greedy decoding: runs token at the current position and gives the id of the largest
+ * logit of the result (the lowest id among equal ones, as sampler.h's greedy), without
+ * copying the logits back from the GPU.  Fails as engine_forward does. */
+int engine_decode_greedy(struct engine *engine, int32_t token, int32_t *next, char *err, size_t err_size);
+
 /* Tokens in the cache (the next position). */
 int engine_position(const struct engine *engine);
 

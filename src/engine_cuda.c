@@ -30,6 +30,7 @@
 #include "engine_backend.h"
 #include "gemm_cublaslt.h"
 #include "llm_kernels.h"
+#include "sampling_kernels.h"
 #include "rope.h"
 
 static double now_seconds(void)
@@ -105,6 +106,8 @@ struct cuda_engine {
 	int32_t *pinned_token;
 	int *pinned_position, *device_position;
 	float *pinned_logits;
+	struct llmk_best *best, *pinned_best; /* this rank's largest logit (greedy decoding) */
+	void *argmax_scratch;
 	float *key_rows, *value_rows;     /* the new token's k and v before they enter the cache */
 	struct upload_state upload;
 	void **allocations;               /* everything cudaMalloc'd, for free */
@@ -417,12 +420,15 @@ static int allocate_buffers(struct cuda_engine *e, int requested_context, char *
 	    device_alloc(e, llmk_attention_decode_scratch(e->plan.q_heads, c->head_dim, BATCH) * sizeof(float),
 			 (void **)&e->attention_scratch, err, err_size) ||
 	    device_alloc(e, sizeof(int), (void **)&e->device_position, err, err_size) ||
+	    device_alloc(e, sizeof(struct llmk_best), (void **)&e->best, err, err_size) ||
+	    device_alloc(e, llmk_argmax_scratch(), &e->argmax_scratch, err, err_size) ||
 	    device_alloc(e, (size_t)e->kv_dim * sizeof(float), (void **)&e->key_rows, err, err_size) ||
 	    device_alloc(e, (size_t)e->kv_dim * sizeof(float), (void **)&e->value_rows, err, err_size))
 		return -1;
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_token, sizeof(int32_t)));
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_position, sizeof(int)));
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_logits, (size_t)e->plan.vocab * sizeof(float)));
+	CUDA_TRY(cudaMallocHost((void **)&e->pinned_best, sizeof(struct llmk_best)));
 	/* KV cache: what was asked, else the model's maximum capped to 90% of free memory */
 	size_t per_position = 2 * (size_t)c->num_hidden_layers * e->kv_dim * sizeof(float);
 	size_t free_bytes = 0, total = 0;
@@ -463,6 +469,7 @@ static void cuda_free(void *state)
 	cudaFreeHost(e->pinned_token);
 	cudaFreeHost(e->pinned_position);
 	cudaFreeHost(e->pinned_logits);
+	cudaFreeHost(e->pinned_best);
 	if (e->stream)
 		cudaStreamDestroy(e->stream);
 	free(e->allocations);
@@ -715,7 +722,8 @@ static int run_batch(struct cuda_engine *e, const int32_t *tokens, int n, int po
 }
 
 /* The launches of one decode step, position-free (see run_layer): token and position
- * from pinned memory, logits back into pinned memory. */
+ * from pinned memory; the rank's logits stay on the GPU (e->logits) and their largest
+ * value and its index come back into pinned memory. */
 static int enqueue_decode_step(struct cuda_engine *e, char *err, size_t err_size)
 {
 	const struct model_config *c = &e->model->config;
@@ -729,8 +737,8 @@ static int enqueue_decode_step(struct cuda_engine *e, char *err, size_t err_size
 	CUDA_TRY(llmk_rmsnorm(e->x, e->norm, e->h, 1, c->hidden_size, c->rms_norm_eps, e->stream));
 	if (run_linear(e, &e->lm_head, e->h, 1, e->logits, e->plan.vocab, err, err_size))
 		return -1;
-	CUDA_TRY(cudaMemcpyAsync(e->pinned_logits, e->logits, (size_t)e->plan.vocab * sizeof(float),
-				 cudaMemcpyDeviceToHost, e->stream));
+	CUDA_TRY(llmk_argmax(e->logits, e->plan.vocab, e->plan.first_vocab, e->best, e->argmax_scratch, e->stream));
+	CUDA_TRY(cudaMemcpyAsync(e->pinned_best, e->best, sizeof *e->best, cudaMemcpyDeviceToHost, e->stream));
 	return 0;
 }
 
@@ -755,21 +763,60 @@ static bool capture_decode_graph(struct cuda_engine *e)
 	return ok;
 }
 
+/* One decoded token through the graph, its logits copied back when want_logits;
+ * 1 when the graph is not in use (the caller runs the token eagerly). */
+static int decode_step(struct cuda_engine *e, int32_t token, int position, bool want_logits, char *err,
+		       size_t err_size)
+{
+	if (e->decode_graph_failed || e->time_comm)
+		return 1;
+	if (!e->decode_graph && !capture_decode_graph(e)) {
+		e->decode_graph_failed = true;
+		return 1;
+	}
+	*e->pinned_token = token;
+	*e->pinned_position = position;
+	CUDA_TRY(cudaGraphLaunch(e->decode_graph, e->stream));
+	if (want_logits)
+		CUDA_TRY(cudaMemcpyAsync(e->pinned_logits, e->logits, (size_t)e->plan.vocab * sizeof(float),
+					 cudaMemcpyDeviceToHost, e->stream));
+	CUDA_TRY(cudaStreamSynchronize(e->stream));
+	return 0;
+}
+
+/* Greedy decoding: one token in, this rank's largest logit and its (model-wide)
+ * index out, without copying the logits. */
+static int cuda_decode_greedy(void *state, int32_t token, int position, float *best_value, int32_t *best_index,
+			      char *err, size_t err_size)
+{
+	struct cuda_engine *e = state;
+	int rc = decode_step(e, token, position, false, err, err_size);
+	if (rc < 0)
+		return -1;
+	if (rc > 0) { /* no graph: the eager step, then the argmax */
+		if (run_batch(e, &token, 1, position, NULL, false, err, err_size) != 0)
+			return -1;
+		const struct model_config *c = &e->model->config;
+		CUDA_TRY(llmk_rmsnorm(e->x, e->norm, e->h, 1, c->hidden_size, c->rms_norm_eps, e->stream));
+		if (run_linear(e, &e->lm_head, e->h, 1, e->logits, e->plan.vocab, err, err_size))
+			return -1;
+		CUDA_TRY(llmk_argmax(e->logits, e->plan.vocab, e->plan.first_vocab, e->best, e->argmax_scratch,
+				     e->stream));
+		CUDA_TRY(cudaMemcpyAsync(e->pinned_best, e->best, sizeof *e->best, cudaMemcpyDeviceToHost, e->stream));
+		CUDA_TRY(cudaStreamSynchronize(e->stream));
+	}
+	*best_value = e->pinned_best->value;
+	*best_index = e->pinned_best->index;
+	return 0;
+}
+
 static int cuda_forward(void *state, const int32_t *tokens, size_t count, int position, float *logits,
 			bool all_logits, char *err, size_t err_size)
 {
 	struct cuda_engine *e = state;
-	if (count == 1 && logits && !e->decode_graph_failed && !e->time_comm) {
-		if (!e->decode_graph && !capture_decode_graph(e))
-			e->decode_graph_failed = true;
-		if (e->decode_graph) {
-			*e->pinned_token = tokens[0];
-			*e->pinned_position = position;
-			CUDA_TRY(cudaGraphLaunch(e->decode_graph, e->stream));
-			CUDA_TRY(cudaStreamSynchronize(e->stream));
-			memcpy(logits + e->plan.first_vocab, e->pinned_logits, (size_t)e->plan.vocab * sizeof(float));
-			return 0;
-		}
+	if (count == 1 && logits && decode_step(e, tokens[0], position, true, err, err_size) == 0) {
+		memcpy(logits + e->plan.first_vocab, e->pinned_logits, (size_t)e->plan.vocab * sizeof(float));
+		return 0;
 	}
 	const int vocab = e->model->config.vocab_size;
 	e->comm_events_recorded = 0;
@@ -824,4 +871,5 @@ const struct engine_backend_ops engine_cuda_ops = {
 	.free = cuda_free,
 	.comm_seconds = cuda_comm_seconds,
 	.time_comm = cuda_time_comm,
+	.decode_greedy = cuda_decode_greedy,
 };
