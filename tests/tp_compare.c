@@ -9,9 +9,11 @@
  * token, except where one rank's top two logits are within TOLERANCE (a near tie,
  * reported); the continuation decodes through engine_decode_greedy, which must
  * pick what the argmax of the logits picks.
- * $LLMCHAT_TEST_BACKEND=cuda runs on the GPU and $LLMCHAT_TEST_COMM picks its
- * communicator (nccl, p2p, one-gpu; default one-gpu): tests/gpu/ uses it; make
- * check runs it on the CPU ranks.
+ * $LLMCHAT_TEST_BACKEND=cuda runs on the GPU and $LLMCHAT_TEST_COMM picks the
+ * split runs' communicator (nccl, p2p, one-gpu; default one-gpu; the one-rank
+ * baseline has none, so "N = 1" with nccl runs NCCL with one rank against it):
+ * tests/gpu/ uses it; make check runs it on the CPU ranks.  $LLMCHAT_TEST_KV sets
+ * the KV cache (f32 by default; bf16, fp8).
  */
 #include <math.h>
 #include <stdio.h>
@@ -25,15 +27,18 @@
 #define TEXT 48
 #define CONTINUATION 24
 
-static struct engine_options test_options(int ranks)
+/* The baseline is one rank with the default communicator (none). */
+static struct engine_options test_options(int ranks, bool baseline)
 {
 	struct engine_options o = {ENGINE_BACKEND_CPU, TEXT + CONTINUATION + 8, 0};
 	const char *backend = getenv("LLMCHAT_TEST_BACKEND"), *comm = getenv("LLMCHAT_TEST_COMM");
 	if (backend && strcmp(backend, "cuda") == 0)
 		o.backend = ENGINE_BACKEND_CUDA;
 	o.ranks = ranks;
-	o.comm = ENGINE_COMM_ONE_GPU;
-	if (comm && strcmp(comm, "nccl") == 0)
+	o.comm = baseline ? ENGINE_COMM_AUTO : ENGINE_COMM_ONE_GPU;
+	if (baseline)
+		;
+	else if (comm && strcmp(comm, "nccl") == 0)
 		o.comm = ENGINE_COMM_NCCL;
 	else if (comm && strcmp(comm, "p2p") == 0)
 		o.comm = ENGINE_COMM_P2P;
@@ -85,11 +90,11 @@ struct run {
 	bool decode_greedy_agrees;
 };
 
-static int run_model(const struct model *model, int ranks, const int32_t *text, struct run *out, char *err,
-		     size_t err_size)
+static int run_model(const struct model *model, int ranks, bool baseline, const int32_t *text, struct run *out,
+		     char *err, size_t err_size)
 {
 	const int vocab = model->config.vocab_size;
-	struct engine_options options = test_options(ranks);
+	struct engine_options options = test_options(ranks, baseline);
 	struct engine *engine = NULL;
 	float *logits = malloc((size_t)TEXT * vocab * sizeof *logits);
 	int rc = -1;
@@ -181,11 +186,11 @@ int main(int argc, char **argv)
 	for (int i = 0; i < TEXT; i++) /* a fixed text of ordinary tokens */
 		text[i] = (int32_t)((i * 7919u + 101) % (unsigned)(vocab < 2048 ? vocab : 2048));
 	struct run *one = calloc(1, sizeof *one), *split = calloc(1, sizeof *split);
-	int rc = run_model(model, 1, text, one, err, sizeof err);
+	int rc = run_model(model, 1, true, text, one, err, sizeof err);
 	if (tap_ok(rc == 0 && one->decode_greedy_agrees, "%s: one rank runs, engine_decode_greedy picks the argmax", dir)) {
 		for (int a = 3; a < argc; a++) {
 			int ranks = atoi(argv[a]);
-			rc = run_model(model, ranks, text, split, err, sizeof err);
+			rc = run_model(model, ranks, false, text, split, err, sizeof err);
 			if (tap_ok(rc == 0, "%s: %d ranks run%s%s", dir, ranks, rc ? ": " : "", rc ? err : ""))
 				compare(dir, ranks, one, split, tolerance);
 		}
