@@ -35,13 +35,11 @@ static struct engine_options test_options(int ranks, bool baseline)
 	if (backend && strcmp(backend, "cuda") == 0)
 		o.backend = ENGINE_BACKEND_CUDA;
 	o.ranks = ranks;
-	o.comm = baseline ? ENGINE_COMM_AUTO : ENGINE_COMM_ONE_GPU;
-	if (baseline)
-		;
-	else if (comm && strcmp(comm, "nccl") == 0)
-		o.comm = ENGINE_COMM_NCCL;
-	else if (comm && strcmp(comm, "p2p") == 0)
-		o.comm = ENGINE_COMM_P2P;
+	o.comm = ENGINE_COMM_AUTO;
+	if (!baseline)
+		o.comm = comm && strcmp(comm, "nccl") == 0  ? ENGINE_COMM_NCCL
+			 : comm && strcmp(comm, "p2p") == 0 ? ENGINE_COMM_P2P
+							     : ENGINE_COMM_ONE_GPU;
 	o.kv_cache = ENGINE_KV_F32;
 	const char *kv = getenv("LLMCHAT_TEST_KV");
 	if (kv && strcmp(kv, "bf16") == 0)
