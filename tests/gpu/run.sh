@@ -86,5 +86,41 @@ for name in tiny-bf16 tiny-fp8 tiny-int8; do
 		"${gpu_ppl:-x nan}" "${cpu_ppl:-x nan}"
 	check $? "$name: --perplexity on the GPU ($gpu_ppl) equals the CPU's ($cpu_ppl) within 1e-3 relative"
 done
+
+# tensor parallel on this one GPU (tests/tp_compare.c): N ranks against one rank, with
+# the one-GPU communicator (every rank on GPU 0, a reduce kernel between host
+# barriers), the peer-to-peer kernel with its ranks sharing GPU 0 (graph-captured),
+# and NCCL with one rank.  Tolerances: BF16 and INT8 differ by summation order (and
+# INT8 by per-rank dynamic scales); FP8 prefill runs on the FP8 tensor cores, whose
+# narrow accumulation depends on the split of the columns (as for the goldens).
+python3 "$top/tests/tp/make_tp_models.py" tp-models
+check $? "tp8 models written"
+gcc -O2 -std=c11 -D_GNU_SOURCE -I. -I"$top/src" -I"$top/tokenizer" -I"$top/kernels" -I"$top/tests" \
+	-I/usr/local/cuda/include -fopenmp "$top/tests/tp_compare.c" libllmchat.a \
+	$(pkg-config --libs jansson libutf8proc ncursesw) -L/usr/local/cuda/lib64 -lcublasLt -lnccl -lcudart -lstdc++ -lm \
+	-o tp_compare >tp_compare.build 2>&1
+check $? "tp_compare builds"
+tp_tolerance() { case $1 in *fp8*) echo 0.05 ;; *int8*) echo 0.02 ;; *) echo 0.001 ;; esac; }
+tp_run() { # LABEL COMM MODEL N...
+	label=$1 comm=$2 model=$3
+	shift 3
+	LLMCHAT_TEST_BACKEND=cuda LLMCHAT_TEST_COMM=$comm ./tp_compare "$model" "$(tp_tolerance "$model")" "$@" \
+		>"tp-$label.tap" 2>&1
+	grep -E '^(not ok|#)' "tp-$label.tap" | head -n 8
+	grep -E 'log-probs' "tp-$label.tap" | sed 's/^/  /'
+	passed=$((passed + $(grep -c '^ok' "tp-$label.tap"))); failed=$((failed + $(grep -c '^not ok' "tp-$label.tap")))
+	grep -q '^ok' "tp-$label.tap" || check 1 "$label: tp_compare ran"
+}
+for name in bf16 fp8 int8; do
+	tp_run "one-gpu-tiny-$name" one-gpu "$top/tests/data/models/tiny-$name" 2 4
+	tp_run "one-gpu-tp8-$name" one-gpu "tp-models/tp8-$name" 2 4 8
+	tp_run "p2p-tp8-$name" p2p "tp-models/tp8-$name" 2 8
+	tp_run "nccl-tiny-$name" nccl "$top/tests/data/models/tiny-$name" 1
+done
+model="$top/tests/data/models/tiny-bf16"
+echo "Who are you?" | ./src/llmchat -m "$model" --temp 0 --gpus 1 --comm nccl >nccl-1.txt 2>nccl-1.err
+check $? "llmchat --gpus 1 --comm nccl runs end to end ($(head -n 1 nccl-1.err))"
+cmp -s nccl-1.txt gpu-tiny-bf16.txt
+check $? "... and answers as without NCCL"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
