@@ -63,7 +63,7 @@ echo "Who are you?" | ./src/llmchat -m "$model" --temp 0 --gpus 2 >two.txt 2>two
 check $? "llmchat --gpus 2 answers ($(head -n 1 two.err))"
 cmp -s one.txt two.txt
 check $? "... as one GPU does"
-LLMCHAT_TEST_FAIL_RANK=1 ./src/llmchat -m "$model" --gpus 2 </dev/null >/dev/null 2>fail.err
+echo "Who are you?" | LLMCHAT_TEST_FAIL_RANK=1 ./src/llmchat -m "$model" --gpus 2 >/dev/null 2>fail.err
 status=$?
 [ "$status" -ne 0 ] && [ "$(wc -l <fail.err)" -le 2 ] && grep -q 'rank 1' fail.err
 check $? "a failing rank stops every rank with one message (exit $status: $(tail -n 1 fail.err))"
