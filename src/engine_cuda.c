@@ -139,9 +139,18 @@ static int device_alloc(struct cuda_engine *e, size_t bytes, void **out, char *e
 	if (status != cudaSuccess) {
 		size_t free_bytes = 0, total = 0;
 		cudaMemGetInfo(&free_bytes, &total);
-		snprintf(err, err_size, "out of GPU memory: %zu MiB more were needed with %zu MiB free of %zu MiB "
-			 "(the weights alone are %.1f GB); use a smaller --ctx, or a GPU with more memory",
-			 bytes >> 20, free_bytes >> 20, total >> 20, e->upload.total / 1e9);
+		int visible = 1;
+		if (cudaGetDeviceCount(&visible) != cudaSuccess)
+			visible = 1;
+		char advice[96];
+		if (visible > e->plan.ranks)
+			snprintf(advice, sizeof advice, "split the model over more of the %d visible GPUs (--gpus N)",
+				 visible);
+		else
+			snprintf(advice, sizeof advice, "a GPU with more memory, or more GPUs (--gpus N)");
+		snprintf(err, err_size, "out of GPU memory on GPU %d: %zu MiB more were needed with %zu MiB free of %zu MiB "
+			 "(this GPU's share of the weights is %.1f GB); use a smaller --ctx, or %s",
+			 e->device, bytes >> 20, free_bytes >> 20, total >> 20, e->upload.total / 1e9, advice);
 		return -1;
 	}
 	e->allocations[e->allocation_count++] = *out;
