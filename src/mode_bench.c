@@ -159,7 +159,13 @@ int mode_bench(const struct options *opts)
 		return EXIT_ERROR;
 	}
 	llmk_gemm_free(gemm);
-	struct engine_options eo = {ENGINE_BACKEND_CUDA, opts->context_length ? opts->context_length : 32768 + 128, 0};
+	struct engine_options eo = {
+		.backend = ENGINE_BACKEND_CUDA,
+		.context_length = opts->context_length ? opts->context_length : 32768 + 128,
+		.ranks = opts->ranks,
+		.comm = opts->comm,
+		.kv_cache = opts->kv_cache,
+	};
 	struct engine *engine = NULL;
 	if (engine_create(model, &eo, &engine, err, sizeof err) != 0) {
 		fprintf(stderr, "llmchat: %s\n", err);

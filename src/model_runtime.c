@@ -45,6 +45,9 @@ int model_runtime_open(const struct options *opts, struct model_runtime *rt, cha
 		.backend = opts->force_cpu ? ENGINE_BACKEND_CPU : ENGINE_BACKEND_AUTO,
 		.context_length = opts->context_length,
 		.threads = opts->threads,
+		.ranks = opts->ranks,
+		.comm = opts->comm,
+		.kv_cache = opts->kv_cache,
 	};
 	if (engine_create(rt->model, &eo, &rt->engine, err, err_size) != 0)
 		goto fail;
