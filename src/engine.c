@@ -40,6 +40,7 @@ struct forward_call {
 	int position;
 	float *logits;
 	bool all_logits;
+	bool greedy;                 /* engine_decode_greedy: each rank reports its best logit */
 };
 
 /* One rank: its backend state and what its last command reported. */
@@ -53,6 +54,8 @@ struct rank_slot {
 	bool thread_started;
 	int status;
 	char err[256];
+	float best_value;            /* a greedy step's largest logit of the rank, and its id */
+	int32_t best_index;
 };
 
 struct engine {
@@ -75,6 +78,7 @@ struct engine {
 	int first_failed;            /* the rank whose failure came first, or -1 */
 	bool broken;                 /* a split engine whose rank failed: runs no more */
 	char failure[300];
+	float *greedy_logits;        /* vocab: a greedy step's logits when the backend cannot pick */
 	int position;
 	int context_length;
 	char description[160];
@@ -143,6 +147,9 @@ static int rank_forward(struct engine *e, struct rank_slot *slot, const struct f
 		snprintf(slot->err, sizeof slot->err, "failed on purpose (LLMCHAT_TEST_FAIL_RANK)");
 		return -1;
 	}
+	if (call->greedy && e->ops->decode_greedy)
+		return e->ops->decode_greedy(slot->state, call->tokens[0], call->position, &slot->best_value,
+					     &slot->best_index, slot->err, sizeof slot->err);
 	return e->ops->forward(slot->state, call->tokens, call->count, call->position, call->logits,
 			       call->all_logits, slot->err, sizeof slot->err);
 }
@@ -271,6 +278,7 @@ static void engine_destroy(struct engine *e)
 		e->ops->free(e->slots[0].state);
 	}
 	comm_free(e->comm);
+	free(e->greedy_logits);
 	pthread_mutex_destroy(&e->lock);
 	pthread_cond_destroy(&e->wake);
 	pthread_cond_destroy(&e->finished);
@@ -282,7 +290,9 @@ static void engine_destroy(struct engine *e)
 static int plan_ranks(struct engine *e, char *err, size_t err_size)
 {
 	int devices[TP_MAX_RANKS] = {0};
-	if (e->ranks > 1) {
+	/* one rank needs no communicator, unless one was named (NCCL with one rank) */
+	bool named = e->options.comm == ENGINE_COMM_NCCL || e->options.comm == ENGINE_COMM_P2P;
+	if (e->ranks > 1 || (named && e->ops->create_comm && e->ops != &engine_cpu_ops)) {
 		if (!e->ops->create_comm) {
 			snprintf(err, err_size, "the %s backend does not split a model across ranks yet",
 				 e->ops == &engine_cpu_ops ? "CPU" : "CUDA");
@@ -318,6 +328,13 @@ static struct engine *engine_try_create(const struct model *model, const struct 
 	e->ranks = ranks;
 	e->slots = slots;
 	e->first_failed = -1;
+	e->greedy_logits = ops->decode_greedy ? NULL : malloc((size_t)model->config.vocab_size * sizeof(float));
+	if (!ops->decode_greedy && !e->greedy_logits) {
+		free(e);
+		free(slots);
+		snprintf(err, err_size, "out of memory");
+		return NULL;
+	}
 	read_test_hook(e);
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->wake, NULL);
@@ -354,15 +371,15 @@ int engine_create(const struct model *model, const struct engine_options *option
 	struct engine_options defaults = {.backend = ENGINE_BACKEND_AUTO};
 	if (!options)
 		options = &defaults;
-	/* 0: the backend's default, one rank for now */
-	int ranks = options->ranks > 0 ? options->ranks : 1;
+	int ranks = options->ranks;
 	if (ranks > 1 && tp_check_ranks(&model->config, ranks, err, err_size) != 0)
 		return -1;
 #ifdef HAVE_CUDA
 	/* AUTO: the GPU when one can run the model, else the CPU.  A machine without
 	 * a GPU says nothing; a GPU that cannot take the model says why, once. */
 	if (options->backend == ENGINE_BACKEND_AUTO) {
-		*out = engine_try_create(model, options, ranks, &engine_cuda_ops, err, err_size);
+		int gpu_ranks = ranks > 0 ? ranks : engine_cuda_ops.default_ranks(model);
+		*out = engine_try_create(model, options, gpu_ranks, &engine_cuda_ops, err, err_size);
 		if (*out)
 			return 0;
 		if (strncmp(err, "no usable CUDA device", 21) != 0)
@@ -372,6 +389,8 @@ int engine_create(const struct model *model, const struct engine_options *option
 	const struct engine_backend_ops *ops = pick_backend(options->backend, err, err_size);
 	if (!ops)
 		return -1;
+	if (ranks <= 0)
+		ranks = ops->default_ranks ? ops->default_ranks(model) : 1;
 	*out = engine_try_create(model, options, ranks, ops, err, err_size);
 	return *out ? 0 : -1;
 }
@@ -423,11 +442,69 @@ int engine_forward(struct engine *engine, const int32_t *tokens, size_t count,
 			return -1;
 		}
 	}
-	struct forward_call call = {tokens, count, engine->position, logits, all_logits};
+	struct forward_call call = {tokens, count, engine->position, logits, all_logits, false};
 	if (forward_ranks(engine, &call, err, err_size) != 0)
 		return -1;
 	engine->position += (int)count;
 	return 0;
+}
+
+int engine_decode_greedy(struct engine *engine, int32_t token, int32_t *next, char *err, size_t err_size)
+{
+	const int vocab = engine->model->config.vocab_size;
+	if (engine->broken) {
+		snprintf(err, err_size, "%s", engine->failure);
+		return -1;
+	}
+	if (engine->position >= engine->context_length) {
+		snprintf(err, err_size, "context full: 1 more token at position %d exceeds the context of %d tokens",
+			 engine->position, engine->context_length);
+		return -1;
+	}
+	if (token < 0 || token >= vocab) {
+		snprintf(err, err_size, "token id %d is outside the vocabulary (0..%d)", (int)token, vocab - 1);
+		return -1;
+	}
+	struct forward_call call = {&token, 1, engine->position, engine->greedy_logits, false, true};
+	if (forward_ranks(engine, &call, err, err_size) != 0)
+		return -1;
+	engine->position++;
+	int32_t best = 0;
+	if (engine->greedy_logits) { /* the backend gave logits: the sampler's argmax */
+		for (int32_t i = 1; i < vocab; i++)
+			if (engine->greedy_logits[i] > engine->greedy_logits[best])
+				best = i;
+	} else { /* each rank's best over its vocabulary slice; ties to the lower id */
+		const struct rank_slot *winner = &engine->slots[0];
+		for (int r = 1; r < engine->ranks; r++) {
+			const struct rank_slot *s = &engine->slots[r];
+			if (s->best_value > winner->best_value ||
+			    (s->best_value == winner->best_value && s->best_index < winner->best_index))
+				winner = s;
+		}
+		best = winner->best_index;
+	}
+	*next = best;
+	return 0;
+}
+
+void engine_time_comm(struct engine *engine, bool on)
+{
+	if (!engine->ops->time_comm)
+		return;
+	for (int r = 0; r < engine->ranks; r++)
+		engine->ops->time_comm(engine->slots[r].state, on);
+}
+
+double engine_comm_seconds(struct engine *engine)
+{
+	double seconds = 0;
+	if (engine->ops->comm_seconds) {
+		seconds = engine->ops->comm_seconds(engine->slots[0].state);
+		for (int r = 1; r < engine->ranks; r++)
+			engine->ops->comm_seconds(engine->slots[r].state);
+	}
+	return seconds;
 }
 
 int engine_position(const struct engine *engine)

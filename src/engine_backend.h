@@ -25,6 +25,8 @@ struct engine_rank {
 };
 
 struct engine_backend_ops {
+	/* The rank count when the user names none (NULL: one). */
+	int (*default_ranks)(const struct model *model);
 	/* The communicator for ranks ranks (> 1) and each rank's device (devices[rank]);
 	 * the engine frees it after the ranks. */
 	int (*create_comm)(int ranks, const struct engine_options *options, struct communicator **out,

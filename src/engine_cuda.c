@@ -859,6 +859,25 @@ static double cuda_comm_seconds(void *state)
 	return seconds;
 }
 
+/* No --gpus: every visible GPU that forms a valid split when the weights are over
+ * 2 GB (decode is bound by reading them, and N GPUs read them N times as fast),
+ * else one GPU. */
+static int cuda_default_ranks(const struct model *model)
+{
+	int visible = 0;
+	if (cudaGetDeviceCount(&visible) != cudaSuccess || visible < 1) {
+		cudaGetLastError();
+		return 1;
+	}
+	double bytes, params;
+	model_linear_weights(model, &bytes, &params);
+	if (visible == 1 || bytes < 2e9)
+		return 1;
+	int valid[TP_MAX_RANKS];
+	int n = tp_valid_ranks(&model->config, visible < TP_MAX_RANKS ? visible : TP_MAX_RANKS, valid);
+	return n > 0 ? valid[n - 1] : 1;
+}
+
 /* While on, forward runs eagerly with events around each all-reduce. */
 static void cuda_time_comm(void *state, bool on)
 {
@@ -874,6 +893,7 @@ static int cuda_create_comm(int ranks, const struct engine_options *options, str
 }
 
 const struct engine_backend_ops engine_cuda_ops = {
+	.default_ranks = cuda_default_ranks,
 	.create_comm = cuda_create_comm,
 	.create = cuda_create,
 	.forward = cuda_forward,

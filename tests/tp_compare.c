@@ -1,9 +1,10 @@
 /*
  * tp_compare.c - a model split over N ranks against the same model on one rank.
  *
- *   tp_compare MODEL_DIR TOLERANCE N [N...]
+ *   tp_compare [-r N,N...] MODEL_DIR TOLERANCE [MODEL_DIR TOLERANCE]...
  *
- * Runs a fixed 48-token text through the engine with one rank and with each N:
+ * Runs a fixed 48-token text through the engine with one rank and with each N
+ * (default 2 and 4):
  * per-token log-probabilities of the text (all logits of one prefill) within
  * TOLERANCE nats of one rank's; then a 24-token greedy continuation, token for
  * token, except where one rank's top two logits are within TOLERANCE (a near tie,
@@ -30,7 +31,7 @@
 /* The baseline is one rank with the default communicator (none). */
 static struct engine_options test_options(int ranks, bool baseline)
 {
-	struct engine_options o = {ENGINE_BACKEND_CPU, TEXT + CONTINUATION + 8, 0};
+	struct engine_options o = {.backend = ENGINE_BACKEND_CPU, .context_length = TEXT + CONTINUATION + 8};
 	const char *backend = getenv("LLMCHAT_TEST_BACKEND"), *comm = getenv("LLMCHAT_TEST_COMM");
 	if (backend && strcmp(backend, "cuda") == 0)
 		o.backend = ENGINE_BACKEND_CUDA;
@@ -165,32 +166,26 @@ static void compare(const char *name, int ranks, const struct run *one, const st
 	tap_ok(split->decode_greedy_agrees, "%s: %d ranks: engine_decode_greedy picks the logits' argmax", name, ranks);
 }
 
-int main(int argc, char **argv)
+/* One model against one rank at each count of ranks. */
+static void check_model(const char *dir, double tolerance, const int *counts, int count_n)
 {
-	if (argc < 4) {
-		fprintf(stderr, "usage: tp_compare MODEL_DIR TOLERANCE N [N...]\n");
-		return 2;
-	}
-	const char *dir = argv[1];
-	double tolerance = atof(argv[2]);
 	char err[512];
 	struct model *model = NULL;
 	if (!tap_ok(model_open(dir, &model, err, sizeof err) == 0, "%s: model opens", dir)) {
 		tap_diag("%s", err);
-		return tap_done();
+		return;
 	}
 	int32_t text[TEXT];
 	int vocab = model->config.vocab_size;
 	for (int i = 0; i < TEXT; i++) /* a fixed text of ordinary tokens */
 		text[i] = (int32_t)((i * 7919u + 101) % (unsigned)(vocab < 2048 ? vocab : 2048));
 	struct run *one = calloc(1, sizeof *one), *split = calloc(1, sizeof *split);
-	int rc = run_model(model, 1, true, text, one, err, sizeof err);
+	int rc = one && split ? run_model(model, 1, true, text, one, err, sizeof err) : -1;
 	if (tap_ok(rc == 0 && one->decode_greedy_agrees, "%s: one rank runs, engine_decode_greedy picks the argmax", dir)) {
-		for (int a = 3; a < argc; a++) {
-			int ranks = atoi(argv[a]);
-			rc = run_model(model, ranks, false, text, split, err, sizeof err);
-			if (tap_ok(rc == 0, "%s: %d ranks run%s%s", dir, ranks, rc ? ": " : "", rc ? err : ""))
-				compare(dir, ranks, one, split, tolerance);
+		for (int i = 0; i < count_n; i++) {
+			rc = run_model(model, counts[i], false, text, split, err, sizeof err);
+			if (tap_ok(rc == 0, "%s: %d ranks run%s%s", dir, counts[i], rc ? ": " : "", rc ? err : ""))
+				compare(dir, counts[i], one, split, tolerance);
 		}
 	} else {
 		tap_diag("%s", err);
@@ -198,5 +193,24 @@ int main(int argc, char **argv)
 	free(one);
 	free(split);
 	model_close(model);
+}
+
+int main(int argc, char **argv)
+{
+	int counts[8], count_n = 0, first = 1;
+	if (argc > 2 && strcmp(argv[1], "-r") == 0) {
+		for (char *p = argv[2]; *p && count_n < 8; p += strcspn(p, ","), p += *p == ',')
+			counts[count_n++] = atoi(p);
+		first = 3;
+	} else {
+		counts[count_n++] = 2;
+		counts[count_n++] = 4;
+	}
+	if (argc - first < 2 || (argc - first) % 2) {
+		fprintf(stderr, "usage: tp_compare [-r N,N...] MODEL_DIR TOLERANCE [MODEL_DIR TOLERANCE]...\n");
+		return 2;
+	}
+	for (int a = first; a + 1 < argc; a += 2)
+		check_model(argv[a], atof(argv[a + 1]), counts, count_n);
 	return tap_done();
 }
