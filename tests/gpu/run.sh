@@ -33,15 +33,24 @@ arch=$(sed -n 's/^CUDA_ARCH = //p' Makefile)
 nvcc -O3 -std=c++17 -gencode=arch=compute_${arch#sm_},code=${arch} -I"$top/src" -I"$top/kernels" -I. \
 	"$top/tests/gpu/kernel_checks.cu" libllmchat.a -lcublasLt -lcudart -o kernel_checks >kernel_checks.build 2>&1
 check $? "kernel_checks builds"
-./kernel_checks >kernel_checks.out 2>&1
+./kernel_checks gemv_timings.tsv >kernel_checks.out 2>&1
 grep -v '^ok' kernel_checks.out | grep -v 'passed, .* failed'
 passed=$((passed + $(grep -c '^ok' kernel_checks.out))); failed=$((failed + $(grep -c '^not ok' kernel_checks.out)))
 cuobjdump --dump-sass kernels/llm_kernels.o >llm_kernels.sass 2>&1
-awk '/Function : .*gemv_kernel/{f=1} /Function : /&&!/gemv_kernel/{f=0} f' llm_kernels.sass | grep -q 'LDG.E.128'
-check $? "the GEMV loads its weights 16 bytes at a time (LDG.E.128 in its SASS)"
-awk '/Function : .*gemv_kernel/{f=1} /Function : /&&!/gemv_kernel/{f=0} f' llm_kernels.sass | grep -Eq 'LDL|STL'
+# every GEMV kernel (gemv_kernel, gemv_split_kernel, gemv_swiglu_kernel, each instantiation):
+# its weights in 16-byte loads, and no local memory
+gemv_sass() { awk '/Function : /{f = ($0 ~ /gemv_/)} f' llm_kernels.sass; }
+without_128=$(awk '/Function : /{if (name != "" && !wide) print name; name = ($0 ~ /gemv_/) ? $3 : ""; wide = 0}
+	/LDG.E.128/{wide = 1} END {if (name != "" && !wide) print name}' llm_kernels.sass)
+[ "$(gemv_sass | grep -c 'Function : ')" -gt 0 ] && [ -z "$without_128" ]
+check $? "every GEMV kernel loads its weights 16 bytes at a time (LDG.E.128 in its SASS)${without_128:+; not: $without_128}"
+gemv_sass | grep -Eq 'LDL|STL'
 [ $? -ne 0 ]
-check $? "the GEMV uses no local memory (no LDL/STL)"
+check $? "the GEMV kernels use no local memory (no LDL/STL)"
+split_sass() { awk '/Function : /{f = ($0 ~ /attention_split_kernel/)} f' llm_kernels.sass; }
+split_sass | grep -Eq 'LDL|STL'
+[ $? -ne 0 ]
+check $? "the split-KV attention kernels use no local memory (no LDL/STL)"
 
 # the decode step as a CUDA graph against the same step run eagerly, at real shapes
 gcc -O2 -std=c11 -D_GNU_SOURCE -I. -I"$top/src" -I"$top/tokenizer" -I"$top/kernels" -I/usr/local/cuda/include -fopenmp \
