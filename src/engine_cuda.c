@@ -89,7 +89,9 @@ struct cuda_engine {
 	float *norm;
 	struct gpu_linear lm_head;
 	float *inv_freq;
-	float *key_cache, *value_cache;   /* layers x context x kv_dim */
+	void *key_cache, *value_cache;    /* layers x context x kv_dim elements of cache_dtype */
+	enum llmk_dtype cache_dtype;      /* LLMK_BF16 (default), LLMK_E4M3 or LLMK_F32 (--kv-cache) */
+	size_t cache_element;             /* its size in bytes */
 	int32_t *tokens;                  /* BATCH */
 	float *x, *h, *q, *att, *tmp;     /* BATCH x max(hidden, q_dim) */
 	float *gate, *up;                 /* BATCH x intermediate */
@@ -108,7 +110,7 @@ struct cuda_engine {
 	float *pinned_logits;
 	struct llmk_best *best, *pinned_best; /* this rank's largest logit (greedy decoding) */
 	void *argmax_scratch;
-	float *key_rows, *value_rows;     /* the new token's k and v before they enter the cache */
+	float *key_rows, *value_rows;     /* BATCH x kv_dim: new tokens' k and v before they enter the cache */
 	struct upload_state upload;
 	void **allocations;               /* everything cudaMalloc'd, for free */
 	size_t allocation_count, allocation_capacity;
@@ -431,15 +433,15 @@ static int allocate_buffers(struct cuda_engine *e, int requested_context, char *
 	    device_alloc(e, sizeof(int), (void **)&e->device_position, err, err_size) ||
 	    device_alloc(e, sizeof(struct llmk_best), (void **)&e->best, err, err_size) ||
 	    device_alloc(e, llmk_argmax_scratch(), &e->argmax_scratch, err, err_size) ||
-	    device_alloc(e, (size_t)e->kv_dim * sizeof(float), (void **)&e->key_rows, err, err_size) ||
-	    device_alloc(e, (size_t)e->kv_dim * sizeof(float), (void **)&e->value_rows, err, err_size))
+	    device_alloc(e, BATCH * (size_t)e->kv_dim * sizeof(float), (void **)&e->key_rows, err, err_size) ||
+	    device_alloc(e, BATCH * (size_t)e->kv_dim * sizeof(float), (void **)&e->value_rows, err, err_size))
 		return -1;
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_token, sizeof(int32_t)));
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_position, sizeof(int)));
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_logits, (size_t)e->plan.vocab * sizeof(float)));
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_best, sizeof(struct llmk_best)));
 	/* KV cache: what was asked, else the model's maximum capped to 90% of free memory */
-	size_t per_position = 2 * (size_t)c->num_hidden_layers * e->kv_dim * sizeof(float);
+	size_t per_position = 2 * (size_t)c->num_hidden_layers * e->kv_dim * e->cache_element;
 	size_t free_bytes = 0, total = 0;
 	CUDA_TRY(cudaMemGetInfo(&free_bytes, &total));
 	free_bytes /= ranks_sharing_the_gpu(e);
@@ -451,8 +453,8 @@ static int allocate_buffers(struct cuda_engine *e, int requested_context, char *
 		return -1;
 	}
 	size_t cache_bytes = (size_t)context * per_position / 2;
-	if (device_alloc(e, cache_bytes, (void **)&e->key_cache, err, err_size) ||
-	    device_alloc(e, cache_bytes, (void **)&e->value_cache, err, err_size))
+	if (device_alloc(e, cache_bytes, &e->key_cache, err, err_size) ||
+	    device_alloc(e, cache_bytes, &e->value_cache, err, err_size))
 		return -1;
 	e->context_length = context;
 	return 0;
@@ -525,6 +527,11 @@ static int cuda_create(const struct model *model, const struct engine_options *o
 		e->comm = rank->comm;
 	} else {
 		tp_plan_rank(c, 0, 1, &e->plan);
+	}
+	switch (options ? options->kv_cache : ENGINE_KV_BF16) {
+	case ENGINE_KV_F32: e->cache_dtype = LLMK_F32; e->cache_element = 4; break;
+	case ENGINE_KV_FP8: e->cache_dtype = LLMK_E4M3; e->cache_element = 1; break;
+	default: e->cache_dtype = LLMK_BF16; e->cache_element = 2; break;
 	}
 	e->q_dim = e->plan.q_heads * c->head_dim;
 	e->kv_dim = e->plan.kv_heads * c->head_dim;
@@ -648,6 +655,111 @@ static int all_reduce(struct cuda_engine *e, int site, float *buffer, size_t cou
 	return 0;
 }
 
+/* A layer's input rows: normed into e->h and, when layer quantizes its input, also
+ * quantized into e->xq in the same launch. */
+static int norm_input(struct cuda_engine *e, const float *norm, const struct gpu_linear *layer, int n, char *err,
+		      size_t err_size)
+{
+	const struct model_config *c = &e->model->config;
+	if (layer->quant == LLMK_QUANT_NONE)
+		CUDA_TRY(llmk_rmsnorm(e->x, norm, e->h, n, c->hidden_size, c->rms_norm_eps, e->stream));
+	else
+		CUDA_TRY(llmk_rmsnorm_quantize(e->x, norm, e->h, n, c->hidden_size, c->rms_norm_eps, layer->quant,
+					       layer->input_scale, e->xq, e->x_scales, e->stream));
+	return 0;
+}
+
+static struct llmk_gemv_matrix gemv_matrix(const struct gpu_linear *l, float *y)
+{
+	return (struct llmk_gemv_matrix){l->weight, l->weight_scale, l->weight_scale_count, l->rows, y};
+}
+
+/* Whether one fused GEMV launch can run a and b on one token: same weights' type,
+ * same input, quantized the same way. */
+static bool fusable(const struct gpu_linear *a, const struct gpu_linear *b, int n)
+{
+	return n == 1 && a->dtype == b->dtype && a->cols == b->cols &&
+	       (a->quant == LLMK_QUANT_NONE ? b->quant == LLMK_QUANT_NONE : same_quantization(a, b));
+}
+
+/* q, k, v of n tokens from e->h (and e->xq, quantized for q_proj by norm_input):
+ * one launch for one token, else one product each. */
+static int run_qkv(struct cuda_engine *e, const struct gpu_layer *l, int n, float *k_rows, float *v_rows, char *err,
+		   size_t err_size)
+{
+	if (fusable(&l->q_proj, &l->k_proj, n) && fusable(&l->q_proj, &l->v_proj, n)) {
+		struct llmk_gemv_matrix m[3] = {gemv_matrix(&l->q_proj, e->q), gemv_matrix(&l->k_proj, k_rows),
+						gemv_matrix(&l->v_proj, v_rows)};
+		cudaError_t status = llmk_gemv_multi(m, 3, l->q_proj.dtype, l->q_proj.cols, e->h, e->xq, e->x_scales,
+						     e->stream);
+		if (status != cudaErrorNotSupported) {
+			CUDA_TRY(status);
+			return 0;
+		}
+		cudaGetLastError();
+	}
+	if (run_linear_after(e, &l->q_proj, &l->q_proj, e->h, n, e->q, e->q_dim, err, err_size) ||
+	    run_linear_after(e, &l->q_proj, &l->k_proj, e->h, n, k_rows, e->kv_dim, err, err_size) ||
+	    run_linear_after(e, &l->k_proj, &l->v_proj, e->h, n, v_rows, e->kv_dim, err, err_size))
+		return -1;
+	return 0;
+}
+
+/* silu(gate(h)) * up(h) of n tokens into e->gate, and quantized for down_proj into
+ * e->xq when it quantizes its input (*quantized set then). */
+static int run_gate_up(struct cuda_engine *e, const struct gpu_layer *l, int n, bool *quantized, char *err,
+		       size_t err_size)
+{
+	const struct gpu_linear *down = &l->down_proj;
+	*quantized = false;
+	if (fusable(&l->gate_proj, &l->up_proj, n)) {
+		struct llmk_gemv_matrix gate = gemv_matrix(&l->gate_proj, NULL), up = gemv_matrix(&l->up_proj, NULL);
+		cudaError_t status = llmk_gemv_swiglu(&gate, &up, l->gate_proj.dtype, l->gate_proj.cols, e->h, e->xq,
+						      e->x_scales, e->gate, e->stream);
+		if (status != cudaErrorNotSupported) {
+			CUDA_TRY(status);
+			return 0;
+		}
+		cudaGetLastError();
+	}
+	if (run_linear_after(e, &l->gate_proj, &l->gate_proj, e->h, n, e->gate, e->intermediate, err, err_size) ||
+	    run_linear_after(e, &l->gate_proj, &l->up_proj, e->h, n, e->up, e->intermediate, err, err_size))
+		return -1;
+	if (down->quant == LLMK_QUANT_NONE) {
+		CUDA_TRY(llmk_swiglu(e->gate, e->up, (size_t)n * e->intermediate, e->stream));
+		return 0;
+	}
+	CUDA_TRY(llmk_swiglu_quantize(e->gate, e->up, e->gate, n, e->intermediate, down->quant, down->input_scale,
+				      e->xq, e->x_scales, e->stream));
+	*quantized = true;
+	return 0;
+}
+
+/* Attention of n tokens at position pos over the layer's cache (the new tokens'
+ * k and v already in it) into e->att; in a graph the position is read on the device. */
+static int run_attention(struct cuda_engine *e, void *key_cache, void *value_cache, int n, int pos, bool graph,
+			 char *err, size_t err_size)
+{
+	const struct model_config *c = &e->model->config;
+	const float scale = (float)(1.0 / sqrt((double)c->head_dim));
+	cudaError_t status;
+	if (graph)
+		status = llmk_attention_decode_device_pos_typed(e->q, key_cache, value_cache, e->cache_dtype, e->att, n,
+								e->device_position, e->plan.q_heads, e->plan.kv_heads,
+								c->head_dim, scale, e->attention_scratch, e->stream);
+	else
+		status = llmk_attention_decode_typed(e->q, key_cache, value_cache, e->cache_dtype, e->att, n, pos,
+						     e->plan.q_heads, e->plan.kv_heads, c->head_dim, scale,
+						     e->attention_scratch, BATCH, e->stream);
+	if (status == cudaErrorNotSupported && !graph) { /* a shape the split kernel does not take */
+		cudaGetLastError();
+		status = llmk_attention_typed(e->q, key_cache, value_cache, e->cache_dtype, e->att, n, pos,
+					      e->plan.q_heads, e->plan.kv_heads, c->head_dim, scale, e->stream);
+	}
+	CUDA_TRY(status);
+	return 0;
+}
+
 /* One layer for n tokens at position pos; with graph set (one token, the position
  * read on the device at *device_position), nothing launched depends on pos, so the
  * launches can be captured once and replayed. */
@@ -656,50 +768,37 @@ static int run_layer(struct cuda_engine *e, int index, int n, int pos, bool grap
 	const struct model_config *c = &e->model->config;
 	const struct gpu_layer *l = &e->layers[index];
 	const int hidden = c->hidden_size;
-	size_t layer_offset = (size_t)index * e->context_length * e->kv_dim;
-	size_t cache_offset = layer_offset + (size_t)pos * e->kv_dim;
-	float *k_rows = graph ? e->key_rows : e->key_cache + cache_offset;
-	float *v_rows = graph ? e->value_rows : e->value_cache + cache_offset;
-	const float scale = (float)(1.0 / sqrt((double)c->head_dim));
+	size_t layer_offset = (size_t)index * e->context_length * e->kv_dim * e->cache_element;
+	void *key_cache = (unsigned char *)e->key_cache + layer_offset;
+	void *value_cache = (unsigned char *)e->value_cache + layer_offset;
 
-	CUDA_TRY(llmk_rmsnorm(e->x, l->input_layernorm, e->h, n, hidden, c->rms_norm_eps, e->stream));
-	if (run_linear(e, &l->q_proj, e->h, n, e->q, e->q_dim, err, err_size) ||
-	    run_linear_after(e, &l->q_proj, &l->k_proj, e->h, n, k_rows, e->kv_dim, err, err_size) ||
-	    run_linear_after(e, &l->k_proj, &l->v_proj, e->h, n, v_rows, e->kv_dim, err, err_size))
+	if (norm_input(e, l->input_layernorm, &l->q_proj, n, err, err_size) ||
+	    run_qkv(e, l, n, e->key_rows, e->value_rows, err, err_size))
 		return -1;
-	cudaError_t status;
 	if (graph) {
 		CUDA_TRY(llmk_rope_device_pos(e->q, n, e->q_dim, e->plan.q_heads, c->head_dim, e->device_position,
 					      e->inv_freq, e->stream));
-		CUDA_TRY(llmk_rope_device_pos(k_rows, n, e->kv_dim, e->plan.kv_heads, c->head_dim,
+		CUDA_TRY(llmk_rope_device_pos(e->key_rows, n, e->kv_dim, e->plan.kv_heads, c->head_dim,
 					      e->device_position, e->inv_freq, e->stream));
-		CUDA_TRY(llmk_store_kv(k_rows, v_rows, e->key_cache + layer_offset, e->value_cache + layer_offset,
-				       e->kv_dim, n, e->device_position, e->stream));
-		status = llmk_attention_decode_device_pos(e->q, e->key_cache + layer_offset,
-							  e->value_cache + layer_offset, e->att, n, e->device_position,
-							  e->plan.q_heads, e->plan.kv_heads, c->head_dim,
-							  scale, e->attention_scratch, e->stream);
+		CUDA_TRY(llmk_store_kv_typed(e->key_rows, e->value_rows, key_cache, value_cache, e->cache_dtype,
+					     e->kv_dim, n, e->device_position, e->stream));
 	} else {
 		CUDA_TRY(llmk_rope(e->q, n, e->q_dim, e->plan.q_heads, c->head_dim, pos, e->inv_freq, e->stream));
-		CUDA_TRY(llmk_rope(k_rows, n, e->kv_dim, e->plan.kv_heads, c->head_dim, pos, e->inv_freq, e->stream));
-		status = llmk_attention_decode(e->q, e->key_cache + layer_offset, e->value_cache + layer_offset, e->att,
-					       n, pos, e->plan.q_heads, e->plan.kv_heads, c->head_dim, scale,
-					       e->attention_scratch, BATCH, e->stream);
+		CUDA_TRY(llmk_rope(e->key_rows, n, e->kv_dim, e->plan.kv_heads, c->head_dim, pos, e->inv_freq,
+				   e->stream));
+		CUDA_TRY(llmk_store_kv_typed_at(e->key_rows, e->value_rows, key_cache, value_cache, e->cache_dtype,
+						e->kv_dim, n, pos, e->stream));
 	}
-	if (status == cudaErrorNotSupported && !graph) /* a shape the split kernel does not take */
-		status = llmk_attention(e->q, e->key_cache + layer_offset, e->value_cache + layer_offset, e->att, n, pos,
-					e->plan.q_heads, e->plan.kv_heads, c->head_dim, scale, e->stream);
-	CUDA_TRY(status);
-	if (run_linear(e, &l->o_proj, e->att, n, e->tmp, hidden, err, err_size) ||
+	if (run_attention(e, key_cache, value_cache, n, pos, graph, err, err_size) ||
+	    run_linear(e, &l->o_proj, e->att, n, e->tmp, hidden, err, err_size) ||
 	    all_reduce(e, 2 * index, e->tmp, (size_t)n * hidden, err, err_size))
 		return -1;
 	CUDA_TRY(llmk_add(e->x, e->tmp, (size_t)n * hidden, e->stream));
-	CUDA_TRY(llmk_rmsnorm(e->x, l->post_attention_layernorm, e->h, n, hidden, c->rms_norm_eps, e->stream));
-	if (run_linear(e, &l->gate_proj, e->h, n, e->gate, e->intermediate, err, err_size) ||
-	    run_linear_after(e, &l->gate_proj, &l->up_proj, e->h, n, e->up, e->intermediate, err, err_size))
-		return -1;
-	CUDA_TRY(llmk_swiglu(e->gate, e->up, (size_t)n * e->intermediate, e->stream));
-	if (run_linear(e, &l->down_proj, e->gate, n, e->tmp, hidden, err, err_size) ||
+	bool quantized;
+	if (norm_input(e, l->post_attention_layernorm, &l->gate_proj, n, err, err_size) ||
+	    run_gate_up(e, l, n, &quantized, err, err_size) ||
+	    run_linear_after(e, quantized ? &l->down_proj : NULL, &l->down_proj, e->gate, n, e->tmp, hidden, err,
+			     err_size) ||
 	    all_reduce(e, 2 * index + 1, e->tmp, (size_t)n * hidden, err, err_size))
 		return -1;
 	CUDA_TRY(llmk_add(e->x, e->tmp, (size_t)n * hidden, e->stream));
