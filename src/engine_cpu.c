@@ -246,8 +246,8 @@ static void attention(struct cpu_engine *e, int layer, int n, int pos)
 			float *att = e->att;
 #endif
 			const int kv_offset = ((plan->first_q_head + h) / group - plan->first_kv_head) * hd;
-			const struct kv_head kv = {e->kv_type, e->key_cache, e->value_cache, layer_first + (size_t)kv_offset,
-						   (size_t)e->kv_dim};
+			const struct kv_head kv = {e->kv_type, e->key_cache, e->value_cache,
+						   layer_first + (size_t)kv_offset, (size_t)e->kv_dim};
 			attention_head(e->q + (size_t)t * e->q_dim + h * hd, &kv, pos + t, hd, scale, att,
 				       att + e->context_length, e->xb + (size_t)t * e->q_dim + h * hd);
 		}
@@ -461,7 +461,8 @@ static int cpu_create(const struct model *model, const struct engine_options *op
 	}
 	if (check_config(c, err, err_size) != 0 || check_layers(model, err, err_size) != 0)
 		return -1;
-	if (options->kv_cache != ENGINE_KV_BF16 && options->kv_cache != ENGINE_KV_FP8 && options->kv_cache != ENGINE_KV_F32) {
+	enum engine_kv_cache kv = options->kv_cache;
+	if (kv != ENGINE_KV_BF16 && kv != ENGINE_KV_FP8 && kv != ENGINE_KV_F32) {
 		snprintf(err, err_size, "unknown KV cache type %d", (int)options->kv_cache);
 		return -1;
 	}
