@@ -56,7 +56,7 @@ struct model_config {
 	float default_top_p;
 	int default_top_k;
 	/* config.json asks for an FP8 KV cache (kv_cache_scheme / kv_cache_quant_targets);
-	 * llmchat keeps the cache in 16 bits and ignores the k/v scales: warn once. */
+	 * llmchat keeps the cache in --kv-cache's type and ignores the k/v scales: warn once. */
 	bool kv_cache_scheme_ignored;
 };
 

@@ -11,6 +11,8 @@
  *     layers, taken over each rank's slice of the input (INT8);
  *   - greedy decoding from each golden prompt gives one rank's tokens;
  *   - a prefill gives the logits of token-by-token decoding, bit for bit.
+ * A synthetic model of vocabulary 101 splits its lm_head into unequal blocks (26,
+ * 26, 26, 23 at 4 ranks): every rank writes its columns of every row.
  * Then the failure paths (LLMCHAT_TEST_FAIL_RANK, engine.c): a rank that fails its
  * creation or its first forward makes the engine fail with that rank's message,
  * every later forward fails the same way, and nothing hangs (an alarm) or leaks
@@ -25,6 +27,7 @@
 
 #include "engine.h"
 #include "model.h"
+#include "synthetic_model.h"
 #include "tap.h"
 
 struct run {
@@ -192,6 +195,40 @@ done:
 	json_decref(golden);
 }
 
+/* Every logit of 40 tokens (two batches) at 2 and 4 ranks against one rank, on a
+ * vocabulary that does not divide into equal blocks. */
+static void check_uneven_vocabulary(void)
+{
+	enum { SEQ = 40, VOCAB = 101 };
+	static float want[SEQ * VOCAB], got[SEQ * VOCAB];
+	struct synthetic s;
+	synthetic_model_sized(&s, SYNTHETIC_FP8_STATIC, 0, 7, VOCAB, 64);
+	int32_t tokens[SEQ];
+	for (int i = 0; i < SEQ; i++)
+		tokens[i] = (int32_t)((i * 37 + 5) % VOCAB);
+	char err[256];
+	struct engine *engine = make_engine(&s.model, 1, 64, err, sizeof err);
+	int rc = engine ? engine_forward(engine, tokens, SEQ, want, true, err, sizeof err) : -1;
+	engine_free(engine);
+	for (int ranks = 2; ranks <= 4; ranks *= 2) {
+		for (size_t i = 0; i < SEQ * VOCAB; i++)
+			got[i] = NAN;
+		engine = make_engine(&s.model, ranks, 64, err, sizeof err);
+		int rc_split = engine ? engine_forward(engine, tokens, SEQ, got, true, err, sizeof err) : -1;
+		double worst = 0, scale = 0;
+		for (size_t i = 0; i < SEQ * VOCAB; i++) {
+			worst = isnan(got[i]) ? INFINITY : fmax(worst, fabs(got[i] - want[i]));
+			scale = fmax(scale, fabs(want[i]));
+		}
+		tap_ok(rc == 0 && rc_split == 0 && worst <= 1e-5 * scale,
+		       "synthetic FP8, vocabulary %d over %d ranks: every logit of %d tokens written, within 1e-5 relative "
+		       "of one rank's (max diff %.2g of %.3g)%s%s", VOCAB, ranks, SEQ, worst, scale, rc_split ? ": " : "",
+		       rc_split ? err : "");
+		engine_free(engine);
+	}
+	synthetic_free(&s);
+}
+
 /* LLMCHAT_TEST_FAIL_RANK: a failing rank stops the engine with its message. */
 static void check_failures(const char *dir)
 {
@@ -243,6 +280,7 @@ int main(int argc, char **argv)
 	alarm(600);  /* a rank that hangs fails the test rather than the whole suite */
 	for (int i = 1; i + 2 < argc; i += 3)
 		check_model(argv[i], argv[i + 1], atof(argv[i + 2]));
+	check_uneven_vocabulary();
 	check_failures(argv[1]);
 	return tap_done();
 }
