@@ -624,7 +624,8 @@ gemv_split_kernel(struct gemv_job job, int cols, const float *x, const uint8_t *
 #pragma unroll
 	for (int k = 0; k < RB; k++) {
 		valid[k] = r0 + k < m.rows;
-		w[k] = (const uint4 *)((const uint8_t *)m.weight + (size_t)(valid[k] ? r0 + k : 0) * cols * element_size);
+		size_t offset = (size_t)(valid[k] ? r0 + k : 0) * cols * element_size;
+		w[k] = (const uint4 *)((const uint8_t *)m.weight + offset);
 	}
 	float fsum;
 	int isum;
@@ -661,7 +662,8 @@ gemv_swiglu_kernel(struct gemv_matrix gate, struct gemv_matrix up, int cols, con
 		up_value[k - RB] = gemv_scaled<WD>(fsum, isum, up.scale, up.scale_count, r0 + k - RB, x_scales);
 	__syncthreads();
 	if (k < RB && r0 + k < gate.rows)
-		y[r0 + k] = silu_times(gemv_scaled<WD>(fsum, isum, gate.scale, gate.scale_count, r0 + k, x_scales), up_value[k]);
+		y[r0 + k] = silu_times(gemv_scaled<WD>(fsum, isum, gate.scale, gate.scale_count, r0 + k, x_scales),
+				       up_value[k]);
 }
 
 /* Launches kernel, with programmatic dependent launch when pdl is set (it may then
@@ -682,11 +684,10 @@ static cudaError_t launch_maybe_pdl(void (*kernel)(Params...), dim3 grid, dim3 b
 	return cudaLaunchKernelEx(&config, kernel, (Params)args...);
 }
 
-/* Rows a block takes when the caller leaves it to us (-1): measured on an H200, see BENCHMARKS.md. */
-static int gemv_auto_rows(enum llmk_dtype wdtype, int rows, int cols)
-{
-	return wdtype == LLMK_I8 && (size_t)rows * cols >= ((size_t)48 << 20) ? 4 : 2;
-}
+/* Rows a block takes when the caller leaves it to us (-1): 4 was the fastest of 1, 2
+ * and 4 at every FP8 and INT8 projection shape of Llama-3.1-8B and 70B on an H200,
+ * in two runs (BENCHMARKS.md). */
+#define GEMV_AUTO_ROWS 4
 
 static bool gemv_aligned(enum llmk_dtype wdtype, int cols, const void *weight, const float *x, const void *xq)
 {
@@ -740,7 +741,7 @@ extern "C" cudaError_t llmk_gemv(const void *weight, enum llmk_dtype wdtype, int
 		return cudaGetLastError();
 	}
 	bool pdl = rows_per_block < 0 || !(rows_per_block & LLMK_GEMV_NO_PDL);
-	rows_per_block = rows_per_block < 0 ? gemv_auto_rows(wdtype, rows, cols) : rows_per_block & ~LLMK_GEMV_NO_PDL;
+	rows_per_block = rows_per_block < 0 ? GEMV_AUTO_ROWS : rows_per_block & ~LLMK_GEMV_NO_PDL;
 	if (!gemv_rows_per_block_valid(rows_per_block))
 		return cudaErrorInvalidValue;
 	struct gemv_job job = {};
@@ -756,18 +757,14 @@ extern "C" cudaError_t llmk_gemv_multi(const struct llmk_gemv_matrix *matrices, 
 	if (matrix_count < 1 || matrix_count > 3)
 		return cudaErrorInvalidValue;
 	struct gemv_job job = {};
-	size_t max_elements = 0;
 	for (int i = 0; i < matrix_count; i++) {
 		const struct llmk_gemv_matrix *m = &matrices[i];
 		if (!gemv_aligned(wdtype, cols, m->weight, x, xq) || m->rows <= 0)
 			return cudaErrorNotSupported;
 		job.m[i] = {m->weight, m->weight_scale, m->weight_scale_count, m->rows, m->y};
-		if ((size_t)m->rows * cols > max_elements)
-			max_elements = (size_t)m->rows * cols;
 	}
 	job.count = matrix_count;
-	int rows_per_block = gemv_auto_rows(wdtype, (int)(max_elements / cols), cols);
-	return launch_gemv_job(&job, wdtype, rows_per_block, true, cols, x, xq, x_scales, stream);
+	return launch_gemv_job(&job, wdtype, GEMV_AUTO_ROWS, true, cols, x, xq, x_scales, stream);
 }
 
 template <enum llmk_dtype WD>
@@ -779,7 +776,8 @@ static cudaError_t launch_gemv_swiglu(const struct gemv_matrix &gate, const stru
 	if (rows_per_block == 2)
 		return launch_maybe_pdl(gemv_swiglu_kernel<WD, 2>, grid, block, true, stream, gate, up, cols, x, xq,
 					x_scales, y);
-	return launch_maybe_pdl(gemv_swiglu_kernel<WD, 1>, grid, block, true, stream, gate, up, cols, x, xq, x_scales, y);
+	return launch_maybe_pdl(gemv_swiglu_kernel<WD, 1>, grid, block, true, stream, gate, up, cols, x, xq, x_scales,
+				y);
 }
 
 extern "C" cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, const struct llmk_gemv_matrix *up,
@@ -792,7 +790,7 @@ extern "C" cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, con
 	struct gemv_matrix g = {gate->weight, gate->weight_scale, gate->weight_scale_count, gate->rows, NULL};
 	struct gemv_matrix u = {up->weight, up->weight_scale, up->weight_scale_count, up->rows, NULL};
 	/* a block loads rows of both matrices: half the rows of a plain GEMV's block */
-	int rb = gemv_auto_rows(wdtype, gate->rows, cols) / 2;
+	int rb = GEMV_AUTO_ROWS / 2;
 	const uint8_t *q = (const uint8_t *)xq;
 	switch (wdtype) {
 	case LLMK_E4M3: return launch_gemv_swiglu<LLMK_E4M3>(g, u, rb, cols, x, q, x_scales, y, stream);
@@ -810,7 +808,9 @@ extern "C" cudaError_t llmk_linear(const void *weight, enum llmk_dtype wdtype, i
 	size_t element_size = wdtype == LLMK_BF16 ? 2 : (wdtype == LLMK_E4M3 || wdtype == LLMK_I8) ? 1 : 0;
 	bool aligned = element_size && ((size_t)cols * element_size) % 16 == 0 && ((uintptr_t)weight % 16) == 0 &&
 		       (!xq || (uintptr_t)xq % 16 == 0) && (!x || (uintptr_t)x % 16 == 0);
-	if (count == 1 && gemv_aligned(wdtype, cols, weight, x, xq))
+	/* BF16 stays on the warp-a-row kernel: the block kernel re-reads the float input
+	 * through L2 for every block, which cost the 8B lm_head 12% (BENCHMARKS.md) */
+	if (count == 1 && wdtype != LLMK_BF16 && gemv_aligned(wdtype, cols, weight, x, xq))
 		return llmk_gemv(weight, wdtype, rows, cols, weight_scale, weight_scale_count, x, xq, x_scales, y, -1,
 				 stream);
 	if (aligned && count <= GEMV_MAX_TOKENS) {
@@ -905,8 +905,8 @@ static cudaError_t launch_store_kv(const float *key_rows, const float *value_row
 	dim3 grid(blocks ? blocks : 1), block(256);
 	switch (cache_dtype) {
 	case LLMK_F32:
-		store_kv_kernel<<<grid, block, 0, stream>>>(key_rows, value_rows, (float *)key_cache, (float *)value_cache,
-							    kv_dim, count, pos, pos_dev);
+		store_kv_kernel<<<grid, block, 0, stream>>>(key_rows, value_rows, (float *)key_cache,
+							    (float *)value_cache, kv_dim, count, pos, pos_dev);
 		break;
 	case LLMK_BF16:
 		store_kv_kernel<<<grid, block, 0, stream>>>(key_rows, value_rows, (__nv_bfloat16 *)key_cache,
@@ -914,7 +914,8 @@ static cudaError_t launch_store_kv(const float *key_rows, const float *value_row
 		break;
 	case LLMK_E4M3:
 		store_kv_kernel<<<grid, block, 0, stream>>>(key_rows, value_rows, (__nv_fp8_storage_t *)key_cache,
-							    (__nv_fp8_storage_t *)value_cache, kv_dim, count, pos, pos_dev);
+							    (__nv_fp8_storage_t *)value_cache, kv_dim, count, pos,
+							    pos_dev);
 		break;
 	default: return cudaErrorInvalidValue;
 	}
@@ -1015,8 +1016,9 @@ extern "C" cudaError_t llmk_attention_typed(const float *q, const void *key_cach
 	dim3 grid(heads, count);
 	switch (cache_dtype) {
 	case LLMK_F32:
-		attention_kernel<<<grid, ATTENTION_TILE, 0, stream>>>(q, (const float *)key_cache, (const float *)value_cache,
-								      out, pos0, heads, kv_heads, head_dim, scale);
+		attention_kernel<<<grid, ATTENTION_TILE, 0, stream>>>(q, (const float *)key_cache,
+								      (const float *)value_cache, out, pos0, heads,
+								      kv_heads, head_dim, scale);
 		break;
 	case LLMK_BF16:
 		attention_kernel<<<grid, ATTENTION_TILE, 0, stream>>>(q, (const __nv_bfloat16 *)key_cache,

@@ -69,17 +69,20 @@ cudaError_t llmk_linear(const void *weight, enum llmk_dtype wdtype, int rows, in
 			const float *x, const void *xq, const float *x_scales, int count,
 			float *y, int y_stride, cudaStream_t stream);
 
-/* The one-token GEMV (decode) alone: y[r] = sum_i W[r][i] * input[i], scaled as
- * llmk_linear scales it (llmk_linear with count 1 calls this with rows_per_block -1).
+/* The one-token GEMV (decode) alone: y[r] = sum_i W[r][i] * input[i] (input: x for
+ * BF16, xq with x_scales[0] for FP8 / INT8), scaled as llmk_linear scales it; for FP8
+ * and INT8 weights llmk_linear with count 1 is llmk_gemv(..., -1) (BF16 stays on the
+ * warp-per-row kernel there, faster for BF16's float input).
  * A block of 256 threads shares each row's 16-byte chunks and takes rows_per_block
- * rows (1, 2 or 4; -1 picks by shape; 0 runs the older warp-per-row kernel, kept
- * for comparison).  It is launched with programmatic dependent launch (sm_90): its
- * blocks may start, and load weights, while the stream's previous kernel finishes,
- * and wait for that kernel before reading the input or writing y; OR
- * LLMK_GEMV_NO_PDL into rows_per_block (1, 2, 4) to launch it plainly.  Needs cols x element size a multiple of 16 and 16-byte aligned
- * weight and input (cudaErrorNotSupported otherwise: use llmk_linear).  A row's
- * result does not depend on rows_per_block (1, 2, 4), nor on being computed by
- * llmk_gemv_multi or llmk_gemv_swiglu: the same bits. */
+ * rows: 1, 2 or 4; -1 picks (4); 0 runs the older warp-per-row kernel, kept for
+ * comparison.  It is launched with programmatic dependent launch (sm_90): its blocks
+ * may start, and load weights, while the stream's previous kernel finishes, and wait
+ * for that kernel before reading the input or writing y; OR LLMK_GEMV_NO_PDL into
+ * rows_per_block (1, 2, 4) to launch it plainly.  Needs cols x element size a
+ * multiple of 16 and 16-byte aligned weight and input (cudaErrorNotSupported
+ * otherwise: use llmk_linear).  A row's result does not depend on rows_per_block
+ * (1, 2, 4), nor on being computed by llmk_gemv_multi or llmk_gemv_swiglu: the same
+ * bits. */
 #define LLMK_GEMV_NO_PDL 0x100
 cudaError_t llmk_gemv(const void *weight, enum llmk_dtype wdtype, int rows, int cols,
 		      const float *weight_scale, int weight_scale_count, const float *x, const void *xq,

@@ -18,7 +18,7 @@
  * - llmk_rmsnorm_quantize and llmk_swiglu_quantize bit for bit against llmk_rmsnorm /
  *   llmk_swiglu + llmk_quantize for every scheme, 1 and 37 tokens, widths 4096, 14336;
  * - the one-token GEMV: every block layout, the fused q/k/v and the fused gate/up +
- *   SwiGLU bit for bit against llmk_linear (and llmk_swiglu).
+ *   SwiGLU bit for bit against llmk_gemv's automatic layout (and llmk_swiglu).
  * Timing: the cuBLASLt prefill GEMMs; the one-token GEMV at each Llama-3.1-8B and
  * 70B projection shape, each launch inside a CUDA graph on its own copy of the
  * weights (copies rotated so that L2 holds none), per-launch time and bandwidth
@@ -612,10 +612,11 @@ static void check_gemv_layouts_and_fusions(enum llmk_dtype dtype, const char *na
 		check(false, "GEMV check buffers"); return;
 	}
 	char what[240];
-	/* every layout of llmk_gemv against llmk_linear (count 1), bit for bit */
+	/* every layout of llmk_gemv against its automatic one (which llmk_linear runs for
+	 * FP8 and INT8, checked against float64 by check_linear), bit for bit */
 	float *y; CUDA(cudaMalloc(&y, q_rows * 4));
-	CUDA(llmk_linear(m[0].weight, dtype, q_rows, cols, m[0].weight_scale, m[0].weight_scale_count, in.x, in.xq, in.xs, 1,
-			 m[0].y, q_rows, 0));
+	CUDA(llmk_gemv(m[0].weight, dtype, q_rows, cols, m[0].weight_scale, m[0].weight_scale_count, in.x, in.xq, in.xs,
+		       m[0].y, -1, 0));
 	std::vector<float> want_q = device_floats(m[0].y, q_rows);
 	size_t bad = 0;
 	for (int rpb : {1, 2, 4}) {
@@ -624,14 +625,14 @@ static void check_gemv_layouts_and_fusions(enum llmk_dtype dtype, const char *na
 			       y, rpb, 0));
 		bad += differ(device_floats(y, q_rows), want_q);
 	}
-	snprintf(what, sizeof what, "%s GEMV %dx%d, 1 token: rows a block 1, 2, 4 give llmk_linear's bits (%zu differ)",
+	snprintf(what, sizeof what, "%s GEMV %dx%d, 1 token: rows a block 1, 2, 4 give the same bits (%zu differ)",
 		 name, q_rows, cols, bad);
 	check(bad == 0, what);
 	/* q/k/v in one launch against three */
 	std::vector<float> want[3];
 	for (int i = 0; i < 3; i++) {
-		CUDA(llmk_linear(m[i].weight, dtype, m[i].rows, cols, m[i].weight_scale, m[i].weight_scale_count, in.x, in.xq,
-				 in.xs, 1, m[i].y, m[i].rows, 0));
+		CUDA(llmk_gemv(m[i].weight, dtype, m[i].rows, cols, m[i].weight_scale, m[i].weight_scale_count, in.x, in.xq,
+			       in.xs, m[i].y, -1, 0));
 		want[i] = device_floats(m[i].y, m[i].rows);
 		CUDA(cudaMemset(m[i].y, 0xff, m[i].rows * 4));
 	}
@@ -639,21 +640,21 @@ static void check_gemv_layouts_and_fusions(enum llmk_dtype dtype, const char *na
 	CUDA(cudaDeviceSynchronize());
 	bad = 0;
 	for (int i = 0; i < 3; i++) bad += differ(device_floats(m[i].y, m[i].rows), want[i]);
-	snprintf(what, sizeof what, "%s fused q/k/v GEMV (%d+%d+%d rows x %d): llmk_linear's bits (%zu differ)", name,
+	snprintf(what, sizeof what, "%s fused q/k/v GEMV (%d+%d+%d rows x %d): llmk_gemv's bits (%zu differ)", name,
 		 q_rows, kv_rows, kv_rows, cols, bad);
 	check(bad == 0, what);
-	/* gate/up + SwiGLU in one launch against llmk_linear x 2 + llmk_swiglu */
-	CUDA(llmk_linear(gate.weight, dtype, ff_rows, cols, gate.weight_scale, gate.weight_scale_count, in.x, in.xq, in.xs, 1,
-			 gate.y, ff_rows, 0));
-	CUDA(llmk_linear(up.weight, dtype, ff_rows, cols, up.weight_scale, up.weight_scale_count, in.x, in.xq, in.xs, 1,
-			 up.y, ff_rows, 0));
+	/* gate/up + SwiGLU in one launch against llmk_gemv x 2 + llmk_swiglu */
+	CUDA(llmk_gemv(gate.weight, dtype, ff_rows, cols, gate.weight_scale, gate.weight_scale_count, in.x, in.xq, in.xs,
+		       gate.y, -1, 0));
+	CUDA(llmk_gemv(up.weight, dtype, ff_rows, cols, up.weight_scale, up.weight_scale_count, in.x, in.xq, in.xs,
+		       up.y, -1, 0));
 	CUDA(llmk_swiglu(gate.y, up.y, ff_rows, 0));
 	std::vector<float> want_ff = device_floats(gate.y, ff_rows);
 	float *ff; CUDA(cudaMalloc(&ff, ff_rows * 4)); CUDA(cudaMemset(ff, 0xff, ff_rows * 4));
 	CUDA(llmk_gemv_swiglu(&gate, &up, dtype, cols, in.x, in.xq, in.xs, ff, 0));
 	CUDA(cudaDeviceSynchronize());
 	bad = differ(device_floats(ff, ff_rows), want_ff);
-	snprintf(what, sizeof what, "%s fused gate/up + SwiGLU GEMV (2 x %dx%d): llmk_linear x 2 + llmk_swiglu's bits "
+	snprintf(what, sizeof what, "%s fused gate/up + SwiGLU GEMV (2 x %dx%d): llmk_gemv x 2 + llmk_swiglu's bits "
 		 "(%zu differ)", name, ff_rows, cols, bad);
 	check(bad == 0, what);
 	cudaFree(y); cudaFree(ff);
@@ -888,7 +889,7 @@ int main(int argc, char **argv)
 	};
 	printf("# decode GEMV, 1 token, weights only counted, per launch inside a CUDA graph (%% of the copy bandwidth);\n"
 	       "# warp = the warp-a-row kernel (before), rbN = a block of 256 threads on N rows (programmatic dependent\n"
-	       "# launch; rb2-plain without it), auto = what llmk_linear runs\n");
+	       "# launch; rb2-plain without it), auto = llmk_gemv's choice (what llmk_linear runs for FP8 and INT8)\n");
 	for (int d = 1; d < 3; d++)
 		for (auto &s : shapes)
 			time_gemv(dtypes[d], s.rows, s.cols, s.name, copy, table);
