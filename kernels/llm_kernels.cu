@@ -466,6 +466,36 @@ struct gemv_job {
 	int count;
 };
 
+/* Programmatic dependent launch (sm_90): a kernel launched with the
+ * programmatic-serialization attribute may start while the kernel before it in the
+ * stream is finishing; it must wait here before it reads anything an earlier kernel
+ * wrote or writes anything one reads.  Elsewhere (no such launch) both are no-ops. */
+__device__ static __forceinline__ void wait_for_previous_kernels(void)
+{
+	asm volatile("griddepcontrol.wait;" ::: "memory");
+}
+
+/* Lets the next kernel, if launched with the attribute, start its blocks (they wait
+ * in wait_for_previous_kernels for this one to finish). */
+__device__ static __forceinline__ void allow_next_kernel(void)
+{
+	asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+}
+
+/* raw[u][k] = chunk c0 + u * GEMV_THREADS of row k (zeros past the end). */
+template <int NR>
+__device__ static __forceinline__ void gemv_load_chunks(uint4 (*raw)[NR], const uint4 *const *w, const bool *valid,
+							int c0, int chunks)
+{
+#pragma unroll
+	for (int u = 0; u < GEMV_SPLIT_UNROLL; u++) {
+		int c = c0 + u * GEMV_THREADS;
+#pragma unroll
+		for (int k = 0; k < NR; k++)
+			raw[u][k] = c < chunks && valid[k] ? __ldg(w[k] + c) : make_uint4(0, 0, 0, 0);
+	}
+}
+
 /* Thread k < NR gets row k's dot product with the input, unscaled: in *fsum (FP8,
  * BF16) or *isum (INT8, exact); w[k] is row k, valid[k] false for rows past the end. */
 template <enum llmk_dtype WD, int NR>
@@ -479,22 +509,24 @@ __device__ static __forceinline__ void gemv_block_dots(const uint4 *const *w, co
 		facc[k] = 0;
 		iacc[k] = 0;
 	}
-	for (int c0 = threadIdx.x; c0 < chunks; c0 += GEMV_THREADS * GEMV_SPLIT_UNROLL) {
-		uint4 raw[GEMV_SPLIT_UNROLL][NR];
-#pragma unroll
-		for (int u = 0; u < GEMV_SPLIT_UNROLL; u++) {
-			int c = c0 + u * GEMV_THREADS;
-#pragma unroll
-			for (int k = 0; k < NR; k++)
-				raw[u][k] = c < chunks && valid[k] ? __ldg(w[k] + c) : make_uint4(0, 0, 0, 0);
-		}
+	/* the weights do not depend on earlier kernels: the first loads go out before
+	 * waiting for them (programmatic dependent launch).  The input, which the kernel before may have just
+	 * written, is read after the wait and through L2 (__ldcg), never the
+	 * read-only path. */
+	constexpr int STEP = GEMV_THREADS * GEMV_SPLIT_UNROLL;
+	uint4 raw[GEMV_SPLIT_UNROLL][NR];
+	gemv_load_chunks<NR>(raw, w, valid, threadIdx.x, chunks);
+	wait_for_previous_kernels();
+	for (int c0 = threadIdx.x; c0 < chunks; c0 += STEP) {
+		if (c0 != threadIdx.x)
+			gemv_load_chunks<NR>(raw, w, valid, c0, chunks);
 #pragma unroll
 		for (int u = 0; u < GEMV_SPLIT_UNROLL; u++) {
 			int c = c0 + u * GEMV_THREADS;
 			if (c >= chunks)
 				break;
 			if (WD == LLMK_I8) {
-				uint4 a = __ldg((const uint4 *)xq + c);
+				uint4 a = __ldcg((const uint4 *)xq + c);
 				const int *ai = (const int *)&a;
 #pragma unroll
 				for (int k = 0; k < NR; k++) {
@@ -505,7 +537,7 @@ __device__ static __forceinline__ void gemv_block_dots(const uint4 *const *w, co
 				}
 			} else if (WD == LLMK_E4M3) {
 				float af[16];
-				e4m3x16_to_float(__ldg((const uint4 *)xq + c), af);
+				e4m3x16_to_float(__ldcg((const uint4 *)xq + c), af);
 #pragma unroll
 				for (int k = 0; k < NR; k++) {
 					float wf[16];
@@ -516,7 +548,7 @@ __device__ static __forceinline__ void gemv_block_dots(const uint4 *const *w, co
 				}
 			} else {
 				const float4 *a = (const float4 *)x + 2 * c;
-				float4 a0 = __ldg(a), a1 = __ldg(a + 1);
+				float4 a0 = __ldcg(a), a1 = __ldcg(a + 1);
 #pragma unroll
 				for (int k = 0; k < NR; k++) {
 					float wf[8];
@@ -565,9 +597,9 @@ __device__ static __forceinline__ float gemv_scaled(float fsum, int isum, const 
 {
 	float wscale = scale ? scale[scale_count == 1 ? 0 : row] : 1.0f;
 	if (WD == LLMK_I8)
-		return (float)isum * x_scales[0] * wscale;
+		return (float)isum * __ldcg(x_scales) * wscale;
 	if (WD == LLMK_E4M3)
-		return fsum * x_scales[0] * wscale;
+		return fsum * __ldcg(x_scales) * wscale;
 	return scale ? fsum * wscale : fsum;
 }
 
@@ -575,6 +607,7 @@ template <enum llmk_dtype WD, int RB>
 __global__ static void __launch_bounds__(GEMV_THREADS)
 gemv_split_kernel(struct gemv_job job, int cols, const float *x, const uint8_t *xq, const float *x_scales)
 {
+	allow_next_kernel();
 	const int b = blockIdx.x;
 	const int mi = job.count > 1 && b >= job.first_block[1] ? (job.count > 2 && b >= job.first_block[2] ? 2 : 1) : 0;
 	/* field by field with constant indices: a run-time index into the parameter
@@ -591,7 +624,8 @@ gemv_split_kernel(struct gemv_job job, int cols, const float *x, const uint8_t *
 #pragma unroll
 	for (int k = 0; k < RB; k++) {
 		valid[k] = r0 + k < m.rows;
-		w[k] = (const uint4 *)((const uint8_t *)m.weight + (size_t)(valid[k] ? r0 + k : 0) * cols * element_size);
+		size_t offset = (size_t)(valid[k] ? r0 + k : 0) * cols * element_size;
+		w[k] = (const uint4 *)((const uint8_t *)m.weight + offset);
 	}
 	float fsum;
 	int isum;
@@ -606,6 +640,7 @@ __global__ static void __launch_bounds__(GEMV_THREADS)
 gemv_swiglu_kernel(struct gemv_matrix gate, struct gemv_matrix up, int cols, const float *x, const uint8_t *xq,
 		   const float *x_scales, float *y)
 {
+	allow_next_kernel();
 	const int r0 = blockIdx.x * RB;
 	const int element_size = WD == LLMK_BF16 ? 2 : 1, chunks = cols * element_size / 16;
 	const uint4 *w[2 * RB];
@@ -627,14 +662,32 @@ gemv_swiglu_kernel(struct gemv_matrix gate, struct gemv_matrix up, int cols, con
 		up_value[k - RB] = gemv_scaled<WD>(fsum, isum, up.scale, up.scale_count, r0 + k - RB, x_scales);
 	__syncthreads();
 	if (k < RB && r0 + k < gate.rows)
-		y[r0 + k] = silu_times(gemv_scaled<WD>(fsum, isum, gate.scale, gate.scale_count, r0 + k, x_scales), up_value[k]);
+		y[r0 + k] = silu_times(gemv_scaled<WD>(fsum, isum, gate.scale, gate.scale_count, r0 + k, x_scales),
+				       up_value[k]);
 }
 
-/* Rows a block takes when the caller leaves it to us (-1): measured on an H200, see BENCHMARKS.md. */
-static int gemv_auto_rows(int rows)
+/* Launches kernel, with programmatic dependent launch when pdl is set (it may then
+ * start while the stream's previous kernel finishes; see wait_for_previous_kernels). */
+template <typename... Params, typename... Args>
+static cudaError_t launch_maybe_pdl(void (*kernel)(Params...), dim3 grid, dim3 block, bool pdl, cudaStream_t stream,
+				    Args... args)
 {
-	return rows >= 8192 ? 4 : 2;
+	cudaLaunchAttribute attribute = {};
+	attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+	attribute.val.programmaticStreamSerializationAllowed = 1;
+	cudaLaunchConfig_t config = {};
+	config.gridDim = grid;
+	config.blockDim = block;
+	config.stream = stream;
+	config.attrs = &attribute;
+	config.numAttrs = pdl ? 1 : 0;
+	return cudaLaunchKernelEx(&config, kernel, (Params)args...);
 }
+
+/* Rows a block takes when the caller leaves it to us (-1): 4 was the fastest of 1, 2
+ * and 4 at every FP8 and INT8 projection shape of Llama-3.1-8B and 70B on an H200,
+ * in two runs (BENCHMARKS.md). */
+#define GEMV_AUTO_ROWS 4
 
 static bool gemv_aligned(enum llmk_dtype wdtype, int cols, const void *weight, const float *x, const void *xq)
 {
@@ -644,30 +697,29 @@ static bool gemv_aligned(enum llmk_dtype wdtype, int cols, const void *weight, c
 }
 
 template <enum llmk_dtype WD>
-static void launch_gemv_split(const struct gemv_job &job, int rows_per_block, int cols, const float *x,
-			      const uint8_t *xq, const float *x_scales, cudaStream_t stream)
+static cudaError_t launch_gemv_split(const struct gemv_job &job, int rows_per_block, bool pdl, int cols, const float *x,
+				     const uint8_t *xq, const float *x_scales, cudaStream_t stream)
 {
 	dim3 grid(job.first_block[job.count]), block(GEMV_THREADS);
 	switch (rows_per_block) {
-	case 1: gemv_split_kernel<WD, 1><<<grid, block, 0, stream>>>(job, cols, x, xq, x_scales); break;
-	case 2: gemv_split_kernel<WD, 2><<<grid, block, 0, stream>>>(job, cols, x, xq, x_scales); break;
-	default: gemv_split_kernel<WD, 4><<<grid, block, 0, stream>>>(job, cols, x, xq, x_scales); break;
+	case 1: return launch_maybe_pdl(gemv_split_kernel<WD, 1>, grid, block, pdl, stream, job, cols, x, xq, x_scales);
+	case 2: return launch_maybe_pdl(gemv_split_kernel<WD, 2>, grid, block, pdl, stream, job, cols, x, xq, x_scales);
+	default: return launch_maybe_pdl(gemv_split_kernel<WD, 4>, grid, block, pdl, stream, job, cols, x, xq, x_scales);
 	}
 }
 
-static cudaError_t launch_gemv_job(struct gemv_job *job, enum llmk_dtype wdtype, int rows_per_block, int cols,
-				   const float *x, const void *xq, const float *x_scales, cudaStream_t stream)
+static cudaError_t launch_gemv_job(struct gemv_job *job, enum llmk_dtype wdtype, int rows_per_block, bool pdl,
+				   int cols, const float *x, const void *xq, const float *x_scales, cudaStream_t stream)
 {
 	job->first_block[0] = 0;
 	for (int i = 0; i < job->count; i++)
 		job->first_block[i + 1] = job->first_block[i] + (job->m[i].rows + rows_per_block - 1) / rows_per_block;
 	const uint8_t *q = (const uint8_t *)xq;
 	switch (wdtype) {
-	case LLMK_E4M3: launch_gemv_split<LLMK_E4M3>(*job, rows_per_block, cols, x, q, x_scales, stream); break;
-	case LLMK_I8: launch_gemv_split<LLMK_I8>(*job, rows_per_block, cols, x, q, x_scales, stream); break;
-	default: launch_gemv_split<LLMK_BF16>(*job, rows_per_block, cols, x, q, x_scales, stream); break;
+	case LLMK_E4M3: return launch_gemv_split<LLMK_E4M3>(*job, rows_per_block, pdl, cols, x, q, x_scales, stream);
+	case LLMK_I8: return launch_gemv_split<LLMK_I8>(*job, rows_per_block, pdl, cols, x, q, x_scales, stream);
+	default: return launch_gemv_split<LLMK_BF16>(*job, rows_per_block, pdl, cols, x, q, x_scales, stream);
 	}
-	return cudaGetLastError();
 }
 
 static bool gemv_rows_per_block_valid(int n)
@@ -688,14 +740,14 @@ extern "C" cudaError_t llmk_gemv(const void *weight, enum llmk_dtype wdtype, int
 									  x_scales, y, rows);
 		return cudaGetLastError();
 	}
-	if (rows_per_block < 0)
-		rows_per_block = gemv_auto_rows(rows);
+	bool pdl = rows_per_block < 0 || !(rows_per_block & LLMK_GEMV_NO_PDL);
+	rows_per_block = rows_per_block < 0 ? GEMV_AUTO_ROWS : rows_per_block & ~LLMK_GEMV_NO_PDL;
 	if (!gemv_rows_per_block_valid(rows_per_block))
 		return cudaErrorInvalidValue;
 	struct gemv_job job = {};
 	job.m[0] = {weight, weight_scale, weight_scale_count, rows, y};
 	job.count = 1;
-	return launch_gemv_job(&job, wdtype, rows_per_block, cols, x, xq, x_scales, stream);
+	return launch_gemv_job(&job, wdtype, rows_per_block, pdl, cols, x, xq, x_scales, stream);
 }
 
 extern "C" cudaError_t llmk_gemv_multi(const struct llmk_gemv_matrix *matrices, int matrix_count,
@@ -705,28 +757,27 @@ extern "C" cudaError_t llmk_gemv_multi(const struct llmk_gemv_matrix *matrices, 
 	if (matrix_count < 1 || matrix_count > 3)
 		return cudaErrorInvalidValue;
 	struct gemv_job job = {};
-	int max_rows = 0;
 	for (int i = 0; i < matrix_count; i++) {
 		const struct llmk_gemv_matrix *m = &matrices[i];
 		if (!gemv_aligned(wdtype, cols, m->weight, x, xq) || m->rows <= 0)
 			return cudaErrorNotSupported;
 		job.m[i] = {m->weight, m->weight_scale, m->weight_scale_count, m->rows, m->y};
-		max_rows = m->rows > max_rows ? m->rows : max_rows;
 	}
 	job.count = matrix_count;
-	return launch_gemv_job(&job, wdtype, gemv_auto_rows(max_rows), cols, x, xq, x_scales, stream);
+	return launch_gemv_job(&job, wdtype, GEMV_AUTO_ROWS, true, cols, x, xq, x_scales, stream);
 }
 
 template <enum llmk_dtype WD>
-static void launch_gemv_swiglu(const struct gemv_matrix &gate, const struct gemv_matrix &up, int rows_per_block,
-			       int cols, const float *x, const uint8_t *xq, const float *x_scales, float *y,
-			       cudaStream_t stream)
+static cudaError_t launch_gemv_swiglu(const struct gemv_matrix &gate, const struct gemv_matrix &up, int rows_per_block,
+				      int cols, const float *x, const uint8_t *xq, const float *x_scales, float *y,
+				      cudaStream_t stream)
 {
 	dim3 grid((gate.rows + rows_per_block - 1) / rows_per_block), block(GEMV_THREADS);
 	if (rows_per_block == 2)
-		gemv_swiglu_kernel<WD, 2><<<grid, block, 0, stream>>>(gate, up, cols, x, xq, x_scales, y);
-	else
-		gemv_swiglu_kernel<WD, 1><<<grid, block, 0, stream>>>(gate, up, cols, x, xq, x_scales, y);
+		return launch_maybe_pdl(gemv_swiglu_kernel<WD, 2>, grid, block, true, stream, gate, up, cols, x, xq,
+					x_scales, y);
+	return launch_maybe_pdl(gemv_swiglu_kernel<WD, 1>, grid, block, true, stream, gate, up, cols, x, xq, x_scales,
+				y);
 }
 
 extern "C" cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, const struct llmk_gemv_matrix *up,
@@ -739,14 +790,13 @@ extern "C" cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, con
 	struct gemv_matrix g = {gate->weight, gate->weight_scale, gate->weight_scale_count, gate->rows, NULL};
 	struct gemv_matrix u = {up->weight, up->weight_scale, up->weight_scale_count, up->rows, NULL};
 	/* a block loads rows of both matrices: half the rows of a plain GEMV's block */
-	int rb = gemv_auto_rows(gate->rows) / 2;
+	int rb = GEMV_AUTO_ROWS / 2;
 	const uint8_t *q = (const uint8_t *)xq;
 	switch (wdtype) {
-	case LLMK_E4M3: launch_gemv_swiglu<LLMK_E4M3>(g, u, rb, cols, x, q, x_scales, y, stream); break;
-	case LLMK_I8: launch_gemv_swiglu<LLMK_I8>(g, u, rb, cols, x, q, x_scales, y, stream); break;
-	default: launch_gemv_swiglu<LLMK_BF16>(g, u, rb, cols, x, q, x_scales, y, stream); break;
+	case LLMK_E4M3: return launch_gemv_swiglu<LLMK_E4M3>(g, u, rb, cols, x, q, x_scales, y, stream);
+	case LLMK_I8: return launch_gemv_swiglu<LLMK_I8>(g, u, rb, cols, x, q, x_scales, y, stream);
+	default: return launch_gemv_swiglu<LLMK_BF16>(g, u, rb, cols, x, q, x_scales, y, stream);
 	}
-	return cudaGetLastError();
 }
 
 extern "C" cudaError_t llmk_linear(const void *weight, enum llmk_dtype wdtype, int rows, int cols,
@@ -758,7 +808,9 @@ extern "C" cudaError_t llmk_linear(const void *weight, enum llmk_dtype wdtype, i
 	size_t element_size = wdtype == LLMK_BF16 ? 2 : (wdtype == LLMK_E4M3 || wdtype == LLMK_I8) ? 1 : 0;
 	bool aligned = element_size && ((size_t)cols * element_size) % 16 == 0 && ((uintptr_t)weight % 16) == 0 &&
 		       (!xq || (uintptr_t)xq % 16 == 0) && (!x || (uintptr_t)x % 16 == 0);
-	if (count == 1 && gemv_aligned(wdtype, cols, weight, x, xq))
+	/* BF16 stays on the warp-a-row kernel: the block kernel re-reads the float input
+	 * through L2 for every block, which cost the 8B lm_head 12% (BENCHMARKS.md) */
+	if (count == 1 && wdtype != LLMK_BF16 && gemv_aligned(wdtype, cols, weight, x, xq))
 		return llmk_gemv(weight, wdtype, rows, cols, weight_scale, weight_scale_count, x, xq, x_scales, y, -1,
 				 stream);
 	if (aligned && count <= GEMV_MAX_TOKENS) {
@@ -853,8 +905,8 @@ static cudaError_t launch_store_kv(const float *key_rows, const float *value_row
 	dim3 grid(blocks ? blocks : 1), block(256);
 	switch (cache_dtype) {
 	case LLMK_F32:
-		store_kv_kernel<<<grid, block, 0, stream>>>(key_rows, value_rows, (float *)key_cache, (float *)value_cache,
-							    kv_dim, count, pos, pos_dev);
+		store_kv_kernel<<<grid, block, 0, stream>>>(key_rows, value_rows, (float *)key_cache,
+							    (float *)value_cache, kv_dim, count, pos, pos_dev);
 		break;
 	case LLMK_BF16:
 		store_kv_kernel<<<grid, block, 0, stream>>>(key_rows, value_rows, (__nv_bfloat16 *)key_cache,
@@ -862,7 +914,8 @@ static cudaError_t launch_store_kv(const float *key_rows, const float *value_row
 		break;
 	case LLMK_E4M3:
 		store_kv_kernel<<<grid, block, 0, stream>>>(key_rows, value_rows, (__nv_fp8_storage_t *)key_cache,
-							    (__nv_fp8_storage_t *)value_cache, kv_dim, count, pos, pos_dev);
+							    (__nv_fp8_storage_t *)value_cache, kv_dim, count, pos,
+							    pos_dev);
 		break;
 	default: return cudaErrorInvalidValue;
 	}
@@ -963,8 +1016,9 @@ extern "C" cudaError_t llmk_attention_typed(const float *q, const void *key_cach
 	dim3 grid(heads, count);
 	switch (cache_dtype) {
 	case LLMK_F32:
-		attention_kernel<<<grid, ATTENTION_TILE, 0, stream>>>(q, (const float *)key_cache, (const float *)value_cache,
-								      out, pos0, heads, kv_heads, head_dim, scale);
+		attention_kernel<<<grid, ATTENTION_TILE, 0, stream>>>(q, (const float *)key_cache,
+								      (const float *)value_cache, out, pos0, heads,
+								      kv_heads, head_dim, scale);
 		break;
 	case LLMK_BF16:
 		attention_kernel<<<grid, ATTENTION_TILE, 0, stream>>>(q, (const __nv_bfloat16 *)key_cache,

@@ -69,14 +69,21 @@ cudaError_t llmk_linear(const void *weight, enum llmk_dtype wdtype, int rows, in
 			const float *x, const void *xq, const float *x_scales, int count,
 			float *y, int y_stride, cudaStream_t stream);
 
-/* The one-token GEMV (decode) alone: y[r] = sum_i W[r][i] * input[i], scaled as
- * llmk_linear scales it (llmk_linear with count 1 calls this with rows_per_block -1).
+/* The one-token GEMV (decode) alone: y[r] = sum_i W[r][i] * input[i] (input: x for
+ * BF16, xq with x_scales[0] for FP8 / INT8), scaled as llmk_linear scales it; for FP8
+ * and INT8 weights llmk_linear with count 1 is llmk_gemv(..., -1) (BF16 stays on the
+ * warp-per-row kernel there, faster for BF16's float input).
  * A block of 256 threads shares each row's 16-byte chunks and takes rows_per_block
- * rows (1, 2 or 4; -1 picks by shape; 0 runs the older warp-per-row kernel, kept
- * for comparison).  Needs cols x element size a multiple of 16 and 16-byte aligned
- * weight and input (cudaErrorNotSupported otherwise: use llmk_linear).  A row's
- * result does not depend on rows_per_block (1, 2, 4), nor on being computed by
- * llmk_gemv_multi or llmk_gemv_swiglu: the same bits. */
+ * rows: 1, 2 or 4; -1 picks (4); 0 runs the older warp-per-row kernel, kept for
+ * comparison.  It is launched with programmatic dependent launch (sm_90): its blocks
+ * may start, and load weights, while the stream's previous kernel finishes, and wait
+ * for that kernel before reading the input or writing y; OR LLMK_GEMV_NO_PDL into
+ * rows_per_block (1, 2, 4) to launch it plainly.  Needs cols x element size a
+ * multiple of 16 and 16-byte aligned weight and input (cudaErrorNotSupported
+ * otherwise: use llmk_linear).  A row's result does not depend on rows_per_block
+ * (1, 2, 4), nor on being computed by llmk_gemv_multi or llmk_gemv_swiglu: the same
+ * bits. */
+#define LLMK_GEMV_NO_PDL 0x100
 cudaError_t llmk_gemv(const void *weight, enum llmk_dtype wdtype, int rows, int cols,
 		      const float *weight_scale, int weight_scale_count, const float *x, const void *xq,
 		      const float *x_scales, float *y, int rows_per_block, cudaStream_t stream);
@@ -93,13 +100,14 @@ struct llmk_gemv_matrix {
 
 /* One launch for 1 to 3 matrices of the same dtype and cols reading one input
  * (q/k/v: x, or xq with x_scales, of one token): matrices[i].y[r] is what llmk_gemv
- * gives for matrix i, bit for bit. */
+ * gives for matrix i, bit for bit.  Launched as llmk_gemv (programmatic dependent launch). */
 cudaError_t llmk_gemv_multi(const struct llmk_gemv_matrix *matrices, int matrix_count, enum llmk_dtype wdtype,
 			    int cols, const float *x, const void *xq, const float *x_scales, cudaStream_t stream);
 
 /* One launch for gate/up + SwiGLU of one token: y[r] = silu(g[r]) * u[r] where g and u
  * are llmk_gemv's outputs for gate and up (their .y are not used), bit for bit what
- * llmk_gemv, llmk_gemv, llmk_swiglu give.  gate and up have the same rows. */
+ * llmk_gemv, llmk_gemv, llmk_swiglu give.  gate and up have the same rows.  Launched as
+ * llmk_gemv (programmatic dependent launch). */
 cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, const struct llmk_gemv_matrix *up,
 			     enum llmk_dtype wdtype, int cols, const float *x, const void *xq, const float *x_scales,
 			     float *y, cudaStream_t stream);

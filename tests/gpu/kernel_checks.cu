@@ -18,7 +18,7 @@
  * - llmk_rmsnorm_quantize and llmk_swiglu_quantize bit for bit against llmk_rmsnorm /
  *   llmk_swiglu + llmk_quantize for every scheme, 1 and 37 tokens, widths 4096, 14336;
  * - the one-token GEMV: every block layout, the fused q/k/v and the fused gate/up +
- *   SwiGLU bit for bit against llmk_linear (and llmk_swiglu).
+ *   SwiGLU bit for bit against llmk_gemv's automatic layout (and llmk_swiglu).
  * Timing: the cuBLASLt prefill GEMMs; the one-token GEMV at each Llama-3.1-8B and
  * 70B projection shape, each launch inside a CUDA graph on its own copy of the
  * weights (copies rotated so that L2 holds none), per-launch time and bandwidth
@@ -612,10 +612,11 @@ static void check_gemv_layouts_and_fusions(enum llmk_dtype dtype, const char *na
 		check(false, "GEMV check buffers"); return;
 	}
 	char what[240];
-	/* every layout of llmk_gemv against llmk_linear (count 1), bit for bit */
+	/* every layout of llmk_gemv against its automatic one (which llmk_linear runs for
+	 * FP8 and INT8, checked against float64 by check_linear), bit for bit */
 	float *y; CUDA(cudaMalloc(&y, q_rows * 4));
-	CUDA(llmk_linear(m[0].weight, dtype, q_rows, cols, m[0].weight_scale, m[0].weight_scale_count, in.x, in.xq, in.xs, 1,
-			 m[0].y, q_rows, 0));
+	CUDA(llmk_gemv(m[0].weight, dtype, q_rows, cols, m[0].weight_scale, m[0].weight_scale_count, in.x, in.xq, in.xs,
+		       m[0].y, -1, 0));
 	std::vector<float> want_q = device_floats(m[0].y, q_rows);
 	size_t bad = 0;
 	for (int rpb : {1, 2, 4}) {
@@ -624,14 +625,14 @@ static void check_gemv_layouts_and_fusions(enum llmk_dtype dtype, const char *na
 			       y, rpb, 0));
 		bad += differ(device_floats(y, q_rows), want_q);
 	}
-	snprintf(what, sizeof what, "%s GEMV %dx%d, 1 token: rows a block 1, 2, 4 give llmk_linear's bits (%zu differ)",
+	snprintf(what, sizeof what, "%s GEMV %dx%d, 1 token: rows a block 1, 2, 4 give the same bits (%zu differ)",
 		 name, q_rows, cols, bad);
 	check(bad == 0, what);
 	/* q/k/v in one launch against three */
 	std::vector<float> want[3];
 	for (int i = 0; i < 3; i++) {
-		CUDA(llmk_linear(m[i].weight, dtype, m[i].rows, cols, m[i].weight_scale, m[i].weight_scale_count, in.x, in.xq,
-				 in.xs, 1, m[i].y, m[i].rows, 0));
+		CUDA(llmk_gemv(m[i].weight, dtype, m[i].rows, cols, m[i].weight_scale, m[i].weight_scale_count, in.x, in.xq,
+			       in.xs, m[i].y, -1, 0));
 		want[i] = device_floats(m[i].y, m[i].rows);
 		CUDA(cudaMemset(m[i].y, 0xff, m[i].rows * 4));
 	}
@@ -639,21 +640,21 @@ static void check_gemv_layouts_and_fusions(enum llmk_dtype dtype, const char *na
 	CUDA(cudaDeviceSynchronize());
 	bad = 0;
 	for (int i = 0; i < 3; i++) bad += differ(device_floats(m[i].y, m[i].rows), want[i]);
-	snprintf(what, sizeof what, "%s fused q/k/v GEMV (%d+%d+%d rows x %d): llmk_linear's bits (%zu differ)", name,
+	snprintf(what, sizeof what, "%s fused q/k/v GEMV (%d+%d+%d rows x %d): llmk_gemv's bits (%zu differ)", name,
 		 q_rows, kv_rows, kv_rows, cols, bad);
 	check(bad == 0, what);
-	/* gate/up + SwiGLU in one launch against llmk_linear x 2 + llmk_swiglu */
-	CUDA(llmk_linear(gate.weight, dtype, ff_rows, cols, gate.weight_scale, gate.weight_scale_count, in.x, in.xq, in.xs, 1,
-			 gate.y, ff_rows, 0));
-	CUDA(llmk_linear(up.weight, dtype, ff_rows, cols, up.weight_scale, up.weight_scale_count, in.x, in.xq, in.xs, 1,
-			 up.y, ff_rows, 0));
+	/* gate/up + SwiGLU in one launch against llmk_gemv x 2 + llmk_swiglu */
+	CUDA(llmk_gemv(gate.weight, dtype, ff_rows, cols, gate.weight_scale, gate.weight_scale_count, in.x, in.xq, in.xs,
+		       gate.y, -1, 0));
+	CUDA(llmk_gemv(up.weight, dtype, ff_rows, cols, up.weight_scale, up.weight_scale_count, in.x, in.xq, in.xs,
+		       up.y, -1, 0));
 	CUDA(llmk_swiglu(gate.y, up.y, ff_rows, 0));
 	std::vector<float> want_ff = device_floats(gate.y, ff_rows);
 	float *ff; CUDA(cudaMalloc(&ff, ff_rows * 4)); CUDA(cudaMemset(ff, 0xff, ff_rows * 4));
 	CUDA(llmk_gemv_swiglu(&gate, &up, dtype, cols, in.x, in.xq, in.xs, ff, 0));
 	CUDA(cudaDeviceSynchronize());
 	bad = differ(device_floats(ff, ff_rows), want_ff);
-	snprintf(what, sizeof what, "%s fused gate/up + SwiGLU GEMV (2 x %dx%d): llmk_linear x 2 + llmk_swiglu's bits "
+	snprintf(what, sizeof what, "%s fused gate/up + SwiGLU GEMV (2 x %dx%d): llmk_gemv x 2 + llmk_swiglu's bits "
 		 "(%zu differ)", name, ff_rows, cols, bad);
 	check(bad == 0, what);
 	cudaFree(y); cudaFree(ff);
@@ -715,15 +716,15 @@ static void time_gemv(enum llmk_dtype dtype, int rows, int cols, const char *sha
 	printf("  %-4s %-13s %5dx%-5d", dname, shape, rows, cols);
 	fprintf(table, "%s\t%s\t%d\t%d", dname, shape, rows, cols);
 	bool ok = true;
-	for (int rpb : {0, 1, 2, 4, -1}) {
+	for (int rpb : {0, 2 | LLMK_GEMV_NO_PDL, 1, 2, 4, -1}) {
 		double us = graph_us_per_launch(launches, [&](int i, cudaStream_t s) {
 			return llmk_gemv(w[i % copies], dtype, rows, cols, q ? ws : NULL, q ? rows : 0, in.x, in.xq, in.xs, y,
 					 rpb, s);
 		});
 		double gbs = wbytes / (us * 1e-6) / 1e9;
 		ok = ok && us > 0;
-		printf(" | %s %6.1fus %4.0f%%", rpb == 0 ? "warp" : rpb < 0 ? "auto" : rpb == 1 ? "rb1" : rpb == 2 ? "rb2" : "rb4",
-		       us, 100 * gbs / copy_gbs);
+		printf(" |%s %5.1fus %3.0f%%", rpb == 0 ? "warp" : rpb < 0 ? "auto" : rpb == 1 ? "rb1" : rpb == 2 ? "rb2" :
+		       rpb == 4 ? "rb4" : "rb2-plain", us, 100 * gbs / copy_gbs);
 		fprintf(table, "\t%d\t%.2f\t%.0f\t%.1f", rpb, us, gbs, 100 * gbs / copy_gbs);
 	}
 	printf("\n");
@@ -792,6 +793,44 @@ static void time_fused(enum llmk_dtype dtype, int hidden, int q_rows, int kv_row
 	      gemv_what);
 }
 
+/* The decode attention (split kernel + combine, one token, Llama-3.1-8B's 32/8 heads of
+ * 128) over a cache of each dtype at a context length, caches rotated past L2 as for
+ * the GEMV; bytes = the K and V rows read. */
+static void time_attention(enum llmk_dtype d, int context, double copy_gbs, FILE *table)
+{
+	const int heads = 32, kv_heads = 8, head_dim = 128, kv_dim = kv_heads * head_dim;
+	const size_t bytes = (size_t)2 * context * kv_dim * dtype_size(d);
+	const int copies = weight_copies(bytes), launches = std::max(20, copies);
+	std::vector<uint8_t *> caches(copies, nullptr);
+	float *q, *out, *scratch, *rows;
+	bool ok = cudaMalloc(&q, heads * head_dim * 4) == cudaSuccess && cudaMalloc(&out, heads * head_dim * 4) == cudaSuccess &&
+		  cudaMalloc(&scratch, llmk_attention_decode_scratch(heads, head_dim, 1) * 4) == cudaSuccess &&
+		  cudaMalloc(&rows, (size_t)context * kv_dim * 4) == cudaSuccess;
+	if (ok) {
+		std::vector<float> h((size_t)context * kv_dim);
+		for (auto &f : h) f = uniform_in(-1, 1);
+		ok = cudaMemcpy(rows, h.data(), h.size() * 4, cudaMemcpyHostToDevice) == cudaSuccess &&
+		     cudaMemcpy(q, h.data(), heads * head_dim * 4, cudaMemcpyHostToDevice) == cudaSuccess;
+	}
+	for (int c = 0; c < copies && ok; c++)
+		ok = cudaMalloc(&caches[c], bytes) == cudaSuccess &&
+		     llmk_store_kv_typed_at(rows, rows, caches[c], caches[c] + bytes / 2, d, kv_dim, context, 0, 0) == cudaSuccess;
+	double us = !ok ? -1 : graph_us_per_launch(launches, [&](int i, cudaStream_t s) {
+		uint8_t *c = caches[i % copies];
+		return llmk_attention_decode_typed(q, c, c + bytes / 2, d, out, 1, context - 1, heads, kv_heads, head_dim,
+						   0.088f, scratch, 1, s);
+	});
+	double gbs = bytes / (us * 1e-6) / 1e9;
+	printf("  %-4s cache, context %6d: %7.1f us %6.0f GB/s %4.0f%% of copy\n", dtype_name(d), context, us, gbs,
+	       100 * gbs / copy_gbs);
+	fprintf(table, "attention\t%s\t%d\t%.2f\t%.0f\n", dtype_name(d), context, us, gbs);
+	for (auto p : caches) cudaFree(p);
+	cudaFree(q); cudaFree(out); cudaFree(scratch); cudaFree(rows);
+	snprintf(gemv_what, sizeof gemv_what, "decode attention over a %s cache of %d timed without a CUDA error",
+		 dtype_name(d), context);
+	check(us > 0 && cudaGetLastError() == cudaSuccess, gemv_what);
+}
+
 int main(int argc, char **argv)
 {
 	cudaDeviceProp prop; cudaGetDeviceProperties(&prop, 0);
@@ -849,7 +888,8 @@ int main(int argc, char **argv)
 		{8192, 8192, "70B q/o_proj"}, {1024, 8192, "70B k/v_proj"}, {28672, 8192, "70B gate/up"}, {8192, 28672, "70B down"},
 	};
 	printf("# decode GEMV, 1 token, weights only counted, per launch inside a CUDA graph (%% of the copy bandwidth);\n"
-	       "# warp = the warp-a-row kernel (before), rbN = a block of 256 threads on N rows, auto = what llmk_linear runs\n");
+	       "# warp = the warp-a-row kernel (before), rbN = a block of 256 threads on N rows (programmatic dependent\n"
+	       "# launch; rb2-plain without it), auto = llmk_gemv's choice (what llmk_linear runs for FP8 and INT8)\n");
 	for (int d = 1; d < 3; d++)
 		for (auto &s : shapes)
 			time_gemv(dtypes[d], s.rows, s.cols, s.name, copy, table);
@@ -859,6 +899,10 @@ int main(int argc, char **argv)
 		time_fused(dtypes[d], 4096, 4096, 1024, 14336, "8B", copy, table);
 		time_fused(dtypes[d], 8192, 8192, 1024, 28672, "70B", copy, table);
 	}
+	printf("# decode attention, 1 token, 32/8 heads of 128, per launch (split + combine) inside a CUDA graph:\n");
+	for (int context : {4096, 32768})
+		for (enum llmk_dtype d : {LLMK_F32, LLMK_BF16, LLMK_E4M3})
+			time_attention(d, context, copy, table);
 	fclose(table);
 	llmk_gemm_free(gemm);
 	printf("%d passed, %d failed\n", passed, failed);
