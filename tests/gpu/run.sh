@@ -98,8 +98,10 @@ done
 
 # tensor parallel on this one GPU (tests/tp_compare.c): N ranks against one rank, with
 # the one-GPU communicator (every rank on GPU 0, a reduce kernel between host
-# barriers), the peer-to-peer kernel with its ranks sharing GPU 0 (graph-captured),
-# and NCCL with one rank.  Tolerances: BF16 and INT8 differ by summation order (and
+# barriers), and NCCL with one rank.  The peer-to-peer kernel needs its ranks' kernels
+# to wait for one another on the GPU; ranks sharing one GPU can deadlock there behind
+# an implicitly synchronising call (seen once), so it is checked on several GPUs only
+# (tests/gpu/multi_gpu.sh).  Every run has a time limit.  Tolerances: BF16 and INT8 differ by summation order (and
 # INT8 by per-rank dynamic scales); FP8 prefill runs on the FP8 tensor cores, whose
 # narrow accumulation depends on the split of the columns (as for the goldens).
 python3 "$top/tests/tp/make_tp_models.py" tp-models
@@ -113,7 +115,7 @@ tp_tolerance() { case $1 in *fp8*) echo 0.05 ;; *tp8-int8*) echo 0.5 ;; *int8*) 
 tp_run() { # LABEL COMM MODEL N...
 	label=$1 comm=$2 model=$3
 	shift 3
-	LLMCHAT_TEST_BACKEND=cuda LLMCHAT_TEST_COMM=$comm ./tp_compare -r "$(echo "$@" | tr " " ,)" "$model" "$(tp_tolerance "$model")" \
+	LLMCHAT_TEST_BACKEND=cuda LLMCHAT_TEST_COMM=$comm timeout 120 ./tp_compare -r "$(echo "$@" | tr " " ,)" "$model" "$(tp_tolerance "$model")" \
 		>"tp-$label.tap" 2>&1
 	grep -E '^(not ok|#)' "tp-$label.tap" | head -n 8
 	grep -E 'log-probs' "tp-$label.tap" | sed 's/^/  /'
@@ -123,11 +125,10 @@ tp_run() { # LABEL COMM MODEL N...
 for name in bf16 fp8 int8; do
 	tp_run "one-gpu-tiny-$name" one-gpu "$top/tests/data/models/tiny-$name" 2 4
 	tp_run "one-gpu-tp8-$name" one-gpu "tp-models/tp8-$name" 2 4 8
-	tp_run "p2p-tp8-$name" p2p "tp-models/tp8-$name" 2 8
 	tp_run "nccl-tiny-$name" nccl "$top/tests/data/models/tiny-$name" 1
 done
 model="$top/tests/data/models/tiny-bf16"
-echo "Who are you?" | ./src/llmchat -m "$model" --temp 0 --gpus 1 --comm nccl >nccl-1.txt 2>nccl-1.err
+echo "Who are you?" | timeout 60 ./src/llmchat -m "$model" --temp 0 --gpus 1 --comm nccl >nccl-1.txt 2>nccl-1.err
 check $? "llmchat --gpus 1 --comm nccl runs end to end ($(head -n 1 nccl-1.err))"
 cmp -s nccl-1.txt gpu-tiny-bf16.txt
 check $? "... and answers as without NCCL"
