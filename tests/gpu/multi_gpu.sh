@@ -97,3 +97,4 @@ for n in $(counts "$gpus"); do
 done
 bench llama-3.1-70b-int8 1 nccl
 for n in $(counts "$gpus"); do bench llama-3.1-70b-int8 "$n" nccl; done
+bench llama-3.1-8b-int8 1 nccl
