@@ -22,6 +22,8 @@
 #define CONFIGS LLMCHAT_SRCDIR "/tests/data/configs/"
 #define MODELS LLMCHAT_SRCDIR "/tests/data/models/"
 
+static void test_plans(const char *name, const struct model_config *c, int ranks);
+
 /* ---- rank counts ----------------------------------------------------------- */
 
 static void check_counts(const char *name, const struct model_config *c, const char *want_valid)
@@ -58,6 +60,8 @@ static void test_rank_counts(void)
 	tap_ok(tp_check_ranks(&c8, 16, err, sizeof err) == 0, "8B: 16 ranks accepted (KV heads replicated on 2 ranks)");
 	tap_ok(tp_check_ranks(&c70, 16, err, sizeof err) == 0, "70B: 16 ranks accepted (a multiple of its 8 KV heads)");
 	tap_ok(tp_check_ranks(&c70, 64, err, sizeof err) == 0, "70B: 64 ranks accepted (one head each)");
+	test_plans("70B", &c70, 16);
+	test_plans("70B", &c70, 64);
 
 	/* the intermediate size is named when it is the reason */
 	struct model_config odd = c8;
@@ -355,10 +359,29 @@ static void test_comm_host(void)
 	comm_free(single);
 }
 
+/* Every shipped config at every rank count it accepts up to 8. */
+static void test_config_plans(void)
+{
+	static const char *const names[] = {"llama-3.1-8b-bf16", "llama-3.1-8b-fp8", "llama-3.1-8b-int8",
+					    "llama-3.1-70b-fp8", "llama-3.1-70b-int8"};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		char dir[512], err[256];
+		struct model_config c;
+		snprintf(dir, sizeof dir, CONFIGS "%s", names[i]);
+		if (!tap_ok(model_config_load(dir, &c, err, sizeof err) == 0, "%s loads%s%s", names[i],
+			    *err ? ": " : "", err))
+			continue;
+		int valid[8], n = tp_valid_ranks(&c, 8, valid);
+		for (int v = 1; v < n; v++)
+			test_plans(names[i], &c, valid[v]);
+	}
+}
+
 int main(void)
 {
 	test_rank_counts();
 	test_vocab_blocks();
+	test_config_plans();
 	test_model("tiny-bf16", 1e-5);
 	test_model("tiny-fp8", 1e-5);
 	/* INT8: each slice is quantized with its own dynamic scale */
