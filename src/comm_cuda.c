@@ -236,13 +236,17 @@ static void nccl_abort(struct communicator *base)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* Non-blocking communicators finish finalizing in the background: wait for that
+ * before destroying them (destroying one still in progress crashes). */
 static void nccl_free(struct communicator *base)
 {
 	struct nccl_comm *c = (struct nccl_comm *)base;
+	char err[128];
 	if (!c->aborted)
 		for (int r = 0; r < base->ranks; r++)
 			if (c->comms[r]) {
-				ncclCommFinalize(c->comms[r]);
+				cudaSetDevice(r);
+				nccl_wait(c->comms[r], ncclCommFinalize(c->comms[r]), "ncclCommFinalize", err, sizeof err);
 				ncclCommDestroy(c->comms[r]);
 			}
 	pthread_mutex_destroy(&c->lock);

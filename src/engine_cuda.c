@@ -871,6 +871,19 @@ static bool capture_decode_graph(struct cuda_engine *e)
 	return ok;
 }
 
+/* After an eager run has finished: adds the time between each pair of events around
+ * an all-reduce (time_comm) to comm_seconds, and starts counting pairs anew. */
+static int add_comm_time(struct cuda_engine *e, char *err, size_t err_size)
+{
+	for (int i = 0; i + 1 < e->comm_events_recorded; i += 2) {
+		float ms = 0;
+		CUDA_TRY(cudaEventElapsedTime(&ms, e->comm_events[i], e->comm_events[i + 1]));
+		e->comm_seconds += ms * 1e-3;
+	}
+	e->comm_events_recorded = 0;
+	return 0;
+}
+
 /* One decoded token through the graph, its logits copied back when want_logits;
  * 1 when the graph is not in use (the caller runs the token eagerly). */
 static int decode_step(struct cuda_engine *e, int32_t token, int position, bool want_logits, char *err,
@@ -912,6 +925,8 @@ static int cuda_decode_greedy(void *state, int32_t token, int position, float *b
 				     e->stream));
 		CUDA_TRY(cudaMemcpyAsync(e->pinned_best, e->best, sizeof *e->best, cudaMemcpyDeviceToHost, e->stream));
 		CUDA_TRY(cudaStreamSynchronize(e->stream));
+		if (add_comm_time(e, err, err_size) != 0)
+			return -1;
 	}
 	*best_value = e->pinned_best->value;
 	*best_index = e->pinned_best->index;
@@ -941,12 +956,7 @@ static int cuda_forward(void *state, const int32_t *tokens, size_t count, int po
 		done += (size_t)n;
 	}
 	CUDA_TRY(cudaStreamSynchronize(e->stream));
-	for (int i = 0; i + 1 < e->comm_events_recorded; i += 2) {
-		float ms = 0;
-		CUDA_TRY(cudaEventElapsedTime(&ms, e->comm_events[i], e->comm_events[i + 1]));
-		e->comm_seconds += ms * 1e-3;
-	}
-	return 0;
+	return add_comm_time(e, err, err_size);
 }
 
 /* Seconds spent in all-reduces (events around the calls) since the last call. */

@@ -14,7 +14,8 @@
  * split runs' communicator (nccl, p2p, one-gpu; default one-gpu; the one-rank
  * baseline has none, so "N = 1" with nccl runs NCCL with one rank against it):
  * tests/gpu/ uses it; make check runs it on the CPU ranks.  $LLMCHAT_TEST_KV sets
- * the KV cache (f32 by default; bf16, fp8).
+ * the KV cache (f32 by default; bf16, fp8).  $LLMCHAT_TEST_BASELINE=cpu runs the
+ * one-rank baseline on the CPU (GPU runs at 1, 2... ranks against the CPU).
  */
 #include <math.h>
 #include <stdio.h>
@@ -33,8 +34,11 @@ static struct engine_options test_options(int ranks, bool baseline)
 {
 	struct engine_options o = {.backend = ENGINE_BACKEND_CPU, .context_length = TEXT + CONTINUATION + 8};
 	const char *backend = getenv("LLMCHAT_TEST_BACKEND"), *comm = getenv("LLMCHAT_TEST_COMM");
+	const char *baseline_backend = getenv("LLMCHAT_TEST_BASELINE");
 	if (backend && strcmp(backend, "cuda") == 0)
 		o.backend = ENGINE_BACKEND_CUDA;
+	if (baseline && baseline_backend && strcmp(baseline_backend, "cpu") == 0)
+		o.backend = ENGINE_BACKEND_CPU;
 	o.ranks = ranks;
 	o.comm = ENGINE_COMM_AUTO;
 	if (!baseline)
