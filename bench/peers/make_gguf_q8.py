@@ -151,6 +151,8 @@ def main(argv):
 	a = parse_args(argv)
 	gguf = import_gguf(a.gguf_py)
 	c = load_config(a.config, a.layers)
+	if os.path.exists(a.out + ".json"):  # its figures mark a finished file: none while this one is written
+		os.remove(a.out + ".json")
 	plan = tensor_plan(c)
 	rng = np.random.default_rng(a.seed)
 	t0 = time.time()

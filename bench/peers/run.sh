@@ -36,6 +36,9 @@ say "device: $device; llama.cpp $llama_commit; output in $out"
 if [ -s "$gguf" ] && [ -s "$gguf.json" ]; then
 	say "reusing $gguf"
 	gguf_pid=
+elif [ "$(df -Pk "$(dirname "$gguf")" | awk 'NR == 2 {print $4}')" -lt 10000000 ]; then
+	echo "run.sh: less than 10 GB free in $(dirname "$gguf") for the 8.5 GB GGUF (set GGUF=)" >&2
+	gguf_pid=
 else
 	say "writing $gguf"
 	python3 "$here/make_gguf_q8.py" --gguf-py "$peer/src/gguf-py" "$top/tests/data/configs/llama-3.1-8b-bf16" \
@@ -56,7 +59,12 @@ if [ -n "$gguf_pid" ] && ! wait "$gguf_pid"; then
 	tail -5 "$out/make_gguf.log" >&2
 	llama_ok=0
 fi
-[ -s "$gguf.json" ] && cp "$gguf.json" "$out/gguf.json" && cat "$out/make_gguf.log" 2>/dev/null
+if [ -s "$gguf" ] && [ -s "$gguf.json" ]; then
+	cp "$gguf.json" "$out/gguf.json"
+	cat "$out/make_gguf.log" 2> /dev/null
+else
+	llama_ok=0
+fi
 
 # 2. llmchat, FP8 then INT8 (each measures the copy bandwidth and GEMM rates first)
 version=${LLMCHAT_VERSION:-$("$build/src/llmchat" --version 2>/dev/null | awk '{print $2}')}
