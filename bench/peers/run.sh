@@ -5,12 +5,13 @@
 #   bash .device/setup.sh && autoreconf -fi && ./configure && make -j16 && bash bench/peers/run.sh .
 #
 # Argument: the build folder of llmchat (holding src/llmchat).  Needs the ignored, carried folder
-# bench/peers/llama.cpp/ (README.md says what it holds): bin/llama-bench and src/gguf-py.  Where
+# bench/peers/llama.cpp/ (README.md says what it holds): src/gguf-py and bin/llama-bench.  Where
 # bin/llama-bench is absent or does not run, the folder's own setup.sh (not part of this repository)
 # is run to make it there.  Writes into $OUT (./out when unset): llama-bench.json and .log,
 # llmchat-fp8.txt, llmchat-int8.txt, the GGUF's .json, table.md (the comparison) and peers.json.
 # Env: GGUF (where the 8.5 GB GGUF goes; default /tmp/llama-3.1-8b-random-q8_0.gguf, reused when
-# present), LLAMA_BENCH (another llama-bench), LLMCHAT_VERSION (text for the table).
+# present), LLAMA_BENCH (another llama-bench), LLMCHAT_VERSION (text for the table), PYTHON (a python3
+# with numpy, for the GGUF writer).
 set -u
 build=$(cd "${1:?usage: bench/peers/run.sh LLMCHAT_BUILD_DIR}" && pwd)
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -32,7 +33,8 @@ device=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 nvidia-smi > "$out/nvidia-smi.txt" 2>&1
 say "device: $device; llama.cpp $llama_commit; output in $out"
 
-# 1. the GGUF (CPU and disk only) in the background, while llama-bench is made if it must be
+# 1. the GGUF (one CPU core and the disk) in the background, while llama-bench is made if it must be
+#    and llmchat runs (its GPU work does not wait on the host's other cores)
 if [ -s "$gguf" ] && [ -s "$gguf.json" ]; then
 	say "reusing $gguf"
 	gguf_pid=
@@ -41,7 +43,7 @@ elif [ "$(df -Pk "$(dirname "$gguf")" | awk 'NR == 2 {print $4}')" -lt 10000000 
 	gguf_pid=
 else
 	say "writing $gguf"
-	python3 "$here/make_gguf_q8.py" --gguf-py "$peer/src/gguf-py" "$top/tests/data/configs/llama-3.1-8b-bf16" \
+	"${PYTHON:-python3}" "$here/make_gguf_q8.py" --gguf-py "$peer/src/gguf-py" "$top/tests/data/configs/llama-3.1-8b-bf16" \
 		"$gguf" > "$out/make_gguf.log" 2>&1 &
 	gguf_pid=$!
 fi
@@ -54,17 +56,6 @@ if ! runs "$llama_bench"; then
 fi
 llama_ok=1
 runs "$llama_bench" || { echo "run.sh: no runnable llama-bench at $llama_bench" >&2; llama_ok=0; }
-if [ -n "$gguf_pid" ] && ! wait "$gguf_pid"; then
-	echo "run.sh: make_gguf_q8.py failed:" >&2
-	tail -5 "$out/make_gguf.log" >&2
-	llama_ok=0
-fi
-if [ -s "$gguf" ] && [ -s "$gguf.json" ]; then
-	cp "$gguf.json" "$out/gguf.json"
-	cat "$out/make_gguf.log" 2> /dev/null
-else
-	llama_ok=0
-fi
 
 # 2. llmchat, FP8 then INT8 (each measures the copy bandwidth and GEMM rates first)
 version=${LLMCHAT_VERSION:-$("$build/src/llmchat" --version 2>/dev/null | awk '{print $2}')}
@@ -80,6 +71,18 @@ for fmt in fp8 int8; do
 done
 
 # 3. llama.cpp: prefill 512 and 2048, decode 128, without and with flash attention, all layers on the GPU
+[ -n "$gguf_pid" ] && say "waiting for the GGUF"
+if [ -n "$gguf_pid" ] && ! wait "$gguf_pid"; then
+	echo "run.sh: make_gguf_q8.py failed:" >&2
+	tail -5 "$out/make_gguf.log" >&2
+	llama_ok=0
+fi
+if [ -s "$gguf" ] && [ -s "$gguf.json" ]; then
+	cp "$gguf.json" "$out/gguf.json"
+	cat "$out/make_gguf.log" 2> /dev/null
+else
+	llama_ok=0
+fi
 if [ $llama_ok -eq 1 ]; then
 	say "llama-bench"
 	timeout 300 "$llama_bench" -m "$gguf" -p 512,2048 -n 128 -fa 0,1 -ngl 99 -o json \
