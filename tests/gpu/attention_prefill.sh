@@ -5,8 +5,8 @@
 #   tests/gpu/attention_prefill.sh build [BUILD_DIR]   here: compiles kernel_checks and
 #       its variants against BUILD_DIR/libllmchat.a (a CUDA build) into BUILD_DIR/attention/
 #   bash .device/setup.sh && tests/gpu/attention_prefill.sh run [BUILD_DIR]
-#       on the device machine: runs them, the default one's full attention checks, the
-#       variants' timings; writes the logs and the kernels' SASS summary to $OUT if set.
+#       on the device machine: runs the attention checks and timings of each, writes
+#       their logs and the default kernels' SASS to $OUT (if set) and prints a summary.
 # A variant is PREFILL_WARPS x PREFILL_MIN_BLOCKS (see kernels/attention_prefill.cu).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -47,13 +47,12 @@ fi
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.draw --format=csv,noheader
 cuobjdump --dump-sass attention/attention_prefill.o >"$out/attention_prefill.sass" 2>&1
 echo "SASS: $(grep -c 'Function : ' "$out/attention_prefill.sass") kernels, $(grep -c HMMA "$out/attention_prefill.sass") HMMA," \
-	"$(grep -cE 'LDL|STL' "$out/attention_prefill.sass") LDL/STL, per kernel HMMA:"
+	"$(grep -cE 'LDL|STL' "$out/attention_prefill.sass") LDL/STL; HMMA per kernel:"
 awk '/Function : /{f=$3} /HMMA/{n[f]++} END{for (k in n) print "  " n[k], k}' "$out/attention_prefill.sass"
-./attention/kernel_checks attention >"$out/attention_checks.txt" 2>&1
-echo "default variant: exit $?"
-grep -v '^ok' "$out/attention_checks.txt"
-grep -c '^ok' "$out/attention_checks.txt"
-for v in $variants; do
-	echo "variant $v:"
-	./attention/kernel_checks_$v attention-speed 2>&1 | tee "$out/attention_$v.txt"
+for v in default $variants; do
+	bin=attention/kernel_checks_$v
+	[ "$v" = default ] && bin=attention/kernel_checks
+	./$bin attention >"$out/attention_$v.txt" 2>&1
+	echo "== variant $v (exit $?): $(grep -c '^ok' "$out/attention_$v.txt") ok"
+	grep -v '^ok' "$out/attention_$v.txt"
 done
