@@ -22,6 +22,12 @@
  * A warp skips the key tiles (and the 16-key slices of one) past its last row's
  * causal limit; the block stops after its last token's.  Blocks with the latest (most
  * expensive) tokens are launched first.
+ *
+ * Measured on an H200 (2026-11-29, tests/gpu/attention_prefill.sh): 2048 tokens of the
+ * Llama-3.1-8B shape at position 0 take 0.41 ms a layer with a bf16 cache (83 TFLOP/s;
+ * e4m3 0.35 ms, f32 0.50 ms), against 6.26 ms for llmk_attention_decode's one split a
+ * token; 512 tokens 0.053 ms (40 TFLOP/s: 256 blocks do not fill 132 SMs x 3).  8 warps
+ * a block (one block an SM) and 4 warps at 2 blocks an SM were within a few percent.
  */
 #include "attention_prefill.h"
 
@@ -127,8 +133,8 @@ __device__ static inline uint32_t e4m3x2_to_half2(uint32_t bits)
 
 __device__ static inline uint4 to_half8(raw8<LLMK_E4M3> r)
 {
-	return make_uint4(e4m3x2_to_half2(r.a.x & 0xffff), e4m3x2_to_half2(r.a.x >> 16), e4m3x2_to_half2(r.a.y & 0xffff),
-			  e4m3x2_to_half2(r.a.y >> 16));
+	return make_uint4(e4m3x2_to_half2(r.a.x & 0xffff), e4m3x2_to_half2(r.a.x >> 16),
+			  e4m3x2_to_half2(r.a.y & 0xffff), e4m3x2_to_half2(r.a.y >> 16));
 }
 
 /* Rows start..start+BLOCK_KEYS-1 of one KV head of a cache into tile, zeros past the
@@ -174,7 +180,8 @@ __device__ static void load_query_tile(__half (*tile)[HD + HALF_PAD], const floa
 		if (r < rows) {
 			size_t row = (size_t)(t0 + r / group) * heads + kv_head * group + r % group;
 			float4 x = __ldg((const float4 *)(q + row * HD + col));
-			h = make_uint2(half2_bits(__floats2half2_rn(x.x, x.y)), half2_bits(__floats2half2_rn(x.z, x.w)));
+			h = make_uint2(half2_bits(__floats2half2_rn(x.x, x.y)),
+				       half2_bits(__floats2half2_rn(x.z, x.w)));
 		}
 		*(uint2 *)&tile[r][col] = h;
 	}
@@ -308,7 +315,8 @@ __device__ static void warp_store_output(accumulator (&o)[HD / FRAG], float *sta
 	for (int pass = 0; pass < HD / STAGE_COLS; pass++) {
 #pragma unroll
 		for (int j = 0; j < FRAGS_PER_PASS; j++)
-			wmma::store_matrix_sync(stage + j * FRAG, o[pass * FRAGS_PER_PASS + j], STAGE_LD, wmma::mem_row_major);
+			wmma::store_matrix_sync(stage + j * FRAG, o[pass * FRAGS_PER_PASS + j], STAGE_LD,
+						wmma::mem_row_major);
 		__syncwarp();
 		/* 16 lanes a row, 4 floats each: two rows a step */
 		for (int r = lane / 16; r < FRAG; r += 2) {
@@ -316,7 +324,8 @@ __device__ static void warp_store_output(accumulator (&o)[HD / FRAG], float *sta
 			if (block_row >= rows)
 				break;
 			size_t row = (size_t)(t0 + block_row / group) * heads + kv_head * group + block_row % group;
-			*(float4 *)(out + row * HD + pass * STAGE_COLS + col) = *(const float4 *)&stage[r * STAGE_LD + col];
+			*(float4 *)(out + row * HD + pass * STAGE_COLS + col) =
+				*(const float4 *)&stage[r * STAGE_LD + col];
 		}
 		__syncwarp();
 	}
@@ -387,25 +396,22 @@ static cudaError_t launch_prefill(const float *q, const void *key_cache, const v
 		return status;
 	dim3 grid((count + tokens_per_block - 1) / tokens_per_block, kv_heads);
 	const float log2e = 1.4426950408889634f;
-	attention_prefill_kernel<HD, D><<<grid, THREADS, shared, stream>>>(q, key_cache, value_cache, out, count, pos0,
-									heads, kv_heads, scale * log2e, tokens_per_block);
+	attention_prefill_kernel<HD, D><<<grid, THREADS, shared, stream>>>(q, key_cache, value_cache, out, count,
+									   pos0, heads, kv_heads, scale * log2e,
+									   tokens_per_block);
 	return cudaGetLastError();
 }
 
 template <int HD>
-static cudaError_t launch_prefill_dtype(const float *q, const void *key_cache, const void *value_cache,
-					enum llmk_dtype cache_dtype, float *out, int count, int pos0, int heads,
-					int kv_heads, float scale, cudaStream_t stream)
+static cudaError_t launch_prefill_dtype(const float *q, const void *k, const void *v, enum llmk_dtype cache_dtype,
+					float *out, int count, int pos0, int heads, int kv_heads, float scale,
+					cudaStream_t stream)
 {
 	switch (cache_dtype) {
-	case LLMK_F32:
-		return launch_prefill<HD, LLMK_F32>(q, key_cache, value_cache, out, count, pos0, heads, kv_heads, scale, stream);
-	case LLMK_BF16:
-		return launch_prefill<HD, LLMK_BF16>(q, key_cache, value_cache, out, count, pos0, heads, kv_heads, scale, stream);
-	case LLMK_E4M3:
-		return launch_prefill<HD, LLMK_E4M3>(q, key_cache, value_cache, out, count, pos0, heads, kv_heads, scale, stream);
-	default:
-		return cudaErrorNotSupported;
+	case LLMK_F32: return launch_prefill<HD, LLMK_F32>(q, k, v, out, count, pos0, heads, kv_heads, scale, stream);
+	case LLMK_BF16: return launch_prefill<HD, LLMK_BF16>(q, k, v, out, count, pos0, heads, kv_heads, scale, stream);
+	case LLMK_E4M3: return launch_prefill<HD, LLMK_E4M3>(q, k, v, out, count, pos0, heads, kv_heads, scale, stream);
+	default: return cudaErrorNotSupported;
 	}
 }
 
@@ -424,10 +430,10 @@ extern "C" cudaError_t llmk_attention_prefill(const float *q, const void *key_ca
 	if (count == 0)
 		return cudaSuccess;
 	if (head_dim == 128)
-		return launch_prefill_dtype<128>(q, key_cache, value_cache, cache_dtype, out, count, pos0, heads, kv_heads,
-						 scale, stream);
+		return launch_prefill_dtype<128>(q, key_cache, value_cache, cache_dtype, out, count, pos0, heads,
+						 kv_heads, scale, stream);
 	if (head_dim == 64)
-		return launch_prefill_dtype<64>(q, key_cache, value_cache, cache_dtype, out, count, pos0, heads, kv_heads,
-						scale, stream);
+		return launch_prefill_dtype<64>(q, key_cache, value_cache, cache_dtype, out, count, pos0, heads,
+						kv_heads, scale, stream);
 	return cudaErrorNotSupported;
 }
