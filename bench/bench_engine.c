@@ -2,7 +2,7 @@
  * bench_engine.c - decode and prefill speed of the CPU engine on a random model
  * of Llama 3.2 1B's shape (hidden 2048, MLP 8192, 16 layers, 32/8 heads of 64,
  * vocabulary 128256, tied embeddings).
- *   bench_engine [bf16|fp8|int8] [THREADS] [LAYERS]
+ *   bench_engine [bf16|fp8|int8] [THREADS] [LAYERS] [RANKS] [bf16|fp8|f32 KV cache]
  * Build (from a configured build dir): gcc -O2 -fopenmp -I.. -I../src -std=c11
  *   -D_GNU_SOURCE ../bench/bench_engine.c libllmchat.a -lm -o bench_engine
  */
@@ -61,9 +61,16 @@ int main(int argc, char **argv)
 		synthetic_linear(&s, &w->down_proj, dim, inter, dt, act, 1, 0);
 	}
 	synthetic_norm(&s, &s.model.norm, dim);
-	s.model.lm_head = (struct linear){embed, DTYPE_BF16, c->vocab_size, dim, NULL, 0, ACTIVATION_NONE, 0};
+	s.model.lm_head = (struct linear){.weight = embed, .weight_dtype = DTYPE_BF16, .out_features = c->vocab_size,
+					  .in_features = dim, .activation = ACTIVATION_NONE};
 
-	struct engine_options o = {ENGINE_BACKEND_CPU, 1024, threads};
+	int ranks = argc > 4 ? atoi(argv[4]) : 1;
+	const char *kv_cache = argc > 5 ? argv[5] : "bf16";
+	struct engine_options o = {.backend = ENGINE_BACKEND_CPU, .context_length = 1024, .threads = threads,
+				   .ranks = ranks,
+				   .kv_cache = !strcmp(kv_cache, "f32") ? ENGINE_KV_F32
+					       : !strcmp(kv_cache, "fp8") ? ENGINE_KV_FP8
+								    : ENGINE_KV_BF16};
 	struct engine *e;
 	char err[256];
 	if (engine_create(&s.model, &o, &e, err, sizeof err)) {

@@ -44,6 +44,23 @@ cudaError_t llmk_rmsnorm(const float *x, const float *weight, float *out, int co
 cudaError_t llmk_quantize(const float *x, int count, int n, enum llmk_quant quant, float static_scale,
 			  void *xq, float *scales, cudaStream_t stream);
 
+/* llmk_rmsnorm then llmk_quantize in one launch, bit for bit the pair's result:
+ * x is [count][hidden]; xq and scales as llmk_quantize writes them for the normed
+ * rows (quant is not LLMK_QUANT_NONE, else cudaErrorInvalidValue); out, when not
+ * NULL, gets the float normed rows exactly as llmk_rmsnorm writes them (BF16 layers
+ * and the residual need them); out may be x. */
+cudaError_t llmk_rmsnorm_quantize(const float *x, const float *weight, float *out, int count, int hidden,
+				  float eps, enum llmk_quant quant, float static_scale, void *xq, float *scales,
+				  cudaStream_t stream);
+
+/* llmk_swiglu then llmk_quantize in one launch, bit for bit: for count tokens of n
+ * features, v = silu(gate) * up (the expression llmk_swiglu uses), quantized into
+ * xq / scales as llmk_quantize does; out, when not NULL, gets v as float (out may
+ * be gate, as llmk_swiglu writes it in place).  quant is not LLMK_QUANT_NONE. */
+cudaError_t llmk_swiglu_quantize(const float *gate, const float *up, float *out, int count, int n,
+				 enum llmk_quant quant, float static_scale, void *xq, float *scales,
+				 cudaStream_t stream);
+
 /* y[t][r] = sum_i W[r][i] * x[t][i] (scaled for 8-bit weights): W is [rows][cols]
  * of wdtype; for LLMK_E4M3 / LLMK_I8 the input is xq (from llmk_quantize) with its
  * per-token scales, and weight_scale holds 1 or rows values; else the input is x. */
@@ -51,6 +68,49 @@ cudaError_t llmk_linear(const void *weight, enum llmk_dtype wdtype, int rows, in
 			const float *weight_scale, int weight_scale_count,
 			const float *x, const void *xq, const float *x_scales, int count,
 			float *y, int y_stride, cudaStream_t stream);
+
+/* The one-token GEMV (decode) alone: y[r] = sum_i W[r][i] * input[i] (input: x for
+ * BF16, xq with x_scales[0] for FP8 / INT8), scaled as llmk_linear scales it; for FP8
+ * and INT8 weights llmk_linear with count 1 is llmk_gemv(..., -1) (BF16 stays on the
+ * warp-per-row kernel there, faster for BF16's float input).
+ * A block of 256 threads shares each row's 16-byte chunks and takes rows_per_block
+ * rows: 1, 2 or 4; -1 picks (4); 0 runs the older warp-per-row kernel, kept for
+ * comparison.  It is launched with programmatic dependent launch (sm_90): its blocks
+ * may start, and load weights, while the stream's previous kernel finishes, and wait
+ * for that kernel before reading the input or writing y; OR LLMK_GEMV_NO_PDL into
+ * rows_per_block (1, 2, 4) to launch it plainly.  Needs cols x element size a
+ * multiple of 16 and 16-byte aligned weight and input (cudaErrorNotSupported
+ * otherwise: use llmk_linear).  A row's result does not depend on rows_per_block
+ * (1, 2, 4), nor on being computed by llmk_gemv_multi or llmk_gemv_swiglu: the same
+ * bits. */
+#define LLMK_GEMV_NO_PDL 0x100
+cudaError_t llmk_gemv(const void *weight, enum llmk_dtype wdtype, int rows, int cols,
+		      const float *weight_scale, int weight_scale_count, const float *x, const void *xq,
+		      const float *x_scales, float *y, int rows_per_block, cudaStream_t stream);
+
+/* One matrix of a fused GEMV: weight [rows][cols], its scale (as llmk_linear's
+ * weight_scale / weight_scale_count) and where its rows' outputs go. */
+struct llmk_gemv_matrix {
+	const void *weight;
+	const float *weight_scale;
+	int weight_scale_count;
+	int rows;
+	float *y;
+};
+
+/* One launch for 1 to 3 matrices of the same dtype and cols reading one input
+ * (q/k/v: x, or xq with x_scales, of one token): matrices[i].y[r] is what llmk_gemv
+ * gives for matrix i, bit for bit.  Launched as llmk_gemv (programmatic dependent launch). */
+cudaError_t llmk_gemv_multi(const struct llmk_gemv_matrix *matrices, int matrix_count, enum llmk_dtype wdtype,
+			    int cols, const float *x, const void *xq, const float *x_scales, cudaStream_t stream);
+
+/* One launch for gate/up + SwiGLU of one token: y[r] = silu(g[r]) * u[r] where g and u
+ * are llmk_gemv's outputs for gate and up (their .y are not used), bit for bit what
+ * llmk_gemv, llmk_gemv, llmk_swiglu give.  gate and up have the same rows.  Launched as
+ * llmk_gemv (programmatic dependent launch). */
+cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, const struct llmk_gemv_matrix *up,
+			     enum llmk_dtype wdtype, int cols, const float *x, const void *xq, const float *x_scales,
+			     float *y, cudaStream_t stream);
 
 /* Rotates count tokens of heads x head_dim in place (rotate_half layout): token t
  * at position pos0 + t; row stride in floats.  inv_freq has head_dim / 2 values. */
@@ -67,12 +127,35 @@ cudaError_t llmk_rope_device_pos(float *vec, int count, int stride, int heads, i
 cudaError_t llmk_store_kv(const float *key_rows, const float *value_rows, float *key_cache, float *value_cache,
 			  int kv_dim, int count, const int *pos_dev, cudaStream_t stream);
 
+/* The KV cache in float32 (LLMK_F32), bf16 (LLMK_BF16) or FP8 e4m3 (LLMK_E4M3) elements:
+ * cache_dtype names the element type of key_cache / value_cache ([positions][kv_dim]).
+ * Storing rounds each float once: bf16 to nearest even (__float2bfloat16_rn), e4m3
+ * to nearest even saturating to +-448 with scale 1 (__nv_cvt_float_to_fp8 with
+ * __NV_SATFINITE); reading widens to float, and the attention math stays float32.
+ * Other dtypes give cudaErrorInvalidValue (store) or cudaErrorNotSupported (decode).
+ *
+ * llmk_store_kv_typed: converts count rows (key_rows / value_rows: [count][kv_dim]
+ * floats, contiguous) into the caches at rows *pos_dev.. (position read on the
+ * device, for graph replay).  llmk_store_kv_typed_at: the same at rows pos.. given
+ * by the host (prefill: n tokens from pos). */
+cudaError_t llmk_store_kv_typed(const float *key_rows, const float *value_rows, void *key_cache, void *value_cache,
+				enum llmk_dtype cache_dtype, int kv_dim, int count, const int *pos_dev,
+				cudaStream_t stream);
+cudaError_t llmk_store_kv_typed_at(const float *key_rows, const float *value_rows, void *key_cache,
+				   void *value_cache, enum llmk_dtype cache_dtype, int kv_dim, int count, int pos,
+				   cudaStream_t stream);
+
 /* Causal grouped-query attention of count query tokens at positions pos0.. over
  * the cache rows 0..pos0+t: out[t][h] = softmax(q k^T * scale) v, with an online
  * softmax over tiles of positions.  key/value caches are [positions][kv_dim]. */
 cudaError_t llmk_attention(const float *q, const float *key_cache, const float *value_cache, float *out,
 			   int count, int pos0, int heads, int kv_heads, int head_dim, float scale,
 			   cudaStream_t stream);
+
+/* llmk_attention over a cache of cache_dtype elements (any head_dim <= 256, e.g. 32). */
+cudaError_t llmk_attention_typed(const float *q, const void *key_cache, const void *value_cache,
+				 enum llmk_dtype cache_dtype, float *out, int count, int pos0, int heads, int kv_heads,
+				 int head_dim, float scale, cudaStream_t stream);
 
 /* The same attention, faster: blocks of (KV head, token, split of the cached positions)
  * read each cached row once for the whole GQA group with coalesced loads and keep an
@@ -88,11 +171,22 @@ cudaError_t llmk_attention_decode(const float *q, const float *key_cache, const 
 				  int count, int pos0, int heads, int kv_heads, int head_dim, float scale,
 				  float *scratch, int max_tokens, cudaStream_t stream);
 
+/* llmk_attention_decode over a cache of cache_dtype elements (F32, BF16, E4M3). */
+cudaError_t llmk_attention_decode_typed(const float *q, const void *key_cache, const void *value_cache,
+					enum llmk_dtype cache_dtype, float *out, int count, int pos0, int heads,
+					int kv_heads, int head_dim, float scale, float *scratch, int max_tokens,
+					cudaStream_t stream);
+
 /* The same for graph replay: the position is *pos_dev, and the number of splits is
  * fixed (the grid cannot change between replays). */
 cudaError_t llmk_attention_decode_device_pos(const float *q, const float *key_cache, const float *value_cache,
 					     float *out, int count, const int *pos_dev, int heads, int kv_heads,
 					     int head_dim, float scale, float *scratch, cudaStream_t stream);
+/* llmk_attention_decode_device_pos over a cache of cache_dtype elements. */
+cudaError_t llmk_attention_decode_device_pos_typed(const float *q, const void *key_cache, const void *value_cache,
+						   enum llmk_dtype cache_dtype, float *out, int count,
+						   const int *pos_dev, int heads, int kv_heads, int head_dim, float scale,
+						   float *scratch, cudaStream_t stream);
 
 /* gate[i] = silu(gate[i]) * up[i] over n values. */
 cudaError_t llmk_swiglu(float *gate, const float *up, size_t n, cudaStream_t stream);

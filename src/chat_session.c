@@ -238,9 +238,13 @@ static int decode_answer(struct chat_session *s, const struct generation_setting
 	sampling.seed += s->answers++;
 	if (sampler_create(s->model->config.vocab_size, &sampling, &sampler, err, err_size) != 0)
 		return -1;
+	/* greedy without a repetition penalty: the engine picks the next token itself
+	 * (on the GPU, no logits copied back) */
+	const bool greedy = sampling.temperature == 0 && sampling.repeat_penalty == 1;
+	int32_t next = -1;
 	bpe_stream_init(&stream);
 	for (;;) {
-		int32_t token = sampler_sample(sampler, s->logits, s->cached, s->cached_count);
+		int32_t token = next >= 0 ? next : sampler_sample(sampler, s->logits, s->cached, s->cached_count);
 		if (stats->generated_tokens == 0) {
 			first = now_seconds();
 			stats->time_to_first_token = first - start;
@@ -271,8 +275,9 @@ static int decode_answer(struct chat_session *s, const struct generation_setting
 			stats->cancelled = true;
 			break;
 		}
-		if (engine_forward(s->engine, &token, 1, s->logits, false, err, err_size) != 0 ||
-		    cache_push(s, &token, 1) != 0) {
+		int step = greedy ? engine_decode_greedy(s->engine, token, &next, err, err_size)
+				  : engine_forward(s->engine, &token, 1, s->logits, false, err, err_size);
+		if (step != 0 || cache_push(s, &token, 1) != 0) {
 			rc = -1;
 			break;
 		}

@@ -113,6 +113,11 @@ int cpu_linear_check(const struct linear *layer, const char *name, char *err, si
 		snprintf(err, err_size, "%s: missing weight or empty shape", name);
 		return -1;
 	}
+	if (layer->row_stride != 0 && layer->row_stride < layer->in_features) {
+		snprintf(err, err_size, "%s: row stride %lld is shorter than a row of %lld", name,
+			 (long long)layer->row_stride, (long long)layer->in_features);
+		return -1;
+	}
 	if (dt != DTYPE_BF16 && dt != DTYPE_F16 && dt != DTYPE_F32 && !quantized) {
 		snprintf(err, err_size, "%s: weight dtype %s is not supported by the CPU engine",
 			 name, dtype_name(dt));
@@ -199,39 +204,46 @@ static float quantize_token(const struct linear *layer, const float *x, int64_t 
 	return s;
 }
 
+/* Elements from one stored row to the next: in_features, or more for a
+ * tensor-parallel view of some columns. */
+static int64_t row_stride(const struct linear *layer)
+{
+	return layer->row_stride ? layer->row_stride : layer->in_features;
+}
+
 /* Decodes one stored row into float.  Rows are addressed in bytes: the tensor
  * may be unaligned in the file (numerics_load_u16). */
 HOT_LOOP static void decode_row(const struct linear *layer, int64_t r, float *row)
 {
-	const size_t n = (size_t)layer->in_features;
+	const size_t n = (size_t)layer->in_features, stride = (size_t)row_stride(layer);
 	const unsigned char *base = layer->weight;
 	switch (layer->weight_dtype) {
 	case DTYPE_BF16: {
-		const unsigned char *w = base + (size_t)r * n * 2;
+		const unsigned char *w = base + (size_t)r * stride * 2;
 		for (size_t i = 0; i < n; i++)
 			row[i] = numerics_bf16_to_float(numerics_load_u16(w, i));
 		break;
 	}
 	case DTYPE_F16: {
-		const unsigned char *w = base + (size_t)r * n * 2;
+		const unsigned char *w = base + (size_t)r * stride * 2;
 		for (size_t i = 0; i < n; i++)
 			row[i] = numerics_f16_to_float_finite(numerics_load_u16(w, i));
 		break;
 	}
 	case DTYPE_F32: {
-		const unsigned char *w = base + (size_t)r * n * 4;
+		const unsigned char *w = base + (size_t)r * stride * 4;
 		for (size_t i = 0; i < n; i++)
 			row[i] = numerics_load_f32(w, i);
 		break;
 	}
 	case DTYPE_F8_E4M3: {
-		const uint8_t *w = base + (size_t)r * n;
+		const uint8_t *w = base + (size_t)r * stride;
 		for (size_t i = 0; i < n; i++)
 			row[i] = numerics_e4m3_to_float_finite(w[i]);
 		break;
 	}
 	case DTYPE_I8: {
-		const int8_t *w = (const int8_t *)(base + (size_t)r * n);
+		const int8_t *w = (const int8_t *)(base + (size_t)r * stride);
 		for (size_t i = 0; i < n; i++)
 			row[i] = (float)w[i];
 		break;
@@ -307,7 +319,7 @@ void cpu_linear_forward(const struct linear *layer, const float *x, int n_tokens
 #endif
 		if (int8) {
 			int16_t *row16 = (int16_t *)row;
-			widen_int8_row((const int8_t *)layer->weight + r * in, row16, in);
+			widen_int8_row((const int8_t *)layer->weight + r * row_stride(layer), row16, in);
 			for (int t = 0; t < n_tokens; t++)
 				y[t * out + r] = (float)dot_int16(ws->x_int8 + t * in, row16, in) *
 						 ws->token_scale[t] * scale;

@@ -43,7 +43,8 @@ void cpu_linear_workspace_free(struct cpu_linear_workspace *ws);
  * name is used in the message. */
 int cpu_linear_check(const struct linear *layer, const char *name, char *err, size_t err_size);
 
-/* y[t][out_features] = layer(x[t][in_features]) for t < n_tokens; n_tokens and
+/* y[t][out_features] = layer(x[t][in_features]) for t < n_tokens (weight rows
+ * row_stride elements apart, 0: in_features); n_tokens and
  * in_features must fit the workspace.  x and y must not overlap. */
 void cpu_linear_forward(const struct linear *layer, const float *x, int n_tokens, float *y,
 			struct cpu_linear_workspace *ws);

@@ -16,10 +16,28 @@
 
 enum engine_backend { ENGINE_BACKEND_AUTO, ENGINE_BACKEND_CPU, ENGINE_BACKEND_CUDA };
 
+/* How the ranks of a tensor-parallel CUDA engine sum their partial results. */
+enum engine_comm {
+	ENGINE_COMM_AUTO,       /* NCCL, or peer-to-peer where the bench found it faster */
+	ENGINE_COMM_NCCL,
+	ENGINE_COMM_P2P,        /* one-shot peer-to-peer kernel (cudaDeviceEnablePeerAccess) */
+	ENGINE_COMM_ONE_GPU,    /* every rank on GPU 0, summed by a kernel: checks the split on one GPU */
+};
+
+/* The KV cache's element type (--kv-cache); the same on every backend. */
+enum engine_kv_cache {
+	ENGINE_KV_BF16,         /* default: k and v rounded to bfloat16 (nearest even) when stored */
+	ENGINE_KV_FP8,          /* e4m3, saturating, scale 1 (vLLM's default without calibrated scales) */
+	ENGINE_KV_F32,          /* float32: what a float32 transformers run keeps */
+};
+
 struct engine_options {
 	enum engine_backend backend;
 	int context_length;     /* 0: max_position_embeddings, capped to what fits */
-	int threads;            /* CPU: 0 = all cores */
+	int threads;            /* CPU: 0 = all cores (shared among the ranks) */
+	int ranks;              /* tensor-parallel ranks (--gpus/--tp); 0: the backend's default */
+	enum engine_comm comm;
+	enum engine_kv_cache kv_cache;
 };
 
 struct engine;
@@ -35,6 +53,11 @@ void engine_free(struct engine *engine);
 int engine_forward(struct engine *engine, const int32_t *tokens, size_t count,
 		   float *logits, bool all_logits, char *err, size_t err_size);
 
+/* Greedy decoding: runs token at the current position and gives the id of the largest
+ * logit of the result (the lowest id among equal ones, as sampler.h's greedy), without
+ * copying the logits back from the GPU.  Fails as engine_forward does. */
+int engine_decode_greedy(struct engine *engine, int32_t token, int32_t *next, char *err, size_t err_size);
+
 /* Tokens in the cache (the next position). */
 int engine_position(const struct engine *engine);
 
@@ -48,6 +71,15 @@ void engine_rewind(struct engine *engine, int position);
  * that a decode step can be timed at a long context; the cache rows skipped hold
  * whatever they held.  Returns -1 past the context. */
 int engine_set_position_for_benchmark(struct engine *engine, int position);
+
+/* Tensor-parallel ranks the engine runs (1 when not split). */
+int engine_ranks(const struct engine *engine);
+
+/* For --bench: while on, each all-reduce is timed with events (decode runs without a
+ * CUDA graph); engine_comm_seconds returns rank 0's seconds in all-reduces since the
+ * last call (0 when the backend does not measure them). */
+void engine_time_comm(struct engine *engine, bool on);
+double engine_comm_seconds(struct engine *engine);
 
 /* "CPU (16 threads)", "CUDA: NVIDIA H100", for the status line. */
 const char *engine_describe(const struct engine *engine);

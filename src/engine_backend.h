@@ -12,21 +12,50 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "communicator.h"
 #include "engine.h"
+#include "tensor_parallel.h"
+
+/* The rank a backend instance runs: its share of the model and the communicator it
+ * sums partial results through (NULL with one rank). */
+struct engine_rank {
+	struct tp_plan plan;
+	struct communicator *comm;
+	int device;                 /* CUDA device ordinal (0 on the CPU) */
+};
 
 struct engine_backend_ops {
-	/* Builds the backend's state for model: *context_length is the length asked
-	 * for (0: the backend picks, bounded by the model and the memory it has) and
-	 * receives the length used.  description receives "CPU (2 threads)". */
-	int (*create)(const struct model *model, const struct engine_options *options,
+	/* The rank count when the user names none (NULL: one). */
+	int (*default_ranks)(const struct model *model);
+	/* The communicator for ranks ranks (> 1) and each rank's device (devices[rank]);
+	 * the engine frees it after the ranks. */
+	int (*create_comm)(int ranks, const struct engine_options *options, struct communicator **out,
+			   int *devices, char *err, size_t err_size);
+	/* Builds one rank's state for model (called in the rank's own thread when there
+	 * are several): *context_length is the length asked for (0: the backend picks,
+	 * bounded by the model and the memory it has) and receives the length used.
+	 * description receives "CPU (2 threads)". */
+	int (*create)(const struct model *model, const struct engine_options *options, const struct engine_rank *rank,
 		      int *context_length, void **state, char *description, size_t description_size,
 		      char *err, size_t err_size);
 	/* Runs count tokens at positions position.. (already checked to fit and to be
-	 * valid ids); writes logits as engine_forward promises.  May not fail once
-	 * the checks passed, except for a backend's runtime error (CUDA). */
+	 * valid ids) in the rank's thread; logits, when not NULL, is the caller's whole
+	 * buffer (vocab_size floats a row, as engine_forward promises) and the rank
+	 * writes its columns [plan.first_vocab, + plan.vocab) of each row.  May not fail
+	 * once the checks passed, except for a runtime error (CUDA, another rank). */
 	int (*forward)(void *state, const int32_t *tokens, size_t count, int position,
 		       float *logits, bool all_logits, char *err, size_t err_size);
 	void (*free)(void *state);
+	/* For --bench (NULL when the backend does not measure it): while time_comm is on,
+	 * forward brackets each all-reduce with events (decode runs without a graph);
+	 * comm_seconds returns the seconds counted since the last call. */
+	void (*time_comm)(void *state, bool on);
+	/* Greedy decoding without the logits' copy (NULL: the engine takes the argmax of
+	 * forward's logits): one token at position in, the rank's largest logit and its
+	 * model-wide index out (lowest index on ties). */
+	int (*decode_greedy)(void *state, int32_t token, int position, float *best_value, int32_t *best_index,
+			     char *err, size_t err_size);
+	double (*comm_seconds)(void *state);
 };
 
 extern const struct engine_backend_ops engine_cpu_ops;

@@ -19,8 +19,17 @@
  * inv_freq, rotate_half layout (pairs i and i + head_dim/2).
  *
  * Tokens go through in batches of up to BATCH so that a prefill streams the
- * weights once per batch (cpu_linear.c); the KV cache is float32, layer by layer:
- * [layer][position][kv_head * head_dim].
+ * weights once per batch (cpu_linear.c).  The KV cache holds k (after RoPE) and v
+ * layer by layer, [layer][position][kv_head * head_dim], in the element type of
+ * --kv-cache: bfloat16 (default) or e4m3 (scale 1, saturating), both rounded to
+ * nearest even when stored, or float32; attention converts a row back to float32
+ * as it reads it.  float32 is what a float32 transformers run keeps (the goldens).
+ *
+ * Tensor parallel (tensor_parallel.h): an instance runs one rank - its query and
+ * KV heads, its slice of the intermediate size, its rows of lm_head - through
+ * views of the weights; the residual stream is whole on every rank, and the
+ * partial outputs of o_proj and down_proj are summed through the communicator
+ * before they are added to it.  One rank is the whole model, with no collective.
  */
 #include "engine_backend.h"
 
@@ -43,10 +52,17 @@
 
 struct cpu_engine {
 	const struct model *model;
+	struct engine_rank rank;
+	struct layer_weights *layers;   /* the rank's views of each layer */
+	struct linear lm_head;          /* the rank's rows of lm_head */
 	int threads;
 	int context_length;
-	int q_dim, kv_dim;              /* heads * head_dim, kv_heads * head_dim */
-	float *key_cache, *value_cache; /* layers x context_length x kv_dim */
+	int q_dim, kv_dim;              /* local heads * head_dim, local kv_heads * head_dim */
+	float *logits;                  /* BATCH x plan.vocab when the vocabulary is split, else NULL */
+	enum engine_kv_cache kv_type;
+	size_t kv_element;              /* bytes of one cached value: 2, 1 or 4 */
+	void *key_cache, *value_cache;  /* layers x context_length x kv_dim values of kv_type */
+	float *k, *v;                   /* BATCH x kv_dim: a batch's keys and values before they are stored */
 	float *inv_freq;                /* head_dim / 2 */
 	/* activations of one batch */
 	float *x;                       /* BATCH x hidden: the residual stream */
@@ -54,7 +70,8 @@ struct cpu_engine {
 	float *xb2;                     /* BATCH x hidden: a layer's output */
 	float *q;                       /* BATCH x q_dim (k and v go into the cache) */
 	float *hb, *hb2;                /* BATCH x intermediate */
-	float *att;                     /* threads x context_length: attention weights */
+	float *att;                     /* threads x (context_length + head_dim): attention weights, and a
+					 * cache row converted to float */
 	struct cpu_linear_workspace *ws;
 };
 
@@ -107,17 +124,79 @@ static void embed(const struct model *m, int32_t token, float *out)
 	}
 }
 
+/* ---- the KV cache ----------------------------------------------------------- */
+
+static size_t kv_element_size(enum engine_kv_cache type)
+{
+	return type == ENGINE_KV_F32 ? 4 : type == ENGINE_KV_FP8 ? 1 : 2;
+}
+
+/* Stores n floats at element index of a cache of type type, rounded to it. */
+CPU_HOT_LOOP static void kv_store(enum engine_kv_cache type, void *cache, size_t index, const float *values, int n)
+{
+	switch (type) {
+	case ENGINE_KV_F32:
+		memcpy((float *)cache + index, values, (size_t)n * sizeof *values);
+		break;
+	case ENGINE_KV_BF16: {
+		uint16_t *out = (uint16_t *)cache + index;
+		for (int i = 0; i < n; i++)
+			out[i] = numerics_float_to_bf16(values[i]);
+		break;
+	}
+	case ENGINE_KV_FP8: {
+		uint8_t *out = (uint8_t *)cache + index;
+		for (int i = 0; i < n; i++)
+			out[i] = numerics_float_to_e4m3(values[i]);
+		break;
+	}
+	}
+}
+
+/* n cached values from element index as floats: the cache itself for float32,
+ * else converted (exactly) into row. */
+CPU_HOT_LOOP static const float *kv_load(enum engine_kv_cache type, const void *cache, size_t index, int n,
+					 float *row)
+{
+	switch (type) {
+	case ENGINE_KV_F32:
+		return (const float *)cache + index;
+	case ENGINE_KV_BF16: {
+		const uint16_t *in = (const uint16_t *)cache + index;
+		for (int i = 0; i < n; i++)
+			row[i] = numerics_bf16_to_float(in[i]);
+		return row;
+	}
+	case ENGINE_KV_FP8: {
+		const uint8_t *in = (const uint8_t *)cache + index;
+		for (int i = 0; i < n; i++)
+			row[i] = numerics_e4m3_to_float_finite(in[i]);
+		return row;
+	}
+	}
+	return row;
+}
+
+/* Where one query head reads its key/value head: element first of every cached
+ * row, rows stride elements apart. */
+struct kv_head {
+	enum engine_kv_cache type;
+	const void *keys, *values;
+	size_t first;
+	size_t stride;
+};
+
 /* One query head over the cached positions 0..last of its key/value head:
  * out = softmax(q k^T * scale) v.  Bound by reading the cache (2 x last x
- * head_dim floats); the dot products keep CPU_LANES partial sums so that they
+ * head_dim values); the dot products keep CPU_LANES partial sums so that they
  * vectorise, and are the same bits for a token whether it came in a prefill or
- * alone. */
-CPU_HOT_LOOP static void attention_head(const float *q, const float *key_cache, const float *value_cache,
-					int stride, int last, int head_dim, float scale, float *att, float *out)
+ * alone.  row: head_dim floats of scratch for a converted cache row. */
+CPU_HOT_LOOP static void attention_head(const float *q, const struct kv_head *kv, int last, int head_dim,
+					float scale, float *att, float *row, float *out)
 {
 	float max = -INFINITY;
 	for (int j = 0; j <= last; j++) {
-		const float *k = key_cache + (size_t)j * stride;
+		const float *k = kv_load(kv->type, kv->keys, kv->first + (size_t)j * kv->stride, head_dim, row);
 		float lane[CPU_LANES] = {0}, dot = 0;
 		int i = 0;
 		for (; i + CPU_LANES <= head_dim; i += CPU_LANES)
@@ -138,7 +217,7 @@ CPU_HOT_LOOP static void attention_head(const float *q, const float *key_cache, 
 	for (int i = 0; i < head_dim; i++)
 		out[i] = 0;
 	for (int j = 0; j <= last; j++) {
-		const float *v = value_cache + (size_t)j * stride;
+		const float *v = kv_load(kv->type, kv->values, kv->first + (size_t)j * kv->stride, head_dim, row);
 		float w = att[j] / sum;
 		for (int i = 0; i < head_dim; i++)
 			out[i] += w * v[i];
@@ -151,57 +230,74 @@ CPU_HOT_LOOP static void attention_head(const float *q, const float *key_cache, 
 static void attention(struct cpu_engine *e, int layer, int n, int pos)
 {
 	const struct model_config *c = &e->model->config;
-	const int hd = c->head_dim, heads = c->num_attention_heads;
-	const int group = heads / c->num_key_value_heads;
+	const struct tp_plan *plan = &e->rank.plan;
+	const int hd = c->head_dim, heads = plan->q_heads;
+	const int group = c->num_attention_heads / c->num_key_value_heads;
 	const float scale = (float)(1.0 / sqrt((double)hd));
-	const float *kc = e->key_cache + (size_t)layer * e->context_length * e->kv_dim;
-	const float *vc = e->value_cache + (size_t)layer * e->context_length * e->kv_dim;
+	const size_t layer_first = (size_t)layer * e->context_length * e->kv_dim;
+	const size_t per_thread = (size_t)e->context_length + (size_t)hd;
 
 #pragma omp parallel for collapse(2) num_threads(e->threads) schedule(dynamic, 1)
 	for (int t = 0; t < n; t++) {
 		for (int h = 0; h < heads; h++) {
 #ifdef _OPENMP
-			float *att = e->att + (size_t)omp_get_thread_num() * e->context_length;
+			float *att = e->att + (size_t)omp_get_thread_num() * per_thread;
 #else
 			float *att = e->att;
 #endif
-			const int kv_offset = (h / group) * hd;
-			attention_head(e->q + (size_t)t * e->q_dim + h * hd, kc + kv_offset, vc + kv_offset, e->kv_dim,
-				       pos + t, hd, scale, att, e->xb + (size_t)t * e->q_dim + h * hd);
+			const int kv_offset = ((plan->first_q_head + h) / group - plan->first_kv_head) * hd;
+			const struct kv_head kv = {e->kv_type, e->key_cache, e->value_cache,
+						   layer_first + (size_t)kv_offset, (size_t)e->kv_dim};
+			attention_head(e->q + (size_t)t * e->q_dim + h * hd, &kv, pos + t, hd, scale, att,
+				       att + e->context_length, e->xb + (size_t)t * e->q_dim + h * hd);
 		}
 	}
 }
 
+/* The rank's columns of lm_head's output: rows rows of plan.vocab values into the
+ * caller's rows of vocab_size. */
+static void scatter_logits(const struct cpu_engine *e, const float *local, int rows, float *logits)
+{
+	const size_t vocab = (size_t)e->model->config.vocab_size, mine = (size_t)e->rank.plan.vocab;
+	for (int t = 0; t < rows; t++)
+		memcpy(logits + t * vocab + e->rank.plan.first_vocab, local + t * mine, mine * sizeof *local);
+}
+
 /* One batch of n <= BATCH tokens at positions pos..; logits for every token
- * (all) or the last one, when logits is not NULL. */
-static void forward_batch(struct cpu_engine *e, const int32_t *tokens, int n, int pos,
-			  float *logits, bool all)
+ * (all) or the last one, when logits is not NULL.  Fails only when another rank
+ * did (the all-reduce says so). */
+static int forward_batch(struct cpu_engine *e, const int32_t *tokens, int n, int pos,
+			 float *logits, bool all, char *err, size_t err_size)
 {
 	const struct model *m = e->model;
 	const struct model_config *c = &m->config;
-	const int dim = c->hidden_size, inter = c->intermediate_size;
+	const int dim = c->hidden_size, inter = e->rank.plan.intermediate;
+	const int rank = e->rank.plan.rank;
 	const float eps = c->rms_norm_eps;
 
 	for (int t = 0; t < n; t++)
 		embed(m, tokens[t], e->x + (size_t)t * dim);
 
 	for (int l = 0; l < c->num_hidden_layers; l++) {
-		const struct layer_weights *w = &m->layers[l];
-		float *kc = e->key_cache + ((size_t)l * e->context_length + pos) * e->kv_dim;
-		float *vc = e->value_cache + ((size_t)l * e->context_length + pos) * e->kv_dim;
+		const struct layer_weights *w = &e->layers[l];
+		const size_t cache_row = ((size_t)l * e->context_length + pos) * e->kv_dim;
 
 		for (int t = 0; t < n; t++)
 			rmsnorm(e->xb + (size_t)t * dim, e->x + (size_t)t * dim, &w->input_layernorm, dim, eps);
 		cpu_linear_forward(&w->q_proj, e->xb, n, e->q, e->ws);
-		/* k and v go straight into the cache rows of their positions */
-		cpu_linear_forward(&w->k_proj, e->xb, n, kc, e->ws);
-		cpu_linear_forward(&w->v_proj, e->xb, n, vc, e->ws);
+		cpu_linear_forward(&w->k_proj, e->xb, n, e->k, e->ws);
+		cpu_linear_forward(&w->v_proj, e->xb, n, e->v, e->ws);
 		for (int t = 0; t < n; t++) {
-			rope(e->q + (size_t)t * e->q_dim, c->num_attention_heads, c->head_dim, pos + t, e->inv_freq);
-			rope(kc + (size_t)t * e->kv_dim, c->num_key_value_heads, c->head_dim, pos + t, e->inv_freq);
+			rope(e->q + (size_t)t * e->q_dim, e->rank.plan.q_heads, c->head_dim, pos + t, e->inv_freq);
+			rope(e->k + (size_t)t * e->kv_dim, e->rank.plan.kv_heads, c->head_dim, pos + t, e->inv_freq);
 		}
+		/* the batch's rows are contiguous in the cache: positions pos.. of layer l */
+		kv_store(e->kv_type, e->key_cache, cache_row, e->k, n * e->kv_dim);
+		kv_store(e->kv_type, e->value_cache, cache_row, e->v, n * e->kv_dim);
 		attention(e, l, n, pos);
 		cpu_linear_forward(&w->o_proj, e->xb, n, e->xb2, e->ws);
+		if (comm_all_reduce_sum(e->rank.comm, rank, e->xb2, (size_t)n * dim, NULL, err, err_size) != 0)
+			return -1;
 		for (size_t i = 0; i < (size_t)n * dim; i++)
 			e->x[i] += e->xb2[i];
 
@@ -214,16 +310,24 @@ static void forward_batch(struct cpu_engine *e, const int32_t *tokens, int n, in
 			e->hb[i] = g / (1.0f + expf(-g)) * e->hb2[i];
 		}
 		cpu_linear_forward(&w->down_proj, e->hb, n, e->xb2, e->ws);
+		if (comm_all_reduce_sum(e->rank.comm, rank, e->xb2, (size_t)n * dim, NULL, err, err_size) != 0)
+			return -1;
 		for (size_t i = 0; i < (size_t)n * dim; i++)
 			e->x[i] += e->xb2[i];
 	}
 
 	if (!logits)
-		return;
+		return 0;
 	int first = all ? 0 : n - 1;
 	for (int t = first; t < n; t++)
 		rmsnorm(e->xb + (size_t)(t - first) * dim, e->x + (size_t)t * dim, &m->norm, dim, eps);
-	cpu_linear_forward(&m->lm_head, e->xb, n - first, logits, e->ws);
+	if (!e->logits) {
+		cpu_linear_forward(&e->lm_head, e->xb, n - first, logits, e->ws);
+		return 0;
+	}
+	cpu_linear_forward(&e->lm_head, e->xb, n - first, e->logits, e->ws);
+	scatter_logits(e, e->logits, n - first, logits);
+	return 0;
 }
 
 /* ---- the backend ----------------------------------------------------------- */
@@ -235,6 +339,8 @@ static void cpu_free(void *state)
 		return;
 	free(e->key_cache);
 	free(e->value_cache);
+	free(e->k);
+	free(e->v);
 	free(e->inv_freq);
 	free(e->x);
 	free(e->xb);
@@ -243,6 +349,8 @@ static void cpu_free(void *state)
 	free(e->hb);
 	free(e->hb2);
 	free(e->att);
+	free(e->logits);
+	free(e->layers);
 	cpu_linear_workspace_free(e->ws);
 	free(e);
 }
@@ -323,12 +431,13 @@ static int default_threads(void)
 #endif
 }
 
-/* The longest context whose KV cache fits in a quarter of physical memory. */
-static int context_that_fits(const struct model_config *c)
+/* The longest context whose KV cache fits in a quarter of physical memory, shared
+ * among the ranks. */
+static int context_that_fits(const struct model_config *c, const struct tp_plan *plan, size_t element)
 {
 	long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
-	double budget = pages > 0 && page_size > 0 ? (double)pages * page_size / 4 : 4e9;
-	double per_token = 2.0 * c->num_hidden_layers * c->num_key_value_heads * c->head_dim * sizeof(float);
+	double budget = (pages > 0 && page_size > 0 ? (double)pages * page_size / 4 : 4e9) / plan->ranks;
+	double per_token = 2.0 * c->num_hidden_layers * plan->kv_heads * c->head_dim * (double)element;
 	double fits = budget / per_token;
 	return fits > 1 << 24 ? 1 << 24 : (int)fits;
 }
@@ -341,7 +450,7 @@ static float *alloc_floats(size_t count, bool *failed)
 	return p;
 }
 
-static int cpu_create(const struct model *model, const struct engine_options *options,
+static int cpu_create(const struct model *model, const struct engine_options *options, const struct engine_rank *rank,
 		      int *context_length, void **state, char *description, size_t description_size,
 		      char *err, size_t err_size)
 {
@@ -352,10 +461,20 @@ static int cpu_create(const struct model *model, const struct engine_options *op
 	}
 	if (check_config(c, err, err_size) != 0 || check_layers(model, err, err_size) != 0)
 		return -1;
+	enum engine_kv_cache kv = options->kv_cache;
+	if (kv != ENGINE_KV_BF16 && kv != ENGINE_KV_FP8 && kv != ENGINE_KV_F32) {
+		snprintf(err, err_size, "unknown KV cache type %d", (int)options->kv_cache);
+		return -1;
+	}
+	struct engine_rank whole = {.comm = NULL};
+	if (!rank) {
+		tp_plan_rank(c, 0, 1, &whole.plan);
+		rank = &whole;
+	}
 
 	int ctx = *context_length;
 	if (ctx <= 0) {
-		ctx = context_that_fits(c);
+		ctx = context_that_fits(c, &rank->plan, kv_element_size(options->kv_cache));
 		if (c->max_position_embeddings > 0 && ctx > c->max_position_embeddings)
 			ctx = c->max_position_embeddings;
 		if (ctx < 1) {
@@ -374,35 +493,52 @@ static int cpu_create(const struct model *model, const struct engine_options *op
 		return -1;
 	}
 	e->model = model;
-	e->threads = options->threads > 0 ? options->threads : default_threads();
+	e->rank = *rank;
+	const struct tp_plan *plan = &e->rank.plan;
+	/* the threads are shared among the ranks */
+	e->threads = (options->threads > 0 ? options->threads : default_threads()) / plan->ranks;
+	if (e->threads < 1)
+		e->threads = 1;
 	e->context_length = ctx;
-	e->q_dim = c->num_attention_heads * c->head_dim;
-	e->kv_dim = c->num_key_value_heads * c->head_dim;
+	e->q_dim = plan->q_heads * c->head_dim;
+	e->kv_dim = plan->kv_heads * c->head_dim;
 	int dim = c->hidden_size;
 	int wide = dim > e->q_dim ? dim : e->q_dim;
 	size_t cache = (size_t)c->num_hidden_layers * ctx * e->kv_dim;
 	bool failed = false;
-	e->key_cache = alloc_floats(cache, &failed);
-	e->value_cache = alloc_floats(cache, &failed);
+	e->kv_type = options->kv_cache;
+	e->kv_element = kv_element_size(e->kv_type);
+	e->key_cache = calloc(cache ? cache : 1, e->kv_element);
+	e->value_cache = calloc(cache ? cache : 1, e->kv_element);
+	failed |= !e->key_cache || !e->value_cache;
+	e->k = alloc_floats((size_t)BATCH * e->kv_dim, &failed);
+	e->v = alloc_floats((size_t)BATCH * e->kv_dim, &failed);
 	e->inv_freq = alloc_floats((size_t)c->head_dim / 2, &failed);
 	e->x = alloc_floats((size_t)BATCH * dim, &failed);
 	e->xb = alloc_floats((size_t)BATCH * wide, &failed);
 	e->xb2 = alloc_floats((size_t)BATCH * dim, &failed);
 	e->q = alloc_floats((size_t)BATCH * e->q_dim, &failed);
-	e->hb = alloc_floats((size_t)BATCH * c->intermediate_size, &failed);
-	e->hb2 = alloc_floats((size_t)BATCH * c->intermediate_size, &failed);
-	e->att = alloc_floats((size_t)e->threads * ctx, &failed);
+	e->hb = alloc_floats((size_t)BATCH * plan->intermediate, &failed);
+	e->hb2 = alloc_floats((size_t)BATCH * plan->intermediate, &failed);
+	e->att = alloc_floats((size_t)e->threads * ((size_t)ctx + (size_t)c->head_dim), &failed);
+	e->layers = calloc((size_t)c->num_hidden_layers, sizeof *e->layers);
+	failed |= !e->layers;
+	if (plan->vocab != c->vocab_size)
+		e->logits = alloc_floats((size_t)BATCH * plan->vocab, &failed);
 	if (failed) {
 		snprintf(err, err_size, "out of memory for a context of %d tokens (KV cache %.1f GiB); try a smaller --ctx",
-			 ctx, 2.0 * cache * sizeof(float) / (1 << 30));
+			 ctx, 2.0 * (double)cache * (double)e->kv_element / (1 << 30));
 		cpu_free(e);
 		return -1;
 	}
-	int64_t max_in = wide > c->intermediate_size ? wide : c->intermediate_size;
+	int64_t max_in = wide > plan->intermediate ? wide : plan->intermediate;
 	if (cpu_linear_workspace_create(max_in, BATCH, e->threads, &e->ws, err, err_size) != 0) {
 		cpu_free(e);
 		return -1;
 	}
+	for (int l = 0; l < c->num_hidden_layers; l++)
+		tp_shard_layer(model, plan, l, &e->layers[l]);
+	tp_shard_lm_head(model, plan, &e->lm_head);
 	rope_inverse_frequencies(c, e->inv_freq);
 	*context_length = ctx;
 	*state = e;
@@ -423,12 +559,24 @@ static int cpu_forward(void *state, const int32_t *tokens, size_t count, int pos
 			out = logits + done * vocab;
 		else if (logits && last_batch)
 			out = logits;
-		forward_batch(e, tokens + done, n, position + (int)done, out, all_logits);
+		if (forward_batch(e, tokens + done, n, position + (int)done, out, all_logits, err, err_size) != 0)
+			return -1;
 	}
 	return 0;
 }
 
+/* The ranks are threads of this process: they sum in shared memory. */
+static int cpu_create_comm(int ranks, const struct engine_options *options, struct communicator **out, int *devices,
+			   char *err, size_t err_size)
+{
+	(void)options;
+	for (int r = 0; r < ranks; r++)
+		devices[r] = 0;
+	return comm_host_create(ranks, out, err, err_size);
+}
+
 const struct engine_backend_ops engine_cpu_ops = {
+	.create_comm = cpu_create_comm,
 	.create = cpu_create,
 	.forward = cpu_forward,
 	.free = cpu_free,

@@ -26,9 +26,11 @@
 
 #include <cuda_runtime_api.h>
 
+#include "comm_cuda.h"
 #include "engine_backend.h"
 #include "gemm_cublaslt.h"
 #include "llm_kernels.h"
+#include "sampling_kernels.h"
 #include "rope.h"
 
 static double now_seconds(void)
@@ -69,8 +71,17 @@ struct upload_state {
 
 struct cuda_engine {
 	const struct model *model;
+	struct tp_plan plan;              /* this rank's share (the whole model with one rank) */
+	struct communicator *comm;        /* NULL with one rank */
+	int device;
 	int context_length;
-	int q_dim, kv_dim;
+	int q_dim, kv_dim;                /* this rank's heads x head_dim */
+	int intermediate;                 /* this rank's gate/up rows */
+	/* all-reduce timing for --bench (events around each call, eager runs only) */
+	bool time_comm;
+	cudaEvent_t *comm_events;         /* 2 per call site: 2 x 2 x layers */
+	int comm_events_recorded;
+	double comm_seconds;
 	cudaStream_t stream;
 	void *embed_tokens;
 	enum llmk_dtype embed_dtype;
@@ -78,7 +89,9 @@ struct cuda_engine {
 	float *norm;
 	struct gpu_linear lm_head;
 	float *inv_freq;
-	float *key_cache, *value_cache;   /* layers x context x kv_dim */
+	void *key_cache, *value_cache;    /* layers x context x kv_dim elements of cache_dtype */
+	enum llmk_dtype cache_dtype;      /* LLMK_BF16 (default), LLMK_E4M3 or LLMK_F32 (--kv-cache) */
+	size_t cache_element;             /* its size in bytes */
 	int32_t *tokens;                  /* BATCH */
 	float *x, *h, *q, *att, *tmp;     /* BATCH x max(hidden, q_dim) */
 	float *gate, *up;                 /* BATCH x intermediate */
@@ -95,7 +108,9 @@ struct cuda_engine {
 	int32_t *pinned_token;
 	int *pinned_position, *device_position;
 	float *pinned_logits;
-	float *key_rows, *value_rows;     /* the new token's k and v before they enter the cache */
+	struct llmk_best *best, *pinned_best; /* this rank's largest logit (greedy decoding) */
+	void *argmax_scratch;
+	float *key_rows, *value_rows;     /* BATCH x kv_dim: new tokens' k and v before they enter the cache */
 	struct upload_state upload;
 	void **allocations;               /* everything cudaMalloc'd, for free */
 	size_t allocation_count, allocation_capacity;
@@ -126,9 +141,18 @@ static int device_alloc(struct cuda_engine *e, size_t bytes, void **out, char *e
 	if (status != cudaSuccess) {
 		size_t free_bytes = 0, total = 0;
 		cudaMemGetInfo(&free_bytes, &total);
-		snprintf(err, err_size, "out of GPU memory: %zu MiB more were needed with %zu MiB free of %zu MiB "
-			 "(the weights alone are %.1f GB); use a smaller --ctx, or a GPU with more memory",
-			 bytes >> 20, free_bytes >> 20, total >> 20, e->upload.total / 1e9);
+		int visible = 1;
+		if (cudaGetDeviceCount(&visible) != cudaSuccess)
+			visible = 1;
+		char advice[96];
+		if (visible > e->plan.ranks)
+			snprintf(advice, sizeof advice, "split the model over more of the %d visible GPUs (--gpus N)",
+				 visible);
+		else
+			snprintf(advice, sizeof advice, "a GPU with more memory, or more GPUs (--gpus N)");
+		snprintf(err, err_size, "out of GPU memory on GPU %d: %zu MiB more were needed with %zu MiB free of %zu MiB "
+			 "(this GPU's share of the weights is %.1f GB); use a smaller --ctx, or %s",
+			 e->device, bytes >> 20, free_bytes >> 20, total >> 20, e->upload.total / 1e9, advice);
 		return -1;
 	}
 	e->allocations[e->allocation_count++] = *out;
@@ -170,6 +194,38 @@ static int upload(struct cuda_engine *e, const void *host, size_t bytes, void **
 					 e->stream));
 		CUDA_TRY(cudaEventRecord(u->done[slot], e->stream));
 		u->sent += n;
+		upload_progress(e, false);
+	}
+	return 0;
+}
+
+/* rows rows of row_bytes each, row_stride_bytes apart on the host (a tensor-parallel
+ * view of some columns), packed into a new buffer through the staging buffers. */
+static int upload_rows(struct cuda_engine *e, const void *host, size_t rows, size_t row_bytes,
+		       size_t row_stride_bytes, void **out, char *err, size_t err_size)
+{
+	struct upload_state *u = &e->upload;
+	if (row_stride_bytes == row_bytes || rows <= 1)
+		return upload(e, host, rows * row_bytes, out, err, err_size);
+	if (device_alloc(e, rows * row_bytes, out, err, err_size) != 0)
+		return -1;
+	size_t rows_per_chunk = UPLOAD_CHUNK / row_bytes ? UPLOAD_CHUNK / row_bytes : 1;
+	if (row_bytes > UPLOAD_CHUNK) {
+		snprintf(err, err_size, "CUDA backend: a weight row of %zu bytes exceeds the upload buffer", row_bytes);
+		return -1;
+	}
+	for (size_t row = 0; row < rows; row += rows_per_chunk) {
+		size_t n = rows - row < rows_per_chunk ? rows - row : rows_per_chunk;
+		int slot = u->next;
+		u->next ^= 1;
+		CUDA_TRY(cudaEventSynchronize(u->done[slot]));
+		for (size_t i = 0; i < n; i++)
+			memcpy((unsigned char *)u->staging[slot] + i * row_bytes,
+			       (const unsigned char *)host + (row + i) * row_stride_bytes, row_bytes);
+		CUDA_TRY(cudaMemcpyAsync((unsigned char *)*out + row * row_bytes, u->staging[slot], n * row_bytes,
+					 cudaMemcpyHostToDevice, e->stream));
+		CUDA_TRY(cudaEventRecord(u->done[slot], e->stream));
+		u->sent += n * row_bytes;
 		upload_progress(e, false);
 	}
 	return 0;
@@ -226,9 +282,16 @@ static int upload_linear(struct cuda_engine *e, const struct linear *l, struct g
 		snprintf(err, err_size, "CUDA backend: an 8-bit layer without an activation scheme");
 		return -1;
 	}
-	if (upload_weight(e, l->weight, (size_t)g->rows * g->cols, g->dtype, tensor_dtype_size(l->weight_dtype),
-			  &g->weight, err, err_size) != 0)
+	size_t element = tensor_dtype_size(l->weight_dtype);
+	size_t stride = (size_t)(l->row_stride ? l->row_stride : l->in_features);
+	if (l->weight && stride != (size_t)g->cols) {
+		if (upload_rows(e, l->weight, (size_t)g->rows, (size_t)g->cols * element, stride * element, &g->weight, err,
+				err_size) != 0)
+			return -1;
+	} else if (upload_weight(e, l->weight, (size_t)g->rows * g->cols, g->dtype, element, &g->weight, err,
+				 err_size) != 0) {
 		return -1;
+	}
 	g->weight_scale = NULL;
 	if (l->weight_scale && upload(e, l->weight_scale, (size_t)l->weight_scale_count * sizeof(float),
 				      (void **)&g->weight_scale, err, err_size) != 0)
@@ -254,11 +317,12 @@ static int upload_begin(struct cuda_engine *e, char *err, size_t err_size)
 	const struct model_config *c = &m->config;
 	double bytes, params;
 	model_linear_weights(m, &bytes, &params); /* lm_head included: the table when tied */
-	u->total = (size_t)bytes;
+	u->total = (size_t)(bytes / e->plan.ranks);
 	if (!c->tie_word_embeddings)
 		u->total += (size_t)c->vocab_size * c->hidden_size * tensor_dtype_size(m->embed_dtype);
 	u->start = now_seconds();
-	u->show_progress = isatty(STDERR_FILENO) && u->total >= ((size_t)1 << 30) && !m->dummy_weights;
+	u->show_progress = isatty(STDERR_FILENO) && u->total >= ((size_t)1 << 30) && !m->dummy_weights &&
+			   e->plan.rank == 0;
 	return 0;
 }
 
@@ -267,7 +331,7 @@ static int upload_end(struct cuda_engine *e, char *err, size_t err_size)
 {
 	struct upload_state *u = &e->upload;
 	CUDA_TRY(cudaStreamSynchronize(e->stream));
-	if (u->sent >= ((size_t)256 << 20)) /* dummy weights are made, not sent */
+	if (u->sent >= ((size_t)256 << 20) && e->plan.rank == 0) /* dummy weights are made, not sent */
 		upload_progress(e, true);
 	return 0;
 }
@@ -301,7 +365,9 @@ static int upload_model(struct cuda_engine *e, char *err, size_t err_size)
 		return -1;
 	}
 	for (int i = 0; i < c->num_hidden_layers; i++) {
-		const struct layer_weights *w = &m->layers[i];
+		struct layer_weights shard;
+		tp_shard_layer(m, &e->plan, i, &shard);
+		const struct layer_weights *w = &shard;
 		struct gpu_layer *g = &e->layers[i];
 		if (upload_floats(e, w->input_layernorm.weight, (size_t)w->input_layernorm.size, &g->input_layernorm, err, err_size) ||
 		    upload_floats(e, w->post_attention_layernorm.weight, (size_t)w->post_attention_layernorm.size,
@@ -318,12 +384,16 @@ static int upload_model(struct cuda_engine *e, char *err, size_t err_size)
 	if (upload_floats(e, m->norm.weight, (size_t)m->norm.size, &e->norm, err, err_size))
 		return -1;
 	if (c->tie_word_embeddings && m->lm_head.weight == m->embed_tokens) {
-		/* tied: reuse the uploaded table */
-		e->lm_head = (struct gpu_linear){e->embed_tokens, e->embed_dtype, c->vocab_size, c->hidden_size,
-						 NULL, 0, LLMK_QUANT_NONE, 0};
+		/* tied: this rank's rows of the uploaded table */
+		void *rows = (unsigned char *)e->embed_tokens +
+			     (size_t)e->plan.first_vocab * c->hidden_size * tensor_dtype_size(m->embed_dtype);
+		e->lm_head = (struct gpu_linear){rows, e->embed_dtype, e->plan.vocab, c->hidden_size, NULL, 0,
+						 LLMK_QUANT_NONE, 0};
 		return 0;
 	}
-	return upload_linear(e, &m->lm_head, &e->lm_head, err, err_size);
+	struct linear lm_head;
+	tp_shard_lm_head(m, &e->plan, &lm_head);
+	return upload_linear(e, &lm_head, &e->lm_head, err, err_size);
 }
 
 static size_t max_size(size_t a, size_t b)
@@ -331,37 +401,50 @@ static size_t max_size(size_t a, size_t b)
 	return a > b ? a : b;
 }
 
+/* Ranks that share this rank's GPU (all of them with the one-GPU communicator). */
+static int ranks_sharing_the_gpu(const struct cuda_engine *e)
+{
+	int visible = 1;
+	if (cudaGetDeviceCount(&visible) != cudaSuccess || visible < 1)
+		visible = 1;
+	return e->plan.ranks > visible ? (e->plan.ranks + visible - 1) / visible : 1;
+}
+
 static int allocate_buffers(struct cuda_engine *e, int requested_context, char *err, size_t err_size)
 {
 	const struct model_config *c = &e->model->config;
 	size_t width = max_size((size_t)c->hidden_size, (size_t)e->q_dim);
-	size_t widest_in = max_size(width, (size_t)c->intermediate_size);
+	size_t widest_in = max_size(width, (size_t)e->intermediate);
 	if (device_alloc(e, BATCH * sizeof(int32_t), (void **)&e->tokens, err, err_size) ||
 	    device_alloc(e, BATCH * width * sizeof(float), (void **)&e->x, err, err_size) ||
 	    device_alloc(e, BATCH * width * sizeof(float), (void **)&e->h, err, err_size) ||
 	    device_alloc(e, BATCH * width * sizeof(float), (void **)&e->q, err, err_size) ||
 	    device_alloc(e, BATCH * width * sizeof(float), (void **)&e->att, err, err_size) ||
 	    device_alloc(e, BATCH * width * sizeof(float), (void **)&e->tmp, err, err_size) ||
-	    device_alloc(e, BATCH * (size_t)c->intermediate_size * sizeof(float), (void **)&e->gate, err, err_size) ||
-	    device_alloc(e, BATCH * (size_t)c->intermediate_size * sizeof(float), (void **)&e->up, err, err_size) ||
+	    device_alloc(e, BATCH * (size_t)e->intermediate * sizeof(float), (void **)&e->gate, err, err_size) ||
+	    device_alloc(e, BATCH * (size_t)e->intermediate * sizeof(float), (void **)&e->up, err, err_size) ||
 	    device_alloc(e, BATCH * widest_in, &e->xq, err, err_size) ||
 	    device_alloc(e, BATCH * sizeof(float), (void **)&e->x_scales, err, err_size) ||
-	    device_alloc(e, BATCH * (size_t)c->vocab_size * sizeof(float), (void **)&e->logits, err, err_size) ||
+	    device_alloc(e, BATCH * (size_t)e->plan.vocab * sizeof(float), (void **)&e->logits, err, err_size) ||
 	    device_alloc(e, BATCH * max_size(widest_in, (size_t)e->kv_dim) * sizeof(int32_t), (void **)&e->acc, err,
 			 err_size) ||
-	    device_alloc(e, llmk_attention_decode_scratch(c->num_attention_heads, c->head_dim, BATCH) * sizeof(float),
+	    device_alloc(e, llmk_attention_decode_scratch(e->plan.q_heads, c->head_dim, BATCH) * sizeof(float),
 			 (void **)&e->attention_scratch, err, err_size) ||
 	    device_alloc(e, sizeof(int), (void **)&e->device_position, err, err_size) ||
-	    device_alloc(e, (size_t)e->kv_dim * sizeof(float), (void **)&e->key_rows, err, err_size) ||
-	    device_alloc(e, (size_t)e->kv_dim * sizeof(float), (void **)&e->value_rows, err, err_size))
+	    device_alloc(e, sizeof(struct llmk_best), (void **)&e->best, err, err_size) ||
+	    device_alloc(e, llmk_argmax_scratch(), &e->argmax_scratch, err, err_size) ||
+	    device_alloc(e, BATCH * (size_t)e->kv_dim * sizeof(float), (void **)&e->key_rows, err, err_size) ||
+	    device_alloc(e, BATCH * (size_t)e->kv_dim * sizeof(float), (void **)&e->value_rows, err, err_size))
 		return -1;
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_token, sizeof(int32_t)));
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_position, sizeof(int)));
-	CUDA_TRY(cudaMallocHost((void **)&e->pinned_logits, (size_t)c->vocab_size * sizeof(float)));
+	CUDA_TRY(cudaMallocHost((void **)&e->pinned_logits, (size_t)e->plan.vocab * sizeof(float)));
+	CUDA_TRY(cudaMallocHost((void **)&e->pinned_best, sizeof(struct llmk_best)));
 	/* KV cache: what was asked, else the model's maximum capped to 90% of free memory */
-	size_t per_position = 2 * (size_t)c->num_hidden_layers * e->kv_dim * sizeof(float);
+	size_t per_position = 2 * (size_t)c->num_hidden_layers * e->kv_dim * e->cache_element;
 	size_t free_bytes = 0, total = 0;
 	CUDA_TRY(cudaMemGetInfo(&free_bytes, &total));
+	free_bytes /= ranks_sharing_the_gpu(e);
 	int context = requested_context > 0 ? requested_context : c->max_position_embeddings;
 	if (requested_context <= 0 && (size_t)context * per_position > free_bytes / 10 * 9)
 		context = (int)(free_bytes / 10 * 9 / per_position);
@@ -370,8 +453,8 @@ static int allocate_buffers(struct cuda_engine *e, int requested_context, char *
 		return -1;
 	}
 	size_t cache_bytes = (size_t)context * per_position / 2;
-	if (device_alloc(e, cache_bytes, (void **)&e->key_cache, err, err_size) ||
-	    device_alloc(e, cache_bytes, (void **)&e->value_cache, err, err_size))
+	if (device_alloc(e, cache_bytes, &e->key_cache, err, err_size) ||
+	    device_alloc(e, cache_bytes, &e->value_cache, err, err_size))
 		return -1;
 	e->context_length = context;
 	return 0;
@@ -388,9 +471,16 @@ static void cuda_free(void *state)
 	upload_free(&e->upload);
 	if (e->decode_graph)
 		cudaGraphExecDestroy(e->decode_graph);
+	if (e->comm_events) {
+		for (int i = 0; i < 4 * e->model->config.num_hidden_layers; i++)
+			if (e->comm_events[i])
+				cudaEventDestroy(e->comm_events[i]);
+		free(e->comm_events);
+	}
 	cudaFreeHost(e->pinned_token);
 	cudaFreeHost(e->pinned_position);
 	cudaFreeHost(e->pinned_logits);
+	cudaFreeHost(e->pinned_best);
 	if (e->stream)
 		cudaStreamDestroy(e->stream);
 	free(e->allocations);
@@ -398,10 +488,12 @@ static void cuda_free(void *state)
 	free(e);
 }
 
-static int cuda_create(const struct model *model, const struct engine_options *options, int *context_length,
-		       void **state, char *description, size_t description_size, char *err, size_t err_size)
+static int cuda_create(const struct model *model, const struct engine_options *options, const struct engine_rank *rank,
+		       int *context_length, void **state, char *description, size_t description_size, char *err,
+		       size_t err_size)
 {
 	int devices = 0;
+	int device = rank ? rank->device : 0;
 	cudaError_t status = cudaGetDeviceCount(&devices);
 	if (status != cudaSuccess || devices == 0) {
 		snprintf(err, err_size, "no usable CUDA device: %s",
@@ -409,15 +501,19 @@ static int cuda_create(const struct model *model, const struct engine_options *o
 		cudaGetLastError();
 		return -1;
 	}
+	if (device >= devices) {
+		snprintf(err, err_size, "GPU %d is not visible (%d visible)", device, devices);
+		return -1;
+	}
 	struct cudaDeviceProp prop;
-	CUDA_TRY(cudaGetDeviceProperties(&prop, 0));
+	CUDA_TRY(cudaGetDeviceProperties(&prop, device));
 	bool fp8 = model->config.format == WEIGHT_FORMAT_FP8;
 	if (prop.major * 10 + prop.minor < (fp8 ? 89 : 80)) {
 		snprintf(err, err_size, "%s (sm_%d%d) cannot run %s weights (needs sm_%d or newer)", prop.name, prop.major,
 			 prop.minor, weight_format_name(model->config.format), fp8 ? 89 : 80);
 		return -1;
 	}
-	CUDA_TRY(cudaSetDevice(0));
+	CUDA_TRY(cudaSetDevice(device));
 	struct cuda_engine *e = calloc(1, sizeof *e);
 	if (!e) {
 		snprintf(err, err_size, "out of memory");
@@ -425,8 +521,21 @@ static int cuda_create(const struct model *model, const struct engine_options *o
 	}
 	const struct model_config *c = &model->config;
 	e->model = model;
-	e->q_dim = c->num_attention_heads * c->head_dim;
-	e->kv_dim = c->num_key_value_heads * c->head_dim;
+	e->device = device;
+	if (rank) {
+		e->plan = rank->plan;
+		e->comm = rank->comm;
+	} else {
+		tp_plan_rank(c, 0, 1, &e->plan);
+	}
+	switch (options ? options->kv_cache : ENGINE_KV_BF16) {
+	case ENGINE_KV_F32: e->cache_dtype = LLMK_F32; e->cache_element = 4; break;
+	case ENGINE_KV_FP8: e->cache_dtype = LLMK_E4M3; e->cache_element = 1; break;
+	default: e->cache_dtype = LLMK_BF16; e->cache_element = 2; break;
+	}
+	e->q_dim = e->plan.q_heads * c->head_dim;
+	e->kv_dim = e->plan.kv_heads * c->head_dim;
+	e->intermediate = e->plan.intermediate;
 	float *inv_freq = malloc((size_t)c->head_dim / 2 * sizeof *inv_freq);
 	int rc = -1;
 	if (!inv_freq) {
@@ -448,15 +557,34 @@ static int cuda_create(const struct model *model, const struct engine_options *o
 	*context_length = e->context_length;
 	/* LLMCHAT_CUDA_GRAPH=0 decodes eagerly (to compare the two in tests/gpu) */
 	const char *graph_setting = getenv("LLMCHAT_CUDA_GRAPH");
-	e->decode_graph_failed = graph_setting && strcmp(graph_setting, "0") == 0;
-	snprintf(description, description_size, "CUDA: %s", prop.name);
+	e->decode_graph_failed = (graph_setting && strcmp(graph_setting, "0") == 0) || (e->comm && !e->comm->capturable);
+	if (e->comm) {
+		/* for --bench's all-reduce timing (cuda_time_comm): events around each call */
+		int count = 4 * c->num_hidden_layers;
+		e->comm_events = calloc((size_t)count, sizeof *e->comm_events);
+		if (!e->comm_events) {
+			snprintf(err, err_size, "out of memory");
+			goto done;
+		}
+		for (int i = 0; i < count; i++) {
+			status = cudaEventCreate(&e->comm_events[i]);
+			if (status != cudaSuccess) {
+				snprintf(err, err_size, "CUDA: cudaEventCreate: %s", cudaGetErrorString(status));
+				goto done;
+			}
+		}
+	}
+	if (e->plan.ranks > 1)
+		snprintf(description, description_size, "CUDA: %s, %d ranks (%s)", prop.name, e->plan.ranks,
+			 e->comm ? e->comm->name : "?");
+	else
+		snprintf(description, description_size, "CUDA: %s", prop.name);
 	*state = e;
 	rc = 0;
 done:
 	free(inv_freq);
 	if (rc != 0)
 		cuda_free(e);
-	(void)options;
 	return rc;
 }
 
@@ -510,6 +638,128 @@ static int run_linear(struct cuda_engine *e, const struct gpu_linear *l, const f
 	return run_linear_after(e, NULL, l, input, n, y, y_stride, err, err_size);
 }
 
+/* Sums a row-parallel layer's partial output over the ranks (nothing with one rank);
+ * with time_comm set (eager runs of --bench), brackets the call with events. */
+static int all_reduce(struct cuda_engine *e, int site, float *buffer, size_t count, char *err, size_t err_size)
+{
+	if (!e->comm)
+		return 0;
+	bool timed = e->time_comm && e->comm_events && e->comm_events_recorded < 4 * e->model->config.num_hidden_layers;
+	if (timed)
+		CUDA_TRY(cudaEventRecord(e->comm_events[e->comm_events_recorded++], e->stream));
+	if (comm_all_reduce_sum(e->comm, e->plan.rank, buffer, count, e->stream, err, err_size) != 0)
+		return -1;
+	if (timed)
+		CUDA_TRY(cudaEventRecord(e->comm_events[e->comm_events_recorded++], e->stream));
+	(void)site;
+	return 0;
+}
+
+/* A layer's input rows: normed into e->h and, when layer quantizes its input, also
+ * quantized into e->xq in the same launch. */
+static int norm_input(struct cuda_engine *e, const float *norm, const struct gpu_linear *layer, int n, char *err,
+		      size_t err_size)
+{
+	const struct model_config *c = &e->model->config;
+	if (layer->quant == LLMK_QUANT_NONE)
+		CUDA_TRY(llmk_rmsnorm(e->x, norm, e->h, n, c->hidden_size, c->rms_norm_eps, e->stream));
+	else
+		CUDA_TRY(llmk_rmsnorm_quantize(e->x, norm, e->h, n, c->hidden_size, c->rms_norm_eps, layer->quant,
+					       layer->input_scale, e->xq, e->x_scales, e->stream));
+	return 0;
+}
+
+static struct llmk_gemv_matrix gemv_matrix(const struct gpu_linear *l, float *y)
+{
+	return (struct llmk_gemv_matrix){l->weight, l->weight_scale, l->weight_scale_count, l->rows, y};
+}
+
+/* Whether one fused GEMV launch can run a and b on one token: same weights' type,
+ * same input, quantized the same way. */
+static bool fusable(const struct gpu_linear *a, const struct gpu_linear *b, int n)
+{
+	return n == 1 && a->dtype == b->dtype && a->cols == b->cols &&
+	       (a->quant == LLMK_QUANT_NONE ? b->quant == LLMK_QUANT_NONE : same_quantization(a, b));
+}
+
+/* q, k, v of n tokens from e->h (and e->xq, quantized for q_proj by norm_input):
+ * one launch for one token, else one product each. */
+static int run_qkv(struct cuda_engine *e, const struct gpu_layer *l, int n, float *k_rows, float *v_rows, char *err,
+		   size_t err_size)
+{
+	if (fusable(&l->q_proj, &l->k_proj, n) && fusable(&l->q_proj, &l->v_proj, n)) {
+		struct llmk_gemv_matrix m[3] = {gemv_matrix(&l->q_proj, e->q), gemv_matrix(&l->k_proj, k_rows),
+						gemv_matrix(&l->v_proj, v_rows)};
+		cudaError_t status = llmk_gemv_multi(m, 3, l->q_proj.dtype, l->q_proj.cols, e->h, e->xq, e->x_scales,
+						     e->stream);
+		if (status != cudaErrorNotSupported) {
+			CUDA_TRY(status);
+			return 0;
+		}
+		cudaGetLastError();
+	}
+	if (run_linear_after(e, &l->q_proj, &l->q_proj, e->h, n, e->q, e->q_dim, err, err_size) ||
+	    run_linear_after(e, &l->q_proj, &l->k_proj, e->h, n, k_rows, e->kv_dim, err, err_size) ||
+	    run_linear_after(e, &l->k_proj, &l->v_proj, e->h, n, v_rows, e->kv_dim, err, err_size))
+		return -1;
+	return 0;
+}
+
+/* silu(gate(h)) * up(h) of n tokens into e->gate, and quantized for down_proj into
+ * e->xq when it quantizes its input (*quantized set then). */
+static int run_gate_up(struct cuda_engine *e, const struct gpu_layer *l, int n, bool *quantized, char *err,
+		       size_t err_size)
+{
+	const struct gpu_linear *down = &l->down_proj;
+	*quantized = false;
+	if (fusable(&l->gate_proj, &l->up_proj, n)) {
+		struct llmk_gemv_matrix gate = gemv_matrix(&l->gate_proj, NULL), up = gemv_matrix(&l->up_proj, NULL);
+		cudaError_t status = llmk_gemv_swiglu(&gate, &up, l->gate_proj.dtype, l->gate_proj.cols, e->h, e->xq,
+						      e->x_scales, e->gate, e->stream);
+		if (status != cudaErrorNotSupported) {
+			CUDA_TRY(status);
+			return 0;
+		}
+		cudaGetLastError();
+	}
+	if (run_linear_after(e, &l->gate_proj, &l->gate_proj, e->h, n, e->gate, e->intermediate, err, err_size) ||
+	    run_linear_after(e, &l->gate_proj, &l->up_proj, e->h, n, e->up, e->intermediate, err, err_size))
+		return -1;
+	if (down->quant == LLMK_QUANT_NONE) {
+		CUDA_TRY(llmk_swiglu(e->gate, e->up, (size_t)n * e->intermediate, e->stream));
+		return 0;
+	}
+	CUDA_TRY(llmk_swiglu_quantize(e->gate, e->up, e->gate, n, e->intermediate, down->quant, down->input_scale,
+				      e->xq, e->x_scales, e->stream));
+	*quantized = true;
+	return 0;
+}
+
+/* Attention of n tokens at position pos over the layer's cache (the new tokens'
+ * k and v already in it) into e->att; in a graph the position is read on the device. */
+static int run_attention(struct cuda_engine *e, void *key_cache, void *value_cache, int n, int pos, bool graph,
+			 char *err, size_t err_size)
+{
+	const struct model_config *c = &e->model->config;
+	const float scale = (float)(1.0 / sqrt((double)c->head_dim));
+	cudaError_t status;
+	if (graph)
+		status = llmk_attention_decode_device_pos_typed(e->q, key_cache, value_cache, e->cache_dtype, e->att, n,
+								e->device_position, e->plan.q_heads, e->plan.kv_heads,
+								c->head_dim, scale, e->attention_scratch, e->stream);
+	else
+		status = llmk_attention_decode_typed(e->q, key_cache, value_cache, e->cache_dtype, e->att, n, pos,
+						     e->plan.q_heads, e->plan.kv_heads, c->head_dim, scale,
+						     e->attention_scratch, BATCH, e->stream);
+	if (status == cudaErrorNotSupported && !graph) { /* a shape the split kernel does not take */
+		cudaGetLastError();
+		status = llmk_attention_typed(e->q, key_cache, value_cache, e->cache_dtype, e->att, n, pos,
+					      e->plan.q_heads, e->plan.kv_heads, c->head_dim, scale, e->stream);
+	}
+	CUDA_TRY(status);
+	return 0;
+}
+
 /* One layer for n tokens at position pos; with graph set (one token, the position
  * read on the device at *device_position), nothing launched depends on pos, so the
  * launches can be captured once and replayed. */
@@ -518,50 +768,38 @@ static int run_layer(struct cuda_engine *e, int index, int n, int pos, bool grap
 	const struct model_config *c = &e->model->config;
 	const struct gpu_layer *l = &e->layers[index];
 	const int hidden = c->hidden_size;
-	size_t layer_offset = (size_t)index * e->context_length * e->kv_dim;
-	size_t cache_offset = layer_offset + (size_t)pos * e->kv_dim;
-	float *k_rows = graph ? e->key_rows : e->key_cache + cache_offset;
-	float *v_rows = graph ? e->value_rows : e->value_cache + cache_offset;
-	const float scale = (float)(1.0 / sqrt((double)c->head_dim));
+	size_t layer_offset = (size_t)index * e->context_length * e->kv_dim * e->cache_element;
+	void *key_cache = (unsigned char *)e->key_cache + layer_offset;
+	void *value_cache = (unsigned char *)e->value_cache + layer_offset;
 
-	CUDA_TRY(llmk_rmsnorm(e->x, l->input_layernorm, e->h, n, hidden, c->rms_norm_eps, e->stream));
-	if (run_linear(e, &l->q_proj, e->h, n, e->q, e->q_dim, err, err_size) ||
-	    run_linear_after(e, &l->q_proj, &l->k_proj, e->h, n, k_rows, e->kv_dim, err, err_size) ||
-	    run_linear_after(e, &l->k_proj, &l->v_proj, e->h, n, v_rows, e->kv_dim, err, err_size))
+	if (norm_input(e, l->input_layernorm, &l->q_proj, n, err, err_size) ||
+	    run_qkv(e, l, n, e->key_rows, e->value_rows, err, err_size))
 		return -1;
-	cudaError_t status;
 	if (graph) {
-		CUDA_TRY(llmk_rope_device_pos(e->q, n, e->q_dim, c->num_attention_heads, c->head_dim, e->device_position,
+		CUDA_TRY(llmk_rope_device_pos(e->q, n, e->q_dim, e->plan.q_heads, c->head_dim, e->device_position,
 					      e->inv_freq, e->stream));
-		CUDA_TRY(llmk_rope_device_pos(k_rows, n, e->kv_dim, c->num_key_value_heads, c->head_dim,
+		CUDA_TRY(llmk_rope_device_pos(e->key_rows, n, e->kv_dim, e->plan.kv_heads, c->head_dim,
 					      e->device_position, e->inv_freq, e->stream));
-		CUDA_TRY(llmk_store_kv(k_rows, v_rows, e->key_cache + layer_offset, e->value_cache + layer_offset,
-				       e->kv_dim, n, e->device_position, e->stream));
-		status = llmk_attention_decode_device_pos(e->q, e->key_cache + layer_offset,
-							  e->value_cache + layer_offset, e->att, n, e->device_position,
-							  c->num_attention_heads, c->num_key_value_heads, c->head_dim,
-							  scale, e->attention_scratch, e->stream);
+		CUDA_TRY(llmk_store_kv_typed(e->key_rows, e->value_rows, key_cache, value_cache, e->cache_dtype,
+					     e->kv_dim, n, e->device_position, e->stream));
 	} else {
-		CUDA_TRY(llmk_rope(e->q, n, e->q_dim, c->num_attention_heads, c->head_dim, pos, e->inv_freq, e->stream));
-		CUDA_TRY(llmk_rope(k_rows, n, e->kv_dim, c->num_key_value_heads, c->head_dim, pos, e->inv_freq,
+		CUDA_TRY(llmk_rope(e->q, n, e->q_dim, e->plan.q_heads, c->head_dim, pos, e->inv_freq, e->stream));
+		CUDA_TRY(llmk_rope(e->key_rows, n, e->kv_dim, e->plan.kv_heads, c->head_dim, pos, e->inv_freq,
 				   e->stream));
-		status = llmk_attention_decode(e->q, e->key_cache + layer_offset, e->value_cache + layer_offset, e->att,
-					       n, pos, c->num_attention_heads, c->num_key_value_heads, c->head_dim,
-					       scale, e->attention_scratch, BATCH, e->stream);
+		CUDA_TRY(llmk_store_kv_typed_at(e->key_rows, e->value_rows, key_cache, value_cache, e->cache_dtype,
+						e->kv_dim, n, pos, e->stream));
 	}
-	if (status == cudaErrorNotSupported && !graph) /* a shape the split kernel does not take */
-		status = llmk_attention(e->q, e->key_cache + layer_offset, e->value_cache + layer_offset, e->att, n, pos,
-					c->num_attention_heads, c->num_key_value_heads, c->head_dim, scale, e->stream);
-	CUDA_TRY(status);
-	if (run_linear(e, &l->o_proj, e->att, n, e->tmp, hidden, err, err_size))
+	if (run_attention(e, key_cache, value_cache, n, pos, graph, err, err_size) ||
+	    run_linear(e, &l->o_proj, e->att, n, e->tmp, hidden, err, err_size) ||
+	    all_reduce(e, 2 * index, e->tmp, (size_t)n * hidden, err, err_size))
 		return -1;
 	CUDA_TRY(llmk_add(e->x, e->tmp, (size_t)n * hidden, e->stream));
-	CUDA_TRY(llmk_rmsnorm(e->x, l->post_attention_layernorm, e->h, n, hidden, c->rms_norm_eps, e->stream));
-	if (run_linear(e, &l->gate_proj, e->h, n, e->gate, c->intermediate_size, err, err_size) ||
-	    run_linear_after(e, &l->gate_proj, &l->up_proj, e->h, n, e->up, c->intermediate_size, err, err_size))
-		return -1;
-	CUDA_TRY(llmk_swiglu(e->gate, e->up, (size_t)n * c->intermediate_size, e->stream));
-	if (run_linear(e, &l->down_proj, e->gate, n, e->tmp, hidden, err, err_size))
+	bool quantized;
+	if (norm_input(e, l->post_attention_layernorm, &l->gate_proj, n, err, err_size) ||
+	    run_gate_up(e, l, n, &quantized, err, err_size) ||
+	    run_linear_after(e, quantized ? &l->down_proj : NULL, &l->down_proj, e->gate, n, e->tmp, hidden, err,
+			     err_size) ||
+	    all_reduce(e, 2 * index + 1, e->tmp, (size_t)n * hidden, err, err_size))
 		return -1;
 	CUDA_TRY(llmk_add(e->x, e->tmp, (size_t)n * hidden, e->stream));
 	return 0;
@@ -582,15 +820,18 @@ static int run_batch(struct cuda_engine *e, const int32_t *tokens, int n, int po
 	int first = all_logits ? 0 : n - 1, rows = n - first;
 	const float *x = e->x + (size_t)first * c->hidden_size;
 	CUDA_TRY(llmk_rmsnorm(x, e->norm, e->h, rows, c->hidden_size, c->rms_norm_eps, e->stream));
-	if (run_linear(e, &e->lm_head, e->h, rows, e->logits, c->vocab_size, err, err_size))
+	if (run_linear(e, &e->lm_head, e->h, rows, e->logits, e->plan.vocab, err, err_size))
 		return -1;
-	CUDA_TRY(cudaMemcpyAsync(logits, e->logits, (size_t)rows * c->vocab_size * sizeof(float),
-				 cudaMemcpyDeviceToHost, e->stream));
+	/* this rank's columns of each row of the caller's logits */
+	CUDA_TRY(cudaMemcpy2DAsync(logits + e->plan.first_vocab, (size_t)c->vocab_size * sizeof(float), e->logits,
+				   (size_t)e->plan.vocab * sizeof(float), (size_t)e->plan.vocab * sizeof(float), (size_t)rows,
+				   cudaMemcpyDeviceToHost, e->stream));
 	return 0;
 }
 
 /* The launches of one decode step, position-free (see run_layer): token and position
- * from pinned memory, logits back into pinned memory. */
+ * from pinned memory; the rank's logits stay on the GPU (e->logits) and their largest
+ * value and its index come back into pinned memory. */
 static int enqueue_decode_step(struct cuda_engine *e, char *err, size_t err_size)
 {
 	const struct model_config *c = &e->model->config;
@@ -602,10 +843,10 @@ static int enqueue_decode_step(struct cuda_engine *e, char *err, size_t err_size
 		if (run_layer(e, i, 1, 0, true, err, err_size) != 0)
 			return -1;
 	CUDA_TRY(llmk_rmsnorm(e->x, e->norm, e->h, 1, c->hidden_size, c->rms_norm_eps, e->stream));
-	if (run_linear(e, &e->lm_head, e->h, 1, e->logits, c->vocab_size, err, err_size))
+	if (run_linear(e, &e->lm_head, e->h, 1, e->logits, e->plan.vocab, err, err_size))
 		return -1;
-	CUDA_TRY(cudaMemcpyAsync(e->pinned_logits, e->logits, (size_t)c->vocab_size * sizeof(float),
-				 cudaMemcpyDeviceToHost, e->stream));
+	CUDA_TRY(llmk_argmax(e->logits, e->plan.vocab, e->plan.first_vocab, e->best, e->argmax_scratch, e->stream));
+	CUDA_TRY(cudaMemcpyAsync(e->pinned_best, e->best, sizeof *e->best, cudaMemcpyDeviceToHost, e->stream));
 	return 0;
 }
 
@@ -630,23 +871,63 @@ static bool capture_decode_graph(struct cuda_engine *e)
 	return ok;
 }
 
+/* One decoded token through the graph, its logits copied back when want_logits;
+ * 1 when the graph is not in use (the caller runs the token eagerly). */
+static int decode_step(struct cuda_engine *e, int32_t token, int position, bool want_logits, char *err,
+		       size_t err_size)
+{
+	if (e->decode_graph_failed || e->time_comm)
+		return 1;
+	if (!e->decode_graph && !capture_decode_graph(e)) {
+		e->decode_graph_failed = true;
+		return 1;
+	}
+	*e->pinned_token = token;
+	*e->pinned_position = position;
+	CUDA_TRY(cudaGraphLaunch(e->decode_graph, e->stream));
+	if (want_logits)
+		CUDA_TRY(cudaMemcpyAsync(e->pinned_logits, e->logits, (size_t)e->plan.vocab * sizeof(float),
+					 cudaMemcpyDeviceToHost, e->stream));
+	CUDA_TRY(cudaStreamSynchronize(e->stream));
+	return 0;
+}
+
+/* Greedy decoding: one token in, this rank's largest logit and its (model-wide)
+ * index out, without copying the logits. */
+static int cuda_decode_greedy(void *state, int32_t token, int position, float *best_value, int32_t *best_index,
+			      char *err, size_t err_size)
+{
+	struct cuda_engine *e = state;
+	int rc = decode_step(e, token, position, false, err, err_size);
+	if (rc < 0)
+		return -1;
+	if (rc > 0) { /* no graph: the eager step, then the argmax */
+		if (run_batch(e, &token, 1, position, NULL, false, err, err_size) != 0)
+			return -1;
+		const struct model_config *c = &e->model->config;
+		CUDA_TRY(llmk_rmsnorm(e->x, e->norm, e->h, 1, c->hidden_size, c->rms_norm_eps, e->stream));
+		if (run_linear(e, &e->lm_head, e->h, 1, e->logits, e->plan.vocab, err, err_size))
+			return -1;
+		CUDA_TRY(llmk_argmax(e->logits, e->plan.vocab, e->plan.first_vocab, e->best, e->argmax_scratch,
+				     e->stream));
+		CUDA_TRY(cudaMemcpyAsync(e->pinned_best, e->best, sizeof *e->best, cudaMemcpyDeviceToHost, e->stream));
+		CUDA_TRY(cudaStreamSynchronize(e->stream));
+	}
+	*best_value = e->pinned_best->value;
+	*best_index = e->pinned_best->index;
+	return 0;
+}
+
 static int cuda_forward(void *state, const int32_t *tokens, size_t count, int position, float *logits,
 			bool all_logits, char *err, size_t err_size)
 {
 	struct cuda_engine *e = state;
-	if (count == 1 && logits && !e->decode_graph_failed) {
-		if (!e->decode_graph && !capture_decode_graph(e))
-			e->decode_graph_failed = true;
-		if (e->decode_graph) {
-			*e->pinned_token = tokens[0];
-			*e->pinned_position = position;
-			CUDA_TRY(cudaGraphLaunch(e->decode_graph, e->stream));
-			CUDA_TRY(cudaStreamSynchronize(e->stream));
-			memcpy(logits, e->pinned_logits, (size_t)e->model->config.vocab_size * sizeof(float));
-			return 0;
-		}
+	if (count == 1 && logits && decode_step(e, tokens[0], position, true, err, err_size) == 0) {
+		memcpy(logits + e->plan.first_vocab, e->pinned_logits, (size_t)e->plan.vocab * sizeof(float));
+		return 0;
 	}
 	const int vocab = e->model->config.vocab_size;
+	e->comm_events_recorded = 0;
 	for (size_t done = 0; done < count;) {
 		int n = count - done > BATCH ? BATCH : (int)(count - done);
 		bool last_batch = done + (size_t)n == count;
@@ -660,11 +941,63 @@ static int cuda_forward(void *state, const int32_t *tokens, size_t count, int po
 		done += (size_t)n;
 	}
 	CUDA_TRY(cudaStreamSynchronize(e->stream));
+	for (int i = 0; i + 1 < e->comm_events_recorded; i += 2) {
+		float ms = 0;
+		CUDA_TRY(cudaEventElapsedTime(&ms, e->comm_events[i], e->comm_events[i + 1]));
+		e->comm_seconds += ms * 1e-3;
+	}
 	return 0;
 }
 
+/* Seconds spent in all-reduces (events around the calls) since the last call. */
+static double cuda_comm_seconds(void *state)
+{
+	struct cuda_engine *e = state;
+	double seconds = e->comm_seconds;
+	e->comm_seconds = 0;
+	return seconds;
+}
+
+/* No --gpus: every visible GPU that forms a valid split when the weights are over
+ * 2 GB (decode is bound by reading them, and N GPUs read them N times as fast),
+ * else one GPU. */
+static int cuda_default_ranks(const struct model *model)
+{
+	int visible = 0;
+	if (cudaGetDeviceCount(&visible) != cudaSuccess || visible < 1) {
+		cudaGetLastError();
+		return 1;
+	}
+	double bytes, params;
+	model_linear_weights(model, &bytes, &params);
+	if (visible == 1 || bytes < 2e9)
+		return 1;
+	int valid[TP_MAX_RANKS];
+	int n = tp_valid_ranks(&model->config, visible < TP_MAX_RANKS ? visible : TP_MAX_RANKS, valid);
+	return n > 0 ? valid[n - 1] : 1;
+}
+
+/* While on, forward runs eagerly with events around each all-reduce. */
+static void cuda_time_comm(void *state, bool on)
+{
+	struct cuda_engine *e = state;
+	e->time_comm = on && e->comm_events;
+	e->comm_seconds = 0;
+}
+
+static int cuda_create_comm(int ranks, const struct engine_options *options, struct communicator **out,
+			    int *devices, char *err, size_t err_size)
+{
+	return comm_cuda_create(options->comm, ranks, out, devices, err, err_size);
+}
+
 const struct engine_backend_ops engine_cuda_ops = {
+	.default_ranks = cuda_default_ranks,
+	.create_comm = cuda_create_comm,
 	.create = cuda_create,
 	.forward = cuda_forward,
 	.free = cuda_free,
+	.comm_seconds = cuda_comm_seconds,
+	.time_comm = cuda_time_comm,
+	.decode_greedy = cuda_decode_greedy,
 };

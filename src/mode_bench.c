@@ -5,11 +5,15 @@
  *   llmchat --bench -m DIR | --dummy-weights CONFIG [--ctx N]
  *
  * Ceilings: decode moves every weight once per token plus the KV cache rows it
- * reads (float32 keys and values of every layer up to the context), so its floor
- * is those bytes over the device-to-device copy bandwidth; prefill does
- * 2 x parameters FLOPs per token (plus attention), so its floor is those FLOPs
- * over the FP8 (or INT8) cuBLASLt GEMM rate at 8192^3.  All three rates are
- * measured by this run on this GPU (llmk_measure_ceilings).
+ * reads (keys and values of every layer up to the context, in the cache's element
+ * type), so its floor is those bytes over the device-to-device copy bandwidth; prefill
+ * does 2 x parameters FLOPs per token (plus attention), so its floor is those FLOPs
+ * over the FP8 (or INT8) cuBLASLt GEMM rate at 8192^3.  All three rates are measured
+ * by this run on GPU 0 (llmk_measure_ceilings); with N GPUs (--gpus) each reads its
+ * share, so the ceilings are N times one GPU's.  Decode is greedy on the GPU
+ * (engine_decode_greedy), as an answer at --temp 0 runs.  With several ranks a last
+ * pass decodes without the CUDA graph, with events around every all-reduce, and
+ * reports their time per token.
  */
 #include "config.h"
 
@@ -44,8 +48,41 @@ static int argmax(const float *v, int n)
 	return best;
 }
 
-static int bench_run(const struct model *m, struct engine *engine, double copy_gbs, double gemm_tflops)
+static size_t kv_element_size(enum engine_kv_cache kv)
 {
+	return kv == ENGINE_KV_F32 ? 4 : kv == ENGINE_KV_FP8 ? 1 : 2;
+}
+
+/* Decode time per token and all-reduce time per token, without the graph. */
+static void bench_all_reduce(const struct model *m, struct engine *engine, int32_t token)
+{
+	char err[512];
+	const int steps = 32, calls = 2 * m->config.num_hidden_layers;
+	engine_time_comm(engine, true);
+	double t0 = 0, comm = 0;
+	for (int s = -2; s < steps; s++) {
+		if (s == 0) {
+			t0 = now_seconds();
+			engine_comm_seconds(engine); /* the warm-up's time is not counted */
+		}
+		if (engine_decode_greedy(engine, token, &token, err, sizeof err) != 0) {
+			fprintf(stderr, "llmchat: decode: %s\n", err);
+			engine_time_comm(engine, false);
+			return;
+		}
+	}
+	double per_token = (now_seconds() - t0) / steps;
+	comm = engine_comm_seconds(engine) / steps;
+	engine_time_comm(engine, false);
+	printf("all-reduce (no graph, events around each of %d calls): %.1f us per token = %.1f us per call, "
+	       "%.1f%% of a %.2f ms decode step\n",
+	       calls, comm * 1e6, comm * 1e6 / calls, 100.0 * comm / per_token, per_token * 1e3);
+}
+
+static int bench_run(const struct model *m, struct engine *engine, enum engine_kv_cache kv, double copy_gbs,
+		     double gemm_tflops)
+{
+	const int ranks = engine_ranks(engine);
 	const struct model_config *c = &m->config;
 	const int vocab = c->vocab_size, ctx = engine_context_length(engine);
 	char err[512];
@@ -80,7 +117,7 @@ static int bench_run(const struct model *m, struct engine *engine, double copy_g
 		}
 		double flops = 2.0 * params * n + 2.0 * c->num_hidden_layers * (double)n * n *
 				       c->num_attention_heads * c->head_dim;
-		double ceiling = gemm_tflops > 0 ? n / (flops / (gemm_tflops * 1e12)) : 0;
+		double ceiling = gemm_tflops > 0 ? n / (flops / (ranks * gemm_tflops * 1e12)) : 0;
 		char label[64];
 		snprintf(label, sizeof label, "prefill %d tokens", n);
 		printf("%-28s %9.1f ms %12.0f %14.0f %9.1f%%\n", label, best * 1e3, n / best, ceiling,
@@ -103,27 +140,31 @@ static int bench_run(const struct model *m, struct engine *engine, double copy_g
 		for (int s = -4; s < steps; s++) { /* 4 warm-up steps */
 			if (s == 0)
 				t0 = now_seconds();
-			if (engine_forward(engine, &token, 1, logits, false, err, sizeof err) != 0) {
+			if (engine_decode_greedy(engine, token, &token, err, sizeof err) != 0) {
 				fprintf(stderr, "llmchat: decode: %s\n", err);
 				free(logits);
 				free(tokens);
 				return EXIT_ERROR;
 			}
-			token = argmax(logits, vocab);
 		}
 		double per_token = (now_seconds() - t0) / steps;
 		double kv_bytes = 2.0 * c->num_hidden_layers * (context + steps / 2) * c->num_key_value_heads *
-				  c->head_dim * sizeof(float);
-		double ceiling = copy_gbs * 1e9 / (weight_bytes + kv_bytes);
+				  c->head_dim * kv_element_size(kv);
+		double ceiling = ranks * copy_gbs * 1e9 / (weight_bytes + kv_bytes);
 		char label[64];
 		snprintf(label, sizeof label, "decode at %d context", context);
 		printf("%-28s %9.2f ms %12.1f %14.1f %9.1f%%\n", label, per_token * 1e3, 1 / per_token, ceiling,
 		       100.0 / per_token / ceiling);
 	}
+	if (ranks > 1) {
+		engine_rewind(engine, 128);
+		bench_all_reduce(m, engine, argmax(logits, vocab));
+	}
 	size_t free_bytes = 0, total = 0;
 	cudaMemGetInfo(&free_bytes, &total);
-	printf("weights read per decoded token: %.2f GB; GPU memory used: %.1f GiB of %.1f GiB (context %d)\n",
-	       weight_bytes / 1e9, (total - free_bytes) / 1073741824.0, total / 1073741824.0, ctx);
+	printf("weights read per decoded token: %.2f GB%s; GPU 0 memory used: %.1f GiB of %.1f GiB (context %d)\n",
+	       weight_bytes / 1e9, ranks > 1 ? " (over all GPUs)" : "", (total - free_bytes) / 1073741824.0,
+	       total / 1073741824.0, ctx);
 	free(logits);
 	free(tokens);
 	return EXIT_OK;
@@ -159,7 +200,13 @@ int mode_bench(const struct options *opts)
 		return EXIT_ERROR;
 	}
 	llmk_gemm_free(gemm);
-	struct engine_options eo = {ENGINE_BACKEND_CUDA, opts->context_length ? opts->context_length : 32768 + 128, 0};
+	struct engine_options eo = {
+		.backend = ENGINE_BACKEND_CUDA,
+		.context_length = opts->context_length ? opts->context_length : 32768 + 128,
+		.ranks = opts->ranks,
+		.comm = opts->comm,
+		.kv_cache = opts->kv_cache,
+	};
 	struct engine *engine = NULL;
 	if (engine_create(model, &eo, &engine, err, sizeof err) != 0) {
 		fprintf(stderr, "llmchat: %s\n", err);
@@ -171,7 +218,7 @@ int mode_bench(const struct options *opts)
 	       weight_format_name(model->config.format), model->config.num_hidden_layers, engine_describe(engine));
 	printf("ceilings measured now: copy %.0f GB/s (read + write); cuBLASLt 8192^3 FP8 %.0f TFLOP/s, INT8 %.0f TOP/s\n",
 	       copy_gbs, fp8, int8);
-	rc = bench_run(model, engine, copy_gbs, gemm_rate);
+	rc = bench_run(model, engine, opts->kv_cache, copy_gbs, gemm_rate);
 	engine_free(engine);
 	model_close(model);
 	return rc;

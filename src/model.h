@@ -56,7 +56,7 @@ struct model_config {
 	float default_top_p;
 	int default_top_k;
 	/* config.json asks for an FP8 KV cache (kv_cache_scheme / kv_cache_quant_targets);
-	 * llmchat keeps the cache in 16 bits and ignores the k/v scales: warn once. */
+	 * llmchat keeps the cache in --kv-cache's type and ignores the k/v scales: warn once. */
 	bool kv_cache_scheme_ignored;
 };
 
@@ -66,6 +66,8 @@ struct linear {
 	enum tensor_dtype weight_dtype;   /* BF16, F16, F32, F8_E4M3 or I8 */
 	int64_t out_features;
 	int64_t in_features;
+	int64_t row_stride;               /* elements from one row to the next; 0: in_features
+					   * (a tensor-parallel view of some columns) */
 	float *weight_scale;              /* NULL for float weights; else 1 or out_features values */
 	int64_t weight_scale_count;
 	enum activation_quant activation;

@@ -39,12 +39,15 @@ int model_runtime_open(const struct options *opts, struct model_runtime *rt, cha
 		goto fail;
 	rt->template_kind = chat_template_detect(rt->dir);
 	if (rt->model->config.kv_cache_scheme_ignored)
-		fprintf(stderr, "llmchat: %s: kv_cache_scheme is ignored: the KV cache is kept in full precision "
-			"(k_scale/v_scale unused)\n", rt->model->name);
+		fprintf(stderr, "llmchat: %s: kv_cache_scheme is ignored: the KV cache is --kv-cache's type (bf16 "
+			"by default) with scale 1 (k_scale/v_scale unused)\n", rt->model->name);
 	struct engine_options eo = {
 		.backend = opts->force_cpu ? ENGINE_BACKEND_CPU : ENGINE_BACKEND_AUTO,
 		.context_length = opts->context_length,
 		.threads = opts->threads,
+		.ranks = opts->ranks,
+		.comm = opts->comm,
+		.kv_cache = opts->kv_cache,
 	};
 	if (engine_create(rt->model, &eo, &rt->engine, err, err_size) != 0)
 		goto fail;

@@ -19,6 +19,7 @@ enum {
 	OPT_TOP_K, OPT_TOP_P, OPT_MIN_P, OPT_REPEAT_PENALTY, OPT_SEED, OPT_MAX_TOKENS,
 	OPT_VERSION, OPT_BENCH, OPT_DUMMY_WEIGHTS,
 	OPT_PRESET = 300, OPT_LIST_PRESETS, OPT_THEME, OPT_LIST_THEMES, OPT_NO_COLOR, OPT_RESUME,
+	OPT_GPUS = 320, OPT_TP, OPT_COMM, OPT_KV_CACHE,
 };
 
 static const struct option long_options[] = {
@@ -34,6 +35,10 @@ static const struct option long_options[] = {
 	{"cpu", no_argument, NULL, OPT_CPU},
 	{"ctx", required_argument, NULL, OPT_CTX},
 	{"threads", required_argument, NULL, OPT_THREADS},
+	{"gpus", required_argument, NULL, OPT_GPUS},
+	{"tp", required_argument, NULL, OPT_TP},
+	{"comm", required_argument, NULL, OPT_COMM},
+	{"kv-cache", required_argument, NULL, OPT_KV_CACHE},
 	{"temp", required_argument, NULL, OPT_TEMP},
 	{"top-k", required_argument, NULL, OPT_TOP_K},
 	{"top-p", required_argument, NULL, OPT_TOP_P},
@@ -66,6 +71,9 @@ const char *options_usage(void)
 	       "      --cpu                 run on the CPU\n"
 	       "      --ctx=N               context length in tokens\n"
 	       "      --threads=N           CPU threads (default: all cores)\n"
+	       "      --gpus=N, --tp=N      split the model across N GPUs (CPU: N rank threads)\n"
+	       "      --comm=auto|nccl|p2p|one-gpu  how the GPUs sum their partial results\n"
+	       "      --kv-cache=bf16|fp8|f32  the KV cache's element type (default bf16)\n"
 	       "      --temp=T --top-k=K --top-p=P --min-p=P --repeat-penalty=R --seed=S\n"
 	       "      --max-tokens=N        sampling and length of an answer\n"
 	       "      --perplexity=FILE     perplexity of the model on FILE's text\n"
@@ -116,6 +124,23 @@ static int parse_float(const char *flag, const char *text, double min, double ma
 	return 0;
 }
 
+/* text must be one of names (count of them): *out receives its index. */
+static int parse_choice(const char *flag, const char *text, const char *const *names, int count, int *out,
+			char *err, size_t err_size)
+{
+	char list[128] = "";
+	for (int i = 0; i < count; i++) {
+		if (strcmp(text, names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+		size_t used = strlen(list);
+		snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", names[i]);
+	}
+	snprintf(err, err_size, "--%s: expected one of %s, got '%s'", flag, list, text);
+	return -1;
+}
+
 static void options_defaults(struct options *opts)
 {
 	memset(opts, 0, sizeof *opts);
@@ -141,7 +166,7 @@ static int set_mode(struct options *opts, enum run_mode mode, char *err, size_t 
 int options_parse(struct options *opts, int argc, char **argv, char *err, size_t err_size)
 {
 	long number;
-	int c;
+	int c, choice = 0;
 	options_defaults(opts);
 	optind = 1;
 	opterr = 0;
@@ -175,6 +200,25 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 			rc = parse_long(flag, optarg, 1, 4096, &number, err, err_size);
 			opts->threads = (int)number;
 			break;
+		case OPT_GPUS:
+		case OPT_TP:
+			rc = parse_long(flag, optarg, 1, 64, &number, err, err_size);
+			opts->ranks = (int)number;
+			break;
+		case OPT_COMM: {
+			/* in the order of enum engine_comm */
+			static const char *const names[] = {"auto", "nccl", "p2p", "one-gpu"};
+			rc = parse_choice(flag, optarg, names, 4, &choice, err, err_size);
+			opts->comm = (enum engine_comm)choice;
+			break;
+		}
+		case OPT_KV_CACHE: {
+			/* in the order of enum engine_kv_cache */
+			static const char *const names[] = {"bf16", "fp8", "f32"};
+			rc = parse_choice(flag, optarg, names, 3, &choice, err, err_size);
+			opts->kv_cache = (enum engine_kv_cache)choice;
+			break;
+		}
 		case OPT_TEMP: rc = parse_float(flag, optarg, 0, 100, &opts->sampling.temperature, err, err_size); break;
 		case OPT_TOP_P: rc = parse_float(flag, optarg, 0, 1, &opts->sampling.top_p, err, err_size); break;
 		case OPT_MIN_P: rc = parse_float(flag, optarg, 0, 1, &opts->sampling.min_p, err, err_size); break;

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine.h"
+
 enum run_mode {
 	MODE_AUTO,        /* TUI when stdin and stdout are terminals, else pipe */
 	MODE_PIPE,        /* --no-tui or stdin not a terminal */
@@ -50,6 +52,9 @@ struct options {
 	bool force_cpu;             /* --cpu */
 	int context_length;         /* --ctx; 0 = what fits */
 	int threads;                /* --threads; 0 = all cores */
+	int ranks;                  /* --gpus / --tp; 0 = the backend's default */
+	enum engine_comm comm;      /* --comm */
+	enum engine_kv_cache kv_cache; /* --kv-cache; default bf16 */
 	struct sampling_options sampling;
 	const char *preset;         /* --preset: a built-in or user preset */
 	const char *theme;          /* --theme: the TUI's colours */

@@ -67,4 +67,34 @@ is "$?" 2 "--ctx 4k is a usage error"
 like "$(cat "$TMP/err")" '^llmchat: --ctx: expected an integer' "--ctx 4k names the flag"
 "$LLMCHAT" --frobnicate >/dev/null 2>"$TMP/err"
 is "$?" 2 "an unknown flag is a usage error"
+
+# the tensor-parallel flags: a bad value is a usage error of one line naming the flag
+expect_usage() {
+	name=$1 pattern=$2
+	shift 2
+	"$@" </dev/null >/dev/null 2>"$TMP/err"
+	is "$?" 2 "$name: exit status 2"
+	is "$(grep -c . "$TMP/err")" 1 "$name: one line on stderr"
+	like "$(cat "$TMP/err")" "^llmchat: $pattern" "$name: the line names the flag"
+}
+expect_usage "--gpus 0" "--gpus: expected an integer from 1 to 64" "$LLMCHAT" -m "$good" --gpus 0
+expect_usage "--tp two" "--tp: expected an integer" "$LLMCHAT" -m "$good" --tp two
+expect_usage "--comm carrier-pigeon" "--comm: expected one of auto, nccl, p2p, one-gpu, got 'carrier-pigeon'" \
+	"$LLMCHAT" -m "$good" --comm carrier-pigeon
+expect_usage "--kv-cache fp16" "--kv-cache: expected one of bf16, fp8, f32, got 'fp16'" "$LLMCHAT" -m "$good" --kv-cache fp16
+
+# a rank count that cannot split the model names the ones that can
+printf 'Who are you?' >"$TMP/in"
+expect_one_line "--gpus 3 on a model of 4 heads" "--gpus 3 cannot split this model \(4 attention heads, 2 KV heads\): use 1, 2 or 4" \
+	"$LLMCHAT" -m "$good" --cpu --gpus 3 --temp 0 --max-tokens 4
+# a rank that fails (engine.c's test hook) stops every rank: one line, exit 1, no hang
+expect_one_line "rank 1 of 2 failing its creation" "rank 1: failed on purpose" \
+	env LLMCHAT_TEST_FAIL_RANK=1 timeout 120 "$LLMCHAT" -m "$good" --cpu --tp 2 --temp 0 --max-tokens 4
+# (after the status line "llmchat: MODEL ... on CPU (1 thread) x 4 ranks, context N tokens")
+env LLMCHAT_TEST_FAIL_RANK=3:forward timeout 120 "$LLMCHAT" -m "$good" --cpu --gpus 4 --temp 0 --max-tokens 4 \
+	<"$TMP/in" >"$TMP/out" 2>"$TMP/err"
+is "$?" 1 "rank 3 of 4 failing in its first forward: exit status 1"
+like "$(sed -n 1p "$TMP/err")" "x 4 ranks, context [0-9]+ tokens\$" "rank 3 of 4 failing in its first forward: the status line first"
+is "$(sed 1d "$TMP/err")" "llmchat: rank 3: failed on purpose (LLMCHAT_TEST_FAIL_RANK)" \
+	"rank 3 of 4 failing in its first forward: then one line, rank 3's"
 done_testing

@@ -59,7 +59,7 @@ int main(void)
 		return tap_done();
 	synthetic_model_sized(&s, SYNTHETIC_BF16, 1, 3, bpe_vocab_size(bpe), 512);
 	s.model.config.eos_token_ids[0] = 128009;
-	struct engine_options o = {ENGINE_BACKEND_CPU, 512, 2};
+	struct engine_options o = {.backend = ENGINE_BACKEND_CPU, .context_length = 512, .threads = 2};
 	engine_create(&s.model, &o, &e1, err, sizeof err);
 	engine_create(&s.model, &o, &e2, err, sizeof err);
 

@@ -2,7 +2,10 @@
  * test_golden.c - the engine on real model folders against golden numbers from
  * Hugging Face transformers.
  *
- *   test_golden MODEL_DIR GOLDEN_JSON [MODEL_DIR GOLDEN_JSON]...
+ *   test_golden [--kv-cache TYPE=TOLERANCE]... MODEL_DIR GOLDEN_JSON [MODEL_DIR GOLDEN_JSON]...
+ *
+ * runs every folder once per --kv-cache (bf16, fp8, f32), held to that
+ * tolerance; without one, once with a float32 cache (the references' own).
  *
  * A golden file holds {"text_ids": [...], "logprobs": [...],
  * "greedy": [{"prompt_ids": [...], "continuation_ids": [...]}]}: logprobs[i] is
@@ -40,6 +43,16 @@ static enum engine_backend test_backend(void)
 {
 	const char *name = getenv("LLMCHAT_TEST_BACKEND");
 	return name && strcmp(name, "cuda") == 0 ? ENGINE_BACKEND_CUDA : ENGINE_BACKEND_CPU;
+}
+
+/* A KV cache type by name (bf16, fp8, f32); -1 for another name. */
+static int kv_cache_named(const char *name)
+{
+	if (strcmp(name, "bf16") == 0)
+		return ENGINE_KV_BF16;
+	if (strcmp(name, "fp8") == 0)
+		return ENGINE_KV_FP8;
+	return strcmp(name, "f32") == 0 ? ENGINE_KV_F32 : -1;
 }
 
 static int32_t *json_ids(json_t *array, size_t *count)
@@ -143,8 +156,18 @@ static void check_greedy(struct engine *engine, const char *name, size_t index, 
 	free(want);
 }
 
-static void check_folder(const char *dir, const char *golden_path, double tolerance)
+/* One run of every folder: a KV cache type and the tolerance it is held to. */
+struct golden_run {
+	enum engine_kv_cache kv_cache;
+	const char *kv_name;
+	double tolerance;
+};
+
+static void check_folder(const char *dir, const char *golden_path, const struct golden_run *run)
 {
+	const double tolerance = run->tolerance;
+	char label[600];
+	snprintf(label, sizeof label, "%s (KV cache %s)", dir, run->kv_name);
 	char err[512];
 	json_error_t jerr;
 	struct model *model = NULL;
@@ -166,15 +189,16 @@ static void check_folder(const char *dir, const char *golden_path, double tolera
 			     json_array_size(json_object_get(item, "continuation_ids"));
 		longest = len > longest ? len : longest;
 	}
-	struct engine_options options = {test_backend(), (int)longest + 1, 0};
+	struct engine_options options = {.backend = test_backend(), .context_length = (int)longest + 1,
+					 .kv_cache = run->kv_cache};
 	if (model->config.max_position_embeddings > 0 && options.context_length > model->config.max_position_embeddings)
 		options.context_length = model->config.max_position_embeddings;
 	rc = engine_create(model, &options, &engine, err, sizeof err);
 	if (tap_ok(rc == 0, "%s: engine created%s%s", dir, rc ? ": " : "", rc ? err : "")) {
 		int vocab = model->config.vocab_size;
-		check_logprobs(engine, dir, golden, vocab, tolerance);
+		check_logprobs(engine, label, golden, vocab, tolerance);
 		json_array_foreach(greedy, index, item)
-			check_greedy(engine, dir, index, item, vocab, tolerance);
+			check_greedy(engine, label, index, item, vocab, tolerance);
 		engine_free(engine);
 	}
 	model_close(model);
@@ -219,12 +243,31 @@ int main(int argc, char **argv)
 		return tap_done();
 	}
 	const char *env = getenv("GOLDEN_TOLERANCE");
-	double tolerance = env ? atof(env) : 1e-3;
-	if (argc < 3 || argc % 2 == 0) {
-		fprintf(stderr, "usage: %s MODEL_DIR GOLDEN_JSON [MODEL_DIR GOLDEN_JSON]...\n", argv[0]);
+	struct golden_run runs[8] = {{ENGINE_KV_F32, "f32", env ? atof(env) : 1e-3}};
+	int run_count = 0, first = 1;
+	while (first + 1 < argc && strcmp(argv[first], "--kv-cache") == 0 && run_count < 8) {
+		/* --kv-cache TYPE=TOLERANCE */
+		char name[16];
+		double tolerance;
+		if (sscanf(argv[first + 1], "%15[a-z0-9]=%lf", name, &tolerance) != 2 || kv_cache_named(name) < 0) {
+			fprintf(stderr, "%s: --kv-cache bf16|fp8|f32=TOLERANCE, not %s\n", argv[0], argv[first + 1]);
+			return 2;
+		}
+		static const char *const names[] = {[ENGINE_KV_BF16] = "bf16", [ENGINE_KV_FP8] = "fp8", [ENGINE_KV_F32] = "f32"};
+		int type = kv_cache_named(name);
+		runs[run_count] = (struct golden_run){(enum engine_kv_cache)type, names[type], tolerance};
+		run_count++;
+		first += 2;
+	}
+	if (run_count == 0)
+		run_count = 1;
+	if (argc - first < 2 || (argc - first) % 2) {
+		fprintf(stderr, "usage: %s [--kv-cache TYPE=TOLERANCE]... MODEL_DIR GOLDEN_JSON [MODEL_DIR GOLDEN_JSON]...\n",
+			argv[0]);
 		return 2;
 	}
-	for (int i = 1; i + 1 < argc; i += 2)
-		check_folder(argv[i], argv[i + 1], tolerance);
+	for (int r = 0; r < run_count; r++)
+		for (int i = first; i + 1 < argc; i += 2)
+			check_folder(argv[i], argv[i + 1], &runs[r]);
 	return tap_done();
 }

@@ -1,27 +1,40 @@
 /*
- * kernel_checks.cu - the linear-layer kernels against a float64 reference, and the
- * decode GEMV's speed next to the copy bandwidth measured in the same run.
+ * kernel_checks.cu - the kernels against float64 references or their unfused
+ * forms, and the decode GEMV's speed next to the copy bandwidth of the same run.
  *
- *   kernel_checks            (built and run by tests/gpu/run.sh on the device machine)
+ *   kernel_checks [TABLE [SEED]]   (built and run by tests/gpu/run.sh on the device machine;
+ *                                   TABLE gets the GEMV timings as tab-separated lines)
  *
- * Checks: for BF16, FP8 e4m3 and INT8 weights, random weights and random quantized
- * activations (never zeros), outputs poisoned with NaN first, llmk_linear for 1, 3
- * and 7 tokens (the GEMV and the general kernel) against sum(w * a) * scales in
- * float64, relative error < 1e-5 (FP8, BF16: float32 accumulation of exact
- * products; INT8: exact).  Then llmk_quantize against the CPU path's numerics
- * (numerics.h) bit for bit.  Timing: one token through each Llama-3.1-8B and
- * 70B projection shape, weights rotated over enough copies that L2 cannot hold
- * them, median of 50 launches timed with events; bytes moved = the weights.
- * Prefill attention (llmk_attention_prefill) against float64 and next to the
- * first-version kernel, then its rate next to the split-KV path's (see the comment
- * above check_attention_prefill).  `kernel_checks attention` runs only that part,
- * `kernel_checks attention-speed` only its timings.
- * Prints one "ok"/"not ok" line per check and a table.
+ * Checks, on random inputs (the seed is printed; never zeros), outputs poisoned first:
+ * - llmk_linear for BF16, FP8 e4m3 and INT8 weights, 1, 3, 4 and 7 tokens, against
+ *   sum(w * a) * scales in float64, relative error < 1e-5 (FP8, BF16: float32
+ *   accumulation of exact products; INT8: exact); llmk_quantize bit for bit against
+ *   the CPU path's numerics (numerics.h);
+ * - the KV cache in f32, bf16 and e4m3: the stores bit for bit against numerics.h's
+ *   rounding, and the three attention kernels against float64 attention over the
+ *   cache's rounded values (read back), relative error < 1e-5, for decode (1 token,
+ *   contexts to 5000, head_dim 64 and 128, GQA groups 1, 4, 8), a few tokens, prefill
+ *   shapes, and head_dim 32 (the tiny models) for the first-version kernel;
+ * - llmk_rmsnorm_quantize and llmk_swiglu_quantize bit for bit against llmk_rmsnorm /
+ *   llmk_swiglu + llmk_quantize for every scheme, 1 and 37 tokens, widths 4096, 14336;
+ * - the one-token GEMV: every block layout, the fused q/k/v and the fused gate/up +
+ *   SwiGLU bit for bit against llmk_gemv's automatic layout (and llmk_swiglu).
+ * - llmk_attention_prefill (the tensor-core prefill attention) against float64 with the
+ *   error bound stated above check_attention_prefill, and next to llmk_attention.
+ * Timing: the cuBLASLt prefill GEMMs; the one-token GEMV at each Llama-3.1-8B and
+ * 70B projection shape, each launch inside a CUDA graph on its own copy of the
+ * weights (copies rotated so that L2 holds none), per-launch time and bandwidth
+ * against the device-to-device copy; the fused GEMVs against the launches they replace;
+ * the 8B prefill attention next to the split-KV path.
+ *   kernel_checks attention [SEED]        runs only the prefill attention's checks and timing,
+ *   kernel_checks attention-speed [SEED]  only its timing.
+ * Prints one "ok"/"not ok" line per check and the tables.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <vector>
 #include <algorithm>
 #include <thread>
@@ -36,6 +49,7 @@ extern "C" {
 }
 
 static int passed, failed;
+static char gemv_what[200];
 static void check(bool ok, const char *what)
 {
 	printf("%s - %s\n", ok ? "ok" : "not ok", what);
@@ -166,42 +180,6 @@ static double copy_bandwidth(void)
 	return 2.0 * bytes / (ms[ms.size() / 2] * 1e-3) / 1e9; /* read + written */
 }
 
-static void time_gemv(enum llmk_dtype dtype, int rows, int cols, const char *shape, double copy_gbs)
-{
-	size_t esize = dtype == LLMK_BF16 ? 2 : 1, wbytes = (size_t)rows * cols * esize;
-	int copies = (int)std::max<size_t>(2, (size_t)(512u << 20) / wbytes + 1);
-	std::vector<uint8_t *> w(copies);
-	for (int c = 0; c < copies; c++) {
-		if (cudaMalloc(&w[c], wbytes) != cudaSuccess) { printf("not ok - alloc %s\n", shape); failed++; return; }
-		if (dtype == LLMK_BF16) fill(w[c], wbytes / 2, LLMK_BF16, c);
-		else fill(w[c], wbytes, dtype, c);
-	}
-	uint8_t *xq; float *x, *y, *xs, *ws;
-	cudaMalloc(&xq, cols); cudaMalloc(&x, cols * 4); cudaMalloc(&y, rows * 4); cudaMalloc(&xs, 4); cudaMalloc(&ws, rows * 4);
-	fill(xq, cols, dtype == LLMK_BF16 ? LLMK_I8 : dtype, 5);
-	std::vector<float> ones(std::max(rows, cols), 0.5f);
-	cudaMemcpy(x, ones.data(), cols * 4, cudaMemcpyHostToDevice);
-	cudaMemcpy(xs, ones.data(), 4, cudaMemcpyHostToDevice);
-	cudaMemcpy(ws, ones.data(), rows * 4, cudaMemcpyHostToDevice);
-	bool q = dtype != LLMK_BF16;
-	cudaEvent_t e0, e1; cudaEventCreate(&e0); cudaEventCreate(&e1);
-	std::vector<float> ms;
-	for (int i = 0; i < 60; i++) {
-		cudaEventRecord(e0);
-		llmk_linear(w[i % copies], dtype, rows, cols, q ? ws : NULL, q ? rows : 0, x, xq, xs, 1, y, rows, 0);
-		cudaEventRecord(e1); cudaEventSynchronize(e1);
-		float m; cudaEventElapsedTime(&m, e0, e1); if (i >= 10) ms.push_back(m);
-	}
-	std::sort(ms.begin(), ms.end());
-	double t = ms[ms.size() / 2] * 1e-3, gbs = wbytes / t / 1e9;
-	printf("  %-6s %-14s %6dx%-6d %8.1f us %8.0f GB/s %6.1f%% of copy\n", dtype == LLMK_BF16 ? "BF16" :
-	       dtype == LLMK_E4M3 ? "FP8" : "INT8", shape, rows, cols, t * 1e6, gbs, 100 * gbs / copy_gbs);
-	for (auto p : w) cudaFree(p);
-	cudaFree(xq); cudaFree(x); cudaFree(y); cudaFree(xs); cudaFree(ws);
-	check(cudaGetLastError() == cudaSuccess, "GEMV timing run without a CUDA error");
-}
-
-
 /* The prefill GEMMs (cuBLASLt) against float64, then their rate. */
 static void check_gemm(struct llmk_gemm *g, enum llmk_dtype dtype, int rows, int cols, int count)
 {
@@ -321,6 +299,544 @@ static void check_attention_decode(int heads, int kv_heads, int head_dim, int co
 	cudaFree(q); cudaFree(kc); cudaFree(vc); cudaFree(a); cudaFree(b); cudaFree(scratch);
 }
 
+/* ---- host random numbers: fresh every run (the seed is printed) ------------------- */
+
+static uint64_t rng_state;
+static double uniform(void) /* [0, 1) */
+{
+	rng_state ^= rng_state << 13; rng_state ^= rng_state >> 7; rng_state ^= rng_state << 17;
+	return (double)(rng_state >> 11) / 9007199254740992.0;
+}
+static float uniform_in(float lo, float hi) { return lo + (hi - lo) * (float)uniform(); }
+
+/* ---- the KV cache in float32, bf16 and e4m3 ----------------------------------------- */
+
+static const char *dtype_name(enum llmk_dtype d)
+{
+	return d == LLMK_F32 ? "f32" : d == LLMK_BF16 ? "bf16" : d == LLMK_E4M3 ? "e4m3" : "?";
+}
+static size_t dtype_size(enum llmk_dtype d) { return d == LLMK_F32 ? 4 : d == LLMK_BF16 ? 2 : 1; }
+
+/* The host's reading of element i of a cache of dtype d. */
+static double cache_value(const std::vector<uint8_t> &c, enum llmk_dtype d, size_t i)
+{
+	if (d == LLMK_F32) { float f; memcpy(&f, c.data() + 4 * i, 4); return f; }
+	if (d == LLMK_BF16) { uint16_t h; memcpy(&h, c.data() + 2 * i, 2); return numerics_bf16_to_float(h); }
+	return numerics_e4m3_to_float(c[i]);
+}
+
+/* The bytes a store of f must leave: bf16 nearest even, e4m3 nearest even saturating. */
+static void expected_bytes(float f, enum llmk_dtype d, uint8_t *out)
+{
+	if (d == LLMK_F32) memcpy(out, &f, 4);
+	else if (d == LLMK_BF16) { uint16_t h = numerics_float_to_bf16(f); memcpy(out, &h, 2); }
+	else out[0] = numerics_float_to_e4m3(f);
+}
+
+/* Both stores (host and device position) of count rows at pos into a poisoned cache:
+ * the rows bit for bit, nothing else touched. */
+static void check_store_kv(enum llmk_dtype d, int kv_dim, int count, int pos, bool device_pos)
+{
+	const int positions = pos + count + 3;
+	const size_t es = dtype_size(d), bytes = (size_t)positions * kv_dim * es;
+	std::vector<float> hk((size_t)count * kv_dim), hv(hk.size());
+	for (size_t i = 0; i < hk.size(); i++) {
+		/* normal values, tiny ones (subnormal in e4m3), ties and out-of-range ones (saturation) */
+		float r = (float)uniform();
+		hk[i] = r < 0.8f ? uniform_in(-3, 3) : r < 0.9f ? uniform_in(-0.01f, 0.01f) : uniform_in(-900, 900);
+		hv[i] = uniform_in(-2, 2) * (i % 17 == 0 ? 300.0f : 1.0f);
+	}
+	float *k, *v; uint8_t *kc, *vc; int *pd;
+	CUDA(cudaMalloc(&k, hk.size() * 4)); CUDA(cudaMalloc(&v, hv.size() * 4));
+	CUDA(cudaMalloc(&kc, bytes)); CUDA(cudaMalloc(&vc, bytes)); CUDA(cudaMalloc(&pd, 4));
+	CUDA(cudaMemcpy(k, hk.data(), hk.size() * 4, cudaMemcpyHostToDevice));
+	CUDA(cudaMemcpy(v, hv.data(), hv.size() * 4, cudaMemcpyHostToDevice));
+	CUDA(cudaMemcpy(pd, &pos, 4, cudaMemcpyHostToDevice));
+	CUDA(cudaMemset(kc, 0x5a, bytes)); CUDA(cudaMemset(vc, 0x5a, bytes));
+	if (device_pos) CUDA(llmk_store_kv_typed(k, v, kc, vc, d, kv_dim, count, pd, 0));
+	else CUDA(llmk_store_kv_typed_at(k, v, kc, vc, d, kv_dim, count, pos, 0));
+	CUDA(cudaDeviceSynchronize());
+	std::vector<uint8_t> gk(bytes), gv(bytes);
+	CUDA(cudaMemcpy(gk.data(), kc, bytes, cudaMemcpyDeviceToHost));
+	CUDA(cudaMemcpy(gv.data(), vc, bytes, cudaMemcpyDeviceToHost));
+	size_t bad = 0, start = (size_t)pos * kv_dim * es, end = start + hk.size() * es;
+	for (size_t b = 0; b < bytes; b++)
+		if ((b < start || b >= end) && (gk[b] != 0x5a || gv[b] != 0x5a)) bad++;
+	for (size_t i = 0; i < hk.size(); i++) {
+		uint8_t ek[4], ev[4];
+		expected_bytes(hk[i], d, ek); expected_bytes(hv[i], d, ev);
+		if (memcmp(ek, gk.data() + start + i * es, es) || memcmp(ev, gv.data() + start + i * es, es)) bad++;
+	}
+	char what[200];
+	snprintf(what, sizeof what, "store %d rows of %d at %d (%s position) into a %s cache: bit for bit, nothing else "
+		 "touched (%zu wrong)", count, kv_dim, pos, device_pos ? "device" : "host", dtype_name(d), bad);
+	check(bad == 0, what);
+	cudaFree(k); cudaFree(v); cudaFree(kc); cudaFree(vc); cudaFree(pd);
+}
+
+enum attention_kernel_kind { ATT_FIRST, ATT_DECODE, ATT_DECODE_DEVICE_POS };
+
+/* count query tokens at pos0.. over a cache of dtype d filled by llmk_store_kv_typed_at
+ * (prefill style, every row at once), against float64 attention over the cache's
+ * rounded values (read back), so that the tolerance is float32 arithmetic's. */
+static void check_attention_cache(enum attention_kernel_kind kind, enum llmk_dtype d, int heads, int kv_heads,
+				  int head_dim, int count, int pos0)
+{
+	const int positions = pos0 + count, kv_dim = kv_heads * head_dim, group = heads / kv_heads;
+	const size_t qn = (size_t)count * heads * head_dim, cn = (size_t)positions * kv_dim, es = dtype_size(d);
+	std::vector<float> hq(qn), hk(cn), hv(cn);
+	for (auto &f : hq) f = uniform_in(-1.5f, 1.5f);
+	for (auto &f : hk) f = uniform_in(-2, 2);
+	for (auto &f : hv) f = uniform_in(-1, 1);
+	float *q, *k, *v, *out, *scratch; uint8_t *kc, *vc; int *pd;
+	const int max_tokens = 64;
+	CUDA(cudaMalloc(&q, qn * 4)); CUDA(cudaMalloc(&k, cn * 4)); CUDA(cudaMalloc(&v, cn * 4));
+	CUDA(cudaMalloc(&out, qn * 4)); CUDA(cudaMalloc(&kc, cn * es)); CUDA(cudaMalloc(&vc, cn * es));
+	CUDA(cudaMalloc(&pd, 4)); CUDA(cudaMalloc(&scratch, llmk_attention_decode_scratch(heads, head_dim, max_tokens) * 4));
+	CUDA(cudaMemcpy(q, hq.data(), qn * 4, cudaMemcpyHostToDevice));
+	CUDA(cudaMemcpy(k, hk.data(), cn * 4, cudaMemcpyHostToDevice));
+	CUDA(cudaMemcpy(v, hv.data(), cn * 4, cudaMemcpyHostToDevice));
+	CUDA(cudaMemcpy(pd, &pos0, 4, cudaMemcpyHostToDevice));
+	CUDA(llmk_store_kv_typed_at(k, v, kc, vc, d, kv_dim, positions, 0, 0));
+	CUDA(cudaMemset(out, 0xff, qn * 4));
+	const float scale = 1.0f / sqrtf((float)head_dim);
+	const char *kname = "first-version attention";
+	if (kind == ATT_FIRST)
+		CUDA(llmk_attention_typed(q, kc, vc, d, out, count, pos0, heads, kv_heads, head_dim, scale, 0));
+	else if (kind == ATT_DECODE) {
+		kname = "split-KV attention";
+		CUDA(llmk_attention_decode_typed(q, kc, vc, d, out, count, pos0, heads, kv_heads, head_dim, scale, scratch,
+						 max_tokens, 0));
+	} else {
+		kname = "split-KV attention (device position)";
+		CUDA(llmk_attention_decode_device_pos_typed(q, kc, vc, d, out, count, pd, heads, kv_heads, head_dim, scale,
+							    scratch, 0));
+	}
+	CUDA(cudaDeviceSynchronize());
+	std::vector<uint8_t> gk(cn * es), gv(cn * es);
+	std::vector<float> got(qn);
+	CUDA(cudaMemcpy(gk.data(), kc, gk.size(), cudaMemcpyDeviceToHost));
+	CUDA(cudaMemcpy(gv.data(), vc, gv.size(), cudaMemcpyDeviceToHost));
+	CUDA(cudaMemcpy(got.data(), out, qn * 4, cudaMemcpyDeviceToHost));
+	std::vector<double> kd(cn), vd(cn), score(positions), o(head_dim);
+	for (size_t i = 0; i < cn; i++) { kd[i] = cache_value(gk, d, i); vd[i] = cache_value(gv, d, i); }
+	double num = 0, den = 0; bool written = true;
+	for (int t = 0; t < count; t++)
+		for (int h = 0; h < heads; h++) {
+			const float *qh = hq.data() + ((size_t)t * heads + h) * head_dim;
+			const size_t off = (size_t)(h / group) * head_dim;
+			double mx = -INFINITY, sum = 0;
+			for (int j = 0; j <= pos0 + t; j++) {
+				double s = 0;
+				for (int i = 0; i < head_dim; i++) s += (double)qh[i] * kd[(size_t)j * kv_dim + off + i];
+				score[j] = s * scale;
+				mx = std::max(mx, score[j]);
+			}
+			std::fill(o.begin(), o.end(), 0.0);
+			for (int j = 0; j <= pos0 + t; j++) {
+				double p = exp(score[j] - mx);
+				sum += p;
+				for (int i = 0; i < head_dim; i++) o[i] += p * vd[(size_t)j * kv_dim + off + i];
+			}
+			for (int i = 0; i < head_dim; i++) {
+				double want = o[i] / sum, g = got[((size_t)t * heads + h) * head_dim + i];
+				if (!isfinite(g)) written = false;
+				num += (g - want) * (g - want); den += want * want;
+			}
+		}
+	char what[240];
+	snprintf(what, sizeof what, "%s, %s cache, %d/%d heads of %d, %d tokens at %d: written, relative error %.1e < 1e-5",
+		 kname, dtype_name(d), heads, kv_heads, head_dim, count, pos0, sqrt(num / den));
+	check(written && sqrt(num / den) < 1e-5, what);
+	cudaFree(q); cudaFree(k); cudaFree(v); cudaFree(out); cudaFree(kc); cudaFree(vc); cudaFree(pd); cudaFree(scratch);
+}
+
+static void check_kv_cache(void)
+{
+	const enum llmk_dtype dtypes[] = {LLMK_F32, LLMK_BF16, LLMK_E4M3};
+	for (enum llmk_dtype d : dtypes) {
+		check_store_kv(d, 1024, 1, 777, true);
+		check_store_kv(d, 1024, 37, 100, false);
+		check_store_kv(d, 64, 300, 5, false);
+		for (int head_dim : {64, 128})
+			for (int group : {1, 4, 8})
+				for (int pos : {0, 1000, 4999}) {
+					int kv_heads = 8 / (group == 8 ? 2 : 1), heads = kv_heads * group;
+					check_attention_cache(pos == 1000 ? ATT_DECODE_DEVICE_POS : ATT_DECODE, d, heads, kv_heads,
+							      head_dim, 1, pos);
+				}
+		check_attention_cache(ATT_DECODE, d, 32, 8, 128, 3, 4093);   /* a few tokens, 64 splits */
+		check_attention_cache(ATT_DECODE, d, 32, 8, 128, 40, 2000);  /* prefill: a split a token */
+		check_attention_cache(ATT_DECODE, d, 32, 4, 64, 64, 0);
+		check_attention_cache(ATT_FIRST, d, 4, 2, 32, 7, 20);        /* the tiny models' shape */
+		check_attention_cache(ATT_FIRST, d, 4, 2, 32, 1, 300);
+		check_attention_cache(ATT_FIRST, d, 32, 8, 128, 5, 700);
+	}
+}
+
+/* ---- fused activation quantization: bit for bit the unfused pair ------------------- */
+
+static bool quant_fp8(enum llmk_quant q) { return q == LLMK_QUANT_FP8_STATIC || q == LLMK_QUANT_FP8_DYNAMIC; }
+
+/* rmsnorm (swiglu false) or swiglu then quantize: fused (with and without the float
+ * output) against llmk_rmsnorm / llmk_swiglu + llmk_quantize, every byte compared. */
+static void check_fused_quantize(bool swiglu, enum llmk_quant quant, const char *qname, int count, int n)
+{
+	const size_t total = (size_t)count * n;
+	std::vector<float> ha(total), hb(swiglu ? total : (size_t)n);
+	for (int t = 0; t < count; t++) {
+		float amp = t % 5 == 3 ? 40.0f : t % 5 == 1 ? 0.02f : 2.0f; /* rows of different size */
+		for (int i = 0; i < n; i++) ha[(size_t)t * n + i] = uniform_in(-amp, amp);
+	}
+	for (auto &f : hb) f = swiglu ? uniform_in(-3, 3) : uniform_in(0.2f, 1.8f);
+	/* static scales that saturate some values */
+	const float static_scale = quant_fp8(quant) ? (swiglu ? 0.02f : 0.004f) : (swiglu ? 0.2f : 0.02f);
+	float *a, *b, *ref_out, *out, *ref_scales, *scales, *scales2; uint8_t *ref_q, *xq, *xq2;
+	CUDA(cudaMalloc(&a, total * 4)); CUDA(cudaMalloc(&b, hb.size() * 4)); CUDA(cudaMalloc(&ref_out, total * 4));
+	CUDA(cudaMalloc(&out, total * 4)); CUDA(cudaMalloc(&ref_q, total)); CUDA(cudaMalloc(&xq, total));
+	CUDA(cudaMalloc(&xq2, total)); CUDA(cudaMalloc(&ref_scales, count * 4)); CUDA(cudaMalloc(&scales, count * 4));
+	CUDA(cudaMalloc(&scales2, count * 4));
+	CUDA(cudaMemcpy(a, ha.data(), total * 4, cudaMemcpyHostToDevice));
+	CUDA(cudaMemcpy(b, hb.data(), hb.size() * 4, cudaMemcpyHostToDevice));
+	CUDA(cudaMemset(out, 0xff, total * 4)); CUDA(cudaMemset(xq, 0x7f, total)); CUDA(cudaMemset(xq2, 0x7f, total));
+	CUDA(cudaMemset(scales, 0xff, count * 4)); CUDA(cudaMemset(scales2, 0xff, count * 4));
+	const float eps = 1e-5f;
+	if (swiglu) {
+		CUDA(cudaMemcpy(ref_out, a, total * 4, cudaMemcpyDeviceToDevice));
+		CUDA(llmk_swiglu(ref_out, b, total, 0));
+		CUDA(llmk_swiglu_quantize(a, b, out, count, n, quant, static_scale, xq, scales, 0));
+		CUDA(llmk_swiglu_quantize(a, b, NULL, count, n, quant, static_scale, xq2, scales2, 0));
+	} else {
+		CUDA(llmk_rmsnorm(a, b, ref_out, count, n, eps, 0));
+		CUDA(llmk_rmsnorm_quantize(a, b, out, count, n, eps, quant, static_scale, xq, scales, 0));
+		CUDA(llmk_rmsnorm_quantize(a, b, NULL, count, n, eps, quant, static_scale, xq2, scales2, 0));
+	}
+	CUDA(llmk_quantize(ref_out, count, n, quant, static_scale, ref_q, ref_scales, 0));
+	CUDA(cudaDeviceSynchronize());
+	std::vector<float> g_ref(total), g_out(total), s_ref(count), s1(count), s2(count);
+	std::vector<uint8_t> q_ref(total), q1(total), q2(total);
+	CUDA(cudaMemcpy(g_ref.data(), ref_out, total * 4, cudaMemcpyDeviceToHost));
+	CUDA(cudaMemcpy(g_out.data(), out, total * 4, cudaMemcpyDeviceToHost));
+	CUDA(cudaMemcpy(q_ref.data(), ref_q, total, cudaMemcpyDeviceToHost));
+	CUDA(cudaMemcpy(q1.data(), xq, total, cudaMemcpyDeviceToHost));
+	CUDA(cudaMemcpy(q2.data(), xq2, total, cudaMemcpyDeviceToHost));
+	CUDA(cudaMemcpy(s_ref.data(), ref_scales, count * 4, cudaMemcpyDeviceToHost));
+	CUDA(cudaMemcpy(s1.data(), scales, count * 4, cudaMemcpyDeviceToHost));
+	CUDA(cudaMemcpy(s2.data(), scales2, count * 4, cudaMemcpyDeviceToHost));
+	size_t bad = 0, saturated = 0;
+	for (size_t i = 0; i < total; i++) {
+		if (memcmp(&g_ref[i], &g_out[i], 4)) bad++;
+		if (q_ref[i] != q1[i] || q_ref[i] != q2[i]) bad++;
+		if (quant_fp8(quant) ? (q_ref[i] & 0x7f) == 0x7e : (q_ref[i] == 0x7f || q_ref[i] == 0x80)) saturated++;
+	}
+	for (int t = 0; t < count; t++)
+		if (memcmp(&s_ref[t], &s1[t], 4) || memcmp(&s_ref[t], &s2[t], 4)) bad++;
+	char what[240];
+	snprintf(what, sizeof what, "%s_quantize %s, %d tokens of %d: bit for bit %s + llmk_quantize, with and without "
+		 "the float output (%zu differ; %zu values at the range's end)", swiglu ? "swiglu" : "rmsnorm", qname,
+		 count, n, swiglu ? "llmk_swiglu" : "llmk_rmsnorm", bad, saturated);
+	check(bad == 0, what);
+	cudaFree(a); cudaFree(b); cudaFree(ref_out); cudaFree(out); cudaFree(ref_q); cudaFree(xq); cudaFree(xq2);
+	cudaFree(ref_scales); cudaFree(scales); cudaFree(scales2);
+}
+
+static void check_fused_quantizers(void)
+{
+	const enum llmk_quant quants[] = {LLMK_QUANT_FP8_STATIC, LLMK_QUANT_FP8_DYNAMIC, LLMK_QUANT_INT8_DYNAMIC,
+					  LLMK_QUANT_INT8_STATIC};
+	const char *names[] = {"FP8 static", "FP8 dynamic", "INT8 dynamic", "INT8 static"};
+	for (int q = 0; q < 4; q++)
+		for (int count : {1, 37})
+			for (int n : {4096, 14336}) {
+				check_fused_quantize(false, quants[q], names[q], count, n);
+				check_fused_quantize(true, quants[q], names[q], count, n);
+			}
+}
+
+/* ---- the one-token GEMV: layouts and fused forms give the same bits ------------------- */
+
+struct gemv_inputs {
+	float *x, *xs;
+	uint8_t *xq;
+};
+
+static bool gemv_inputs_make(struct gemv_inputs *in, enum llmk_dtype dtype, int cols)
+{
+	std::vector<float> hx(cols);
+	for (auto &f : hx) f = uniform_in(-1, 1);
+	float xs = 0.0137f;
+	if (cudaMalloc(&in->x, cols * 4) || cudaMalloc(&in->xq, cols) || cudaMalloc(&in->xs, 4)) return false;
+	fill(in->xq, cols, dtype == LLMK_BF16 ? LLMK_I8 : dtype, (uint32_t)(uniform() * 1e9));
+	return cudaMemcpy(in->x, hx.data(), cols * 4, cudaMemcpyHostToDevice) == cudaSuccess &&
+	       cudaMemcpy(in->xs, &xs, 4, cudaMemcpyHostToDevice) == cudaSuccess;
+}
+
+static void gemv_inputs_free(struct gemv_inputs *in) { cudaFree(in->x); cudaFree(in->xq); cudaFree(in->xs); }
+
+/* A matrix of random weights with per-row scales (none for BF16) and a poisoned output. */
+static bool gemv_matrix_make(struct llmk_gemv_matrix *m, enum llmk_dtype dtype, int rows, int cols)
+{
+	size_t es = dtype == LLMK_BF16 ? 2 : 1;
+	void *w; float *s, *y;
+	if (cudaMalloc(&w, (size_t)rows * cols * es) || cudaMalloc(&s, rows * 4) || cudaMalloc(&y, rows * 4)) return false;
+	fill(w, (size_t)rows * cols, dtype, (uint32_t)(uniform() * 1e9));
+	std::vector<float> hs(rows);
+	for (auto &f : hs) f = uniform_in(0.001f, 0.01f);
+	cudaMemcpy(s, hs.data(), rows * 4, cudaMemcpyHostToDevice);
+	cudaMemset(y, 0xff, rows * 4);
+	*m = {w, dtype == LLMK_BF16 ? NULL : s, dtype == LLMK_BF16 ? 0 : rows, rows, y};
+	if (dtype == LLMK_BF16) cudaFree(s);
+	return true;
+}
+
+static void gemv_matrix_free(struct llmk_gemv_matrix *m)
+{
+	cudaFree((void *)m->weight); cudaFree((void *)m->weight_scale); cudaFree(m->y);
+}
+
+static std::vector<float> device_floats(const float *p, size_t n)
+{
+	std::vector<float> h(n);
+	cudaMemcpy(h.data(), p, n * 4, cudaMemcpyDeviceToHost);
+	return h;
+}
+
+static size_t differ(const std::vector<float> &a, const std::vector<float> &b)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < a.size(); i++) n += memcmp(&a[i], &b[i], 4) != 0 || !isfinite(a[i]);
+	return n;
+}
+
+static void check_gemv_layouts_and_fusions(enum llmk_dtype dtype, const char *name, int q_rows, int kv_rows,
+					   int ff_rows, int cols)
+{
+	struct gemv_inputs in;
+	struct llmk_gemv_matrix m[3], gate, up;
+	if (!gemv_inputs_make(&in, dtype, cols) || !gemv_matrix_make(&m[0], dtype, q_rows, cols) ||
+	    !gemv_matrix_make(&m[1], dtype, kv_rows, cols) || !gemv_matrix_make(&m[2], dtype, kv_rows, cols) ||
+	    !gemv_matrix_make(&gate, dtype, ff_rows, cols) || !gemv_matrix_make(&up, dtype, ff_rows, cols)) {
+		check(false, "GEMV check buffers"); return;
+	}
+	char what[240];
+	/* every layout of llmk_gemv against its automatic one (which llmk_linear runs for
+	 * FP8 and INT8, checked against float64 by check_linear), bit for bit */
+	float *y; CUDA(cudaMalloc(&y, q_rows * 4));
+	CUDA(llmk_gemv(m[0].weight, dtype, q_rows, cols, m[0].weight_scale, m[0].weight_scale_count, in.x, in.xq, in.xs,
+		       m[0].y, -1, 0));
+	std::vector<float> want_q = device_floats(m[0].y, q_rows);
+	size_t bad = 0;
+	for (int rpb : {1, 2, 4}) {
+		CUDA(cudaMemset(y, 0xff, q_rows * 4));
+		CUDA(llmk_gemv(m[0].weight, dtype, q_rows, cols, m[0].weight_scale, m[0].weight_scale_count, in.x, in.xq, in.xs,
+			       y, rpb, 0));
+		bad += differ(device_floats(y, q_rows), want_q);
+	}
+	snprintf(what, sizeof what, "%s GEMV %dx%d, 1 token: rows a block 1, 2, 4 give the same bits (%zu differ)",
+		 name, q_rows, cols, bad);
+	check(bad == 0, what);
+	/* q/k/v in one launch against three */
+	std::vector<float> want[3];
+	for (int i = 0; i < 3; i++) {
+		CUDA(llmk_gemv(m[i].weight, dtype, m[i].rows, cols, m[i].weight_scale, m[i].weight_scale_count, in.x, in.xq,
+			       in.xs, m[i].y, -1, 0));
+		want[i] = device_floats(m[i].y, m[i].rows);
+		CUDA(cudaMemset(m[i].y, 0xff, m[i].rows * 4));
+	}
+	CUDA(llmk_gemv_multi(m, 3, dtype, cols, in.x, in.xq, in.xs, 0));
+	CUDA(cudaDeviceSynchronize());
+	bad = 0;
+	for (int i = 0; i < 3; i++) bad += differ(device_floats(m[i].y, m[i].rows), want[i]);
+	snprintf(what, sizeof what, "%s fused q/k/v GEMV (%d+%d+%d rows x %d): llmk_gemv's bits (%zu differ)", name,
+		 q_rows, kv_rows, kv_rows, cols, bad);
+	check(bad == 0, what);
+	/* gate/up + SwiGLU in one launch against llmk_gemv x 2 + llmk_swiglu */
+	CUDA(llmk_gemv(gate.weight, dtype, ff_rows, cols, gate.weight_scale, gate.weight_scale_count, in.x, in.xq, in.xs,
+		       gate.y, -1, 0));
+	CUDA(llmk_gemv(up.weight, dtype, ff_rows, cols, up.weight_scale, up.weight_scale_count, in.x, in.xq, in.xs,
+		       up.y, -1, 0));
+	CUDA(llmk_swiglu(gate.y, up.y, ff_rows, 0));
+	std::vector<float> want_ff = device_floats(gate.y, ff_rows);
+	float *ff; CUDA(cudaMalloc(&ff, ff_rows * 4)); CUDA(cudaMemset(ff, 0xff, ff_rows * 4));
+	CUDA(llmk_gemv_swiglu(&gate, &up, dtype, cols, in.x, in.xq, in.xs, ff, 0));
+	CUDA(cudaDeviceSynchronize());
+	bad = differ(device_floats(ff, ff_rows), want_ff);
+	snprintf(what, sizeof what, "%s fused gate/up + SwiGLU GEMV (2 x %dx%d): llmk_gemv x 2 + llmk_swiglu's bits "
+		 "(%zu differ)", name, ff_rows, cols, bad);
+	check(bad == 0, what);
+	cudaFree(y); cudaFree(ff);
+	for (int i = 0; i < 3; i++) gemv_matrix_free(&m[i]);
+	gemv_matrix_free(&gate); gemv_matrix_free(&up); gemv_inputs_free(&in);
+}
+
+/* ---- the decode GEMV's speed as a decode step sees it ---------------------------------
+ * launches calls captured in one CUDA graph (no launch gaps from the host), each on
+ * its own copy of the weights (rotated over enough copies that L2 holds none of
+ * them when it is read again), the graph replayed; per-launch time = median replay
+ * time / launches. */
+
+template <typename F>
+static double graph_us_per_launch(int launches, F launch)
+{
+	cudaStream_t s;
+	cudaGraph_t graph;
+	cudaGraphExec_t exec;
+	if (cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) != cudaSuccess) return -1;
+	cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal);
+	bool ok = true;
+	for (int i = 0; i < launches; i++) ok = ok && launch(i, s) == cudaSuccess;
+	if (cudaStreamEndCapture(s, &graph) != cudaSuccess || !ok) { cudaStreamDestroy(s); return -1; }
+	if (cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess) { cudaGraphDestroy(graph); cudaStreamDestroy(s); return -1; }
+	cudaEvent_t e0, e1; cudaEventCreate(&e0); cudaEventCreate(&e1);
+	std::vector<float> ms;
+	for (int r = 0; r < 23; r++) {
+		cudaEventRecord(e0, s); cudaGraphLaunch(exec, s); cudaEventRecord(e1, s); cudaEventSynchronize(e1);
+		float m; cudaEventElapsedTime(&m, e0, e1); if (r >= 3) ms.push_back(m);
+	}
+	std::sort(ms.begin(), ms.end());
+	cudaEventDestroy(e0); cudaEventDestroy(e1);
+	cudaGraphExecDestroy(exec); cudaGraphDestroy(graph); cudaStreamDestroy(s);
+	return cudaGetLastError() == cudaSuccess ? ms[ms.size() / 2] * 1e3 / launches : -1;
+}
+
+/* Copies of a matrix, enough that together they are well past L2 (>= 512 MB). */
+static int weight_copies(size_t bytes) { return (int)std::max<size_t>(2, ((size_t)512 << 20) / bytes + 1); }
+
+static void time_gemv(enum llmk_dtype dtype, int rows, int cols, const char *shape, double copy_gbs, FILE *table)
+{
+	size_t esize = dtype == LLMK_BF16 ? 2 : 1, wbytes = (size_t)rows * cols * esize;
+	int copies = weight_copies(wbytes), launches = std::max(20, copies);
+	std::vector<uint8_t *> w(copies, nullptr);
+	for (int c = 0; c < copies; c++) {
+		if (cudaMalloc(&w[c], wbytes) != cudaSuccess) { printf("not ok - alloc %s\n", shape); failed++; return; }
+		fill(w[c], wbytes / esize, dtype, c);
+	}
+	struct gemv_inputs in;
+	float *y, *ws;
+	bool q = dtype != LLMK_BF16;
+	if (!gemv_inputs_make(&in, dtype, cols) || cudaMalloc(&y, rows * 4) || cudaMalloc(&ws, rows * 4)) {
+		check(false, "GEMV timing buffers"); return;
+	}
+	std::vector<float> hw(rows, 0.01f);
+	cudaMemcpy(ws, hw.data(), rows * 4, cudaMemcpyHostToDevice);
+	const char *dname = dtype == LLMK_BF16 ? "BF16" : dtype == LLMK_E4M3 ? "FP8" : "INT8";
+	printf("  %-4s %-13s %5dx%-5d", dname, shape, rows, cols);
+	fprintf(table, "%s\t%s\t%d\t%d", dname, shape, rows, cols);
+	bool ok = true;
+	for (int rpb : {0, 2 | LLMK_GEMV_NO_PDL, 1, 2, 4, -1}) {
+		double us = graph_us_per_launch(launches, [&](int i, cudaStream_t s) {
+			return llmk_gemv(w[i % copies], dtype, rows, cols, q ? ws : NULL, q ? rows : 0, in.x, in.xq, in.xs, y,
+					 rpb, s);
+		});
+		double gbs = wbytes / (us * 1e-6) / 1e9;
+		ok = ok && us > 0;
+		printf(" |%s %5.1fus %3.0f%%", rpb == 0 ? "warp" : rpb < 0 ? "auto" : rpb == 1 ? "rb1" : rpb == 2 ? "rb2" :
+		       rpb == 4 ? "rb4" : "rb2-plain", us, 100 * gbs / copy_gbs);
+		fprintf(table, "\t%d\t%.2f\t%.0f\t%.1f", rpb, us, gbs, 100 * gbs / copy_gbs);
+	}
+	printf("\n");
+	fprintf(table, "\n");
+	for (auto p : w) cudaFree(p);
+	gemv_inputs_free(&in); cudaFree(y); cudaFree(ws);
+	snprintf(gemv_what, sizeof gemv_what, "%s %s GEMV timed in a graph without a CUDA error", dname, shape);
+	check(ok && cudaGetLastError() == cudaSuccess, gemv_what);
+}
+
+/* q/k/v (three launches vs llmk_gemv_multi) and gate/up + SwiGLU (three launches vs
+ * llmk_gemv_swiglu) of one token, per decode layer, copies rotated as above. */
+static void time_fused(enum llmk_dtype dtype, int hidden, int q_rows, int kv_rows, int ff_rows, const char *model,
+		       double copy_gbs, FILE *table)
+{
+	const size_t qkv_bytes = (size_t)(q_rows + 2 * kv_rows) * hidden, ff_bytes = (size_t)2 * ff_rows * hidden;
+	const int copies = weight_copies(std::min(qkv_bytes, ff_bytes)) / 2 + 1;
+	std::vector<struct llmk_gemv_matrix> qkv(3 * copies), ff(2 * copies);
+	bool ok = true;
+	for (int c = 0; c < copies && ok; c++)
+		ok = gemv_matrix_make(&qkv[3 * c], dtype, q_rows, hidden) && gemv_matrix_make(&qkv[3 * c + 1], dtype, kv_rows, hidden) &&
+		     gemv_matrix_make(&qkv[3 * c + 2], dtype, kv_rows, hidden) && gemv_matrix_make(&ff[2 * c], dtype, ff_rows, hidden) &&
+		     gemv_matrix_make(&ff[2 * c + 1], dtype, ff_rows, hidden);
+	struct gemv_inputs in;
+	float *y;
+	if (!ok || !gemv_inputs_make(&in, dtype, hidden) || cudaMalloc(&y, ff_rows * 4)) {
+		check(false, "fused GEMV timing buffers (out of memory?)"); return;
+	}
+	const int launches = std::max(20, copies);
+	double unfused_qkv = graph_us_per_launch(launches, [&](int i, cudaStream_t s) {
+		cudaError_t e = cudaSuccess;
+		for (int k = 0; k < 3 && e == cudaSuccess; k++) {
+			struct llmk_gemv_matrix *m = &qkv[3 * (i % copies) + k];
+			e = llmk_linear(m->weight, dtype, m->rows, hidden, m->weight_scale, m->weight_scale_count, in.x, in.xq,
+					in.xs, 1, m->y, m->rows, s);
+		}
+		return e;
+	});
+	double fused_qkv = graph_us_per_launch(launches, [&](int i, cudaStream_t s) {
+		return llmk_gemv_multi(&qkv[3 * (i % copies)], 3, dtype, hidden, in.x, in.xq, in.xs, s);
+	});
+	double unfused_ff = graph_us_per_launch(launches, [&](int i, cudaStream_t s) {
+		struct llmk_gemv_matrix *g = &ff[2 * (i % copies)], *u = g + 1;
+		cudaError_t e = llmk_linear(g->weight, dtype, ff_rows, hidden, g->weight_scale, g->weight_scale_count, in.x,
+					    in.xq, in.xs, 1, g->y, ff_rows, s);
+		if (e == cudaSuccess)
+			e = llmk_linear(u->weight, dtype, ff_rows, hidden, u->weight_scale, u->weight_scale_count, in.x, in.xq,
+					in.xs, 1, u->y, ff_rows, s);
+		return e == cudaSuccess ? llmk_swiglu(g->y, u->y, ff_rows, s) : e;
+	});
+	double fused_ff = graph_us_per_launch(launches, [&](int i, cudaStream_t s) {
+		return llmk_gemv_swiglu(&ff[2 * (i % copies)], &ff[2 * (i % copies) + 1], dtype, hidden, in.x, in.xq, in.xs, y, s);
+	});
+	const char *dname = dtype == LLMK_E4M3 ? "FP8" : dtype == LLMK_I8 ? "INT8" : "BF16";
+	size_t es = dtype == LLMK_BF16 ? 2 : 1;
+	auto pct = [&](size_t bytes, double us) { return 100.0 * bytes * es / (us * 1e-6) / 1e9 / copy_gbs; };
+	printf("  %-4s %-4s q/k/v: 3 launches %6.1f us (%3.0f%%), fused %6.1f us (%3.0f%%); gate/up+SwiGLU: 3 launches "
+	       "%6.1f us (%3.0f%%), fused %6.1f us (%3.0f%%)\n", dname, model, unfused_qkv, pct(qkv_bytes, unfused_qkv),
+	       fused_qkv, pct(qkv_bytes, fused_qkv), unfused_ff, pct(ff_bytes, unfused_ff), fused_ff, pct(ff_bytes, fused_ff));
+	fprintf(table, "fused\t%s\t%s\t%.2f\t%.2f\t%.2f\t%.2f\n", dname, model, unfused_qkv, fused_qkv, unfused_ff, fused_ff);
+	for (auto &m : qkv) gemv_matrix_free(&m);
+	for (auto &m : ff) gemv_matrix_free(&m);
+	gemv_inputs_free(&in); cudaFree(y);
+	snprintf(gemv_what, sizeof gemv_what, "%s %s fused GEMVs timed in a graph without a CUDA error", dname, model);
+	check(unfused_qkv > 0 && fused_qkv > 0 && unfused_ff > 0 && fused_ff > 0 && cudaGetLastError() == cudaSuccess,
+	      gemv_what);
+}
+
+/* The decode attention (split kernel + combine, one token, Llama-3.1-8B's 32/8 heads of
+ * 128) over a cache of each dtype at a context length, caches rotated past L2 as for
+ * the GEMV; bytes = the K and V rows read. */
+static void time_attention(enum llmk_dtype d, int context, double copy_gbs, FILE *table)
+{
+	const int heads = 32, kv_heads = 8, head_dim = 128, kv_dim = kv_heads * head_dim;
+	const size_t bytes = (size_t)2 * context * kv_dim * dtype_size(d);
+	const int copies = weight_copies(bytes), launches = std::max(20, copies);
+	std::vector<uint8_t *> caches(copies, nullptr);
+	float *q, *out, *scratch, *rows;
+	bool ok = cudaMalloc(&q, heads * head_dim * 4) == cudaSuccess && cudaMalloc(&out, heads * head_dim * 4) == cudaSuccess &&
+		  cudaMalloc(&scratch, llmk_attention_decode_scratch(heads, head_dim, 1) * 4) == cudaSuccess &&
+		  cudaMalloc(&rows, (size_t)context * kv_dim * 4) == cudaSuccess;
+	if (ok) {
+		std::vector<float> h((size_t)context * kv_dim);
+		for (auto &f : h) f = uniform_in(-1, 1);
+		ok = cudaMemcpy(rows, h.data(), h.size() * 4, cudaMemcpyHostToDevice) == cudaSuccess &&
+		     cudaMemcpy(q, h.data(), heads * head_dim * 4, cudaMemcpyHostToDevice) == cudaSuccess;
+	}
+	for (int c = 0; c < copies && ok; c++)
+		ok = cudaMalloc(&caches[c], bytes) == cudaSuccess &&
+		     llmk_store_kv_typed_at(rows, rows, caches[c], caches[c] + bytes / 2, d, kv_dim, context, 0, 0) == cudaSuccess;
+	double us = !ok ? -1 : graph_us_per_launch(launches, [&](int i, cudaStream_t s) {
+		uint8_t *c = caches[i % copies];
+		return llmk_attention_decode_typed(q, c, c + bytes / 2, d, out, 1, context - 1, heads, kv_heads, head_dim,
+						   0.088f, scratch, 1, s);
+	});
+	double gbs = bytes / (us * 1e-6) / 1e9;
+	printf("  %-4s cache, context %6d: %7.1f us %6.0f GB/s %4.0f%% of copy\n", dtype_name(d), context, us, gbs,
+	       100 * gbs / copy_gbs);
+	fprintf(table, "attention\t%s\t%d\t%.2f\t%.0f\n", dtype_name(d), context, us, gbs);
+	for (auto p : caches) cudaFree(p);
+	cudaFree(q); cudaFree(out); cudaFree(scratch); cudaFree(rows);
+	snprintf(gemv_what, sizeof gemv_what, "decode attention over a %s cache of %d timed without a CUDA error",
+		 dtype_name(d), context);
+	check(us > 0 && cudaGetLastError() == cudaSuccess, gemv_what);
+}
 
 /* ---- prefill attention (attention_prefill.cu) ------------------------------------------
  * Inputs: q uniform in [-3, 3) (scores of standard deviation about 2 after the
@@ -350,18 +866,8 @@ static void check_attention_decode(int heads, int kv_heads, int head_dim, int co
 
 struct attention_case { int count, pos0, heads, kv_heads, head_dim; enum llmk_dtype dtype; };
 
-static const char *dtype_name(enum llmk_dtype d)
-{
-	return d == LLMK_F32 ? "f32" : d == LLMK_BF16 ? "bf16" : d == LLMK_E4M3 ? "e4m3" : "?";
-}
-
-static size_t dtype_size(enum llmk_dtype d)
-{
-	return d == LLMK_F32 ? 4 : d == LLMK_BF16 ? 2 : 1;
-}
-
 /* Uniform in [-amplitude, amplitude) from a 64-bit xorshift. */
-static float uniform(uint64_t &state, float amplitude)
+static float uniform_from(uint64_t &state, float amplitude)
 {
 	state ^= state << 13; state ^= state >> 7; state ^= state << 17;
 	return (float)((double)(state >> 11) / 9007199254740992.0 * 2 - 1) * amplitude;
@@ -374,7 +880,7 @@ static void random_cache(enum llmk_dtype dtype, size_t n, float amplitude, uint6
 	bytes.resize(n * dtype_size(dtype));
 	values.resize(n);
 	for (size_t i = 0; i < n; i++) {
-		float x = uniform(seed, amplitude);
+		float x = uniform_from(seed, amplitude);
 		if (dtype == LLMK_F32) {
 			memcpy(&bytes[4 * i], &x, 4);
 			values[i] = x;
@@ -437,7 +943,7 @@ static void check_attention_prefill(attention_case c, uint64_t seed)
 	const size_t q_count = (size_t)c.count * c.heads * hd, kv_count = (size_t)positions * kv_dim;
 	std::vector<float> hq(q_count), hk, hv;
 	std::vector<uint8_t> k_bytes, v_bytes;
-	for (auto &x : hq) x = uniform(seed, 3.0f);
+	for (auto &x : hq) x = uniform_from(seed, 3.0f);
 	random_cache(c.dtype, kv_count, 2.0f, seed * 3 + 1, k_bytes, hk);
 	random_cache(c.dtype, kv_count, 1.0f, seed * 5 + 2, v_bytes, hv);
 	float *q, *out, *first, *kf, *vf; void *kc, *vc;
@@ -536,8 +1042,8 @@ static void time_attention_prefill(int count)
 	const size_t q_count = (size_t)count * heads * hd, kv_count = (size_t)count * kv_dim;
 	std::vector<float> hq(q_count), hk, hv;
 	std::vector<uint8_t> kb, vb, k8, v8, kf32, vf32;
-	uint64_t seed = 977 + count;
-	for (auto &x : hq) x = uniform(seed, 3.0f);
+	uint64_t seed = (uint64_t)(uniform() * 9007199254740992.0) | 1;
+	for (auto &x : hq) x = uniform_from(seed, 3.0f);
 	random_cache(LLMK_BF16, kv_count, 2.0f, seed + 1, kb, hk);
 	random_cache(LLMK_BF16, kv_count, 1.0f, seed + 2, vb, hv);
 	random_cache(LLMK_E4M3, kv_count, 2.0f, seed + 3, k8, hk);
@@ -590,7 +1096,7 @@ static void time_attention_prefill(int count)
 static void attention_prefill_checks(void)
 {
 	const enum llmk_dtype dtypes[] = {LLMK_F32, LLMK_BF16, LLMK_E4M3};
-	uint64_t seed = 12345;
+	uint64_t seed = (uint64_t)(uniform() * 9007199254740992.0) | 1; /* each case seed + i: a fresh stream */
 	for (enum llmk_dtype d : dtypes)
 		for (int hd : {64, 128})
 			for (int group : {1, 4, 8}) {
@@ -617,17 +1123,20 @@ int main(int argc, char **argv)
 {
 	cudaDeviceProp prop; cudaGetDeviceProperties(&prop, 0);
 	printf("# %s, %d SMs, L2 %d MB\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
-	if (argc > 1 && strcmp(argv[1], "attention-speed") == 0) {
-		time_attention_prefill(512);
-		time_attention_prefill(2048);
+	rng_state = argc > 2 ? strtoull(argv[2], NULL, 0) : (uint64_t)time(NULL) * 2654435761u | 1;
+	printf("# random seed %#llx (kernel_checks TABLE SEED repeats a run)\n", (unsigned long long)rng_state);
+	if (argc > 1 && (strcmp(argv[1], "attention") == 0 || strcmp(argv[1], "attention-speed") == 0)) {
+		if (strcmp(argv[1], "attention") == 0) {
+			attention_prefill_checks();
+		} else {
+			time_attention_prefill(512);
+			time_attention_prefill(2048);
+		}
 		printf("%d passed, %d failed\n", passed, failed);
 		return failed ? 1 : 0;
 	}
-	if (argc > 1 && strcmp(argv[1], "attention") == 0) {
-		attention_prefill_checks();
-		printf("%d passed, %d failed\n", passed, failed);
-		return failed ? 1 : 0;
-	}
+	FILE *table = fopen(argc > 1 ? argv[1] : "gemv_timings.tsv", "w");
+	if (!table) { printf("not ok - open the timings table\n"); return 1; }
 	const enum llmk_dtype dtypes[] = {LLMK_BF16, LLMK_E4M3, LLMK_I8};
 	const char *names[] = {"BF16", "FP8", "INT8"};
 	for (int d = 0; d < 3; d++)
@@ -646,7 +1155,14 @@ int main(int argc, char **argv)
 	check_attention_decode(32, 4, 64, 8, 300);
 	check_attention_decode(32, 8, 128, 64, 0);    /* prefill: one split a token */
 	check_attention_decode(64, 8, 128, 40, 2000);
+	check_kv_cache();
 	attention_prefill_checks();
+	check_fused_quantizers();
+	check_gemv_layouts_and_fusions(LLMK_E4M3, "FP8", 4096, 1024, 14336, 4096);
+	check_gemv_layouts_and_fusions(LLMK_I8, "INT8", 4096, 1024, 14336, 4096);
+	check_gemv_layouts_and_fusions(LLMK_BF16, "BF16", 4096, 1024, 14336, 4096);
+	check_gemv_layouts_and_fusions(LLMK_E4M3, "FP8", 1000, 24, 300, 14336); /* rows not a multiple of 4 */
+	check_gemv_layouts_and_fusions(LLMK_I8, "INT8", 1000, 24, 301, 512);
 	struct llmk_gemm *gemm = NULL;
 	char gerr[256];
 	check(llmk_gemm_create(&gemm, gerr, sizeof gerr) == 0, "cuBLASLt handle");
@@ -670,11 +1186,23 @@ int main(int argc, char **argv)
 		{4096, 4096, "8B q/o_proj"}, {1024, 4096, "8B k/v_proj"}, {14336, 4096, "8B gate/up"}, {4096, 14336, "8B down"},
 		{8192, 8192, "70B q/o_proj"}, {1024, 8192, "70B k/v_proj"}, {28672, 8192, "70B gate/up"}, {8192, 28672, "70B down"},
 	};
-	printf("# decode GEMV, 1 token, weights only counted:\n");
+	printf("# decode GEMV, 1 token, weights only counted, per launch inside a CUDA graph (%% of the copy bandwidth);\n"
+	       "# warp = the warp-a-row kernel (before), rbN = a block of 256 threads on N rows (programmatic dependent\n"
+	       "# launch; rb2-plain without it), auto = llmk_gemv's choice (what llmk_linear runs for FP8 and INT8)\n");
 	for (int d = 1; d < 3; d++)
 		for (auto &s : shapes)
-			time_gemv(dtypes[d], s.rows, s.cols, s.name, copy);
-	time_gemv(LLMK_BF16, 128256, 4096, "8B lm_head", copy);
+			time_gemv(dtypes[d], s.rows, s.cols, s.name, copy, table);
+	time_gemv(LLMK_BF16, 128256, 4096, "8B lm_head", copy, table);
+	printf("# fused one-token GEMVs against the launches they replace, per layer:\n");
+	for (int d = 1; d < 3; d++) {
+		time_fused(dtypes[d], 4096, 4096, 1024, 14336, "8B", copy, table);
+		time_fused(dtypes[d], 8192, 8192, 1024, 28672, "70B", copy, table);
+	}
+	printf("# decode attention, 1 token, 32/8 heads of 128, per launch (split + combine) inside a CUDA graph:\n");
+	for (int context : {4096, 32768})
+		for (enum llmk_dtype d : {LLMK_F32, LLMK_BF16, LLMK_E4M3})
+			time_attention(d, context, copy, table);
+	fclose(table);
 	llmk_gemm_free(gemm);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

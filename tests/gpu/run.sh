@@ -34,15 +34,24 @@ arch=$(sed -n 's/^CUDA_ARCH = //p' Makefile)
 nvcc -O3 -std=c++17 -gencode=arch=compute_${arch#sm_},code=${arch} -I"$top/src" -I"$top/kernels" -I. \
 	"$top/tests/gpu/kernel_checks.cu" libllmchat.a -lcublasLt -lcudart -o kernel_checks >kernel_checks.build 2>&1
 check $? "kernel_checks builds"
-./kernel_checks >kernel_checks.out 2>&1
+./kernel_checks gemv_timings.tsv >kernel_checks.out 2>&1
 grep -v '^ok' kernel_checks.out | grep -v 'passed, .* failed'
 passed=$((passed + $(grep -c '^ok' kernel_checks.out))); failed=$((failed + $(grep -c '^not ok' kernel_checks.out)))
 cuobjdump --dump-sass kernels/llm_kernels.o >llm_kernels.sass 2>&1
-awk '/Function : .*gemv_kernel/{f=1} /Function : /&&!/gemv_kernel/{f=0} f' llm_kernels.sass | grep -q 'LDG.E.128'
-check $? "the GEMV loads its weights 16 bytes at a time (LDG.E.128 in its SASS)"
-awk '/Function : .*gemv_kernel/{f=1} /Function : /&&!/gemv_kernel/{f=0} f' llm_kernels.sass | grep -Eq 'LDL|STL'
+# every GEMV kernel (gemv_kernel, gemv_split_kernel, gemv_swiglu_kernel, each instantiation):
+# its weights in 16-byte loads, and no local memory
+gemv_sass() { awk '/Function : /{f = ($0 ~ /gemv_/)} f' llm_kernels.sass; }
+without_128=$(awk '/Function : /{if (name != "" && !wide) print name; name = ($0 ~ /gemv_/) ? $3 : ""; wide = 0}
+	/LDG.E.128/{wide = 1} END {if (name != "" && !wide) print name}' llm_kernels.sass)
+[ "$(gemv_sass | grep -c 'Function : ')" -gt 0 ] && [ -z "$without_128" ]
+check $? "every GEMV kernel loads its weights 16 bytes at a time (LDG.E.128 in its SASS)${without_128:+; not: $without_128}"
+gemv_sass | grep -Eq 'LDL|STL'
 [ $? -ne 0 ]
-check $? "the GEMV uses no local memory (no LDL/STL)"
+check $? "the GEMV kernels use no local memory (no LDL/STL)"
+split_sass() { awk '/Function : /{f = ($0 ~ /attention_split_kernel/)} f' llm_kernels.sass; }
+split_sass | grep -Eq 'LDL|STL'
+[ $? -ne 0 ]
+check $? "the split-KV attention kernels use no local memory (no LDL/STL)"
 cuobjdump --dump-sass kernels/attention_prefill.o >attention_prefill.sass 2>&1
 [ "$(grep -c 'Function : .*attention_prefill_kernel' attention_prefill.sass)" -eq 6 ] &&
 	[ "$(awk '/Function : /{f=$0} /HMMA/{print f}' attention_prefill.sass | sort -u | wc -l)" -eq 6 ]
@@ -94,5 +103,42 @@ for name in tiny-bf16 tiny-fp8 tiny-int8; do
 		"${gpu_ppl:-x nan}" "${cpu_ppl:-x nan}"
 	check $? "$name: --perplexity on the GPU ($gpu_ppl) equals the CPU's ($cpu_ppl) within 1e-3 relative"
 done
+
+# tensor parallel on this one GPU (tests/tp_compare.c): N ranks against one rank, with
+# the one-GPU communicator (every rank on GPU 0, a reduce kernel between host
+# barriers), and NCCL with one rank.  The peer-to-peer kernel needs its ranks' kernels
+# to wait for one another on the GPU; ranks sharing one GPU can deadlock there behind
+# an implicitly synchronising call (seen once), so it is checked on several GPUs only
+# (tests/gpu/multi_gpu.sh).  Every run has a time limit.  Tolerances: BF16 and INT8 differ by summation order (and
+# INT8 by per-rank dynamic scales); FP8 prefill runs on the FP8 tensor cores, whose
+# narrow accumulation depends on the split of the columns (as for the goldens).
+python3 "$top/tests/tp/make_tp_models.py" tp-models
+check $? "tp8 models written"
+gcc -O2 -std=c11 -D_GNU_SOURCE -I. -I"$top/src" -I"$top/tokenizer" -I"$top/kernels" -I"$top/tests" \
+	-I/usr/local/cuda/include -fopenmp "$top/tests/tp_compare.c" libllmchat.a \
+	$(pkg-config --libs jansson libutf8proc ncursesw) -L/usr/local/cuda/lib64 -lcublasLt -lnccl -lcudart -lstdc++ -lm \
+	-o tp_compare >tp_compare.build 2>&1
+check $? "tp_compare builds"
+tp_tolerance() { case $1 in *fp8*) echo 0.05 ;; *tp8-int8*) echo 0.5 ;; *int8*) echo 0.02 ;; *) echo 0.001 ;; esac; }
+tp_run() { # LABEL COMM MODEL N...
+	label=$1 comm=$2 model=$3
+	shift 3
+	LLMCHAT_TEST_BACKEND=cuda LLMCHAT_TEST_COMM=$comm timeout 120 ./tp_compare -r "$(echo "$@" | tr " " ,)" "$model" "$(tp_tolerance "$model")" \
+		>"tp-$label.tap" 2>&1
+	grep -E '^(not ok|#)' "tp-$label.tap" | head -n 8
+	grep -E 'log-probs' "tp-$label.tap" | sed 's/^/  /'
+	passed=$((passed + $(grep -c '^ok' "tp-$label.tap"))); failed=$((failed + $(grep -c '^not ok' "tp-$label.tap")))
+	grep -q '^ok' "tp-$label.tap" || check 1 "$label: tp_compare ran"
+}
+for name in bf16 fp8 int8; do
+	tp_run "one-gpu-tiny-$name" one-gpu "$top/tests/data/models/tiny-$name" 2 4
+	tp_run "one-gpu-tp8-$name" one-gpu "tp-models/tp8-$name" 2 4 8
+	tp_run "nccl-tiny-$name" nccl "$top/tests/data/models/tiny-$name" 1
+done
+model="$top/tests/data/models/tiny-bf16"
+echo "Who are you?" | timeout 60 ./src/llmchat -m "$model" --temp 0 --gpus 1 --comm nccl >nccl-1.txt 2>nccl-1.err
+check $? "llmchat --gpus 1 --comm nccl runs end to end ($(head -n 1 nccl-1.err))"
+cmp -s nccl-1.txt gpu-tiny-bf16.txt
+check $? "... and answers as without NCCL"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

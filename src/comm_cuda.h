@@ -1,0 +1,36 @@
+/*
+ * comm_cuda.h - the communicators of the CUDA backend (communicator.h).
+ *
+ *   NCCL          one communicator per rank (ncclCommInitRankConfig, non-blocking,
+ *                 so that a failing rank can abort the others), ncclAllReduce on the
+ *                 rank's stream; rank r on GPU r.  Capturable.
+ *   peer-to-peer  the one-shot kernel of comm_kernels.h over memory the GPUs share
+ *                 through cudaDeviceEnablePeerAccess: one launch and no library call
+ *                 per all-reduce, for the small messages of decode.  Rank r on GPU
+ *                 r mod the visible count (so it also runs, slowly, on one GPU).
+ *                 Capturable.
+ *   one GPU       every rank on GPU 0, each with its own stream, summed by a kernel
+ *                 between host barriers: checks the split on a single GPU.  Not
+ *                 capturable (decode runs without a graph).
+ * NCCL_NVLS_ENABLE is set to 0 before NCCL starts (no NVLink multicast).
+ */
+#ifndef LLMCHAT_COMM_CUDA_H
+#define LLMCHAT_COMM_CUDA_H
+
+#include <stddef.h>
+
+#include "communicator.h"
+#include "engine.h"
+
+/* The largest all-reduce, in floats (256 tokens of a 16384-wide model). */
+#define COMM_CUDA_MAX_COUNT ((size_t)256 * 16384)
+
+/* A communicator of kind (ENGINE_COMM_AUTO: NCCL) for ranks ranks; devices[rank]
+ * receives each rank's GPU. */
+int comm_cuda_create(enum engine_comm kind, int ranks, struct communicator **out, int *devices, char *err,
+		     size_t err_size);
+
+/* "NCCL", "peer-to-peer", "one GPU". */
+const char *comm_cuda_kind_name(enum engine_comm kind);
+
+#endif
