@@ -28,7 +28,8 @@ grep -q '^#define HAVE_CUDA 1' config.h
 check $? "configure found CUDA"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 
-# the kernels against float64 and the decode GEMV's bandwidth (kernel_checks.cu)
+# the kernels against float64, the decode GEMV's bandwidth and the prefill attention's
+# rate (kernel_checks.cu)
 arch=$(sed -n 's/^CUDA_ARCH = //p' Makefile)
 nvcc -O3 -std=c++17 -gencode=arch=compute_${arch#sm_},code=${arch} -I"$top/src" -I"$top/kernels" -I. \
 	"$top/tests/gpu/kernel_checks.cu" libllmchat.a -lcublasLt -lcudart -o kernel_checks >kernel_checks.build 2>&1
@@ -51,6 +52,13 @@ split_sass() { awk '/Function : /{f = ($0 ~ /attention_split_kernel/)} f' llm_ke
 split_sass | grep -Eq 'LDL|STL'
 [ $? -ne 0 ]
 check $? "the split-KV attention kernels use no local memory (no LDL/STL)"
+cuobjdump --dump-sass kernels/attention_prefill.o >attention_prefill.sass 2>&1
+[ "$(grep -c 'Function : .*attention_prefill_kernel' attention_prefill.sass)" -eq 6 ] &&
+	[ "$(awk '/Function : /{f=$0} /HMMA/{print f}' attention_prefill.sass | sort -u | wc -l)" -eq 6 ]
+check $? "each of the 6 prefill attention kernels (head_dim x cache dtype) runs on the tensor cores (HMMA in its SASS)"
+grep -Eq 'LDL|STL' attention_prefill.sass
+[ $? -ne 0 ]
+check $? "the prefill attention kernels use no local memory (no LDL/STL)"
 
 # the decode step as a CUDA graph against the same step run eagerly, at real shapes
 gcc -O2 -std=c11 -D_GNU_SOURCE -I. -I"$top/src" -I"$top/tokenizer" -I"$top/kernels" -I/usr/local/cuda/include -fopenmp \

@@ -1,0 +1,58 @@
+#!/bin/sh
+# tests/gpu/attention_prefill.sh - the prefill attention's checks and timings alone,
+# with tile-size variants, so that one short device call settles them.
+#
+#   tests/gpu/attention_prefill.sh build [BUILD_DIR]   here: compiles kernel_checks and
+#       its variants against BUILD_DIR/libllmchat.a (a CUDA build) into BUILD_DIR/attention/
+#   bash .device/setup.sh && tests/gpu/attention_prefill.sh run [BUILD_DIR]
+#       on the device machine: runs the attention checks and timings of each, writes
+#       their logs and the default kernels' SASS to $OUT (if set) and prints a summary.
+# A variant is PREFILL_WARPS x PREFILL_MIN_BLOCKS (see kernels/attention_prefill.cu).
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+mode=${1:-run}
+build=${2:-build-gpu}
+cd "$top/$build" || exit 1
+variants="4x2 8x1"
+if [ "$mode" = build ]; then
+	mkdir -p attention || exit 1
+	arch=$(sed -n 's/^CUDA_ARCH = //p' Makefile)
+	flags="-O3 -std=c++17 -gencode=arch=compute_${arch#sm_},code=${arch} -I$top/src -I$top/kernels -I."
+	nvcc $flags "$top/tests/gpu/kernel_checks.cu" libllmchat.a -lcublasLt -lcudart -o attention/kernel_checks || exit 1
+	cp kernels/attention_prefill.o attention/ || exit 1
+	for v in $variants; do
+		nvcc $flags -DPREFILL_WARPS=${v%x*} -DPREFILL_MIN_BLOCKS=${v#*x} -Xptxas -v \
+			"$top/tests/gpu/kernel_checks.cu" "$top/kernels/attention_prefill.cu" libllmchat.a -lcublasLt -lcudart \
+			-o attention/kernel_checks_$v 2>attention/ptxas_$v.txt || exit 1
+	done
+	exit 0
+fi
+out=${OUT:-attention}
+export LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# a binary built elsewhere that does not load here is rebuilt from the sources
+if [ ! -x attention/kernel_checks ] || ldd attention/kernel_checks* 2>&1 | grep -q 'not found'; then
+	echo "the carried binaries do not run here: building them from the sources"
+	arch=sm_90a
+	flags="-O3 -std=c++17 -gencode=arch=compute_90a,code=$arch -I$top/src -I$top/kernels"
+	sources="$top/tests/gpu/kernel_checks.cu $top/kernels/llm_kernels.cu $top/kernels/gemm_cublaslt.cu $top/src/numerics.c"
+	mkdir -p attention
+	nvcc $flags -c "$top/kernels/attention_prefill.cu" -o attention/attention_prefill.o &
+	nvcc $flags $sources "$top/kernels/attention_prefill.cu" -lcublasLt -o attention/kernel_checks &
+	for v in $variants; do
+		nvcc $flags -DPREFILL_WARPS=${v%x*} -DPREFILL_MIN_BLOCKS=${v#*x} $sources "$top/kernels/attention_prefill.cu" \
+			-lcublasLt -o attention/kernel_checks_$v &
+	done
+	wait
+fi
+nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.draw --format=csv,noheader
+cuobjdump --dump-sass attention/attention_prefill.o >"$out/attention_prefill.sass" 2>&1
+echo "SASS: $(grep -c 'Function : ' "$out/attention_prefill.sass") kernels, $(grep -c HMMA "$out/attention_prefill.sass") HMMA," \
+	"$(grep -cE 'LDL|STL' "$out/attention_prefill.sass") LDL/STL; HMMA per kernel:"
+awk '/Function : /{f=$3} /HMMA/{n[f]++} END{for (k in n) print "  " n[k], k}' "$out/attention_prefill.sass"
+for v in default $variants; do
+	bin=attention/kernel_checks_$v
+	[ "$v" = default ] && bin=attention/kernel_checks
+	./$bin attention >"$out/attention_$v.txt" 2>&1
+	echo "== variant $v (exit $?): $(grep -c '^ok' "$out/attention_$v.txt") ok"
+	grep -v '^ok' "$out/attention_$v.txt"
+done
