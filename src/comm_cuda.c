@@ -28,6 +28,7 @@
 const char *comm_cuda_kind_name(enum engine_comm kind)
 {
 	switch (kind) {
+	case ENGINE_COMM_AUTO: return "NCCL + peer-to-peer";
 	case ENGINE_COMM_P2P: return "peer-to-peer";
 	case ENGINE_COMM_ONE_GPU: return "one GPU";
 	default: return "NCCL";
@@ -397,6 +398,66 @@ static int p2p_create(int ranks, struct communicator **out, int *devices, char *
 	return 0;
 }
 
+/* ---- auto: peer-to-peer for small messages, NCCL for the rest --------------------- */
+
+struct auto_comm {
+	struct communicator base;
+	struct communicator *nccl, *p2p;   /* p2p NULL where the GPUs cannot reach each other */
+};
+
+static int auto_all_reduce(struct communicator *base, int rank, float *buffer, size_t count, void *stream, char *err,
+			   size_t err_size)
+{
+	struct auto_comm *c = (struct auto_comm *)base;
+	struct communicator *use = c->p2p && count <= COMM_AUTO_P2P_MAX_COUNT ? c->p2p : c->nccl;
+	return use->ops->all_reduce_sum(use, rank, buffer, count, stream, err, err_size);
+}
+
+static void auto_abort(struct communicator *base)
+{
+	struct auto_comm *c = (struct auto_comm *)base;
+	comm_abort(c->nccl);
+	comm_abort(c->p2p);
+}
+
+static void auto_free(struct communicator *base)
+{
+	struct auto_comm *c = (struct auto_comm *)base;
+	comm_free(c->nccl);
+	comm_free(c->p2p);
+	free(c);
+}
+
+static const struct communicator_ops auto_ops = {auto_all_reduce, auto_abort, auto_free};
+
+static int auto_create(int ranks, struct communicator **out, int *devices, char *err, size_t err_size)
+{
+	struct auto_comm *c = calloc(1, sizeof *c);
+	if (!c) {
+		snprintf(err, err_size, "out of memory");
+		return -1;
+	}
+	c->base = (struct communicator){&auto_ops, ranks, true, "NCCL + peer-to-peer"};
+	*out = &c->base;
+	if (nccl_create(ranks, &c->nccl, devices, err, err_size) != 0) {
+		if (c->nccl) {
+			comm_free(c->nccl);
+			c->nccl = NULL;
+		}
+		return -1;
+	}
+	int p2p_devices[LLMK_COMM_MAX_RANKS];
+	char p2p_err[256];
+	if (ranks > 1 && p2p_create(ranks, &c->p2p, p2p_devices, p2p_err, sizeof p2p_err) != 0) {
+		comm_free(c->p2p); /* the GPUs cannot reach each other directly: NCCL alone */
+		c->p2p = NULL;
+		c->base.name = "NCCL";
+	}
+	if (ranks == 1)
+		c->base.name = "NCCL";
+	return 0;
+}
+
 int comm_cuda_create(enum engine_comm kind, int ranks, struct communicator **out, int *devices, char *err,
 		     size_t err_size)
 {
@@ -409,7 +470,8 @@ int comm_cuda_create(enum engine_comm kind, int ranks, struct communicator **out
 	switch (kind) {
 	case ENGINE_COMM_ONE_GPU: rc = one_gpu_create(ranks, out, devices, err, err_size); break;
 	case ENGINE_COMM_P2P: rc = p2p_create(ranks, out, devices, err, err_size); break;
-	default: rc = nccl_create(ranks, out, devices, err, err_size); break;
+	case ENGINE_COMM_NCCL: rc = nccl_create(ranks, out, devices, err, err_size); break;
+	default: rc = auto_create(ranks, out, devices, err, err_size); break;
 	}
 	if (rc != 0 && *out) {
 		comm_free(*out);

@@ -26,6 +26,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include "attention_prefill.h"
 #include "comm_cuda.h"
 #include "engine_backend.h"
 #include "gemm_cublaslt.h"
@@ -40,7 +41,8 @@ static double now_seconds(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-#define BATCH 256
+#define BATCH 2048            /* tokens a prefill step takes at once */
+#define LOGIT_ROWS 256        /* rows of logits made at once (all_logits goes in chunks) */
 #define GEMM_MIN_TOKENS 8   /* from here on cuBLASLt beats streaming the weights per token */
 
 struct gpu_linear {
@@ -97,7 +99,7 @@ struct cuda_engine {
 	float *gate, *up;                 /* BATCH x intermediate */
 	void *xq;                         /* BATCH x max(in) bytes */
 	float *x_scales;                  /* BATCH */
-	float *logits;                    /* BATCH x vocab */
+	float *logits;                    /* LOGIT_ROWS x this rank's vocabulary slice */
 	struct llmk_gemm *gemm;           /* cuBLASLt for prefill */
 	int32_t *acc;                     /* BATCH x widest out: INT8 GEMM accumulators */
 	float *attention_scratch;         /* llmk_attention_decode's partial results */
@@ -425,7 +427,7 @@ static int allocate_buffers(struct cuda_engine *e, int requested_context, char *
 	    device_alloc(e, BATCH * (size_t)e->intermediate * sizeof(float), (void **)&e->up, err, err_size) ||
 	    device_alloc(e, BATCH * widest_in, &e->xq, err, err_size) ||
 	    device_alloc(e, BATCH * sizeof(float), (void **)&e->x_scales, err, err_size) ||
-	    device_alloc(e, BATCH * (size_t)e->plan.vocab * sizeof(float), (void **)&e->logits, err, err_size) ||
+	    device_alloc(e, LOGIT_ROWS * (size_t)e->plan.vocab * sizeof(float), (void **)&e->logits, err, err_size) ||
 	    device_alloc(e, BATCH * max_size(widest_in, (size_t)e->kv_dim) * sizeof(int32_t), (void **)&e->acc, err,
 			 err_size) ||
 	    device_alloc(e, llmk_attention_decode_scratch(e->plan.q_heads, c->head_dim, BATCH) * sizeof(float),
@@ -743,6 +745,15 @@ static int run_attention(struct cuda_engine *e, void *key_cache, void *value_cac
 	const struct model_config *c = &e->model->config;
 	const float scale = (float)(1.0 / sqrt((double)c->head_dim));
 	cudaError_t status;
+	if (!graph && n > LLMK_DECODE_MAX_TOKENS) { /* prefill: the tiled tensor-core kernel where it applies */
+		status = llmk_attention_prefill(e->q, key_cache, value_cache, e->cache_dtype, e->att, n, pos,
+						e->plan.q_heads, e->plan.kv_heads, c->head_dim, scale, e->stream);
+		if (status != cudaErrorNotSupported) {
+			CUDA_TRY(status);
+			return 0;
+		}
+		cudaGetLastError();
+	}
 	if (graph)
 		status = llmk_attention_decode_device_pos_typed(e->q, key_cache, value_cache, e->cache_dtype, e->att, n,
 								e->device_position, e->plan.q_heads, e->plan.kv_heads,
@@ -817,15 +828,19 @@ static int run_batch(struct cuda_engine *e, const int32_t *tokens, int n, int po
 			return -1;
 	if (!logits)
 		return 0;
-	int first = all_logits ? 0 : n - 1, rows = n - first;
-	const float *x = e->x + (size_t)first * c->hidden_size;
-	CUDA_TRY(llmk_rmsnorm(x, e->norm, e->h, rows, c->hidden_size, c->rms_norm_eps, e->stream));
-	if (run_linear(e, &e->lm_head, e->h, rows, e->logits, e->plan.vocab, err, err_size))
-		return -1;
-	/* this rank's columns of each row of the caller's logits */
-	CUDA_TRY(cudaMemcpy2DAsync(logits + e->plan.first_vocab, (size_t)c->vocab_size * sizeof(float), e->logits,
-				   (size_t)e->plan.vocab * sizeof(float), (size_t)e->plan.vocab * sizeof(float), (size_t)rows,
-				   cudaMemcpyDeviceToHost, e->stream));
+	/* the last token's logits, or every token's LOGIT_ROWS at a time; each chunk's copy
+	 * into this rank's columns of the caller's rows waits for it before the next */
+	for (int first = all_logits ? 0 : n - 1; first < n; first += LOGIT_ROWS) {
+		int rows = n - first < LOGIT_ROWS ? n - first : LOGIT_ROWS;
+		const float *x = e->x + (size_t)first * c->hidden_size;
+		float *out = logits + (size_t)(all_logits ? first : 0) * c->vocab_size + e->plan.first_vocab;
+		CUDA_TRY(llmk_rmsnorm(x, e->norm, e->h, rows, c->hidden_size, c->rms_norm_eps, e->stream));
+		if (run_linear(e, &e->lm_head, e->h, rows, e->logits, e->plan.vocab, err, err_size))
+			return -1;
+		CUDA_TRY(cudaMemcpy2DAsync(out, (size_t)c->vocab_size * sizeof(float), e->logits,
+					   (size_t)e->plan.vocab * sizeof(float), (size_t)e->plan.vocab * sizeof(float),
+					   (size_t)rows, cudaMemcpyDeviceToHost, e->stream));
+	}
 	return 0;
 }
 
