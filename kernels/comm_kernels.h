@@ -34,6 +34,7 @@ struct llmk_p2p_rank {
 	float *staging[LLMK_COMM_MAX_RANKS][2];
 	unsigned *flags[LLMK_COMM_MAX_RANKS];
 	unsigned *epochs;            /* this rank's calls so far, one counter per block */
+	const volatile int *abort;   /* host memory mapped for the GPUs: nonzero stops the waiting */
 	int rank, ranks;
 };
 
@@ -43,7 +44,9 @@ struct llmk_p2p_rank {
  * every staging buffer.  The counters live on the device, so the launch can be
  * captured in a CUDA graph and replayed.  count <= capacity of the staging buffers.
  * Every rank must call it with the same count, each on its own stream, and all ranks'
- * launches must be able to run at the same time (they wait for one another). */
+ * launches must be able to run at the same time (they wait for one another).  When
+ * *rank->abort turns nonzero (another rank failed) the waiting ends and the sums are
+ * garbage: the engine runs no more after that. */
 cudaError_t llmk_p2p_all_reduce(const struct llmk_p2p_rank *rank, float *buffer, size_t count,
 				cudaStream_t stream);
 

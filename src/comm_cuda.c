@@ -303,6 +303,7 @@ struct p2p_comm {
 	struct llmk_p2p_rank rank[LLMK_COMM_MAX_RANKS];
 	void *allocations[LLMK_COMM_MAX_RANKS][4];
 	int device[LLMK_COMM_MAX_RANKS];
+	volatile int *abort;         /* mapped pinned memory, read by the kernels while they wait */
 	bool aborted;
 };
 
@@ -323,9 +324,13 @@ static int p2p_all_reduce(struct communicator *base, int rank, float *buffer, si
 	return 0;
 }
 
+/* Also tells kernels waiting for a peer that will never come to stop waiting. */
 static void p2p_abort(struct communicator *base)
 {
-	((struct p2p_comm *)base)->aborted = true;
+	struct p2p_comm *c = (struct p2p_comm *)base;
+	c->aborted = true;
+	if (c->abort)
+		*c->abort = 1;
 }
 
 static void p2p_free(struct communicator *base)
@@ -337,6 +342,8 @@ static void p2p_free(struct communicator *base)
 				cudaSetDevice(c->device[r]);
 				cudaFree(c->allocations[r][i]);
 			}
+	if (c->abort)
+		cudaFreeHost((void *)c->abort);
 	free(c);
 }
 
@@ -355,6 +362,10 @@ static int p2p_create(int ranks, struct communicator **out, int *devices, char *
 	c->base = (struct communicator){&p2p_ops, ranks, true, "peer-to-peer"};
 	*out = &c->base;
 	const size_t flag_bytes = (size_t)LLMK_P2P_BLOCKS * LLMK_COMM_MAX_RANKS * sizeof(unsigned);
+	void *abort_flag = NULL; /* one address for every GPU (unified addressing) */
+	CUDA_TRY(cudaHostAlloc(&abort_flag, sizeof(int), cudaHostAllocMapped | cudaHostAllocPortable));
+	c->abort = abort_flag;
+	*c->abort = 0;
 	float *staging[LLMK_COMM_MAX_RANKS][2];
 	unsigned *flags[LLMK_COMM_MAX_RANKS];
 	for (int r = 0; r < ranks; r++) {
@@ -392,6 +403,7 @@ static int p2p_create(int ranks, struct communicator **out, int *devices, char *
 		memcpy(p->staging, staging, sizeof staging);
 		memcpy(p->flags, flags, sizeof flags);
 		p->epochs = c->allocations[r][3];
+		p->abort = c->abort;
 		p->rank = r;
 		p->ranks = ranks;
 	}

@@ -576,9 +576,8 @@ static int cuda_create(const struct model *model, const struct engine_options *o
 			}
 		}
 	}
-	if (e->plan.ranks > 1)
-		snprintf(description, description_size, "CUDA: %s, %d ranks (%s)", prop.name, e->plan.ranks,
-			 e->comm ? e->comm->name : "?");
+	if (e->comm)
+		snprintf(description, description_size, "CUDA: %s (%s)", prop.name, e->comm->name);
 	else
 		snprintf(description, description_size, "CUDA: %s", prop.name);
 	*state = e;

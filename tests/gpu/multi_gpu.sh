@@ -25,7 +25,8 @@ check() { # STATUS NAME
 	if [ "$1" -eq 0 ]; then passed=$((passed + 1)); echo "ok - $2"; else failed=$((failed + 1)); echo "not ok - $2"; fi
 }
 { [ -x configure ] || autoreconf -fi >/dev/null 2>&1; } && mkdir -p "$build" && cd "$build" &&
-	{ [ -f Makefile ] || ../configure >configure.log 2>&1; } && make -j"$(nproc)" >make.log 2>&1
+	{ [ -f Makefile ] || ../configure >configure.log 2>&1; } && make -j"$(nproc)" >make.log 2>&1 &&
+	make -j"$(nproc)" check TESTS= >make-check.log 2>&1
 check $? "build with CUDA"
 nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader
 nvidia-smi topo -m 2>/dev/null | head -n $((gpus + 2))
@@ -81,26 +82,43 @@ echo "Who are you?" | LLMCHAT_TEST_FAIL_RANK=1 timeout 60 ./src/llmchat -m "$mod
 status=$?
 [ "$status" -ne 0 ] && [ "$(wc -l <fail.err)" -le 2 ] && grep -q 'rank 1' fail.err
 check $? "a failing rank stops every rank with one message (exit $status: $(tail -n 1 fail.err))"
-echo "$passed passed, $failed failed"
 
-[ "$mode" = bench ] || exit 0
-bench() { # CONFIG GPUS COMM [CTX]
-	out="bench-$1-$2-$3.txt"
-	[ "$3" = p2p ] && [ "$p2p_hung" = yes ] && return
-	timeout 120 ./src/llmchat --bench --dummy-weights "$top/tests/data/configs/$1" --gpus "$2" --comm "$3" \
-		--ctx "${4:-4224}" >"$out" 2>&1
-	echo "== $1, $2 GPU(s), $3 (exit $?)"
-	cat "$out"
-}
-# one GPU: the 70B FP8 shape with an 8192-token context (does it fit one H200?)
-bench llama-3.1-70b-fp8 1 nccl 8320
-bench llama-3.1-8b-fp8 1 nccl
-for n in $(counts "$gpus"); do
-	for config in llama-3.1-70b-fp8 llama-3.1-8b-fp8; do
-		bench "$config" "$n" nccl
-		bench "$config" "$n" p2p
+if [ "$mode" = bench ]; then
+	bench() { # CONFIG GPUS COMM [CTX]
+		out="bench-$1-$2-$3.txt"
+		[ "$3" != nccl ] && [ "$p2p_hung" = yes ] && return
+		timeout 120 ./src/llmchat --bench --dummy-weights "$top/tests/data/configs/$1" --gpus "$2" --comm "$3" \
+			--ctx "${4:-4224}" >"$out" 2>&1
+		echo "== $1, $2 GPU(s), $3 (exit $?)"
+		cat "$out"
+	}
+	# one GPU: the 70B FP8 shape with an 8192-token context (does it fit one H200?)
+	bench llama-3.1-70b-fp8 1 nccl 8320
+	bench llama-3.1-8b-fp8 1 nccl
+	for n in $(counts "$gpus"); do
+		for config in llama-3.1-70b-fp8 llama-3.1-8b-fp8; do
+			bench "$config" "$n" nccl
+			bench "$config" "$n" p2p
+			bench "$config" "$n" auto
+		done
 	done
+	bench llama-3.1-70b-int8 1 nccl
+	for n in $(counts "$gpus"); do bench llama-3.1-70b-int8 "$n" auto; done
+	bench llama-3.1-8b-int8 1 nccl
+fi
+
+# the recital of the golden files (tests/test_engine_ranks.c), through each communicator,
+# and a rank failing in its creation and in its first forward (the others waiting in an
+# all-reduce must stop); last, so that a hang there costs only its time limit
+for comm in nccl p2p auto; do
+	LLMCHAT_TEST_BACKEND=cuda LLMCHAT_TEST_COMM=$comm LLMCHAT_TEST_MAX_RANKS=$gpus timeout 90 ./tests/test_engine_ranks \
+		"$top/tests/data/models/tiny-bf16" "$top/tests/data/golden/tiny-bf16.json" 1e-3 \
+		"$top/tests/data/models/tiny-fp8" "$top/tests/data/golden/tiny-fp8.json" 0.05 \
+		"$top/tests/data/models/tiny-int8" "$top/tests/data/golden/tiny-int8.json" 2e-2 >"ranks-$comm.tap" 2>&1
+	[ $? -eq 124 ] && check 1 "test_engine_ranks through $comm finished within 90 s"
+	grep -E '^not ok|log-probs' "ranks-$comm.tap" | sed "s/^/  $comm: /"
+	passed=$((passed + $(grep -c '^ok' "ranks-$comm.tap"))); failed=$((failed + $(grep -c '^not ok' "ranks-$comm.tap")))
+	grep -q '^ok' "ranks-$comm.tap" || check 1 "test_engine_ranks ran through $comm"
 done
-bench llama-3.1-70b-int8 1 nccl
-for n in $(counts "$gpus"); do bench llama-3.1-70b-int8 "$n" nccl; done
-bench llama-3.1-8b-int8 1 nccl
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -135,6 +135,15 @@ for name in bf16 fp8 int8; do
 	tp_run "one-gpu-tp8-$name" one-gpu "tp-models/tp8-$name" 2 4 8
 	tp_run "nccl-tiny-$name" nccl "$top/tests/data/models/tiny-$name" 1
 done
+# the same split on the recital of the golden files (tests/test_engine_ranks.c): the
+# text the models know, where 8-bit rounding moves log-probs least
+LLMCHAT_TEST_BACKEND=cuda LLMCHAT_TEST_COMM=one-gpu timeout 300 ./tests/test_engine_ranks \
+	"$top/tests/data/models/tiny-bf16" "$top/tests/data/golden/tiny-bf16.json" 1e-3 \
+	"$top/tests/data/models/tiny-fp8" "$top/tests/data/golden/tiny-fp8.json" 0.05 \
+	"$top/tests/data/models/tiny-int8" "$top/tests/data/golden/tiny-int8.json" 2e-2 >engine-ranks.tap 2>&1
+grep -E '^not ok|log-probs' engine-ranks.tap | sed 's/^/  one-gpu: /'
+passed=$((passed + $(grep -c '^ok' engine-ranks.tap))); failed=$((failed + $(grep -c '^not ok' engine-ranks.tap)))
+grep -q '^ok' engine-ranks.tap || check 1 "test_engine_ranks ran on the GPU"
 model="$top/tests/data/models/tiny-bf16"
 echo "Who are you?" | timeout 60 ./src/llmchat -m "$model" --temp 0 --gpus 1 --comm nccl >nccl-1.txt 2>nccl-1.err
 check $? "llmchat --gpus 1 --comm nccl runs end to end ($(head -n 1 nccl-1.err))"
