@@ -220,6 +220,20 @@ static bool is_eos(const struct model_config *c, int32_t token)
 	return false;
 }
 
+/* Appends token's text (once its bytes make whole characters) to the answer and
+ * passes it on: 0, 1 when on_text asks to stop, -1 out of memory. */
+static int show_token(struct chat_session *s, struct bpe_stream *stream, int32_t token, struct answer *answer,
+		      chat_text_fn on_text, void *user_data)
+{
+	char piece[512];
+	int n = bpe_stream_push(stream, s->bpe, token, piece, sizeof piece);
+	if (n <= 0)
+		return 0;
+	if (answer_append(answer, piece, (size_t)n) != 0)
+		return -1;
+	return on_text && on_text(user_data, piece, (size_t)n) != 0 ? 1 : 0;
+}
+
 /* Decodes the answer after prefill: sample, stream, feed back, until a stop. */
 static int decode_answer(struct chat_session *s, const struct generation_settings *settings,
 			 volatile sig_atomic_t *cancel, chat_text_fn on_text, void *user_data,
@@ -254,30 +268,36 @@ static int decode_answer(struct chat_session *s, const struct generation_setting
 			break;
 		}
 		stats->generated_tokens++;
-		int n = bpe_stream_push(&stream, s->bpe, token, piece, sizeof piece);
-		if (n > 0) {
-			if (answer_append(answer, piece, (size_t)n) != 0) {
-				snprintf(err, err_size, "out of memory");
+		const bool at_limit = (settings->max_tokens > 0 && stats->generated_tokens >= settings->max_tokens) ||
+				      engine_position(s->engine) >= engine_context_length(s->engine);
+		/* greedy: the GPU computes the next token while this one's text is shown */
+		bool begun = false;
+		if (greedy && !at_limit && !(cancel && *cancel)) {
+			if (engine_decode_greedy_begin(s->engine, token, err, err_size) != 0)
 				rc = -1;
-				break;
-			}
-			if (on_text && on_text(user_data, piece, (size_t)n) != 0) {
-				stats->cancelled = true;
-				break;
-			}
+			else
+				begun = true;
 		}
-		if ((settings->max_tokens > 0 && stats->generated_tokens >= settings->max_tokens) ||
-		    engine_position(s->engine) >= engine_context_length(s->engine)) {
-			stats->stopped_by_limit = true;
+		int shown = show_token(s, &stream, token, answer, on_text, user_data);
+		if (begun && (engine_decode_greedy_end(s->engine, &next, err, err_size) != 0 ||
+			      cache_push(s, &token, 1) != 0))
+			rc = -1;
+		if (shown < 0 && rc == 0) {
+			snprintf(err, err_size, "out of memory");
+			rc = -1;
+		}
+		if (rc != 0)
 			break;
-		}
-		if (cancel && *cancel) {
+		if (shown > 0 || (cancel && *cancel)) {
 			stats->cancelled = true;
 			break;
 		}
-		int step = greedy ? engine_decode_greedy(s->engine, token, &next, err, err_size)
-				  : engine_forward(s->engine, &token, 1, s->logits, false, err, err_size);
-		if (step != 0 || cache_push(s, &token, 1) != 0) {
+		if (at_limit) {
+			stats->stopped_by_limit = true;
+			break;
+		}
+		if (!begun && (engine_forward(s->engine, &token, 1, s->logits, false, err, err_size) != 0 ||
+			       cache_push(s, &token, 1) != 0)) {
 			rc = -1;
 			break;
 		}

@@ -79,6 +79,8 @@ struct engine {
 	bool broken;                 /* a split engine whose rank failed: runs no more */
 	char failure[300];
 	float *greedy_logits;        /* vocab: a greedy step's logits when the backend cannot pick */
+	int32_t greedy_token;        /* the token of a greedy step begun and not yet ended */
+	bool greedy_pending;
 	int position;
 	int context_length;
 	char description[160];
@@ -208,8 +210,8 @@ static void wait_for_ranks(struct engine *e)
 	pthread_mutex_unlock(&e->lock);
 }
 
-/* Gives every rank thread a command and waits until they all ran it. */
-static void run_ranks(struct engine *e, enum rank_command command, const struct forward_call *call)
+/* Gives every rank thread a command; wait_for_ranks waits until they all ran it. */
+static void post_ranks(struct engine *e, enum rank_command command, const struct forward_call *call)
 {
 	pthread_mutex_lock(&e->lock);
 	e->command = command;
@@ -219,6 +221,11 @@ static void run_ranks(struct engine *e, enum rank_command command, const struct 
 	e->command_id++;
 	pthread_cond_broadcast(&e->wake);
 	pthread_mutex_unlock(&e->lock);
+}
+
+static void run_ranks(struct engine *e, enum rank_command command, const struct forward_call *call)
+{
+	post_ranks(e, command, call);
 	if (command != RANK_QUIT)
 		wait_for_ranks(e);
 }
@@ -449,11 +456,15 @@ int engine_forward(struct engine *engine, const int32_t *tokens, size_t count,
 	return 0;
 }
 
-int engine_decode_greedy(struct engine *engine, int32_t token, int32_t *next, char *err, size_t err_size)
+int engine_decode_greedy_begin(struct engine *engine, int32_t token, char *err, size_t err_size)
 {
 	const int vocab = engine->model->config.vocab_size;
 	if (engine->broken) {
 		snprintf(err, err_size, "%s", engine->failure);
+		return -1;
+	}
+	if (engine->greedy_pending) {
+		snprintf(err, err_size, "engine_decode_greedy_begin: the step begun before has not ended");
 		return -1;
 	}
 	if (engine->position >= engine->context_length) {
@@ -465,27 +476,78 @@ int engine_decode_greedy(struct engine *engine, int32_t token, int32_t *next, ch
 		snprintf(err, err_size, "token id %d is outside the vocabulary (0..%d)", (int)token, vocab - 1);
 		return -1;
 	}
-	struct forward_call call = {&token, 1, engine->position, engine->greedy_logits, false, true};
-	if (forward_ranks(engine, &call, err, err_size) != 0)
+	engine->greedy_token = token;
+	struct forward_call call = {&engine->greedy_token, 1, engine->position, engine->greedy_logits, false, true};
+	struct rank_slot *slot = &engine->slots[0];
+	engine->forwards++;
+	if (engine->ranks > 1) {
+		post_ranks(engine, RANK_FORWARD, &call); /* the ranks run it while the caller goes on */
+	} else if (engine->ops->decode_greedy_begin && !test_hook_fails(engine, slot, true)) {
+		if (engine->ops->decode_greedy_begin(slot->state, token, engine->position, slot->err,
+						     sizeof slot->err) != 0) {
+			snprintf(err, err_size, "%s", slot->err);
+			return -1;
+		}
+	} else if (rank_forward(engine, slot, &call) != 0) {
+		snprintf(err, err_size, "%s", slot->err);
 		return -1;
-	engine->position++;
+	}
+	engine->greedy_pending = true;
+	return 0;
+}
+
+/* The id of the largest logit over the ranks' reports (or the logits), lowest on ties. */
+static int32_t greedy_choice(const struct engine *engine)
+{
+	const int vocab = engine->model->config.vocab_size;
 	int32_t best = 0;
 	if (engine->greedy_logits) { /* the backend gave logits: the sampler's argmax */
 		for (int32_t i = 1; i < vocab; i++)
 			if (engine->greedy_logits[i] > engine->greedy_logits[best])
 				best = i;
-	} else { /* each rank's best over its vocabulary slice; ties to the lower id */
-		const struct rank_slot *winner = &engine->slots[0];
-		for (int r = 1; r < engine->ranks; r++) {
-			const struct rank_slot *s = &engine->slots[r];
-			if (s->best_value > winner->best_value ||
-			    (s->best_value == winner->best_value && s->best_index < winner->best_index))
-				winner = s;
-		}
-		best = winner->best_index;
+		return best;
 	}
-	*next = best;
+	const struct rank_slot *winner = &engine->slots[0];
+	for (int r = 1; r < engine->ranks; r++) {
+		const struct rank_slot *s = &engine->slots[r];
+		if (s->best_value > winner->best_value ||
+		    (s->best_value == winner->best_value && s->best_index < winner->best_index))
+			winner = s;
+	}
+	return winner->best_index;
+}
+
+int engine_decode_greedy_end(struct engine *engine, int32_t *next, char *err, size_t err_size)
+{
+	if (!engine->greedy_pending) {
+		snprintf(err, err_size, "engine_decode_greedy_end: no step was begun");
+		return -1;
+	}
+	engine->greedy_pending = false;
+	struct rank_slot *slot = &engine->slots[0];
+	if (engine->ranks > 1) {
+		wait_for_ranks(engine);
+		if (engine->first_failed >= 0) {
+			engine->broken = true;
+			failure_message(engine, err, err_size);
+			return -1;
+		}
+	} else if (engine->ops->decode_greedy_end &&
+		   engine->ops->decode_greedy_end(slot->state, &slot->best_value, &slot->best_index, slot->err,
+						  sizeof slot->err) != 0) {
+		snprintf(err, err_size, "%s", slot->err);
+		return -1;
+	}
+	engine->position++;
+	*next = greedy_choice(engine);
 	return 0;
+}
+
+int engine_decode_greedy(struct engine *engine, int32_t token, int32_t *next, char *err, size_t err_size)
+{
+	if (engine_decode_greedy_begin(engine, token, err, err_size) != 0)
+		return -1;
+	return engine_decode_greedy_end(engine, next, err, err_size);
 }
 
 void engine_time_comm(struct engine *engine, bool on)

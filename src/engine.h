@@ -58,6 +58,13 @@ int engine_forward(struct engine *engine, const int32_t *tokens, size_t count,
  * copying the logits back from the GPU.  Fails as engine_forward does. */
 int engine_decode_greedy(struct engine *engine, int32_t token, int32_t *next, char *err, size_t err_size);
 
+/* engine_decode_greedy in two halves, so that the caller can work (show the last
+ * token's text) while the GPU computes: begin starts the step for token at the current
+ * position, end waits for it and gives the next id.  Nothing else may be called on
+ * the engine in between; the position moves at end. */
+int engine_decode_greedy_begin(struct engine *engine, int32_t token, char *err, size_t err_size);
+int engine_decode_greedy_end(struct engine *engine, int32_t *next, char *err, size_t err_size);
+
 /* Tokens in the cache (the next position). */
 int engine_position(const struct engine *engine);
 

@@ -55,6 +55,10 @@ struct engine_backend_ops {
 	 * model-wide index out (lowest index on ties). */
 	int (*decode_greedy)(void *state, int32_t token, int position, float *best_value, int32_t *best_index,
 			     char *err, size_t err_size);
+	/* decode_greedy in two halves (NULL: the engine calls decode_greedy or forward in
+	 * begin): begin starts the step and returns, end waits for it. */
+	int (*decode_greedy_begin)(void *state, int32_t token, int position, char *err, size_t err_size);
+	int (*decode_greedy_end)(void *state, float *best_value, int32_t *best_index, char *err, size_t err_size);
 	double (*comm_seconds)(void *state);
 };
 

@@ -898,10 +898,11 @@ static int add_comm_time(struct cuda_engine *e, char *err, size_t err_size)
 	return 0;
 }
 
-/* One decoded token through the graph, its logits copied back when want_logits;
- * 1 when the graph is not in use (the caller runs the token eagerly). */
-static int decode_step(struct cuda_engine *e, int32_t token, int position, bool want_logits, char *err,
-		       size_t err_size)
+/* Launches one decoded token through the graph, its logits copied back when
+ * want_logits; 1 when the graph is not in use (the caller runs the token eagerly).
+ * The caller synchronizes. */
+static int decode_step_launch(struct cuda_engine *e, int32_t token, int position, bool want_logits, char *err,
+			      size_t err_size)
 {
 	if (e->decode_graph_failed || e->time_comm)
 		return 1;
@@ -915,45 +916,63 @@ static int decode_step(struct cuda_engine *e, int32_t token, int position, bool 
 	if (want_logits)
 		CUDA_TRY(cudaMemcpyAsync(e->pinned_logits, e->logits, (size_t)e->plan.vocab * sizeof(float),
 					 cudaMemcpyDeviceToHost, e->stream));
-	CUDA_TRY(cudaStreamSynchronize(e->stream));
 	return 0;
 }
 
-/* Greedy decoding: one token in, this rank's largest logit and its (model-wide)
- * index out, without copying the logits. */
-static int cuda_decode_greedy(void *state, int32_t token, int position, float *best_value, int32_t *best_index,
-			      char *err, size_t err_size)
+/* Greedy decoding, first half: starts the step (the graph, or the eager launches and
+ * the argmax); cuda_decode_greedy_end waits for it. */
+static int cuda_decode_greedy_begin(void *state, int32_t token, int position, char *err, size_t err_size)
 {
 	struct cuda_engine *e = state;
-	int rc = decode_step(e, token, position, false, err, err_size);
-	if (rc < 0)
+	int rc = decode_step_launch(e, token, position, false, err, err_size);
+	if (rc <= 0)
+		return rc;
+	/* no graph: the eager step, then the argmax */
+	if (run_batch(e, &token, 1, position, NULL, false, err, err_size) != 0)
 		return -1;
-	if (rc > 0) { /* no graph: the eager step, then the argmax */
-		if (run_batch(e, &token, 1, position, NULL, false, err, err_size) != 0)
-			return -1;
-		const struct model_config *c = &e->model->config;
-		CUDA_TRY(llmk_rmsnorm(e->x, e->norm, e->h, 1, c->hidden_size, c->rms_norm_eps, e->stream));
-		if (run_linear(e, &e->lm_head, e->h, 1, e->logits, e->plan.vocab, err, err_size))
-			return -1;
-		CUDA_TRY(llmk_argmax(e->logits, e->plan.vocab, e->plan.first_vocab, e->best, e->argmax_scratch,
-				     e->stream));
-		CUDA_TRY(cudaMemcpyAsync(e->pinned_best, e->best, sizeof *e->best, cudaMemcpyDeviceToHost, e->stream));
-		CUDA_TRY(cudaStreamSynchronize(e->stream));
-		if (add_comm_time(e, err, err_size) != 0)
-			return -1;
-	}
+	const struct model_config *c = &e->model->config;
+	CUDA_TRY(llmk_rmsnorm(e->x, e->norm, e->h, 1, c->hidden_size, c->rms_norm_eps, e->stream));
+	if (run_linear(e, &e->lm_head, e->h, 1, e->logits, e->plan.vocab, err, err_size))
+		return -1;
+	CUDA_TRY(llmk_argmax(e->logits, e->plan.vocab, e->plan.first_vocab, e->best, e->argmax_scratch, e->stream));
+	CUDA_TRY(cudaMemcpyAsync(e->pinned_best, e->best, sizeof *e->best, cudaMemcpyDeviceToHost, e->stream));
+	return 0;
+}
+
+/* Second half: this rank's largest logit and its model-wide index. */
+static int cuda_decode_greedy_end(void *state, float *best_value, int32_t *best_index, char *err, size_t err_size)
+{
+	struct cuda_engine *e = state;
+	CUDA_TRY(cudaStreamSynchronize(e->stream));
+	if (add_comm_time(e, err, err_size) != 0)
+		return -1;
 	*best_value = e->pinned_best->value;
 	*best_index = e->pinned_best->index;
 	return 0;
+}
+
+/* Greedy decoding in one call (a rank thread of a split engine). */
+static int cuda_decode_greedy(void *state, int32_t token, int position, float *best_value, int32_t *best_index,
+			      char *err, size_t err_size)
+{
+	if (cuda_decode_greedy_begin(state, token, position, err, err_size) != 0)
+		return -1;
+	return cuda_decode_greedy_end(state, best_value, best_index, err, err_size);
 }
 
 static int cuda_forward(void *state, const int32_t *tokens, size_t count, int position, float *logits,
 			bool all_logits, char *err, size_t err_size)
 {
 	struct cuda_engine *e = state;
-	if (count == 1 && logits && decode_step(e, tokens[0], position, true, err, err_size) == 0) {
-		memcpy(logits + e->plan.first_vocab, e->pinned_logits, (size_t)e->plan.vocab * sizeof(float));
-		return 0;
+	if (count == 1 && logits) {
+		int rc = decode_step_launch(e, tokens[0], position, true, err, err_size);
+		if (rc < 0)
+			return -1;
+		if (rc == 0) {
+			CUDA_TRY(cudaStreamSynchronize(e->stream));
+			memcpy(logits + e->plan.first_vocab, e->pinned_logits, (size_t)e->plan.vocab * sizeof(float));
+			return 0;
+		}
 	}
 	const int vocab = e->model->config.vocab_size;
 	e->comm_events_recorded = 0;
@@ -1024,4 +1043,6 @@ const struct engine_backend_ops engine_cuda_ops = {
 	.comm_seconds = cuda_comm_seconds,
 	.time_comm = cuda_time_comm,
 	.decode_greedy = cuda_decode_greedy,
+	.decode_greedy_begin = cuda_decode_greedy_begin,
+	.decode_greedy_end = cuda_decode_greedy_end,
 };
