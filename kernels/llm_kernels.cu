@@ -246,6 +246,57 @@ extern "C" cudaError_t llmk_rmsnorm_quantize(const float *x, const float *weight
 	return cudaGetLastError();
 }
 
+/* x += residual, then the norm (and, unless quant is NONE, the quantization) of
+ * rmsnorm_quantize_kernel on the new rows: the same expressions, so the same bits as
+ * llmk_add, llmk_rmsnorm and llmk_quantize in turn.  A thread rereads only the
+ * elements it wrote. */
+__global__ static void add_rmsnorm_quantize_kernel(float *x, const float *residual, const float *weight, float *out,
+						   int hidden, float eps, enum llmk_quant quant, float static_scale,
+						   uint8_t *xq, float *scales)
+{
+	__shared__ double partial[32];
+	__shared__ float fpartial[32];
+	float *row = x + (size_t)blockIdx.x * hidden;
+	const float *added = residual + (size_t)blockIdx.x * hidden;
+	float *out_row = out + (size_t)blockIdx.x * hidden;
+	double ss = 0;
+	for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
+		float v = row[i] + added[i];
+		row[i] = v;
+		ss += (double)v * v;
+	}
+	ss = block_reduce(ss, [](double a, double b) { return a + b; }, partial);
+	float norm = 1.0f / sqrtf((float)(ss / hidden) + eps);
+	float max_abs = 0;
+	for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
+		float v = weight[i] * (row[i] * norm);
+		out_row[i] = v;
+		max_abs = fmaxf(max_abs, fabsf(v));
+	}
+	if (quant == LLMK_QUANT_NONE)
+		return;
+	max_abs = block_reduce(max_abs, [](float a, float b) { return fmaxf(a, b); }, fpartial);
+	float s, inv;
+	quantize_scale(max_abs, quant, static_scale, &s, &inv);
+	if (threadIdx.x == 0)
+		scales[blockIdx.x] = s;
+	bool fp8 = quant_is_fp8(quant);
+	uint8_t *q_row = xq + (size_t)blockIdx.x * hidden;
+	for (int i = threadIdx.x; i < hidden; i += blockDim.x)
+		q_row[i] = quantize_value(out_row[i], inv, fp8);
+}
+
+extern "C" cudaError_t llmk_add_rmsnorm_quantize(float *x, const float *residual, const float *weight, float *out,
+						 int count, int hidden, float eps, enum llmk_quant quant,
+						 float static_scale, void *xq, float *scales, cudaStream_t stream)
+{
+	if (!out || out == x)
+		return cudaErrorInvalidValue;
+	add_rmsnorm_quantize_kernel<<<count, 256, 0, stream>>>(x, residual, weight, out, hidden, eps, quant,
+							       static_scale, (uint8_t *)xq, scales);
+	return cudaGetLastError();
+}
+
 /* silu(gate) * up then quantize, one block per token, as rmsnorm_quantize_kernel. */
 __global__ static void swiglu_quantize_kernel(const float *gate, const float *up, float *out, int n,
 					      enum llmk_quant quant, float static_scale, uint8_t *xq, float *scales)
@@ -927,6 +978,73 @@ extern "C" cudaError_t llmk_store_kv(const float *key_rows, const float *value_r
 {
 	return launch_store_kv(key_rows, value_rows, key_cache, value_cache, LLMK_F32, kv_dim, count, 0, pos_dev,
 			       stream);
+}
+
+/* rope_kernel on q and on the new k rows, and store_kv_kernel's conversion of k and
+ * v into the caches, in one launch: one block per token; the same expressions, so
+ * the same bits as llmk_rope twice then llmk_store_kv_typed.  key_rows is left as it
+ * was (the rotated k goes straight into the cache). */
+template <typename T>
+__global__ static void rope_store_kernel(float *q, int q_stride, int q_heads, const float *key_rows,
+					 const float *value_rows, int kv_heads, int head_dim, int pos0, const int *pos_dev,
+					 const float *inv_freq, T *key_cache, T *value_cache)
+{
+	const int t = blockIdx.x, half = head_dim / 2, kv_dim = kv_heads * head_dim;
+	if (pos_dev)
+		pos0 = *pos_dev;
+	float *q_row = q + (size_t)t * q_stride;
+	for (int k = threadIdx.x; k < q_heads * half; k += blockDim.x) {
+		int h = k / half, i = k % half;
+		float angle = (float)(pos0 + t) * inv_freq[i];
+		float c = cosf(angle), s = sinf(angle);
+		float *v = q_row + h * head_dim;
+		float a = v[i], b = v[i + half];
+		v[i] = a * c - b * s;
+		v[i + half] = b * c + a * s;
+	}
+	const float *k_row = key_rows + (size_t)t * kv_dim;
+	const float *v_row = value_rows + (size_t)t * kv_dim;
+	T *k_out = key_cache + (size_t)(pos0 + t) * kv_dim;
+	T *v_out = value_cache + (size_t)(pos0 + t) * kv_dim;
+	for (int k = threadIdx.x; k < kv_heads * half; k += blockDim.x) {
+		int h = k / half, i = k % half, base = h * head_dim;
+		float angle = (float)(pos0 + t) * inv_freq[i];
+		float c = cosf(angle), s = sinf(angle);
+		float a = k_row[base + i], b = k_row[base + i + half];
+		cache_put(k_out + base + i, a * c - b * s);
+		cache_put(k_out + base + i + half, b * c + a * s);
+	}
+	for (int i = threadIdx.x; i < kv_dim; i += blockDim.x)
+		cache_put(v_out + i, v_row[i]);
+}
+
+extern "C" cudaError_t llmk_rope_store_kv(float *q, int q_stride, int q_heads, const float *key_rows,
+					  const float *value_rows, int kv_heads, int head_dim, int count, int pos0,
+					  const int *pos_dev, const float *inv_freq, void *key_cache, void *value_cache,
+					  enum llmk_dtype cache_dtype, cudaStream_t stream)
+{
+	if (count < 1)
+		return cudaSuccess;
+	switch (cache_dtype) {
+	case LLMK_F32:
+		rope_store_kernel<<<count, 256, 0, stream>>>(q, q_stride, q_heads, key_rows, value_rows, kv_heads, head_dim,
+							     pos0, pos_dev, inv_freq, (float *)key_cache,
+							     (float *)value_cache);
+		break;
+	case LLMK_BF16:
+		rope_store_kernel<<<count, 256, 0, stream>>>(q, q_stride, q_heads, key_rows, value_rows, kv_heads, head_dim,
+							     pos0, pos_dev, inv_freq, (__nv_bfloat16 *)key_cache,
+							     (__nv_bfloat16 *)value_cache);
+		break;
+	case LLMK_E4M3:
+		rope_store_kernel<<<count, 256, 0, stream>>>(q, q_stride, q_heads, key_rows, value_rows, kv_heads, head_dim,
+							     pos0, pos_dev, inv_freq, (__nv_fp8_storage_t *)key_cache,
+							     (__nv_fp8_storage_t *)value_cache);
+		break;
+	default:
+		return cudaErrorInvalidValue;
+	}
+	return cudaGetLastError();
 }
 
 extern "C" cudaError_t llmk_store_kv_typed(const float *key_rows, const float *value_rows, void *key_cache,

@@ -53,6 +53,14 @@ cudaError_t llmk_rmsnorm_quantize(const float *x, const float *weight, float *ou
 				  float eps, enum llmk_quant quant, float static_scale, void *xq, float *scales,
 				  cudaStream_t stream);
 
+/* llmk_add(x, residual) then llmk_rmsnorm_quantize(x, ..., out, ...) in one launch, bit
+ * for bit: x += residual (written back), out = the normed rows (required, not x), and
+ * for quant other than LLMK_QUANT_NONE xq / scales as llmk_quantize writes them (with
+ * LLMK_QUANT_NONE this is llmk_add then llmk_rmsnorm). */
+cudaError_t llmk_add_rmsnorm_quantize(float *x, const float *residual, const float *weight, float *out, int count,
+				      int hidden, float eps, enum llmk_quant quant, float static_scale, void *xq,
+				      float *scales, cudaStream_t stream);
+
 /* llmk_swiglu then llmk_quantize in one launch, bit for bit: for count tokens of n
  * features, v = silu(gate) * up (the expression llmk_swiglu uses), quantized into
  * xq / scales as llmk_quantize does; out, when not NULL, gets v as float (out may
@@ -126,6 +134,16 @@ cudaError_t llmk_rope_device_pos(float *vec, int count, int stride, int heads, i
  * *pos_dev.. (the position read on the device, for graph replay). */
 cudaError_t llmk_store_kv(const float *key_rows, const float *value_rows, float *key_cache, float *value_cache,
 			  int kv_dim, int count, const int *pos_dev, cudaStream_t stream);
+
+/* llmk_rope on q (q_heads heads, row stride q_stride) and on the new k rows, then
+ * llmk_store_kv_typed of k and v, in one launch, bit for bit: count tokens at
+ * positions pos0.. (or *pos_dev.. when pos_dev is not NULL); key_rows / value_rows are
+ * [count][kv_heads * head_dim] floats, key_rows left unrotated (the rotated values go
+ * to the cache only). */
+cudaError_t llmk_rope_store_kv(float *q, int q_stride, int q_heads, const float *key_rows, const float *value_rows,
+			       int kv_heads, int head_dim, int count, int pos0, const int *pos_dev,
+			       const float *inv_freq, void *key_cache, void *value_cache, enum llmk_dtype cache_dtype,
+			       cudaStream_t stream);
 
 /* The KV cache in float32 (LLMK_F32), bf16 (LLMK_BF16) or FP8 e4m3 (LLMK_E4M3) elements:
  * cache_dtype names the element type of key_cache / value_cache ([positions][kv_dim]).

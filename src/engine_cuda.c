@@ -656,17 +656,32 @@ static int all_reduce(struct cuda_engine *e, int site, float *buffer, size_t cou
 	return 0;
 }
 
-/* A layer's input rows: normed into e->h and, when layer quantizes its input, also
- * quantized into e->xq in the same launch. */
-static int norm_input(struct cuda_engine *e, const float *norm, const struct gpu_linear *layer, int n, char *err,
-		      size_t err_size)
+/* A layer's input rows: the residual stream e->x, plus first the output a previous
+ * layer left in e->tmp when add_pending (added into e->x), normed into e->h and, when
+ * layer quantizes its input, also quantized into e->xq: one launch. */
+static int norm_input(struct cuda_engine *e, bool add_pending, const float *norm, const struct gpu_linear *layer,
+		      int n, char *err, size_t err_size)
 {
 	const struct model_config *c = &e->model->config;
-	if (layer->quant == LLMK_QUANT_NONE)
+	if (add_pending)
+		CUDA_TRY(llmk_add_rmsnorm_quantize(e->x, e->tmp, norm, e->h, n, c->hidden_size, c->rms_norm_eps,
+						   layer->quant, layer->input_scale, e->xq, e->x_scales, e->stream));
+	else if (layer->quant == LLMK_QUANT_NONE)
 		CUDA_TRY(llmk_rmsnorm(e->x, norm, e->h, n, c->hidden_size, c->rms_norm_eps, e->stream));
 	else
 		CUDA_TRY(llmk_rmsnorm_quantize(e->x, norm, e->h, n, c->hidden_size, c->rms_norm_eps, layer->quant,
 					       layer->input_scale, e->xq, e->x_scales, e->stream));
+	return 0;
+}
+
+/* The final norm of rows first.. of the last layer's output (its MLP output still in
+ * e->tmp, added here) into e->h, for lm_head. */
+static int final_norm(struct cuda_engine *e, int first, int rows, char *err, size_t err_size)
+{
+	const struct model_config *c = &e->model->config;
+	size_t offset = (size_t)first * c->hidden_size;
+	CUDA_TRY(llmk_add_rmsnorm_quantize(e->x + offset, e->tmp + offset, e->norm, e->h, rows, c->hidden_size,
+					   c->rms_norm_eps, LLMK_QUANT_NONE, 0, NULL, NULL, e->stream));
 	return 0;
 }
 
@@ -772,7 +787,9 @@ static int run_attention(struct cuda_engine *e, void *key_cache, void *value_cac
 
 /* One layer for n tokens at position pos; with graph set (one token, the position
  * read on the device at *device_position), nothing launched depends on pos, so the
- * launches can be captured once and replayed. */
+ * launches can be captured once and replayed.  The layer's MLP output is left in
+ * e->tmp, not yet added to e->x: the next layer's first launch (or final_norm) adds
+ * it. */
 static int run_layer(struct cuda_engine *e, int index, int n, int pos, bool graph, char *err, size_t err_size)
 {
 	const struct model_config *c = &e->model->config;
@@ -782,36 +799,23 @@ static int run_layer(struct cuda_engine *e, int index, int n, int pos, bool grap
 	void *key_cache = (unsigned char *)e->key_cache + layer_offset;
 	void *value_cache = (unsigned char *)e->value_cache + layer_offset;
 
-	if (norm_input(e, l->input_layernorm, &l->q_proj, n, err, err_size) ||
+	if (norm_input(e, index > 0, l->input_layernorm, &l->q_proj, n, err, err_size) ||
 	    run_qkv(e, l, n, e->key_rows, e->value_rows, err, err_size))
 		return -1;
-	if (graph) {
-		CUDA_TRY(llmk_rope_device_pos(e->q, n, e->q_dim, e->plan.q_heads, c->head_dim, e->device_position,
-					      e->inv_freq, e->stream));
-		CUDA_TRY(llmk_rope_device_pos(e->key_rows, n, e->kv_dim, e->plan.kv_heads, c->head_dim,
-					      e->device_position, e->inv_freq, e->stream));
-		CUDA_TRY(llmk_store_kv_typed(e->key_rows, e->value_rows, key_cache, value_cache, e->cache_dtype,
-					     e->kv_dim, n, e->device_position, e->stream));
-	} else {
-		CUDA_TRY(llmk_rope(e->q, n, e->q_dim, e->plan.q_heads, c->head_dim, pos, e->inv_freq, e->stream));
-		CUDA_TRY(llmk_rope(e->key_rows, n, e->kv_dim, e->plan.kv_heads, c->head_dim, pos, e->inv_freq,
-				   e->stream));
-		CUDA_TRY(llmk_store_kv_typed_at(e->key_rows, e->value_rows, key_cache, value_cache, e->cache_dtype,
-						e->kv_dim, n, pos, e->stream));
-	}
+	CUDA_TRY(llmk_rope_store_kv(e->q, e->q_dim, e->plan.q_heads, e->key_rows, e->value_rows, e->plan.kv_heads,
+				    c->head_dim, n, graph ? 0 : pos, graph ? e->device_position : NULL, e->inv_freq,
+				    key_cache, value_cache, e->cache_dtype, e->stream));
 	if (run_attention(e, key_cache, value_cache, n, pos, graph, err, err_size) ||
 	    run_linear(e, &l->o_proj, e->att, n, e->tmp, hidden, err, err_size) ||
 	    all_reduce(e, 2 * index, e->tmp, (size_t)n * hidden, err, err_size))
 		return -1;
-	CUDA_TRY(llmk_add(e->x, e->tmp, (size_t)n * hidden, e->stream));
 	bool quantized;
-	if (norm_input(e, l->post_attention_layernorm, &l->gate_proj, n, err, err_size) ||
+	if (norm_input(e, true, l->post_attention_layernorm, &l->gate_proj, n, err, err_size) ||
 	    run_gate_up(e, l, n, &quantized, err, err_size) ||
 	    run_linear_after(e, quantized ? &l->down_proj : NULL, &l->down_proj, e->gate, n, e->tmp, hidden, err,
 			     err_size) ||
 	    all_reduce(e, 2 * index + 1, e->tmp, (size_t)n * hidden, err, err_size))
 		return -1;
-	CUDA_TRY(llmk_add(e->x, e->tmp, (size_t)n * hidden, e->stream));
 	return 0;
 }
 
@@ -831,10 +835,9 @@ static int run_batch(struct cuda_engine *e, const int32_t *tokens, int n, int po
 	 * into this rank's columns of the caller's rows waits for it before the next */
 	for (int first = all_logits ? 0 : n - 1; first < n; first += LOGIT_ROWS) {
 		int rows = n - first < LOGIT_ROWS ? n - first : LOGIT_ROWS;
-		const float *x = e->x + (size_t)first * c->hidden_size;
 		float *out = logits + (size_t)(all_logits ? first : 0) * c->vocab_size + e->plan.first_vocab;
-		CUDA_TRY(llmk_rmsnorm(x, e->norm, e->h, rows, c->hidden_size, c->rms_norm_eps, e->stream));
-		if (run_linear(e, &e->lm_head, e->h, rows, e->logits, e->plan.vocab, err, err_size))
+		if (final_norm(e, first, rows, err, err_size) ||
+		    run_linear(e, &e->lm_head, e->h, rows, e->logits, e->plan.vocab, err, err_size))
 			return -1;
 		CUDA_TRY(cudaMemcpy2DAsync(out, (size_t)c->vocab_size * sizeof(float), e->logits,
 					   (size_t)e->plan.vocab * sizeof(float), (size_t)e->plan.vocab * sizeof(float),
@@ -856,8 +859,8 @@ static int enqueue_decode_step(struct cuda_engine *e, char *err, size_t err_size
 	for (int i = 0; i < c->num_hidden_layers; i++)
 		if (run_layer(e, i, 1, 0, true, err, err_size) != 0)
 			return -1;
-	CUDA_TRY(llmk_rmsnorm(e->x, e->norm, e->h, 1, c->hidden_size, c->rms_norm_eps, e->stream));
-	if (run_linear(e, &e->lm_head, e->h, 1, e->logits, e->plan.vocab, err, err_size))
+	if (final_norm(e, 0, 1, err, err_size) ||
+	    run_linear(e, &e->lm_head, e->h, 1, e->logits, e->plan.vocab, err, err_size))
 		return -1;
 	CUDA_TRY(llmk_argmax(e->logits, e->plan.vocab, e->plan.first_vocab, e->best, e->argmax_scratch, e->stream));
 	CUDA_TRY(cudaMemcpyAsync(e->pinned_best, e->best, sizeof *e->best, cudaMemcpyDeviceToHost, e->stream));
@@ -930,9 +933,8 @@ static int cuda_decode_greedy_begin(void *state, int32_t token, int position, ch
 	/* no graph: the eager step, then the argmax */
 	if (run_batch(e, &token, 1, position, NULL, false, err, err_size) != 0)
 		return -1;
-	const struct model_config *c = &e->model->config;
-	CUDA_TRY(llmk_rmsnorm(e->x, e->norm, e->h, 1, c->hidden_size, c->rms_norm_eps, e->stream));
-	if (run_linear(e, &e->lm_head, e->h, 1, e->logits, e->plan.vocab, err, err_size))
+	if (final_norm(e, 0, 1, err, err_size) ||
+	    run_linear(e, &e->lm_head, e->h, 1, e->logits, e->plan.vocab, err, err_size))
 		return -1;
 	CUDA_TRY(llmk_argmax(e->logits, e->plan.vocab, e->plan.first_vocab, e->best, e->argmax_scratch, e->stream));
 	CUDA_TRY(cudaMemcpyAsync(e->pinned_best, e->best, sizeof *e->best, cudaMemcpyDeviceToHost, e->stream));

@@ -553,6 +553,119 @@ static void check_fused_quantizers(void)
 			}
 }
 
+/* ---- the engine's other fusions: residual add + norm (+ quantize), RoPE + KV store ---- */
+
+/* Copies n floats (or bytes) back and counts the ones that differ in bits. */
+static size_t differing_bytes(const void *a, const void *b, size_t bytes)
+{
+	std::vector<uint8_t> ha(bytes), hb(bytes);
+	if (cudaMemcpy(ha.data(), a, bytes, cudaMemcpyDeviceToHost) != cudaSuccess ||
+	    cudaMemcpy(hb.data(), b, bytes, cudaMemcpyDeviceToHost) != cudaSuccess)
+		return bytes ? bytes : 1;
+	size_t bad = 0;
+	for (size_t i = 0; i < bytes; i++) bad += ha[i] != hb[i];
+	return bad;
+}
+
+static float *device_floats(const std::vector<float> &h)
+{
+	float *d = NULL;
+	if (cudaMalloc(&d, h.size() * 4) != cudaSuccess ||
+	    cudaMemcpy(d, h.data(), h.size() * 4, cudaMemcpyHostToDevice) != cudaSuccess)
+		printf("not ok - device_floats: %s\n", cudaGetErrorString(cudaGetLastError())), failed++;
+	return d;
+}
+
+static void check_add_rmsnorm_quantize(enum llmk_quant quant, const char *qname, int count, int n)
+{
+	const size_t total = (size_t)count * n;
+	std::vector<float> hx(total), hr(total), hw(n);
+	for (auto &f : hx) f = uniform_in(-3, 3);
+	for (auto &f : hr) f = uniform_in(-1, 1);
+	for (auto &f : hw) f = uniform_in(0.2f, 1.8f);
+	float *x1 = device_floats(hx), *x2 = device_floats(hx), *r = device_floats(hr), *w = device_floats(hw);
+	float *out1, *out2, *s1, *s2; uint8_t *q1, *q2;
+	CUDA(cudaMalloc(&out1, total * 4)); CUDA(cudaMalloc(&out2, total * 4));
+	CUDA(cudaMalloc(&q1, total)); CUDA(cudaMalloc(&q2, total));
+	CUDA(cudaMalloc(&s1, count * 4)); CUDA(cudaMalloc(&s2, count * 4));
+	CUDA(cudaMemset(out2, 0xff, total * 4)); CUDA(cudaMemset(q1, 0x7f, total)); CUDA(cudaMemset(q2, 0x7f, total));
+	CUDA(cudaMemset(s1, 0, count * 4)); CUDA(cudaMemset(s2, 0xff, count * 4));
+	const float eps = 1e-5f, static_scale = quant_fp8(quant) ? 0.004f : 0.02f;
+	CUDA(llmk_add(x1, r, total, 0));
+	if (quant == LLMK_QUANT_NONE)
+		CUDA(llmk_rmsnorm(x1, w, out1, count, n, eps, 0));
+	else
+		CUDA(llmk_rmsnorm_quantize(x1, w, out1, count, n, eps, quant, static_scale, q1, s1, 0));
+	CUDA(llmk_add_rmsnorm_quantize(x2, r, w, out2, count, n, eps, quant, static_scale, q2, s2, 0));
+	CUDA(cudaDeviceSynchronize());
+	size_t bad = differing_bytes(x1, x2, total * 4) + differing_bytes(out1, out2, total * 4);
+	if (quant != LLMK_QUANT_NONE)
+		bad += differing_bytes(q1, q2, total) + differing_bytes(s1, s2, count * 4);
+	char what[200];
+	snprintf(what, sizeof what, "add_rmsnorm_quantize %s, %d tokens of %d: bit for bit llmk_add + %s (%zu bytes differ)",
+		 qname, count, n, quant == LLMK_QUANT_NONE ? "llmk_rmsnorm" : "llmk_rmsnorm_quantize", bad);
+	check(bad == 0, what);
+	cudaFree(x1); cudaFree(x2); cudaFree(r); cudaFree(w); cudaFree(out1); cudaFree(out2);
+	cudaFree(q1); cudaFree(q2); cudaFree(s1); cudaFree(s2);
+}
+
+static void check_rope_store(enum llmk_dtype d, const char *dname, int count, int pos, bool device_pos)
+{
+	const int q_heads = 32, kv_heads = 8, hd = 128, q_dim = q_heads * hd, kv_dim = kv_heads * hd;
+	const int positions = pos + count + 3;
+	const size_t elem = d == LLMK_F32 ? 4 : d == LLMK_BF16 ? 2 : 1;
+	std::vector<float> hq((size_t)count * q_dim), hk((size_t)count * kv_dim), hv((size_t)count * kv_dim), hf(hd / 2);
+	for (auto &f : hq) f = uniform_in(-3, 3);
+	for (auto &f : hk) f = uniform_in(-20, 20);
+	for (auto &f : hv) f = uniform_in(-2, 2);
+	for (int i = 0; i < hd / 2; i++) hf[i] = (float)pow(500000.0, -2.0 * i / hd);
+	float *q1 = device_floats(hq), *q2 = device_floats(hq), *k1 = device_floats(hk), *k2 = device_floats(hk);
+	float *v = device_floats(hv), *inv = device_floats(hf), *k_unrotated = device_floats(hk);
+	void *kc1, *kc2, *vc1, *vc2; int *dpos;
+	size_t cache = (size_t)positions * kv_dim * elem;
+	CUDA(cudaMalloc(&kc1, cache)); CUDA(cudaMalloc(&kc2, cache)); CUDA(cudaMalloc(&vc1, cache)); CUDA(cudaMalloc(&vc2, cache));
+	CUDA(cudaMemset(kc1, 0x5a, cache)); CUDA(cudaMemset(kc2, 0x5a, cache));
+	CUDA(cudaMemset(vc1, 0x5a, cache)); CUDA(cudaMemset(vc2, 0x5a, cache));
+	CUDA(cudaMalloc(&dpos, sizeof(int))); CUDA(cudaMemcpy(dpos, &pos, sizeof(int), cudaMemcpyHostToDevice));
+	if (device_pos) {
+		CUDA(llmk_rope_device_pos(q1, count, q_dim, q_heads, hd, dpos, inv, 0));
+		CUDA(llmk_rope_device_pos(k1, count, kv_dim, kv_heads, hd, dpos, inv, 0));
+		CUDA(llmk_store_kv_typed(k1, v, kc1, vc1, d, kv_dim, count, dpos, 0));
+	} else {
+		CUDA(llmk_rope(q1, count, q_dim, q_heads, hd, pos, inv, 0));
+		CUDA(llmk_rope(k1, count, kv_dim, kv_heads, hd, pos, inv, 0));
+		CUDA(llmk_store_kv_typed_at(k1, v, kc1, vc1, d, kv_dim, count, pos, 0));
+	}
+	CUDA(llmk_rope_store_kv(q2, q_dim, q_heads, k2, v, kv_heads, hd, count, device_pos ? 0 : pos,
+				device_pos ? dpos : NULL, inv, kc2, vc2, d, 0));
+	CUDA(cudaDeviceSynchronize());
+	size_t bad = differing_bytes(q1, q2, hq.size() * 4) + differing_bytes(kc1, kc2, cache) +
+		     differing_bytes(vc1, vc2, cache) + differing_bytes(k2, k_unrotated, hk.size() * 4);
+	char what[200];
+	snprintf(what, sizeof what, "rope_store_kv %s, %d tokens at %d (%s): bit for bit llmk_rope x2 + llmk_store_kv_typed, "
+		 "nothing else touched (%zu bytes differ)", dname, count, pos, device_pos ? "device position" : "host position",
+		 bad);
+	check(bad == 0, what);
+	cudaFree(q1); cudaFree(q2); cudaFree(k1); cudaFree(k2); cudaFree(v); cudaFree(inv); cudaFree(k_unrotated);
+	cudaFree(kc1); cudaFree(kc2); cudaFree(vc1); cudaFree(vc2); cudaFree(dpos);
+}
+
+static void check_engine_fusions(void)
+{
+	const enum llmk_quant quants[] = {LLMK_QUANT_NONE, LLMK_QUANT_FP8_STATIC, LLMK_QUANT_FP8_DYNAMIC,
+					  LLMK_QUANT_INT8_DYNAMIC, LLMK_QUANT_INT8_STATIC};
+	const char *names[] = {"none", "FP8 static", "FP8 dynamic", "INT8 dynamic", "INT8 static"};
+	for (int q = 0; q < 5; q++)
+		for (int count : {1, 37})
+			check_add_rmsnorm_quantize(quants[q], names[q], count, 4096);
+	const enum llmk_dtype dtypes[] = {LLMK_F32, LLMK_BF16, LLMK_E4M3};
+	const char *dnames[] = {"f32", "bf16", "e4m3"};
+	for (int d = 0; d < 3; d++) {
+		check_rope_store(dtypes[d], dnames[d], 1, 4000, true);
+		check_rope_store(dtypes[d], dnames[d], 37, 300, false);
+	}
+}
+
 /* ---- the one-token GEMV: layouts and fused forms give the same bits ------------------- */
 
 struct gemv_inputs {
@@ -1158,6 +1271,7 @@ int main(int argc, char **argv)
 	check_kv_cache();
 	attention_prefill_checks();
 	check_fused_quantizers();
+	check_engine_fusions();
 	check_gemv_layouts_and_fusions(LLMK_E4M3, "FP8", 4096, 1024, 14336, 4096);
 	check_gemv_layouts_and_fusions(LLMK_I8, "INT8", 4096, 1024, 14336, 4096);
 	check_gemv_layouts_and_fusions(LLMK_BF16, "BF16", 4096, 1024, 14336, 4096);
