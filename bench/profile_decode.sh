@@ -1,0 +1,46 @@
+#!/bin/sh
+# bench/profile_decode.sh - where a decoded token's time goes, kernel by kernel (device machine).
+#
+#   bench/profile_decode.sh BUILD_DIR CONFIG [SKIP] [COUNT]
+#
+# Runs `llmchat --bench --dummy-weights CONFIG` under Nsight Compute, which times COUNT
+# kernels (default 720: two decode steps of the 8B shape) after skipping SKIP (default
+# 3000: the ceilings, the prefills and the first decode steps at 128 of context), each
+# kernel alone (--cache-control none --clock-control none: the GPU's own clocks, warm
+# caches; inside the CUDA graph each node is a kernel of its own).  Prints the time by
+# kernel, summed over the window and divided by the steps the window holds (the count
+# of argmax_final launches), next to the decode step the bench measures: the difference
+# is what launches and the gaps between them cost.
+set -u
+build=${1:?usage: profile_decode.sh BUILD_DIR CONFIG [SKIP] [COUNT]}
+config=${2:?usage: profile_decode.sh BUILD_DIR CONFIG [SKIP] [COUNT]}
+skip=${3:-3000}
+count=${4:-720}
+csv=${TMPDIR:-/tmp}/profile_decode.$$.csv
+ncu --clock-control none --cache-control none --metrics gpu__time_duration.sum --csv --print-units base \
+	--launch-skip "$skip" --launch-count "$count" \
+	"$build/src/llmchat" --bench --dummy-weights "$config" --ctx 4224 >"$csv" 2>&1
+status=$?
+grep 'decode at 128' "$csv" | head -n 1
+python3 - "$csv" <<'PY'
+import csv, re, sys
+rows = [r for r in csv.reader(l for l in open(sys.argv[1]) if l.startswith('"'))]
+if not rows:
+    sys.exit("no kernel timings in the ncu output")
+head = rows[0]
+name_col, value_col, metric_col = head.index("Kernel Name"), head.index("Metric Value"), head.index("Metric Name")
+totals, counts = {}, {}
+for r in rows[1:]:
+    if len(r) <= value_col or r[metric_col] != "gpu__time_duration.sum":
+        continue
+    name = re.sub(r"[<(].*", "", r[name_col]).strip()
+    totals[name] = totals.get(name, 0) + float(r[value_col].replace(",", ""))
+    counts[name] = counts.get(name, 0) + 1
+steps = max(1, counts.get("argmax_final_kernel", 0))
+total = sum(totals.values())
+print(f"{sum(counts.values())} kernels timed, {steps} decode step(s): {total / steps / 1e3:.1f} us of kernels a step")
+for name, t in sorted(totals.items(), key=lambda kv: -kv[1]):
+    print(f"  {name:40s} {counts[name] / steps:6.1f} launches {t / steps / 1e3:9.1f} us  {100 * t / total:5.1f}%")
+PY
+rm -f "$csv"
+exit $status
