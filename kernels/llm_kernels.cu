@@ -209,19 +209,28 @@ extern "C" cudaError_t llmk_quantize(const float *x, int count, int n, enum llmk
 }
 
 /* RMSNorm then quantize, one block per token: the sum of squares as rmsnorm_kernel
- * adds it (same block size, same order), each normed value computed by the same
- * expression, written to out when asked and re-read (or recomputed) for the
- * quantization pass by the thread that made it. */
-__global__ static void rmsnorm_quantize_kernel(const float *x, const float *weight, float *out, int hidden, float eps,
-					       enum llmk_quant quant, float static_scale, uint8_t *xq, float *scales)
+ * adds it, the normed values with its expression, then the scale and the codes as
+ * quantize_kernel makes them, so the same bits as the two launches.  With residual,
+ * x += residual first (written back: a thread rereads only what it wrote), as
+ * llmk_add does it; with quant NONE, the normed rows only (out required then). */
+__global__ static void rmsnorm_quantize_kernel(float *x, const float *residual, const float *weight, float *out,
+					       int hidden, float eps, enum llmk_quant quant, float static_scale,
+					       uint8_t *xq, float *scales)
 {
 	__shared__ double partial[32];
 	__shared__ float fpartial[32];
-	const float *row = x + (size_t)blockIdx.x * hidden;
+	float *row = x + (size_t)blockIdx.x * hidden;
+	const float *added = residual ? residual + (size_t)blockIdx.x * hidden : NULL;
 	float *out_row = out ? out + (size_t)blockIdx.x * hidden : NULL;
 	double ss = 0;
-	for (int i = threadIdx.x; i < hidden; i += blockDim.x)
-		ss += (double)row[i] * row[i];
+	for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
+		float v = row[i];
+		if (added) {
+			v += added[i];
+			row[i] = v;
+		}
+		ss += (double)v * v;
+	}
 	ss = block_reduce(ss, [](double a, double b) { return a + b; }, partial);
 	float norm = 1.0f / sqrtf((float)(ss / hidden) + eps);
 	float max_abs = 0;
@@ -231,6 +240,8 @@ __global__ static void rmsnorm_quantize_kernel(const float *x, const float *weig
 			out_row[i] = v;
 		max_abs = fmaxf(max_abs, fabsf(v));
 	}
+	if (quant == LLMK_QUANT_NONE)
+		return;
 	max_abs = block_reduce(max_abs, [](float a, float b) { return fmaxf(a, b); }, fpartial);
 	float s, inv;
 	quantize_scale(max_abs, quant, static_scale, &s, &inv);
@@ -250,49 +261,10 @@ extern "C" cudaError_t llmk_rmsnorm_quantize(const float *x, const float *weight
 {
 	if (quant == LLMK_QUANT_NONE)
 		return cudaErrorInvalidValue;
-	rmsnorm_quantize_kernel<<<count, ROW_THREADS, 0, stream>>>(x, weight, out, hidden, eps, quant, static_scale,
-							   (uint8_t *)xq, scales);
+	/* without a residual the kernel does not write x */
+	rmsnorm_quantize_kernel<<<count, ROW_THREADS, 0, stream>>>((float *)x, NULL, weight, out, hidden, eps, quant,
+								   static_scale, (uint8_t *)xq, scales);
 	return cudaGetLastError();
-}
-
-/* x += residual, then the norm (and, unless quant is NONE, the quantization) of
- * rmsnorm_quantize_kernel on the new rows: the same expressions, so the same bits as
- * llmk_add, llmk_rmsnorm and llmk_quantize in turn.  A thread rereads only the
- * elements it wrote. */
-__global__ static void add_rmsnorm_quantize_kernel(float *x, const float *residual, const float *weight, float *out,
-						   int hidden, float eps, enum llmk_quant quant, float static_scale,
-						   uint8_t *xq, float *scales)
-{
-	__shared__ double partial[32];
-	__shared__ float fpartial[32];
-	float *row = x + (size_t)blockIdx.x * hidden;
-	const float *added = residual + (size_t)blockIdx.x * hidden;
-	float *out_row = out + (size_t)blockIdx.x * hidden;
-	double ss = 0;
-	for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
-		float v = row[i] + added[i];
-		row[i] = v;
-		ss += (double)v * v;
-	}
-	ss = block_reduce(ss, [](double a, double b) { return a + b; }, partial);
-	float norm = 1.0f / sqrtf((float)(ss / hidden) + eps);
-	float max_abs = 0;
-	for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
-		float v = weight[i] * (row[i] * norm);
-		out_row[i] = v;
-		max_abs = fmaxf(max_abs, fabsf(v));
-	}
-	if (quant == LLMK_QUANT_NONE)
-		return;
-	max_abs = block_reduce(max_abs, [](float a, float b) { return fmaxf(a, b); }, fpartial);
-	float s, inv;
-	quantize_scale(max_abs, quant, static_scale, &s, &inv);
-	if (threadIdx.x == 0)
-		scales[blockIdx.x] = s;
-	bool fp8 = quant_is_fp8(quant);
-	uint8_t *q_row = xq + (size_t)blockIdx.x * hidden;
-	for (int i = threadIdx.x; i < hidden; i += blockDim.x)
-		q_row[i] = quantize_value(out_row[i], inv, fp8);
 }
 
 extern "C" cudaError_t llmk_add_rmsnorm_quantize(float *x, const float *residual, const float *weight, float *out,
@@ -301,8 +273,8 @@ extern "C" cudaError_t llmk_add_rmsnorm_quantize(float *x, const float *residual
 {
 	if (!out || out == x)
 		return cudaErrorInvalidValue;
-	add_rmsnorm_quantize_kernel<<<count, ROW_THREADS, 0, stream>>>(x, residual, weight, out, hidden, eps, quant,
-							       static_scale, (uint8_t *)xq, scales);
+	rmsnorm_quantize_kernel<<<count, ROW_THREADS, 0, stream>>>(x, residual, weight, out, hidden, eps, quant,
+								   static_scale, (uint8_t *)xq, scales);
 	return cudaGetLastError();
 }
 
@@ -891,6 +863,17 @@ extern "C" cudaError_t llmk_linear(const void *weight, enum llmk_dtype wdtype, i
 
 /* ---- RoPE: rotate_half pairs (i, i + head_dim/2) ---------------------------------- */
 
+/* One RoPE rotation (rotate_half layout): the pair (a, b) of dimensions i and
+ * i + head_dim/2 at position, as the CPU engine computes it; every RoPE kernel uses
+ * this, so that they agree bit for bit. */
+__device__ static inline void rope_pair(float a, float b, int position, float inv_freq, float *ra, float *rb)
+{
+	float angle = (float)position * inv_freq;
+	float c = cosf(angle), s = sinf(angle);
+	*ra = a * c - b * s;
+	*rb = b * c + a * s;
+}
+
 __global__ static void rope_kernel(float *vec, int stride, int heads, int head_dim, int pos0,
 				   const int *pos_dev, const float *inv_freq)
 {
@@ -900,12 +883,8 @@ __global__ static void rope_kernel(float *vec, int stride, int heads, int head_d
 	float *row = vec + (size_t)t * stride;
 	for (int k = threadIdx.x; k < heads * half; k += blockDim.x) {
 		int h = k / half, i = k % half;
-		float angle = (float)(pos0 + t) * inv_freq[i];
-		float c = cosf(angle), s = sinf(angle);
 		float *v = row + h * head_dim;
-		float a = v[i], b = v[i + half];
-		v[i] = a * c - b * s;
-		v[i + half] = b * c + a * s;
+		rope_pair(v[i], v[i + half], pos0 + t, inv_freq[i], &v[i], &v[i + half]);
 	}
 }
 
@@ -1004,12 +983,8 @@ __global__ static void rope_store_kernel(float *q, int q_stride, int q_heads, co
 	float *q_row = q + (size_t)t * q_stride;
 	for (int k = threadIdx.x; k < q_heads * half; k += blockDim.x) {
 		int h = k / half, i = k % half;
-		float angle = (float)(pos0 + t) * inv_freq[i];
-		float c = cosf(angle), s = sinf(angle);
 		float *v = q_row + h * head_dim;
-		float a = v[i], b = v[i + half];
-		v[i] = a * c - b * s;
-		v[i + half] = b * c + a * s;
+		rope_pair(v[i], v[i + half], pos0 + t, inv_freq[i], &v[i], &v[i + half]);
 	}
 	const float *k_row = key_rows + (size_t)t * kv_dim;
 	const float *v_row = value_rows + (size_t)t * kv_dim;
@@ -1017,11 +992,10 @@ __global__ static void rope_store_kernel(float *q, int q_stride, int q_heads, co
 	T *v_out = value_cache + (size_t)(pos0 + t) * kv_dim;
 	for (int k = threadIdx.x; k < kv_heads * half; k += blockDim.x) {
 		int h = k / half, i = k % half, base = h * head_dim;
-		float angle = (float)(pos0 + t) * inv_freq[i];
-		float c = cosf(angle), s = sinf(angle);
-		float a = k_row[base + i], b = k_row[base + i + half];
-		cache_put(k_out + base + i, a * c - b * s);
-		cache_put(k_out + base + i + half, b * c + a * s);
+		float ra, rb;
+		rope_pair(k_row[base + i], k_row[base + i + half], pos0 + t, inv_freq[i], &ra, &rb);
+		cache_put(k_out + base + i, ra);
+		cache_put(k_out + base + i + half, rb);
 	}
 	for (int i = threadIdx.x; i < kv_dim; i += blockDim.x)
 		cache_put(v_out + i, v_row[i]);

@@ -15,15 +15,8 @@
 #include <nccl.h>
 
 #include "comm_kernels.h"
+#include "cuda_try.h"
 
-#define CUDA_TRY(call)                                                                             \
-	do {                                                                                       \
-		cudaError_t status_ = (call);                                                      \
-		if (status_ != cudaSuccess) {                                                      \
-			snprintf(err, err_size, "CUDA: %s: %s", #call, cudaGetErrorString(status_)); \
-			return -1;                                                                 \
-		}                                                                                  \
-	} while (0)
 
 const char *comm_cuda_kind_name(enum engine_comm kind)
 {

@@ -28,6 +28,7 @@
 
 #include "attention_prefill.h"
 #include "comm_cuda.h"
+#include "cuda_try.h"
 #include "engine_backend.h"
 #include "gemm_cublaslt.h"
 #include "llm_kernels.h"
@@ -118,14 +119,6 @@ struct cuda_engine {
 	size_t allocation_count, allocation_capacity;
 };
 
-#define CUDA_TRY(call)                                                                             \
-	do {                                                                                       \
-		cudaError_t status_ = (call);                                                      \
-		if (status_ != cudaSuccess) {                                                      \
-			snprintf(err, err_size, "CUDA: %s: %s", #call, cudaGetErrorString(status_)); \
-			return -1;                                                                 \
-		}                                                                                  \
-	} while (0)
 
 static int device_alloc(struct cuda_engine *e, size_t bytes, void **out, char *err, size_t err_size)
 {
@@ -846,6 +839,18 @@ static int run_batch(struct cuda_engine *e, const int32_t *tokens, int n, int po
 	return 0;
 }
 
+/* The end of a decode step: the final norm, lm_head into e->logits, and this rank's
+ * largest logit with its index copied to pinned memory. */
+static int enqueue_next_token(struct cuda_engine *e, char *err, size_t err_size)
+{
+	if (final_norm(e, 0, 1, err, err_size) ||
+	    run_linear(e, &e->lm_head, e->h, 1, e->logits, e->plan.vocab, err, err_size))
+		return -1;
+	CUDA_TRY(llmk_argmax(e->logits, e->plan.vocab, e->plan.first_vocab, e->best, e->argmax_scratch, e->stream));
+	CUDA_TRY(cudaMemcpyAsync(e->pinned_best, e->best, sizeof *e->best, cudaMemcpyDeviceToHost, e->stream));
+	return 0;
+}
+
 /* The launches of one decode step, position-free (see run_layer): token and position
  * from pinned memory; the rank's logits stay on the GPU (e->logits) and their largest
  * value and its index come back into pinned memory. */
@@ -859,12 +864,7 @@ static int enqueue_decode_step(struct cuda_engine *e, char *err, size_t err_size
 	for (int i = 0; i < c->num_hidden_layers; i++)
 		if (run_layer(e, i, 1, 0, true, err, err_size) != 0)
 			return -1;
-	if (final_norm(e, 0, 1, err, err_size) ||
-	    run_linear(e, &e->lm_head, e->h, 1, e->logits, e->plan.vocab, err, err_size))
-		return -1;
-	CUDA_TRY(llmk_argmax(e->logits, e->plan.vocab, e->plan.first_vocab, e->best, e->argmax_scratch, e->stream));
-	CUDA_TRY(cudaMemcpyAsync(e->pinned_best, e->best, sizeof *e->best, cudaMemcpyDeviceToHost, e->stream));
-	return 0;
+	return enqueue_next_token(e, err, err_size);
 }
 
 /* Captures the decode step once; false when the model's shapes or the driver refuse
@@ -933,12 +933,7 @@ static int cuda_decode_greedy_begin(void *state, int32_t token, int position, ch
 	/* no graph: the eager step, then the argmax */
 	if (run_batch(e, &token, 1, position, NULL, false, err, err_size) != 0)
 		return -1;
-	if (final_norm(e, 0, 1, err, err_size) ||
-	    run_linear(e, &e->lm_head, e->h, 1, e->logits, e->plan.vocab, err, err_size))
-		return -1;
-	CUDA_TRY(llmk_argmax(e->logits, e->plan.vocab, e->plan.first_vocab, e->best, e->argmax_scratch, e->stream));
-	CUDA_TRY(cudaMemcpyAsync(e->pinned_best, e->best, sizeof *e->best, cudaMemcpyDeviceToHost, e->stream));
-	return 0;
+	return enqueue_next_token(e, err, err_size);
 }
 
 /* Second half: this rank's largest logit and its model-wide index. */

@@ -31,6 +31,7 @@
 #include "engine.h"
 #include "model.h"
 #include "synthetic_model.h"
+#include "logits.h"
 #include "tap.h"
 
 struct run {
@@ -48,25 +49,6 @@ static int32_t *json_ids(json_t *array, size_t *count)
 		ids[i] = (int32_t)json_integer_value(json_array_get(array, i));
 	*count = n;
 	return ids;
-}
-
-static double log_prob(const float *logits, int vocab, int32_t id)
-{
-	double max = logits[0], sum = 0;
-	for (int i = 1; i < vocab; i++)
-		max = fmax(max, logits[i]);
-	for (int i = 0; i < vocab; i++)
-		sum += exp(logits[i] - max);
-	return logits[id] - max - log(sum);
-}
-
-static int argmax(const float *logits, int vocab)
-{
-	int best = 0;
-	for (int i = 1; i < vocab; i++)
-		if (logits[i] > logits[best])
-			best = i;
-	return best;
 }
 
 /* $LLMCHAT_TEST_BACKEND=cuda runs the ranks on the GPU (tests/gpu/), with the split

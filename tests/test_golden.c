@@ -36,6 +36,7 @@
 
 #include "engine.h"
 #include "model.h"
+#include "logits.h"
 #include "tap.h"
 
 /* $LLMCHAT_TEST_BACKEND=cuda runs the goldens on the GPU (tests/gpu/run.sh). */
@@ -63,25 +64,6 @@ static int32_t *json_ids(json_t *array, size_t *count)
 		ids[i] = (int32_t)json_integer_value(json_array_get(array, i));
 	*count = n;
 	return ids;
-}
-
-static double log_prob(const float *logits, int vocab, int32_t id)
-{
-	double max = logits[0], sum = 0;
-	for (int i = 1; i < vocab; i++)
-		max = fmax(max, logits[i]);
-	for (int i = 0; i < vocab; i++)
-		sum += exp(logits[i] - max);
-	return logits[id] - max - log(sum);
-}
-
-static int argmax(const float *logits, int vocab)
-{
-	int best = 0;
-	for (int i = 1; i < vocab; i++)
-		if (logits[i] > logits[best])
-			best = i;
-	return best;
 }
 
 static void check_logprobs(struct engine *engine, const char *name, json_t *golden, int vocab, double tolerance)

@@ -24,6 +24,7 @@
 
 #include "engine.h"
 #include "model.h"
+#include "logits.h"
 #include "tap.h"
 
 #define TEXT 48
@@ -52,25 +53,6 @@ static struct engine_options test_options(int ranks, bool baseline)
 	else if (kv && strcmp(kv, "fp8") == 0)
 		o.kv_cache = ENGINE_KV_FP8;
 	return o;
-}
-
-static double log_prob(const float *logits, int vocab, int32_t id)
-{
-	double max = logits[0], sum = 0;
-	for (int i = 1; i < vocab; i++)
-		max = fmax(max, logits[i]);
-	for (int i = 0; i < vocab; i++)
-		sum += exp(logits[i] - max);
-	return logits[id] - max - log(sum);
-}
-
-static int argmax(const float *logits, int vocab)
-{
-	int best = 0;
-	for (int i = 1; i < vocab; i++)
-		if (logits[i] > logits[best])
-			best = i;
-	return best;
 }
 
 /* The gap between the largest and the second largest logit. */
