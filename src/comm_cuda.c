@@ -17,7 +17,6 @@
 #include "comm_kernels.h"
 #include "cuda_try.h"
 
-
 const char *comm_cuda_kind_name(enum engine_comm kind)
 {
 	switch (kind) {

@@ -119,7 +119,6 @@ struct cuda_engine {
 	size_t allocation_count, allocation_capacity;
 };
 
-
 static int device_alloc(struct cuda_engine *e, size_t bytes, void **out, char *err, size_t err_size)
 {
 	if (e->allocation_count == e->allocation_capacity) {
