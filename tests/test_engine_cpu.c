@@ -320,6 +320,27 @@ static void check_engine_promises(void)
 	tap_ok(memcmp(last, again, sizeof last) == 0, "after the failed forward the cache still holds the sequence");
 	rc = engine_forward(e, other, 64 - 30, NULL, false, err, sizeof err);
 	tap_ok(rc == 0 && engine_position(e) == 64, "a forward that exactly fills the context works");
+	/* greedy decoding: the argmax of forward's logits, in one call or two halves */
+	engine_rewind(e, 10);
+	engine_forward(e, tokens + 10, 1, last, false, err, sizeof err);
+	int32_t want = 0, next = -1, next2 = -1;
+	for (int i = 1; i < VOCAB; i++)
+		if (last[i] > last[want])
+			want = i;
+	engine_rewind(e, 10);
+	rc = engine_decode_greedy(e, tokens[10], &next, err, sizeof err);
+	tap_ok(rc == 0 && next == want && engine_position(e) == 11,
+	       "engine_decode_greedy gives the argmax of the logits (%d, want %d) and moves the position", next, want);
+	engine_rewind(e, 10);
+	rc = engine_decode_greedy_begin(e, tokens[10], err, sizeof err);
+	int rc_twice = engine_decode_greedy_begin(e, tokens[10], err, sizeof err);
+	tap_ok(rc == 0 && rc_twice != 0 && strstr(err, "not ended") && engine_position(e) == 10,
+	       "a second begin before the end is refused, the position waits for the end: %s", err);
+	rc = engine_decode_greedy_end(e, &next2, err, sizeof err);
+	int rc_again = engine_decode_greedy_end(e, &next2, err, sizeof err);
+	tap_ok(rc == 0 && next2 == want && engine_position(e) == 11 && rc_again != 0 && strstr(err, "no step"),
+	       "begin + end give the same token; an end without a begin is refused: %s", err);
+
 	engine_rewind(e, 0);
 	int32_t bad = VOCAB;
 	rc = engine_forward(e, &bad, 1, last, false, err, sizeof err);
