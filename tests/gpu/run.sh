@@ -37,7 +37,8 @@ check $? "kernel_checks builds"
 ./kernel_checks gemv_timings.tsv >kernel_checks.out 2>&1
 grep -v '^ok' kernel_checks.out | grep -v 'passed, .* failed'
 passed=$((passed + $(grep -c '^ok' kernel_checks.out))); failed=$((failed + $(grep -c '^not ok' kernel_checks.out)))
-cuobjdump --dump-sass kernels/llm_kernels.o >llm_kernels.sass 2>&1
+cat_sass() { for o in kernels/llm_kernels.o kernels/attention_kernels.o; do cuobjdump --dump-sass "$o"; done; }
+cat_sass >llm_kernels.sass 2>&1
 # every GEMV kernel (gemv_kernel, gemv_split_kernel, gemv_swiglu_kernel, each instantiation):
 # its weights in 16-byte loads, and no local memory
 gemv_sass() { awk '/Function : /{f = ($0 ~ /gemv_/)} f' llm_kernels.sass; }
