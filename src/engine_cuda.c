@@ -1,19 +1,25 @@
 /*
- * engine_cuda.c - the Llama forward pass on one NVIDIA GPU (kernels/llm_kernels.h).
+ * engine_cuda.c - the Llama forward pass on NVIDIA GPUs: one rank of a model that
+ * tensor_parallel.h may split (the whole model with one rank).
  *
- * The same math as engine_cpu.c, step for step, with the same numerics (float32
- * activations and KV cache; 8-bit layers quantize their input as vLLM does), so
- * that the two backends agree to float32 rounding.  Weights are uploaded in their
- * stored form (BF16/F16/F32, FP8 e4m3, INT8) and never expanded.
+ * The same math as engine_cpu.c, step for step: float32 activations, the KV cache in
+ * the element type asked for (bf16, e4m3 or f32, rounded as the CPU rounds it), 8-bit
+ * layers quantizing their input as vLLM does, so that the two backends agree to the
+ * rounding of the sums (FP8 tensor cores accumulate in fewer bits: see the GPU tests).
+ * Weights are uploaded in their stored form, only this rank's rows and columns
+ * (cuda_memory.h), and never expanded.
  *
- * Per layer, for a batch of up to BATCH tokens at positions pos..:
- *   h = rmsnorm(x);  q = q_proj(h);  k, v = k_proj(h), v_proj(h) written straight
- *   into the cache rows pos..;  rope(q), rope(k rows);  a = attention(q, cache);
- *   x += o_proj(a);  h = rmsnorm(x);  x += down_proj(silu(gate_proj(h)) * up_proj(h))
- * Each step is one launch on one stream; the host waits only for the logits.
- *
- * This first version is correct before fast: the speed work (16-byte GEMV weight
- * streams, cuBLASLt prefill, CUDA graphs, BF16 KV) follows in kernels/.
+ * Per layer, for up to BATCH tokens at positions pos..:
+ *   h = rmsnorm(x) (quantized in the same launch);  q, k, v = q/k/v_proj(h);
+ *   rope(q, k) and k, v into the cache (one launch);  a = attention(q, cache);
+ *   x += all_reduce(o_proj(a)), normed and quantized in one launch;
+ *   x += all_reduce(down_proj(silu(gate_proj(h)) * up_proj(h))), added by the next
+ *   layer's first launch.
+ * Prefill takes cuBLASLt for the 8-bit products and the tiled tensor-core attention;
+ * one decoded token runs GEMV kernels, captured once as a CUDA graph (the position
+ * read on the device) and replayed; greedy decoding ends the graph with an argmax, so
+ * a token costs an 8-byte copy back.  kernels/ holds the kernels, BENCHMARKS.md the
+ * figures.
  */
 #include "config.h"
 
@@ -21,26 +27,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <cuda_runtime_api.h>
 
 #include "attention_prefill.h"
 #include "comm_cuda.h"
+#include "cuda_memory.h"
 #include "cuda_try.h"
 #include "engine_backend.h"
 #include "gemm_cublaslt.h"
 #include "llm_kernels.h"
 #include "sampling_kernels.h"
 #include "rope.h"
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 #define BATCH 2048            /* tokens a prefill step takes at once */
 #define LOGIT_ROWS 256        /* rows of logits made at once (all_logits goes in chunks) */
@@ -59,17 +57,6 @@ struct gpu_linear {
 struct gpu_layer {
 	float *input_layernorm, *post_attention_layernorm;
 	struct gpu_linear q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj;
-};
-
-#define UPLOAD_CHUNK ((size_t)64 << 20)
-
-struct upload_state {
-	void *staging[2];                 /* pinned, UPLOAD_CHUNK bytes each */
-	cudaEvent_t done[2];              /* the last DMA out of each */
-	int next;
-	size_t total, sent;
-	double start, last_shown;
-	bool show_progress;               /* stderr is a terminal */
 };
 
 struct cuda_engine {
@@ -114,126 +101,18 @@ struct cuda_engine {
 	struct llmk_best *best, *pinned_best; /* this rank's largest logit (greedy decoding) */
 	void *argmax_scratch;
 	float *key_rows, *value_rows;     /* BATCH x kv_dim: new tokens' k and v before they enter the cache */
-	struct upload_state upload;
-	void **allocations;               /* everything cudaMalloc'd, for free */
-	size_t allocation_count, allocation_capacity;
+	struct cuda_memory memory;        /* every device buffer, and the weights' upload */
 };
-
-static int device_alloc(struct cuda_engine *e, size_t bytes, void **out, char *err, size_t err_size)
-{
-	if (e->allocation_count == e->allocation_capacity) {
-		size_t capacity = e->allocation_capacity ? 2 * e->allocation_capacity : 64;
-		void **grown = realloc(e->allocations, capacity * sizeof *grown);
-		if (!grown) {
-			snprintf(err, err_size, "out of memory");
-			return -1;
-		}
-		e->allocations = grown;
-		e->allocation_capacity = capacity;
-	}
-	cudaError_t status = cudaMalloc(out, bytes ? bytes : 1);
-	if (status != cudaSuccess) {
-		size_t free_bytes = 0, total = 0;
-		cudaMemGetInfo(&free_bytes, &total);
-		int visible = 1;
-		if (cudaGetDeviceCount(&visible) != cudaSuccess)
-			visible = 1;
-		char advice[96];
-		if (visible > e->plan.ranks)
-			snprintf(advice, sizeof advice, "split the model over more of the %d visible GPUs (--gpus N)",
-				 visible);
-		else
-			snprintf(advice, sizeof advice, "a GPU with more memory, or more GPUs (--gpus N)");
-		snprintf(err, err_size, "out of GPU memory on GPU %d: %zu MiB more were needed with %zu MiB free of %zu MiB "
-			 "(this GPU's share of the weights is %.1f GB); use a smaller --ctx, or %s",
-			 e->device, bytes >> 20, free_bytes >> 20, total >> 20, e->upload.total / 1e9, advice);
-		return -1;
-	}
-	e->allocations[e->allocation_count++] = *out;
-	return 0;
-}
-
-/* Copies host bytes (possibly unaligned, inside the mmapped shard) to a new buffer. */
-static void upload_progress(struct cuda_engine *e, bool final)
-{
-	struct upload_state *u = &e->upload;
-	double elapsed = now_seconds() - u->start;
-	if (!final && (!u->show_progress || elapsed - u->last_shown < 0.2))
-		return;
-	u->last_shown = elapsed;
-	double rate = elapsed > 0 ? u->sent / elapsed / 1e9 : 0;
-	if (final)
-		fprintf(stderr, "%sllmchat: weights uploaded: %.2f GB in %.1f s (%.1f GB/s)\n", u->show_progress ? "\r" : "",
-			u->sent / 1e9, elapsed, rate);
-	else
-		fprintf(stderr, "\rllmchat: uploading weights %5.1f%% of %.2f GB, %.1f GB/s ",
-			u->total ? 100.0 * u->sent / u->total : 100.0, u->total / 1e9, rate);
-}
-
-/* Copies host bytes (possibly unaligned, inside the mmapped shard) to a new buffer,
- * through two pinned staging buffers: the copy of one chunk out of the page cache
- * overlaps the DMA of the one before. */
-static int upload(struct cuda_engine *e, const void *host, size_t bytes, void **out, char *err, size_t err_size)
-{
-	struct upload_state *u = &e->upload;
-	if (device_alloc(e, bytes, out, err, err_size) != 0)
-		return -1;
-	for (size_t offset = 0; offset < bytes; offset += UPLOAD_CHUNK) {
-		size_t n = bytes - offset < UPLOAD_CHUNK ? bytes - offset : UPLOAD_CHUNK;
-		int slot = u->next;
-		u->next ^= 1;
-		CUDA_TRY(cudaEventSynchronize(u->done[slot])); /* the DMA that used this buffer */
-		memcpy(u->staging[slot], (const unsigned char *)host + offset, n);
-		CUDA_TRY(cudaMemcpyAsync((unsigned char *)*out + offset, u->staging[slot], n, cudaMemcpyHostToDevice,
-					 e->stream));
-		CUDA_TRY(cudaEventRecord(u->done[slot], e->stream));
-		u->sent += n;
-		upload_progress(e, false);
-	}
-	return 0;
-}
-
-/* rows rows of row_bytes each, row_stride_bytes apart on the host (a tensor-parallel
- * view of some columns), packed into a new buffer through the staging buffers. */
-static int upload_rows(struct cuda_engine *e, const void *host, size_t rows, size_t row_bytes,
-		       size_t row_stride_bytes, void **out, char *err, size_t err_size)
-{
-	struct upload_state *u = &e->upload;
-	if (row_stride_bytes == row_bytes || rows <= 1)
-		return upload(e, host, rows * row_bytes, out, err, err_size);
-	if (device_alloc(e, rows * row_bytes, out, err, err_size) != 0)
-		return -1;
-	size_t rows_per_chunk = UPLOAD_CHUNK / row_bytes ? UPLOAD_CHUNK / row_bytes : 1;
-	if (row_bytes > UPLOAD_CHUNK) {
-		snprintf(err, err_size, "CUDA backend: a weight row of %zu bytes exceeds the upload buffer", row_bytes);
-		return -1;
-	}
-	for (size_t row = 0; row < rows; row += rows_per_chunk) {
-		size_t n = rows - row < rows_per_chunk ? rows - row : rows_per_chunk;
-		int slot = u->next;
-		u->next ^= 1;
-		CUDA_TRY(cudaEventSynchronize(u->done[slot]));
-		for (size_t i = 0; i < n; i++)
-			memcpy((unsigned char *)u->staging[slot] + i * row_bytes,
-			       (const unsigned char *)host + (row + i) * row_stride_bytes, row_bytes);
-		CUDA_TRY(cudaMemcpyAsync((unsigned char *)*out + row * row_bytes, u->staging[slot], n * row_bytes,
-					 cudaMemcpyHostToDevice, e->stream));
-		CUDA_TRY(cudaEventRecord(u->done[slot], e->stream));
-		u->sent += n * row_bytes;
-		upload_progress(e, false);
-	}
-	return 0;
-}
 
 /* A weight tensor: uploaded, or for a dummy model (host NULL) random values made here. */
 static int upload_weight(struct cuda_engine *e, const void *host, size_t count, enum llmk_dtype dtype,
 			 size_t element_size, void **out, char *err, size_t err_size)
 {
 	if (host)
-		return upload(e, host, count * element_size, out, err, err_size);
-	if (device_alloc(e, count * element_size, out, err, err_size) != 0)
+		return cuda_memory_upload(&e->memory, host, count * element_size, out, err, err_size);
+	if (cuda_memory_alloc(&e->memory, count * element_size, out, err, err_size) != 0)
 		return -1;
-	CUDA_TRY(llmk_fill_random(*out, count, dtype, (uint32_t)e->allocation_count, 0.02f, e->stream));
+	CUDA_TRY(llmk_fill_random(*out, count, dtype, (uint32_t)e->memory.count, 0.02f, e->stream));
 	return 0;
 }
 
@@ -279,16 +158,17 @@ static int upload_linear(struct cuda_engine *e, const struct linear *l, struct g
 	size_t element = tensor_dtype_size(l->weight_dtype);
 	size_t stride = (size_t)(l->row_stride ? l->row_stride : l->in_features);
 	if (l->weight && stride != (size_t)g->cols) {
-		if (upload_rows(e, l->weight, (size_t)g->rows, (size_t)g->cols * element, stride * element, &g->weight, err,
-				err_size) != 0)
+		if (cuda_memory_upload_rows(&e->memory, l->weight, (size_t)g->rows, (size_t)g->cols * element,
+					    stride * element, &g->weight, err, err_size) != 0)
 			return -1;
 	} else if (upload_weight(e, l->weight, (size_t)g->rows * g->cols, g->dtype, element, &g->weight, err,
 				 err_size) != 0) {
 		return -1;
 	}
 	g->weight_scale = NULL;
-	if (l->weight_scale && upload(e, l->weight_scale, (size_t)l->weight_scale_count * sizeof(float),
-				      (void **)&g->weight_scale, err, err_size) != 0)
+	if (l->weight_scale && cuda_memory_upload(&e->memory, l->weight_scale,
+						  (size_t)l->weight_scale_count * sizeof(float), (void **)&g->weight_scale,
+						  err, err_size) != 0)
 		return -1;
 	return 0;
 }
@@ -296,50 +176,21 @@ static int upload_linear(struct cuda_engine *e, const struct linear *l, struct g
 static int upload_floats(struct cuda_engine *e, const float *host, size_t count, float **out, char *err,
 			 size_t err_size)
 {
-	return upload(e, host, count * sizeof(float), (void **)out, err, err_size);
+	return cuda_memory_upload(&e->memory, host, count * sizeof(float), (void **)out, err, err_size);
 }
 
+/* Starts the upload of this rank's share of the weights (for the progress line). */
 static int upload_begin(struct cuda_engine *e, char *err, size_t err_size)
 {
-	struct upload_state *u = &e->upload;
-	for (int i = 0; i < 2; i++) {
-		CUDA_TRY(cudaMallocHost(&u->staging[i], UPLOAD_CHUNK));
-		CUDA_TRY(cudaEventCreateWithFlags(&u->done[i], cudaEventDisableTiming));
-		CUDA_TRY(cudaEventRecord(u->done[i], e->stream));
-	}
 	const struct model *m = e->model;
 	const struct model_config *c = &m->config;
 	double bytes, params;
 	model_linear_weights(m, &bytes, &params); /* lm_head included: the table when tied */
-	u->total = (size_t)(bytes / e->plan.ranks);
+	size_t total = (size_t)(bytes / e->plan.ranks);
 	if (!c->tie_word_embeddings)
-		u->total += (size_t)c->vocab_size * c->hidden_size * tensor_dtype_size(m->embed_dtype);
-	u->start = now_seconds();
-	u->show_progress = isatty(STDERR_FILENO) && u->total >= ((size_t)1 << 30) && !m->dummy_weights &&
-			   e->plan.rank == 0;
-	return 0;
-}
-
-/* Waits for the last copies; says how fast the weights came when there were many. */
-static int upload_end(struct cuda_engine *e, char *err, size_t err_size)
-{
-	struct upload_state *u = &e->upload;
-	CUDA_TRY(cudaStreamSynchronize(e->stream));
-	if (u->sent >= ((size_t)256 << 20) && e->plan.rank == 0) /* dummy weights are made, not sent */
-		upload_progress(e, true);
-	return 0;
-}
-
-static void upload_free(struct upload_state *u)
-{
-	for (int i = 0; i < 2; i++) {
-		if (u->staging[i])
-			cudaFreeHost(u->staging[i]);
-		if (u->done[i])
-			cudaEventDestroy(u->done[i]);
-		u->staging[i] = NULL;
-		u->done[i] = NULL;
-	}
+		total += (size_t)c->vocab_size * c->hidden_size * tensor_dtype_size(m->embed_dtype);
+	bool show = total >= ((size_t)1 << 30) && !m->dummy_weights && e->plan.rank == 0;
+	return cuda_memory_upload_begin(&e->memory, total, show, err, err_size);
 }
 
 static int upload_model(struct cuda_engine *e, char *err, size_t err_size)
@@ -409,26 +260,26 @@ static int allocate_buffers(struct cuda_engine *e, int requested_context, char *
 	const struct model_config *c = &e->model->config;
 	size_t width = max_size((size_t)c->hidden_size, (size_t)e->q_dim);
 	size_t widest_in = max_size(width, (size_t)e->intermediate);
-	if (device_alloc(e, BATCH * sizeof(int32_t), (void **)&e->tokens, err, err_size) ||
-	    device_alloc(e, BATCH * width * sizeof(float), (void **)&e->x, err, err_size) ||
-	    device_alloc(e, BATCH * width * sizeof(float), (void **)&e->h, err, err_size) ||
-	    device_alloc(e, BATCH * width * sizeof(float), (void **)&e->q, err, err_size) ||
-	    device_alloc(e, BATCH * width * sizeof(float), (void **)&e->att, err, err_size) ||
-	    device_alloc(e, BATCH * width * sizeof(float), (void **)&e->tmp, err, err_size) ||
-	    device_alloc(e, BATCH * (size_t)e->intermediate * sizeof(float), (void **)&e->gate, err, err_size) ||
-	    device_alloc(e, BATCH * (size_t)e->intermediate * sizeof(float), (void **)&e->up, err, err_size) ||
-	    device_alloc(e, BATCH * widest_in, &e->xq, err, err_size) ||
-	    device_alloc(e, BATCH * sizeof(float), (void **)&e->x_scales, err, err_size) ||
-	    device_alloc(e, LOGIT_ROWS * (size_t)e->plan.vocab * sizeof(float), (void **)&e->logits, err, err_size) ||
-	    device_alloc(e, BATCH * max_size(widest_in, (size_t)e->kv_dim) * sizeof(int32_t), (void **)&e->acc, err,
+	if (cuda_memory_alloc(&e->memory, BATCH * sizeof(int32_t), (void **)&e->tokens, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, BATCH * width * sizeof(float), (void **)&e->x, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, BATCH * width * sizeof(float), (void **)&e->h, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, BATCH * width * sizeof(float), (void **)&e->q, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, BATCH * width * sizeof(float), (void **)&e->att, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, BATCH * width * sizeof(float), (void **)&e->tmp, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, BATCH * (size_t)e->intermediate * sizeof(float), (void **)&e->gate, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, BATCH * (size_t)e->intermediate * sizeof(float), (void **)&e->up, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, BATCH * widest_in, &e->xq, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, BATCH * sizeof(float), (void **)&e->x_scales, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, LOGIT_ROWS * (size_t)e->plan.vocab * sizeof(float), (void **)&e->logits, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, BATCH * max_size(widest_in, (size_t)e->kv_dim) * sizeof(int32_t), (void **)&e->acc, err,
 			 err_size) ||
-	    device_alloc(e, llmk_attention_decode_scratch(e->plan.q_heads, c->head_dim, BATCH) * sizeof(float),
+	    cuda_memory_alloc(&e->memory, llmk_attention_decode_scratch(e->plan.q_heads, c->head_dim, BATCH) * sizeof(float),
 			 (void **)&e->attention_scratch, err, err_size) ||
-	    device_alloc(e, sizeof(int), (void **)&e->device_position, err, err_size) ||
-	    device_alloc(e, sizeof(struct llmk_best), (void **)&e->best, err, err_size) ||
-	    device_alloc(e, llmk_argmax_scratch(), &e->argmax_scratch, err, err_size) ||
-	    device_alloc(e, BATCH * (size_t)e->kv_dim * sizeof(float), (void **)&e->key_rows, err, err_size) ||
-	    device_alloc(e, BATCH * (size_t)e->kv_dim * sizeof(float), (void **)&e->value_rows, err, err_size))
+	    cuda_memory_alloc(&e->memory, sizeof(int), (void **)&e->device_position, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, sizeof(struct llmk_best), (void **)&e->best, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, llmk_argmax_scratch(), &e->argmax_scratch, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, BATCH * (size_t)e->kv_dim * sizeof(float), (void **)&e->key_rows, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, BATCH * (size_t)e->kv_dim * sizeof(float), (void **)&e->value_rows, err, err_size))
 		return -1;
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_token, sizeof(int32_t)));
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_position, sizeof(int)));
@@ -447,8 +298,8 @@ static int allocate_buffers(struct cuda_engine *e, int requested_context, char *
 		return -1;
 	}
 	size_t cache_bytes = (size_t)context * per_position / 2;
-	if (device_alloc(e, cache_bytes, &e->key_cache, err, err_size) ||
-	    device_alloc(e, cache_bytes, &e->value_cache, err, err_size))
+	if (cuda_memory_alloc(&e->memory, cache_bytes, &e->key_cache, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, cache_bytes, &e->value_cache, err, err_size))
 		return -1;
 	e->context_length = context;
 	return 0;
@@ -459,10 +310,8 @@ static void cuda_free(void *state)
 	struct cuda_engine *e = state;
 	if (!e)
 		return;
-	for (size_t i = 0; i < e->allocation_count; i++)
-		cudaFree(e->allocations[i]);
+	cuda_memory_free(&e->memory);
 	llmk_gemm_free(e->gemm);
-	upload_free(&e->upload);
 	if (e->decode_graph)
 		cudaGraphExecDestroy(e->decode_graph);
 	if (e->comm_events) {
@@ -477,7 +326,6 @@ static void cuda_free(void *state)
 	cudaFreeHost(e->pinned_best);
 	if (e->stream)
 		cudaStreamDestroy(e->stream);
-	free(e->allocations);
 	free(e->layers);
 	free(e);
 }
@@ -542,12 +390,15 @@ static int cuda_create(const struct model *model, const struct engine_options *o
 		snprintf(err, err_size, "CUDA: cudaStreamCreate: %s", cudaGetErrorString(status));
 		goto done;
 	}
+	e->memory.stream = e->stream;
+	e->memory.device = device;
+	e->memory.ranks = e->plan.ranks;
 	if (llmk_gemm_create(&e->gemm, err, err_size) != 0 || upload_begin(e, err, err_size) != 0 ||
 	    upload_model(e, err, err_size) != 0 ||
 	    upload_floats(e, inv_freq, (size_t)c->head_dim / 2, &e->inv_freq, err, err_size) != 0 ||
-	    upload_end(e, err, err_size) != 0 || allocate_buffers(e, *context_length, err, err_size) != 0)
+	    cuda_memory_upload_end(&e->memory, e->plan.rank == 0, err, err_size) != 0 ||
+	    allocate_buffers(e, *context_length, err, err_size) != 0)
 		goto done;
-	upload_free(&e->upload);
 	*context_length = e->context_length;
 	/* LLMCHAT_CUDA_GRAPH=0 decodes eagerly (to compare the two in tests/gpu) */
 	const char *graph_setting = getenv("LLMCHAT_CUDA_GRAPH");
