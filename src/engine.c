@@ -149,9 +149,13 @@ static int rank_forward(struct engine *e, struct rank_slot *slot, const struct f
 		snprintf(slot->err, sizeof slot->err, "failed on purpose (LLMCHAT_TEST_FAIL_RANK)");
 		return -1;
 	}
-	if (call->greedy && e->ops->decode_greedy)
-		return e->ops->decode_greedy(slot->state, call->tokens[0], call->position, &slot->best_value,
-					     &slot->best_index, slot->err, sizeof slot->err);
+	if (call->greedy && e->ops->decode_greedy_begin) { /* a rank thread: both halves */
+		if (e->ops->decode_greedy_begin(slot->state, call->tokens[0], call->position, slot->err,
+						sizeof slot->err) != 0)
+			return -1;
+		return e->ops->decode_greedy_end(slot->state, &slot->best_value, &slot->best_index, slot->err,
+						 sizeof slot->err);
+	}
 	return e->ops->forward(slot->state, call->tokens, call->count, call->position, call->logits,
 			       call->all_logits, slot->err, sizeof slot->err);
 }
@@ -335,8 +339,8 @@ static struct engine *engine_try_create(const struct model *model, const struct 
 	e->ranks = ranks;
 	e->slots = slots;
 	e->first_failed = -1;
-	e->greedy_logits = ops->decode_greedy ? NULL : malloc((size_t)model->config.vocab_size * sizeof(float));
-	if (!ops->decode_greedy && !e->greedy_logits) {
+	e->greedy_logits = ops->decode_greedy_begin ? NULL : malloc((size_t)model->config.vocab_size * sizeof(float));
+	if (!ops->decode_greedy_begin && !e->greedy_logits) {
 		free(e);
 		free(slots);
 		snprintf(err, err_size, "out of memory");
@@ -426,12 +430,17 @@ static int forward_ranks(struct engine *e, const struct forward_call *call, char
 	return -1;
 }
 
-int engine_forward(struct engine *engine, const int32_t *tokens, size_t count,
-		   float *logits, bool all_logits, char *err, size_t err_size)
+/* What every step checks before the cache changes: the engine runs (no failed rank,
+ * no greedy step left open), the tokens fit the context and are ids of the vocabulary. */
+static int check_step(const struct engine *engine, const int32_t *tokens, size_t count, char *err, size_t err_size)
 {
-	int vocab = engine->model->config.vocab_size;
+	const int vocab = engine->model->config.vocab_size;
 	if (engine->broken) {
 		snprintf(err, err_size, "%s", engine->failure);
+		return -1;
+	}
+	if (engine->greedy_pending) {
+		snprintf(err, err_size, "engine: the greedy step begun before has not ended");
 		return -1;
 	}
 	if (count == 0) {
@@ -449,6 +458,14 @@ int engine_forward(struct engine *engine, const int32_t *tokens, size_t count,
 			return -1;
 		}
 	}
+	return 0;
+}
+
+int engine_forward(struct engine *engine, const int32_t *tokens, size_t count,
+		   float *logits, bool all_logits, char *err, size_t err_size)
+{
+	if (check_step(engine, tokens, count, err, err_size) != 0)
+		return -1;
 	struct forward_call call = {tokens, count, engine->position, logits, all_logits, false};
 	if (forward_ranks(engine, &call, err, err_size) != 0)
 		return -1;
@@ -458,24 +475,8 @@ int engine_forward(struct engine *engine, const int32_t *tokens, size_t count,
 
 int engine_decode_greedy_begin(struct engine *engine, int32_t token, char *err, size_t err_size)
 {
-	const int vocab = engine->model->config.vocab_size;
-	if (engine->broken) {
-		snprintf(err, err_size, "%s", engine->failure);
+	if (check_step(engine, &token, 1, err, err_size) != 0)
 		return -1;
-	}
-	if (engine->greedy_pending) {
-		snprintf(err, err_size, "engine_decode_greedy_begin: the step begun before has not ended");
-		return -1;
-	}
-	if (engine->position >= engine->context_length) {
-		snprintf(err, err_size, "context full: 1 more token at position %d exceeds the context of %d tokens",
-			 engine->position, engine->context_length);
-		return -1;
-	}
-	if (token < 0 || token >= vocab) {
-		snprintf(err, err_size, "token id %d is outside the vocabulary (0..%d)", (int)token, vocab - 1);
-		return -1;
-	}
 	engine->greedy_token = token;
 	struct forward_call call = {&engine->greedy_token, 1, engine->position, engine->greedy_logits, false, true};
 	struct rank_slot *slot = &engine->slots[0];

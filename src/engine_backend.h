@@ -50,13 +50,10 @@ struct engine_backend_ops {
 	 * forward brackets each all-reduce with events (decode runs without a graph);
 	 * comm_seconds returns the seconds counted since the last call. */
 	void (*time_comm)(void *state, bool on);
-	/* Greedy decoding without the logits' copy (NULL: the engine takes the argmax of
-	 * forward's logits): one token at position in, the rank's largest logit and its
-	 * model-wide index out (lowest index on ties). */
-	int (*decode_greedy)(void *state, int32_t token, int position, float *best_value, int32_t *best_index,
-			     char *err, size_t err_size);
-	/* decode_greedy in two halves (NULL: the engine calls decode_greedy or forward in
-	 * begin): begin starts the step and returns, end waits for it. */
+	/* Greedy decoding without the logits' copy, in two halves (NULL: the engine takes
+	 * the argmax of forward's logits): begin starts one token at position and returns,
+	 * end waits for it and gives the rank's largest logit and its model-wide index
+	 * (lowest index on ties). */
 	int (*decode_greedy_begin)(void *state, int32_t token, int position, char *err, size_t err_size);
 	int (*decode_greedy_end)(void *state, float *best_value, int32_t *best_index, char *err, size_t err_size);
 	double (*comm_seconds)(void *state);

@@ -484,7 +484,7 @@ static int run_linear(struct cuda_engine *e, const struct gpu_linear *l, const f
 
 /* Sums a row-parallel layer's partial output over the ranks (nothing with one rank);
  * with time_comm set (eager runs of --bench), brackets the call with events. */
-static int all_reduce(struct cuda_engine *e, int site, float *buffer, size_t count, char *err, size_t err_size)
+static int all_reduce(struct cuda_engine *e, float *buffer, size_t count, char *err, size_t err_size)
 {
 	if (!e->comm)
 		return 0;
@@ -495,7 +495,6 @@ static int all_reduce(struct cuda_engine *e, int site, float *buffer, size_t cou
 		return -1;
 	if (timed)
 		CUDA_TRY(cudaEventRecord(e->comm_events[e->comm_events_recorded++], e->stream));
-	(void)site;
 	return 0;
 }
 
@@ -650,14 +649,14 @@ static int run_layer(struct cuda_engine *e, int index, int n, int pos, bool grap
 				    key_cache, value_cache, e->cache_dtype, e->stream));
 	if (run_attention(e, key_cache, value_cache, n, pos, graph, err, err_size) ||
 	    run_linear(e, &l->o_proj, e->att, n, e->tmp, hidden, err, err_size) ||
-	    all_reduce(e, 2 * index, e->tmp, (size_t)n * hidden, err, err_size))
+	    all_reduce(e, e->tmp, (size_t)n * hidden, err, err_size))
 		return -1;
 	bool quantized;
 	if (norm_input(e, true, l->post_attention_layernorm, &l->gate_proj, n, err, err_size) ||
 	    run_gate_up(e, l, n, &quantized, err, err_size) ||
 	    run_linear_after(e, quantized ? &l->down_proj : NULL, &l->down_proj, e->gate, n, e->tmp, hidden, err,
 			     err_size) ||
-	    all_reduce(e, 2 * index + 1, e->tmp, (size_t)n * hidden, err, err_size))
+	    all_reduce(e, e->tmp, (size_t)n * hidden, err, err_size))
 		return -1;
 	return 0;
 }
@@ -798,15 +797,6 @@ static int cuda_decode_greedy_end(void *state, float *best_value, int32_t *best_
 	return 0;
 }
 
-/* Greedy decoding in one call (a rank thread of a split engine). */
-static int cuda_decode_greedy(void *state, int32_t token, int position, float *best_value, int32_t *best_index,
-			      char *err, size_t err_size)
-{
-	if (cuda_decode_greedy_begin(state, token, position, err, err_size) != 0)
-		return -1;
-	return cuda_decode_greedy_end(state, best_value, best_index, err, err_size);
-}
-
 static int cuda_forward(void *state, const int32_t *tokens, size_t count, int position, float *logits,
 			bool all_logits, char *err, size_t err_size)
 {
@@ -889,7 +879,6 @@ const struct engine_backend_ops engine_cuda_ops = {
 	.free = cuda_free,
 	.comm_seconds = cuda_comm_seconds,
 	.time_comm = cuda_time_comm,
-	.decode_greedy = cuda_decode_greedy,
 	.decode_greedy_begin = cuda_decode_greedy_begin,
 	.decode_greedy_end = cuda_decode_greedy_end,
 };
