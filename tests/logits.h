@@ -1,13 +1,15 @@
 /*
  * logits.h - what the model tests read from a row of logits: the log-probability
  * of a token (log-softmax in double) and the argmax (lowest id on ties, as the
- * sampler's greedy choice).
+ * sampler's greedy choice); and the token ids of a golden file's JSON arrays.
  */
 #ifndef LLMCHAT_TESTS_LOGITS_H
 #define LLMCHAT_TESTS_LOGITS_H
 
+#include <jansson.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 static inline double log_prob(const float *logits, int vocab, int32_t id)
 {
@@ -26,6 +28,18 @@ static inline int argmax(const float *logits, int vocab)
 		if (logits[i] > logits[best])
 			best = i;
 	return best;
+}
+
+/* The integers of a JSON array as token ids (malloc'd; *count of them, 0 for a
+ * non-array). */
+static inline int32_t *json_ids(json_t *array, size_t *count)
+{
+	size_t n = json_is_array(array) ? json_array_size(array) : 0;
+	int32_t *ids = malloc((n ? n : 1) * sizeof *ids);
+	for (size_t i = 0; i < n; i++)
+		ids[i] = (int32_t)json_integer_value(json_array_get(array, i));
+	*count = n;
+	return ids;
 }
 
 #endif

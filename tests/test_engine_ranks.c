@@ -41,16 +41,6 @@ struct run {
 	float *last_logits;        /* vocab: after the last greedy step of the first prompt */
 };
 
-static int32_t *json_ids(json_t *array, size_t *count)
-{
-	size_t n = json_is_array(array) ? json_array_size(array) : 0;
-	int32_t *ids = malloc((n ? n : 1) * sizeof *ids);
-	for (size_t i = 0; i < n; i++)
-		ids[i] = (int32_t)json_integer_value(json_array_get(array, i));
-	*count = n;
-	return ids;
-}
-
 /* $LLMCHAT_TEST_BACKEND=cuda runs the ranks on the GPU (tests/gpu/), with the split
  * runs' communicator from $LLMCHAT_TEST_COMM (nccl, p2p; default one-gpu). */
 static bool on_gpu(void)

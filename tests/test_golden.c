@@ -56,16 +56,6 @@ static int kv_cache_named(const char *name)
 	return strcmp(name, "f32") == 0 ? ENGINE_KV_F32 : -1;
 }
 
-static int32_t *json_ids(json_t *array, size_t *count)
-{
-	size_t n = json_is_array(array) ? json_array_size(array) : 0;
-	int32_t *ids = malloc((n ? n : 1) * sizeof *ids);
-	for (size_t i = 0; i < n; i++)
-		ids[i] = (int32_t)json_integer_value(json_array_get(array, i));
-	*count = n;
-	return ids;
-}
-
 static void check_logprobs(struct engine *engine, const char *name, json_t *golden, int vocab, double tolerance)
 {
 	size_t n;
