@@ -17,16 +17,6 @@
 #include "comm_kernels.h"
 #include "cuda_try.h"
 
-const char *comm_cuda_kind_name(enum engine_comm kind)
-{
-	switch (kind) {
-	case ENGINE_COMM_AUTO: return "NCCL + peer-to-peer";
-	case ENGINE_COMM_P2P: return "peer-to-peer";
-	case ENGINE_COMM_ONE_GPU: return "one GPU";
-	default: return "NCCL";
-	}
-}
-
 static int visible_devices(int *count, char *err, size_t err_size)
 {
 	cudaError_t status = cudaGetDeviceCount(count);

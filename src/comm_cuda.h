@@ -40,7 +40,4 @@
 int comm_cuda_create(enum engine_comm kind, int ranks, struct communicator **out, int *devices, char *err,
 		     size_t err_size);
 
-/* "NCCL", "peer-to-peer", "one GPU". */
-const char *comm_cuda_kind_name(enum engine_comm kind);
-
 #endif

@@ -59,7 +59,7 @@ static void bench_all_reduce(const struct model *m, struct engine *engine, int32
 	char err[512];
 	const int steps = 32, calls = 2 * m->config.num_hidden_layers;
 	engine_time_comm(engine, true);
-	double t0 = 0, comm = 0;
+	double t0 = 0;
 	for (int s = -2; s < steps; s++) {
 		if (s == 0) {
 			t0 = now_seconds();
@@ -72,7 +72,7 @@ static void bench_all_reduce(const struct model *m, struct engine *engine, int32
 		}
 	}
 	double per_token = (now_seconds() - t0) / steps;
-	comm = engine_comm_seconds(engine) / steps;
+	double comm = engine_comm_seconds(engine) / steps;
 	engine_time_comm(engine, false);
 	printf("all-reduce (no graph, events around each of %d calls): %.1f us per token = %.1f us per call, "
 	       "%.1f%% of a %.2f ms decode step\n",
