@@ -16,6 +16,7 @@
 
 #include "comm_kernels.h"
 #include "cuda_try.h"
+#include "rank_barrier.h"
 
 static int visible_devices(int *count, char *err, size_t err_size)
 {
@@ -29,63 +30,11 @@ static int visible_devices(int *count, char *err, size_t err_size)
 	return 0;
 }
 
-/* ---- a host barrier that another rank's failure can break ------------------------ */
-
-struct barrier {
-	pthread_mutex_t lock;
-	pthread_cond_t changed;
-	int parties, waiting;
-	unsigned long generation;
-	bool broken;
-};
-
-static void barrier_init(struct barrier *b, int parties)
-{
-	pthread_mutex_init(&b->lock, NULL);
-	pthread_cond_init(&b->changed, NULL);
-	b->parties = parties;
-	b->waiting = 0;
-	b->generation = 0;
-	b->broken = false;
-}
-
-/* 0 when every party arrived; -1 when the barrier was broken (a rank failed). */
-static int barrier_wait(struct barrier *b)
-{
-	pthread_mutex_lock(&b->lock);
-	unsigned long generation = b->generation;
-	if (!b->broken && ++b->waiting == b->parties) {
-		b->waiting = 0;
-		b->generation++;
-		pthread_cond_broadcast(&b->changed);
-	} else {
-		while (!b->broken && generation == b->generation)
-			pthread_cond_wait(&b->changed, &b->lock);
-	}
-	int rc = b->broken && generation == b->generation ? -1 : 0;
-	pthread_mutex_unlock(&b->lock);
-	return rc;
-}
-
-static void barrier_break(struct barrier *b)
-{
-	pthread_mutex_lock(&b->lock);
-	b->broken = true;
-	pthread_cond_broadcast(&b->changed);
-	pthread_mutex_unlock(&b->lock);
-}
-
-static void barrier_destroy(struct barrier *b)
-{
-	pthread_mutex_destroy(&b->lock);
-	pthread_cond_destroy(&b->changed);
-}
-
 /* ---- one GPU: every rank on device 0 ------------------------------------------- */
 
 struct one_gpu_comm {
 	struct communicator base;
-	struct barrier barrier;
+	struct rank_barrier barrier;
 	float *partial[LLMK_COMM_MAX_RANKS];   /* each rank's buffer of the current call */
 	float *sum[LLMK_COMM_MAX_RANKS];       /* each rank's result before it is copied back */
 	cudaEvent_t ready[LLMK_COMM_MAX_RANKS], summed[LLMK_COMM_MAX_RANKS];
@@ -97,7 +46,7 @@ static int one_gpu_all_reduce_chunk(struct one_gpu_comm *c, int rank, float *buf
 	struct communicator *base = &c->base;
 	c->partial[rank] = buffer;
 	CUDA_TRY(cudaEventRecord(c->ready[rank], stream));
-	if (barrier_wait(&c->barrier) != 0)
+	if (rank_barrier_wait(&c->barrier, NULL, NULL) != 0)
 		goto failed;
 	struct llmk_rank_pointers in = {{0}};
 	for (int r = 0; r < base->ranks; r++) {
@@ -106,7 +55,7 @@ static int one_gpu_all_reduce_chunk(struct one_gpu_comm *c, int rank, float *buf
 	}
 	CUDA_TRY(llmk_sum_ranks(in, base->ranks, c->sum[rank], count, stream));
 	CUDA_TRY(cudaEventRecord(c->summed[rank], stream));
-	if (barrier_wait(&c->barrier) != 0)
+	if (rank_barrier_wait(&c->barrier, NULL, NULL) != 0)
 		goto failed;
 	for (int r = 0; r < base->ranks; r++) /* nobody reads buffer any more */
 		CUDA_TRY(cudaStreamWaitEvent(stream, c->summed[r], 0));
@@ -132,7 +81,7 @@ static int one_gpu_all_reduce(struct communicator *base, int rank, float *buffer
 
 static void one_gpu_abort(struct communicator *base)
 {
-	barrier_break(&((struct one_gpu_comm *)base)->barrier);
+	rank_barrier_break(&((struct one_gpu_comm *)base)->barrier);
 }
 
 static void one_gpu_free(struct communicator *base)
@@ -146,7 +95,7 @@ static void one_gpu_free(struct communicator *base)
 		if (c->summed[r])
 			cudaEventDestroy(c->summed[r]);
 	}
-	barrier_destroy(&c->barrier);
+	rank_barrier_destroy(&c->barrier);
 	free(c);
 }
 
@@ -160,7 +109,7 @@ static int one_gpu_create(int ranks, struct communicator **out, int *devices, ch
 		return -1;
 	}
 	c->base = (struct communicator){&one_gpu_ops, ranks, false, "one GPU"};
-	barrier_init(&c->barrier, ranks);
+	rank_barrier_init(&c->barrier, ranks);
 	*out = &c->base;
 	CUDA_TRY(cudaSetDevice(0));
 	for (int r = 0; r < ranks; r++) {

@@ -8,23 +8,20 @@
  * every rank gets the same bits.  The next call's first barrier keeps the sum from
  * being overwritten while a rank still copies it.
  *
- * The barriers are a mutex and a condition variable, not pthread_barrier_t, so
- * that abort() can wake whoever waits: every pending and later call then fails.
+ * The barriers are rank_barrier.h's, so that abort() wakes whoever waits: every
+ * pending and later call then fails.
  */
 #include "communicator.h"
 
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "rank_barrier.h"
+
 struct comm_host {
 	struct communicator base;
-	pthread_mutex_t lock;
-	pthread_cond_t changed;
-	int arrived;                  /* ranks at the current barrier */
-	unsigned long generation;     /* barriers passed */
-	bool aborted;
+	struct rank_barrier barrier;
 	float **buffers;              /* ranks: each rank's buffer of this call */
 	size_t *counts;               /* ranks: the count each rank passed */
 	float *sum;                   /* the summed elements, sum_capacity floats */
@@ -32,34 +29,10 @@ struct comm_host {
 	bool out_of_memory;           /* the last arriver could not grow sum */
 };
 
-/* Waits until every rank arrived, or the communicator is aborted (-1).  The last
- * rank to arrive runs last_arriver (under the lock) before it releases the others. */
-static int barrier(struct comm_host *c, void (*last_arriver)(struct comm_host *))
-{
-	pthread_mutex_lock(&c->lock);
-	if (c->aborted) {
-		pthread_mutex_unlock(&c->lock);
-		return -1;
-	}
-	unsigned long generation = c->generation;
-	if (++c->arrived == c->base.ranks) {
-		if (last_arriver)
-			last_arriver(c);
-		c->arrived = 0;
-		c->generation++;
-		pthread_cond_broadcast(&c->changed);
-	} else {
-		while (generation == c->generation && !c->aborted)
-			pthread_cond_wait(&c->changed, &c->lock);
-	}
-	int rc = c->aborted ? -1 : 0;
-	pthread_mutex_unlock(&c->lock);
-	return rc;
-}
-
 /* Makes room for the largest count of this call (the counts are checked after). */
-static void grow_sum(struct comm_host *c)
+static void grow_sum(void *arg)
 {
+	struct comm_host *c = arg;
 	size_t need = 0;
 	for (int r = 0; r < c->base.ranks; r++)
 		need = c->counts[r] > need ? c->counts[r] : need;
@@ -87,7 +60,7 @@ static int host_all_reduce_sum(struct communicator *comm, int rank, float *buffe
 	}
 	c->buffers[rank] = buffer;
 	c->counts[rank] = count;
-	if (barrier(c, grow_sum) != 0) {
+	if (rank_barrier_wait(&c->barrier, grow_sum, c) != 0) {
 		snprintf(err, err_size, "another rank failed");
 		return -1;
 	}
@@ -112,7 +85,7 @@ static int host_all_reduce_sum(struct communicator *comm, int rank, float *buffe
 			s += c->buffers[r][i];
 		c->sum[i] = s;
 	}
-	if (barrier(c, NULL) != 0) {
+	if (rank_barrier_wait(&c->barrier, NULL, NULL) != 0) {
 		snprintf(err, err_size, "another rank failed");
 		return -1;
 	}
@@ -123,11 +96,7 @@ static int host_all_reduce_sum(struct communicator *comm, int rank, float *buffe
 
 static void host_abort(struct communicator *comm)
 {
-	struct comm_host *c = (struct comm_host *)comm;
-	pthread_mutex_lock(&c->lock);
-	c->aborted = true;
-	pthread_cond_broadcast(&c->changed);
-	pthread_mutex_unlock(&c->lock);
+	rank_barrier_break(&((struct comm_host *)comm)->barrier);
 }
 
 static void host_free(struct communicator *comm)
@@ -135,8 +104,7 @@ static void host_free(struct communicator *comm)
 	struct comm_host *c = (struct comm_host *)comm;
 	if (!c)
 		return;
-	pthread_mutex_destroy(&c->lock);
-	pthread_cond_destroy(&c->changed);
+	rank_barrier_destroy(&c->barrier);
 	free(c->buffers);
 	free(c->counts);
 	free(c->sum);
@@ -169,8 +137,7 @@ int comm_host_create(int ranks, struct communicator **out, char *err, size_t err
 		snprintf(err, err_size, "out of memory");
 		return -1;
 	}
-	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->changed, NULL);
+	rank_barrier_init(&c->barrier, ranks);
 	c->base = (struct communicator){.ops = &host_ops, .ranks = ranks, .capturable = false, .name = "host threads"};
 	*out = &c->base;
 	return 0;
