@@ -34,7 +34,7 @@ if [ ! -x attention/kernel_checks ] || ldd attention/kernel_checks* 2>&1 | grep 
 	echo "the carried binaries do not run here: building them from the sources"
 	arch=sm_90a
 	flags="-O3 -std=c++17 -gencode=arch=compute_90a,code=$arch -I$top/src -I$top/kernels"
-	sources="$top/tests/gpu/kernel_checks.cu $top/kernels/llm_kernels.cu $top/kernels/gemm_cublaslt.cu $top/src/numerics.c"
+	sources="$top/tests/gpu/kernel_checks.cu $top/kernels/llm_kernels.cu $top/kernels/attention_kernels.cu $top/kernels/gemm_cublaslt.cu $top/src/numerics.c"
 	mkdir -p attention
 	nvcc $flags -c "$top/kernels/attention_prefill.cu" -o attention/attention_prefill.o &
 	nvcc $flags $sources "$top/kernels/attention_prefill.cu" -lcublasLt -o attention/kernel_checks &
