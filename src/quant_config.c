@@ -51,38 +51,56 @@ void quant_config_free(struct quant_config *config)
 	memset(config, 0, sizeof *config);
 }
 
-/* Python's regex spelling -> POSIX extended, anchored at the start like re.match. */
-static char *python_regex_to_posix(const char *pattern)
+/* Writes LEN bytes of TEXT at *o when out is not NULL; counts them either way. */
+static void emit(char *out, size_t *used, const char *text, size_t len)
 {
-	size_t n = strlen(pattern);
-	char *out = malloc(n * 5 + 4);
-	if (!out)
-		return NULL;
-	char *o = out;
-	*o++ = '^';
-	*o++ = '(';
+	if (out)
+		memcpy(out + *used, text, len);
+	*used += len;
+}
+
+/* Translates PATTERN into OUT (NULL: only count) and returns the length written, without
+ * the NUL.  One function does both passes so that the size and the writing cannot differ:
+ * a class expands a 2-byte escape into up to 12 bytes (\w -> [_[:alnum:]]), which no
+ * fixed factor of the input length bounds safely. */
+static size_t regex_translate(const char *pattern, char *out)
+{
+	size_t used = 0;
+	emit(out, &used, "^(", 2);
 	for (const char *p = pattern; *p; p++) {
 		if (p[0] == '(' && p[1] == '?' && p[2] == ':') {
-			*o++ = '(';
+			emit(out, &used, "(", 1);
 			p += 2;
 		} else if (p[0] == '\\' && p[1] == 'd') {
-			o = stpcpy(o, "[0-9]");
+			emit(out, &used, "[0-9]", 5);
 			p++;
 		} else if (p[0] == '\\' && p[1] == 'w') {
-			o = stpcpy(o, "[_[:alnum:]]");
+			emit(out, &used, "[_[:alnum:]]", 12);
 			p++;
 		} else if (p[0] == '\\' && p[1] == 's') {
-			o = stpcpy(o, "[[:space:]]");
+			emit(out, &used, "[[:space:]]", 11);
 			p++;
 		} else if (p[0] == '\\' && p[1]) {
-			*o++ = *p++;
-			*o++ = *p;
+			emit(out, &used, p, 2);
+			p++;
 		} else {
-			*o++ = *p;
+			emit(out, &used, p, 1);
 		}
 	}
-	*o++ = ')';
-	*o = '\0';
+	emit(out, &used, ")", 1);
+	return used;
+}
+
+/* Python's regex spelling -> POSIX extended, anchored at the start like re.match.  The
+ * buffer is sized by a counting pass over the same translation. */
+static char *python_regex_to_posix(const char *pattern)
+{
+	size_t length = regex_translate(pattern, NULL);
+	char *out = malloc(length + 1);
+	if (!out)
+		return NULL;
+	regex_translate(pattern, out);
+	out[length] = '\0';
 	return out;
 }
 
