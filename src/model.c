@@ -225,8 +225,11 @@ static int bind_linear(struct model *model, const struct quant_config *quant, co
 	const struct quant_scheme *scheme = quant_config_scheme_for(quant, module);
 	if (!scheme) {
 		linear->activation = ACTIVATION_NONE;
-		return check_float_dtype(t, quant->quantized ? " (config.json keeps this layer unquantized)" : "",
-					 err, err_size);
+		const char *why = !quant->quantized ? ""
+				  : quant->lm_head_16bit && strcmp(module, "lm_head") == 0
+				  ? " (quant_method fp8 never quantizes lm_head: AutoFP8 and vLLM keep it in 16 bits)"
+				  : " (config.json keeps this layer unquantized)";
+		return check_float_dtype(t, why, err, err_size);
 	}
 	enum tensor_dtype want = scheme->format == WEIGHT_FORMAT_FP8 ? DTYPE_F8_E4M3 : DTYPE_I8;
 	if (t->dtype != want) {

@@ -4,7 +4,11 @@
  * compressed-tensors (llm-compressor): quant_method "compressed-tensors", format
  * float-quantized | int-quantized | naive-quantized (the weight tensor already holds
  * its 8-bit values), config_groups.*.{targets, weights, input_activations}, ignore.
- * AutoFP8: quant_method "fp8", activation_scheme static|dynamic, ignored_layers.
+ * Keys that carry nothing are read past: version, global_compression_ratio,
+ * quantization_status, an empty sparsity_config / transform_config (0.14 and later
+ * write both, empty), observer, actorder, scale_dtype, zp_dtype.
+ * AutoFP8: quant_method "fp8", activation_scheme static|dynamic, ignored_layers; the
+ * head is never quantized under this method (see parse_autofp8).
  *
  * A name in targets/ignore is "Linear" (every linear layer), "re:PATTERN" (a Python
  * regular expression matched from the start of the module name, as re.match does) or
@@ -12,6 +16,7 @@
  * Python-only spellings seen in real folders ((?:...), \d, \w, \s).
  */
 #include "quant_config.h"
+#include "file_read.h"
 
 #include <regex.h>
 #include <stdio.h>
@@ -174,7 +179,8 @@ static bool any_matches(const struct quant_pattern *patterns, size_t count, cons
 
 const struct quant_scheme *quant_config_scheme_for(const struct quant_config *config, const char *module)
 {
-	if (!config->quantized || any_matches(config->ignore, config->ignore_count, module))
+	if (!config->quantized || any_matches(config->ignore, config->ignore_count, module) ||
+	    (config->lm_head_16bit && strcmp(module, "lm_head") == 0))
 		return NULL;
 	for (size_t i = 0; i < config->group_count; i++)
 		if (any_matches(config->groups[i].targets, config->groups[i].target_count, module))
@@ -188,13 +194,71 @@ static const char *member_string(const json_t *object, const char *key)
 	return json_string_value(json_object_get(object, key));
 }
 
+/* VALUE as a message shows it: numbers that are integers as integers, even when read as
+ * reals ([128, 128], not [128.0,128.0]); anything else as compact JSON. */
+static void value_text(const json_t *value, char *out, size_t out_size)
+{
+	long long integer;
+	if (json_get_int64(value, &integer)) {
+		snprintf(out, out_size, "%lld", integer);
+	} else if (json_is_array(value)) {
+		size_t used = (size_t)snprintf(out, out_size, "[");
+		for (size_t i = 0; i < json_array_size(value) && used < out_size; i++) {
+			char item[48];
+			value_text(json_array_get(value, i), item, sizeof item);
+			used += (size_t)snprintf(out + used, out_size - used, "%s%s", i ? ", " : "", item);
+		}
+		if (used < out_size)
+			snprintf(out + used, out_size - used, "]");
+	} else {
+		char *dumped = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
+		snprintf(out, out_size, "%s", dumped ? dumped : "?");
+		free(dumped);
+	}
+}
+
+/* group_size: null, or -1 with strategy channel (compressed-tensors' other spelling of
+ * per-channel); block_structure: null.  Anything else is group or block quantization,
+ * refused by the key that carries it. */
+static int check_grouping(const json_t *args, const char *path, const char *what, char *err, size_t err_size)
+{
+	json_t *group_size = json_object_get(args, "group_size");
+	json_t *block = json_object_get(args, "block_structure");
+	const char *strategy = member_string(args, "strategy");
+	long long size = 0;
+	bool per_channel = json_get_int64(group_size, &size) && size == -1 && strategy &&
+			   strcmp(strategy, "channel") == 0;
+	const char *key = NULL;
+	const json_t *value = NULL;
+	if (group_size && !json_is_null(group_size) && !per_channel) {
+		key = "group_size";
+		value = group_size;
+	} else if (block && !json_is_null(block)) {
+		key = "block_structure";
+		value = block;
+	}
+	if (!key)
+		return 0;
+	char shown[48];
+	value_text(value, shown, sizeof shown);
+	snprintf(err, err_size, "%s: %s.%s %s: %s quantization is not supported (per tensor or per channel only)",
+		 path, what, key, shown, strcmp(key, "group_size") == 0 ? "group" : "block");
+	return -1;
+}
+
 /* Checks the fields weights and input_activations share: 8 bits, symmetric, a known type,
- * no grouping.  WHAT is the key path for messages. */
+ * no grouping.  WHAT is the key path for messages.  The other keys of compressed-tensors'
+ * QuantizationArgs carry nothing llmchat needs: observer and observer_kwargs only say how
+ * the scales were calibrated; actorder only orders GPTQ's calibration, and without groups
+ * nothing of it is stored (no g_idx); scale_dtype is the stored scales' dtype, which
+ * model.c checks on the tensor itself; zp_dtype is written only for asymmetric schemes,
+ * refused here by symmetric and in model.c by any non-zero zero point. */
 static int check_quant_args(const json_t *args, const char *path, const char *what,
 			    const char **type_out, char *err, size_t err_size)
 {
-	json_t *bits = json_object_get(args, "num_bits");
-	if (!json_is_integer(bits) || json_integer_value(bits) != 8) {
+	long long bits = 0;
+	/* json_get_int64: config.json is read with integers as reals (file_read.h) */
+	if (!json_get_int64(json_object_get(args, "num_bits"), &bits) || bits != 8) {
 		snprintf(err, err_size, "%s: %s.num_bits is not 8 (llmchat runs 8-bit weights and activations only)",
 			 path, what);
 		return -1;
@@ -211,13 +275,8 @@ static int check_quant_args(const json_t *args, const char *path, const char *wh
 			 path, what);
 		return -1;
 	}
-	json_t *group_size = json_object_get(args, "group_size");
-	json_t *block = json_object_get(args, "block_structure");
-	if ((group_size && !json_is_null(group_size)) || (block && !json_is_null(block))) {
-		snprintf(err, err_size, "%s: %s has group_size/block_structure: group and block quantization are not supported",
-			 path, what);
+	if (check_grouping(args, path, what, err, err_size) != 0)
 		return -1;
-	}
 	*type_out = type;
 	return 0;
 }
@@ -269,11 +328,10 @@ static int parse_group_scheme(const json_t *group, const char *path, const char 
 	} else if (json_is_true(dynamic) && strategy && strcmp(strategy, "token") == 0) {
 		scheme->activation = is_float ? ACTIVATION_FP8_DYNAMIC : ACTIVATION_INT8_DYNAMIC;
 	} else {
-		char *shown = json_dumps(dynamic ? dynamic : json_null(), JSON_ENCODE_ANY);
+		char shown[48];
+		value_text(dynamic ? dynamic : json_null(), shown, sizeof shown);
 		snprintf(err, err_size, "%s: %s with dynamic %s and strategy \"%.40s\" is not supported "
-			 "(static per tensor, or dynamic per token)", path, what, shown ? shown : "?",
-			 strategy ? strategy : "(missing)");
-		free(shown);
+			 "(static per tensor, or dynamic per token)", path, what, shown, strategy ? strategy : "(missing)");
 		return -1;
 	}
 	if (outputs && !json_is_null(outputs)) {
@@ -295,6 +353,46 @@ static int check_format(const char *format, const char *path, const char *key, c
 	return -1;
 }
 
+/* sparsity_config: compressed-tensors 0.14 and later always write it, empty ({}) when the
+ * weights are not sparse; older writers wrote null, or an object whose format "dense"
+ * says the weights are stored whole.  Any other format (sparse-24-bitmask,
+ * sparse-bitmask, ...) stores sparse weights, which llmchat does not read. */
+static int check_sparsity(const json_t *sparsity, const char *path, char *err, size_t err_size)
+{
+	if (!sparsity || json_is_null(sparsity) || (json_is_object(sparsity) && json_object_size(sparsity) == 0))
+		return 0;
+	if (!json_is_object(sparsity)) {
+		snprintf(err, err_size, "%s: sparsity_config is not an object", path);
+		return -1;
+	}
+	const char *format = member_string(sparsity, "format");
+	if (format && strcmp(format, "dense") == 0)
+		return 0;
+	snprintf(err, err_size, "%s: sparsity_config format \"%.60s\" is not supported (sparse weights)", path,
+		 format ? format : "(missing)");
+	return -1;
+}
+
+/* transform_config: {} when there is none (compressed-tensors' TransformConfig holds only
+ * config_groups); a transform group means the weights were rotated (SpinQuant, QuIP
+ * Hadamard transforms) and need the same transforms at run time. */
+static int check_transforms(const json_t *transforms, const char *path, char *err, size_t err_size)
+{
+	if (!transforms || json_is_null(transforms))
+		return 0;
+	if (!json_is_object(transforms)) {
+		snprintf(err, err_size, "%s: transform_config is not an object", path);
+		return -1;
+	}
+	json_t *groups = json_object_get(transforms, "config_groups");
+	if (!groups || json_is_null(groups) || (json_is_object(groups) && json_object_size(groups) == 0))
+		return 0;
+	const char *first = json_is_object(groups) ? json_object_iter_key(json_object_iter(groups)) : NULL;
+	snprintf(err, err_size, "%s: transform_config holds transforms (config_groups%s%.60s): rotated weights "
+		 "(SpinQuant, QuIP) are not supported", path, first ? "." : "", first ? first : "");
+	return -1;
+}
+
 static int parse_compressed_tensors(const json_t *block, const char *path, struct quant_config *out,
 				    char *err, size_t err_size)
 {
@@ -303,13 +401,9 @@ static int parse_compressed_tensors(const json_t *block, const char *path, struc
 	bool per_group_format = format && strcmp(format, "mixed-precision") == 0;
 	if (!per_group_format && check_format(format, path, "format", err, err_size) != 0)
 		return -1;
-	json_t *sparsity = json_object_get(block, "sparsity_config");
-	const char *sparse_format = member_string(sparsity, "format");
-	if (json_is_object(sparsity) && (!sparse_format || strcmp(sparse_format, "dense") != 0)) {
-		snprintf(err, err_size, "%s: sparsity_config format \"%.60s\" is not supported (sparse weights)", path,
-			 sparse_format ? sparse_format : "(missing)");
+	if (check_sparsity(json_object_get(block, "sparsity_config"), path, err, err_size) != 0 ||
+	    check_transforms(json_object_get(block, "transform_config"), path, err, err_size) != 0)
 		return -1;
-	}
 	json_t *kv = json_object_get(block, "kv_cache_scheme");
 	out->kv_cache_scheme = kv && !json_is_null(kv);
 
@@ -383,6 +477,11 @@ static int parse_autofp8(const json_t *block, const char *path, struct quant_con
 	if (rc != 0)
 		return -1;
 	out->groups[0].scheme = (struct quant_scheme){WEIGHT_FORMAT_FP8, activation};
+	/* The head stays in 16 bits whatever ignored_layers says: AutoFP8 leaves lm_head out by
+	 * default (neuralmagic/Meta-Llama-3-8B-Instruct-FP8 has no ignored_layers and a BF16
+	 * head), and vLLM's fp8 method quantizes linear layers only, never the vocabulary
+	 * head, so an FP8 lm_head.weight would not run there either. */
+	out->lm_head_16bit = true;
 	out->group_count = 1;
 	out->format = WEIGHT_FORMAT_FP8;
 	return parse_patterns(json_object_get(block, "ignored_layers"), path, "ignored_layers", &out->ignore,

@@ -141,6 +141,45 @@ static void test_fp8(void)
 	}
 }
 
+/* neuralmagic/Meta-Llama-3-8B-Instruct-FP8 as it ships: {"activation_scheme": "static",
+ * "quant_method": "fp8"} and nothing else, a BF16 head, eos 128001 in config.json and
+ * [128001, 128009] in generation_config.json. */
+static void test_autofp8_no_ignored_layers(void)
+{
+	struct model *m = open_fixture("autofp8-no-ignored-layers");
+	if (!m)
+		return;
+	const struct model_config *c = &m->config;
+	tap_ok(c->format == WEIGHT_FORMAT_FP8 && all_linears(m, DTYPE_F8_E4M3, ACTIVATION_FP8_STATIC) &&
+	       m->layers[0].gate_proj.input_scale == 0.25f, "autofp8-no-ignored-layers: every layer linear FP8 static");
+	tap_ok(linear_is(&m->lm_head, DTYPE_BF16, 128256, 8, ACTIVATION_NONE) && !m->lm_head.weight_scale,
+	       "autofp8-no-ignored-layers: the BF16 lm_head binds as a 16-bit layer");
+	tap_ok(c->max_position_embeddings == 8192 && !c->rope_llama3 && c->rope_theta == 500000.0,
+	       "autofp8-no-ignored-layers: 8192 positions, rope_scaling null");
+	tap_ok(c->bos_token_id == 128000 && c->eos_token_count == 2 && c->eos_token_ids[0] == 128001 &&
+	       c->eos_token_ids[1] == 128009, "autofp8-no-ignored-layers: eos [128001, 128009] from generation_config.json");
+	model_close(m);
+}
+
+/* compressed-tensors 0.14-0.18 blocks: empty sparsity_config and transform_config, version,
+ * null global_compression_ratio, a format per group, every QuantizationArgs field. */
+static void test_compressed_tensors_today(void)
+{
+	struct model *m = open_fixture("ct-today-fp8-dynamic");
+	if (m) {
+		tap_ok(m->config.format == WEIGHT_FORMAT_FP8 && all_linears(m, DTYPE_F8_E4M3, ACTIVATION_FP8_DYNAMIC) &&
+		       m->layers[1].up_proj.weight_scale_count == 12 && m->lm_head.weight_dtype == DTYPE_BF16,
+		       "ct-today-fp8-dynamic: FP8 dynamic per token, per-channel scales, lm_head ignored");
+		model_close(m);
+	}
+	m = open_fixture("ct-today-int8-dynamic");
+	if (m) {
+		tap_ok(m->config.format == WEIGHT_FORMAT_INT8 && all_linears(m, DTYPE_I8, ACTIVATION_INT8_DYNAMIC),
+		       "ct-today-int8-dynamic: INT8 W8A8 dynamic per token");
+		model_close(m);
+	}
+}
+
 static void test_int8(void)
 {
 	struct model *m = open_fixture("int8-dynamic");
@@ -216,6 +255,8 @@ static void test_refusals(void)
 	refused("asymmetric-zero-point", "weight_zero_point is not all zero");
 	refused("pack-quantized", "pack-quantized");
 	refused("fp8-config-bf16-weights", "is BF16, want F8_E4M3");
+	refused("autofp8-fp8-head", "lm_head.weight is F8_E4M3, want BF16, F16 or F32 (quant_method fp8 never quantizes lm_head");
+	refused("ct-today-sparse-24", "sparsity_config format \"sparse-24-bitmask\"");
 	refused("missing-input-scale", "input_scale is missing");
 	refused("per-channel-input-scale", "per-channel input scales");
 	refused("group-weight-scale", "down_proj.weight_scale has shape [8, 3]");
@@ -245,6 +286,8 @@ int main(void)
 	test_f16();
 	test_fp8();
 	test_int8();
+	test_autofp8_no_ignored_layers();
+	test_compressed_tensors_today();
 	test_sharded_tied();
 	test_snapshot_name();
 	test_refusals();
