@@ -3,6 +3,8 @@
  */
 #include "model_runtime.h"
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,13 @@
 #include "model.h"
 #include "model_path.h"
 
+/* Whether PATH is there, readable or not: a file that cannot be read is loaded anyway so
+ * that the loader names the cause (permission, a directory), never "no tokenizer.json". */
+static bool file_present(const char *path)
+{
+	return access(path, F_OK) == 0 || errno != ENOENT;
+}
+
 static int load_tokenizer(const struct options *opts, const char *dir, struct bpe **out,
 			  char *err, size_t err_size)
 {
@@ -20,10 +29,10 @@ static int load_tokenizer(const struct options *opts, const char *dir, struct bp
 	if (opts->tokenizer_file)
 		return bpe_load_file(opts->tokenizer_file, out, err, err_size);
 	snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-	if (access(path, R_OK) == 0)
+	if (file_present(path))
 		return bpe_load_hf_json(path, out, err, err_size);
 	snprintf(path, sizeof path, "%s/original/tokenizer.model", dir);
-	if (access(path, R_OK) == 0)
+	if (file_present(path))
 		return bpe_load_tiktoken(path, out, err, err_size);
 	snprintf(err, err_size, "%s: no tokenizer.json nor original/tokenizer.model (give one with --tokenizer)", dir);
 	return -1;
