@@ -108,21 +108,17 @@ static void download_hint(const struct repo_ref *ref, char *out, size_t out_size
 }
 
 /* PATH must be a folder llmchat can list and open files in.  WHAT names it in messages
- * ("model folder", "cache snapshot"). */
-static int check_folder(const char *path, const char *what, char *err, size_t err_size)
+ * ("model folder", "cache snapshot"); ADVICE follows when it is no folder. */
+static int check_folder(const char *path, const char *what, const char *advice, char *err, size_t err_size)
 {
 	struct stat st;
 	if (stat(path, &st) != 0) {
 		snprintf(err, err_size, "%s '%s': %s", what, path, strerror(errno));
 		return -1;
 	}
-	if (S_ISREG(st.st_mode)) {
-		snprintf(err, err_size, "'%s' is a file, not a %s: -m takes the folder that holds config.json "
-			 "and the weights", path, what);
-		return -1;
-	}
 	if (!S_ISDIR(st.st_mode)) {
-		snprintf(err, err_size, "'%s' is %s, not a %s", path, file_type_name(st.st_mode), what);
+		snprintf(err, err_size, "'%s' is %s, not a %s%s", path,
+			 S_ISREG(st.st_mode) ? "a file" : file_type_name(st.st_mode), what, advice);
 		return -1;
 	}
 	if (access(path, R_OK | X_OK) != 0) {
@@ -174,7 +170,7 @@ static int resolve_in_cache(const struct repo_ref *ref, char **out, char *err, s
 			 "download it with: %s", ref->id, hub, hint);
 		return -1;
 	}
-	if (check_folder(repo_dir, "cache folder", err, err_size) != 0 ||
+	if (check_folder(repo_dir, "cache folder", "", err, err_size) != 0 ||
 	    resolve_revision(repo_dir, ref, hash, sizeof hash, err, err_size) != 0)
 		return -1;
 	snprintf(snapshot, sizeof snapshot, "%s/snapshots/%s", repo_dir, hash);
@@ -187,7 +183,7 @@ static int resolve_in_cache(const struct repo_ref *ref, char **out, char *err, s
 				 ref->id, hash, ref->revision, hint);
 		return -1;
 	}
-	if (check_folder(snapshot, "cache snapshot", err, err_size) != 0)
+	if (check_folder(snapshot, "cache snapshot", "", err, err_size) != 0)
 		return -1;
 	*out = strdup(snapshot);
 	if (!*out) {
@@ -211,7 +207,8 @@ int model_path_resolve(const char *arg, char **out, char *err, size_t err_size)
 	struct stat st;
 	if (stat(arg, &st) == 0 || errno != ENOENT) {
 		/* it exists (or cannot be reached): a path, whatever it looks like */
-		if (check_folder(arg, "model folder", err, err_size) != 0)
+		if (check_folder(arg, "model folder", ": -m takes the folder that holds config.json and the weights",
+				 err, err_size) != 0)
 			return -1;
 		*out = strdup(arg);
 		if (!*out) {
