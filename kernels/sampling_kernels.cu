@@ -2,7 +2,8 @@
  * sampling_kernels.cu - argmax over a row of logits (sampling_kernels.h).
  *
  * Two launches: ARGMAX_BLOCKS blocks each reduce a strided share of the row to one
- * (value, index) pair, then one block reduces those.  Ties go to the lower index.
+ * (value, index) pair, then one block reduces those.  Ties go to the lower index;
+ * a NaN wins over every number (the host then refuses the row, engine.c).
  */
 #include "sampling_kernels.h"
 
@@ -11,12 +12,16 @@
 #define ARGMAX_BLOCKS 64
 #define ARGMAX_THREADS 512
 
+/* Whether (value, index) beats (best_value, best_index); index -1 is no entry. */
 __device__ static bool better(float value, int32_t index, float best_value, int32_t best_index)
 {
-	if (isnan(value))
+	if (index < 0)
 		return false;
-	if (isnan(best_value) || best_index < 0)
+	if (best_index < 0)
 		return true;
+	bool value_nan = isnan(value), best_nan = isnan(best_value);
+	if (value_nan || best_nan)
+		return value_nan && (!best_nan || index < best_index);
 	return value > best_value || (value == best_value && index < best_index);
 }
 

@@ -15,9 +15,11 @@ extern "C" {
 #endif
 
 /* The largest of x[0..n) and its index (the lowest index among equal values, as
- * the CPU sampler's argmax; NaN never wins), written to *best (device memory, e.g.
- * mapped pinned memory): best->index is first_index + the position in x.  scratch
- * holds llmk_argmax_scratch() bytes. */
+ * the CPU sampler's argmax), written to *best (device memory, e.g. mapped pinned
+ * memory): best->index is first_index + the position in x.  A NaN beats every
+ * number, so that a row holding one reports a NaN value (broken weights, which the
+ * host refuses) rather than the largest of the rest.  scratch holds
+ * llmk_argmax_scratch() bytes. */
 struct llmk_best {
 	float value;
 	int32_t index;

@@ -172,9 +172,10 @@ static int cache_push(struct chat_session *s, const int32_t *ids, size_t count)
 }
 
 /* Runs ids through the engine after the longest prefix it already holds; the
- * logits of the last token end in s->logits. */
-static int prefill(struct chat_session *s, const int32_t *ids, size_t count, struct generation_stats *stats,
-		   char *err, size_t err_size)
+ * logits of the last token end in s->logits.  Returns 0, -1 with a message, or 1
+ * when cancel stopped it (the cache then holds the prefix alone). */
+static int prefill(struct chat_session *s, const int32_t *ids, size_t count, volatile sig_atomic_t *cancel,
+		   struct generation_stats *stats, char *err, size_t err_size)
 {
 	size_t prefix = 0;
 	while (prefix < count && prefix < s->cached_count && s->cached[prefix] == ids[prefix])
@@ -183,10 +184,15 @@ static int prefill(struct chat_session *s, const int32_t *ids, size_t count, str
 		prefix--;
 	engine_rewind(s->engine, (int)prefix);
 	s->cached_count = prefix;
-	if (engine_forward(s->engine, ids + prefix, count - prefix, s->logits, false, err, err_size) != 0)
-		return -1;
+	int rc = engine_prefill(s->engine, ids + prefix, count - prefix, s->logits, cancel, err, err_size);
+	if (rc != 0)
+		return rc;
 	stats->prefilled_tokens = (int)(count - prefix);
-	return cache_push(s, ids + prefix, count - prefix);
+	if (cache_push(s, ids + prefix, count - prefix) != 0) {
+		snprintf(err, err_size, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 struct answer {
@@ -220,18 +226,31 @@ static bool is_eos(const struct model_config *c, int32_t token)
 	return false;
 }
 
-/* Appends token's text (once its bytes make whole characters) to the answer and
- * passes it on: 0, 1 when on_text asks to stop, -1 out of memory. */
-static int show_token(struct chat_session *s, struct bpe_stream *stream, int32_t token, struct answer *answer,
-		      chat_text_fn on_text, void *user_data)
+/* Appends text to the answer and passes it on: 0, 1 when on_text asks to stop, -1
+ * out of memory. */
+static int show_text(struct answer *answer, const char *text, size_t length, chat_text_fn on_text,
+		     void *user_data, char *err, size_t err_size)
 {
-	char piece[512];
-	int n = bpe_stream_push(stream, s->bpe, token, piece, sizeof piece);
-	if (n <= 0)
+	if (length == 0)
 		return 0;
-	if (answer_append(answer, piece, (size_t)n) != 0)
+	if (answer_append(answer, text, length) != 0) {
+		snprintf(err, err_size, "out of memory");
 		return -1;
-	return on_text && on_text(user_data, piece, (size_t)n) != 0 ? 1 : 0;
+	}
+	return on_text && on_text(user_data, text, length) != 0 ? 1 : 0;
+}
+
+/* Shows token's text once its bytes make whole characters (any length: a token
+ * the loader accepted is never dropped): 0, 1 when on_text asks to stop, -1 with a
+ * message. */
+static int show_token(struct chat_session *s, struct bpe_stream *stream, int32_t token, struct answer *answer,
+		      chat_text_fn on_text, void *user_data, char *err, size_t err_size)
+{
+	const char *text;
+	size_t length;
+	if (bpe_stream_push(stream, s->bpe, token, &text, &length, err, err_size) != 0)
+		return -1;
+	return show_text(answer, text, length, on_text, user_data, err, err_size);
 }
 
 /* Decodes the answer after prefill: sample, stream, feed back, until a stop. */
@@ -243,7 +262,6 @@ static int decode_answer(struct chat_session *s, const struct generation_setting
 	struct sampler *sampler;
 	struct sampler_settings sampling = settings->sampling;
 	struct bpe_stream stream;
-	char piece[512];
 	double first = 0;
 	int rc = 0;
 
@@ -278,11 +296,16 @@ static int decode_answer(struct chat_session *s, const struct generation_setting
 			else
 				begun = true;
 		}
-		int shown = show_token(s, &stream, token, answer, on_text, user_data);
-		if (begun && (engine_decode_greedy_end(s->engine, &next, err, err_size) != 0 ||
-			      cache_push(s, &token, 1) != 0))
+		int shown = rc == 0 ? show_token(s, &stream, token, answer, on_text, user_data, err, err_size) : 0;
+		if (shown < 0)
 			rc = -1;
-		if (shown < 0 && rc == 0) {
+		/* the step begun must end, whatever happened meanwhile */
+		char step_err[256];
+		if (begun && engine_decode_greedy_end(s->engine, &next, step_err, sizeof step_err) != 0 && rc == 0) {
+			snprintf(err, err_size, "%s", step_err);
+			rc = -1;
+		}
+		if (begun && rc == 0 && cache_push(s, &token, 1) != 0) {
 			snprintf(err, err_size, "out of memory");
 			rc = -1;
 		}
@@ -296,18 +319,24 @@ static int decode_answer(struct chat_session *s, const struct generation_setting
 			stats->stopped_by_limit = true;
 			break;
 		}
-		if (!begun && (engine_forward(s->engine, &token, 1, s->logits, false, err, err_size) != 0 ||
-			       cache_push(s, &token, 1) != 0)) {
+		if (!begun && engine_forward(s->engine, &token, 1, s->logits, false, err, err_size) != 0) {
+			rc = -1;
+			break;
+		}
+		if (!begun && cache_push(s, &token, 1) != 0) {
+			snprintf(err, err_size, "out of memory");
 			rc = -1;
 			break;
 		}
 	}
-	int n = bpe_stream_flush(&stream, piece, sizeof piece);
-	if (n > 0 && rc == 0) {
-		answer_append(answer, piece, (size_t)n);
-		if (on_text && !stats->cancelled)
-			on_text(user_data, piece, (size_t)n);
-	}
+	/* an incomplete character at the end: its bytes, as they are */
+	const char *text;
+	size_t length;
+	bpe_stream_flush(&stream, &text, &length);
+	if (rc == 0 && show_text(answer, text, length, stats->cancelled ? NULL : on_text, user_data, err,
+				 err_size) < 0)
+		rc = -1;
+	bpe_stream_free(&stream);
 	double end = now_seconds();
 	if (stats->generated_tokens > 1 && end > first)
 		stats->tokens_per_second = (stats->generated_tokens - 1) / (end - first);
@@ -343,11 +372,17 @@ int chat_session_ask(struct chat_session *session, const char *user_message,
 		snprintf(err, err_size, "prompt is %zu tokens but the context holds %d; use --ctx", id_count, context);
 		goto fail;
 	}
-	if (prefill(s, ids, id_count, stats, err, err_size) != 0)
+	int rc = prefill(s, ids, id_count, cancel, stats, err, err_size);
+	if (rc < 0)
 		goto fail;
 	free(ids);
 	ids = NULL;
-	int rc = decode_answer(s, settings, cancel, on_text, user_data, stats, &answer, start, err, err_size);
+	if (rc > 0) { /* stopped during the prefill: an empty answer */
+		stats->cancelled = true;
+		rc = 0;
+	} else {
+		rc = decode_answer(s, settings, cancel, on_text, user_data, stats, &answer, start, err, err_size);
+	}
 	/* the answer joins the conversation even when cut short */
 	if (insert_message(s, s->message_count, CHAT_ROLE_ASSISTANT, answer.text ? answer.text : "",
 			   answer.length) != 0 && rc == 0) {

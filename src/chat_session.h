@@ -65,7 +65,9 @@ int chat_session_set_system(struct chat_session *session, const char *system_pro
 
 /* Appends a user message, generates the assistant's answer streaming through
  * on_text, and appends the answer (even a cancelled or partial one) to the
- * conversation.  cancel (may be NULL) is polled between tokens.  The k-th answer
+ * conversation.  cancel (may be NULL) is polled between tokens, and in the
+ * prefill between the engine's batches (set there, the answer is empty).  A token
+ * of any length the tokenizer holds is shown whole.  The k-th answer
  * of a session (from 0) samples with settings->sampling.seed + k, so a retried
  * answer differs while a whole session with a fixed seed repeats. */
 int chat_session_ask(struct chat_session *session, const char *user_message,

@@ -25,7 +25,9 @@
 
 #include "engine.h"
 
+#include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -461,6 +463,54 @@ static int check_step(const struct engine *engine, const int32_t *tokens, size_t
 	return 0;
 }
 
+/* Whether f is neither NaN nor infinite, by its exponent bits (all ones for both). */
+static bool float_finite(float f)
+{
+	uint32_t bits;
+	memcpy(&bits, &f, sizeof bits);
+	return (bits & 0x7F800000u) != 0x7F800000u;
+}
+
+/* The index of the first logit that is NaN or infinite, or n when there is none;
+ * a block at a time, with a loop the compiler vectorizes (perplexity checks
+ * thousands of rows). */
+static size_t first_non_finite(const float *x, size_t n)
+{
+	const size_t block = 1024;
+	for (size_t start = 0; start < n; start += block) {
+		size_t end = n - start < block ? n : start + block;
+		bool finite = true;
+		for (size_t i = start; i < end; i++)
+			finite &= float_finite(x[i]);
+		if (finite)
+			continue;
+		for (size_t i = start; i < end; i++)
+			if (!float_finite(x[i]))
+				return i;
+	}
+	return n;
+}
+
+static int broken_logits(float value, int position, char *err, size_t err_size)
+{
+	snprintf(err, err_size, "the model produced %s logits at position %d (the weights or config values are broken)",
+		 isnan(value) ? "NaN" : "infinite", position);
+	return -1;
+}
+
+/* Broken weights or config values give NaN (or infinite) logits, which a sampler
+ * or an argmax would turn into some token ("!!!") as if it were an answer.  rows
+ * rows of logits, the first for the token at position. */
+static int check_logits(const struct engine *engine, const float *logits, size_t rows, int position,
+			char *err, size_t err_size)
+{
+	const size_t vocab = (size_t)engine->model->config.vocab_size;
+	size_t bad = first_non_finite(logits, rows * vocab);
+	if (bad == rows * vocab)
+		return 0;
+	return broken_logits(logits[bad], position + (int)(bad / vocab), err, err_size);
+}
+
 int engine_forward(struct engine *engine, const int32_t *tokens, size_t count,
 		   float *logits, bool all_logits, char *err, size_t err_size)
 {
@@ -469,8 +519,41 @@ int engine_forward(struct engine *engine, const int32_t *tokens, size_t count,
 	struct forward_call call = {tokens, count, engine->position, logits, all_logits, false};
 	if (forward_ranks(engine, &call, err, err_size) != 0)
 		return -1;
+	if (logits && check_logits(engine, logits, all_logits ? count : 1,
+				   engine->position + (all_logits ? 0 : (int)count - 1), err, err_size) != 0)
+		return -1;
 	engine->position += (int)count;
 	return 0;
+}
+
+int engine_prefill(struct engine *engine, const int32_t *tokens, size_t count, float *logits,
+		   volatile sig_atomic_t *cancel, char *err, size_t err_size)
+{
+	const int start = engine->position;
+	const size_t piece = engine->ops->batch_tokens > 0 ? (size_t)engine->ops->batch_tokens : count;
+	size_t done = 0;
+	int rc = 0;
+	/* the whole prompt fits, or nothing runs */
+	if (check_step(engine, tokens, count, err, err_size) != 0)
+		return -1;
+	/* A backend cuts a call into batches from its first token, so pieces of one
+	 * batch give the same bits as one call.  The last piece takes up to one token
+	 * more than a batch rather than leave one token alone: a one-token call with
+	 * logits is a decode step, which a backend may run another way. */
+	while (rc == 0 && count - done > piece + 1) {
+		if (cancel && *cancel)
+			rc = 1;
+		else if (engine_forward(engine, tokens + done, piece, NULL, false, err, err_size) != 0)
+			rc = -1;
+		done += piece;
+	}
+	if (rc == 0 && cancel && *cancel)
+		rc = 1;
+	if (rc == 0 && engine_forward(engine, tokens + done, count - done, logits, false, err, err_size) != 0)
+		rc = -1;
+	if (rc != 0)
+		engine_rewind(engine, start);
+	return rc;
 }
 
 int engine_decode_greedy_begin(struct engine *engine, int32_t token, char *err, size_t err_size)
@@ -497,25 +580,33 @@ int engine_decode_greedy_begin(struct engine *engine, int32_t token, char *err, 
 	return 0;
 }
 
-/* The id of the largest logit over the ranks' reports (or the logits), lowest on ties. */
-static int32_t greedy_choice(const struct engine *engine)
+/* The id of the largest logit over the ranks' reports (or the logits), lowest on
+ * ties; fails on a NaN or infinite logit (a rank's argmax reports a NaN it met as
+ * its best value, and -1 as the index when it met nothing else). */
+static int greedy_choice(const struct engine *engine, int32_t *next, char *err, size_t err_size)
 {
 	const int vocab = engine->model->config.vocab_size;
-	int32_t best = 0;
 	if (engine->greedy_logits) { /* the backend gave logits: the sampler's argmax */
+		if (check_logits(engine, engine->greedy_logits, 1, engine->position, err, err_size) != 0)
+			return -1;
+		int32_t best = 0;
 		for (int32_t i = 1; i < vocab; i++)
 			if (engine->greedy_logits[i] > engine->greedy_logits[best])
 				best = i;
-		return best;
+		*next = best;
+		return 0;
 	}
 	const struct rank_slot *winner = &engine->slots[0];
-	for (int r = 1; r < engine->ranks; r++) {
+	for (int r = 0; r < engine->ranks; r++) {
 		const struct rank_slot *s = &engine->slots[r];
+		if (!float_finite(s->best_value) || s->best_index < 0)
+			return broken_logits(s->best_index < 0 ? NAN : s->best_value, engine->position, err, err_size);
 		if (s->best_value > winner->best_value ||
 		    (s->best_value == winner->best_value && s->best_index < winner->best_index))
 			winner = s;
 	}
-	return winner->best_index;
+	*next = winner->best_index;
+	return 0;
 }
 
 int engine_decode_greedy_end(struct engine *engine, int32_t *next, char *err, size_t err_size)
@@ -539,8 +630,9 @@ int engine_decode_greedy_end(struct engine *engine, int32_t *next, char *err, si
 		snprintf(err, err_size, "%s", slot->err);
 		return -1;
 	}
+	if (greedy_choice(engine, next, err, err_size) != 0)
+		return -1;
 	engine->position++;
-	*next = greedy_choice(engine);
 	return 0;
 }
 

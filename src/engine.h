@@ -8,6 +8,7 @@
 #ifndef LLMCHAT_ENGINE_H
 #define LLMCHAT_ENGINE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,13 +50,24 @@ void engine_free(struct engine *engine);
 /* Runs count tokens from the current position.  logits receives vocab_size floats:
  * for the last token only, or count * vocab_size when all_logits is true; it may
  * be NULL when no logits are wanted (a prefill).
- * Fails (without changing the cache) when the context would overflow. */
+ * Fails (without changing the cache) when the context would overflow, and (without
+ * moving the position) when a logit is NaN or infinite: "the model produced NaN
+ * logits at position P (the weights or config values are broken)". */
 int engine_forward(struct engine *engine, const int32_t *tokens, size_t count,
 		   float *logits, bool all_logits, char *err, size_t err_size);
 
+/* engine_forward for a prompt (logits of the last token) that can be stopped: the
+ * tokens run in pieces of the backend's batch, which compute the same bits as one
+ * call, and *cancel (may be NULL) is polled before each.  Returns 0, -1 with a
+ * message, or 1 when cancel stopped it; on -1 and 1 the engine is back at the
+ * position it started from. */
+int engine_prefill(struct engine *engine, const int32_t *tokens, size_t count, float *logits,
+		   volatile sig_atomic_t *cancel, char *err, size_t err_size);
+
 /* Greedy decoding: runs token at the current position and gives the id of the largest
  * logit of the result (the lowest id among equal ones, as sampler.h's greedy), without
- * copying the logits back from the GPU.  Fails as engine_forward does. */
+ * copying the logits back from the GPU.  Fails as engine_forward does (a NaN logit
+ * included). */
 int engine_decode_greedy(struct engine *engine, int32_t token, int32_t *next, char *err, size_t err_size);
 
 /* engine_decode_greedy in two halves, so that the caller can work (show the last

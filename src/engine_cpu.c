@@ -580,4 +580,5 @@ const struct engine_backend_ops engine_cpu_ops = {
 	.create = cpu_create,
 	.forward = cpu_forward,
 	.free = cpu_free,
+	.batch_tokens = BATCH,
 };

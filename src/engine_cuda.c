@@ -877,6 +877,7 @@ const struct engine_backend_ops engine_cuda_ops = {
 	.create = cuda_create,
 	.forward = cuda_forward,
 	.free = cuda_free,
+	.batch_tokens = BATCH,
 	.comm_seconds = cuda_comm_seconds,
 	.time_comm = cuda_time_comm,
 	.decode_greedy_begin = cuda_decode_greedy_begin,

@@ -16,6 +16,7 @@
 #include <utf8proc.h>
 
 #include "config_file.h"
+#include "file_read.h"
 
 static const char *const role_names[] = {
 	[CHAT_ROLE_SYSTEM] = "system", [CHAT_ROLE_USER] = "user", [CHAT_ROLE_ASSISTANT] = "assistant",
@@ -163,6 +164,16 @@ int history_save(const char *path, const struct chat_message *messages, size_t c
 	return rc;
 }
 
+/* A string's text when it holds no NUL (a C string would cut it there), else NULL
+ * with *nul_at set to where the first one is. */
+static const char *string_whole(json_t *string, size_t *nul_at)
+{
+	const char *text = json_string_value(string);
+	size_t length = strlen(text);
+	*nul_at = length;
+	return length == json_string_length(string) ? text : NULL;
+}
+
 static int parse_messages(json_t *list, const char *path, struct conversation *out, char *err, size_t err_size)
 {
 	size_t n = json_array_size(list);
@@ -187,12 +198,18 @@ static int parse_messages(json_t *list, const char *path, struct conversation *o
 			snprintf(err, err_size, "%s: messages[%zu]: a system message may only come first", path, i);
 			return -1;
 		}
-		char *copy = malloc(json_string_length(content) + 1);
+		size_t nul_at;
+		const char *text = string_whole(content, &nul_at);
+		if (!text) {
+			snprintf(err, err_size, "%s: messages[%zu]: the content holds \\u0000 (at character %zu), "
+				 "which no message can hold", path, i, nul_at);
+			return -1;
+		}
+		char *copy = strdup(text);
 		if (!copy) {
 			snprintf(err, err_size, "%s: out of memory", path);
 			return -1;
 		}
-		memcpy(copy, json_string_value(content), json_string_length(content) + 1);
 		out->messages[i] = (struct chat_message){(enum chat_role)r, copy};
 		out->count = i + 1;
 	}
@@ -202,22 +219,28 @@ static int parse_messages(json_t *list, const char *path, struct conversation *o
 int history_load(const char *path, struct conversation *out, char *err, size_t err_size)
 {
 	json_error_t jerr;
+	char *text;
+	size_t length, nul_at;
 	memset(out, 0, sizeof *out);
-	json_t *root = json_load_file(path, JSON_ALLOW_NUL, &jerr), *list = root;
+	if (file_read_all(path, FILE_LIMIT_LARGE, &text, &length, NULL, err, err_size) != 0)
+		return -1;
+	/* \u0000 is parsed, so that it is refused with the message it is in */
+	json_t *root = json_loadb(text, length, JSON_ALLOW_NUL, &jerr), *list = root;
+	free(text);
 	if (!root) {
-		if (jerr.line > 0)
-			snprintf(err, err_size, "%s:%d: %s", path, jerr.line, jerr.text);
-		else
-			snprintf(err, err_size, "%s", jerr.text);
+		snprintf(err, err_size, "%s: line %d, column %d: invalid JSON: %s", path, jerr.line, jerr.column,
+			 jerr.text);
 		return -1;
 	}
 	if (json_is_object(root)) {
 		list = json_object_get(root, "messages");
 		json_t *model = json_object_get(root, "model"), *preset = json_object_get(root, "preset");
-		if (json_is_string(model))
-			out->model = strdup(json_string_value(model));
-		if (json_is_string(preset))
-			out->preset = strdup(json_string_value(preset));
+		const char *name;
+		/* names are shown, not sent: one cut at a NUL is left out */
+		if (json_is_string(model) && (name = string_whole(model, &nul_at)))
+			out->model = strdup(name);
+		if (json_is_string(preset) && (name = string_whole(preset, &nul_at)))
+			out->preset = strdup(name);
 	}
 	int rc = -1;
 	if (!json_is_array(list))
@@ -228,6 +251,35 @@ int history_load(const char *path, struct conversation *out, char *err, size_t e
 	if (rc != 0)
 		conversation_free(out);
 	return rc;
+}
+
+int history_record_save(struct history_record *record, const struct chat_message *messages, size_t count,
+			const char *model, const char *preset)
+{
+	record->failed = true;
+	if (!record->path[0] &&
+	    history_new_path(record->path, sizeof record->path, record->error, sizeof record->error) != 0) {
+		record->path[0] = '\0';
+		return -1;
+	}
+	if (history_save(record->path, messages, count, model, preset, record->error, sizeof record->error) != 0)
+		return -1;
+	record->failed = false;
+	record->saved = true;
+	return 0;
+}
+
+void history_record_exit_note(const struct history_record *record, char *out, size_t out_size)
+{
+	if (!record->failed && !record->saved && out_size > 0)
+		out[0] = '\0';   /* nothing said yet: nothing to keep */
+	else if (!record->failed)
+		snprintf(out, out_size, "conversation kept in %s", record->path);
+	else if (record->saved)
+		snprintf(out, out_size, "the conversation's last save failed (%s); %s holds it as of the save before",
+			 record->error, record->path);
+	else
+		snprintf(out, out_size, "the conversation could not be saved (%s)", record->error);
 }
 
 int history_new_path(char *out, size_t out_size, char *err, size_t err_size)

@@ -9,11 +9,14 @@
  * the same folder, is fsync'd, then renamed over the target, so a crash leaves the
  * old file or the new one, never half of one.  The TUI keeps every conversation
  * in $XDG_STATE_HOME/llmchat/history/ (default ~/.local/state), rewritten after
- * each message and answer; --resume reopens the newest.
+ * each message and answer; --resume reopens the newest.  A message read back is the
+ * message written: a file whose message holds \u0000 (which a C string would cut
+ * short) is refused, by name.
  */
 #ifndef LLMCHAT_HISTORY_H
 #define LLMCHAT_HISTORY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "chat_template.h"
@@ -37,6 +40,27 @@ int history_save(const char *path, const struct chat_message *messages, size_t c
 
 /* Reads a conversation file; errors name the file and what is wrong in it. */
 int history_load(const char *path, struct conversation *out, char *err, size_t err_size);
+
+/* The file the interface keeps a conversation in, and how its saves went, so that
+ * what the program says at its end is true. */
+struct history_record {
+	char path[4096];     /* the conversation's file; "" before one is named */
+	bool saved;          /* path holds the conversation as of a save (or as resumed) */
+	bool failed;         /* the last save failed, for the reason in error */
+	char error[512];
+};
+
+/* Saves messages into the record's file, naming a new one in the history folder
+ * the first time, and remembers the outcome.  Returns 0, or -1 with the reason in
+ * record->error. */
+int history_record_save(struct history_record *record, const struct chat_message *messages, size_t count,
+			const char *model, const char *preset);
+
+/* What to say about the conversation when the program ends (without "llmchat: "):
+ * "conversation kept in PATH"; or that the last save failed, why, and that PATH
+ * holds the conversation as of the save before; or that it could not be saved,
+ * and why; "" when nothing was said to keep. */
+void history_record_exit_note(const struct history_record *record, char *out, size_t out_size);
 
 /* A new file name in the history folder (created when missing):
  * .../history/YYYYmmdd-HHMMSS-PID.json. */

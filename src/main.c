@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,17 +18,16 @@
 #include "modes.h"
 #include "options.h"
 #include "presets.h"
+#include "standard_io.h"
 
 /* The mode that runs, after the config file filled in what the flags left unset. */
 static int run_mode(const struct options *opts)
 {
 	switch (opts->mode) {
 	case MODE_HELP:
-		fputs(options_usage(), stdout);
-		return EXIT_OK;
+		return fputs(options_usage(), stdout) == EOF ? standard_io_write_failed(errno) : EXIT_OK;
 	case MODE_VERSION:
-		printf("llmchat %s\n", PACKAGE_VERSION);
-		return EXIT_OK;
+		return printf("llmchat %s\n", PACKAGE_VERSION) < 0 ? standard_io_write_failed(errno) : EXIT_OK;
 	case MODE_TOKENIZE:
 		return mode_tokenize(opts);
 	case MODE_DETOKENIZE:
@@ -56,6 +57,9 @@ int main(int argc, char **argv)
 	struct options opts;
 	char err[512];
 
+	/* a reader that goes away makes writes fail with EPIPE, which every mode
+	 * checks (standard_io.h), instead of killing the program mid-line */
+	signal(SIGPIPE, SIG_IGN);
 	if (options_parse(&opts, argc, argv, err, sizeof err) != 0) {
 		fprintf(stderr, "llmchat: %s\n", err);
 		return EXIT_USAGE;
@@ -81,6 +85,9 @@ int main(int argc, char **argv)
 			fprintf(stderr, "llmchat: %s; no preset used\n", err);
 	}
 	int status = run_mode(&opts);
+	/* whatever the mode wrote must have arrived */
+	if (status == EXIT_OK)
+		status = standard_io_finish();
 	preset_free(&preset);
 	config_file_free(&config);
 	return status;

@@ -25,6 +25,7 @@
 #include "model.h"
 #include "model_runtime.h"
 #include "modes.h"
+#include "standard_io.h"
 
 #define CHUNK 32   /* tokens per engine_forward: the logits of a chunk are 32 x vocab floats */
 
@@ -100,7 +101,7 @@ int mode_perplexity(const struct options *opts)
 	size_t length, count = 0, capacity = 64;
 	int32_t *ids = NULL;
 	float *logits = NULL;
-	int rc = -1;
+	int rc = -1, write_error = 0;
 
 	if (read_file(opts->perplexity_file, &text, &length, err, sizeof err) != 0) {
 		fprintf(stderr, "llmchat: %s\n", err);
@@ -141,10 +142,9 @@ int mode_perplexity(const struct options *opts)
 			fprintf(stderr, "llmchat: window %zu/%zu: %zu tokens scored, perplexity so far %.4f\n",
 				w + 1, windows, scored, exp(nll / scored));
 	}
-	printf("perplexity: %.4f\n", exp(nll / scored));
-	rc = fflush(stdout) == 0 ? 0 : -1;
-	if (rc)
-		snprintf(err, sizeof err, "writing to stdout: %s", strerror(errno));
+	if (printf("perplexity: %.4f\n", exp(nll / scored)) < 0 || fflush(stdout) != 0)
+		write_error = errno ? errno : EIO;
+	rc = 0;
 done:
 	if (rc)
 		fprintf(stderr, "llmchat: %s\n", err);
@@ -152,5 +152,5 @@ done:
 	free(ids);
 	free(logits);
 	free(text);
-	return rc ? EXIT_ERROR : EXIT_OK;
+	return rc ? EXIT_ERROR : write_error ? standard_io_write_failed(write_error) : EXIT_OK;
 }

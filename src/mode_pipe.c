@@ -3,9 +3,18 @@
  *
  * stdout carries the answer and nothing else (load and speed lines go to
  * stderr), flushed piece by piece so that a reader sees it as it is decoded, and
- * ends with a newline.  A reader that goes away (EPIPE; SIGPIPE is ignored so the
- * write fails instead of killing us) ends the answer quietly with status 0.
+ * ends with a newline.  The message passes standard_io.h's rule (a NUL byte is
+ * refused with its offset, as --print-prompt does), and so do the writes: a
+ * reader that goes away ends the answer quietly with status 141, another write
+ * error is one line and status 1.
+ *
+ * SIGINT, SIGTERM and SIGHUP end the answer where it is, in the prefill too: the
+ * text so far, the final newline, and status 128 + the signal (130, 143, 129).
+ * A signal the caller ignores (nohup, a background job of a script) stays
+ * ignored, and a second one of a kind acts at once (the handler is reset).
+ *
  * --raw skips the chat template: BOS + stdin's text, and the continuation.
+ * LLMCHAT_STREAM_DELAY_MS pauses after each piece, as in the interface (tests).
  */
 #include <errno.h>
 #include <signal.h>
@@ -21,60 +30,53 @@
 #include "model_runtime.h"
 #include "modes.h"
 #include "sampler.h"
+#include "standard_io.h"
+
+/* The one piece of global state: the signal that stops the answer (0: none). */
+static volatile sig_atomic_t pipe_stop_signal;
+
+static void on_stop_signal(int sig)
+{
+	pipe_stop_signal = sig;
+}
+
+/* Catches SIGINT, SIGTERM and SIGHUP, except those the caller ignores.  Writes
+ * interrupted by the handler are restarted (SA_RESTART); a pause is not. */
+static void catch_stop_signals(void)
+{
+	static const int signals[] = {SIGINT, SIGTERM, SIGHUP};
+	for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) {
+		struct sigaction old, sa;
+		if (sigaction(signals[i], NULL, &old) != 0 || old.sa_handler == SIG_IGN)
+			continue;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_stop_signal;
+		sigemptyset(&sa.sa_mask);
+		sa.sa_flags = SA_RESTART | SA_RESETHAND;
+		sigaction(signals[i], &sa, NULL);
+	}
+}
 
 struct output {
 	FILE *stream;
-	bool closed;        /* the reader went away */
-	bool failed;        /* another write error */
-	int error;
+	int error;          /* errno of the first failed write (EPIPE: the reader went away) */
+	long delay_ms;      /* LLMCHAT_STREAM_DELAY_MS */
 };
 
 /* chat_text_fn: writes one piece; non-zero stops the answer. */
 static int output_write(void *user_data, const char *text, size_t length)
 {
 	struct output *out = user_data;
-	if (out->closed || out->failed)
+	if (out->error)
 		return 1;
 	if (fwrite(text, 1, length, out->stream) != length || fflush(out->stream) != 0) {
-		if (errno == EPIPE)
-			out->closed = true;
-		else {
-			out->failed = true;
-			out->error = errno;
-		}
+		out->error = errno ? errno : EIO;
 		return 1;
 	}
-	return 0;
-}
-
-static int read_all(FILE *in, char **text, size_t *length)
-{
-	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap + 1);
-	if (!buf)
-		return -1;
-	for (;;) {
-		if (len == cap) {
-			char *bigger = realloc(buf, 2 * cap + 1);
-			if (!bigger) {
-				free(buf);
-				return -1;
-			}
-			buf = bigger;
-			cap *= 2;
-		}
-		size_t n = fread(buf + len, 1, cap - len, in);
-		len += n;
-		if (n == 0)
-			break;
+	if (out->delay_ms > 0 && !pipe_stop_signal) {
+		struct timespec pause = {out->delay_ms / 1000, out->delay_ms % 1000 * 1000000L};
+		nanosleep(&pause, NULL);   /* a signal ends it early */
 	}
-	if (ferror(in)) {
-		free(buf);
-		return -1;
-	}
-	buf[len] = '\0';
-	*text = buf;
-	*length = len;
 	return 0;
 }
 
@@ -94,26 +96,26 @@ static bool is_eos(const struct model_config *c, int32_t token)
 	return false;
 }
 
-/* --raw: BOS + text, then the continuation until EOS, max_tokens or the context's end. */
+/* --raw: BOS + text, then the continuation until EOS, max_tokens, the context's
+ * end, a stop signal or a failed write. */
 static int continue_raw(struct model_runtime *rt, const char *text, size_t length,
 			const struct generation_settings *settings, struct output *out,
 			char *err, size_t err_size)
 {
 	const struct model_config *c = &rt->model->config;
 	int32_t *ids = NULL;
-	size_t count = 0, capacity = 0;
+	size_t count = 0, capacity = 64;
 	float *logits = malloc((size_t)c->vocab_size * sizeof *logits);
 	struct sampler *sampler = NULL;
+	struct bpe_stream stream;
+	const char *piece;
+	size_t piece_length;
 	int rc = -1;
 
-	if (!logits) {
-		snprintf(err, err_size, "out of memory");
-		return -1;
-	}
-	/* the BOS first, then the text */
-	capacity = 64;
-	if (!(ids = malloc(capacity * sizeof *ids)))
+	bpe_stream_init(&stream);
+	if (!logits || !(ids = malloc(capacity * sizeof *ids)))
 		goto oom;
+	/* the BOS first, then the text */
 	ids[count++] = c->bos_token_id;
 	if (bpe_encode(rt->bpe, text, length, &ids, &count, &capacity, err, err_size) != 0)
 		goto done;
@@ -122,55 +124,85 @@ static int continue_raw(struct model_runtime *rt, const char *text, size_t lengt
 		snprintf(err, err_size, "prompt is %zu tokens but the context holds %d; use --ctx", count, context);
 		goto done;
 	}
-	if (sampler_create(c->vocab_size, &settings->sampling, &sampler, err, err_size) != 0 ||
-	    engine_forward(rt->engine, ids, count, logits, false, err, err_size) != 0)
+	if (sampler_create(c->vocab_size, &settings->sampling, &sampler, err, err_size) != 0)
 		goto done;
-
-	struct bpe_stream stream;
-	char piece[512];
-	bpe_stream_init(&stream);
+	int prefilled = engine_prefill(rt->engine, ids, count, logits, &pipe_stop_signal, err, err_size);
+	if (prefilled != 0) {
+		rc = prefilled > 0 ? 0 : -1;
+		goto done;
+	}
 	for (int generated = 0; settings->max_tokens <= 0 || generated < settings->max_tokens; generated++) {
 		int32_t token = sampler_sample(sampler, logits, ids, count);
 		if (is_eos(c, token))
 			break;
-		int n = bpe_stream_push(&stream, rt->bpe, token, piece, sizeof piece);
-		if (n > 0 && output_write(out, piece, (size_t)n) != 0)
+		if (bpe_stream_push(&stream, rt->bpe, token, &piece, &piece_length, err, err_size) != 0)
+			goto done;
+		if (piece_length > 0 && output_write(out, piece, piece_length) != 0)
 			break;
-		if (count == capacity && !(ids = realloc(ids, sizeof *ids * (capacity *= 2))))
-			goto oom;
+		if (pipe_stop_signal)
+			break;
+		if (count == capacity) {
+			int32_t *more = realloc(ids, 2 * capacity * sizeof *ids);
+			if (!more)
+				goto oom;
+			ids = more;
+			capacity *= 2;
+		}
 		ids[count++] = token;
 		if (engine_position(rt->engine) >= context)
 			break;
 		if (engine_forward(rt->engine, &token, 1, logits, false, err, err_size) != 0)
 			goto done;
 	}
-	int n = bpe_stream_flush(&stream, piece, sizeof piece);
-	if (n > 0)
-		output_write(out, piece, (size_t)n);
+	/* an incomplete character at the end: its bytes, as they are */
+	bpe_stream_flush(&stream, &piece, &piece_length);
+	if (piece_length > 0 && !pipe_stop_signal)
+		output_write(out, piece, piece_length);
 	rc = 0;
 	goto done;
 oom:
 	snprintf(err, err_size, "out of memory");
 done:
+	bpe_stream_free(&stream);
 	sampler_free(sampler);
 	free(ids);
 	free(logits);
 	return rc;
 }
 
+/* The chat: the message as the user's turn of the model's template. */
+static int answer_chat(struct model_runtime *rt, const struct options *opts, const char *message,
+		       const struct generation_settings *settings, struct output *out, struct generation_stats *stats,
+		       char *err, size_t err_size)
+{
+	struct chat_session *session;
+	if (chat_session_create(rt->model, rt->engine, rt->bpe, rt->template_kind, &session, err, err_size) != 0)
+		return -1;
+	int rc = 0;
+	if (opts->system_prompt && chat_session_set_system(session, opts->system_prompt) != 0) {
+		snprintf(err, err_size, "out of memory");
+		rc = -1;
+	}
+	if (rc == 0)
+		rc = chat_session_ask(session, message, settings, &pipe_stop_signal, output_write, out, stats,
+				      err, err_size);
+	chat_session_free(session);
+	return rc;
+}
+
 int mode_pipe(const struct options *opts)
 {
 	struct model_runtime rt;
-	struct output out = {stdout, false, false, 0};
+	struct output out = {stdout, 0, 0};
 	struct generation_settings settings;
 	struct generation_stats stats = {0};
 	char err[1024], *message = NULL;
 	size_t length = 0;
-	int rc = -1;
 
-	signal(SIGPIPE, SIG_IGN);
-	if (read_all(stdin, &message, &length) != 0) {
-		fprintf(stderr, "llmchat: reading stdin: %s\n", strerror(errno));
+	if (standard_io_read_input(&message, &length, err, sizeof err) != 0 ||
+	    standard_io_check_message(message, length, err, sizeof err) != 0) {
+		fprintf(stderr, "llmchat: %s\n", err);
+		free(message);
 		return EXIT_ERROR;
 	}
 	if (only_whitespace(message, length)) {
@@ -184,31 +216,30 @@ int mode_pipe(const struct options *opts)
 		return EXIT_ERROR;
 	}
 	generation_settings_from_options(&opts->sampling, &rt.model->config, &settings);
+	const char *delay = getenv("LLMCHAT_STREAM_DELAY_MS");
+	out.delay_ms = delay ? strtol(delay, NULL, 10) : 0;
+	if (out.delay_ms < 0 || out.delay_ms > 10000)
+		out.delay_ms = 0;
 
-	if (opts->raw) {
-		rc = continue_raw(&rt, message, length, &settings, &out, err, sizeof err);
-	} else {
-		struct chat_session *session;
-		rc = chat_session_create(rt.model, rt.engine, rt.bpe, rt.template_kind, &session, err, sizeof err);
-		if (rc == 0) {
-			if (opts->system_prompt)
-				chat_session_set_system(session, opts->system_prompt);
-			rc = chat_session_ask(session, message, &settings, NULL, output_write, &out, &stats,
-					      err, sizeof err);
-			chat_session_free(session);
-		}
-	}
+	catch_stop_signals();
+	int rc = opts->raw ? continue_raw(&rt, message, length, &settings, &out, err, sizeof err)
+			   : answer_chat(&rt, opts, message, &settings, &out, &stats, err, sizeof err);
 	if (rc == 0)
 		output_write(&out, "\n", 1);
-	if (rc != 0)
+	int status = EXIT_OK;
+	if (rc != 0) {
 		fprintf(stderr, "llmchat: %s\n", err);
-	else if (out.failed)
-		fprintf(stderr, "llmchat: writing the answer: %s\n", strerror(out.error));
-	else if (!opts->raw && !out.closed && stats.generated_tokens > 0)
+		status = EXIT_ERROR;
+	} else if (out.error) {
+		status = standard_io_write_failed(out.error);
+	} else if (pipe_stop_signal) {
+		status = EXIT_SIGNAL_BASE + pipe_stop_signal;
+	} else if (!opts->raw && stats.generated_tokens > 0) {
 		fprintf(stderr, "llmchat: %d prompt tokens, %d generated, first after %.2f s, %.1f tokens/s\n",
 			stats.prompt_tokens, stats.generated_tokens, stats.time_to_first_token,
 			stats.tokens_per_second);
+	}
 	model_runtime_close(&rt);
 	free(message);
-	return rc != 0 || out.failed ? EXIT_ERROR : EXIT_OK;
+	return status;
 }

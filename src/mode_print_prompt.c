@@ -13,6 +13,7 @@
  * prompt is what pipe mode's --raw feeds the model: <|begin_of_text|> and the
  * message as it is (no template, no trimming, --system unused).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,42 +21,7 @@
 #include "chat_template.h"
 #include "model_path.h"
 #include "modes.h"
-
-/* Reads all of stream into a malloc'd NUL-terminated buffer; *length excludes the NUL. */
-static int read_all(FILE *stream, char **out, size_t *length, char *err, size_t err_size)
-{
-	char *text = NULL;
-	size_t used = 0, capacity = 0, n;
-	char chunk[65536];
-	while ((n = fread(chunk, 1, sizeof chunk, stream)) > 0) {
-		if (used + n + 1 > capacity) {
-			size_t grown = (used + n + 1) * 2;
-			char *bigger = realloc(text, grown);
-			if (!bigger) {
-				free(text);
-				snprintf(err, err_size, "standard input: out of memory");
-				return -1;
-			}
-			text = bigger;
-			capacity = grown;
-		}
-		memcpy(text + used, chunk, n);
-		used += n;
-	}
-	if (ferror(stream)) {
-		free(text);
-		snprintf(err, err_size, "standard input: read error");
-		return -1;
-	}
-	if (!text && !(text = malloc(1))) {
-		snprintf(err, err_size, "standard input: out of memory");
-		return -1;
-	}
-	text[used] = '\0';
-	*out = text;
-	*length = used;
-	return 0;
-}
+#include "standard_io.h"
 
 /* --raw: BOS spelled out, then the message untouched. */
 static int raw_prompt(const char *message, char **prompt, char *err, size_t err_size)
@@ -94,23 +60,15 @@ int mode_print_prompt(const struct options *opts)
 
 	if (model_path_resolve(opts->model, &model_dir, err, sizeof err) != 0)
 		goto fail;
-	if (read_all(stdin, &message, &message_length, err, sizeof err) != 0)
+	if (standard_io_read_input(&message, &message_length, err, sizeof err) != 0 ||
+	    standard_io_check_message(message, message_length, err, sizeof err) != 0)
 		goto fail;
-	/* Messages are C strings: a NUL would silently cut the message short. */
-	if (strlen(message) != message_length) {
-		snprintf(err, sizeof err, "standard input: the message holds a NUL byte (at offset %zu)",
-			 strlen(message));
-		goto fail;
-	}
 	if (opts->raw ? raw_prompt(message, &prompt, err, sizeof err)
 		      : render_prompt(model_dir, opts->system_prompt, message, &prompt, err, sizeof err))
 		goto fail;
 	size_t length = strlen(prompt);
-	if (fwrite(prompt, 1, length, stdout) != length || fflush(stdout) != 0) {
-		snprintf(err, sizeof err, "standard output: write error");
-		goto fail;
-	}
-	status = EXIT_OK;
+	status = fwrite(prompt, 1, length, stdout) == length && fflush(stdout) == 0 ? EXIT_OK
+										: standard_io_write_failed(errno);
 	goto done;
 fail:
 	fprintf(stderr, "llmchat: %s\n", err);

@@ -16,6 +16,7 @@
 #include "bpe.h"
 #include "model_path.h"
 #include "modes.h"
+#include "standard_io.h"
 
 /* Loads the vocabulary the options name. */
 static int load_tokenizer(const struct options *opts, struct bpe **out, char *err, size_t err_size)
@@ -48,36 +49,6 @@ static int load_tokenizer(const struct options *opts, struct bpe **out, char *er
 	return rc;
 }
 
-/* Reads all of stdin into a malloc'd buffer. */
-static int read_stdin(char **data, size_t *len, char *err, size_t err_size)
-{
-	size_t cap = 1 << 16, n = 0;
-	char *buf = malloc(cap);
-	while (buf) {
-		if (n == cap) {
-			char *grown = realloc(buf, cap *= 2);
-			if (!grown)
-				break;
-			buf = grown;
-		}
-		size_t got = fread(buf + n, 1, cap - n, stdin);
-		n += got;
-		if (got == 0) {
-			if (ferror(stdin)) {
-				snprintf(err, err_size, "reading stdin: %s", strerror(errno));
-				free(buf);
-				return -1;
-			}
-			*data = buf;
-			*len = n;
-			return 0;
-		}
-	}
-	free(buf);
-	snprintf(err, err_size, "out of memory reading stdin");
-	return -1;
-}
-
 /* Writes the ids as "1 2 3\n" through a buffer (the output can be megabytes). */
 static int print_ids(const int32_t *ids, size_t count)
 {
@@ -105,21 +76,19 @@ int mode_tokenize(const struct options *opts)
 	int status = EXIT_ERROR;
 
 	if (load_tokenizer(opts, &bpe, err, sizeof err) < 0 ||
-	    read_stdin(&text, &len, err, sizeof err) < 0 ||
-	    bpe_encode(bpe, text, len, &ids, &count, &capacity, err, sizeof err) < 0) {
+	    standard_io_read_input(&text, &len, err, sizeof err) < 0 ||
+	    bpe_encode(bpe, text, len, &ids, &count, &capacity, err, sizeof err) < 0)
 		fprintf(stderr, "llmchat: %s\n", err);
-	} else if (print_ids(ids, count) < 0) {
-		fprintf(stderr, "llmchat: writing stdout: %s\n", strerror(errno));
-	} else {
-		status = EXIT_OK;
-	}
+	else
+		status = print_ids(ids, count) == 0 ? EXIT_OK : standard_io_write_failed(errno);
 	free(ids);
 	free(text);
 	bpe_free(bpe);
 	return status;
 }
 
-/* Decodes the ids in text, writing each token's bytes to stdout. */
+/* Decodes the ids in text, writing each token's bytes to stdout.  Returns 0, -1
+ * with a message for an invalid id, or 1 when a write failed (errno says why). */
 static int write_tokens(const struct bpe *bpe, char *text, size_t len, char *err, size_t err_size)
 {
 	size_t i = 0;
@@ -144,16 +113,10 @@ static int write_tokens(const struct bpe *bpe, char *text, size_t len, char *err
 				 (int)(i - start > 40 ? 40 : i - start), text + start, (long)bpe_vocab_size(bpe) - 1);
 			return -1;
 		}
-		if (fwrite(bytes, 1, n, stdout) != n) {
-			snprintf(err, err_size, "writing stdout: %s", strerror(errno));
-			return -1;
-		}
+		if (fwrite(bytes, 1, n, stdout) != n)
+			return 1;
 	}
-	if (fflush(stdout) != 0) {
-		snprintf(err, err_size, "writing stdout: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
+	return fflush(stdout) == 0 ? 0 : 1;
 }
 
 int mode_detokenize(const struct options *opts)
@@ -164,12 +127,13 @@ int mode_detokenize(const struct options *opts)
 	size_t len = 0;
 	int status = EXIT_ERROR;
 
+	int written = -1;
 	if (load_tokenizer(opts, &bpe, err, sizeof err) < 0 ||
-	    read_stdin(&text, &len, err, sizeof err) < 0 ||
-	    write_tokens(bpe, text, len, err, sizeof err) < 0)
+	    standard_io_read_input(&text, &len, err, sizeof err) < 0 ||
+	    (written = write_tokens(bpe, text, len, err, sizeof err)) < 0)
 		fprintf(stderr, "llmchat: %s\n", err);
 	else
-		status = EXIT_OK;
+		status = written == 0 ? EXIT_OK : standard_io_write_failed(errno);
 	free(text);
 	bpe_free(bpe);
 	return status;

@@ -3,14 +3,18 @@
  *
  * Each mode takes the parsed options and returns the process exit status:
  * 0 success, 1 a runtime error (already printed on stderr as one line starting
- * with "llmchat: "), 2 a usage error.  Nothing below main() calls exit().
+ * with "llmchat: "), 2 a usage error, 141 when the reader of standard output went
+ * away (standard_io.h), 128 + N when signal N ended it (the interface; pipe mode's
+ * SIGINT, SIGTERM, SIGHUP).  Nothing below main() calls exit().
  */
 #ifndef LLMCHAT_MODES_H
 #define LLMCHAT_MODES_H
 
+#include <signal.h>
+
 #include "options.h"
 
-enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2 };
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_SIGNAL_BASE = 128, EXIT_CLOSED_PIPE = 128 + SIGPIPE };
 
 int mode_tokenize(const struct options *opts);      /* stdin text -> ids on one line */
 int mode_detokenize(const struct options *opts);    /* stdin ids -> text */

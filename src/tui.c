@@ -622,17 +622,18 @@ static int tui_prepare(struct tui *t, char *err, size_t err_size)
 		return -1;
 	}
 	if (t->opts->resume) {
-		if (history_latest_path(t->history_path, sizeof t->history_path, problem, sizeof problem) != 0) {
+		if (history_latest_path(t->history.path, sizeof t->history.path, problem, sizeof problem) != 0) {
 			/* nothing to resume is no failure: a new conversation starts */
-			t->history_path[0] = '\0';
+			t->history.path[0] = '\0';
 			tui_info(t, TRANSCRIPT_INFO, "%s; starting a new one", problem);
 			return 0;
 		}
-		if (tui_load_conversation(t, t->history_path) != 0) {
+		if (tui_load_conversation(t, t->history.path) != 0) {
 			snprintf(err, err_size, "%s", t->hint);
 			return -1;
 		}
-		tui_info(t, TRANSCRIPT_INFO, "Resumed %s", t->history_path);
+		t->history.saved = true;   /* the file holds the conversation so far */
+		tui_info(t, TRANSCRIPT_INFO, "Resumed %s", t->history.path);
 		t->context_used = 0;
 	}
 	return 0;
@@ -687,8 +688,10 @@ int mode_tui(const struct options *opts)
 	stderr_release(&t);
 	if (tui_signal_received)
 		status = 128 + tui_signal_received;
-	if (t.history_path[0])
-		fprintf(stderr, "llmchat: conversation kept in %s\n", t.history_path);
+	char note[sizeof t.history.path + sizeof t.history.error + 100];
+	history_record_exit_note(&t.history, note, sizeof note);
+	if (note[0])
+		fprintf(stderr, "llmchat: %s\n", note);
 	tui_free(&t);
 	return status;
 }

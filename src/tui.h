@@ -22,6 +22,7 @@
 #include <stdio.h>
 
 #include "chat_session.h"
+#include "history.h"
 #include "model_runtime.h"
 #include "options.h"
 #include "presets.h"
@@ -48,7 +49,7 @@ struct tui {
 
 	struct transcript transcript;
 	struct input_editor input;
-	char history_path[4096];             /* where the conversation is kept, "" before the first save */
+	struct history_record history;       /* where the conversation is kept, and how its last save went */
 
 	/* the answer in progress */
 	bool generating;

@@ -112,7 +112,7 @@ static void cmd_clear(struct tui *t, char *args)
 		return;
 	chat_session_clear(t->session);
 	transcript_clear(&t->transcript);
-	t->history_path[0] = '\0';   /* a new conversation gets a new file */
+	memset(&t->history, 0, sizeof t->history);   /* a new conversation gets a new file */
 	t->context_used = 0;
 	tui_hint(t, false, "Conversation cleared.");
 }

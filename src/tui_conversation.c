@@ -62,30 +62,28 @@ int tui_set_system(struct tui *t, const char *prompt)
 
 void tui_save_history(struct tui *t)
 {
-	char err[512];
 	size_t count = chat_session_message_count(t->session);
 	const struct chat_message *messages = chat_session_messages(t->session);
 	struct chat_message *all = NULL;
 
 	if (count == 0 && !t->asking)
 		return;   /* nothing said yet: no file */
-	if (!t->history_path[0] && history_new_path(t->history_path, sizeof t->history_path, err, sizeof err) != 0) {
-		t->history_path[0] = '\0';
-		tui_hint(t, true, "history not kept: %s", err);
-		return;
-	}
 	if (t->asking) {
 		/* the message being answered is kept before its answer exists */
 		all = malloc((count + 1) * sizeof *all);
-		if (!all)
+		if (!all) {
+			t->history.failed = true;
+			snprintf(t->history.error, sizeof t->history.error, "out of memory");
+			tui_hint(t, true, "history not kept: out of memory");
 			return;
+		}
 		if (count)
 			memcpy(all, messages, count * sizeof *all);
 		all[count++] = (struct chat_message){CHAT_ROLE_USER, t->asking};
 		messages = all;
 	}
-	if (history_save(t->history_path, messages, count, t->runtime.model->name, t->preset.name, err, sizeof err) != 0)
-		tui_hint(t, true, "history not kept: %s", err);
+	if (history_record_save(&t->history, messages, count, t->runtime.model->name, t->preset.name) != 0)
+		tui_hint(t, true, "history not kept: %s", t->history.error);
 	free(all);
 }
 

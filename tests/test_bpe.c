@@ -32,6 +32,32 @@ static const char *write_file(const char *name, const char *text, size_t len, ch
 	return path;
 }
 
+/* ---- the stream decoder, as the tests read it ------------------------------ */
+
+/* Pushes id and copies the bytes ready into out: their count, or -1 when the
+ * stream refuses the id (or out is too small for the test). */
+static int stream_push(struct bpe_stream *stream, const struct bpe *bpe, int32_t id, char *out, size_t out_size)
+{
+	const char *text;
+	size_t length;
+	char err[256];
+	if (bpe_stream_push(stream, bpe, id, &text, &length, err, sizeof err) != 0 || length > out_size)
+		return -1;
+	memcpy(out, text, length);
+	return (int)length;
+}
+
+static int stream_flush(struct bpe_stream *stream, char *out, size_t out_size)
+{
+	const char *text;
+	size_t length;
+	bpe_stream_flush(stream, &text, &length);
+	if (length > out_size)
+		return -1;
+	memcpy(out, text, length);
+	return (int)length;
+}
+
 /* ---- pre-tokenizer ------------------------------------------------------- */
 
 /* Splits text and compares with the '\x01'-separated expected pieces. */
@@ -254,39 +280,94 @@ static void test_merges(void)
 	struct bpe_stream stream;
 	char out[256];
 	bpe_stream_init(&stream);
-	int n1 = bpe_stream_push(&stream, bpe, 0xC3, out, sizeof out);
-	int n2 = bpe_stream_push(&stream, bpe, 0xA9, out, sizeof out);
+	int n1 = stream_push(&stream, bpe, 0xC3, out, sizeof out);
+	int n2 = stream_push(&stream, bpe, 0xA9, out, sizeof out);
 	tap_ok(n1 == 0 && n2 == 2 && memcmp(out, "\xC3\xA9", 2) == 0, "stream holds the first byte of a 2-byte character");
 	const unsigned char emoji[] = {0xF0, 0x9F, 0x98, 0x80};
 	int total = 0, early = 0;
 	for (int i = 0; i < 4; i++) {
-		int n = bpe_stream_push(&stream, bpe, emoji[i], out, sizeof out);
+		int n = stream_push(&stream, bpe, emoji[i], out, sizeof out);
 		if (i < 3 && n)
 			early = 1;
 		total += n;
 	}
 	tap_ok(!early && total == 4 && memcmp(out, emoji, 4) == 0, "stream holds a 4-byte emoji until complete");
-	n1 = bpe_stream_push(&stream, bpe, 0xFF, out, sizeof out);
+	n1 = stream_push(&stream, bpe, 0xFF, out, sizeof out);
 	tap_ok(n1 == 1 && (unsigned char)out[0] == 0xFF, "a byte that can never start a character passes through");
-	n1 = bpe_stream_push(&stream, bpe, 0xE0, out, sizeof out);
-	n2 = bpe_stream_push(&stream, bpe, 0x80, out, sizeof out);
+	n1 = stream_push(&stream, bpe, 0xE0, out, sizeof out);
+	n2 = stream_push(&stream, bpe, 0x80, out, sizeof out);
 	tap_ok(n1 == 0 && n2 == 2 && memcmp(out, "\xE0\x80", 2) == 0,
 	       "E0 80 can never complete (overlong): passed through at once");
-	n1 = bpe_stream_push(&stream, bpe, 0xC3, out, sizeof out);
-	n2 = bpe_stream_push(&stream, bpe, 'a', out, sizeof out);
+	n1 = stream_push(&stream, bpe, 0xC3, out, sizeof out);
+	n2 = stream_push(&stream, bpe, 'a', out, sizeof out);
 	tap_ok(n1 == 0 && n2 == 2 && memcmp(out, "\xC3" "a", 2) == 0, "a broken sequence is passed through with what follows");
-	n1 = bpe_stream_push(&stream, bpe, 0x80, out, sizeof out);
+	n1 = stream_push(&stream, bpe, 0x80, out, sizeof out);
 	tap_ok(n1 == 1 && (unsigned char)out[0] == 0x80, "a stray continuation byte passes through");
-	n1 = bpe_stream_push(&stream, bpe, 0xE2, out, sizeof out);
-	n2 = bpe_stream_push(&stream, bpe, 0x82, out, sizeof out);
-	int n3 = bpe_stream_flush(&stream, out, sizeof out);
+	n1 = stream_push(&stream, bpe, 0xE2, out, sizeof out);
+	n2 = stream_push(&stream, bpe, 0x82, out, sizeof out);
+	int n3 = stream_flush(&stream, out, sizeof out);
 	tap_ok(n1 == 0 && n2 == 0 && n3 == 2 && memcmp(out, "\xE2\x82", 2) == 0, "flush returns an incomplete tail");
-	tap_ok(bpe_stream_flush(&stream, out, sizeof out) == 0, "flush empties the stream");
-	tap_ok(bpe_stream_push(&stream, bpe, 99999, out, sizeof out) == -1 &&
-	       bpe_stream_push(&stream, bpe, -1, out, sizeof out) == -1, "stream refuses an invalid id");
+	tap_ok(stream_flush(&stream, out, sizeof out) == 0, "flush empties the stream");
+	tap_ok(stream_push(&stream, bpe, 99999, out, sizeof out) == -1 &&
+	       stream_push(&stream, bpe, -1, out, sizeof out) == -1, "stream refuses an invalid id");
+	bpe_stream_free(&stream);
 	tap_ok(bpe_vocab_size(bpe) == 256 + (int32_t)SMALL_COUNT + 256 &&
 	       bpe_special_id(bpe, "<|begin_of_text|>") == 256 + (int32_t)SMALL_COUNT,
 	       "a truncated tiktoken vocabulary numbers its specials right after the last rank");
+	bpe_free(bpe);
+}
+
+/* ---- tokens longer than any fixed buffer ---------------------------------- */
+
+/* A tiktoken vocabulary of the 256 bytes and three long tokens (ranks 256..258):
+ * 600 'a's; E2-continuation "\x82\xAC" (completing a held "\xE2" into the euro
+ * sign) and 700 'b's; 800 'c's and the start of a sequence "\xE2\x82". */
+static void test_long_tokens(void)
+{
+	static char text[8192], long_a[601], long_b[703], long_c[803];
+	char path[512], err[256], b64[1200];
+	struct bpe *bpe = NULL;
+	size_t n = 0;
+	memset(long_a, 'a', 600);
+	memcpy(long_b, "\x82\xAC", 2);
+	memset(long_b + 2, 'b', 700);
+	memset(long_c, 'c', 800);
+	memcpy(long_c + 800, "\xE2\x82", 2);
+	for (int b = 0; b < 256; b++) {
+		unsigned char byte = (unsigned char)b;
+		base64(&byte, 1, b64);
+		n += (size_t)sprintf(text + n, "%s %d\n", b64, b);
+	}
+	const char *const tokens[] = {long_a, long_b, long_c};
+	const size_t lengths[] = {600, 702, 802};
+	for (int i = 0; i < 3; i++) {
+		base64((const unsigned char *)tokens[i], lengths[i], b64);
+		n += (size_t)sprintf(text + n, "%s %d\n", b64, 256 + i);
+	}
+	write_file("long.tiktoken", text, n, path, sizeof path);
+	if (!tap_ok(bpe_load_tiktoken(path, &bpe, err, sizeof err) == 0, "a vocabulary with tokens of 600 to 802 bytes loads"))
+		return;
+
+	struct bpe_stream stream;
+	const char *chunk;
+	size_t length;
+	bpe_stream_init(&stream);
+	int rc = bpe_stream_push(&stream, bpe, 256, &chunk, &length, err, sizeof err);
+	tap_ok(rc == 0 && length == 600 && memcmp(chunk, long_a, 600) == 0,
+	       "a token of 600 bytes streams whole (rc %d, %zu bytes)", rc, length);
+	rc = bpe_stream_push(&stream, bpe, 0xE2, &chunk, &length, err, sizeof err);
+	tap_ok(rc == 0 && length == 0, "the start of a character is held");
+	rc = bpe_stream_push(&stream, bpe, 257, &chunk, &length, err, sizeof err);
+	tap_ok(rc == 0 && length == 703 && memcmp(chunk, "\xE2", 1) == 0 && memcmp(chunk + 1, long_b, 702) == 0,
+	       "a held byte and a token of 702 bytes after it come out together (%zu bytes)", length);
+	rc = bpe_stream_push(&stream, bpe, 258, &chunk, &length, err, sizeof err);
+	tap_ok(rc == 0 && length == 800 && memcmp(chunk, long_c, 800) == 0,
+	       "a long token ending inside a character: all but that character's start (%zu bytes)", length);
+	bpe_stream_flush(&stream, &chunk, &length);
+	tap_ok(length == 2 && memcmp(chunk, "\xE2\x82", 2) == 0, "... which the flush returns");
+	rc = bpe_stream_push(&stream, bpe, 600, &chunk, &length, err, sizeof err);
+	tap_ok(rc == -1 && strstr(err, "600") != NULL, "an id outside the vocabulary is an error naming it (%s)", err);
+	bpe_stream_free(&stream);
 	bpe_free(bpe);
 }
 
@@ -367,8 +448,8 @@ static void test_real_vocabulary(void)
 	int split_seen = 0;
 	bpe_stream_init(&stream);
 	for (size_t i = 0; stream_ok && i <= count; i++) {
-		int n = i < count ? bpe_stream_push(&stream, bpe, ids[i], out, sizeof out)
-				  : bpe_stream_flush(&stream, out, sizeof out);
+		int n = i < count ? stream_push(&stream, bpe, ids[i], out, sizeof out)
+				  : stream_flush(&stream, out, sizeof out);
 		size_t token_len = 0;
 		if (i < count)
 			bpe_token_bytes(bpe, ids[i], &token_len);
@@ -382,6 +463,7 @@ static void test_real_vocabulary(void)
 	}
 	tap_ok(stream_ok && split_seen && joined_len == strlen(multi) && memcmp(joined, multi, joined_len) == 0,
 	       "stream decoder: every chunk is whole UTF-8 and the chunks make the text (%zu tokens)", count);
+	bpe_stream_free(&stream);
 	free(ids);
 
 	static const char *const invalid[] = {
@@ -563,6 +645,7 @@ int main(void)
 	}
 	test_pretokenizer();
 	test_merges();
+	test_long_tokens();
 	test_loaders();
 	test_real_vocabulary();
 	char cmd[600];

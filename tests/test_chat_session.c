@@ -120,10 +120,19 @@ int main(void)
 	       "an end token stops the answer and is not shown");
 	s.model.config.eos_token_count = 1;
 
+	/* a cancel (a signal in pipe mode) that comes during the prefill stops it there */
 	volatile sig_atomic_t cancel = 1;
 	struct collected c7 = {0};
+	int used_before = chat_session_context_used(a);
+	size_t messages_before = chat_session_message_count(a);
 	rc = chat_session_ask(a, "Go on.", &g, &cancel, collect, &c7, &st, err, sizeof err);
-	tap_ok(rc == 0 && st.cancelled && st.generated_tokens == 1, "a set cancel flag stops after the first token");
+	tap_ok(rc == 0 && st.cancelled && st.generated_tokens == 0 && c7.calls == 0 && st.prefilled_tokens == 0,
+	       "a cancel set before the answer stops it in the prefill: no token (rc %d, %d generated, %d calls, %d prefilled, %s)",
+	       rc, st.generated_tokens, c7.calls, st.prefilled_tokens, st.cancelled ? "cancelled" : "not cancelled");
+	tap_ok(chat_session_context_used(a) == engine_position(e1) && chat_session_context_used(a) <= used_before &&
+	       chat_session_message_count(a) == messages_before + 2 &&
+	       chat_session_messages(a)[messages_before + 1].content[0] == '\0',
+	       "... the cache keeps only what it held, and the answer is empty");
 	struct collected c8 = {.stop_after = 2};
 	rc = chat_session_ask(a, "Go on.", &g, NULL, collect, &c8, &st, err, sizeof err);
 	tap_ok(rc == 0 && st.cancelled && c8.calls == 2, "a callback returning non-zero stops the answer (%d calls, %d tokens)", c8.calls, st.generated_tokens);

@@ -356,6 +356,73 @@ static void check_engine_promises(void)
 	synthetic_free(&s);
 }
 
+/* engine_prefill: the same bits as one engine_forward, whatever the cut into
+ * batches; a cancel stops it with the position where it began. */
+static void check_prefill(void)
+{
+	static float one_call[VOCAB], pieces[VOCAB];
+	struct synthetic s;
+	int32_t tokens[64];
+	char err[256];
+	synthetic_model(&s, SYNTHETIC_BF16, 0, 11);
+	make_tokens(tokens, 64, 3);
+	struct engine *e = make_engine(&s.model, 0, 2);
+	/* the CPU batch is 32: 33 is one piece, 34 two (32 + 2), 63 two (32 + 31) */
+	const int counts[] = {5, 33, 34, 63};
+	for (int i = 0; i < 4; i++) {
+		int n = counts[i];
+		engine_rewind(e, 0);
+		int rc1 = engine_forward(e, tokens, (size_t)n, one_call, false, err, sizeof err);
+		engine_rewind(e, 0);
+		int rc2 = engine_prefill(e, tokens, (size_t)n, pieces, NULL, err, sizeof err);
+		tap_ok(rc1 == 0 && rc2 == 0 && engine_position(e) == n && memcmp(one_call, pieces, sizeof pieces) == 0,
+		       "a prefill of %d tokens in pieces gives one forward's logits, bit for bit", n);
+	}
+	engine_rewind(e, 7);
+	volatile sig_atomic_t cancel = 1;
+	int rc = engine_prefill(e, tokens + 7, 40, pieces, &cancel, err, sizeof err);
+	tap_ok(rc == 1 && engine_position(e) == 7, "a cancel set stops the prefill: 1, position where it began (%d)",
+	       engine_position(e));
+	cancel = 0;
+	rc = engine_prefill(e, tokens, 58, pieces, &cancel, err, sizeof err);
+	tap_ok(rc != 0 && engine_position(e) == 7 && strstr(err, "context"),
+	       "a prefill past the context fails before anything runs: %s", err);
+	engine_free(e);
+	synthetic_free(&s);
+}
+
+/* NaN weights: an error naming NaN logits and the position, never a token. */
+static void check_nan_logits(void)
+{
+	static float logits[SEQ * VOCAB];
+	struct synthetic s;
+	int32_t tokens[SEQ], next = -1;
+	char err[256];
+	synthetic_model(&s, SYNTHETIC_BF16, 0, 12);
+	make_tokens(tokens, SEQ, 4);
+	s.model.norm.weight[3] = NAN;   /* the final norm: every logit NaN */
+	struct engine *e = make_engine(&s.model, 0, 2);
+	int rc = engine_forward(e, tokens, 10, logits, false, err, sizeof err);
+	tap_ok(rc != 0 && engine_position(e) == 0 && strstr(err, "NaN logits at position 9") &&
+	       strstr(err, "weights or config values are broken"),
+	       "NaN weights: forward fails, position unchanged: %s", err);
+	rc = engine_forward(e, tokens, 10, logits, true, err, sizeof err);
+	tap_ok(rc != 0 && strstr(err, "NaN logits at position 0"), "... with all logits, the first position: %s", err);
+	rc = engine_forward(e, tokens, 10, NULL, false, err, sizeof err);
+	tap_ok(rc == 0 && engine_position(e) == 10, "... a prefill without logits has nothing to check");
+	rc = engine_decode_greedy(e, tokens[10], &next, err, sizeof err);
+	tap_ok(rc != 0 && next == -1 && engine_position(e) == 10 && strstr(err, "NaN logits at position 10"),
+	       "greedy decoding fails rather than pick a token: %s", err);
+	engine_free(e);
+	s.model.norm.weight[3] = INFINITY;
+	e = make_engine(&s.model, 0, 2);
+	rc = engine_forward(e, tokens, 4, logits, false, err, sizeof err);
+	tap_ok(rc != 0 && strstr(err, "logits at position 3") && (strstr(err, "NaN") || strstr(err, "infinite")),
+	       "an infinite weight too: %s", err);
+	engine_free(e);
+	synthetic_free(&s);
+}
+
 int main(void)
 {
 	check_against_reference("BF16, untied lm_head", SYNTHETIC_BF16, 0, 1e-5);
@@ -372,5 +439,7 @@ int main(void)
 	check_against_reference_kv("BF16, e4m3 KV cache", SYNTHETIC_BF16, 0, 1e-5, ENGINE_KV_FP8);
 	check_against_reference_kv("FP8 static, e4m3 KV cache", SYNTHETIC_FP8_STATIC, 0, 1e-4, ENGINE_KV_FP8);
 	check_engine_promises();
+	check_prefill();
+	check_nan_logits();
 	return tap_done();
 }

@@ -1,6 +1,8 @@
 /*
  * test_history.c - conversation files: a save/load round trip keeps every
- * message byte for byte, writes are atomic, broken files give clear errors.
+ * message byte for byte, writes are atomic, broken files give clear errors, a
+ * message holding \u0000 is refused rather than cut, and what the interface says
+ * at its end about the conversation's file follows how its saves went.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -27,7 +29,7 @@ static int files_in(const char *dir)
 
 int main(void)
 {
-	char dir[] = "/tmp/llmchat-history-XXXXXX", path[1024], err[512], *text;
+	char dir[] = "/tmp/llmchat-history-XXXXXX", path[1024], err[512], *text, cmd_buffer[2400];
 	struct conversation c;
 	const struct chat_message messages[] = {
 		{CHAT_ROLE_SYSTEM, "Be brief."},
@@ -74,7 +76,8 @@ int main(void)
 	FILE *f = fopen(path, "w");
 	fputs("{\"messages\": [\n  {\"role\": \"user\", \"content\": \"hi\"},\n  oops\n]}", f);
 	fclose(f);
-	tap_ok(history_load(path, &c, err, sizeof err) != 0 && strstr(err, "broken.json:3"), "a JSON error names file:line (%s)", err);
+	tap_ok(history_load(path, &c, err, sizeof err) != 0 && strstr(err, "broken.json: line 3, column"),
+	       "a JSON error names file, line and column (%s)", err);
 	f = fopen(path, "w");
 	fputs("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"robot\", \"content\": \"x\"}]}", f);
 	fclose(f);
@@ -85,6 +88,55 @@ int main(void)
 	tap_ok(history_load(path, &c, err, sizeof err) == 0 && c.count == 1 && !strcmp(c.messages[0].content, "bare"),
 	       "a bare array of messages is read too");
 	conversation_free(&c);
+
+	/* \u0000 in a message: a C string would cut it there; refused, never truncated */
+	f = fopen(path, "w");
+	fputs("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"},\n"
+	      " {\"role\": \"assistant\", \"content\": \"before\\u0000after\"}]}", f);
+	fclose(f);
+	tap_ok(history_load(path, &c, err, sizeof err) != 0 && strstr(err, "broken.json: messages[1]") &&
+	       strstr(err, "\\u0000 (at character 6)") && c.count == 0 && !c.messages,
+	       "a message holding \\u0000 is refused, naming the message and where (%s)", err);
+	f = fopen(path, "w");
+	fputs("{\"model\": \"tiny\\u0000-bf16\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}", f);
+	fclose(f);
+	tap_ok(history_load(path, &c, err, sizeof err) == 0 && !c.model && c.count == 1,
+	       "a model name holding \\u0000 is left out, not cut short (%s)", c.model ? c.model : "none");
+	conversation_free(&c);
+
+	/* what the interface says at its end */
+	struct history_record record;
+	char note[5000];
+	memset(&record, 0, sizeof record);
+	history_record_exit_note(&record, note, sizeof note);
+	tap_ok(note[0] == '\0', "nothing saved, nothing tried: nothing to say");
+	snprintf(record.path, sizeof record.path, "%s/kept.json", dir);
+	tap_ok(history_record_save(&record, messages, 2, NULL, NULL) == 0 && record.saved && !record.failed,
+	       "a record saves into its file (%s)", record.error);
+	history_record_exit_note(&record, note, sizeof note);
+	char want[5000];
+	snprintf(want, sizeof want, "conversation kept in %s/kept.json", dir);
+	tap_ok(!strcmp(note, want), "saved: 'conversation kept in PATH' (%s)", note);
+	/* the folder gone, a file in its place: the next save cannot happen */
+	char blocked[1100];
+	snprintf(blocked, sizeof blocked, "%s/blocked", dir);
+	mkdir(blocked, 0700);
+	snprintf(record.path, sizeof record.path, "%s/blocked/kept.json", dir);
+	tap_ok(history_record_save(&record, messages, 2, NULL, NULL) == 0, "a save into a second folder");
+	snprintf(cmd_buffer, sizeof cmd_buffer, "rm -rf '%s' && touch '%s'", blocked, blocked);
+	tap_ok(system(cmd_buffer) == 0 && history_record_save(&record, messages, 4, NULL, NULL) != 0 && record.failed &&
+	       record.saved && strstr(record.error, "blocked"), "a failed save is remembered with its reason (%s)", record.error);
+	history_record_exit_note(&record, note, sizeof note);
+	tap_ok(strstr(note, "last save failed (") && strstr(note, record.error) && !strstr(note, "conversation kept in") &&
+	       strstr(note, "holds it as of the save before"),
+	       "the last save failed: says so, why, and where the last good copy is (%s)", note);
+	struct history_record never;
+	memset(&never, 0, sizeof never);
+	snprintf(never.path, sizeof never.path, "%s/blocked/never.json", dir);
+	tap_ok(history_record_save(&never, messages, 2, NULL, NULL) != 0 && !never.saved, "a first save that fails");
+	history_record_exit_note(&never, note, sizeof note);
+	tap_ok(!strncmp(note, "the conversation could not be saved (", 37) && strstr(note, never.error),
+	       "never saved: says it could not be saved, and why (%s)", note);
 
 	/* the history folder */
 	setenv("XDG_STATE_HOME", dir, 1);

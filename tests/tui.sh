@@ -1,7 +1,8 @@
 #!/bin/sh
 # tui.sh - the interactive interface driven through tmux on the tiny test model:
 # answers stream in, multi-line input, commands, Ctrl-C mid-answer, resize,
-# /save and /load, wide characters, SIGTERM.  Each check polls the screen with a
+# /save and /load, wide characters, SIGTERM, a full disk under the history folder
+# (a tmpfs, when run as root).  Each check polls the screen with a
 # timeout rather than sleeping a fixed time (the ASan build is slow).
 . "$SRCDIR/tests/lib.sh"
 
@@ -231,5 +232,52 @@ wait_for draft "unknown preset 'nosuch'" 5 && wait_for draft "\| default$" 5; ok
 $T send-keys -t draft C-u C-d
 wait_file "$TMP/draft.exit" 30
 is "$(cat "$TMP/draft.exit" 2>/dev/null)" "EXIT=0" "and it quits cleanly"
+
+# A full disk: the history folder on a tmpfs of 256 KiB (root only), filled up after
+# the first exchange.  What the interface says at its end must be true: the last
+# save failed, why, and that the file holds the conversation as of the save before.
+FULL="$TMP/full"
+mkdir -p "$FULL"
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=256k llmchat-test "$FULL" 2>/dev/null; then
+	trap '$T kill-server 2>/dev/null; umount "$FULL" 2>/dev/null; rm -rf "$TMP"' EXIT
+	# start_full NAME: as start, with the state (history) folder on the tmpfs
+	start_full() {
+		$T new-session -d -s "$1" -x 80 -y 24 "XDG_STATE_HOME='$FULL' LLMCHAT_STREAM_DELAY_MS=0 sh '$TMP/run.sh' $1"
+	}
+	start_full disk
+	wait_for disk "ctx 0/" 60
+	$T send-keys -t disk "Who are you?" Enter
+	wait_for disk "^> Who are you\?" 10 && wait_idle disk
+	ls "$FULL"/llmchat/history/*.json >/dev/null 2>&1; ok $? "full disk: the first exchange is saved"
+	dd if=/dev/zero of="$FULL/filler" bs=4k 2>/dev/null   # until the tmpfs is full
+	$T send-keys -t disk "Tell me about Ada." Enter
+	wait_for disk "history not kept" 30; ok $? "full disk: a failed save is reported at once"
+	wait_idle disk
+	$T send-keys -t disk C-d
+	wait_file "$TMP/disk.exit" 30
+	is "$(cat "$TMP/disk.exit" 2>/dev/null)" "EXIT=0" "full disk: Ctrl-D quits with status 0"
+	grep -q "conversation kept in" "$TMP/disk.err"; ok $((1 - $?)) "full disk: it does not say the conversation was kept"
+	like "$(grep '^llmchat: ' "$TMP/disk.err" | tail -n 1)" \
+		"^llmchat: the conversation's last save failed \(.*No space left on device\); $FULL/llmchat/history/.*\.json holds it as of the save before$" \
+		"full disk: it says the last save failed, why, and where the last good copy is"
+	python3 -c 'import glob, json, sys
+m = json.load(open(glob.glob(sys.argv[1] + "/llmchat/history/*.json")[0]))["messages"]
+sys.exit(0 if [x["content"] for x in m][0] == "Who are you?" and len(m) == 2 else 1)' "$FULL"
+	ok $? "full disk: the file holds the first exchange whole"
+
+	# full from the start: nothing could be saved, and it says so
+	start_full never
+	wait_for never "ctx 0/" 60
+	$T send-keys -t never "Who are you?" Enter
+	wait_for never "^> Who are you\?" 10 && wait_idle never
+	$T send-keys -t never C-d
+	wait_file "$TMP/never.exit" 30
+	like "$(grep '^llmchat: ' "$TMP/never.err" | tail -n 1)" \
+		"^llmchat: the conversation could not be saved \(.*No space left on device\)$" \
+		"full disk from the start: it says the conversation could not be saved, and why"
+	umount "$FULL"
+else
+	echo "# a full disk needs a tmpfs (root, mount): those checks are skipped"
+fi
 
 done_testing

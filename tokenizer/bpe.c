@@ -450,6 +450,14 @@ int bpe_encode(const struct bpe *bpe, const char *text, size_t len,
 void bpe_stream_init(struct bpe_stream *stream)
 {
 	stream->pending_len = 0;
+	stream->chunk = NULL;
+	stream->chunk_capacity = 0;
+}
+
+void bpe_stream_free(struct bpe_stream *stream)
+{
+	free(stream->chunk);
+	bpe_stream_init(stream);
 }
 
 /* How many bytes at the end of buf[0..len) are the start of a UTF-8 sequence
@@ -480,27 +488,41 @@ static size_t incomplete_tail(const unsigned char *buf, size_t len)
 }
 
 int bpe_stream_push(struct bpe_stream *stream, const struct bpe *bpe, int32_t id,
-		    char *out, size_t out_size)
+		    const char **text, size_t *length, char *err, size_t err_size)
 {
 	size_t len;
 	const unsigned char *bytes = bpe_token_bytes(bpe, id, &len);
-	if (!bytes || stream->pending_len + len > out_size)
+	if (!bytes) {
+		snprintf(err, err_size, "token id %ld is outside the vocabulary (0..%ld)", (long)id,
+			 (long)bpe_vocab_size(bpe) - 1);
 		return -1;
-	memcpy(out, stream->pending, stream->pending_len);
-	memcpy(out + stream->pending_len, bytes, len);
+	}
 	size_t total = stream->pending_len + len;
-	size_t hold = incomplete_tail((const unsigned char *)out, total);
-	memcpy(stream->pending, out + total - hold, hold);
+	if (total > stream->chunk_capacity || !stream->chunk) {
+		/* the longest token so far decides: grown once, rarely again */
+		size_t capacity = total < 256 ? 256 : total;
+		char *chunk = realloc(stream->chunk, capacity);
+		if (!chunk) {
+			snprintf(err, err_size, "out of memory");
+			return -1;
+		}
+		stream->chunk = chunk;
+		stream->chunk_capacity = capacity;
+	}
+	memcpy(stream->chunk, stream->pending, stream->pending_len);
+	memcpy(stream->chunk + stream->pending_len, bytes, len);
+	size_t hold = incomplete_tail((const unsigned char *)stream->chunk, total);
+	memcpy(stream->pending, stream->chunk + total - hold, hold);
 	stream->pending_len = hold;
-	return (int)(total - hold);
+	*text = stream->chunk;
+	*length = total - hold;
+	return 0;
 }
 
-int bpe_stream_flush(struct bpe_stream *stream, char *out, size_t out_size)
+void bpe_stream_flush(struct bpe_stream *stream, const char **text, size_t *length)
 {
-	size_t n = stream->pending_len;
-	if (n > out_size)
-		return -1;
-	memcpy(out, stream->pending, n);
+	/* the bytes stay in pending until the next push overwrites them */
+	*text = (const char *)stream->pending;
+	*length = stream->pending_len;
 	stream->pending_len = 0;
-	return (int)n;
 }

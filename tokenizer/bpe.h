@@ -46,20 +46,26 @@ int bpe_encode(const struct bpe *bpe, const char *text, size_t len,
 
 /* Streaming decoder: holds the bytes of a token that ends inside a UTF-8 sequence
  * until the sequence completes, so every chunk it returns is whole UTF-8 (bytes
- * that can never complete are passed through as they are). */
+ * that can never complete are passed through as they are).  A token of any length
+ * streams whole: the chunk lives in a buffer the stream grows (bpe_stream_free). */
 struct bpe_stream {
-	unsigned char pending[8];
+	unsigned char pending[4];    /* the start of a sequence (at most 3 bytes) */
 	size_t pending_len;
+	char *chunk;                 /* the last chunk returned */
+	size_t chunk_capacity;
 };
 
 void bpe_stream_init(struct bpe_stream *stream);
+void bpe_stream_free(struct bpe_stream *stream);
 
-/* Adds token id's bytes; writes the bytes ready to show into out (out_size >= 64
- * plus the longest token) and returns their count, or -1 for an invalid id. */
+/* Adds token id's bytes and points *text at the bytes ready to show (*length of
+ * them, maybe 0), valid until the next call on the stream.  Returns 0, or -1 with
+ * a message in err for an id outside the vocabulary or out of memory. */
 int bpe_stream_push(struct bpe_stream *stream, const struct bpe *bpe, int32_t id,
-		    char *out, size_t out_size);
+		    const char **text, size_t *length, char *err, size_t err_size);
 
-/* Returns whatever is still held (an incomplete sequence at end of text). */
-int bpe_stream_flush(struct bpe_stream *stream, char *out, size_t out_size);
+/* Points *text at whatever is still held (an incomplete sequence at the end of the
+ * text; *length 0 to 3) and empties the stream; valid until the next call. */
+void bpe_stream_flush(struct bpe_stream *stream, const char **text, size_t *length);
 
 #endif

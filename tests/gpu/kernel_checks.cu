@@ -46,6 +46,7 @@ extern "C" {
 #include "gemm_cublaslt.h"
 #include "llm_kernels.h"
 #include "numerics.h"
+#include "sampling_kernels.h"
 }
 
 static int passed, failed;
@@ -1232,12 +1233,57 @@ static void attention_prefill_checks(void)
 	time_attention_prefill(2048);
 }
 
+/* llmk_argmax: the largest value, the lowest index on ties; a NaN anywhere wins (the
+ * host refuses the row: broken weights must not become a token). */
+static void check_argmax(void)
+{
+	const int n = 128256;
+	std::vector<float> h(n);
+	for (int i = 0; i < n; i++)
+		h[i] = (float)((i * 7919) % 1000) / 100.0f;   /* max 9.99, first at the lowest such i */
+	int want = 0;
+	for (int i = 1; i < n; i++)
+		if (h[i] > h[want])
+			want = i;
+	float *x = NULL;
+	struct llmk_best *best = NULL, got;
+	void *scratch = NULL;
+	if (cudaMalloc(&x, n * sizeof(float)) != cudaSuccess || cudaMalloc(&best, sizeof *best) != cudaSuccess ||
+	    cudaMalloc(&scratch, llmk_argmax_scratch()) != cudaSuccess) {
+		check(false, "argmax: memory");
+		return;
+	}
+	struct { int nans[2]; int count; int index; bool nan; const char *what; } cases[] = {
+		{{0, 0}, 0, want, false, "argmax: the largest, lowest index on ties"},
+		{{77777, 0}, 1, 77777, true, "argmax: one NaN among numbers wins"},
+		{{90001, 5}, 2, 5, true, "argmax: of two NaNs the lower index"},
+		{{n - 1, 0}, 1, n - 1, true, "argmax: a NaN at the last index"},
+	};
+	for (auto &c : cases) {
+		std::vector<float> row = h;
+		for (int k = 0; k < c.count; k++)
+			row[c.nans[k]] = NAN;
+		cudaMemcpy(x, row.data(), n * sizeof(float), cudaMemcpyHostToDevice);
+		bool ran = llmk_argmax(x, n, 1000, best, scratch, 0) == cudaSuccess &&
+			   cudaMemcpy(&got, best, sizeof got, cudaMemcpyDeviceToHost) == cudaSuccess;
+		check(ran && got.index == 1000 + c.index && (bool)isnan(got.value) == c.nan, c.what);
+	}
+	cudaFree(x);
+	cudaFree(best);
+	cudaFree(scratch);
+}
+
 int main(int argc, char **argv)
 {
 	cudaDeviceProp prop; cudaGetDeviceProperties(&prop, 0);
 	printf("# %s, %d SMs, L2 %d MB\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
 	rng_state = argc > 2 ? strtoull(argv[2], NULL, 0) : (uint64_t)time(NULL) * 2654435761u | 1;
 	printf("# random seed %#llx (kernel_checks TABLE SEED repeats a run)\n", (unsigned long long)rng_state);
+	if (argc > 1 && strcmp(argv[1], "argmax") == 0) {
+		check_argmax();
+		printf("%d passed, %d failed\n", passed, failed);
+		return failed ? 1 : 0;
+	}
 	if (argc > 1 && (strcmp(argv[1], "attention") == 0 || strcmp(argv[1], "attention-speed") == 0)) {
 		if (strcmp(argv[1], "attention") == 0) {
 			attention_prefill_checks();
@@ -1269,6 +1315,7 @@ int main(int argc, char **argv)
 	check_attention_decode(32, 8, 128, 64, 0);    /* prefill: one split a token */
 	check_attention_decode(64, 8, 128, 40, 2000);
 	check_kv_cache();
+	check_argmax();
 	attention_prefill_checks();
 	check_fused_quantizers();
 	check_engine_fusions();
