@@ -67,29 +67,27 @@ static bool is_separator(const char *line, size_t length)
 static int parse_setting(char *line, struct preset *out, const char *where, int line_number,
 			 char *err, size_t err_size)
 {
-	char *key, *value, *end;
+	char *key, *value, why[256];
 	if (!config_split_line(line, &key, &value)) {
 		snprintf(err, err_size, "%s:%d: expected 'key = value' or ---", where, line_number);
 		return -1;
 	}
-	errno = 0;
-	double v = strtod(value, &end);
-	bool number = !errno && end != value && *end == '\0';
-	if (!strcmp(key, "temp") && number && v >= 0 && v <= 100)
-		out->temperature = (float)v;
-	else if (!strcmp(key, "top_p") && number && v >= 0 && v <= 1)
-		out->top_p = (float)v;
-	else if (!strcmp(key, "top_k") && number && v >= 0 && v <= (1 << 30) && v == (int)v)
-		out->top_k = (int)v;
-	else if (!strcmp(key, "max_tokens") && number && v >= 1 && v <= (1 << 30) && v == (int)v)
-		out->max_tokens = (int)v;
-	else if (!strcmp(key, "temp") || !strcmp(key, "top_p") || !strcmp(key, "top_k") || !strcmp(key, "max_tokens")) {
-		snprintf(err, err_size, "%s:%d: %s: bad value '%s'", where, line_number, key, value);
-		return -1;
-	} else {
+	float *real = !strcmp(key, "temp") ? &out->temperature : !strcmp(key, "top_p") ? &out->top_p : NULL;
+	int *integer = !strcmp(key, "top_k") ? &out->top_k : !strcmp(key, "max_tokens") ? &out->max_tokens : NULL;
+	double v;
+	if (!real && !integer) {
 		snprintf(err, err_size, "%s:%d: unknown key '%s' (temp, top_p, top_k, max_tokens)", where, line_number, key);
 		return -1;
 	}
+	/* the range its flag has (options.c) */
+	if (options_parse_number(options_find_number(key), value, &v, why, sizeof why) != 0) {
+		snprintf(err, err_size, "%s:%d: %s: %s", where, line_number, key, why);
+		return -1;
+	}
+	if (real)
+		*real = (float)v;
+	else
+		*integer = (int)v;
 	return 0;
 }
 
