@@ -9,9 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config_file.h"
+#include "file_read.h"
 #include "options.h"
+#include "text_escape.h"
 
 static const struct {
 	const char *name;
@@ -182,9 +185,11 @@ int presets_resolve(const char *name, struct preset *out, char *err, size_t err_
 	return -1;
 }
 
+/* What --list-presets and /preset show: the name and description escaped
+ * (text_escape.h), since both come from files. */
 struct listed {
-	char name[64];
-	char description[128];
+	char name[64 * 4];
+	char description[512];
 };
 
 static int compare_listed(const void *a, const void *b)
@@ -192,51 +197,53 @@ static int compare_listed(const void *a, const void *b)
 	return strcmp(((const struct listed *)a)->name, ((const struct listed *)b)->name);
 }
 
-static void describe(const char *prompt, char *out, size_t out_size)
+/* The first line of text, escaped, cut to about 60 columns with "...". */
+static void describe(const char *text, char *out, size_t out_size)
 {
-	if (!prompt) {
-		snprintf(out, out_size, "(no system prompt)");
-		return;
-	}
-	size_t n = strcspn(prompt, "\n");
-	if (n > 60) {
-		n = 57;
-		while (n > 0 && ((unsigned char)prompt[n] & 0xc0) == 0x80)
-			n--;   /* do not cut a UTF-8 sequence */
-		snprintf(out, out_size, "%.*s...", (int)n, prompt);
-	} else {
-		snprintf(out, out_size, "%.*s", (int)n, prompt);
-	}
+	char shown[64];
+	size_t n = strcspn(text, "\n");
+	size_t written = text_escape(text, n, shown, n > 60 ? 58 : sizeof shown);
+	snprintf(out, out_size, "%s%s", shown, written < n ? "..." : "");
 }
 
 void presets_list(void (*fn)(void *user_data, const char *name, const char *description), void *user_data)
 {
-	struct listed items[256];
+	enum { MOST = 256 };
+	struct listed *items = calloc(MOST, sizeof *items);
 	size_t count = 0;
-	char dir[4096], err[100];
+	char dir[4096], err[400];
+	if (!items)
+		return;
 	for (size_t i = 0; i < BUILTIN_COUNT; i++) {
 		snprintf(items[count].name, sizeof items[count].name, "%s", builtin[i].name);
-		describe(builtin[i].system_prompt, items[count].description, sizeof items[count].description);
+		describe(builtin[i].system_prompt ? builtin[i].system_prompt : "(no system prompt)",
+			 items[count].description, sizeof items[count].description);
 		count++;
 	}
 	DIR *d = config_dir("presets", dir, sizeof dir) == 0 ? opendir(dir) : NULL;
 	struct dirent *de;
-	while (d && (de = readdir(d)) && count < 256) {
+	while (d && (de = readdir(d)) && count < MOST) {
 		size_t len = strlen(de->d_name);
 		if (len <= 4 || len - 4 >= 64 || strcmp(de->d_name + len - 4, ".txt"))
 			continue;
-		char name[64];
+		char name[64], shown[sizeof items[0].name];
 		snprintf(name, sizeof name, "%.*s", (int)(len - 4), de->d_name);
+		text_escape(name, strlen(name), shown, sizeof shown);
 		struct preset p;
 		size_t slot = count;
 		for (size_t i = 0; i < count; i++)
-			if (!strcmp(items[i].name, name))
+			if (!strcmp(items[i].name, shown))
 				slot = i;    /* the user's file replaces the built-in one */
-		snprintf(items[slot].name, sizeof items[slot].name, "%s", name);
-		if (presets_resolve(name, &p, err, sizeof err) == 0)
-			describe(p.system_prompt, items[slot].description, sizeof items[slot].description);
-		else
-			snprintf(items[slot].description, sizeof items[slot].description, "(error: %s)", err);
+		snprintf(items[slot].name, sizeof items[slot].name, "%s", shown);
+		if (presets_resolve(name, &p, err, sizeof err) == 0) {
+			describe(p.system_prompt ? p.system_prompt : "(no system prompt)", items[slot].description,
+				 sizeof items[slot].description);
+		} else {
+			/* the whole error: it names the file and the cause */
+			char escaped[sizeof items[0].description - 16];
+			text_escape(err, strlen(err), escaped, sizeof escaped);
+			snprintf(items[slot].description, sizeof items[slot].description, "(error: %s)", escaped);
+		}
 		preset_free(&p);
 		if (slot == count)
 			count++;
@@ -246,6 +253,7 @@ void presets_list(void (*fn)(void *user_data, const char *name, const char *desc
 	qsort(items, count, sizeof items[0], compare_listed);
 	for (size_t i = 0; i < count; i++)
 		fn(user_data, items[i].name, items[i].description);
+	free(items);
 }
 
 void preset_apply_to_options(const struct preset *preset, struct options *opts)

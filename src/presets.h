@@ -46,7 +46,9 @@ struct options;
 void preset_apply_to_options(const struct preset *preset, struct options *opts);
 
 /* Calls fn with each preset name (built-in and user), sorted, each once, and a
- * one-line description (the start of its system prompt). */
+ * one-line description (the start of its system prompt, or the error that makes the
+ * file unusable).  Both are made safe for a terminal: control bytes from a file are
+ * shown as \xNN (text_escape.h). */
 void presets_list(void (*fn)(void *user_data, const char *name, const char *description), void *user_data);
 
 #endif
