@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "file_read.h"
 #include "options.h"
 
 static int xdg_dir(const char *variable, const char *fallback, const char *sub, char *out, size_t out_size)
@@ -57,47 +59,6 @@ int make_dirs(const char *path, char *err, size_t err_size)
 				break;
 		}
 	}
-	return 0;
-}
-
-int read_text_file(const char *path, char **text, char *err, size_t err_size)
-{
-	FILE *f = fopen(path, "rb");
-	size_t cap = 4096, len = 0;
-	char *buf;
-	if (!f) {
-		snprintf(err, err_size, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (!(buf = malloc(cap + 1))) {
-		fclose(f);
-		snprintf(err, err_size, "%s: out of memory", path);
-		return -1;
-	}
-	for (;;) {
-		size_t n = fread(buf + len, 1, cap - len, f);
-		len += n;
-		if (len < cap)
-			break;
-		char *bigger = realloc(buf, 2 * cap + 1);
-		if (!bigger) {
-			free(buf);
-			fclose(f);
-			snprintf(err, err_size, "%s: out of memory", path);
-			return -1;
-		}
-		buf = bigger;
-		cap *= 2;
-	}
-	if (ferror(f)) {
-		snprintf(err, err_size, "%s: %s", path, strerror(errno));
-		free(buf);
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	buf[len] = '\0';
-	*text = buf;
 	return 0;
 }
 
@@ -213,13 +174,13 @@ int config_file_parse(const char *text, const char *where, struct config_file *c
 int config_file_load(struct config_file *cfg, char *err, size_t err_size)
 {
 	char path[4096], *text;
+	size_t length;
 	if (config_dir("config", path, sizeof path) != 0)
 		return 0;
-	FILE *probe = fopen(path, "rb");
-	if (!probe)
-		return errno == ENOENT || errno == ENOTDIR ? 0 : (snprintf(err, err_size, "%s: %s", path, strerror(errno)), -1);
-	fclose(probe);
-	if (read_text_file(path, &text, err, err_size) != 0)
+	/* absent, or below something that is no folder (HOME=/dev/null): no config file */
+	if (access(path, F_OK) != 0 && (errno == ENOENT || errno == ENOTDIR))
+		return 0;
+	if (file_read_all(path, FILE_LIMIT_SMALL, &text, &length, NULL, err, err_size) != 0)
 		return -1;
 	int rc = config_file_parse(text, path, cfg, err, err_size);
 	free(text);

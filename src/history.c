@@ -16,6 +16,7 @@
 #include <utf8proc.h>
 
 #include "config_file.h"
+#include "file_read.h"
 
 static const char *const role_names[] = {
 	[CHAT_ROLE_SYSTEM] = "system", [CHAT_ROLE_USER] = "user", [CHAT_ROLE_ASSISTANT] = "assistant",
@@ -202,13 +203,20 @@ static int parse_messages(json_t *list, const char *path, struct conversation *o
 int history_load(const char *path, struct conversation *out, char *err, size_t err_size)
 {
 	json_error_t jerr;
+	char *text;
+	size_t length;
 	memset(out, 0, sizeof *out);
-	json_t *root = json_load_file(path, JSON_ALLOW_NUL, &jerr), *list = root;
+	/* file_read_all, not json_load_file: a FIFO is refused, not waited on, and the size
+	 * has a limit */
+	if (file_read_all(path, FILE_LIMIT_LARGE, &text, &length, NULL, err, err_size) != 0)
+		return -1;
+	json_t *root = json_loadb(text, length, JSON_ALLOW_NUL, &jerr), *list = root;
+	free(text);
 	if (!root) {
 		if (jerr.line > 0)
 			snprintf(err, err_size, "%s:%d: %s", path, jerr.line, jerr.text);
 		else
-			snprintf(err, err_size, "%s", jerr.text);
+			snprintf(err, err_size, "%s: %s", path, jerr.text);
 		return -1;
 	}
 	if (json_is_object(root)) {

@@ -146,31 +146,39 @@ static bool valid_name(const char *name)
 	return *name && strlen(name) < 64 && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
 }
 
-int presets_resolve(const char *name, struct preset *out, char *err, size_t err_size)
+/* Reads the user's preset file NAME.txt into *out.  Returns 0; 1 when there is no such
+ * file (a built-in preset may have the name); -1 with a message when the file is there
+ * but cannot be used: unreadable, a symlink loop, a FIFO, a directory, malformed. */
+static int preset_read_file(const char *name, struct preset *out, char *err, size_t err_size)
 {
 	char path[4096], *text;
+	size_t length;
+	if (config_dir("presets", path, sizeof path - 80) != 0)
+		return 1;
+	size_t used = strlen(path);
+	snprintf(path + used, sizeof path - used, "/%s.txt", name);
+	/* only absence falls back to the built-in presets; any other failure is the file's */
+	if (access(path, F_OK) != 0 && (errno == ENOENT || errno == ENOTDIR))
+		return 1;
+	if (file_read_all(path, FILE_LIMIT_SMALL, &text, &length, NULL, err, err_size) != 0)
+		return -1;
+	int rc = preset_parse(text, path, out, err, err_size);
+	free(text);
+	if (rc != 0)
+		preset_free(out);
+	return rc;
+}
+
+int presets_resolve(const char *name, struct preset *out, char *err, size_t err_size)
+{
 	preset_init(out, name ? name : "");
 	if (!name || !valid_name(name)) {
 		snprintf(err, err_size, "preset '%s': not a preset name", name ? name : "");
 		return -1;
 	}
-	char file[80];
-	snprintf(file, sizeof file, "%s.txt", name);
-	if (config_dir("presets", path, sizeof path - 80) == 0) {
-		strcat(path, "/");
-		strcat(path, file);
-		FILE *f = fopen(path, "rb");
-		if (f) {
-			fclose(f);
-			if (read_text_file(path, &text, err, err_size) != 0)
-				return -1;
-			int rc = preset_parse(text, path, out, err, err_size);
-			free(text);
-			if (rc != 0)
-				preset_free(out);
-			return rc;
-		}
-	}
+	int rc = preset_read_file(name, out, err, err_size);
+	if (rc <= 0)
+		return rc;
 	for (size_t i = 0; i < BUILTIN_COUNT; i++) {
 		if (strcmp(builtin[i].name, name))
 			continue;

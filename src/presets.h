@@ -29,7 +29,9 @@ struct preset {
 
 /* Finds the preset NAME (user file first, then built in) and fills *out; the
  * caller frees it with preset_free.  Returns 0, or -1 with a message: unknown
- * name (listing the known ones) or the file's first error. */
+ * name (listing the known ones), or why the user's file cannot be used (it cannot
+ * be read, is no regular file, or its first error by line).  Only a missing file
+ * falls back to a built-in preset. */
 int presets_resolve(const char *name, struct preset *out, char *err, size_t err_size);
 
 /* Parses a preset file's text; where names it in errors. */
