@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "file_read.h"
 #include "options.h"
 
 static int xdg_dir(const char *variable, const char *fallback, const char *sub, char *out, size_t out_size)
@@ -60,47 +62,6 @@ int make_dirs(const char *path, char *err, size_t err_size)
 	return 0;
 }
 
-int read_text_file(const char *path, char **text, char *err, size_t err_size)
-{
-	FILE *f = fopen(path, "rb");
-	size_t cap = 4096, len = 0;
-	char *buf;
-	if (!f) {
-		snprintf(err, err_size, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (!(buf = malloc(cap + 1))) {
-		fclose(f);
-		snprintf(err, err_size, "%s: out of memory", path);
-		return -1;
-	}
-	for (;;) {
-		size_t n = fread(buf + len, 1, cap - len, f);
-		len += n;
-		if (len < cap)
-			break;
-		char *bigger = realloc(buf, 2 * cap + 1);
-		if (!bigger) {
-			free(buf);
-			fclose(f);
-			snprintf(err, err_size, "%s: out of memory", path);
-			return -1;
-		}
-		buf = bigger;
-		cap *= 2;
-	}
-	if (ferror(f)) {
-		snprintf(err, err_size, "%s: %s", path, strerror(errno));
-		free(buf);
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	buf[len] = '\0';
-	*text = buf;
-	return 0;
-}
-
 static char *trim(char *s)
 {
 	while (*s == ' ' || *s == '\t')
@@ -139,14 +100,22 @@ void config_file_free(struct config_file *cfg)
 	config_file_init(cfg);
 }
 
-static int parse_number(const char *value, double min, double max, bool integer, double *out)
+/* Sets the numeric key ("top_p") from value, in the range its flag has (options.c).
+ * Returns 0; -1 with the reason in why for a bad value; 1 when key names no number. */
+static int set_number(struct config_file *cfg, const char *key, const char *value, char *why, size_t why_size)
 {
-	char *end;
-	errno = 0;
-	double v = strtod(value, &end);
-	if (errno || end == value || *end || !(v >= min && v <= max) || (integer && v != (double)(long)v))
+	float *real = !strcmp(key, "temp") ? &cfg->temperature : !strcmp(key, "top_p") ? &cfg->top_p : NULL;
+	int *integer = !strcmp(key, "top_k") ? &cfg->top_k : !strcmp(key, "max_tokens") ? &cfg->max_tokens :
+		       !strcmp(key, "ctx") ? &cfg->context_length : NULL;
+	double v;
+	if (!real && !integer)
+		return 1;
+	if (options_parse_number(options_find_number(key), value, &v, why, why_size) != 0)
 		return -1;
-	*out = v;
+	if (real)
+		*real = (float)v;
+	else
+		*integer = (int)v;
 	return 0;
 }
 
@@ -168,7 +137,6 @@ int config_file_parse(const char *text, const char *where, struct config_file *c
 	/* strtok_r would skip empty lines and lose the count: walk by hand */
 	for (line = copy; line && rc == 0; line = save) {
 		char *nl = strchr(line, '\n'), *key, *value;
-		double v;
 		save = nl ? nl + 1 : NULL;
 		if (nl)
 			*nl = '\0';
@@ -188,24 +156,15 @@ int config_file_parse(const char *text, const char *where, struct config_file *c
 				snprintf(err, err_size, "%s: out of memory", where);
 				rc = -1;
 			}
-		} else if (!strcmp(key, "temp") && parse_number(value, 0, 100, false, &v) == 0) {
-			cfg->temperature = (float)v;
-		} else if (!strcmp(key, "top_p") && parse_number(value, 0, 1, false, &v) == 0) {
-			cfg->top_p = (float)v;
-		} else if (!strcmp(key, "top_k") && parse_number(value, 0, 1 << 30, true, &v) == 0) {
-			cfg->top_k = (int)v;
-		} else if (!strcmp(key, "max_tokens") && parse_number(value, 1, 1 << 30, true, &v) == 0) {
-			cfg->max_tokens = (int)v;
-		} else if (!strcmp(key, "ctx") && parse_number(value, 1, 1 << 24, true, &v) == 0) {
-			cfg->context_length = (int)v;
-		} else if (!strcmp(key, "temp") || !strcmp(key, "top_p") || !strcmp(key, "top_k") ||
-			   !strcmp(key, "max_tokens") || !strcmp(key, "ctx")) {
-			snprintf(err, err_size, "%s:%d: %s: bad value '%s'", where, line_number, key, value);
-			rc = -1;
 		} else {
-			snprintf(err, err_size, "%s:%d: unknown key '%s' (model, preset, theme, temp, top_p, top_k, max_tokens, ctx)",
-				 where, line_number, key);
-			rc = -1;
+			char why[256];
+			int set = set_number(cfg, key, value, why, sizeof why);
+			if (set < 0)
+				snprintf(err, err_size, "%s:%d: %s: %s", where, line_number, key, why);
+			else if (set > 0)
+				snprintf(err, err_size, "%s:%d: unknown key '%s' (model, preset, theme, temp, top_p, top_k, max_tokens, ctx)",
+					 where, line_number, key);
+			rc = set == 0 ? 0 : -1;
 		}
 	}
 	free(copy);
@@ -215,13 +174,13 @@ int config_file_parse(const char *text, const char *where, struct config_file *c
 int config_file_load(struct config_file *cfg, char *err, size_t err_size)
 {
 	char path[4096], *text;
+	size_t length;
 	if (config_dir("config", path, sizeof path) != 0)
 		return 0;
-	FILE *probe = fopen(path, "rb");
-	if (!probe)
-		return errno == ENOENT || errno == ENOTDIR ? 0 : (snprintf(err, err_size, "%s: %s", path, strerror(errno)), -1);
-	fclose(probe);
-	if (read_text_file(path, &text, err, err_size) != 0)
+	/* absent, or below something that is no folder (HOME=/dev/null): no config file */
+	if (access(path, F_OK) != 0 && (errno == ENOENT || errno == ENOTDIR))
+		return 0;
+	if (file_read_all(path, FILE_LIMIT_SMALL, &text, &length, NULL, err, err_size) != 0)
 		return -1;
 	int rc = config_file_parse(text, path, cfg, err, err_size);
 	free(text);

@@ -32,9 +32,6 @@ int state_dir(const char *sub, char *out, size_t out_size);
 /* Creates path and its missing parents (mode 0700).  Returns 0 or -1 with a message. */
 int make_dirs(const char *path, char *err, size_t err_size);
 
-/* Reads a whole (small) file into *text (malloc'd, NUL-terminated). */
-int read_text_file(const char *path, char **text, char *err, size_t err_size);
-
 /* Splits "key = value" in place (spaces around both trimmed).  Returns false when
  * the line has no '=' or an empty key. */
 bool config_split_line(char *line, char **key, char **value);

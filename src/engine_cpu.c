@@ -33,7 +33,10 @@
  */
 #include "engine_backend.h"
 
+#include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -431,6 +434,96 @@ static int default_threads(void)
 #endif
 }
 
+#ifdef _OPENMP
+/* The stack size libgomp gives its threads: OMP_STACKSIZE, else GOMP_STACKSIZE
+ * ("N[BKMG]", kilobytes without a suffix), else 0 for the pthread default. */
+static size_t openmp_stack_size(void)
+{
+	const char *names[] = {"OMP_STACKSIZE", "GOMP_STACKSIZE"};
+	for (int i = 0; i < 2; i++) {
+		const char *text = getenv(names[i]);
+		char *end;
+		if (!text || !*text)
+			continue;
+		errno = 0;
+		unsigned long long value = strtoull(text, &end, 10);
+		while (*end == ' ' || *end == '\t')
+			end++;
+		int shift = 10;
+		switch (*end) {
+		case 'b': case 'B': shift = 0; end++; break;
+		case 'k': case 'K': shift = 10; end++; break;
+		case 'm': case 'M': shift = 20; end++; break;
+		case 'g': case 'G': shift = 30; end++; break;
+		}
+		while (*end == ' ' || *end == '\t')
+			end++;
+		if (!errno && end != text && *end == '\0' && value <= (SIZE_MAX >> shift))
+			return (size_t)value << shift;
+	}
+	return 0;
+}
+
+/* The probe's threads wait until the last is started (or failed to), so that all of
+ * them exist at once, as libgomp's team does. */
+struct probe_gate {
+	pthread_mutex_t lock;
+	pthread_cond_t opened;
+	bool open;
+};
+
+static void *probe_thread(void *arg)
+{
+	struct probe_gate *gate = arg;
+	pthread_mutex_lock(&gate->lock);
+	while (!gate->open)
+		pthread_cond_wait(&gate->opened, &gate->lock);
+	pthread_mutex_unlock(&gate->lock);
+	return NULL;
+}
+
+/* libgomp cannot fail a parallel region: when it cannot start a thread of the team
+ * it prints "libgomp: Thread creation failed" and ends the process.  Under a memory
+ * limit (ulimit -v: each thread's stack must fit) or a process limit that happens
+ * at the first token.  So the team's threads are started here first, with libgomp's
+ * stack size, all alive at once, and a failure is a message that names the cure.
+ * (The check cannot be exact: memory taken after it may still leave libgomp short.) */
+static int threads_probe(int threads, char *err, size_t err_size)
+{
+	if (threads < 2)
+		return 0;   /* the calling thread is one of the team */
+	pthread_t *started = malloc((size_t)(threads - 1) * sizeof *started);
+	struct probe_gate gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+	pthread_attr_t attr;
+	size_t stack = openmp_stack_size();
+	int count = 0, rc = 0;
+	if (!started || pthread_attr_init(&attr) != 0) {
+		free(started);
+		return 0;   /* no memory to check with: the first region will tell */
+	}
+	if (stack)
+		(void)pthread_attr_setstacksize(&attr, stack);
+	while (rc == 0 && count < threads - 1) {
+		rc = pthread_create(&started[count], &attr, probe_thread, &gate);
+		count += rc == 0;
+	}
+	pthread_mutex_lock(&gate.lock);
+	gate.open = true;
+	pthread_cond_broadcast(&gate.opened);
+	pthread_mutex_unlock(&gate.lock);
+	for (int i = 0; i < count; i++)
+		pthread_join(started[i], NULL);
+	pthread_attr_destroy(&attr);
+	free(started);
+	if (rc != 0) {
+		snprintf(err, err_size, "cannot start %d CPU threads: %s (try --threads 1, or a larger ulimit -v)",
+			 threads, strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+#endif
+
 /* The longest context whose KV cache fits in a quarter of physical memory, shared
  * among the ranks. */
 static int context_that_fits(const struct model_config *c, const struct tp_plan *plan, size_t element)
@@ -536,6 +629,12 @@ static int cpu_create(const struct model *model, const struct engine_options *op
 		cpu_free(e);
 		return -1;
 	}
+#ifdef _OPENMP
+	if (threads_probe(e->threads, err, err_size) != 0) {
+		cpu_free(e);
+		return -1;
+	}
+#endif
 	for (int l = 0; l < c->num_hidden_layers; l++)
 		tp_shard_layer(model, plan, l, &e->layers[l]);
 	tp_shard_lm_head(model, plan, &e->lm_head);

@@ -15,13 +15,17 @@
  * stderr; the last line on stdout is "perplexity: X" with 4 decimals.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "bpe.h"
 #include "engine.h"
+#include "file_read.h"
 #include "model.h"
 #include "model_runtime.h"
 #include "modes.h"
@@ -29,19 +33,35 @@
 
 #define CHUNK 32   /* tokens per engine_forward: the logits of a chunk are 32 x vocab floats */
 
-static int read_file(const char *path, char **text, size_t *length, char *err, size_t err_size)
+/* Reads the text to score.  A regular file is read whole (file_read_all).  A pipe is
+ * read as a stream: `--perplexity <(cmd)` and /dev/stdin name one, and so may a FIFO
+ * given by name.  The open never waits for a FIFO's writer (O_NONBLOCK): a FIFO that
+ * no program is writing to reads as empty, which is an error, so a FIFO nobody feeds
+ * cannot hang llmchat.  Anything else (a directory, a device such as /dev/zero) is
+ * refused; a stream has the same size limit as a file. */
+static int read_text(const char *path, char **text, size_t *length, char *err, size_t err_size)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
 		snprintf(err, err_size, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
-	size_t cap = 1 << 16, len = 0, n;
-	char *buf = malloc(cap);
-	while (buf && (n = fread(buf + len, 1, cap - len, f)) > 0) {
-		len += n;
+	if (!S_ISFIFO(st.st_mode)) {
+		close(fd);
+		return file_read_all(path, FILE_LIMIT_LARGE, text, length, NULL, err, err_size);
+	}
+	int flags = fcntl(fd, F_GETFL);
+	if (flags >= 0)
+		(void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);   /* a writer there: wait for its text */
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap + 1);
+	ssize_t n = 1;
+	while (buf && n > 0 && len <= FILE_LIMIT_LARGE) {
 		if (len == cap) {
-			char *bigger = realloc(buf, 2 * cap);
+			char *bigger = realloc(buf, 2 * cap + 1);
 			if (!bigger) {
 				free(buf);
 				buf = NULL;
@@ -50,17 +70,30 @@ static int read_file(const char *path, char **text, size_t *length, char *err, s
 			buf = bigger;
 			cap *= 2;
 		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			n = 1;
+		else if (n > 0)
+			len += (size_t)n;
 	}
-	int failed = !buf || ferror(f);
-	fclose(f);
-	if (failed) {
-		free(buf);
-		snprintf(err, err_size, "%s: cannot read it whole", path);
-		return -1;
+	int read_errno = errno;
+	close(fd);
+	if (buf && n >= 0 && len > 0 && len <= FILE_LIMIT_LARGE) {
+		buf[len] = '\0';
+		*text = buf;
+		*length = len;
+		return 0;
 	}
-	*text = buf;
-	*length = len;
-	return 0;
+	if (!buf)
+		snprintf(err, err_size, "%s: out of memory reading it", path);
+	else if (n < 0)
+		snprintf(err, err_size, "%s: %s", path, strerror(read_errno));
+	else if (len > FILE_LIMIT_LARGE)
+		snprintf(err, err_size, "%s: more than the %zu bytes a text may have", path, FILE_LIMIT_LARGE);
+	else
+		snprintf(err, err_size, "%s: is a FIFO and nothing was written to it", path);
+	free(buf);
+	return -1;
 }
 
 /* -log softmax(logits)[target], in double. */
@@ -103,7 +136,7 @@ int mode_perplexity(const struct options *opts)
 	float *logits = NULL;
 	int rc = -1, write_error = 0;
 
-	if (read_file(opts->perplexity_file, &text, &length, err, sizeof err) != 0) {
+	if (read_text(opts->perplexity_file, &text, &length, err, sizeof err) != 0) {
 		fprintf(stderr, "llmchat: %s\n", err);
 		return EXIT_ERROR;
 	}

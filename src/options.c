@@ -94,6 +94,65 @@ const char *options_usage(void)
 	       "See llmchat(1) for everything.\n";
 }
 
+static const struct option_number numbers[] = {
+	/* the sampler's own checks (sampler.c) are the floor of these */
+	{"temp", 0, 100, false, false},
+	{"top_p", 0, 1, true, false},        /* top_p 0 would keep no token at all */
+	{"min_p", 0, 1, false, false},
+	{"repeat_penalty", 0.01, 100, false, false},
+	{"top_k", 0, 1 << 30, false, true},  /* 0: no top-k */
+	{"max_tokens", 1, 1 << 30, false, true},
+	{"ctx", 1, 1 << 24, false, true},
+	{"threads", 1, 4096, false, true},
+};
+
+const struct option_number *options_find_number(const char *key)
+{
+	for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++)
+		if (strcmp(numbers[i].key, key) == 0)
+			return &numbers[i];
+	return NULL;
+}
+
+int options_parse_number(const struct option_number *setting, const char *text, double *out,
+			 char *err, size_t err_size)
+{
+	char *end;
+	errno = 0;
+	double value;
+	if (setting->integer)
+		value = (double)strtoll(text, &end, 10);
+	else
+		value = strtod(text, &end);
+	bool in_range = setting->min_excluded ? value > setting->min : value >= setting->min;
+	if (errno || end == text || *end != '\0' || !in_range || !(value <= setting->max)) {
+		if (setting->integer)
+			snprintf(err, err_size, "expected an integer from %lld to %lld, got '%s'",
+				 (long long)setting->min, (long long)setting->max, text);
+		else
+			snprintf(err, err_size, "expected a number in %c%g, %g], got '%s'",
+				 setting->min_excluded ? '(' : '[', setting->min, setting->max, text);
+		return -1;
+	}
+	*out = value;
+	return 0;
+}
+
+/* --FLAG's text as the setting of that name ("top-p" is top_p). */
+static int parse_number_flag(const char *flag, const char *text, double *out, char *err, size_t err_size)
+{
+	char key[32], why[256];
+	snprintf(key, sizeof key, "%s", flag);
+	for (char *c = key; *c; c++)
+		if (*c == '-')
+			*c = '_';
+	if (options_parse_number(options_find_number(key), text, out, why, sizeof why) != 0) {
+		snprintf(err, err_size, "--%s: %s", flag, why);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_long(const char *flag, const char *text, long min, long max, long *out,
 		      char *err, size_t err_size)
 {
@@ -106,21 +165,6 @@ static int parse_long(const char *flag, const char *text, long min, long max, lo
 		return -1;
 	}
 	*out = value;
-	return 0;
-}
-
-static int parse_float(const char *flag, const char *text, double min, double max, float *out,
-		       char *err, size_t err_size)
-{
-	char *end;
-	errno = 0;
-	double value = strtod(text, &end);
-	if (errno || end == text || *end != '\0' || !(value >= min && value <= max)) {
-		snprintf(err, err_size, "--%s: expected a number from %g to %g, got '%s'",
-			 flag, min, max, text);
-		return -1;
-	}
-	*out = (float)value;
 	return 0;
 }
 
@@ -165,7 +209,8 @@ static int set_mode(struct options *opts, enum run_mode mode, char *err, size_t 
 
 int options_parse(struct options *opts, int argc, char **argv, char *err, size_t err_size)
 {
-	long number;
+	long ranks = 0;
+	double number = 0;
 	int c, choice = 0;
 	options_defaults(opts);
 	optind = 1;
@@ -193,17 +238,17 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 		case OPT_RAW: opts->raw = true; break;
 		case OPT_CPU: opts->force_cpu = true; break;
 		case OPT_CTX:
-			rc = parse_long(flag, optarg, 1, 1L << 24, &number, err, err_size);
+			rc = parse_number_flag(flag, optarg, &number, err, err_size);
 			opts->context_length = (int)number;
 			break;
 		case OPT_THREADS:
-			rc = parse_long(flag, optarg, 1, 4096, &number, err, err_size);
+			rc = parse_number_flag(flag, optarg, &number, err, err_size);
 			opts->threads = (int)number;
 			break;
 		case OPT_GPUS:
 		case OPT_TP:
-			rc = parse_long(flag, optarg, 1, 64, &number, err, err_size);
-			opts->ranks = (int)number;
+			rc = parse_long(flag, optarg, 1, 64, &ranks, err, err_size);
+			opts->ranks = (int)ranks;
 			break;
 		case OPT_COMM: {
 			/* in the order of enum engine_comm */
@@ -219,18 +264,28 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 			opts->kv_cache = (enum engine_kv_cache)choice;
 			break;
 		}
-		case OPT_TEMP: rc = parse_float(flag, optarg, 0, 100, &opts->sampling.temperature, err, err_size); break;
-		case OPT_TOP_P: rc = parse_float(flag, optarg, 0, 1, &opts->sampling.top_p, err, err_size); break;
-		case OPT_MIN_P: rc = parse_float(flag, optarg, 0, 1, &opts->sampling.min_p, err, err_size); break;
+		case OPT_TEMP:
+			rc = parse_number_flag(flag, optarg, &number, err, err_size);
+			opts->sampling.temperature = (float)number;
+			break;
+		case OPT_TOP_P:
+			rc = parse_number_flag(flag, optarg, &number, err, err_size);
+			opts->sampling.top_p = (float)number;
+			break;
+		case OPT_MIN_P:
+			rc = parse_number_flag(flag, optarg, &number, err, err_size);
+			opts->sampling.min_p = (float)number;
+			break;
 		case OPT_REPEAT_PENALTY:
-			rc = parse_float(flag, optarg, 0.01, 100, &opts->sampling.repeat_penalty, err, err_size);
+			rc = parse_number_flag(flag, optarg, &number, err, err_size);
+			opts->sampling.repeat_penalty = (float)number;
 			break;
 		case OPT_TOP_K:
-			rc = parse_long(flag, optarg, 0, 1 << 30, &number, err, err_size);
+			rc = parse_number_flag(flag, optarg, &number, err, err_size);
 			opts->sampling.top_k = (int)number;
 			break;
 		case OPT_MAX_TOKENS:
-			rc = parse_long(flag, optarg, 1, 1 << 30, &number, err, err_size);
+			rc = parse_number_flag(flag, optarg, &number, err, err_size);
 			opts->sampling.max_tokens = (int)number;
 			break;
 		case OPT_SEED: {

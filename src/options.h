@@ -62,6 +62,25 @@ struct options {
 	bool resume;                /* --resume: reopen the last conversation */
 };
 
+/* The numeric settings that flags, the config file and presets share, each with one
+ * range that every source checks: temp, top_p, min_p, repeat_penalty, top_k,
+ * max_tokens, ctx, threads (as flags spelled with '-': --top-p). */
+struct option_number {
+	const char *key;     /* as files spell it: "top_p" */
+	double min, max;
+	bool min_excluded;   /* (min, max] rather than [min, max] */
+	bool integer;
+};
+
+/* The setting named key ("top_p"), or NULL when there is none of that name. */
+const struct option_number *options_find_number(const char *key);
+
+/* Parses text, all of it, as a value of setting: an integer or a number, in range.
+ * Returns 0, or -1 with "expected a number in (0, 1], got '0'" in err; the caller
+ * adds where the text came from (the flag, or the file and line). */
+int options_parse_number(const struct option_number *setting, const char *text, double *out,
+			 char *err, size_t err_size);
+
 /* Fills *opts from argv.  Returns 0, or -1 with a one-line message in err. */
 int options_parse(struct options *opts, int argc, char **argv, char *err, size_t err_size);
 

@@ -9,9 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config_file.h"
+#include "file_read.h"
 #include "options.h"
+#include "text_escape.h"
 
 static const struct {
 	const char *name;
@@ -67,29 +70,27 @@ static bool is_separator(const char *line, size_t length)
 static int parse_setting(char *line, struct preset *out, const char *where, int line_number,
 			 char *err, size_t err_size)
 {
-	char *key, *value, *end;
+	char *key, *value, why[256];
 	if (!config_split_line(line, &key, &value)) {
 		snprintf(err, err_size, "%s:%d: expected 'key = value' or ---", where, line_number);
 		return -1;
 	}
-	errno = 0;
-	double v = strtod(value, &end);
-	bool number = !errno && end != value && *end == '\0';
-	if (!strcmp(key, "temp") && number && v >= 0 && v <= 100)
-		out->temperature = (float)v;
-	else if (!strcmp(key, "top_p") && number && v >= 0 && v <= 1)
-		out->top_p = (float)v;
-	else if (!strcmp(key, "top_k") && number && v >= 0 && v <= (1 << 30) && v == (int)v)
-		out->top_k = (int)v;
-	else if (!strcmp(key, "max_tokens") && number && v >= 1 && v <= (1 << 30) && v == (int)v)
-		out->max_tokens = (int)v;
-	else if (!strcmp(key, "temp") || !strcmp(key, "top_p") || !strcmp(key, "top_k") || !strcmp(key, "max_tokens")) {
-		snprintf(err, err_size, "%s:%d: %s: bad value '%s'", where, line_number, key, value);
-		return -1;
-	} else {
+	float *real = !strcmp(key, "temp") ? &out->temperature : !strcmp(key, "top_p") ? &out->top_p : NULL;
+	int *integer = !strcmp(key, "top_k") ? &out->top_k : !strcmp(key, "max_tokens") ? &out->max_tokens : NULL;
+	double v;
+	if (!real && !integer) {
 		snprintf(err, err_size, "%s:%d: unknown key '%s' (temp, top_p, top_k, max_tokens)", where, line_number, key);
 		return -1;
 	}
+	/* the range its flag has (options.c) */
+	if (options_parse_number(options_find_number(key), value, &v, why, sizeof why) != 0) {
+		snprintf(err, err_size, "%s:%d: %s: %s", where, line_number, key, why);
+		return -1;
+	}
+	if (real)
+		*real = (float)v;
+	else
+		*integer = (int)v;
 	return 0;
 }
 
@@ -145,31 +146,39 @@ static bool valid_name(const char *name)
 	return *name && strlen(name) < 64 && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
 }
 
-int presets_resolve(const char *name, struct preset *out, char *err, size_t err_size)
+/* Reads the user's preset file NAME.txt into *out.  Returns 0; 1 when there is no such
+ * file (a built-in preset may have the name); -1 with a message when the file is there
+ * but cannot be used: unreadable, a symlink loop, a FIFO, a directory, malformed. */
+static int preset_read_file(const char *name, struct preset *out, char *err, size_t err_size)
 {
 	char path[4096], *text;
+	size_t length;
+	if (config_dir("presets", path, sizeof path - 80) != 0)
+		return 1;
+	size_t used = strlen(path);
+	snprintf(path + used, sizeof path - used, "/%s.txt", name);
+	/* only absence falls back to the built-in presets; any other failure is the file's */
+	if (access(path, F_OK) != 0 && (errno == ENOENT || errno == ENOTDIR))
+		return 1;
+	if (file_read_all(path, FILE_LIMIT_SMALL, &text, &length, NULL, err, err_size) != 0)
+		return -1;
+	int rc = preset_parse(text, path, out, err, err_size);
+	free(text);
+	if (rc != 0)
+		preset_free(out);
+	return rc;
+}
+
+int presets_resolve(const char *name, struct preset *out, char *err, size_t err_size)
+{
 	preset_init(out, name ? name : "");
 	if (!name || !valid_name(name)) {
 		snprintf(err, err_size, "preset '%s': not a preset name", name ? name : "");
 		return -1;
 	}
-	char file[80];
-	snprintf(file, sizeof file, "%s.txt", name);
-	if (config_dir("presets", path, sizeof path - 80) == 0) {
-		strcat(path, "/");
-		strcat(path, file);
-		FILE *f = fopen(path, "rb");
-		if (f) {
-			fclose(f);
-			if (read_text_file(path, &text, err, err_size) != 0)
-				return -1;
-			int rc = preset_parse(text, path, out, err, err_size);
-			free(text);
-			if (rc != 0)
-				preset_free(out);
-			return rc;
-		}
-	}
+	int rc = preset_read_file(name, out, err, err_size);
+	if (rc <= 0)
+		return rc;
 	for (size_t i = 0; i < BUILTIN_COUNT; i++) {
 		if (strcmp(builtin[i].name, name))
 			continue;
@@ -184,9 +193,11 @@ int presets_resolve(const char *name, struct preset *out, char *err, size_t err_
 	return -1;
 }
 
+/* What --list-presets and /preset show: the name and description escaped
+ * (text_escape.h), since both come from files. */
 struct listed {
-	char name[64];
-	char description[128];
+	char name[64 * 4];
+	char description[512];
 };
 
 static int compare_listed(const void *a, const void *b)
@@ -194,51 +205,53 @@ static int compare_listed(const void *a, const void *b)
 	return strcmp(((const struct listed *)a)->name, ((const struct listed *)b)->name);
 }
 
-static void describe(const char *prompt, char *out, size_t out_size)
+/* The first line of text, escaped, cut to about 60 columns with "...". */
+static void describe(const char *text, char *out, size_t out_size)
 {
-	if (!prompt) {
-		snprintf(out, out_size, "(no system prompt)");
-		return;
-	}
-	size_t n = strcspn(prompt, "\n");
-	if (n > 60) {
-		n = 57;
-		while (n > 0 && ((unsigned char)prompt[n] & 0xc0) == 0x80)
-			n--;   /* do not cut a UTF-8 sequence */
-		snprintf(out, out_size, "%.*s...", (int)n, prompt);
-	} else {
-		snprintf(out, out_size, "%.*s", (int)n, prompt);
-	}
+	char shown[64];
+	size_t n = strcspn(text, "\n");
+	size_t written = text_escape(text, n, shown, n > 60 ? 58 : sizeof shown);
+	snprintf(out, out_size, "%s%s", shown, written < n ? "..." : "");
 }
 
 void presets_list(void (*fn)(void *user_data, const char *name, const char *description), void *user_data)
 {
-	struct listed items[256];
+	enum { MOST = 256 };
+	struct listed *items = calloc(MOST, sizeof *items);
 	size_t count = 0;
-	char dir[4096], err[100];
+	char dir[4096], err[400];
+	if (!items)
+		return;
 	for (size_t i = 0; i < BUILTIN_COUNT; i++) {
 		snprintf(items[count].name, sizeof items[count].name, "%s", builtin[i].name);
-		describe(builtin[i].system_prompt, items[count].description, sizeof items[count].description);
+		describe(builtin[i].system_prompt ? builtin[i].system_prompt : "(no system prompt)",
+			 items[count].description, sizeof items[count].description);
 		count++;
 	}
 	DIR *d = config_dir("presets", dir, sizeof dir) == 0 ? opendir(dir) : NULL;
 	struct dirent *de;
-	while (d && (de = readdir(d)) && count < 256) {
+	while (d && (de = readdir(d)) && count < MOST) {
 		size_t len = strlen(de->d_name);
 		if (len <= 4 || len - 4 >= 64 || strcmp(de->d_name + len - 4, ".txt"))
 			continue;
-		char name[64];
+		char name[64], shown[sizeof items[0].name];
 		snprintf(name, sizeof name, "%.*s", (int)(len - 4), de->d_name);
+		text_escape(name, strlen(name), shown, sizeof shown);
 		struct preset p;
 		size_t slot = count;
 		for (size_t i = 0; i < count; i++)
-			if (!strcmp(items[i].name, name))
+			if (!strcmp(items[i].name, shown))
 				slot = i;    /* the user's file replaces the built-in one */
-		snprintf(items[slot].name, sizeof items[slot].name, "%s", name);
-		if (presets_resolve(name, &p, err, sizeof err) == 0)
-			describe(p.system_prompt, items[slot].description, sizeof items[slot].description);
-		else
-			snprintf(items[slot].description, sizeof items[slot].description, "(error: %s)", err);
+		snprintf(items[slot].name, sizeof items[slot].name, "%s", shown);
+		if (presets_resolve(name, &p, err, sizeof err) == 0) {
+			describe(p.system_prompt ? p.system_prompt : "(no system prompt)", items[slot].description,
+				 sizeof items[slot].description);
+		} else {
+			/* the whole error: it names the file and the cause */
+			char escaped[sizeof items[0].description - 16];
+			text_escape(err, strlen(err), escaped, sizeof escaped);
+			snprintf(items[slot].description, sizeof items[slot].description, "(error: %s)", escaped);
+		}
 		preset_free(&p);
 		if (slot == count)
 			count++;
@@ -248,6 +261,7 @@ void presets_list(void (*fn)(void *user_data, const char *name, const char *desc
 	qsort(items, count, sizeof items[0], compare_listed);
 	for (size_t i = 0; i < count; i++)
 		fn(user_data, items[i].name, items[i].description);
+	free(items);
 }
 
 void preset_apply_to_options(const struct preset *preset, struct options *opts)

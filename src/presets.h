@@ -29,7 +29,9 @@ struct preset {
 
 /* Finds the preset NAME (user file first, then built in) and fills *out; the
  * caller frees it with preset_free.  Returns 0, or -1 with a message: unknown
- * name (listing the known ones) or the file's first error. */
+ * name (listing the known ones), or why the user's file cannot be used (it cannot
+ * be read, is no regular file, or its first error by line).  Only a missing file
+ * falls back to a built-in preset. */
 int presets_resolve(const char *name, struct preset *out, char *err, size_t err_size);
 
 /* Parses a preset file's text; where names it in errors. */
@@ -46,7 +48,9 @@ struct options;
 void preset_apply_to_options(const struct preset *preset, struct options *opts);
 
 /* Calls fn with each preset name (built-in and user), sorted, each once, and a
- * one-line description (the start of its system prompt). */
+ * one-line description (the start of its system prompt, or the error that makes the
+ * file unusable).  Both are made safe for a terminal: control bytes from a file are
+ * shown as \xNN (text_escape.h). */
 void presets_list(void (*fn)(void *user_data, const char *name, const char *description), void *user_data);
 
 #endif

@@ -27,6 +27,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file_read.h"
+
 /* The reference implementation refuses headers over 100 MB; a 70B shard's is ~100 KB. */
 #define SAFETENSORS_MAX_HEADER (100u * 1000 * 1000)
 
@@ -115,14 +117,14 @@ static int map_file(struct safetensors_set *set, const char *path, struct mapped
 	}
 	set->file_count++;
 
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, err_size, "%s: %s", path, strerror(errno));
+	/* file_open_regular: a FIFO named model.safetensors must not block the open, and
+	 * only a regular file can be mapped (a device would map without bound) */
+	int fd = file_open_regular(path, NULL, err, err_size);
+	if (fd < 0)
 		return -1;
-	}
 	struct stat st;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, err_size, "%s: not a regular file", path);
+	if (fstat(fd, &st) != 0) {
+		snprintf(err, err_size, "%s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}

@@ -4,11 +4,14 @@
 #include "themes.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config_file.h"
+#include "file_read.h"
 
 static const char *const element_names[THEME_ELEMENT_COUNT] = {
 	[THEME_TEXT] = "text", [THEME_USER] = "user", [THEME_ASSISTANT] = "assistant",
@@ -169,6 +172,7 @@ static bool valid_name(const char *name)
 int theme_load(const char *name, struct theme *theme, char *err, size_t err_size)
 {
 	char dirs[3][4096], path[4200], *text;
+	size_t length;
 	theme_default(theme);
 	if (!valid_name(name)) {
 		snprintf(err, err_size, "theme '%s': not a theme name", name);
@@ -177,11 +181,11 @@ int theme_load(const char *name, struct theme *theme, char *err, size_t err_size
 	int n = theme_dirs(dirs);
 	for (int i = 0; i < n; i++) {
 		snprintf(path, sizeof path, "%s/%s.theme", dirs[i], name);
-		FILE *f = fopen(path, "rb");
-		if (!f)
+		/* only absence moves on to the next folder; a file there that cannot be
+		 * read (permission, a symlink loop, a FIFO, a directory) is an error */
+		if (access(path, F_OK) != 0 && (errno == ENOENT || errno == ENOTDIR))
 			continue;
-		fclose(f);
-		if (read_text_file(path, &text, err, err_size) != 0)
+		if (file_read_all(path, FILE_LIMIT_SMALL, &text, &length, NULL, err, err_size) != 0)
 			return -1;
 		int rc = theme_parse(text, path, theme, err, err_size);
 		free(text);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config_file.h"
+#include "file_read.h"
 #include "history.h"
 #include "model.h"
 #include "tui.h"
@@ -148,13 +149,16 @@ void tui_draft_save(struct tui *t)
 void tui_draft_restore(struct tui *t)
 {
 	char path[4096], err[256], *text;
+	size_t length;
 	draft_path(path, sizeof path);
 	if (!path[0] || access(path, F_OK) != 0)
 		return;
-	if (read_text_file(path, &text, err, sizeof err) == 0) {
+	if (file_read_all(path, FILE_LIMIT_SMALL, &text, &length, NULL, err, sizeof err) == 0) {
 		input_set(&t->input, text);
 		free(text);
 		tui_hint(t, false, "Your unsent text from last time is back in the editor.");
+	} else {
+		tui_hint(t, true, "unsent text from last time not restored: %s", err);
 	}
 	unlink(path);
 }

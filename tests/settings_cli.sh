@@ -39,7 +39,7 @@ out=$(echo "Hi" | "$LLMCHAT" -m "$model" --print-prompt --preset haiku)
 like "$out" "You answer in haiku\." "a user preset works in pipe modes"
 err=$(echo "Hi" | "$LLMCHAT" -m "$model" --print-prompt --preset bad 2>&1 >/dev/null); status=$?
 is "$status" "0" "a broken preset does not stop pipe modes"
-like "$err" "bad\.txt:1: temp: bad value 'warm'; no preset used" "it is reported with its file and line"
+like "$err" "bad\.txt:1: temp: expected a number in \[0, 100\], got 'warm'; no preset used" "it is reported with its file and line"
 
 err=$("$LLMCHAT" --preset 2>&1); status=$?
 is "$status" "2" "--preset without a name is a usage error"

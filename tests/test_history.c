@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config_file.h"
+#include "file_read.h"
 #include "history.h"
 #include "tap.h"
 
@@ -30,6 +30,7 @@ static int files_in(const char *dir)
 int main(void)
 {
 	char dir[] = "/tmp/llmchat-history-XXXXXX", path[1024], err[512], *text, cmd_buffer[2400];
+	size_t length;
 	struct conversation c;
 	const struct chat_message messages[] = {
 		{CHAT_ROLE_SYSTEM, "Be brief."},
@@ -68,7 +69,8 @@ int main(void)
 	char missing[1100];
 	snprintf(missing, sizeof missing, "%s/no/such/dir/f.json", dir);
 	tap_ok(write_file_atomic(missing, "x", 1, err, sizeof err) != 0 && strstr(err, "no/such"), "a write that cannot happen names the path");
-	tap_ok(read_text_file(path, &text, err, sizeof err) == 0 && !strcmp(text, "old"), "the old content is intact");
+	tap_ok(file_read_all(path, FILE_LIMIT_SMALL, &text, &length, NULL, err, sizeof err) == 0 && !strcmp(text, "old"),
+	       "the old content is intact");
 	free(text);
 
 	/* errors */
