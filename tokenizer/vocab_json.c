@@ -79,7 +79,10 @@ static json_t *parse_member(const char *text, struct json_span span, const char 
 			    const char *name, char *err, size_t err_size)
 {
 	json_error_t jerr;
-	json_t *value = json_loadb(text + span.start, span.end - span.start, JSON_DECODE_ANY, &jerr);
+	/* any number JSON allows: an integer past 64 bits is read as a real (ids are then
+	 * checked to be integral and in range, by token) rather than refused as a whole */
+	json_t *value = json_loadb(text + span.start, span.end - span.start,
+				   JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &jerr);
 	if (!value)
 		snprintf(err, err_size, "%s: %s: %s", where, name, jerr.text);
 	return value;
@@ -203,6 +206,17 @@ static int parse_vocab(struct bpe *bpe, const char *text, struct json_span vocab
 	}
 }
 
+/* An added token's id: an integer in [0, BPE_MAX_ID).  With JSON_DECODE_INT_AS_REAL
+ * every number is a real; an integral one is exact up to 2^53, far past the limit. */
+static int added_token_id(const json_t *id, int32_t *out)
+{
+	double value = json_number_value(id);
+	if (!json_is_number(id) || !(value >= 0 && value < BPE_MAX_ID) || value != (double)(int32_t)value)
+		return -1;
+	*out = (int32_t)value;
+	return 0;
+}
+
 /* Special tokens: every added token that is not already the same regular token. */
 static int parse_added_tokens(struct bpe *bpe, const char *text, struct json_span span,
 			      const char *where, char *err, size_t err_size)
@@ -220,19 +234,26 @@ static int parse_added_tokens(struct bpe *bpe, const char *text, struct json_spa
 	json_array_foreach(added, i, item) {
 		json_t *id = json_object_get(item, "id");
 		const char *content = json_string_value(json_object_get(item, "content"));
-		if (!json_is_integer(id) || !content) {
-			snprintf(err, err_size, "%s: added_tokens[%zu] has no integer id and string content", where, i);
+		if (!content) {
+			snprintf(err, err_size, "%s: added_tokens[%zu] has no string content", where, i);
 			goto out;
 		}
-		json_int_t value = json_integer_value(id);
 		size_t len = json_string_length(json_object_get(item, "content"));
+		int32_t value;
+		if (added_token_id(id, &value) != 0) {
+			char shown[64], number[48];
+			char *text_of_id = json_dumps(id, JSON_ENCODE_ANY);
+			snprintf(number, sizeof number, "%.40s", text_of_id ? text_of_id : "(none)");
+			free(text_of_id);
+			snprintf(err, err_size, "%s: added_tokens[%zu] \"%s\": id %s is not an integer in [0, %d)", where, i,
+				 for_message(content, len, shown, sizeof shown), number, BPE_MAX_ID);
+			goto out;
+		}
 		size_t have_len;
-		const unsigned char *have = value >= 0 && value < BPE_MAX_ID ?
-			bpe_token_bytes(bpe, (int32_t)value, &have_len) : NULL;
+		const unsigned char *have = bpe_token_bytes(bpe, value, &have_len);
 		if (have && have_len == len && memcmp(have, content, len) == 0)
 			continue;
-		if (bpe_set_token(bpe, value >= 0 && value < BPE_MAX_ID ? (int32_t)value : -1,
-				  (const unsigned char *)content, len, 1, where, err, err_size) < 0)
+		if (bpe_set_token(bpe, value, (const unsigned char *)content, len, 1, where, err, err_size) < 0)
 			goto out;
 	}
 	rc = 0;

@@ -11,41 +11,83 @@
 #include "bpe_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define LLAMA3_SPECIAL_COUNT 256
 
-int bpe_read_file(const char *path, char **data, size_t *len, char *err, size_t err_size)
+/* A tokenizer.json is ~9 MB and a tiktoken file ~2 MB: 256 MB leaves room for any
+ * real one and keeps /dev/zero behind a symlink from growing memory without bound. */
+#define BPE_FILE_LIMIT ((size_t)256 << 20)
+
+/* Why O_NONBLOCK: open(2) of a FIFO for reading blocks until a writer appears, so a
+ * FIFO named tokenizer.json (or given to --tokenizer) would hang before fstat could
+ * look at it.  With O_NONBLOCK the open returns at once; the flag is cleared once
+ * fstat has shown a regular file.  (src/file_read.c does the same for the program's
+ * files; the tokenizer includes nothing of src/.) */
+static int open_regular(const char *path, char *err, size_t err_size)
 {
-	FILE *f = fopen(path, "rb");
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	struct stat st;
-	if (!f) {
+	if (fd < 0) {
 		snprintf(err, err_size, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, err_size, "%s: not a regular file", path);
-		fclose(f);
+	if (fstat(fd, &st) != 0) {
+		snprintf(err, err_size, "%s: %s", path, strerror(errno));
+		close(fd);
 		return -1;
 	}
-	size_t size = (size_t)st.st_size;
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, err_size, "%s: is %s, not a regular file", path,
+			 S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" :
+			 S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "not a regular file");
+		close(fd);
+		return -1;
+	}
+	int flags = fcntl(fd, F_GETFL);
+	if (flags >= 0)
+		(void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	return fd;
+}
+
+int bpe_read_file(const char *path, char **data, size_t *len, char *err, size_t err_size)
+{
+	int fd = open_regular(path, err, err_size);
+	struct stat st;
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) != 0 || st.st_size < 0 || (unsigned long long)st.st_size > BPE_FILE_LIMIT) {
+		snprintf(err, err_size, "%s: %lld bytes, more than the %zu bytes a tokenizer file may have", path,
+			 (long long)st.st_size, BPE_FILE_LIMIT);
+		close(fd);
+		return -1;
+	}
+	size_t size = (size_t)st.st_size, got = 0;
 	char *buf = malloc(size + 1);
 	if (!buf) {
 		snprintf(err, err_size, "%s: out of memory reading %zu bytes", path, size);
-		fclose(f);
+		close(fd);
 		return -1;
 	}
-	size_t got = fread(buf, 1, size, f);
-	int failed = ferror(f);
-	fclose(f);
-	if (failed || got != size) {
-		snprintf(err, err_size, "%s: read error", path);
-		free(buf);
-		return -1;
+	/* read the size fstat gave; a file that changes meanwhile is read up to it */
+	while (got < size) {
+		ssize_t n = read(fd, buf + got, size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, err_size, "%s: %s", path, n < 0 ? strerror(errno) : "shorter than its size");
+			free(buf);
+			close(fd);
+			return -1;
+		}
+		got += (size_t)n;
 	}
+	close(fd);
 	buf[size] = '\0';
 	*data = buf;
 	*len = size;
