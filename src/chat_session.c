@@ -57,8 +57,9 @@ void generation_settings_from_options(const struct sampling_options *o, const st
 		       : !isnan(c->default_temperature) ? c->default_temperature : DEFAULT_TEMPERATURE;
 	s->top_p = !isnan(o->top_p) ? o->top_p : !isnan(c->default_top_p) ? c->default_top_p : DEFAULT_TOP_P;
 	s->top_k = o->top_k >= 0 ? o->top_k : c->default_top_k >= 0 ? c->default_top_k : 0;
-	s->min_p = !isnan(o->min_p) ? o->min_p : 0;
-	s->repeat_penalty = !isnan(o->repeat_penalty) ? o->repeat_penalty : 1;
+	s->min_p = !isnan(o->min_p) ? o->min_p : c->default_min_p;
+	s->repeat_penalty = !isnan(o->repeat_penalty) ? o->repeat_penalty
+			  : c->default_repetition_penalty > 0 ? c->default_repetition_penalty : 1;
 	if (o->have_seed) {
 		s->seed = o->seed;
 	} else {
@@ -66,7 +67,11 @@ void generation_settings_from_options(const struct sampling_options *o, const st
 		clock_gettime(CLOCK_REALTIME, &ts);
 		s->seed = ((uint64_t)ts.tv_sec * 1000000007ull) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
 	}
-	out->max_tokens = o->max_tokens > 0 ? o->max_tokens : DEFAULT_MAX_TOKENS;
+	/* a length given for the answer (flag, config file, preset or max_new_tokens)
+	 * replaces max_length, as max_new_tokens does in transformers */
+	out->max_tokens = o->max_tokens > 0 ? o->max_tokens
+			: c->default_max_new_tokens > 0 ? c->default_max_new_tokens : DEFAULT_MAX_TOKENS;
+	out->max_length = o->max_tokens > 0 ? 0 : c->default_max_length;
 }
 
 int chat_session_create(const struct model *model, struct engine *engine, const struct bpe *bpe,
@@ -286,7 +291,10 @@ static int decode_answer(struct chat_session *s, const struct generation_setting
 			break;
 		}
 		stats->generated_tokens++;
+		/* the engine holds every token before this one: position + 1 is the length of
+		 * prompt and answer so far, what transformers compares with max_length */
 		const bool at_limit = (settings->max_tokens > 0 && stats->generated_tokens >= settings->max_tokens) ||
+				      (settings->max_length > 0 && engine_position(s->engine) + 1 >= settings->max_length) ||
 				      engine_position(s->engine) >= engine_context_length(s->engine);
 		/* greedy: the GPU computes the next token while this one's text is shown */
 		bool begun = false;

@@ -26,13 +26,17 @@ struct sampling_options;
 struct generation_settings {
 	struct sampler_settings sampling;
 	int max_tokens;              /* per answer */
+	int max_length;              /* prompt + answer, in tokens; 0: no such limit */
 };
 
-/* The settings an answer uses: each value given on the command line (options.h:
- * NAN / -1 when not given), else the model's generation_config.json, else
- * Llama 3.1's defaults (temperature 0.6, top_p 0.9); top_k 0, min_p 0 and
- * repeat_penalty 1 (off) unless given; max_tokens 4096 unless given (an answer
- * also ends at the context's end); seed from the clock unless given. */
+/* The settings an answer uses: each value given in OPTIONS (options.h: NAN / -1 when
+ * not given; main() has already filled them from the flags, then the config file,
+ * then the preset, in that order of precedence), else the model's
+ * generation_config.json (generation_config.h: do_sample false means temperature 0),
+ * else Llama 3.1's defaults (temperature 0.6, top_p 0.9); top_k 0, min_p 0 and
+ * repeat_penalty 1 (off) unless given; max_tokens from the options, else
+ * max_new_tokens, else 4096; max_length only when neither gives max_tokens (an
+ * answer also ends at the context's end); seed from the clock unless given. */
 void generation_settings_from_options(const struct sampling_options *options,
 				      const struct model_config *config,
 				      struct generation_settings *out);

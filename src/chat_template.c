@@ -27,7 +27,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <jansson.h>
 #include <utf8proc.h>
 
 #include "chat_template_pieces.h"
@@ -288,95 +287,4 @@ int chat_template_render(enum chat_template_kind kind, const struct chat_message
 	chat_pieces_free(&list);
 	*out = text;
 	return 0;
-}
-
-/* ---- detection -------------------------------------------------------------- */
-
-/* Which form a template's source is, by what only that form contains. */
-static enum chat_template_kind classify(const char *source)
-{
-	if (strstr(source, "strftime_now"))
-		return CHAT_TEMPLATE_LLAMA32;
-	if (strstr(source, "Cutting Knowledge Date") || strstr(source, "date_string"))
-		return CHAT_TEMPLATE_LLAMA31;
-	if (strstr(source, START_HEADER) && strstr(source, END_OF_TURN))
-		return CHAT_TEMPLATE_LLAMA3;
-	return CHAT_TEMPLATE_LLAMA31;
-}
-
-/* The whole file as a NUL-terminated string, or NULL when it cannot be read. */
-static char *read_text_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	char *text = NULL;
-	size_t length = 0, capacity = 0, n;
-	char chunk[8192];
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-		if (length + n + 1 > capacity) {
-			capacity = (length + n + 1) * 2;
-			char *bigger = realloc(text, capacity);
-			if (!bigger) {
-				free(text);
-				fclose(f);
-				return NULL;
-			}
-			text = bigger;
-		}
-		memcpy(text + length, chunk, n);
-		length += n;
-	}
-	bool failed = ferror(f) != 0;
-	fclose(f);
-	if (failed) {
-		free(text);
-		return NULL;
-	}
-	if (!text)
-		text = calloc(1, 1);
-	else
-		text[length] = '\0';
-	return text;
-}
-
-/* tokenizer_config.json's chat_template: a string, or a list of {name, template}
- * of which the entry named "default" is the chat template.  NULL when absent. */
-static const char *config_template(json_t *config)
-{
-	json_t *value = json_object_get(config, "chat_template");
-	if (json_is_string(value))
-		return json_string_value(value);
-	if (json_is_array(value)) {
-		size_t i;
-		json_t *entry;
-		json_array_foreach(value, i, entry) {
-			const char *name = json_string_value(json_object_get(entry, "name"));
-			json_t *source = json_object_get(entry, "template");
-			if (name && strcmp(name, "default") == 0 && json_is_string(source))
-				return json_string_value(source);
-		}
-	}
-	return NULL;
-}
-
-enum chat_template_kind chat_template_detect(const char *model_dir)
-{
-	char path[4096];
-	snprintf(path, sizeof path, "%s/chat_template.jinja", model_dir);
-	char *source = read_text_file(path);
-	if (source) {
-		enum chat_template_kind kind = classify(source);
-		free(source);
-		return kind;
-	}
-	snprintf(path, sizeof path, "%s/tokenizer_config.json", model_dir);
-	json_error_t json_error;
-	json_t *config = json_load_file(path, 0, &json_error);
-	if (!config)
-		return CHAT_TEMPLATE_LLAMA31;
-	const char *template_source = config_template(config);
-	enum chat_template_kind kind = template_source ? classify(template_source) : CHAT_TEMPLATE_LLAMA31;
-	json_decref(config);
-	return kind;
 }

@@ -28,10 +28,33 @@ struct chat_message {
 	const char *content;   /* UTF-8 (or any bytes), NUL-terminated */
 };
 
+/* How the folder's template relates to the form llmchat renders. */
+enum chat_template_match {
+	CHAT_TEMPLATE_EXACT,    /* byte for byte one of the templates Meta shipped */
+	CHAT_TEMPLATE_EDITED,   /* a Llama 3 template (its header tokens) edited: the closest form */
+	CHAT_TEMPLATE_FOREIGN,  /* not a Llama 3 template (ChatML, Llama 2, ...): LLAMA31 */
+	CHAT_TEMPLATE_ABSENT,   /* no template in the folder (a base model?): LLAMA31 */
+};
+
+struct chat_template_detection {
+	enum chat_template_kind kind;    /* the form llmchat renders */
+	enum chat_template_match match;
+	char notice[4608];               /* for stderr, once: which file, what llmchat does
+					  * instead; "" for an exact match */
+};
+
 /* Which form the model folder uses: chat_template.jinja beside tokenizer_config.json
  * wins, else tokenizer_config.json's chat_template (a string, or a list whose
- * "default" entry is used).  Unknown or missing templates give LLAMA31. */
-enum chat_template_kind chat_template_detect(const char *model_dir);
+ * "default" entry is used).  A template is the Llama 3, 3.1 or 3.2 form when it is
+ * byte for byte one Meta shipped; one that holds Llama 3's header tokens but differs
+ * is rendered as the closest form (by what only that form contains); anything else,
+ * or no template, gets the Llama 3.1 form, and out->notice says so.  A missing file
+ * is absence; a file that exists but cannot be read (permission, broken JSON, a
+ * directory or FIFO) is an error: -1 with the file, line and reason in err. */
+int chat_template_detect(const char *model_dir, struct chat_template_detection *out, char *err, size_t err_size);
+
+/* "Llama 3", "Llama 3.1", "Llama 3.2": the form's name in messages. */
+const char *chat_template_kind_name(enum chat_template_kind kind);
 
 /* The date line the template writes: "26 Jul 2024" for LLAMA31, today's date for
  * LLAMA32 (from the local clock), "" for LLAMA3.  Exposed for tests. */

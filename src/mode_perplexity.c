@@ -153,7 +153,9 @@ int mode_perplexity(const struct options *opts)
 		snprintf(err, sizeof err, "out of memory");
 		goto done;
 	}
-	ids[count++] = rt.model->config.bos_token_id;
+	if (model_runtime_bos(&rt, &ids[count], err, sizeof err) != 0)
+		goto done;
+	count++;
 	if (bpe_encode(rt.bpe, text, length, &ids, &count, &capacity, err, sizeof err) != 0)
 		goto done;
 	if (count < 2) {

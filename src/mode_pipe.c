@@ -116,7 +116,9 @@ static int continue_raw(struct model_runtime *rt, const char *text, size_t lengt
 	if (!logits || !(ids = malloc(capacity * sizeof *ids)))
 		goto oom;
 	/* the BOS first, then the text */
-	ids[count++] = c->bos_token_id;
+	if (model_runtime_bos(rt, &ids[count], err, err_size) != 0)
+		goto done;
+	count++;
 	if (bpe_encode(rt->bpe, text, length, &ids, &count, &capacity, err, err_size) != 0)
 		goto done;
 	int context = engine_context_length(rt->engine);
@@ -149,7 +151,9 @@ static int continue_raw(struct model_runtime *rt, const char *text, size_t lengt
 			capacity *= 2;
 		}
 		ids[count++] = token;
-		if (engine_position(rt->engine) >= context)
+		/* generation_config.json's max_length counts the prompt too, as in transformers */
+		if (engine_position(rt->engine) >= context ||
+		    (settings->max_length > 0 && count >= (size_t)settings->max_length))
 			break;
 		if (engine_forward(rt->engine, &token, 1, logits, false, err, err_size) != 0)
 			goto done;

@@ -6,6 +6,9 @@
  * the generation prompt, and nothing after it (no newline of our own).  Only the
  * template is read from the folder; no weights are loaded.
  *
+ * When the folder's template is not byte for byte one of the Llama 3 forms (or there
+ * is none), one line on stderr says which file and which form is rendered instead.
+ *
  * All of standard input is the user message, empty input included: an empty
  * message renders as an empty turn, as the template renders it, rather than an
  * error, so that a script sees the same prompt pipe mode would send.  An empty
@@ -47,8 +50,13 @@ static int render_prompt(const char *model_dir, const char *system_prompt, const
 	if (system_prompt)
 		messages[count++] = (struct chat_message){ CHAT_ROLE_SYSTEM, system_prompt };
 	messages[count++] = (struct chat_message){ CHAT_ROLE_USER, message };
-	enum chat_template_kind kind = chat_template_detect(model_dir);
-	return chat_template_render(kind, messages, count, true, NULL, prompt, err, err_size);
+	struct chat_template_detection template;
+	if (chat_template_detect(model_dir, &template, err, err_size) != 0)
+		return -1;
+	/* what is rendered when it is not the folder's own template: said once, on stderr */
+	if (template.notice[0])
+		fprintf(stderr, "llmchat: %s\n", template.notice);
+	return chat_template_render(template.kind, messages, count, true, NULL, prompt, err, err_size);
 }
 
 int mode_print_prompt(const struct options *opts)

@@ -51,10 +51,16 @@ struct model_config {
 	int eos_token_ids[MODEL_MAX_EOS]; /* generation_config.json, else config.json */
 	int eos_token_count;
 	enum weight_format format;
-	/* generation_config.json sampling defaults; NAN / -1 when absent */
+	/* generation_config.json's defaults (generation_config.h): NAN / -1 when absent for
+	 * the first three, 0 when absent for the others (0 is no valid value of theirs).
+	 * do_sample false makes default_temperature 0 (greedy). */
 	float default_temperature;
 	float default_top_p;
 	int default_top_k;
+	float default_min_p;              /* min_p */
+	float default_repetition_penalty; /* repetition_penalty */
+	int default_max_new_tokens;       /* max_new_tokens: tokens an answer may have */
+	int default_max_length;           /* max_length: prompt + answer, in tokens */
 	/* config.json asks for an FP8 KV cache (kv_cache_scheme / kv_cache_quant_targets);
 	 * llmchat keeps the cache in --kv-cache's type and ignores the k/v scales: warn once. */
 	bool kv_cache_scheme_ignored;

@@ -10,6 +10,8 @@
  * sizes, divisions) is safe.
  */
 #include "model.h"
+#include "file_read.h"
+#include "generation_config.h"
 #include "quant_config.h"
 
 #include <jansson.h>
@@ -18,7 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Reads DIR/NAME; a missing optional file gives *out = NULL and success. */
+/* Reads DIR/NAME through json_read_file: any number JSON allows, FIFOs and devices
+ * refused at once, errors naming the file, the line and the reason.  A missing
+ * optional file gives *out = NULL and success; an optional file that exists but
+ * cannot be read (permission, broken JSON, a directory, a FIFO) is an error all the
+ * same: its EOS ids and sampling defaults must not be lost silently. */
 static int read_json_file(const char *dir, const char *name, bool optional, json_t **out,
 			  char *path, size_t path_size, char *err, size_t err_size)
 {
@@ -27,18 +33,15 @@ static int read_json_file(const char *dir, const char *name, bool optional, json
 		snprintf(err, err_size, "%s: path too long", dir);
 		return -1;
 	}
-	FILE *file = fopen(path, "rb");
-	if (!file) {
-		if (optional)
-			return 0;
-		snprintf(err, err_size, "%s: cannot open (is this a Hugging Face model folder?)", path);
-		return -1;
-	}
-	json_error_t jerr;
-	json_t *root = json_loadf(file, JSON_REJECT_DUPLICATES, &jerr);
-	fclose(file);
+	bool missing;
+	json_t *root = json_read_file(path, FILE_LIMIT_SMALL, &missing, err, err_size);
 	if (!root) {
-		snprintf(err, err_size, "%s: invalid JSON: %s (line %d)", path, jerr.text, jerr.line);
+		if (missing && optional)
+			return 0;
+		if (missing) {
+			size_t used = strlen(err);
+			snprintf(err + used, err_size - used, " (is this a Hugging Face model folder?)");
+		}
 		return -1;
 	}
 	if (!json_is_object(root)) {
@@ -64,19 +67,22 @@ static int get_int(const json_t *object, const char *path, const char *key, long
 		*out = (int)default_value;
 		return 0;
 	}
-	if (!json_is_integer(value) || json_integer_value(value) < min || json_integer_value(value) > max) {
+	/* json_read_file reads every number as a real: an integer is an integral one */
+	long long number;
+	if (!json_get_int64(value, &number) || number < min || number > max) {
 		char *shown = json_dumps(value, JSON_ENCODE_ANY);
 		snprintf(err, err_size, "%s: %s (%.40s) is not an integer in [%lld, %lld]", path, key,
 			 shown ? shown : "?", min, max);
 		free(shown);
 		return -1;
 	}
-	*out = (int)json_integer_value(value);
+	*out = (int)number;
 	return 0;
 }
 
-/* A number member, finite, with min < value <= max; absent or null takes DEFAULT_VALUE
- * (NAN makes it required). */
+/* A number member, finite, in [min, max]; absent or null takes DEFAULT_VALUE (NAN
+ * makes it required).  The bounds are chosen so that what the engine computes from
+ * the value in float32 stays finite (see the callers). */
 static int get_number(const json_t *object, const char *path, const char *key, double default_value,
 		      double min, double max, double *out, char *err, size_t err_size)
 {
@@ -90,9 +96,9 @@ static int get_number(const json_t *object, const char *path, const char *key, d
 		return 0;
 	}
 	double number = json_number_value(value);
-	if (!json_is_number(value) || !isfinite(number) || number <= min || number > max) {
+	if (!json_is_number(value) || !isfinite(number) || number < min || number > max) {
 		char *shown = json_dumps(value, JSON_ENCODE_ANY);
-		snprintf(err, err_size, "%s: %s (%.40s) is not a number in (%g, %g]", path, key, shown ? shown : "?",
+		snprintf(err, err_size, "%s: %s (%.40s) is not a number in [%g, %g]", path, key, shown ? shown : "?",
 			 min, max);
 		free(shown);
 		return -1;
@@ -167,8 +173,10 @@ static int check_shapes(const json_t *root, const char *path, struct model_confi
 			 c->head_dim, c->num_attention_heads);
 		return -1;
 	}
+	/* 1e-12 and up: a smaller eps vanishes in float32 and an all-zero row would then
+	 * divide by zero in RMSNorm */
 	double eps;
-	if (get_number(root, path, "rms_norm_eps", 1e-6, 0, 1, &eps, err, err_size))
+	if (get_number(root, path, "rms_norm_eps", 1e-6, 1e-12, 1, &eps, err, err_size))
 		return -1;
 	c->rms_norm_eps = (float)eps;
 	json_t *tie = json_object_get(root, "tie_word_embeddings");
@@ -200,19 +208,26 @@ static int parse_rope_scaling(const json_t *scaling, const char *path, const cha
 		return -1;
 	}
 	c->rope_llama3 = true;
-	if (get_number(scaling, path, "factor", NAN, 0, 1e6, &c->rope_factor, err, err_size) ||
-	    get_number(scaling, path, "low_freq_factor", NAN, 0, 1e6, &c->rope_low_freq_factor, err, err_size) ||
-	    get_number(scaling, path, "high_freq_factor", NAN, 0, 1e6, &c->rope_high_freq_factor, err, err_size) ||
+	/* rope.c divides by each factor in float32 (the context by low and high, the
+	 * frequencies by factor): bounds of 1e-6 and 1e6 keep every quotient finite. */
+	if (get_number(scaling, path, "factor", NAN, 1e-6, 1e6, &c->rope_factor, err, err_size) ||
+	    get_number(scaling, path, "low_freq_factor", NAN, 1e-6, 1e6, &c->rope_low_freq_factor, err, err_size) ||
+	    get_number(scaling, path, "high_freq_factor", NAN, 1e-6, 1e6, &c->rope_high_freq_factor, err, err_size) ||
 	    get_int(scaling, path, "original_max_position_embeddings", -1, 1, 1 << 24,
 		    &c->rope_original_max_position_embeddings, err, err_size))
 		return -1;
-	if (c->rope_high_freq_factor <= c->rope_low_freq_factor) {
-		snprintf(err, err_size, "%s: %s high_freq_factor (%g) is not above low_freq_factor (%g)", path, key,
-			 c->rope_high_freq_factor, c->rope_low_freq_factor);
+	/* the smoothing divides by high - low, computed in float32 */
+	if ((float)c->rope_high_freq_factor <= (float)c->rope_low_freq_factor) {
+		snprintf(err, err_size, "%s: %s high_freq_factor (%g) is not above low_freq_factor (%g) in float32", path,
+			 key, c->rope_high_freq_factor, c->rope_low_freq_factor);
 		return -1;
 	}
 	return 0;
 }
+
+/* RoPE's inverse frequencies are theta^(-2i/d): a base below 1 makes them grow, and
+ * one near 0 (1e-300) becomes 0 in float32 and the frequencies infinite. */
+#define ROPE_THETA_MIN 1.0
 
 static int parse_rope(const json_t *root, const char *path, struct model_config *c, char *err, size_t err_size)
 {
@@ -224,12 +239,13 @@ static int parse_rope(const json_t *root, const char *path, struct model_config 
 		}
 		/* rope_theta lives inside; a top-level one is the fallback */
 		double theta_default;
-		if (get_number(root, path, "rope_theta", 10000.0, 0, 1e12, &theta_default, err, err_size) ||
-		    get_number(parameters, path, "rope_theta", theta_default, 0, 1e12, &c->rope_theta, err, err_size))
+		if (get_number(root, path, "rope_theta", 10000.0, ROPE_THETA_MIN, 1e12, &theta_default, err, err_size) ||
+		    get_number(parameters, path, "rope_theta", theta_default, ROPE_THETA_MIN, 1e12, &c->rope_theta,
+			       err, err_size))
 			return -1;
 		return parse_rope_scaling(parameters, path, "rope_parameters", c, err, err_size);
 	}
-	if (get_number(root, path, "rope_theta", 10000.0, 0, 1e12, &c->rope_theta, err, err_size))
+	if (get_number(root, path, "rope_theta", 10000.0, ROPE_THETA_MIN, 1e12, &c->rope_theta, err, err_size))
 		return -1;
 	return parse_rope_scaling(json_object_get(root, "rope_scaling"), path, "rope_scaling", c, err, err_size);
 }
@@ -271,7 +287,8 @@ static int parse_token_ids(const json_t *object, const char *path, const char *k
 	int rc = 1;
 	*count = 0;
 	json_array_foreach(list, i, item) {
-		if (!json_is_integer(item) || json_integer_value(item) < 0 || json_integer_value(item) >= vocab_size) {
+		long long id;
+		if (!json_get_int64(item, &id) || id < 0 || id >= vocab_size) {
 			char *shown = json_dumps(item, JSON_ENCODE_ANY);
 			snprintf(err, err_size, "%s: %s %.40s is not a token id below vocab_size (%d)", path, key,
 				 shown ? shown : "?", vocab_size);
@@ -280,13 +297,13 @@ static int parse_token_ids(const json_t *object, const char *path, const char *k
 			break;
 		}
 		if (*count < max_ids)
-			ids[(*count)++] = (int)json_integer_value(item);
+			ids[(*count)++] = (int)id;
 	}
 	json_decref(single);
 	return rc;
 }
 
-/* bos/eos from generation_config.json first, then config.json; sampling defaults. */
+/* bos/eos from generation_config.json first, then config.json. */
 static int parse_tokens(const json_t *root, const char *path, const json_t *generation, const char *gen_path,
 			struct model_config *c, char *err, size_t err_size)
 {
@@ -308,31 +325,7 @@ static int parse_tokens(const json_t *root, const char *path, const json_t *gene
 	if (rc == 0)
 		rc = parse_token_ids(root, path, "eos_token_id", c->vocab_size, c->eos_token_ids, MODEL_MAX_EOS,
 				     &c->eos_token_count, err, err_size);
-	if (rc < 0)
-		return -1;
-
-	c->default_temperature = NAN;
-	c->default_top_p = NAN;
-	c->default_top_k = -1;
-	if (!generation)
-		return 0;
-	double temperature, top_p;
-	if (get_number(generation, gen_path, "temperature", NAN, -1, 100, &temperature, err, err_size) == 0)
-		c->default_temperature = (float)temperature;
-	else if (json_object_get(generation, "temperature") && !json_is_null(json_object_get(generation, "temperature")))
-		return -1;
-	if (get_number(generation, gen_path, "top_p", NAN, -1, 1, &top_p, err, err_size) == 0)
-		c->default_top_p = (float)top_p;
-	else if (json_object_get(generation, "top_p") && !json_is_null(json_object_get(generation, "top_p")))
-		return -1;
-	if (get_int(generation, gen_path, "top_k", -1, -1, 1 << 24, &c->default_top_k, err, err_size))
-		return -1;
-	if (c->default_temperature < 0 || c->default_top_p < 0) {
-		snprintf(err, err_size, "%s: temperature or top_p is negative", gen_path);
-		return -1;
-	}
-	err[0] = '\0';
-	return 0;
+	return rc < 0 ? -1 : 0;
 }
 
 /* Values quoted from config.json may hold control characters: keep the message one
@@ -358,6 +351,7 @@ int model_config_load_quant(const char *dir, struct model_config *config, struct
 	    parse_rope(root, path, config, err, err_size) ||
 	    parse_dtype(root, path, config, err, err_size) ||
 	    parse_tokens(root, path, generation, gen_path, config, err, err_size) ||
+	    generation_config_parse(generation, gen_path, config, err, err_size) ||
 	    quant_config_parse(root, path, quant, err, err_size)) {
 		message_one_line(err);
 		json_decref(root);

@@ -38,6 +38,48 @@ static int load_tokenizer(const struct options *opts, const char *dir, struct bp
 	return -1;
 }
 
+/* Every token the tokenizer can produce or name needs a row of the embedding:
+ * refuse, by name, a token whose id is past config.json's vocab_size. */
+static int check_tokenizer_fits(const struct model_runtime *rt, char *err, size_t err_size)
+{
+	const int32_t vocab = rt->model->config.vocab_size, ids = bpe_vocab_size(rt->bpe);
+	for (int32_t id = vocab; id < ids; id++) {
+		size_t length;
+		const unsigned char *bytes = bpe_token_bytes(rt->bpe, id, &length);
+		if (!bytes)
+			continue;
+		char shown[64];
+		size_t n = 0;
+		for (; n < length && n + 1 < sizeof shown && n < 40; n++)
+			shown[n] = bytes[n] < 0x20 || bytes[n] == 0x7f ? '?' : (char)bytes[n];
+		shown[n] = '\0';
+		snprintf(err, err_size, "%s: the tokenizer's token \"%s\" has id %ld, past config.json's vocab_size %d "
+			 "(the embedding has no row for it)", rt->dir, shown, (long)id, (int)vocab);
+		return -1;
+	}
+	return 0;
+}
+
+/* bos_token_id from generation_config.json or config.json; without one (both may
+ * leave it out), the tokenizer's <|begin_of_text|>, as the Llama 3 templates write. */
+static int32_t resolve_bos(const struct model_runtime *rt)
+{
+	if (rt->model->config.bos_token_id >= 0)
+		return rt->model->config.bos_token_id;
+	return bpe_special_id(rt->bpe, "<|begin_of_text|>");
+}
+
+int model_runtime_bos(const struct model_runtime *rt, int32_t *id, char *err, size_t err_size)
+{
+	if (rt->bos_token_id < 0) {
+		snprintf(err, err_size, "%s: no BOS token: neither config.json nor generation_config.json has "
+			 "bos_token_id, and the tokenizer has no <|begin_of_text|>", rt->dir);
+		return -1;
+	}
+	*id = rt->bos_token_id;
+	return 0;
+}
+
 int model_runtime_open(const struct options *opts, struct model_runtime *rt, char *err, size_t err_size)
 {
 	memset(rt, 0, sizeof *rt);
@@ -46,7 +88,14 @@ int model_runtime_open(const struct options *opts, struct model_runtime *rt, cha
 	if (model_open(rt->dir, &rt->model, err, err_size) != 0 ||
 	    load_tokenizer(opts, rt->dir, &rt->bpe, err, err_size) != 0)
 		goto fail;
-	rt->template_kind = chat_template_detect(rt->dir);
+	struct chat_template_detection template;
+	if (check_tokenizer_fits(rt, err, err_size) != 0 ||
+	    chat_template_detect(rt->dir, &template, err, err_size) != 0)
+		goto fail;
+	rt->template_kind = template.kind;
+	if (template.notice[0])
+		fprintf(stderr, "llmchat: %s\n", template.notice);
+	rt->bos_token_id = resolve_bos(rt);
 	if (rt->model->config.kv_cache_scheme_ignored)
 		fprintf(stderr, "llmchat: %s: kv_cache_scheme is ignored: the KV cache is --kv-cache's type (bf16 "
 			"by default) with scale 1 (k_scale/v_scale unused)\n", rt->model->name);

@@ -7,10 +7,12 @@
  * detection, the clock, and the errors.
  */
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "chat_template.h"
@@ -95,6 +97,216 @@ static void expect_render(enum chat_template_kind kind, const struct chat_messag
 
 /* ---- detection ---------------------------------------------------------------- */
 
+/* Detects DIR's template and checks the form, how it matched and (for anything but
+ * an exact match) that the notice holds KEYWORD; name says the rule. */
+static void expect_detect(const char *dir, enum chat_template_kind kind, enum chat_template_match match,
+			  const char *keyword, const char *name)
+{
+	struct chat_template_detection got;
+	char err[512] = "";
+	int rc = chat_template_detect(dir, &got, err, sizeof err);
+	bool notice_ok = match == CHAT_TEMPLATE_EXACT ? got.notice[0] == '\0'
+						      : strstr(got.notice, keyword) && !strchr(got.notice, '\n');
+	if (!tap_ok(rc == 0 && got.kind == kind && got.match == match && notice_ok, "detect: %s", name))
+		tap_diag("rc %d err '%s' kind %d match %d notice '%s'", rc, err, (int)got.kind, (int)got.match,
+			 got.notice);
+}
+
+/* Detection fails with a message holding each of the keywords (NULL ends them). */
+static void expect_detect_error(const char *dir, const char *name, const char *keyword, const char *keyword2)
+{
+	struct chat_template_detection got;
+	char err[512] = "";
+	int rc = chat_template_detect(dir, &got, err, sizeof err);
+	if (!tap_ok(rc == -1 && strstr(err, keyword) && (!keyword2 || strstr(err, keyword2)), "detect: %s", name))
+		tap_diag("rc %d err '%s' (want '%s' and '%s')", rc, err, keyword, keyword2 ? keyword2 : "");
+}
+
+/* Writes DIR/tokenizer_config.json as Meta ships it for Meta-Llama-3-8B-Instruct: the
+ * 256 added_tokens_decoder entries (Llama 3.0's names), the template as a JSON
+ * string, and transformers' "no limit" model_max_length, int(1e30), an integer
+ * past 64 bits. */
+static void write_meta_llama3_config(const char *dir, const char *chat_template)
+{
+	char path[1024];
+	snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+	FILE *f = fopen(path, "wb");
+	fputs("{\n  \"added_tokens_decoder\": {\n", f);
+	for (int k = 0; k < 256; k++) {
+		static const char *const named[] = {"<|begin_of_text|>", "<|end_of_text|>", NULL, NULL, NULL, NULL,
+						    "<|start_header_id|>", "<|end_header_id|>", NULL, "<|eot_id|>"};
+		char name[64];
+		int reserved = k < 6 ? k - 2 : k == 8 ? 4 : k - 5;
+		if (k < 10 && named[k])
+			snprintf(name, sizeof name, "%s", named[k]);
+		else
+			snprintf(name, sizeof name, "<|reserved_special_token_%d|>", reserved);
+		fprintf(f, "    \"%d\": {\n      \"content\": \"%s\",\n      \"lstrip\": false,\n"
+			"      \"normalized\": false,\n      \"rstrip\": false,\n      \"single_word\": false,\n"
+			"      \"special\": true\n    }%s\n", 128000 + k, name, k < 255 ? "," : "");
+	}
+	json_t *string = json_string(chat_template);
+	char *source = json_dumps(string, JSON_ENCODE_ANY);
+	json_decref(string);
+	fprintf(f, "  },\n  \"bos_token\": \"<|begin_of_text|>\",\n  \"chat_template\": %s,\n"
+		"  \"clean_up_tokenization_spaces\": true,\n  \"eos_token\": \"<|eot_id|>\",\n"
+		"  \"model_input_names\": [\n    \"input_ids\",\n    \"attention_mask\"\n  ],\n"
+		"  \"model_max_length\": 1000000000000000019884624838656,\n"
+		"  \"tokenizer_class\": \"PreTrainedTokenizerFast\"\n}\n", source);
+	free(source);
+	fclose(f);
+}
+
+/* SOURCE with the first FROM replaced by TO (malloc'd); bails out when FROM is absent. */
+static char *edited(const char *source, const char *from, const char *to)
+{
+	const char *at = strstr(source, from);
+	if (!at) {
+		printf("Bail out! the template lacks '%.40s'\n", from);
+		exit(1);
+	}
+	size_t head = (size_t)(at - source), from_len = strlen(from), to_len = strlen(to);
+	char *out = malloc(strlen(source) - from_len + to_len + 1);
+	memcpy(out, source, head);
+	memcpy(out + head, to, to_len);
+	strcpy(out + head + to_len, at + from_len);
+	return out;
+}
+
+/* The templates Meta shipped before the current ones: each must be recognised as
+ * its form, byte for byte. */
+static void test_detect_older_copies(const char *dir, const char *llama3, const char *llama31)
+{
+	/* April 2024: the generation prompt without {% if add_generation_prompt %} */
+	char *first3 = edited(llama3, "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}",
+			      "{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}");
+	write_config(dir, json_string(first3));
+	expect_detect(dir, CHAT_TEMPLATE_LLAMA3, CHAT_TEMPLATE_EXACT, "", "the first Llama 3 template (348 bytes)");
+	/* Llama 3.1 as first shipped: tool results end in <|eot_id|> alone ... */
+	char *plain_eot = edited(llama31,
+				 "        {%- if builtin_tools is defined %}\n            {{- \"<|eom_id|>\" }}\n"
+				 "        {%- else %}\n            {{- \"<|eot_id|>\" }}\n        {%- endif %}\n"
+				 "    {%- endif %}\n{%- endfor %}",
+				 "        {{- \"<|eot_id|>\" }}\n    {%- endif %}\n{%- endfor %}");
+	write_config(dir, json_string(plain_eot));
+	expect_detect(dir, CHAT_TEMPLATE_LLAMA31, CHAT_TEMPLATE_EXACT, "", "an earlier Llama 3.1 template (4614 bytes)");
+	/* ... and the first of them without the `tools = none` default */
+	char *first31 = edited(plain_eot, "{%- if not tools is defined %}\n    {%- set tools = none %}\n{%- endif %}\n", "");
+	write_config(dir, json_string(first31));
+	expect_detect(dir, CHAT_TEMPLATE_LLAMA31, CHAT_TEMPLATE_EXACT, "", "the first Llama 3.1 template (4542 bytes)");
+	free(first3);
+	free(plain_eot);
+	free(first31);
+}
+
+/* Templates that are not byte for byte Meta's: the closest form, said once. */
+static void test_detect_not_meta(const char *dir, const char *llama3, const char *llama32)
+{
+	static const char chatml[] =
+		"{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + "
+		"'<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+	write_config(dir, json_string(chatml));
+	expect_detect(dir, CHAT_TEMPLATE_LLAMA31, CHAT_TEMPLATE_FOREIGN, "tokenizer_config.json: chat_template is not a Llama 3 template (ChatML?); rendering the Llama 3.1 form",
+		      "ChatML: not Llama 3, rendered as 3.1, said with the file");
+	write_config(dir, json_string("{% for m in messages %}[INST] {{ m.content }} [/INST]{% endfor %}"));
+	expect_detect(dir, CHAT_TEMPLATE_LLAMA31, CHAT_TEMPLATE_FOREIGN, "[INST]", "a Llama 2 template: not Llama 3");
+	write_config(dir, json_string("{{ bos_token }}{{ date_string }}{% for m in messages %}{% endfor %}"));
+	expect_detect(dir, CHAT_TEMPLATE_LLAMA31, CHAT_TEMPLATE_FOREIGN, "not a Llama 3 template",
+		      "no header tokens: not Llama 3, whatever else it mentions");
+
+	/* a fine-tuner's edit of 3.0 (a default system prompt), and of 3.2 */
+	char *edit3 = edited(llama3, "{% set loop_messages = messages %}",
+			     "{% set loop_messages = messages %}{# my fine-tune #}");
+	write_config(dir, json_string(edit3));
+	expect_detect(dir, CHAT_TEMPLATE_LLAMA3, CHAT_TEMPLATE_EDITED, "edited (not one Meta shipped): rendering the closest form, Llama 3's",
+		      "an edited Llama 3 template: the Llama 3 form, said");
+	char *edit32 = edited(llama32, "Cutting Knowledge Date: December 2023", "Cutting Knowledge Date: June 2024");
+	write_config(dir, json_string(edit32));
+	expect_detect(dir, CHAT_TEMPLATE_LLAMA32, CHAT_TEMPLATE_EDITED, "Llama 3.2's", "an edited Llama 3.2 template: the 3.2 form");
+	size_t n = strlen(llama3);
+	char *spaced = malloc(n + 2);
+	memcpy(spaced, llama3, n);
+	strcpy(spaced + n, "\n");
+	write_config(dir, json_string(spaced));
+	expect_detect(dir, CHAT_TEMPLATE_LLAMA3, CHAT_TEMPLATE_EDITED, "edited", "one byte more is an edit, said");
+	free(spaced);
+	free(edit3);
+	free(edit32);
+}
+
+static void test_detect_files(const char *dir, const char *llama3, const char *llama31, const char *llama32)
+{
+	expect_detect(dir, CHAT_TEMPLATE_LLAMA31, CHAT_TEMPLATE_ABSENT, "no chat template (no chat_template.jinja, no tokenizer_config.json); rendering the Llama 3.1 form",
+		      "no tokenizer_config.json: the 3.1 form, said");
+	expect_detect("/nonexistent/llmchat", CHAT_TEMPLATE_LLAMA31, CHAT_TEMPLATE_ABSENT, "no chat template",
+		      "a missing folder: the 3.1 form, said");
+	write_text(dir, "tokenizer_config.json", "{\"bos_token\": \"<|begin_of_text|>\", \"model_max_length\": "
+		   "1000000000000000019884624838656}");
+	expect_detect(dir, CHAT_TEMPLATE_LLAMA31, CHAT_TEMPLATE_ABSENT, "tokenizer_config.json has no chat_template",
+		      "a base model's tokenizer_config.json: no template, said");
+
+	write_meta_llama3_config(dir, llama3);
+	expect_detect(dir, CHAT_TEMPLATE_LLAMA3, CHAT_TEMPLATE_EXACT, "",
+		      "Meta-Llama-3-8B-Instruct's tokenizer_config.json (model_max_length 1e30) is the Llama 3 form");
+	write_config(dir, json_string(llama31));
+	expect_detect(dir, CHAT_TEMPLATE_LLAMA31, CHAT_TEMPLATE_EXACT, "", "Llama 3.1 template string");
+	write_config(dir, json_string(llama32));
+	expect_detect(dir, CHAT_TEMPLATE_LLAMA32, CHAT_TEMPLATE_EXACT, "", "Llama 3.2 template string");
+
+	write_config(dir, json_pack("[{s:s, s:s}, {s:s, s:s}]", "name", "tool_use", "template", llama32,
+				    "name", "default", "template", llama3));
+	expect_detect(dir, CHAT_TEMPLATE_LLAMA3, CHAT_TEMPLATE_EXACT, "",
+		      "a list of templates uses the one named default, not the first");
+	write_config(dir, json_pack("[{s:s, s:s}]", "name", "tool_use", "template", llama3));
+	expect_detect(dir, CHAT_TEMPLATE_LLAMA31, CHAT_TEMPLATE_ABSENT, "lists no chat_template named default",
+		      "a list without default: the 3.1 form, said");
+	write_config(dir, json_integer(3));
+	expect_detect(dir, CHAT_TEMPLATE_LLAMA31, CHAT_TEMPLATE_ABSENT, "neither a string nor a list",
+		      "a non-string chat_template: the 3.1 form, said");
+
+	write_text(dir, "tokenizer_config.json", "{\n  \"chat_template\": \"<|start_header_id|><|eot_id|>");
+	expect_detect_error(dir, "broken JSON is an error naming the file and the line, not a fallback",
+			    "tokenizer_config.json: line 2", "invalid JSON");
+	write_text(dir, "tokenizer_config.json", "[]");
+	expect_detect_error(dir, "a tokenizer_config.json that is not an object is an error", "tokenizer_config.json",
+			    "not a JSON object");
+
+	write_config(dir, json_string(llama3));
+	write_text(dir, "chat_template.jinja", llama32);
+	expect_detect(dir, CHAT_TEMPLATE_LLAMA32, CHAT_TEMPLATE_EXACT, "",
+		      "chat_template.jinja beside tokenizer_config.json wins");
+	remove_files(dir);
+	write_text(dir, "chat_template.jinja", "{% for m in messages %}<|im_start|>{{ m.content }}{% endfor %}");
+	expect_detect(dir, CHAT_TEMPLATE_LLAMA31, CHAT_TEMPLATE_FOREIGN, "chat_template.jinja is not a Llama 3 template (ChatML?)",
+		      "a ChatML chat_template.jinja: the notice names that file");
+	remove_files(dir);
+	write_text(dir, "chat_template.jinja", llama3);
+	expect_detect(dir, CHAT_TEMPLATE_LLAMA3, CHAT_TEMPLATE_EXACT, "", "chat_template.jinja alone is enough");
+	remove_files(dir);
+
+	/* a FIFO or a directory where a file should be: an error at once, not a hang */
+	char path[1024];
+	snprintf(path, sizeof path, "%s/chat_template.jinja", dir);
+	if (mkfifo(path, 0600) == 0) {
+		expect_detect_error(dir, "a FIFO named chat_template.jinja is refused at once", "chat_template.jinja",
+				    "FIFO");
+		unlink(path);
+	}
+	snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+	mkdir(path, 0700);
+	expect_detect_error(dir, "a directory named tokenizer_config.json is an error", "tokenizer_config.json",
+			    "directory");
+	rmdir(path);
+	write_config(dir, json_string(llama3));
+	if (geteuid() != 0 && chmod(path, 0) == 0) {
+		expect_detect_error(dir, "an unreadable tokenizer_config.json says permission", "tokenizer_config.json",
+				    "Permission denied");
+	} else {
+		tap_ok(1, "detect: # SKIP permissions do not apply to root");
+	}
+	remove_files(dir);
+}
+
 static void test_detect(void)
 {
 	char dir[] = "/tmp/llmchat-chat-template.XXXXXX";
@@ -105,44 +317,9 @@ static void test_detect(void)
 	char *llama3 = template_source("llama-3-instruct");
 	char *llama31 = template_source("llama-3.1-instruct");
 	char *llama32 = template_source("llama-3.2-instruct");
-
-	tap_ok(chat_template_detect(dir) == CHAT_TEMPLATE_LLAMA31, "detect: no tokenizer_config.json gives Llama 3.1");
-	tap_ok(chat_template_detect("/nonexistent/llmchat") == CHAT_TEMPLATE_LLAMA31,
-	       "detect: a missing folder gives Llama 3.1");
-
-	write_config(dir, json_string(llama3));
-	tap_ok(chat_template_detect(dir) == CHAT_TEMPLATE_LLAMA3, "detect: Meta-Llama-3 template string");
-	write_config(dir, json_string(llama31));
-	tap_ok(chat_template_detect(dir) == CHAT_TEMPLATE_LLAMA31, "detect: Llama 3.1 template string");
-	write_config(dir, json_string(llama32));
-	tap_ok(chat_template_detect(dir) == CHAT_TEMPLATE_LLAMA32, "detect: Llama 3.2 template string");
-
-	/* An older 3.1 copy: date_string alone (no "Cutting Knowledge Date" literal). */
-	write_config(dir, json_string("{{ bos_token }}{{ date_string }}{% for m in messages %}{% endfor %}"));
-	tap_ok(chat_template_detect(dir) == CHAT_TEMPLATE_LLAMA31, "detect: date_string means Llama 3.1");
-
-	write_config(dir, json_pack("[{s:s, s:s}, {s:s, s:s}]", "name", "tool_use", "template", llama32,
-				    "name", "default", "template", llama3));
-	tap_ok(chat_template_detect(dir) == CHAT_TEMPLATE_LLAMA3,
-	       "detect: a list of templates uses the one named default, not the first");
-	write_config(dir, json_pack("[{s:s, s:s}]", "name", "tool_use", "template", llama3));
-	tap_ok(chat_template_detect(dir) == CHAT_TEMPLATE_LLAMA31, "detect: a list without default gives Llama 3.1");
-
-	write_config(dir, json_string("{% for m in messages %}[INST] {{ m.content }} [/INST]{% endfor %}"));
-	tap_ok(chat_template_detect(dir) == CHAT_TEMPLATE_LLAMA31, "detect: an unknown template gives Llama 3.1");
-	write_config(dir, json_integer(3));
-	tap_ok(chat_template_detect(dir) == CHAT_TEMPLATE_LLAMA31, "detect: a non-string chat_template gives Llama 3.1");
-	write_text(dir, "tokenizer_config.json", "{\"chat_template\": \"<|start_header_id|><|eot_id|>");
-	tap_ok(chat_template_detect(dir) == CHAT_TEMPLATE_LLAMA31, "detect: malformed JSON gives Llama 3.1");
-
-	write_config(dir, json_string(llama3));
-	write_text(dir, "chat_template.jinja", llama32);
-	tap_ok(chat_template_detect(dir) == CHAT_TEMPLATE_LLAMA32,
-	       "detect: chat_template.jinja beside tokenizer_config.json wins");
-	remove_files(dir);
-	write_text(dir, "chat_template.jinja", llama3);
-	tap_ok(chat_template_detect(dir) == CHAT_TEMPLATE_LLAMA3, "detect: chat_template.jinja alone is enough");
-
+	test_detect_files(dir, llama3, llama31, llama32);
+	test_detect_older_copies(dir, llama3, llama31);
+	test_detect_not_meta(dir, llama3, llama32);
 	remove_files(dir);
 	rmdir(dir);
 	free(llama3);
