@@ -158,3 +158,21 @@ bool json_get_int64(const json_t *value, long long *out)
 	*out = (long long)real;
 	return true;
 }
+
+void json_value_text(const json_t *value, char *out, size_t out_size)
+{
+	if (out_size == 0)
+		return;
+	if (json_is_number(value)) {
+		double number = json_number_value(value);
+		for (int digits = 1; digits <= 17; digits++) {
+			snprintf(out, out_size, "%.*g", digits, number);
+			if (strtod(out, NULL) == number)
+				return;
+		}
+		return;
+	}
+	char *text = value ? json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+	snprintf(out, out_size, "%s", text ? text : "(missing)");
+	free(text);
+}

@@ -48,4 +48,9 @@ json_t *json_read_file(const char *path, size_t limit, bool *missing, char *err,
  * json_read_file returns every number).  Returns false for anything else. */
 bool json_get_int64(const json_t *value, long long *out);
 
+/* VALUE as a message shows it, at most out_size - 1 bytes: a number in the shortest
+ * form that reads back the same (json_read_file makes 0 a real, which jansson would
+ * print as "0.0"), anything else as compact JSON. */
+void json_value_text(const json_t *value, char *out, size_t out_size);
+
 #endif

@@ -20,14 +20,6 @@
  * below float32's limit. */
 #define MIN_TEMPERATURE 1e-6
 
-/* The value as the file spells it, for messages (at most 40 bytes of it). */
-static void value_text(const json_t *value, char *out, size_t out_size)
-{
-	char *shown = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
-	snprintf(out, out_size, "%.40s", shown ? shown : "?");
-	free(shown);
-}
-
 /* A number member in [min, max], or (min, max] when min_open; absent or null leaves
  * *present false.  A value that becomes 0 in float32 does not pass an open bound of 0. */
 static int read_number(const json_t *object, const char *path, const char *key, double min, bool min_open,
@@ -41,7 +33,7 @@ static int read_number(const json_t *object, const char *path, const char *key, 
 	bool below = min_open ? !(number > min && (float)number > (float)min) : !(number >= min);
 	if (!json_is_number(value) || !isfinite(number) || below || number > max) {
 		char shown[48];
-		value_text(value, shown, sizeof shown);
+		json_value_text(value, shown, sizeof shown);
 		snprintf(err, err_size, "%s: %s %s is not in %c%g, %g]", path, key, shown, min_open ? '(' : '[',
 			 min, max);
 		return -1;
@@ -61,7 +53,7 @@ static int read_integer(const json_t *object, const char *path, const char *key,
 	long long number;
 	if (!json_get_int64(value, &number) || number < min || number > max) {
 		char shown[48];
-		value_text(value, shown, sizeof shown);
+		json_value_text(value, shown, sizeof shown);
 		snprintf(err, err_size, "%s: %s %s is not an integer in [%lld, %lld]", path, key, shown, min, max);
 		return -1;
 	}
@@ -78,7 +70,7 @@ static int read_do_sample(const json_t *object, const char *path, int *out, char
 		return 0;
 	if (!json_is_boolean(value)) {
 		char shown[48];
-		value_text(value, shown, sizeof shown);
+		json_value_text(value, shown, sizeof shown);
 		snprintf(err, err_size, "%s: do_sample %s is not true or false", path, shown);
 		return -1;
 	}

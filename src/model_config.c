@@ -70,10 +70,9 @@ static int get_int(const json_t *object, const char *path, const char *key, long
 	/* json_read_file reads every number as a real: an integer is an integral one */
 	long long number;
 	if (!json_get_int64(value, &number) || number < min || number > max) {
-		char *shown = json_dumps(value, JSON_ENCODE_ANY);
-		snprintf(err, err_size, "%s: %s (%.40s) is not an integer in [%lld, %lld]", path, key,
-			 shown ? shown : "?", min, max);
-		free(shown);
+		char shown[48];
+		json_value_text(value, shown, sizeof shown);
+		snprintf(err, err_size, "%s: %s (%s) is not an integer in [%lld, %lld]", path, key, shown, min, max);
 		return -1;
 	}
 	*out = (int)number;
@@ -97,10 +96,9 @@ static int get_number(const json_t *object, const char *path, const char *key, d
 	}
 	double number = json_number_value(value);
 	if (!json_is_number(value) || !isfinite(number) || number < min || number > max) {
-		char *shown = json_dumps(value, JSON_ENCODE_ANY);
-		snprintf(err, err_size, "%s: %s (%.40s) is not a number in [%g, %g]", path, key, shown ? shown : "?",
-			 min, max);
-		free(shown);
+		char shown[48];
+		json_value_text(value, shown, sizeof shown);
+		snprintf(err, err_size, "%s: %s (%s) is not a number in [%g, %g]", path, key, shown, min, max);
 		return -1;
 	}
 	*out = number;
@@ -289,10 +287,10 @@ static int parse_token_ids(const json_t *object, const char *path, const char *k
 	json_array_foreach(list, i, item) {
 		long long id;
 		if (!json_get_int64(item, &id) || id < 0 || id >= vocab_size) {
-			char *shown = json_dumps(item, JSON_ENCODE_ANY);
-			snprintf(err, err_size, "%s: %s %.40s is not a token id below vocab_size (%d)", path, key,
-				 shown ? shown : "?", vocab_size);
-			free(shown);
+			char shown[48];
+			json_value_text(item, shown, sizeof shown);
+			snprintf(err, err_size, "%s: %s %s is not a token id below vocab_size (%d)", path, key, shown,
+				 vocab_size);
 			rc = -1;
 			break;
 		}

@@ -206,6 +206,21 @@ static int parse_vocab(struct bpe *bpe, const char *text, struct json_span vocab
 	}
 }
 
+/* A number as a message shows it: the shortest form that reads back the same (every
+ * number is a real here, which jansson would print as "5.0"); "(none)" for no number. */
+static void number_text(const json_t *value, char *out, size_t out_size)
+{
+	snprintf(out, out_size, "(none)");
+	if (!json_is_number(value))
+		return;
+	double number = json_number_value(value);
+	for (int digits = 1; digits <= 17; digits++) {
+		snprintf(out, out_size, "%.*g", digits, number);
+		if (strtod(out, NULL) == number)
+			return;
+	}
+}
+
 /* An added token's id: an integer in [0, BPE_MAX_ID).  With JSON_DECODE_INT_AS_REAL
  * every number is a real; an integral one is exact up to 2^53, far past the limit. */
 static int added_token_id(const json_t *id, int32_t *out)
@@ -242,9 +257,7 @@ static int parse_added_tokens(struct bpe *bpe, const char *text, struct json_spa
 		int32_t value;
 		if (added_token_id(id, &value) != 0) {
 			char shown[64], number[48];
-			char *text_of_id = json_dumps(id, JSON_ENCODE_ANY);
-			snprintf(number, sizeof number, "%.40s", text_of_id ? text_of_id : "(none)");
-			free(text_of_id);
+			number_text(id, number, sizeof number);
 			snprintf(err, err_size, "%s: added_tokens[%zu] \"%s\": id %s is not an integer in [0, %d)", where, i,
 				 for_message(content, len, shown, sizeof shown), number, BPE_MAX_ID);
 			goto out;
