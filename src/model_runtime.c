@@ -96,6 +96,11 @@ int model_runtime_open(const struct options *opts, struct model_runtime *rt, cha
 	if (template.notice[0])
 		fprintf(stderr, "llmchat: %s\n", template.notice);
 	rt->bos_token_id = resolve_bos(rt);
+	/* --raw and --perplexity put the BOS first: without one, say so before the
+	 * engine takes its memory */
+	int32_t bos;
+	if ((opts->raw || opts->mode == MODE_PERPLEXITY) && model_runtime_bos(rt, &bos, err, err_size) != 0)
+		goto fail;
 	if (rt->model->config.kv_cache_scheme_ignored)
 		fprintf(stderr, "llmchat: %s: kv_cache_scheme is ignored: the KV cache is --kv-cache's type (bf16 "
 			"by default) with scale 1 (k_scale/v_scale unused)\n", rt->model->name);
