@@ -36,7 +36,7 @@ static int collect(void *user_data, const char *text, size_t length)
 
 static struct generation_settings greedy(int max_tokens)
 {
-	struct generation_settings g = {{0, 1, 0, 1, 0, 1}, max_tokens};
+	struct generation_settings g = {{0, 1, 0, 1, 0, 1}, max_tokens, 0};
 	return g;
 }
 
@@ -92,6 +92,17 @@ int main(void)
 	rc |= chat_session_ask(b, "And then?", &g, NULL, collect, &c3, &st, err, sizeof err);
 	tap_ok(rc == 0 && st.prefilled_tokens == second_prompt && strcmp(c2.text, c3.text) == 0,
 	       "a reused cache gives the answer a fresh prefill gives");
+
+	/* generation_config.json's max_length: prompt and answer together, as transformers counts */
+	chat_session_pop_answer(b);
+	struct generation_settings capped = greedy(100);
+	capped.max_length = second_prompt + 4;
+	struct collected capped_text = {0};
+	rc = chat_session_ask(b, "And then?", &capped, NULL, collect, &capped_text, &st, err, sizeof err);
+	tap_ok(rc == 0 && st.generated_tokens == 4 && st.stopped_by_limit &&
+	       strncmp(capped_text.text, c3.text, strlen(capped_text.text)) == 0,
+	       "max_length %d stops the answer when prompt and answer reach it (%d tokens)", capped.max_length,
+	       st.generated_tokens);
 
 	const char *again = chat_session_pop_answer(a);
 	tap_ok(again && strcmp(again, "And then?") == 0 && chat_session_message_count(a) == 3,
