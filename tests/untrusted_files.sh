@@ -27,28 +27,14 @@ check() {
 	else
 		is "$status" "$want" "$name: exit status $want"
 	fi
-	saved_todo=$todo todo=${todo_message:-$todo}
 	if [ -z "$pattern" ]; then
 		is "$(cat "$TMP/err")" "" "$name: nothing on stderr"
 	else
 		like "$(cat "$TMP/err")" "$pattern" "$name: the message names the file and the cause"
 	fi
-	todo=$saved_todo
 }
 
 model_copy() { rm -rf "$TMP/m" && cp -r "$good" "$TMP/m"; }
-
-# --tokenizer is read by tokenizer/vocab_load.c, which the model-json branch fixes: until
-# it is merged the checks that wait for it are TAP TODO ($todo for all of a case's checks,
-# $todo_message for its message only).  Revert this when model-json is merged.
-todo= todo_message=
-ok() {
-	tap_n=$((tap_n + 1))
-	if [ "$1" -eq 0 ]; then echo "ok $tap_n - $2${todo:+ # TODO $todo}"; else
-		echo "not ok $tap_n - $2${todo:+ # TODO $todo}"
-		[ -n "$todo" ] || tap_failed=$((tap_failed + 1))
-	fi
-}
 
 # ---- FIFOs: refused at once by name, never opened for a blocking read ----
 model_copy; rm "$TMP/m/model.safetensors"; mkfifo "$TMP/m/model.safetensors"
@@ -60,9 +46,7 @@ rm "$TMP/sharded/model-00002-of-00003.safetensors"; mkfifo "$TMP/sharded/model-0
 check "a shard a FIFO" nonzero "^llmchat: .*/sharded/model-00002-of-00003\.safetensors: is a FIFO" "$LLMCHAT" -m "$TMP/sharded"
 
 mkfifo "$TMP/tokenizer.fifo"
-todo="the model-json branch fixes tokenizer/vocab_load.c"
 check "--tokenizer a FIFO" nonzero "^llmchat: .*/tokenizer\.fifo: is a FIFO" "$LLMCHAT" --tokenize --tokenizer "$TMP/tokenizer.fifo"
-todo=
 
 # a broken config file or preset is reported and left out (llmchat(1)): exit 0
 mkfifo "$XDG_CONFIG_HOME/llmchat/config"
@@ -95,9 +79,7 @@ ln -s /dev/zero "$presets/zero.txt"
 check "a preset -> /dev/zero" 0 "/presets/zero\.txt: is a character device" "$LLMCHAT" -m "$good" --print-prompt --preset zero
 rm "$presets/zero.txt"
 ln -s /dev/zero "$TMP/tokenizer.zero"
-todo_message="the model-json branch fixes tokenizer/vocab_load.c"
 check "--tokenizer -> /dev/zero" nonzero "/tokenizer\.zero: is a (character )?device" "$LLMCHAT" --tokenize --tokenizer "$TMP/tokenizer.zero"
-todo_message=
 check "--perplexity /dev/zero" nonzero "^llmchat: /dev/zero: is a character device" "$LLMCHAT" -m "$good" --perplexity /dev/zero
 
 # ---- a directory where a file should be ----
@@ -105,9 +87,7 @@ model_copy; rm "$TMP/m/model.safetensors"; mkdir "$TMP/m/model.safetensors"
 check "model.safetensors a directory" nonzero "model\.safetensors: is a directory" "$LLMCHAT" -m "$TMP/m"
 mkdir "$TMP/text.d"
 check "--perplexity a directory" nonzero "/text\.d: is a directory" "$LLMCHAT" -m "$good" --perplexity "$TMP/text.d"
-todo_message="the model-json branch fixes tokenizer/vocab_load.c"
 check "--tokenizer a directory" nonzero "/text\.d: is a directory" "$LLMCHAT" --tokenize --tokenizer "$TMP/text.d"
-todo_message=
 
 # ---- a preset that exists but cannot be read is not an "unknown preset" ----
 ln -s loop.txt "$presets/loop.txt"
