@@ -25,7 +25,10 @@ static int run_mode(const struct options *opts)
 		fputs(options_usage(), stdout);
 		return EXIT_OK;
 	case MODE_VERSION:
-		printf("llmchat %s\n", PACKAGE_VERSION);
+		printf("llmchat %s\n"
+		       "Copyright (c) 2026 the llmchat developers\n"
+		       "MIT License: free to use, copy, modify and distribute, with NO WARRANTY (see COPYING).\n",
+		       PACKAGE_VERSION);
 		return EXIT_OK;
 	case MODE_TOKENIZE:
 		return mode_tokenize(opts);
