@@ -27,7 +27,12 @@ static int run_mode(const struct options *opts)
 	case MODE_HELP:
 		return fputs(options_usage(), stdout) == EOF ? standard_io_write_failed(errno) : EXIT_OK;
 	case MODE_VERSION:
-		return printf("llmchat %s\n", PACKAGE_VERSION) < 0 ? standard_io_write_failed(errno) : EXIT_OK;
+		return printf("llmchat %s\n"
+			      "Copyright (c) 2026 the llmchat developers\n"
+			      "MIT License: free to use, copy, modify and distribute, with NO WARRANTY (see COPYING).\n",
+			      PACKAGE_VERSION) < 0
+			       ? standard_io_write_failed(errno)
+			       : EXIT_OK;
 	case MODE_TOKENIZE:
 		return mode_tokenize(opts);
 	case MODE_DETOKENIZE:

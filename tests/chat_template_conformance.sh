@@ -5,10 +5,7 @@
 # (one run, JSON lines); tests/chat_conformance renders the same in C and compares
 # byte for byte, one TAP line per (template, conversation).
 . "$SRCDIR/tests/lib.sh"
-if ! command -v node >/dev/null 2>&1; then
-	echo "Bail out! node is not installed (the reference renderer needs it)"
-	exit 1
-fi
+need_references "$REFERENCES/@huggingface/jinja"
 if ! node "$SRCDIR/tests/chat/render_reference.mjs" "$SRCDIR/tests/data/chat_templates" >"$TMP/expected.jsonl"; then
 	echo "Bail out! tests/chat/render_reference.mjs failed (is tests/npm/node_modules installed?)"
 	exit 1

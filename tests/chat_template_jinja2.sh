@@ -10,6 +10,7 @@ if ! python3 -c 'import jinja2' 2>/dev/null; then
 	echo "1..0 # SKIP python3 has no jinja2"
 	exit 0
 fi
+need_references "$REFERENCES/@huggingface/jinja"
 node "$SRCDIR/tests/chat/render_reference.mjs" "$SRCDIR/tests/data/chat_templates" >"$TMP/expected.jsonl"
 ok $? "node rendered the corpus"
 python3 "$SRCDIR/tests/chat/crosscheck_jinja2.py" "$SRCDIR/tests/data/chat_templates" "$TMP/expected.jsonl" >"$TMP/out"

@@ -27,3 +27,23 @@ done_testing() {
 	echo "1..$tap_n"
 	[ "$tap_failed" -eq 0 ]
 }
+
+# need_references FILE...: the npm reference packages (tests/npm/node_modules) and node.
+# tests/run fetches them and sets LLMCHAT_REQUIRE_REFERENCES=1: there a missing one bails
+# out.  Elsewhere (make distcheck, an offline package build) the whole test is skipped with
+# the reason.  Call it before any check.
+need_references() {
+	missing=
+	command -v node >/dev/null 2>&1 || missing="node is not installed"
+	for file in "$@"; do
+		[ -n "$missing" ] || [ -e "$file" ] || missing="${file#"$SRCDIR/"} is missing"
+	done
+	[ -z "$missing" ] && return 0
+	if [ -n "${LLMCHAT_REQUIRE_REFERENCES:-}" ] && [ "$LLMCHAT_REQUIRE_REFERENCES" != 0 ]; then
+		echo "Bail out! $missing (run npm ci in tests/npm)"
+		exit 1
+	fi
+	echo "1..0 # SKIP no npm reference packages: $missing (tests/run fetches them)"
+	exit 0
+}
+REFERENCES="$SRCDIR/tests/npm/node_modules"

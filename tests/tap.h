@@ -30,6 +30,19 @@ static inline int tap_ok(int cond, const char *fmt, ...)
 	return cond;
 }
 
+/* Records one check that did not run: "ok N # SKIP reason" (counted, never a failure). */
+static inline void tap_skip(const char *fmt, ...)
+{
+	va_list ap;
+	tap_count++;
+	printf("ok %d # SKIP ", tap_count);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
 /* A diagnostic line that the driver shows but does not count. */
 static inline void tap_diag(const char *fmt, ...)
 {

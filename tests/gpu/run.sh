@@ -30,8 +30,8 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 
 # the kernels against float64, the decode GEMV's bandwidth and the prefill attention's
 # rate (kernel_checks.cu)
-arch=$(sed -n 's/^CUDA_ARCH = //p' Makefile)
-nvcc -O3 -std=c++17 -gencode=arch=compute_${arch#sm_},code=${arch} -I"$top/src" -I"$top/kernels" -I. \
+gencode=$(sed -n 's/^CUDA_GENCODE = //p' Makefile) # configure's --with-cuda-arch, as nvcc flags
+nvcc -O3 -std=c++17 $gencode -I"$top/src" -I"$top/kernels" -I. \
 	"$top/tests/gpu/kernel_checks.cu" libllmchat.a -lcublasLt -lcudart -o kernel_checks >kernel_checks.build 2>&1
 check $? "kernel_checks builds"
 ./kernel_checks gemv_timings.tsv >kernel_checks.out 2>&1
