@@ -8,7 +8,7 @@
 MODEL=$SRCDIR/tests/data/models/tiny-bf16
 if [ ! -d "$MODEL" ]; then echo "1..0 # SKIP no test model at $MODEL"; exit 0; fi
 export XDG_CONFIG_HOME="$TMP/config" XDG_STATE_HOME="$TMP/state"
-load_line=' on CPU ('
+load_line=' layers) on '  # the load line, on the CPU or a GPU
 
 # ---- one rule for a message: a NUL byte is refused with its offset ----------
 want="llmchat: standard input: the message holds a NUL byte (at offset 5)"
