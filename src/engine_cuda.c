@@ -349,10 +349,14 @@ static int cuda_create(const struct model *model, const struct engine_options *o
 	}
 	struct cudaDeviceProp prop;
 	CUDA_TRY(cudaGetDeviceProperties(&prop, device));
-	bool fp8 = model->config.format == WEIGHT_FORMAT_FP8;
-	if (prop.major * 10 + prop.minor < (fp8 ? 89 : 80)) {
-		snprintf(err, err_size, "%s (sm_%d%d) cannot run %s weights (needs sm_%d or newer)", prop.name, prop.major,
-			 prop.minor, weight_format_name(model->config.format), fp8 ? 89 : 80);
+	/* The decode kernels use Hopper's programmatic dependent launch (griddepcontrol), so
+	 * no build has kernels for an older GPU: say so here rather than fail at the first
+	 * launch with "no kernel image" (configure refuses --with-cuda-arch below 90). */
+	if (prop.major < 9) {
+		snprintf(err, err_size,
+			 "%s (compute capability %d.%d) is older than this llmchat's kernels support (9.0, Hopper, "
+			 "or newer); --cpu runs on the CPU",
+			 prop.name, prop.major, prop.minor);
 		return -1;
 	}
 	CUDA_TRY(cudaSetDevice(device));

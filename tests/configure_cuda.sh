@@ -20,9 +20,9 @@ run_configure() {
 }
 gencode() { sed -n 's/^CUDA_GENCODE = *//p' "$TMP/build/Makefile"; }
 
-run_configure --without-cuda --with-cuda-arch="80, sm_86 compute_90,90a  sm_100f"
+run_configure --without-cuda --with-cuda-arch="90, sm_100 compute_90,90a  sm_100f"
 ok $? "configure accepts a list of architectures"
-is "$(gencode)" "-gencode=arch=compute_80,code=sm_80 -gencode=arch=compute_86,code=sm_86 -gencode=arch=compute_90,code=compute_90 -gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_100f,code=sm_100f" \
+is "$(gencode)" "-gencode=arch=compute_90,code=sm_90 -gencode=arch=compute_100,code=sm_100 -gencode=arch=compute_90,code=compute_90 -gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_100f,code=sm_100f" \
 	"each item becomes one -gencode: NN and sm_NN machine code, compute_NN PTX"
 run_configure --without-cuda
 ok $? "configure without --with-cuda-arch"
@@ -35,6 +35,10 @@ run_configure --without-cuda --with-cuda-arch="90a sm_9x"
 status=$?
 [ $status -ne 0 ] && grep -q "with-cuda-arch: 'sm_9x' is not" "$TMP/out"
 ok $? "a malformed item fails and is named (status $status)"
+run_configure --without-cuda --with-cuda-arch="90a sm_86"
+status=$?
+[ $status -ne 0 ] && grep -q "with-cuda-arch: 'sm_86' is older than the kernels support" "$TMP/out"
+ok $? "an architecture older than Hopper fails and is named (status $status)"
 run_configure --without-cuda --with-cuda-arch=" , "
 status=$?
 [ $status -ne 0 ] && grep -q "with-cuda-arch: the list is empty" "$TMP/out"
@@ -64,9 +68,9 @@ ok $? "--with-cuda=DIR naming no folder fails (status $status)"
 nvcc=$(PATH="/usr/local/cuda/bin:$PATH" command -v nvcc)
 if [ -n "$nvcc" ] && "$nvcc" --list-gpu-code >/dev/null 2>&1; then
 	cuda=$(dirname "$(dirname "$nvcc")")
-	run_configure --with-cuda="$cuda" --with-cuda-arch="90a sm_35"
+	run_configure --with-cuda="$cuda" --with-cuda-arch="90a sm_99"
 	status=$?
-	[ $status -ne 0 ] && grep -q "with-cuda-arch: .*nvcc does not know sm_35" "$TMP/out"
+	[ $status -ne 0 ] && grep -q "with-cuda-arch: .*nvcc does not know sm_99" "$TMP/out"
 	ok $? "an architecture nvcc does not know fails naming it (status $status)"
 	[ $status -ne 0 ] || sed 's/^/# /' "$TMP/out" | tail -n 5
 else
