@@ -176,3 +176,18 @@ void json_value_text(const json_t *value, char *out, size_t out_size)
 	snprintf(out, out_size, "%s", text ? text : "(missing)");
 	free(text);
 }
+
+int json_member_integer(const json_t *object, const char *path, const char *key, long long min, long long max,
+			long long *out, char *err, size_t err_size)
+{
+	json_t *value = json_object_get(object, key);
+	if (!value || json_is_null(value))
+		return 0;
+	if (!json_get_int64(value, out) || *out < min || *out > max) {
+		char shown[48];
+		json_value_text(value, shown, sizeof shown);
+		snprintf(err, err_size, "%s: %s %s is not an integer in [%lld, %lld]", path, key, shown, min, max);
+		return -1;
+	}
+	return 1;
+}

@@ -53,4 +53,10 @@ bool json_get_int64(const json_t *value, long long *out);
  * print as "0.0"), anything else as compact JSON. */
 void json_value_text(const json_t *value, char *out, size_t out_size);
 
+/* The integer member KEY of OBJECT, in [min, max].  Returns 1 with *out set, 0 when the
+ * member is absent or null, or -1 with "PATH: KEY VALUE is not an integer in [MIN, MAX]"
+ * in err. */
+int json_member_integer(const json_t *object, const char *path, const char *key, long long min, long long max,
+			long long *out, char *err, size_t err_size);
+
 #endif

@@ -47,18 +47,11 @@ static int read_number(const json_t *object, const char *path, const char *key, 
 static int read_integer(const json_t *object, const char *path, const char *key, long long min, long long max,
 			int *out, char *err, size_t err_size)
 {
-	json_t *value = json_object_get(object, key);
-	if (!value || json_is_null(value))
-		return 0;
 	long long number;
-	if (!json_get_int64(value, &number) || number < min || number > max) {
-		char shown[48];
-		json_value_text(value, shown, sizeof shown);
-		snprintf(err, err_size, "%s: %s %s is not an integer in [%lld, %lld]", path, key, shown, min, max);
-		return -1;
-	}
-	*out = (int)number;
-	return 0;
+	int found = json_member_integer(object, path, key, min, max, &number, err, err_size);
+	if (found > 0)
+		*out = (int)number;
+	return found < 0 ? -1 : 0;
 }
 
 /* do_sample: true, false, or absent/null (-1). */

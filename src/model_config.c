@@ -58,24 +58,15 @@ static int read_json_file(const char *dir, const char *name, bool optional, json
 static int get_int(const json_t *object, const char *path, const char *key, long long default_value,
 		   long long min, long long max, int *out, char *err, size_t err_size)
 {
-	json_t *value = json_object_get(object, key);
-	if (!value || json_is_null(value)) {
-		if (default_value < min) {
-			snprintf(err, err_size, "%s: %s is missing", path, key);
-			return -1;
-		}
-		*out = (int)default_value;
-		return 0;
-	}
-	/* json_read_file reads every number as a real: an integer is an integral one */
 	long long number;
-	if (!json_get_int64(value, &number) || number < min || number > max) {
-		char shown[48];
-		json_value_text(value, shown, sizeof shown);
-		snprintf(err, err_size, "%s: %s (%s) is not an integer in [%lld, %lld]", path, key, shown, min, max);
+	int found = json_member_integer(object, path, key, min, max, &number, err, err_size);
+	if (found < 0)
+		return -1;
+	if (found == 0 && default_value < min) {
+		snprintf(err, err_size, "%s: %s is missing", path, key);
 		return -1;
 	}
-	*out = (int)number;
+	*out = (int)(found ? number : default_value);
 	return 0;
 }
 

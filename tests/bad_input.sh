@@ -6,17 +6,6 @@
 unset LLMCHAT_MODEL
 good="$SRCDIR/tests/data/models/tiny-bf16"
 
-# expect_one_line NAME PATTERN COMMAND...: stdin from $TMP/in
-expect_one_line() {
-	name=$1 pattern=$2
-	shift 2
-	"$@" <"$TMP/in" >"$TMP/out" 2>"$TMP/err"
-	status=$?
-	is "$status" 1 "$name: exit status 1"
-	is "$(grep -c . "$TMP/err")" 1 "$name: one line on stderr"
-	like "$(cat "$TMP/err")" "^llmchat: .*$pattern" "$name: the line names the cause"
-}
-
 printf 'Who are you?' >"$TMP/in"
 broken_copy() { rm -rf "$TMP/m" && cp -r "$good" "$TMP/m"; }
 

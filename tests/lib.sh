@@ -23,6 +23,32 @@ like() {
 	if printf '%s' "$1" | grep -Eq -- "$2"; then ok 0 "$3"; else ok 1 "$3"; printf '#   got: %s\n#   want match: %s\n' "$1" "$2"; fi
 }
 
+# expect_one_line NAME PATTERN COMMAND...: exit status 1 and one line on stderr,
+# "llmchat: ...PATTERN" (3 checks); standard input from $TMP/in, which the test writes.
+expect_one_line() {
+	name=$1 pattern=$2
+	shift 2
+	"$@" <"$TMP/in" >"$TMP/out" 2>"$TMP/err"
+	is "$?" 1 "$name: exit status 1"
+	is "$(grep -c . "$TMP/err")" 1 "$name: one line on stderr"
+	like "$(cat "$TMP/err")" "^llmchat: .*$pattern" "$name: the line names the cause"
+}
+
+# find_unprivileged: permissions mean nothing to root, so tests of them run as another
+# user.  Sets $unprivileged to the command prefix that runs as a user they apply to: ""
+# when not root, setpriv as uid 65534 when root (and $TMP is opened to that user), or
+# "none" when root has no way to be another user.
+find_unprivileged() {
+	if [ "$(id -u)" -ne 0 ]; then
+		unprivileged=""
+	elif command -v setpriv >/dev/null 2>&1 && setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
+		unprivileged="setpriv --reuid=65534 --regid=65534 --clear-groups"
+		chmod 755 "$TMP"
+	else
+		unprivileged=none
+	fi
+}
+
 done_testing() {
 	echo "1..$tap_n"
 	[ "$tap_failed" -eq 0 ]

@@ -8,24 +8,14 @@ unset LLMCHAT_MODEL HF_HUB_CACHE HUGGINGFACE_HUB_CACHE HF_HOME XDG_CACHE_HOME
 good="$SRCDIR/tests/data/models/tiny-bf16"
 printf 'Who are you?' >"$TMP/in"
 
-# one_line NAME PATTERN COMMAND...: exit status 1, one stderr line matching PATTERN
-one_line() {
-	name=$1 pattern=$2
-	shift 2
-	"$@" <"$TMP/in" >"$TMP/out" 2>"$TMP/err"
-	status=$?
-	is "$status" 1 "$name: exit status 1"
-	is "$(grep -c . "$TMP/err")" 1 "$name: one line on stderr"
-	like "$(cat "$TMP/err")" "^llmchat: .*$pattern" "$name: the line names the cause"
-}
 
 skip() {
 	tap_n=$((tap_n + 1))
 	echo "ok $tap_n - $1 # SKIP $2"
 }
 
-one_line "-m FILE" "config.json' is a file, not a model folder" "$LLMCHAT" -m "$good/config.json"
-one_line "-m FILE (--print-prompt)" "is a file, not a model folder" "$LLMCHAT" --print-prompt -m "$good/model.safetensors"
+expect_one_line "-m FILE" "config.json' is a file, not a model folder" "$LLMCHAT" -m "$good/config.json"
+expect_one_line "-m FILE (--print-prompt)" "is a file, not a model folder" "$LLMCHAT" --print-prompt -m "$good/model.safetensors"
 
 # A cache under XDG_CACHE_HOME: refs/main, snapshots/<commit>/ of symlinks into blobs/.
 repo="$TMP/xdg/huggingface/hub/models--llmchat-tests--tiny-bf16"
@@ -40,18 +30,11 @@ done
 XDG_CACHE_HOME="$TMP/xdg" "$LLMCHAT" --print-prompt -m "llmchat-tests/tiny-bf16@$commit" <"$TMP/in" >"$TMP/out" 2>"$TMP/err"
 ok $? "ORG/NAME@COMMIT from a cache under XDG_CACHE_HOME opens"
 like "$(cat "$TMP/out")" "Who are you\?" "and the prompt is built from its files"
-one_line "an unknown revision" "revision v9 is neither a ref nor a snapshot.*hf download llmchat-tests/tiny-bf16 --revision v9" \
+expect_one_line "an unknown revision" "revision v9 is neither a ref nor a snapshot.*hf download llmchat-tests/tiny-bf16 --revision v9" \
 	env XDG_CACHE_HOME="$TMP/xdg" "$LLMCHAT" -m llmchat-tests/tiny-bf16@v9
 
-# Permission: root reads anything, so run as nobody where the test runs as root.
-if [ "$(id -u)" -ne 0 ]; then
-	unprivileged=""
-elif command -v setpriv >/dev/null 2>&1 && setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
-	unprivileged="setpriv --reuid=65534 --regid=65534 --clear-groups"
-	chmod 755 "$TMP"
-else
-	unprivileged=none
-fi
+# permissions mean nothing to root (tests/lib.sh)
+find_unprivileged
 if [ "$unprivileged" = none ]; then
 	for name in "an unreadable model folder" "an unreadable tokenizer.json"; do
 		skip "$name says permission" "running as root without setpriv"
@@ -59,10 +42,10 @@ if [ "$unprivileged" = none ]; then
 else
 	cp -r "$good" "$TMP/m" && chmod -R a+rX "$TMP/m" && chmod 000 "$TMP/m"
 	# HOME inside $TMP: nobody cannot read root's settings, which would add a line
-	one_line "an unreadable model folder" "m': Permission denied" \
+	expect_one_line "an unreadable model folder" "m': Permission denied" \
 		$unprivileged env HOME="$TMP" XDG_CONFIG_HOME="$TMP/config" "$LLMCHAT" -m "$TMP/m"
 	chmod 755 "$TMP/m" && chmod 000 "$TMP/m/tokenizer.json"
-	one_line "an unreadable tokenizer.json" "tokenizer.json: Permission denied" \
+	expect_one_line "an unreadable tokenizer.json" "tokenizer.json: Permission denied" \
 		$unprivileged env HOME="$TMP" XDG_CONFIG_HOME="$TMP/config" "$LLMCHAT" -m "$TMP/m"
 fi
 

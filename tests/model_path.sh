@@ -150,15 +150,8 @@ like "$err" "fifo' is a FIFO, not a model folder" "-m FIFO says it is a FIFO"
 err=$("$resolve" "$TMP/plain folder/config.json/x" 2>&1); status=$?
 like "$err" "Not a directory" "a path through a file says so"
 
-# Permission: root reads anything, so run as nobody where the test runs as root.
-if [ "$(id -u)" -ne 0 ]; then
-	unprivileged=""
-elif command -v setpriv >/dev/null 2>&1 && setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
-	unprivileged="setpriv --reuid=65534 --regid=65534 --clear-groups"
-	chmod 755 "$TMP"
-else
-	unprivileged=none
-fi
+# permissions mean nothing to root (tests/lib.sh)
+find_unprivileged
 if [ "$unprivileged" = none ]; then
 	skip "an unreadable folder says permission" "running as root without setpriv"
 	skip "an unreachable path says permission" "running as root without setpriv"

@@ -98,12 +98,9 @@ rm "$presets/loop.txt"
 # permissions mean nothing to root: run those as another user (setpriv), or skip
 # ($as_user: the command prefix that runs as a user permissions apply to; other_user:
 # whether there is one)
+find_unprivileged
 other_user= as_user=
-if [ "$(id -u)" -ne 0 ]; then
-	other_user=yes
-elif command -v setpriv >/dev/null 2>&1 && setpriv --reuid=54321 --regid=54321 --clear-groups true 2>/dev/null; then
-	other_user=yes as_user="setpriv --reuid=54321 --regid=54321 --clear-groups"
-fi
+[ "$unprivileged" = none ] || other_user=yes as_user=$unprivileged
 if [ -n "$other_user" ]; then
 	printf 'You are terse.\n' >"$presets/secret.txt"; chmod 000 "$presets/secret.txt"
 	check "an unreadable preset" 0 "/presets/secret\.txt: Permission denied; no preset used" \
