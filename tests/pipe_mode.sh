@@ -17,7 +17,7 @@ for name in tiny-bf16 tiny-fp8 tiny-int8; do
 	echo "Who are you?" | "$LLMCHAT" -m "$model" --temp 0 --max-tokens 12 >"$TMP/a" 2>"$TMP/a.err"; status=$?
 	is "$status" 0 "$name: pipe mode exits 0"
 	is "$(tail -c 1 "$TMP/a" | od -An -c | tr -d ' ')" '\n' "$name: the answer ends with a newline"
-	like "$(cat "$TMP/a.err")" "llmchat: .*$name.* on CPU" "$name: the load line goes to stderr"
+	like "$(cat "$TMP/a.err")" "llmchat: .*$name.* on (CPU|CUDA)" "$name: the load line goes to stderr"
 	echo "Who are you?" | "$LLMCHAT" -m "$model" --temp 0 --max-tokens 12 >"$TMP/b" 2>/dev/null
 	ok "$(cmp -s "$TMP/a" "$TMP/b"; echo $?)" "$name: greedy answers repeat exactly"
 	echo "Who are you?" | "$LLMCHAT" -m "$model" --seed 7 --temp 1 --max-tokens 12 >"$TMP/c" 2>/dev/null
@@ -26,7 +26,7 @@ for name in tiny-bf16 tiny-fp8 tiny-int8; do
 
 	{ echo "Tell me a long story." | "$LLMCHAT" -m "$model" --temp 0 --max-tokens 400 2>"$TMP/pipe.err"; echo $? >"$TMP/pipe.status"; } | head -c 1 >/dev/null
 	is "$(cat "$TMP/pipe.status")" 141 "$name: a reader closing the pipe ends llmchat quietly with status 141 (as SIGPIPE would)"
-	is "$(cat "$TMP/pipe.err" | grep -v '^llmchat: .* on CPU' | grep -c .)" 0 "$name: ... and nothing but the load line on stderr"
+	is "$(cat "$TMP/pipe.err" | grep -Ev '^llmchat: .* on (CPU|CUDA)' | grep -c .)" 0 "$name: ... and nothing but the load line on stderr"
 
 	echo "Hello there, this is a prompt that is longer than eight tokens." |
 		"$LLMCHAT" -m "$model" --ctx 8 >/dev/null 2>"$TMP/ctx.err"; status=$?
