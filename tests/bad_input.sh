@@ -63,14 +63,6 @@ like "$(cat "$TMP/err")" '^llmchat: --ctx: expected an integer' "--ctx 4k names 
 is "$?" 2 "an unknown flag is a usage error"
 
 # the tensor-parallel flags: a bad value is a usage error of one line naming the flag
-expect_usage() {
-	name=$1 pattern=$2
-	shift 2
-	"$@" </dev/null >/dev/null 2>"$TMP/err"
-	is "$?" 2 "$name: exit status 2"
-	is "$(grep -c . "$TMP/err")" 1 "$name: one line on stderr"
-	like "$(cat "$TMP/err")" "^llmchat: $pattern" "$name: the line names the flag"
-}
 expect_usage "--gpus 0" "--gpus: expected an integer from 1 to 64" "$LLMCHAT" -m "$good" --gpus 0
 expect_usage "--tp two" "--tp: expected an integer" "$LLMCHAT" -m "$good" --tp two
 expect_usage "--comm carrier-pigeon" "--comm: expected one of auto, nccl, p2p, one-gpu, got 'carrier-pigeon'" \

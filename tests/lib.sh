@@ -34,6 +34,17 @@ expect_one_line() {
 	like "$(cat "$TMP/err")" "^llmchat: .*$pattern" "$name: the line names the cause"
 }
 
+# expect_usage NAME PATTERN COMMAND...: a usage error, exit status 2 and one line on
+# stderr, "llmchat: PATTERN..." (3 checks; end PATTERN with $ to match the whole line).
+expect_usage() {
+	name=$1 pattern=$2
+	shift 2
+	"$@" </dev/null >/dev/null 2>"$TMP/err"
+	is "$?" 2 "$name: exit status 2"
+	is "$(grep -c . "$TMP/err")" 1 "$name: one line on stderr"
+	like "$(cat "$TMP/err")" "^llmchat: $pattern" "$name: the line names the flag and what it accepts"
+}
+
 # find_unprivileged: permissions mean nothing to root, so tests of them run as another
 # user.  Sets $unprivileged to the command prefix that runs as a user they apply to: ""
 # when not root, setpriv as uid 65534 when root (and $TMP is opened to that user), or
