@@ -26,8 +26,8 @@ static inline int scratch_create(char *out, size_t out_size)
 /* Runs check(arg, err, err_size) as a user that file permissions apply to: here when
  * not root, else in a forked child that drops to uid and gid 65534 (root reads
  * anything, so a permission check run as root could not fail).  The child's message
- * comes back through a pipe.  Returns check's result, or -1 with a message when the
- * child could not become that user. */
+ * comes back through a pipe.  Returns check's result (0 or -1), or -2 with a message
+ * when the child could not become that user (the caller skips the check). */
 static inline int scratch_run_unprivileged(int (*check)(void *arg, char *err, size_t err_size), void *arg,
 					   char *err, size_t err_size)
 {
@@ -55,8 +55,8 @@ static inline int scratch_run_unprivileged(int (*check)(void *arg, char *err, si
 	close(fds[0]);
 	int status = 0;
 	if (pid <= 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) == 3) {
-		snprintf(err, err_size, "could not run the check as uid 65534");
-		return -1;
+		snprintf(err, err_size, "root could not run the check as uid 65534");
+		return -2;
 	}
 	return WEXITSTATUS(status) == 0 ? 0 : -1;
 }

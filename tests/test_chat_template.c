@@ -308,8 +308,10 @@ static void test_detect_files(const char *dir, const char *llama3, const char *l
 	write_config(dir, json_string(llama3));
 	char err[512] = "";
 	int rc = chmod(path, 0) == 0 ? scratch_run_unprivileged(detect_template, (void *)dir, err, sizeof err) : 0;
-	if (!tap_ok(rc == -1 && strstr(err, "tokenizer_config.json: Permission denied"),
-		    "detect: an unreadable tokenizer_config.json says permission (as a user permissions apply to)"))
+	if (rc == -2)
+		tap_skip("detect: an unreadable tokenizer_config.json: %s", err);
+	else if (!tap_ok(rc == -1 && strstr(err, "tokenizer_config.json: Permission denied"),
+			 "detect: an unreadable tokenizer_config.json says permission (as a user permissions apply to)"))
 		tap_diag("rc %d err '%s'", rc, err);
 	remove_files(dir);
 }

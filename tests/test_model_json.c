@@ -184,8 +184,10 @@ static void test_unreadable_files(void)
 	scratch_write(folder, "generation_config.json", "{}", 2);
 	char err[512] = "";
 	int rc = chmod(path, 0) == 0 ? scratch_run_unprivileged(load_config, folder, err, sizeof err) : 0;
-	if (!tap_ok(rc == -1 && strstr(err, "generation_config.json: Permission denied"),
-		    "an unreadable generation_config.json says permission (as a user permissions apply to)"))
+	if (rc == -2)
+		tap_skip("an unreadable generation_config.json: %s", err);
+	else if (!tap_ok(rc == -1 && strstr(err, "generation_config.json: Permission denied"),
+			 "an unreadable generation_config.json says permission (as a user permissions apply to)"))
 		tap_diag("rc %d, message: %s", rc, err);
 	unlink(path);
 	snprintf(path, sizeof path, "%s/config.json", folder);
