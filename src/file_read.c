@@ -30,7 +30,7 @@ const char *file_type_name(unsigned mode)
 	}
 }
 
-int file_open_regular(const char *path, bool *missing, char *err, size_t err_size)
+int file_open_regular(const char *path, size_t *size, bool *missing, char *err, size_t err_size)
 {
 	if (missing)
 		*missing = false;
@@ -47,11 +47,13 @@ int file_open_regular(const char *path, bool *missing, char *err, size_t err_siz
 		close(fd);
 		return -1;
 	}
-	if (!S_ISREG(st.st_mode)) {
+	if (!S_ISREG(st.st_mode) || st.st_size < 0) {
 		snprintf(err, err_size, "%s: is %s, not a regular file", path, file_type_name(st.st_mode));
 		close(fd);
 		return -1;
 	}
+	if (size)
+		*size = (size_t)st.st_size;
 	int flags = fcntl(fd, F_GETFL);
 	if (flags >= 0)
 		(void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
@@ -63,24 +65,18 @@ int file_read_all(const char *path, size_t limit, char **data, size_t *len, bool
 {
 	*data = NULL;
 	*len = 0;
-	int fd = file_open_regular(path, missing, err, err_size);
+	size_t size;
+	int fd = file_open_regular(path, &size, missing, err, err_size);
 	if (fd < 0)
 		return -1;
-	struct stat st;
-	if (fstat(fd, &st) != 0 || st.st_size < 0) {
-		snprintf(err, err_size, "%s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if ((unsigned long long)st.st_size > limit) {
-		snprintf(err, err_size, "%s: %lld bytes, more than the %zu bytes this file may have", path,
-			 (long long)st.st_size, limit);
+	if (size > limit) {
+		snprintf(err, err_size, "%s: %zu bytes, more than the %zu bytes this file may have", path, size, limit);
 		close(fd);
 		return -1;
 	}
 	/* The size is a hint: the file may grow or shrink while it is read, and the limit
 	 * holds whatever it does. */
-	size_t capacity = (size_t)st.st_size + 1, used = 0;
+	size_t capacity = size + 1, used = 0;
 	char *buffer = malloc(capacity + 1);
 	if (!buffer) {
 		snprintf(err, err_size, "%s: out of memory reading %zu bytes", path, capacity);

@@ -23,10 +23,11 @@
 
 /* Opens path for reading, O_CLOEXEC, blocking I/O after the open.  Returns the
  * descriptor, or -1 with "PATH: REASON" in err when it cannot be opened or is not a
- * regular file ("is a directory", "is a FIFO, not a regular file", ...).  When
- * missing is not NULL it is set to whether the file does not exist (ENOENT or a
- * dangling symlink), which optional files treat as absence. */
-int file_open_regular(const char *path, bool *missing, char *err, size_t err_size);
+ * regular file ("is a directory", "is a FIFO, not a regular file", ...).  When size is
+ * not NULL it receives the file's size (from the same fstat).  When missing is not NULL
+ * it is set to whether the file does not exist (ENOENT or a dangling symlink), which
+ * optional files treat as absence. */
+int file_open_regular(const char *path, size_t *size, bool *missing, char *err, size_t err_size);
 
 /* Reads the whole regular file at path into *data (malloc'd, NUL-terminated; *len
  * excludes the NUL).  Refuses a file larger than limit bytes.  Returns 0, or -1 with

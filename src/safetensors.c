@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "file_read.h"
@@ -119,29 +118,23 @@ static int map_file(struct safetensors_set *set, const char *path, struct mapped
 
 	/* file_open_regular: a FIFO named model.safetensors must not block the open, and
 	 * only a regular file can be mapped (a device would map without bound) */
-	int fd = file_open_regular(path, NULL, err, err_size);
+	size_t size;
+	int fd = file_open_regular(path, &size, NULL, err, err_size);
 	if (fd < 0)
 		return -1;
-	struct stat st;
-	if (fstat(fd, &st) != 0) {
-		snprintf(err, err_size, "%s: %s", path, strerror(errno));
+	if (size < 8) {
+		snprintf(err, err_size, "%s: file is %zu bytes, too short for a safetensors header", path, size);
 		close(fd);
 		return -1;
 	}
-	if (st.st_size < 8) {
-		snprintf(err, err_size, "%s: file is %lld bytes, too short for a safetensors header",
-			 path, (long long)st.st_size);
-		close(fd);
-		return -1;
-	}
-	void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (map == MAP_FAILED) {
 		snprintf(err, err_size, "%s: mmap: %s", path, strerror(errno));
 		return -1;
 	}
 	file->map = map;
-	file->size = (size_t)st.st_size;
+	file->size = size;
 	*out = file;
 	return 0;
 }
