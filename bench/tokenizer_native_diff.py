@@ -5,7 +5,7 @@
 
 Splits the benchmark text (bench/make_tokenizer_text.py) into lines and the conformance
 corpus into its cases, encodes each with Python tiktoken given Llama 3's ranks and
-pattern, and runs tests/bpe_conformance (the same comparison the test suite makes
+pattern, and runs tests/tokenizer/bpe_conformance (the same comparison the test suite makes
 against npm tiktoken) on them; prints the cases that differ with their code points.
 """
 import json, os, subprocess, sys, unicodedata

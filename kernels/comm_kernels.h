@@ -1,5 +1,5 @@
 /*
- * comm_kernels.h - the kernels behind the CUDA communicators (src/comm_cuda.c).
+ * comm_kernels.h - the kernels behind the CUDA communicators (src/engine/comm/comm_cuda.c).
  *
  * Both sum the ranks' contributions in rank order (rank 0 first), so that every
  * rank ends with the same bits.

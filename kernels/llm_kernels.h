@@ -1,7 +1,7 @@
 /*
  * llm_kernels.h - the CUDA kernels of one Llama forward pass, as C-callable launchers.
  *
- * Numerics are the CPU path's (src/cpu_linear.c, src/engine_cpu.c): activations,
+ * Numerics are the CPU path's (src/engine/cpu/cpu_linear.c, src/engine/cpu/engine_cpu.c): activations,
  * norms, RoPE, softmax and the KV cache in float32; 8-bit layers quantize their
  * input exactly as vLLM does (FP8: x * (1/s), saturate to +-448, round to nearest
  * even e4m3; INT8: x * (127 / max|x|) or x * (1/s), round half to even, clamp),

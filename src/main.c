@@ -65,7 +65,8 @@ int main(int argc, char **argv)
 	/* a reader that goes away makes writes fail with EPIPE, which every mode
 	 * checks (standard_io.h), instead of killing the program mid-line */
 	signal(SIGPIPE, SIG_IGN);
-	if (options_parse(&opts, argc, argv, err, sizeof err) != 0) {
+	if (options_parse(&opts, argc, argv, err, sizeof err) != 0 ||
+	    options_read_environment(&opts, err, sizeof err) != 0) {
 		fprintf(stderr, "llmchat: %s\n", err);
 		return EXIT_USAGE;
 	}
@@ -76,7 +77,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "llmchat: %s (config file ignored)\n", err);
 		config_file_free(&config);
 	}
-	config_file_apply(&config, &opts);
+	options_apply_config(&opts, &config);
 
 	/* outside the TUI (which switches presets itself) a preset acts as flags given
 	 * before the real ones; a broken preset is reported and left out */
@@ -85,7 +86,7 @@ int main(int argc, char **argv)
 	memset(&preset, 0, sizeof preset);
 	if (opts.preset && !tui && (opts.mode == MODE_AUTO || opts.mode == MODE_PIPE || opts.mode == MODE_PRINT_PROMPT)) {
 		if (presets_resolve(opts.preset, &preset, err, sizeof err) == 0)
-			preset_apply_to_options(&preset, &opts);
+			options_apply_preset(&opts, &preset);
 		else
 			fprintf(stderr, "llmchat: %s; no preset used\n", err);
 	}

@@ -140,7 +140,10 @@ int mode_perplexity(const struct options *opts)
 		fprintf(stderr, "llmchat: %s\n", err);
 		return EXIT_ERROR;
 	}
-	if (model_runtime_open(opts, &rt, err, sizeof err) != 0) {
+	struct engine_options engine_settings;
+	struct model_runtime_settings runtime_settings;
+	options_runtime_settings(opts, &engine_settings, &runtime_settings);
+	if (model_runtime_open(&runtime_settings, &rt, err, sizeof err) != 0) {
 		fprintf(stderr, "llmchat: %s\n", err);
 		free(text);
 		return EXIT_ERROR;

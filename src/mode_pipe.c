@@ -214,16 +214,16 @@ int mode_pipe(const struct options *opts)
 		free(message);
 		return EXIT_ERROR;
 	}
-	if (model_runtime_open(opts, &rt, err, sizeof err) != 0) {
+	struct engine_options engine_settings;
+	struct model_runtime_settings runtime_settings;
+	options_runtime_settings(opts, &engine_settings, &runtime_settings);
+	if (model_runtime_open(&runtime_settings, &rt, err, sizeof err) != 0) {
 		fprintf(stderr, "llmchat: %s\n", err);
 		free(message);
 		return EXIT_ERROR;
 	}
-	generation_settings_from_options(&opts->sampling, &rt.model->config, &settings);
-	const char *delay = getenv("LLMCHAT_STREAM_DELAY_MS");
-	out.delay_ms = delay ? strtol(delay, NULL, 10) : 0;
-	if (out.delay_ms < 0 || out.delay_ms > 10000)
-		out.delay_ms = 0;
+	model_runtime_generation_settings(&rt, &opts->sampling, &settings);
+	out.delay_ms = opts->stream_delay_ms;
 
 	catch_stop_signals();
 	int rc = opts->raw ? continue_raw(&rt, message, length, &settings, &out, err, sizeof err)

@@ -13,8 +13,8 @@
 #include <signal.h>
 
 #include "options.h"
+#include "standard_io.h"   /* the exit statuses */
 
-enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_SIGNAL_BASE = 128, EXIT_CLOSED_PIPE = 128 + SIGPIPE };
 
 int mode_tokenize(const struct options *opts);      /* stdin text -> ids on one line */
 int mode_detokenize(const struct options *opts);    /* stdin ids -> text */
@@ -22,7 +22,7 @@ int mode_print_prompt(const struct options *opts);  /* stdin message -> rendered
 int mode_pipe(const struct options *opts);          /* stdin message -> streamed answer */
 int mode_perplexity(const struct options *opts);    /* file -> "perplexity: X" */
 int mode_bench(const struct options *opts);         /* speed against the hardware ceilings */
-int mode_tui(const struct options *opts);           /* terminal: the interactive interface (tui.c) */
+int mode_tui(const struct options *opts);           /* terminal: the interactive interface (src/tui/) */
 int mode_list_presets(const struct options *opts);  /* --list-presets */
 int mode_list_themes(const struct options *opts);   /* --list-themes */
 

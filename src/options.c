@@ -13,6 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_file.h"
+#include "model_runtime.h"
+#include "presets.h"
+#include "setting_ranges.h"
+
 enum {
 	OPT_TOKENIZER = 256, OPT_TOKENIZE, OPT_DETOKENIZE, OPT_PRINT_PROMPT, OPT_SYSTEM,
 	OPT_NO_TUI, OPT_RAW, OPT_PERPLEXITY, OPT_CPU, OPT_CTX, OPT_THREADS, OPT_TEMP,
@@ -97,50 +102,6 @@ const char *options_usage(void)
 	       "See llmchat(1) for everything.\n";
 }
 
-static const struct option_number numbers[] = {
-	/* the sampler's own checks (sampler.c) are the floor of these */
-	{"temp", 0, 100, false, false},
-	{"top_p", 0, 1, true, false},        /* top_p 0 would keep no token at all */
-	{"min_p", 0, 1, false, false},
-	{"repeat_penalty", 0.01, 100, false, false},
-	{"top_k", 0, 1 << 30, false, true},  /* 0: no top-k */
-	{"max_tokens", 1, 1 << 30, false, true},
-	{"ctx", 1, 1 << 24, false, true},
-	{"threads", 1, 4096, false, true},
-};
-
-const struct option_number *options_find_number(const char *key)
-{
-	for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++)
-		if (strcmp(numbers[i].key, key) == 0)
-			return &numbers[i];
-	return NULL;
-}
-
-int options_parse_number(const struct option_number *setting, const char *text, double *out,
-			 char *err, size_t err_size)
-{
-	char *end;
-	errno = 0;
-	double value;
-	if (setting->integer)
-		value = (double)strtoll(text, &end, 10);
-	else
-		value = strtod(text, &end);
-	bool in_range = setting->min_excluded ? value > setting->min : value >= setting->min;
-	if (errno || end == text || *end != '\0' || !in_range || !(value <= setting->max)) {
-		if (setting->integer)
-			snprintf(err, err_size, "expected an integer from %lld to %lld, got '%s'",
-				 (long long)setting->min, (long long)setting->max, text);
-		else
-			snprintf(err, err_size, "expected a number in %c%g, %g], got '%s'",
-				 setting->min_excluded ? '(' : '[', setting->min, setting->max, text);
-		return -1;
-	}
-	*out = value;
-	return 0;
-}
-
 /* --FLAG's text as the setting of that name ("top-p" is top_p). */
 static int parse_number_flag(const char *flag, const char *text, double *out, char *err, size_t err_size)
 {
@@ -149,7 +110,7 @@ static int parse_number_flag(const char *flag, const char *text, double *out, ch
 	for (char *c = key; *c; c++)
 		if (*c == '-')
 			*c = '_';
-	if (options_parse_number(options_find_number(key), text, out, why, sizeof why) != 0) {
+	if (setting_range_parse(setting_range_find(key), text, out, why, sizeof why) != 0) {
 		snprintf(err, err_size, "--%s: %s", flag, why);
 		return -1;
 	}
@@ -192,12 +153,7 @@ static void options_defaults(struct options *opts)
 {
 	memset(opts, 0, sizeof *opts);
 	opts->mode = MODE_AUTO;
-	opts->sampling.temperature = NAN;
-	opts->sampling.top_p = NAN;
-	opts->sampling.min_p = NAN;
-	opts->sampling.repeat_penalty = NAN;
-	opts->sampling.top_k = -1;
-	opts->sampling.max_tokens = -1;
+	sampling_overrides_init(&opts->sampling);
 }
 
 static int set_mode(struct options *opts, enum run_mode mode, char *err, size_t err_size)
@@ -254,10 +210,10 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 			opts->ranks = (int)ranks;
 			break;
 		case OPT_COMM: {
-			/* in the order of enum engine_comm */
+			/* in the order of enum comm_kind */
 			static const char *const names[] = {"auto", "nccl", "p2p", "one-gpu"};
 			rc = parse_choice(flag, optarg, names, 4, &choice, err, err_size);
-			opts->comm = (enum engine_comm)choice;
+			opts->comm = (enum comm_kind)choice;
 			break;
 		}
 		case OPT_KV_CACHE: {
@@ -327,4 +283,80 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 		return -1;
 	}
 	return 0;
+}
+
+void options_apply_config(struct options *opts, const struct config_file *cfg)
+{
+	if (!opts->model && !getenv("LLMCHAT_MODEL"))
+		opts->model = cfg->model;
+	if (!opts->preset)
+		opts->preset = cfg->preset;
+	if (!opts->theme)
+		opts->theme = cfg->theme;
+	if (isnan(opts->sampling.temperature))
+		opts->sampling.temperature = cfg->temperature;
+	if (isnan(opts->sampling.top_p))
+		opts->sampling.top_p = cfg->top_p;
+	if (opts->sampling.top_k < 0)
+		opts->sampling.top_k = cfg->top_k;
+	if (opts->sampling.max_tokens < 0)
+		opts->sampling.max_tokens = cfg->max_tokens;
+	if (opts->context_length == 0)
+		opts->context_length = cfg->context_length;
+}
+
+void options_apply_preset(struct options *opts, const struct preset *preset)
+{
+	if (!opts->system_prompt)
+		opts->system_prompt = preset->system_prompt;
+	if (isnan(opts->sampling.temperature))
+		opts->sampling.temperature = preset->temperature;
+	if (isnan(opts->sampling.top_p))
+		opts->sampling.top_p = preset->top_p;
+	if (opts->sampling.top_k < 0)
+		opts->sampling.top_k = preset->top_k;
+	if (opts->sampling.max_tokens < 0)
+		opts->sampling.max_tokens = preset->max_tokens;
+}
+
+void options_runtime_settings(const struct options *opts, struct engine_options *engine,
+			      struct model_runtime_settings *runtime)
+{
+	*engine = (struct engine_options){
+		.backend = opts->force_cpu ? ENGINE_BACKEND_CPU : ENGINE_BACKEND_AUTO,
+		.context_length = opts->context_length,
+		.threads = opts->threads,
+		.ranks = opts->ranks,
+		.comm = opts->comm,
+		.kv_cache = opts->kv_cache,
+	};
+	*runtime = (struct model_runtime_settings){
+		.model = opts->model,
+		.tokenizer_file = opts->tokenizer_file,
+		.need_bos = opts->raw || opts->mode == MODE_PERPLEXITY,
+		.engine = engine,
+	};
+}
+
+/* $NAME as an integer from 0 to max, 0 when unset or empty. */
+static int environment_integer(const char *name, long max, long *out, char *err, size_t err_size)
+{
+	const char *text = getenv(name);
+	*out = 0;
+	if (!text || !text[0])
+		return 0;
+	char *end;
+	errno = 0;
+	long value = strtol(text, &end, 10);
+	if (errno || *end != '\0' || value < 0 || value > max) {
+		snprintf(err, err_size, "$%s: expected an integer from 0 to %ld, got '%s'", name, max, text);
+		return -1;
+	}
+	*out = value;
+	return 0;
+}
+
+int options_read_environment(struct options *opts, char *err, size_t err_size)
+{
+	return environment_integer("LLMCHAT_STREAM_DELAY_MS", 10000, &opts->stream_delay_ms, err, err_size);
 }

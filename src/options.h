@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chat_session.h"   /* struct sampling_overrides */
 #include "engine.h"
 
 enum run_mode {
@@ -28,19 +29,6 @@ enum run_mode {
 	MODE_LIST_THEMES, /* --list-themes */
 };
 
-/* Sampling settings; a negative value (or NAN for floats) means "not given":
- * the model's generation_config.json or the built-in default applies. */
-struct sampling_options {
-	float temperature;
-	float top_p;
-	float min_p;
-	float repeat_penalty;
-	int top_k;
-	int max_tokens;
-	bool have_seed;
-	uint64_t seed;
-};
-
 struct options {
 	enum run_mode mode;
 	const char *model;          /* -m: folder or Hugging Face repo id */
@@ -53,36 +41,43 @@ struct options {
 	int context_length;         /* --ctx; 0 = what fits */
 	int threads;                /* --threads; 0 = all cores */
 	int ranks;                  /* --gpus / --tp; 0 = the backend's default */
-	enum engine_comm comm;      /* --comm */
+	enum comm_kind comm;      /* --comm */
 	enum engine_kv_cache kv_cache; /* --kv-cache; default bf16 */
-	struct sampling_options sampling;
+	struct sampling_overrides sampling;
 	const char *preset;         /* --preset: a built-in or user preset */
 	const char *theme;          /* --theme: the TUI's colours */
 	bool no_color;              /* --no-color */
 	bool resume;                /* --resume: reopen the last conversation */
+	/* from the environment (options_read_environment), for tests and demos */
+	long stream_delay_ms;       /* $LLMCHAT_STREAM_DELAY_MS: a pause after each streamed piece */
 };
-
-/* The numeric settings that flags, the config file and presets share, each with one
- * range that every source checks: temp, top_p, min_p, repeat_penalty, top_k,
- * max_tokens, ctx, threads (as flags spelled with '-': --top-p). */
-struct option_number {
-	const char *key;     /* as files spell it: "top_p" */
-	double min, max;
-	bool min_excluded;   /* (min, max] rather than [min, max] */
-	bool integer;
-};
-
-/* The setting named key ("top_p"), or NULL when there is none of that name. */
-const struct option_number *options_find_number(const char *key);
-
-/* Parses text, all of it, as a value of setting: an integer or a number, in range.
- * Returns 0, or -1 with "expected a number in (0, 1], got '0'" in err; the caller
- * adds where the text came from (the flag, or the file and line). */
-int options_parse_number(const struct option_number *setting, const char *text, double *out,
-			 char *err, size_t err_size);
 
 /* Fills *opts from argv.  Returns 0, or -1 with a one-line message in err. */
 int options_parse(struct options *opts, int argc, char **argv, char *err, size_t err_size);
+
+/* Fills the settings the environment gives (the test hooks above), once, where the
+ * options are read: nothing below the program reads the environment for them.
+ * Returns 0, or -1 with a message naming the variable and its bad value. */
+int options_read_environment(struct options *opts, char *err, size_t err_size);
+
+struct config_file;
+struct preset;
+struct model_runtime_settings;
+
+/* What opts asks of the engine and of the model runtime (model_runtime.h); *runtime
+ * points into *engine and opts, which must outlive it. */
+void options_runtime_settings(const struct options *opts, struct engine_options *engine,
+			      struct model_runtime_settings *runtime);
+
+/* Fills what the command line left unset in opts from the config file cfg (which
+ * must outlive opts). */
+void options_apply_config(struct options *opts, const struct config_file *cfg);
+
+/* Gives opts the preset's system prompt and settings where the command line (and
+ * config file) left them unset: flags win.  The preset must outlive opts.  Pipe
+ * mode and --print-prompt take --preset this way; the TUI keeps the preset apart
+ * so that /preset can switch. */
+void options_apply_preset(struct options *opts, const struct preset *preset);
 
 /* The short help text (the man page is the long form). */
 const char *options_usage(void);

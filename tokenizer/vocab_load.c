@@ -27,7 +27,7 @@
 /* Why O_NONBLOCK: open(2) of a FIFO for reading blocks until a writer appears, so a
  * FIFO named tokenizer.json (or given to --tokenizer) would hang before fstat could
  * look at it.  With O_NONBLOCK the open returns at once; the flag is cleared once
- * fstat has shown a regular file.  (src/file_read.c does the same for the program's
+ * fstat has shown a regular file.  (src/base/file_read.c does the same for the program's
  * files; the tokenizer includes nothing of src/.) */
 static int open_regular(const char *path, char *err, size_t err_size)
 {

@@ -4,7 +4,7 @@
 // @huggingface/jinja, a real Jinja engine with transformers' trim_blocks and
 // lstrip_blocks, for every conversation below, and prints one JSON line per
 // (template, conversation): {template, name, messages, add_generation_prompt, today,
-// expected}.  tests/chat_conformance.c renders the same in C and compares bytes.
+// expected}.  tests/chat/chat_conformance.c renders the same in C and compares bytes.
 //
 // Usage: node render_reference.mjs TEMPLATE_DIR [TOKENIZER_JSON] > expected.jsonl
 //
@@ -18,7 +18,7 @@
 // by @huggingface/jinja's trim filter) and Python's str.strip (used by jinja2
 // under transformers, which is what the model saw) disagree: U+001C..U+001F and
 // U+0085 (whitespace only to Python) and U+FEFF (whitespace only to JavaScript).
-// The C renderer follows Python there; tests/test_chat_template.c checks those.
+// The C renderer follows Python there; tests/chat/test_chat_template.c checks those.
 import fs from "node:fs";
 import path from "node:path";
 

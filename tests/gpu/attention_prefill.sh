@@ -3,7 +3,7 @@
 # with tile-size variants, so that one short device call settles them.
 #
 #   tests/gpu/attention_prefill.sh build [BUILD_DIR]   here: compiles kernel_checks and
-#       its variants against BUILD_DIR/libllmchat.a (a CUDA build) into BUILD_DIR/attention/
+#       its variants against BUILD_DIR's kernels and model libraries (a CUDA build) into BUILD_DIR/attention/
 #   bash .device/setup.sh && tests/gpu/attention_prefill.sh run [BUILD_DIR]
 #       on the device machine: runs the attention checks and timings of each, writes
 #       their logs and the default kernels' SASS to $OUT (if set) and prints a summary.
@@ -17,12 +17,13 @@ variants="4x2 8x1"
 if [ "$mode" = build ]; then
 	mkdir -p attention || exit 1
 	gencode=$(sed -n 's/^CUDA_GENCODE = //p' Makefile) # configure's --with-cuda-arch, as nvcc flags
-	flags="-O3 -std=c++17 $gencode -I$top/src -I$top/kernels -I."
-	nvcc $flags "$top/tests/gpu/kernel_checks.cu" libllmchat.a -lcublasLt -lcudart -o attention/kernel_checks || exit 1
+	flags="-O3 -std=c++17 $gencode -I$top/src/model -I$top/kernels -I."
+	libs="kernels/libkernels.a src/model/libmodel.a"
+	nvcc $flags "$top/tests/gpu/kernel_checks.cu" $libs -lcublasLt -lcudart -o attention/kernel_checks || exit 1
 	cp kernels/attention_prefill.o attention/ || exit 1
 	for v in $variants; do
 		nvcc $flags -DPREFILL_WARPS=${v%x*} -DPREFILL_MIN_BLOCKS=${v#*x} -Xptxas -v \
-			"$top/tests/gpu/kernel_checks.cu" "$top/kernels/attention_prefill.cu" libllmchat.a -lcublasLt -lcudart \
+			"$top/tests/gpu/kernel_checks.cu" "$top/kernels/attention_prefill.cu" $libs -lcublasLt -lcudart \
 			-o attention/kernel_checks_$v 2>attention/ptxas_$v.txt || exit 1
 	done
 	exit 0
@@ -33,8 +34,8 @@ export LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH
 if [ ! -x attention/kernel_checks ] || ldd attention/kernel_checks* 2>&1 | grep -q 'not found'; then
 	echo "the carried binaries do not run here: building them from the sources"
 	arch=sm_90a
-	flags="-O3 -std=c++17 -gencode=arch=compute_90a,code=$arch -I$top/src -I$top/kernels"
-	sources="$top/tests/gpu/kernel_checks.cu $top/kernels/llm_kernels.cu $top/kernels/attention_kernels.cu $top/kernels/gemm_cublaslt.cu $top/src/numerics.c"
+	flags="-O3 -std=c++17 -gencode=arch=compute_90a,code=$arch -I$top/src/model -I$top/kernels"
+	sources="$top/tests/gpu/kernel_checks.cu $top/kernels/llm_kernels.cu $top/kernels/attention_kernels.cu $top/kernels/gemm_cublaslt.cu $top/src/model/numerics.c"
 	mkdir -p attention
 	nvcc $flags -c "$top/kernels/attention_prefill.cu" -o attention/attention_prefill.o &
 	nvcc $flags $sources "$top/kernels/attention_prefill.cu" -lcublasLt -o attention/kernel_checks &

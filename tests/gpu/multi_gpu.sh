@@ -7,7 +7,7 @@
 # Correctness: N GPUs against one, through NCCL and through the peer-to-peer
 # all-reduce, for the BF16, FP8 and INT8 tiny models (N = 2, 4: they have 4 heads)
 # and the 8-head models of tests/tp/make_tp_models.py (N = 2, 4, 8), with the
-# tolerances of tests/gpu/run.sh (tests/tp_compare.c).  With "bench": llmchat
+# tolerances of tests/gpu/run.sh (tests/engine/tp_compare.c).  With "bench": llmchat
 # --bench for the 8B and 70B shapes (random weights made on the GPUs) at 1, 2, 4, 8
 # GPUs up to MAX_GPUS, through NCCL and peer-to-peer: prefill of 512 and 2048
 # tokens, decode at 128 and 4096 of context, the all-reduce time per token.
@@ -31,8 +31,9 @@ check $? "build with CUDA"
 nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader
 nvidia-smi topo -m 2>/dev/null | head -n $((gpus + 2))
 python3 "$top/tests/tp/make_tp_models.py" tp-models
-gcc -O2 -std=c11 -D_GNU_SOURCE -I. -I"$top/src" -I"$top/tokenizer" -I"$top/kernels" -I"$top/tests" \
-	-I/usr/local/cuda/include -fopenmp "$top/tests/tp_compare.c" libllmchat.a \
+eval "$(make -s print-build-flags)"   # part_includes, part_libs
+gcc -O2 -std=c11 -D_GNU_SOURCE $part_includes \
+	-I/usr/local/cuda/include -fopenmp "$top/tests/engine/tp_compare.c" $part_libs \
 	$(pkg-config --libs jansson libutf8proc ncursesw) -L/usr/local/cuda/lib64 -lcublasLt -lnccl -lcudart -lstdc++ -lm \
 	-o tp_compare >tp_compare.build 2>&1
 check $? "tp_compare builds"
@@ -110,11 +111,11 @@ if [ "$mode" = bench ]; then
 	bench llama-3.1-8b-int8 1 auto
 fi
 
-# the recital of the golden files (tests/test_engine_ranks.c), through each communicator,
+# the recital of the golden files (tests/engine/test_engine_ranks.c), through each communicator,
 # and a rank failing in its creation and in its first forward (the others waiting in an
 # all-reduce must stop); last, so that a hang there costs only its time limit
 for comm in nccl p2p auto; do
-	LLMCHAT_TEST_BACKEND=cuda LLMCHAT_TEST_COMM=$comm LLMCHAT_TEST_MAX_RANKS=$gpus timeout 90 ./tests/test_engine_ranks \
+	LLMCHAT_TEST_BACKEND=cuda LLMCHAT_TEST_COMM=$comm LLMCHAT_TEST_MAX_RANKS=$gpus timeout 90 ./tests/engine/test_engine_ranks \
 		"$top/tests/data/models/tiny-bf16" "$top/tests/data/golden/tiny-bf16.json" 1e-3 \
 		"$top/tests/data/models/tiny-fp8" "$top/tests/data/golden/tiny-fp8.json" 0.05 \
 		"$top/tests/data/models/tiny-int8" "$top/tests/data/golden/tiny-int8.json" 2e-2 >"ranks-$comm.tap" 2>&1

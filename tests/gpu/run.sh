@@ -6,7 +6,7 @@
 #
 # Builds llmchat with CUDA (no sanitizers) in BUILD_DIR (default build-gpu), then:
 #   - the transformers goldens of every tiny model through the CUDA backend
-#     (tests/test_golden with LLMCHAT_TEST_BACKEND=cuda: per-token log-probs within
+#     (tests/engine/test_golden with LLMCHAT_TEST_BACKEND=cuda: per-token log-probs within
 #     1e-3 nats (0.05 for FP8, whose prefill runs on the FP8 tensor cores), greedy
 #     continuations token for token);
 #   - the program as a user runs it: the default backend is the GPU, its greedy answer
@@ -31,8 +31,9 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 # the kernels against float64, the decode GEMV's bandwidth and the prefill attention's
 # rate (kernel_checks.cu)
 gencode=$(sed -n 's/^CUDA_GENCODE = //p' Makefile) # configure's --with-cuda-arch, as nvcc flags
-nvcc -O3 -std=c++17 $gencode -I"$top/src" -I"$top/kernels" -I. \
-	"$top/tests/gpu/kernel_checks.cu" libllmchat.a -lcublasLt -lcudart -o kernel_checks >kernel_checks.build 2>&1
+eval "$(make -s print-build-flags)"   # part_includes, part_libs: the parts' include paths and libraries
+nvcc -O3 -std=c++17 $gencode $part_includes \
+	"$top/tests/gpu/kernel_checks.cu" kernels/libkernels.a src/model/libmodel.a -lcublasLt -lcudart -o kernel_checks >kernel_checks.build 2>&1
 check $? "kernel_checks builds"
 ./kernel_checks gemv_timings.tsv >kernel_checks.out 2>&1
 grep -v '^ok' kernel_checks.out | grep -v 'passed, .* failed'
@@ -62,8 +63,8 @@ grep -Eq 'LDL|STL' attention_prefill.sass
 check $? "the prefill attention kernels use no local memory (no LDL/STL)"
 
 # the decode step as a CUDA graph against the same step run eagerly, at real shapes
-gcc -O2 -std=c11 -D_GNU_SOURCE -I. -I"$top/src" -I"$top/tokenizer" -I"$top/kernels" -I/usr/local/cuda/include -fopenmp \
-	"$top/tests/gpu/graph_check.c" libllmchat.a $(pkg-config --libs jansson libutf8proc ncursesw) \
+gcc -O2 -std=c11 -D_GNU_SOURCE $part_includes -I/usr/local/cuda/include -fopenmp \
+	"$top/tests/gpu/graph_check.c" $part_libs $(pkg-config --libs jansson libutf8proc ncursesw) \
 	-L/usr/local/cuda/lib64 -lcublasLt -lnccl -lcudart -lstdc++ -lm -o graph_check >graph_check.build 2>&1
 check $? "graph_check builds"
 for config in llama-3.1-8b-fp8 llama-3.1-8b-int8; do
@@ -77,7 +78,7 @@ for name in tiny-bf16 tiny-fp8 tiny-int8 tiny-bf16-tied; do
 	# narrower than float32 (~2e-4 relative, kernel_checks): 0.05 nats for FP8 there.
 	tolerance=0.001
 	[ "$name" = tiny-fp8 ] && tolerance=0.05
-	GOLDEN_TOLERANCE=$tolerance LLMCHAT_TEST_BACKEND=cuda ./tests/test_golden "$top/tests/data/models/$name" "$top/tests/data/golden/$name.json" \
+	GOLDEN_TOLERANCE=$tolerance LLMCHAT_TEST_BACKEND=cuda ./tests/engine/test_golden "$top/tests/data/models/$name" "$top/tests/data/golden/$name.json" \
 		>"golden-$name.tap" 2>&1
 	grep -E '^(not )?ok' "golden-$name.tap" | grep -v '^ok' | head -n 5
 	n_ok=$(grep -c '^ok' "golden-$name.tap"); n_bad=$(grep -c '^not ok' "golden-$name.tap")
@@ -105,7 +106,7 @@ for name in tiny-bf16 tiny-fp8 tiny-int8; do
 	check $? "$name: --perplexity on the GPU ($gpu_ppl) equals the CPU's ($cpu_ppl) within 1e-3 relative"
 done
 
-# tensor parallel on this one GPU (tests/tp_compare.c): N ranks against one rank, with
+# tensor parallel on this one GPU (tests/engine/tp_compare.c): N ranks against one rank, with
 # the one-GPU communicator (every rank on GPU 0, a reduce kernel between host
 # barriers), and NCCL with one rank.  The peer-to-peer kernel needs its ranks' kernels
 # to wait for one another on the GPU; ranks sharing one GPU can deadlock there behind
@@ -115,8 +116,8 @@ done
 # narrow accumulation depends on the split of the columns (as for the goldens).
 python3 "$top/tests/tp/make_tp_models.py" tp-models
 check $? "tp8 models written"
-gcc -O2 -std=c11 -D_GNU_SOURCE -I. -I"$top/src" -I"$top/tokenizer" -I"$top/kernels" -I"$top/tests" \
-	-I/usr/local/cuda/include -fopenmp "$top/tests/tp_compare.c" libllmchat.a \
+gcc -O2 -std=c11 -D_GNU_SOURCE $part_includes \
+	-I/usr/local/cuda/include -fopenmp "$top/tests/engine/tp_compare.c" $part_libs \
 	$(pkg-config --libs jansson libutf8proc ncursesw) -L/usr/local/cuda/lib64 -lcublasLt -lnccl -lcudart -lstdc++ -lm \
 	-o tp_compare >tp_compare.build 2>&1
 check $? "tp_compare builds"
@@ -139,9 +140,9 @@ for name in bf16 fp8 int8; do
 	tp_run "one-gpu-tp8-$name" one-gpu "tp-models/tp8-$name" 2 4 8
 	tp_run "nccl-tiny-$name" nccl "$top/tests/data/models/tiny-$name" 1
 done
-# the same split on the recital of the golden files (tests/test_engine_ranks.c): the
+# the same split on the recital of the golden files (tests/engine/test_engine_ranks.c): the
 # text the models know, where 8-bit rounding moves log-probs least
-LLMCHAT_TEST_BACKEND=cuda LLMCHAT_TEST_COMM=one-gpu timeout 300 ./tests/test_engine_ranks \
+LLMCHAT_TEST_BACKEND=cuda LLMCHAT_TEST_COMM=one-gpu timeout 300 ./tests/engine/test_engine_ranks \
 	"$top/tests/data/models/tiny-bf16" "$top/tests/data/golden/tiny-bf16.json" 1e-3 \
 	"$top/tests/data/models/tiny-fp8" "$top/tests/data/golden/tiny-fp8.json" 0.05 \
 	"$top/tests/data/models/tiny-int8" "$top/tests/data/golden/tiny-int8.json" 2e-2 >engine-ranks.tap 2>&1

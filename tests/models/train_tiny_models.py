@@ -297,7 +297,7 @@ def write_folder(path, config_dict, state, tok, template, eos, bos):
 # ---- 4. goldens --------------------------------------------------------------------
 
 class EmulatedLinear(nn.Module):
-    """vLLM's 8-bit linear, as src/cpu_linear.c computes it, with the product in float64."""
+    """vLLM's 8-bit linear, as src/engine/cpu/cpu_linear.c computes it, with the product in float64."""
 
     def __init__(self, kind, weight, weight_scale, input_scale):
         super().__init__()

@@ -1,0 +1,465 @@
+/*
+ * chat_session.c - a conversation over one engine.
+ *
+ * After each user turn the whole conversation is rendered again with the chat
+ * template; the session remembers which tokens its engine's KV cache holds
+ * (`cached`, always engine_position() long), keeps the longest common prefix,
+ * rewinds the engine to it and prefills the rest.  Answers are decoded token by
+ * token; their text is streamed through bpe_stream so that only whole UTF-8
+ * sequences reach the caller.  An answer's tokens stay in the cache; when the
+ * next turn renders that answer again the tokens usually agree and nothing is
+ * recomputed.
+ */
+#include "chat_session.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bpe.h"
+#include "engine.h"
+#include "model.h"
+
+#define DEFAULT_TEMPERATURE 0.6f
+#define DEFAULT_TOP_P 0.9f
+#define DEFAULT_MAX_TOKENS 4096
+
+struct chat_session {
+	const struct model *model;
+	struct engine *engine;
+	const struct bpe *bpe;
+	enum chat_template_kind template_kind;
+	struct chat_message *messages;   /* contents owned (malloc'd); system first when set */
+	size_t message_count, message_capacity;
+	int32_t *cached;                 /* the tokens in the engine's KV cache */
+	size_t cached_count, cached_capacity;
+	float *logits;                   /* vocab_size */
+	char *popped;                    /* the user message chat_session_pop_answer handed back */
+	uint64_t answers;                /* answers drawn so far: each draws from its own seed */
+};
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void sampling_overrides_init(struct sampling_overrides *overrides)
+{
+	*overrides = (struct sampling_overrides){
+		.temperature = NAN, .top_p = NAN, .min_p = NAN, .repeat_penalty = NAN,
+		.top_k = -1, .max_tokens = -1, .have_seed = false, .seed = 0,
+	};
+}
+
+void generation_settings_resolve(const struct sampling_overrides *o, const struct model_config *c,
+				 struct generation_settings *out)
+{
+	struct sampler_settings *s = &out->sampling;
+	s->temperature = !isnan(o->temperature) ? o->temperature
+		       : !isnan(c->default_temperature) ? c->default_temperature : DEFAULT_TEMPERATURE;
+	s->top_p = !isnan(o->top_p) ? o->top_p : !isnan(c->default_top_p) ? c->default_top_p : DEFAULT_TOP_P;
+	s->top_k = o->top_k >= 0 ? o->top_k : c->default_top_k >= 0 ? c->default_top_k : 0;
+	s->min_p = !isnan(o->min_p) ? o->min_p : c->default_min_p;
+	s->repeat_penalty = !isnan(o->repeat_penalty) ? o->repeat_penalty
+			  : c->default_repetition_penalty > 0 ? c->default_repetition_penalty : 1;
+	if (o->have_seed) {
+		s->seed = o->seed;
+	} else {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		s->seed = ((uint64_t)ts.tv_sec * 1000000007ull) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
+	}
+	/* a length given for the answer (flag, config file, preset or max_new_tokens)
+	 * replaces max_length, as max_new_tokens does in transformers */
+	out->max_tokens = o->max_tokens > 0 ? o->max_tokens
+			: c->default_max_new_tokens > 0 ? c->default_max_new_tokens : DEFAULT_MAX_TOKENS;
+	out->max_length = o->max_tokens > 0 ? 0 : c->default_max_length;
+}
+
+int chat_session_create(const struct model *model, struct engine *engine, const struct bpe *bpe,
+			enum chat_template_kind template_kind, struct chat_session **out,
+			char *err, size_t err_size)
+{
+	struct chat_session *s = calloc(1, sizeof *s);
+	if (s)
+		s->logits = malloc((size_t)model->config.vocab_size * sizeof *s->logits);
+	if (!s || !s->logits) {
+		free(s);
+		snprintf(err, err_size, "out of memory");
+		return -1;
+	}
+	s->model = model;
+	s->engine = engine;
+	s->bpe = bpe;
+	s->template_kind = template_kind;
+	/* the engine may hold tokens we do not know: start from an empty cache */
+	engine_rewind(engine, 0);
+	*out = s;
+	return 0;
+}
+
+static void free_messages(struct chat_session *s, size_t from)
+{
+	for (size_t i = from; i < s->message_count; i++)
+		free((char *)s->messages[i].content);
+	s->message_count = from;
+}
+
+void chat_session_free(struct chat_session *session)
+{
+	if (!session)
+		return;
+	free_messages(session, 0);
+	free(session->messages);
+	free(session->cached);
+	free(session->logits);
+	free(session->popped);
+	free(session);
+}
+
+/* Inserts a copy of content at index (0 .. message_count). */
+static int insert_message(struct chat_session *s, size_t index, enum chat_role role, const char *content,
+			  size_t length)
+{
+	if (s->message_count == s->message_capacity) {
+		size_t cap = s->message_capacity ? 2 * s->message_capacity : 8;
+		struct chat_message *m = realloc(s->messages, cap * sizeof *m);
+		if (!m)
+			return -1;
+		s->messages = m;
+		s->message_capacity = cap;
+	}
+	char *copy = malloc(length + 1);
+	if (!copy)
+		return -1;
+	memcpy(copy, content, length);
+	copy[length] = '\0';
+	memmove(s->messages + index + 1, s->messages + index, (s->message_count - index) * sizeof *s->messages);
+	s->messages[index] = (struct chat_message){role, copy};
+	s->message_count++;
+	return 0;
+}
+
+static void remove_message(struct chat_session *s, size_t index)
+{
+	free((char *)s->messages[index].content);
+	memmove(s->messages + index, s->messages + index + 1, (s->message_count - index - 1) * sizeof *s->messages);
+	s->message_count--;
+}
+
+static bool has_system(const struct chat_session *s)
+{
+	return s->message_count > 0 && s->messages[0].role == CHAT_ROLE_SYSTEM;
+}
+
+int chat_session_set_system(struct chat_session *session, const char *system_prompt)
+{
+	if (has_system(session))
+		remove_message(session, 0);
+	if (!system_prompt)
+		return 0;
+	return insert_message(session, 0, CHAT_ROLE_SYSTEM, system_prompt, strlen(system_prompt));
+}
+
+static int cache_push(struct chat_session *s, const int32_t *ids, size_t count)
+{
+	if (s->cached_count + count > s->cached_capacity) {
+		size_t cap = s->cached_capacity ? s->cached_capacity : 256;
+		while (cap < s->cached_count + count)
+			cap *= 2;
+		int32_t *c = realloc(s->cached, cap * sizeof *c);
+		if (!c)
+			return -1;
+		s->cached = c;
+		s->cached_capacity = cap;
+	}
+	memcpy(s->cached + s->cached_count, ids, count * sizeof *ids);
+	s->cached_count += count;
+	return 0;
+}
+
+/* Runs ids through the engine after the longest prefix it already holds; the
+ * logits of the last token end in s->logits.  Returns 0, -1 with a message, or 1
+ * when cancel stopped it (the cache then holds the prefix alone). */
+static int prefill(struct chat_session *s, const int32_t *ids, size_t count, volatile sig_atomic_t *cancel,
+		   struct generation_stats *stats, char *err, size_t err_size)
+{
+	size_t prefix = 0;
+	while (prefix < count && prefix < s->cached_count && s->cached[prefix] == ids[prefix])
+		prefix++;
+	if (prefix == count)   /* everything cached: recompute the last token for its logits */
+		prefix--;
+	engine_rewind(s->engine, (int)prefix);
+	s->cached_count = prefix;
+	int rc = engine_prefill(s->engine, ids + prefix, count - prefix, s->logits, cancel, err, err_size);
+	if (rc != 0)
+		return rc;
+	stats->prefilled_tokens = (int)(count - prefix);
+	if (cache_push(s, ids + prefix, count - prefix) != 0) {
+		snprintf(err, err_size, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+struct answer {
+	char *text;
+	size_t length, capacity;
+};
+
+static int answer_append(struct answer *a, const char *text, size_t length)
+{
+	if (a->length + length + 1 > a->capacity) {
+		size_t cap = a->capacity ? a->capacity : 256;
+		while (cap < a->length + length + 1)
+			cap *= 2;
+		char *t = realloc(a->text, cap);
+		if (!t)
+			return -1;
+		a->text = t;
+		a->capacity = cap;
+	}
+	memcpy(a->text + a->length, text, length);
+	a->length += length;
+	a->text[a->length] = '\0';
+	return 0;
+}
+
+static bool is_eos(const struct model_config *c, int32_t token)
+{
+	for (int i = 0; i < c->eos_token_count; i++)
+		if (c->eos_token_ids[i] == token)
+			return true;
+	return false;
+}
+
+/* Appends text to the answer and passes it on: 0, 1 when on_text asks to stop, -1
+ * out of memory. */
+static int show_text(struct answer *answer, const char *text, size_t length, chat_text_fn on_text,
+		     void *user_data, char *err, size_t err_size)
+{
+	if (length == 0)
+		return 0;
+	if (answer_append(answer, text, length) != 0) {
+		snprintf(err, err_size, "out of memory");
+		return -1;
+	}
+	return on_text && on_text(user_data, text, length) != 0 ? 1 : 0;
+}
+
+/* Shows token's text once its bytes make whole characters (any length: a token
+ * the loader accepted is never dropped): 0, 1 when on_text asks to stop, -1 with a
+ * message. */
+static int show_token(struct chat_session *s, struct bpe_stream *stream, int32_t token, struct answer *answer,
+		      chat_text_fn on_text, void *user_data, char *err, size_t err_size)
+{
+	const char *text;
+	size_t length;
+	if (bpe_stream_push(stream, s->bpe, token, &text, &length, err, err_size) != 0)
+		return -1;
+	return show_text(answer, text, length, on_text, user_data, err, err_size);
+}
+
+/* Decodes the answer after prefill: sample, stream, feed back, until a stop. */
+static int decode_answer(struct chat_session *s, const struct generation_settings *settings,
+			 volatile sig_atomic_t *cancel, chat_text_fn on_text, void *user_data,
+			 struct generation_stats *stats, struct answer *answer, double start,
+			 char *err, size_t err_size)
+{
+	struct sampler *sampler;
+	struct sampler_settings sampling = settings->sampling;
+	struct bpe_stream stream;
+	double first = 0;
+	int rc = 0;
+
+	/* answer k of a session draws with seed + k: a /retry gives another answer,
+	 * and a session with a given --seed still repeats as a whole */
+	sampling.seed += s->answers++;
+	if (sampler_create(s->model->config.vocab_size, &sampling, &sampler, err, err_size) != 0)
+		return -1;
+	/* greedy without a repetition penalty: the engine picks the next token itself
+	 * (on the GPU, no logits copied back) */
+	const bool greedy = sampling.temperature == 0 && sampling.repeat_penalty == 1;
+	int32_t next = -1;
+	bpe_stream_init(&stream);
+	for (;;) {
+		int32_t token = next >= 0 ? next : sampler_sample(sampler, s->logits, s->cached, s->cached_count);
+		if (stats->generated_tokens == 0) {
+			first = now_seconds();
+			stats->time_to_first_token = first - start;
+		}
+		if (is_eos(&s->model->config, token)) {
+			stats->stopped_by_eos = true;
+			break;
+		}
+		stats->generated_tokens++;
+		/* the engine holds every token before this one: position + 1 is the length of
+		 * prompt and answer so far, what transformers compares with max_length */
+		const bool at_limit = (settings->max_tokens > 0 && stats->generated_tokens >= settings->max_tokens) ||
+				      (settings->max_length > 0 && engine_position(s->engine) + 1 >= settings->max_length) ||
+				      engine_position(s->engine) >= engine_context_length(s->engine);
+		/* greedy: the GPU computes the next token while this one's text is shown */
+		bool begun = false;
+		if (greedy && !at_limit && !(cancel && *cancel)) {
+			if (engine_decode_greedy_begin(s->engine, token, err, err_size) != 0)
+				rc = -1;
+			else
+				begun = true;
+		}
+		int shown = rc == 0 ? show_token(s, &stream, token, answer, on_text, user_data, err, err_size) : 0;
+		if (shown < 0)
+			rc = -1;
+		/* the step begun must end, whatever happened meanwhile */
+		char step_err[256];
+		if (begun && engine_decode_greedy_end(s->engine, &next, step_err, sizeof step_err) != 0 && rc == 0) {
+			snprintf(err, err_size, "%s", step_err);
+			rc = -1;
+		}
+		if (begun && rc == 0 && cache_push(s, &token, 1) != 0) {
+			snprintf(err, err_size, "out of memory");
+			rc = -1;
+		}
+		if (rc != 0)
+			break;
+		if (shown > 0 || (cancel && *cancel)) {
+			stats->cancelled = true;
+			break;
+		}
+		if (at_limit) {
+			stats->stopped_by_limit = true;
+			break;
+		}
+		if (!begun && engine_forward(s->engine, &token, 1, s->logits, false, err, err_size) != 0) {
+			rc = -1;
+			break;
+		}
+		if (!begun && cache_push(s, &token, 1) != 0) {
+			snprintf(err, err_size, "out of memory");
+			rc = -1;
+			break;
+		}
+	}
+	/* an incomplete character at the end: its bytes, as they are */
+	const char *text;
+	size_t length;
+	bpe_stream_flush(&stream, &text, &length);
+	if (rc == 0 && show_text(answer, text, length, stats->cancelled ? NULL : on_text, user_data, err,
+				 err_size) < 0)
+		rc = -1;
+	bpe_stream_free(&stream);
+	double end = now_seconds();
+	if (stats->generated_tokens > 1 && end > first)
+		stats->tokens_per_second = (stats->generated_tokens - 1) / (end - first);
+	sampler_free(sampler);
+	return rc;
+}
+
+int chat_session_ask(struct chat_session *session, const char *user_message,
+		     const struct generation_settings *settings, volatile sig_atomic_t *cancel,
+		     chat_text_fn on_text, void *user_data, struct generation_stats *stats,
+		     char *err, size_t err_size)
+{
+	struct chat_session *s = session;
+	struct generation_stats local;
+	struct answer answer = {0};
+	int32_t *ids = NULL;
+	size_t id_count = 0, id_capacity = 0;
+	double start = now_seconds();
+
+	if (!stats)
+		stats = &local;
+	memset(stats, 0, sizeof *stats);
+	if (insert_message(s, s->message_count, CHAT_ROLE_USER, user_message, strlen(user_message)) != 0) {
+		snprintf(err, err_size, "out of memory");
+		return -1;
+	}
+	if (chat_template_encode(s->template_kind, s->bpe, s->messages, s->message_count, true, NULL,
+				 &ids, &id_count, &id_capacity, err, err_size) != 0)
+		goto fail;
+	stats->prompt_tokens = (int)id_count;
+	int context = engine_context_length(s->engine);
+	if (id_count >= (size_t)context) {
+		snprintf(err, err_size, "prompt is %zu tokens but the context holds %d; use --ctx", id_count, context);
+		goto fail;
+	}
+	int rc = prefill(s, ids, id_count, cancel, stats, err, err_size);
+	if (rc < 0)
+		goto fail;
+	free(ids);
+	ids = NULL;
+	if (rc > 0) { /* stopped during the prefill: an empty answer */
+		stats->cancelled = true;
+		rc = 0;
+	} else {
+		rc = decode_answer(s, settings, cancel, on_text, user_data, stats, &answer, start, err, err_size);
+	}
+	/* the answer joins the conversation even when cut short */
+	if (insert_message(s, s->message_count, CHAT_ROLE_ASSISTANT, answer.text ? answer.text : "",
+			   answer.length) != 0 && rc == 0) {
+		snprintf(err, err_size, "out of memory");
+		rc = -1;
+	}
+	free(answer.text);
+	return rc;
+fail:
+	free(ids);
+	remove_message(s, s->message_count - 1);
+	return -1;
+}
+
+const char *chat_session_pop_answer(struct chat_session *session)
+{
+	if (session->message_count == 0 || session->messages[session->message_count - 1].role != CHAT_ROLE_ASSISTANT)
+		return NULL;
+	remove_message(session, session->message_count - 1);
+	if (session->message_count == 0 || session->messages[session->message_count - 1].role != CHAT_ROLE_USER)
+		return NULL;
+	/* ask appends the user message again: take it out, keep its text for the caller */
+	free(session->popped);
+	session->popped = (char *)session->messages[--session->message_count].content;
+	return session->popped;
+}
+
+void chat_session_clear(struct chat_session *session)
+{
+	free_messages(session, has_system(session) ? 1 : 0);
+}
+
+size_t chat_session_message_count(const struct chat_session *session)
+{
+	return session->message_count;
+}
+
+const struct chat_message *chat_session_messages(const struct chat_session *session)
+{
+	return session->messages;
+}
+
+int chat_session_load_messages(struct chat_session *session, const struct chat_message *messages,
+			       size_t count, char *err, size_t err_size)
+{
+	free_messages(session, 0);
+	for (size_t i = 0; i < count; i++) {
+		if (insert_message(session, i, messages[i].role, messages[i].content, strlen(messages[i].content)) != 0) {
+			free_messages(session, 0);
+			snprintf(err, err_size, "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int chat_session_context_used(const struct chat_session *session)
+{
+	return (int)session->cached_count;
+}
+
+int chat_session_context_length(const struct chat_session *session)
+{
+	return engine_context_length(session->engine);
+}

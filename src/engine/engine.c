@@ -1,0 +1,699 @@
+/*
+ * engine.c - one interface over the backends, and the ranks of a split model.
+ *
+ * The engine owns the position in the sequence; the backend owns the KV cache.
+ * Rewinding only moves the position: entries past it are overwritten by the
+ * next forward before anything reads them (attention at position p reads
+ * entries 0..p only).
+ *
+ * Ranks (tensor_parallel.h): with one rank the backend runs in the caller's
+ * thread, as if there were no split.  With N > 1 the engine makes the backend's
+ * communicator and one persistent thread per rank; each thread builds its rank's
+ * state itself (a CUDA context belongs to the thread that made it), then runs
+ * forward when asked and frees its state when told to quit.  The caller waits
+ * for every rank.  A rank that fails aborts the communicator, so the others stop
+ * waiting in their all-reduces and return too; the engine reports the first
+ * failure as "rank R: why" and, once split, refuses to run on (the ranks' caches
+ * no longer agree).
+ *
+ * Test hook: LLMCHAT_TEST_FAIL_RANK=R makes rank R fail its creation, and
+ * LLMCHAT_TEST_FAIL_RANK=R:forward its first forward (the other ranks are then
+ * waiting in the first all-reduce); read once by engine_create, for the tests of
+ * that failure path (tests/tensor_parallel.sh).
+ */
+#include "config.h"
+
+#include "engine.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_backend.h"
+
+enum rank_command { RANK_FORWARD, RANK_QUIT };
+
+struct forward_call {
+	const int32_t *tokens;
+	size_t count;
+	int position;
+	float *logits;
+	bool all_logits;
+	bool greedy;                 /* engine_decode_greedy: each rank reports its best logit */
+};
+
+/* One rank: its backend state and what its last command reported. */
+struct rank_slot {
+	struct engine *engine;
+	struct engine_rank rank;
+	void *state;
+	int context_length;
+	char description[128];
+	pthread_t thread;
+	bool thread_started;
+	int status;
+	char err[256];
+	float best_value;            /* a greedy step's largest logit of the rank, and its id */
+	int32_t best_index;
+};
+
+struct engine {
+	const struct model *model;
+	const struct engine_backend_ops *ops;
+	struct engine_options options;
+	int ranks;
+	struct communicator *comm;
+	struct rank_slot *slots;
+	int test_fail_rank;          /* LLMCHAT_TEST_FAIL_RANK: -1, or the rank made to fail */
+	bool test_fail_in_forward;
+	int forwards;                /* forward calls made, for the test hook */
+	/* the rank threads (ranks > 1) */
+	pthread_mutex_t lock;
+	pthread_cond_t wake, finished;
+	unsigned long command_id;
+	enum rank_command command;
+	struct forward_call call;
+	int busy;                    /* ranks still running the current command */
+	int first_failed;            /* the rank whose failure came first, or -1 */
+	bool broken;                 /* a split engine whose rank failed: runs no more */
+	char failure[300];
+	float *greedy_logits;        /* vocab: a greedy step's logits when the backend cannot pick */
+	int32_t greedy_token;        /* the token of a greedy step begun and not yet ended */
+	bool greedy_pending;
+	int position;
+	int context_length;
+	char description[160];
+};
+
+static const struct engine_backend_ops *pick_backend(enum engine_backend backend, char *err, size_t err_size)
+{
+	switch (backend) {
+	case ENGINE_BACKEND_AUTO:
+	case ENGINE_BACKEND_CPU:
+		return &engine_cpu_ops;
+	case ENGINE_BACKEND_CUDA:
+#ifdef HAVE_CUDA
+		return &engine_cuda_ops;
+#else
+		snprintf(err, err_size, "the CUDA backend is not built into this llmchat (configure found no CUDA)");
+		return NULL;
+#endif
+	}
+	snprintf(err, err_size, "unknown engine backend %d", (int)backend);
+	return NULL;
+}
+
+/* LLMCHAT_TEST_FAIL_RANK (see the top comment). */
+static void read_test_hook(struct engine *e)
+{
+	const char *hook = getenv("LLMCHAT_TEST_FAIL_RANK");
+	e->test_fail_rank = -1;
+	if (!hook || !*hook)
+		return;
+	char *end;
+	long rank = strtol(hook, &end, 10);
+	if (end == hook || rank < 0 || rank >= TP_MAX_RANKS)
+		return;
+	e->test_fail_rank = (int)rank;
+	e->test_fail_in_forward = strcmp(end, ":forward") == 0;
+}
+
+static bool test_hook_fails(const struct engine *e, const struct rank_slot *slot, bool in_forward)
+{
+	return e->test_fail_rank == slot->rank.plan.rank && e->test_fail_in_forward == in_forward &&
+	       (!in_forward || e->forwards == 1);
+}
+
+/* ---- what a rank does (in its own thread, or the caller's with one rank) ---- */
+
+static int rank_create(struct engine *e, struct rank_slot *slot)
+{
+	slot->context_length = e->options.context_length;
+	if (e->ops->create(e->model, &e->options, &slot->rank, &slot->context_length, &slot->state,
+			   slot->description, sizeof slot->description, slot->err, sizeof slot->err) != 0)
+		return -1;
+	/* after a real creation, so that AUTO's quiet "no usable CUDA device" comes first */
+	if (test_hook_fails(e, slot, false)) {
+		e->ops->free(slot->state);
+		slot->state = NULL;
+		snprintf(slot->err, sizeof slot->err, "failed on purpose (LLMCHAT_TEST_FAIL_RANK)");
+		return -1;
+	}
+	return 0;
+}
+
+static int rank_forward(struct engine *e, struct rank_slot *slot, const struct forward_call *call)
+{
+	if (test_hook_fails(e, slot, true)) {
+		snprintf(slot->err, sizeof slot->err, "failed on purpose (LLMCHAT_TEST_FAIL_RANK)");
+		return -1;
+	}
+	if (call->greedy && e->ops->decode_greedy_begin) { /* a rank thread: both halves */
+		if (e->ops->decode_greedy_begin(slot->state, call->tokens[0], call->position, slot->err,
+						sizeof slot->err) != 0)
+			return -1;
+		return e->ops->decode_greedy_end(slot->state, &slot->best_value, &slot->best_index, slot->err,
+						 sizeof slot->err);
+	}
+	return e->ops->forward(slot->state, call->tokens, call->count, call->position, call->logits,
+			       call->all_logits, slot->err, sizeof slot->err);
+}
+
+/* ---- the rank threads ------------------------------------------------------ */
+
+/* A rank's command is done: a failure is recorded (the first one is the cause:
+ * the others come after its abort) and wakes every rank still waiting. */
+static void rank_report(struct engine *e, struct rank_slot *slot)
+{
+	pthread_mutex_lock(&e->lock);
+	if (slot->status != 0) {
+		if (e->first_failed < 0)
+			e->first_failed = slot->rank.plan.rank;
+		comm_abort(e->comm);
+	}
+	if (--e->busy == 0)
+		pthread_cond_signal(&e->finished);
+	pthread_mutex_unlock(&e->lock);
+}
+
+static void *rank_main(void *arg)
+{
+	struct rank_slot *slot = arg;
+	struct engine *e = slot->engine;
+	pthread_mutex_lock(&e->lock);
+	unsigned long seen = e->command_id;
+	pthread_mutex_unlock(&e->lock);
+
+	slot->status = rank_create(e, slot);
+	rank_report(e, slot);
+	for (;;) {
+		pthread_mutex_lock(&e->lock);
+		while (e->command_id == seen)
+			pthread_cond_wait(&e->wake, &e->lock);
+		seen = e->command_id;
+		enum rank_command command = e->command;
+		struct forward_call call = e->call;
+		pthread_mutex_unlock(&e->lock);
+		if (command == RANK_QUIT)
+			break;
+		slot->status = rank_forward(e, slot, &call);
+		rank_report(e, slot);
+	}
+	if (slot->state)
+		e->ops->free(slot->state);
+	slot->state = NULL;
+	return NULL;
+}
+
+static void wait_for_ranks(struct engine *e)
+{
+	pthread_mutex_lock(&e->lock);
+	while (e->busy > 0)
+		pthread_cond_wait(&e->finished, &e->lock);
+	pthread_mutex_unlock(&e->lock);
+}
+
+/* Gives every rank thread a command; wait_for_ranks waits until they all ran it. */
+static void post_ranks(struct engine *e, enum rank_command command, const struct forward_call *call)
+{
+	pthread_mutex_lock(&e->lock);
+	e->command = command;
+	if (call)
+		e->call = *call;
+	e->busy = e->ranks;
+	e->command_id++;
+	pthread_cond_broadcast(&e->wake);
+	pthread_mutex_unlock(&e->lock);
+}
+
+static void run_ranks(struct engine *e, enum rank_command command, const struct forward_call *call)
+{
+	post_ranks(e, command, call);
+	if (command != RANK_QUIT)
+		wait_for_ranks(e);
+}
+
+/* The first failure, as the message of the whole engine. */
+static void failure_message(struct engine *e, char *err, size_t err_size)
+{
+	int r = e->first_failed >= 0 ? e->first_failed : 0;
+	snprintf(e->failure, sizeof e->failure, "rank %d: %s", r, e->slots[r].err);
+	snprintf(err, err_size, "%s", e->failure);
+}
+
+/* Starts the rank threads, which create their states; -1 when a rank (or a thread)
+ * failed: the threads that started have then been told to quit. */
+static int start_ranks(struct engine *e, char *err, size_t err_size)
+{
+	pthread_mutex_lock(&e->lock);
+	e->busy = e->ranks;
+	pthread_mutex_unlock(&e->lock);
+	for (int r = 0; r < e->ranks; r++) {
+		struct rank_slot *slot = &e->slots[r];
+		if (pthread_create(&slot->thread, NULL, rank_main, slot) == 0) {
+			slot->thread_started = true;
+			continue;
+		}
+		snprintf(slot->err, sizeof slot->err, "cannot start a thread for the rank");
+		pthread_mutex_lock(&e->lock);
+		if (e->first_failed < 0)
+			e->first_failed = r;
+		comm_abort(e->comm);
+		e->busy -= e->ranks - r;    /* the ranks that will not report */
+		pthread_mutex_unlock(&e->lock);
+		break;
+	}
+	wait_for_ranks(e);
+	if (e->first_failed < 0)
+		return 0;
+	failure_message(e, err, err_size);
+	return -1;
+}
+
+static void stop_ranks(struct engine *e)
+{
+	run_ranks(e, RANK_QUIT, NULL);
+	for (int r = 0; r < e->ranks; r++)
+		if (e->slots[r].thread_started)
+			pthread_join(e->slots[r].thread, NULL);
+}
+
+/* ---- the engine ---------------------------------------------------------- */
+
+static void engine_destroy(struct engine *e)
+{
+	if (e->ranks > 1) {
+		stop_ranks(e);
+	} else if (e->slots && e->slots[0].state) {
+		e->ops->free(e->slots[0].state);
+	}
+	comm_free(e->comm);
+	free(e->greedy_logits);
+	pthread_mutex_destroy(&e->lock);
+	pthread_cond_destroy(&e->wake);
+	pthread_cond_destroy(&e->finished);
+	free(e->slots);
+	free(e);
+}
+
+/* The ranks' shares, and the communicator when there are several. */
+static int plan_ranks(struct engine *e, char *err, size_t err_size)
+{
+	int devices[TP_MAX_RANKS] = {0};
+	/* one rank needs no communicator, unless one was named (NCCL with one rank) */
+	bool named = e->options.comm == COMM_NCCL || e->options.comm == COMM_P2P;
+	if (e->ranks > 1 || (named && e->ops->create_comm && e->ops != &engine_cpu_ops)) {
+		if (!e->ops->create_comm) {
+			snprintf(err, err_size, "the %s backend does not split a model across ranks yet",
+				 e->ops == &engine_cpu_ops ? "CPU" : "CUDA");
+			return -1;
+		}
+		if (e->ops->create_comm(e->ranks, &e->options, &e->comm, devices, err, err_size) != 0)
+			return -1;
+	}
+	for (int r = 0; r < e->ranks; r++) {
+		struct rank_slot *slot = &e->slots[r];
+		slot->engine = e;
+		tp_plan_rank(&e->model->config, r, e->ranks, &slot->rank.plan);
+		slot->rank.comm = e->comm;
+		slot->rank.device = devices[r];
+	}
+	return 0;
+}
+
+static struct engine *engine_try_create(const struct model *model, const struct engine_options *options, int ranks,
+					const struct engine_backend_ops *ops, char *err, size_t err_size)
+{
+	struct engine *e = calloc(1, sizeof *e);
+	struct rank_slot *slots = calloc((size_t)ranks, sizeof *slots);
+	if (!e || !slots) {
+		free(e);
+		free(slots);
+		snprintf(err, err_size, "out of memory");
+		return NULL;
+	}
+	e->model = model;
+	e->ops = ops;
+	e->options = *options;
+	e->ranks = ranks;
+	e->slots = slots;
+	e->first_failed = -1;
+	e->greedy_logits = ops->decode_greedy_begin ? NULL : malloc((size_t)model->config.vocab_size * sizeof(float));
+	if (!ops->decode_greedy_begin && !e->greedy_logits) {
+		free(e);
+		free(slots);
+		snprintf(err, err_size, "out of memory");
+		return NULL;
+	}
+	read_test_hook(e);
+	pthread_mutex_init(&e->lock, NULL);
+	pthread_cond_init(&e->wake, NULL);
+	pthread_cond_init(&e->finished, NULL);
+	if (plan_ranks(e, err, err_size) != 0) {
+		engine_destroy(e);
+		return NULL;
+	}
+	if (ranks == 1) {
+		if (rank_create(e, &slots[0]) != 0) {
+			snprintf(err, err_size, "%s", slots[0].err);
+			engine_destroy(e);
+			return NULL;
+		}
+	} else if (start_ranks(e, err, err_size) != 0) {
+		engine_destroy(e);
+		return NULL;
+	}
+	/* every rank can hold the shortest context any of them can */
+	e->context_length = slots[0].context_length;
+	for (int r = 1; r < ranks; r++)
+		if (slots[r].context_length < e->context_length)
+			e->context_length = slots[r].context_length;
+	if (ranks == 1)
+		snprintf(e->description, sizeof e->description, "%s", slots[0].description);
+	else
+		snprintf(e->description, sizeof e->description, "%s x %d ranks", slots[0].description, ranks);
+	return e;
+}
+
+int engine_create(const struct model *model, const struct engine_options *options,
+		  struct engine **out, char *err, size_t err_size)
+{
+	struct engine_options defaults = {.backend = ENGINE_BACKEND_AUTO};
+	if (!options)
+		options = &defaults;
+	int ranks = options->ranks;
+	if (ranks > 1 && tp_check_ranks(&model->config, ranks, err, err_size) != 0)
+		return -1;
+#ifdef HAVE_CUDA
+	/* AUTO: the GPU when one can run the model, else the CPU.  A machine without
+	 * a GPU says nothing; a GPU that cannot take the model says why, once. */
+	if (options->backend == ENGINE_BACKEND_AUTO) {
+		int gpu_ranks = ranks > 0 ? ranks : engine_cuda_ops.default_ranks(model);
+		*out = engine_try_create(model, options, gpu_ranks, &engine_cuda_ops, err, err_size);
+		if (*out)
+			return 0;
+		if (strncmp(err, "no usable CUDA device", 21) != 0)
+			fprintf(stderr, "llmchat: not using the GPU: %s; running on the CPU\n", err);
+	}
+#endif
+	const struct engine_backend_ops *ops = pick_backend(options->backend, err, err_size);
+	if (!ops)
+		return -1;
+	if (ranks <= 0)
+		ranks = ops->default_ranks ? ops->default_ranks(model) : 1;
+	*out = engine_try_create(model, options, ranks, ops, err, err_size);
+	return *out ? 0 : -1;
+}
+
+void engine_free(struct engine *engine)
+{
+	if (engine)
+		engine_destroy(engine);
+}
+
+/* Runs the call on every rank; the first failure is the message. */
+static int forward_ranks(struct engine *e, const struct forward_call *call, char *err, size_t err_size)
+{
+	e->forwards++;
+	if (e->ranks == 1) {
+		if (rank_forward(e, &e->slots[0], call) == 0)
+			return 0;
+		snprintf(err, err_size, "%s", e->slots[0].err);
+		return -1;
+	}
+	run_ranks(e, RANK_FORWARD, call);
+	if (e->first_failed < 0)
+		return 0;
+	e->broken = true;
+	failure_message(e, err, err_size);
+	return -1;
+}
+
+/* What every step checks before the cache changes: the engine runs (no failed rank,
+ * no greedy step left open), the tokens fit the context and are ids of the vocabulary. */
+static int check_step(const struct engine *engine, const int32_t *tokens, size_t count, char *err, size_t err_size)
+{
+	const int vocab = engine->model->config.vocab_size;
+	if (engine->broken) {
+		snprintf(err, err_size, "%s", engine->failure);
+		return -1;
+	}
+	if (engine->greedy_pending) {
+		snprintf(err, err_size, "engine: the greedy step begun before has not ended");
+		return -1;
+	}
+	if (count == 0) {
+		snprintf(err, err_size, "engine_forward: no tokens");
+		return -1;
+	}
+	if (count > (size_t)(engine->context_length - engine->position)) {
+		snprintf(err, err_size, "context full: %zu more tokens at position %d exceed the context of %d tokens",
+			 count, engine->position, engine->context_length);
+		return -1;
+	}
+	for (size_t i = 0; i < count; i++) {
+		if (tokens[i] < 0 || tokens[i] >= vocab) {
+			snprintf(err, err_size, "token id %d is outside the vocabulary (0..%d)", (int)tokens[i], vocab - 1);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Whether f is neither NaN nor infinite, by its exponent bits (all ones for both). */
+static bool float_finite(float f)
+{
+	uint32_t bits;
+	memcpy(&bits, &f, sizeof bits);
+	return (bits & 0x7F800000u) != 0x7F800000u;
+}
+
+/* The index of the first logit that is NaN or infinite, or n when there is none;
+ * a block at a time, with a loop the compiler vectorizes (perplexity checks
+ * thousands of rows). */
+static size_t first_non_finite(const float *x, size_t n)
+{
+	const size_t block = 1024;
+	for (size_t start = 0; start < n; start += block) {
+		size_t end = n - start < block ? n : start + block;
+		bool finite = true;
+		for (size_t i = start; i < end; i++)
+			finite &= float_finite(x[i]);
+		if (finite)
+			continue;
+		for (size_t i = start; i < end; i++)
+			if (!float_finite(x[i]))
+				return i;
+	}
+	return n;
+}
+
+static int broken_logits(float value, int position, char *err, size_t err_size)
+{
+	snprintf(err, err_size, "the model produced %s logits at position %d (the weights or config values are broken)",
+		 isnan(value) ? "NaN" : "infinite", position);
+	return -1;
+}
+
+/* Broken weights or config values give NaN (or infinite) logits, which a sampler
+ * or an argmax would turn into some token ("!!!") as if it were an answer.  rows
+ * rows of logits, the first for the token at position. */
+static int check_logits(const struct engine *engine, const float *logits, size_t rows, int position,
+			char *err, size_t err_size)
+{
+	const size_t vocab = (size_t)engine->model->config.vocab_size;
+	size_t bad = first_non_finite(logits, rows * vocab);
+	if (bad == rows * vocab)
+		return 0;
+	return broken_logits(logits[bad], position + (int)(bad / vocab), err, err_size);
+}
+
+int engine_forward(struct engine *engine, const int32_t *tokens, size_t count,
+		   float *logits, bool all_logits, char *err, size_t err_size)
+{
+	if (check_step(engine, tokens, count, err, err_size) != 0)
+		return -1;
+	struct forward_call call = {tokens, count, engine->position, logits, all_logits, false};
+	if (forward_ranks(engine, &call, err, err_size) != 0)
+		return -1;
+	if (logits && check_logits(engine, logits, all_logits ? count : 1,
+				   engine->position + (all_logits ? 0 : (int)count - 1), err, err_size) != 0)
+		return -1;
+	engine->position += (int)count;
+	return 0;
+}
+
+int engine_prefill(struct engine *engine, const int32_t *tokens, size_t count, float *logits,
+		   volatile sig_atomic_t *cancel, char *err, size_t err_size)
+{
+	const int start = engine->position;
+	const size_t piece = engine->ops->batch_tokens > 0 ? (size_t)engine->ops->batch_tokens : count;
+	size_t done = 0;
+	int rc = 0;
+	/* the whole prompt fits, or nothing runs */
+	if (check_step(engine, tokens, count, err, err_size) != 0)
+		return -1;
+	/* A backend cuts a call into batches from its first token, so pieces of one
+	 * batch give the same bits as one call.  The last piece takes up to one token
+	 * more than a batch rather than leave one token alone: a one-token call with
+	 * logits is a decode step, which a backend may run another way. */
+	while (rc == 0 && count - done > piece + 1) {
+		if (cancel && *cancel)
+			rc = 1;
+		else if (engine_forward(engine, tokens + done, piece, NULL, false, err, err_size) != 0)
+			rc = -1;
+		done += piece;
+	}
+	if (rc == 0 && cancel && *cancel)
+		rc = 1;
+	if (rc == 0 && engine_forward(engine, tokens + done, count - done, logits, false, err, err_size) != 0)
+		rc = -1;
+	if (rc != 0)
+		engine_rewind(engine, start);
+	return rc;
+}
+
+int engine_decode_greedy_begin(struct engine *engine, int32_t token, char *err, size_t err_size)
+{
+	if (check_step(engine, &token, 1, err, err_size) != 0)
+		return -1;
+	engine->greedy_token = token;
+	struct forward_call call = {&engine->greedy_token, 1, engine->position, engine->greedy_logits, false, true};
+	struct rank_slot *slot = &engine->slots[0];
+	engine->forwards++;
+	if (engine->ranks > 1) {
+		post_ranks(engine, RANK_FORWARD, &call); /* the ranks run it while the caller goes on */
+	} else if (engine->ops->decode_greedy_begin && !test_hook_fails(engine, slot, true)) {
+		if (engine->ops->decode_greedy_begin(slot->state, token, engine->position, slot->err,
+						     sizeof slot->err) != 0) {
+			snprintf(err, err_size, "%s", slot->err);
+			return -1;
+		}
+	} else if (rank_forward(engine, slot, &call) != 0) {
+		snprintf(err, err_size, "%s", slot->err);
+		return -1;
+	}
+	engine->greedy_pending = true;
+	return 0;
+}
+
+/* The id of the largest logit over the ranks' reports (or the logits), lowest on
+ * ties; fails on a NaN or infinite logit (a rank's argmax reports a NaN it met as
+ * its best value, and -1 as the index when it met nothing else). */
+static int greedy_choice(const struct engine *engine, int32_t *next, char *err, size_t err_size)
+{
+	const int vocab = engine->model->config.vocab_size;
+	if (engine->greedy_logits) { /* the backend gave logits: the sampler's argmax */
+		if (check_logits(engine, engine->greedy_logits, 1, engine->position, err, err_size) != 0)
+			return -1;
+		int32_t best = 0;
+		for (int32_t i = 1; i < vocab; i++)
+			if (engine->greedy_logits[i] > engine->greedy_logits[best])
+				best = i;
+		*next = best;
+		return 0;
+	}
+	const struct rank_slot *winner = &engine->slots[0];
+	for (int r = 0; r < engine->ranks; r++) {
+		const struct rank_slot *s = &engine->slots[r];
+		if (!float_finite(s->best_value) || s->best_index < 0)
+			return broken_logits(s->best_index < 0 ? NAN : s->best_value, engine->position, err, err_size);
+		if (s->best_value > winner->best_value ||
+		    (s->best_value == winner->best_value && s->best_index < winner->best_index))
+			winner = s;
+	}
+	*next = winner->best_index;
+	return 0;
+}
+
+int engine_decode_greedy_end(struct engine *engine, int32_t *next, char *err, size_t err_size)
+{
+	if (!engine->greedy_pending) {
+		snprintf(err, err_size, "engine_decode_greedy_end: no step was begun");
+		return -1;
+	}
+	engine->greedy_pending = false;
+	struct rank_slot *slot = &engine->slots[0];
+	if (engine->ranks > 1) {
+		wait_for_ranks(engine);
+		if (engine->first_failed >= 0) {
+			engine->broken = true;
+			failure_message(engine, err, err_size);
+			return -1;
+		}
+	} else if (engine->ops->decode_greedy_end &&
+		   engine->ops->decode_greedy_end(slot->state, &slot->best_value, &slot->best_index, slot->err,
+						  sizeof slot->err) != 0) {
+		snprintf(err, err_size, "%s", slot->err);
+		return -1;
+	}
+	if (greedy_choice(engine, next, err, err_size) != 0)
+		return -1;
+	engine->position++;
+	return 0;
+}
+
+int engine_decode_greedy(struct engine *engine, int32_t token, int32_t *next, char *err, size_t err_size)
+{
+	if (engine_decode_greedy_begin(engine, token, err, err_size) != 0)
+		return -1;
+	return engine_decode_greedy_end(engine, next, err, err_size);
+}
+
+void engine_time_comm(struct engine *engine, bool on)
+{
+	if (!engine->ops->time_comm)
+		return;
+	for (int r = 0; r < engine->ranks; r++)
+		engine->ops->time_comm(engine->slots[r].state, on);
+}
+
+double engine_comm_seconds(struct engine *engine)
+{
+	double seconds = 0;
+	if (engine->ops->comm_seconds) {
+		seconds = engine->ops->comm_seconds(engine->slots[0].state);
+		for (int r = 1; r < engine->ranks; r++)
+			engine->ops->comm_seconds(engine->slots[r].state);
+	}
+	return seconds;
+}
+
+int engine_position(const struct engine *engine)
+{
+	return engine->position;
+}
+
+int engine_context_length(const struct engine *engine)
+{
+	return engine->context_length;
+}
+
+void engine_rewind(struct engine *engine, int position)
+{
+	if (position < 0)
+		position = 0;
+	if (position < engine->position)
+		engine->position = position;
+}
+
+int engine_ranks(const struct engine *engine)
+{
+	return engine->ranks;
+}
+
+const char *engine_describe(const struct engine *engine)
+{
+	return engine->description;
+}
+
+int engine_set_position_for_benchmark(struct engine *engine, int position)
+{
+	if (position < 0 || position > engine->context_length)
+		return -1;
+	engine->position = position;
+	return 0;
+}

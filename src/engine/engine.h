@@ -1,0 +1,99 @@
+/*
+ * engine.h - the forward pass, one interface over the backends (CPU now, CUDA next).
+ *
+ * An engine owns a KV cache for one sequence.  Tokens go in at the current
+ * position; logits of the last (or every) token come out.  The model stays owned by
+ * the caller and must outlive the engine.
+ */
+#ifndef LLMCHAT_ENGINE_H
+#define LLMCHAT_ENGINE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "communicator.h"   /* enum comm_kind */
+#include "model.h"
+
+enum engine_backend { ENGINE_BACKEND_AUTO, ENGINE_BACKEND_CPU, ENGINE_BACKEND_CUDA };
+
+/* The KV cache's element type (--kv-cache); the same on every backend. */
+enum engine_kv_cache {
+	ENGINE_KV_BF16,         /* default: k and v rounded to bfloat16 (nearest even) when stored */
+	ENGINE_KV_FP8,          /* e4m3, saturating, scale 1 (vLLM's default without calibrated scales) */
+	ENGINE_KV_F32,          /* float32: what a float32 transformers run keeps */
+};
+
+struct engine_options {
+	enum engine_backend backend;
+	int context_length;     /* 0: max_position_embeddings, capped to what fits */
+	int threads;            /* CPU: 0 = all cores (shared among the ranks) */
+	int ranks;              /* tensor-parallel ranks (--gpus/--tp); 0: the backend's default */
+	enum comm_kind comm;
+	enum engine_kv_cache kv_cache;
+};
+
+struct engine;
+
+int engine_create(const struct model *model, const struct engine_options *options,
+		  struct engine **out, char *err, size_t err_size);
+void engine_free(struct engine *engine);
+
+/* Runs count tokens from the current position.  logits receives vocab_size floats:
+ * for the last token only, or count * vocab_size when all_logits is true; it may
+ * be NULL when no logits are wanted (a prefill).
+ * Fails (without changing the cache) when the context would overflow, and (without
+ * moving the position) when a logit is NaN or infinite: "the model produced NaN
+ * logits at position P (the weights or config values are broken)". */
+int engine_forward(struct engine *engine, const int32_t *tokens, size_t count,
+		   float *logits, bool all_logits, char *err, size_t err_size);
+
+/* engine_forward for a prompt (logits of the last token) that can be stopped: the
+ * tokens run in pieces of the backend's batch, which compute the same bits as one
+ * call, and *cancel (may be NULL) is polled before each.  Returns 0, -1 with a
+ * message, or 1 when cancel stopped it; on -1 and 1 the engine is back at the
+ * position it started from. */
+int engine_prefill(struct engine *engine, const int32_t *tokens, size_t count, float *logits,
+		   volatile sig_atomic_t *cancel, char *err, size_t err_size);
+
+/* Greedy decoding: runs token at the current position and gives the id of the largest
+ * logit of the result (the lowest id among equal ones, as sampler.h's greedy), without
+ * copying the logits back from the GPU.  Fails as engine_forward does (a NaN logit
+ * included). */
+int engine_decode_greedy(struct engine *engine, int32_t token, int32_t *next, char *err, size_t err_size);
+
+/* engine_decode_greedy in two halves, so that the caller can work (show the last
+ * token's text) while the GPU computes: begin starts the step for token at the current
+ * position, end waits for it and gives the next id.  Nothing else may be called on
+ * the engine in between; the position moves at end. */
+int engine_decode_greedy_begin(struct engine *engine, int32_t token, char *err, size_t err_size);
+int engine_decode_greedy_end(struct engine *engine, int32_t *next, char *err, size_t err_size);
+
+/* Tokens in the cache (the next position). */
+int engine_position(const struct engine *engine);
+
+/* Context length in tokens. */
+int engine_context_length(const struct engine *engine);
+
+/* Forgets everything from position onward (0 starts a new sequence). */
+void engine_rewind(struct engine *engine, int position);
+
+/* For benchmarks: moves the position forward to position without computing, so
+ * that a decode step can be timed at a long context; the cache rows skipped hold
+ * whatever they held.  Returns -1 past the context. */
+int engine_set_position_for_benchmark(struct engine *engine, int position);
+
+/* Tensor-parallel ranks the engine runs (1 when not split). */
+int engine_ranks(const struct engine *engine);
+
+/* For --bench: while on, each all-reduce is timed with events (decode runs without a
+ * CUDA graph); engine_comm_seconds returns rank 0's seconds in all-reduces since the
+ * last call (0 when the backend does not measure them). */
+void engine_time_comm(struct engine *engine, bool on);
+double engine_comm_seconds(struct engine *engine);
+
+/* "CPU (16 threads)", "CUDA: NVIDIA H100", for the status line. */
+const char *engine_describe(const struct engine *engine);
+
+#endif

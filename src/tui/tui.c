@@ -1,0 +1,692 @@
+/*
+ * tui.c - the interactive interface: set-up, the event loop, keys, and the
+ * worker thread that runs each answer.
+ *
+ * The loop waits in poll() on the terminal and on the worker's wake pipe, takes
+ * every key ncurses has, folds in the text streamed meanwhile, and draws once.
+ * A signal (SIGTERM, SIGHUP, an outside SIGINT) only sets a flag; the loop then
+ * stops the answer, saves the conversation and restores the terminal.  Ctrl-C
+ * reaches us as a key (raw mode): it stops an answer, clears the editor, or
+ * arms the quit.
+ */
+#include "tui.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <math.h>
+#include <ncurses.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <utf8proc.h>
+
+#include "config_file.h"
+#include "history.h"
+#include "standard_io.h"
+
+/* The one piece of global state: what a signal handler can reach. */
+static volatile sig_atomic_t tui_signal_received;
+
+static void on_signal(int sig)
+{
+	tui_signal_received = sig;
+}
+
+/* Keys ncurses does not know by itself, defined with define_key (above KEY_MAX). */
+enum {
+	KEY_PASTE_BEGIN = 0x7100, KEY_PASTE_END, KEY_CTRL_LEFT, KEY_CTRL_RIGHT, KEY_ALT_ENTER,
+	KEY_ALT_B, KEY_ALT_F, KEY_ALT_BACKSPACE,
+};
+
+static void define_keys(void)
+{
+	static const struct { const char *seq; int code; } keys[] = {
+		{"\033[200~", KEY_PASTE_BEGIN}, {"\033[201~", KEY_PASTE_END},
+		{"\033[1;5D", KEY_CTRL_LEFT}, {"\033[1;5C", KEY_CTRL_RIGHT},
+		{"\033Od", KEY_CTRL_LEFT}, {"\033Oc", KEY_CTRL_RIGHT},
+		{"\033[1;3D", KEY_CTRL_LEFT}, {"\033[1;3C", KEY_CTRL_RIGHT},
+		{"\033\r", KEY_ALT_ENTER}, {"\033\n", KEY_ALT_ENTER},
+		{"\033b", KEY_ALT_B}, {"\033f", KEY_ALT_F}, {"\033\177", KEY_ALT_BACKSPACE},
+		{"\033[1~", KEY_HOME}, {"\033[4~", KEY_END}, {"\033[H", KEY_HOME}, {"\033[F", KEY_END},
+		{"\033OH", KEY_HOME}, {"\033OF", KEY_END}, {"\033[7~", KEY_HOME}, {"\033[8~", KEY_END},
+	};
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		define_key(keys[i].seq, keys[i].code);
+}
+
+void tui_hint(struct tui *t, bool error, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(t->hint, sizeof t->hint, fmt, ap);
+	va_end(ap);
+	t->hint_is_error = error;
+}
+
+void tui_info(struct tui *t, enum transcript_kind kind, const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (transcript_add(&t->transcript, kind, buf, strlen(buf)) != 0)
+		tui_hint(t, true, "out of memory");
+	t->scroll = 0;
+}
+
+/* ---- the answer's worker ---------------------------------------------------- */
+
+static int on_answer_text(void *user_data, const char *text, size_t length)
+{
+	struct tui *t = user_data;
+	pthread_mutex_lock(&t->lock);
+	if (t->pending_length + length + 1 > t->pending_capacity) {
+		size_t cap = (t->pending_length + length + 1) * 2;
+		char *p = realloc(t->pending, cap);
+		if (p) {
+			t->pending = p;
+			t->pending_capacity = cap;
+		}
+	}
+	if (t->pending_length + length + 1 <= t->pending_capacity) {
+		memcpy(t->pending + t->pending_length, text, length);
+		t->pending_length += length;
+	}
+	pthread_mutex_unlock(&t->lock);
+	ssize_t ignored = write(t->wake[1], "t", 1);   /* a full pipe already wakes the loop */
+	(void)ignored;
+	if (t->setup->stream_delay_ms > 0 && !t->cancel) {
+		/* slows an answer down enough for a test (or a person) to interrupt it */
+		struct timespec pause = {t->setup->stream_delay_ms / 1000, (t->setup->stream_delay_ms % 1000) * 1000000L};
+		nanosleep(&pause, NULL);
+	}
+	return t->cancel ? 1 : 0;
+}
+
+static void *answer_worker(void *arg)
+{
+	struct tui *t = arg;
+	struct generation_stats stats;
+	char err[512] = "";
+	memset(&stats, 0, sizeof stats);
+	int rc = chat_session_ask(t->session, t->asking, &t->settings, &t->cancel, on_answer_text, t, &stats,
+				  err, sizeof err);
+	pthread_mutex_lock(&t->lock);
+	t->worker_finished = true;
+	t->worker_status = rc;
+	t->worker_stats = stats;
+	snprintf(t->worker_error, sizeof t->worker_error, "%s", err);
+	pthread_mutex_unlock(&t->lock);
+	ssize_t ignored = write(t->wake[1], "d", 1);
+	(void)ignored;
+	return NULL;
+}
+
+int tui_ask(struct tui *t, const char *message, bool show_message)
+{
+	sigset_t all, old;
+	if (!(t->asking = strdup(message)))
+		return -1;
+	if (show_message)
+		transcript_add(&t->transcript, TRANSCRIPT_USER, message, strlen(message));
+	transcript_add(&t->transcript, TRANSCRIPT_ASSISTANT, "", 0);
+	t->messages_before = chat_session_message_count(t->session);
+	tui_save_history(t);
+	t->cancel = 0;
+	t->worker_finished = false;
+	t->pending_length = 0;
+	t->scroll = 0;
+	/* signals belong to the event loop: the worker starts with all of them blocked */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int rc = pthread_create(&t->worker, NULL, answer_worker, t);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		tui_hint(t, true, "cannot start the answer: %s", strerror(rc));
+		transcript_remove_last(&t->transcript);
+		if (show_message) {
+			/* the message goes back to the editor rather than being lost */
+			transcript_remove_last(&t->transcript);
+			if (t->input.length == 0)
+				input_set(&t->input, t->asking);
+		}
+		free(t->asking);
+		t->asking = NULL;
+		return -1;
+	}
+	t->generating = true;
+	return 0;
+}
+
+/* Moves the text streamed so far into the transcript. */
+static void fold_pending(struct tui *t)
+{
+	char drain[256];
+	while (read(t->wake[0], drain, sizeof drain) > 0)
+		;
+	pthread_mutex_lock(&t->lock);
+	if (t->pending_length) {
+		size_t before = transcript_row_count(&t->transcript);
+		transcript_append(&t->transcript, t->pending, t->pending_length);
+		t->pending_length = 0;
+		if (t->scroll > 0) {
+			/* the reader scrolled away: keep the rows they look at still */
+			transcript_layout(&t->transcript, COLS);
+			t->scroll += transcript_row_count(&t->transcript) - before;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Joins the answer's thread (waiting for it when it still runs), keeps its
+ * statistics and saves the conversation. */
+static void finish_answer(struct tui *t)
+{
+	pthread_join(t->worker, NULL);
+	fold_pending(t);
+	t->generating = false;
+	t->worker_finished = false;
+	if (chat_session_message_count(t->session) < t->messages_before + 2) {
+		/* the question never reached the model: give it back to the editor */
+		transcript_remove_last(&t->transcript);
+		transcript_remove_last(&t->transcript);
+		if (t->input.length == 0)
+			input_set(&t->input, t->asking);
+	}
+	if (t->worker_status != 0) {
+		tui_info(t, TRANSCRIPT_ERROR, "error: %s", t->worker_error);
+	} else {
+		t->last_stats = t->worker_stats;
+		t->have_stats = true;
+		if (t->worker_stats.cancelled)
+			tui_hint(t, false, "Answer stopped; what was produced is kept.");
+	}
+	free(t->asking);
+	t->asking = NULL;
+	t->context_used = chat_session_context_used(t->session);
+	tui_save_history(t);
+}
+
+static void collect_answer(struct tui *t)
+{
+	fold_pending(t);
+	pthread_mutex_lock(&t->lock);
+	bool finished = t->worker_finished;
+	pthread_mutex_unlock(&t->lock);
+	if (finished && t->generating)
+		finish_answer(t);
+}
+
+static void stop_answer(struct tui *t)
+{
+	if (!t->generating)
+		return;
+	t->cancel = 1;
+	finish_answer(t);
+}
+
+/* ---- keys ------------------------------------------------------------------ */
+
+static void insert_char(struct tui *t, wint_t ch)
+{
+	utf8proc_uint8_t buf[4];
+	utf8proc_ssize_t n = utf8proc_encode_char((utf8proc_int32_t)ch, buf);
+	if (n > 0)
+		input_insert(&t->input, (const char *)buf, (size_t)n);
+}
+
+static void submit(struct tui *t)
+{
+	if (strspn(t->input.text, " \t\n") == t->input.length)
+		return;   /* nothing to send: the template would trim it to an empty turn */
+	if (t->input.text[0] == '/' && t->input.text[1] != '/') {
+		char *line = input_take(&t->input);
+		if (line)
+			tui_command(t, line);
+		free(line);
+		return;
+	}
+	if (t->generating) {
+		tui_hint(t, false, "Still answering: Ctrl-C stops it (your text stays here).");
+		return;
+	}
+	char *message = input_take(&t->input);
+	if (!message)
+		return;
+	/* "//text" sends "/text" */
+	tui_ask(t, message[0] == '/' ? message + 1 : message, true);
+	free(message);
+}
+
+static void scroll_by(struct tui *t, long rows)
+{
+	long total = (long)transcript_row_count(&t->transcript), max = total - t->transcript_height;
+	long s = (long)t->scroll + rows;
+	if (max < 0)
+		max = 0;
+	if (s > max)
+		s = max;
+	if (s < 0)
+		s = 0;
+	t->scroll = (size_t)s;
+}
+
+static void on_ctrl_c(struct tui *t)
+{
+	if (t->generating) {
+		t->cancel = 1;
+		tui_hint(t, false, "Stopping the answer...");
+		return;
+	}
+	if (t->input.length > 0) {
+		/* clearing is not losing: the text goes to the history, Up brings it back */
+		char *text = input_take(&t->input);
+		free(text);
+		return;
+	}
+	if (t->quit_armed) {
+		t->quit = true;
+		return;
+	}
+	t->quit_armed = true;
+	tui_hint(t, false, "Press Ctrl-C again to quit (or Ctrl-D).");
+}
+
+static void on_mouse(struct tui *t)
+{
+	MEVENT ev;
+	if (getmouse(&ev) != OK)
+		return;
+	if (ev.bstate & BUTTON4_PRESSED)
+		scroll_by(t, 3);
+#ifdef BUTTON5_PRESSED
+	else if (ev.bstate & BUTTON5_PRESSED)
+		scroll_by(t, -3);
+#endif
+}
+
+static void on_key_code(struct tui *t, wint_t key)
+{
+	struct input_editor *ed = &t->input;
+	switch (key) {
+	case KEY_PASTE_BEGIN: t->in_paste = true; break;
+	case KEY_PASTE_END: t->in_paste = false; break;
+	case KEY_LEFT: input_left(ed); break;
+	case KEY_RIGHT: input_right(ed); break;
+	case KEY_CTRL_LEFT: case KEY_ALT_B: input_word_left(ed); break;
+	case KEY_CTRL_RIGHT: case KEY_ALT_F: input_word_right(ed); break;
+	case KEY_HOME: input_home(ed); break;
+	case KEY_END: input_end(ed); break;
+	case KEY_UP: input_up(ed); break;
+	case KEY_DOWN: input_down(ed); break;
+	case KEY_BACKSPACE: input_backspace(ed); break;
+	case KEY_ALT_BACKSPACE: input_kill_word(ed); break;
+	case KEY_DC: input_delete(ed); break;
+	case KEY_ENTER: submit(t); break;
+	case KEY_ALT_ENTER: input_insert(ed, "\n", 1); break;
+	case KEY_PPAGE: scroll_by(t, t->transcript_height > 2 ? t->transcript_height - 2 : 1); break;
+	case KEY_NPAGE: scroll_by(t, -(t->transcript_height > 2 ? t->transcript_height - 2 : 1)); break;
+	case KEY_MOUSE: on_mouse(t); break;
+	case KEY_RESIZE: break;   /* the next draw wraps for the new size */
+	default: break;
+	}
+}
+
+/* Ctrl-Z: give the terminal back to the shell as it was, stop, and on `fg` take
+ * it again whole (the shell may have turned bracketed paste off meanwhile). */
+static void suspend(struct tui *t)
+{
+	fputs("\033[?2004l", stdout);
+	fflush(stdout);
+	endwin();
+	raise(SIGSTOP);
+	fputs("\033[?2004h", stdout);
+	fflush(stdout);
+	clearok(curscr, TRUE);
+	refresh();
+}
+
+static void on_char(struct tui *t, wint_t ch)
+{
+	struct input_editor *ed = &t->input;
+	switch (ch) {
+	case 3: on_ctrl_c(t); return;
+	case 4:
+		if (ed->length == 0)
+			t->quit = true;
+		else
+			input_delete(ed);
+		return;
+	case '\r': submit(t); return;
+	case '\n': input_insert(ed, "\n", 1); return;
+	case 1: input_home(ed); return;
+	case 5: input_end(ed); return;
+	case 2: input_left(ed); return;
+	case 6: input_right(ed); return;
+	case 21: input_kill_to_start(ed); return;
+	case 11: input_kill_to_end(ed); return;
+	case 23: input_kill_word(ed); return;
+	case 8: case 127: input_backspace(ed); return;
+	case 12: clearok(curscr, TRUE); return;
+	case 26: suspend(t); return;
+	case 27: return;                   /* a lone Escape */
+	default:
+		if (ch == '\t' || ch >= 32)
+			insert_char(t, ch);
+	}
+}
+
+static void on_input(struct tui *t, int kind, wint_t ch)
+{
+	bool ctrl_c = kind == OK && ch == 3;
+	if (!ctrl_c)
+		t->quit_armed = false;
+	if (kind == KEY_CODE_YES && ch == KEY_RESIZE) {
+		/* a resize is not a key press: keep the hint */
+	} else {
+		t->hint[0] = '\0';
+	}
+	if (t->in_paste && !(kind == KEY_CODE_YES && ch == KEY_PASTE_END)) {
+		/* pasted text goes in as it is, newlines included (terminals send them as CR) */
+		if (kind == KEY_CODE_YES)
+			return;
+		if (ch == '\r' || ch == '\n')
+			input_insert(&t->input, "\n", 1);
+		else if (ch == '\t' || ch >= 32)
+			insert_char(t, ch);
+		return;
+	}
+	if (kind == KEY_CODE_YES)
+		on_key_code(t, ch);
+	else
+		on_char(t, ch);
+}
+
+/* ---- set-up and the loop ------------------------------------------------------ */
+
+static bool locale_is_utf8(void)
+{
+	const char *codeset = nl_langinfo(CODESET);
+	return codeset && (!strcmp(codeset, "UTF-8") || !strcmp(codeset, "utf8"));
+}
+
+static int screen_start(struct tui *t)
+{
+	setlocale(LC_ALL, "");
+	if (!locale_is_utf8())
+		setlocale(LC_CTYPE, "C.UTF-8");   /* the model speaks UTF-8, whatever LANG says */
+	set_escdelay(25);
+	/* newterm, unlike initscr, returns an error instead of exiting */
+	SCREEN *screen = newterm(NULL, stdout, stdin);
+	if (!screen)
+		return -1;
+	set_term(screen);
+	t->screen = screen;
+	raw();
+	noecho();
+	nonl();
+	keypad(stdscr, TRUE);
+	nodelay(stdscr, TRUE);
+	define_keys();
+	mousemask(BUTTON4_PRESSED
+#ifdef BUTTON5_PRESSED
+		  | BUTTON5_PRESSED
+#endif
+		  , NULL);
+	mouseinterval(0);
+	t->color = has_colors() && !t->setup->no_color && !(getenv("NO_COLOR") && getenv("NO_COLOR")[0]);
+	if (t->color) {
+		start_color();
+		use_default_colors();
+	}
+	tui_draw_init_colors(t);
+	/* bracketed paste: the terminal marks pasted text, so its newlines do not send */
+	fputs("\033[?2004h", stdout);
+	fflush(stdout);
+	return 0;
+}
+
+static void screen_end(struct tui *t)
+{
+	fputs("\033[?2004l", stdout);
+	fflush(stdout);
+	endwin();
+	delscreen(t->screen);
+	t->screen = NULL;
+}
+
+/* While the screen is ours, what anything writes to stderr would land in the
+ * middle of it: keep it in $XDG_STATE_HOME/llmchat/stderr.log and show it once
+ * the screen is gone. */
+static void stderr_capture(struct tui *t)
+{
+	char path[4096], err[256];
+	fflush(stderr);
+	t->saved_stderr = -1;
+	/* a file that outlives a crash, so that its report is not lost */
+	if (state_dir(NULL, path, sizeof path - 16) == 0 && make_dirs(path, err, sizeof err) == 0) {
+		strcat(path, "/stderr.log");
+		t->stderr_log = fopen(path, "w+");
+	}
+	if (!t->stderr_log && !(t->stderr_log = tmpfile()))
+		return;
+	t->saved_stderr = dup(STDERR_FILENO);
+	if (t->saved_stderr < 0 || dup2(fileno(t->stderr_log), STDERR_FILENO) < 0) {
+		fclose(t->stderr_log);
+		t->stderr_log = NULL;
+	}
+}
+
+static void stderr_release(struct tui *t)
+{
+	char buf[4096];
+	size_t n;
+	if (!t->stderr_log)
+		return;
+	fflush(stderr);
+	dup2(t->saved_stderr, STDERR_FILENO);
+	close(t->saved_stderr);
+	t->saved_stderr = -1;
+	rewind(t->stderr_log);
+	while ((n = fread(buf, 1, sizeof buf, t->stderr_log)) > 0)
+		fwrite(buf, 1, n, stderr);
+	fclose(t->stderr_log);
+	t->stderr_log = NULL;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* no SA_RESTART: poll() returns EINTR and the loop sees the flag at once */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+}
+
+static double monotonic_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* A streamed answer redraws at most this often; keys always redraw at once.  A
+ * small model streams thousands of tokens a second, and drawing each would take
+ * the cores the model needs. */
+#define STREAM_FRAME_SECONDS (1.0 / 60)
+
+static void event_loop(struct tui *t)
+{
+	bool stale = true;          /* the screen lags the models */
+	double last_draw = 0;
+	while (!t->quit && !tui_signal_received) {
+		double now = monotonic_seconds();
+		int timeout = t->generating ? 250 : 1000;
+		if (stale && (!t->generating || now - last_draw >= STREAM_FRAME_SECONDS)) {
+			tui_draw(t);
+			last_draw = now;
+			stale = false;
+		} else if (stale) {
+			timeout = (int)((STREAM_FRAME_SECONDS - (now - last_draw)) * 1000) + 1;
+		}
+		struct pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {t->wake[0], POLLIN, 0}};
+		int n = poll(fds, 2, timeout);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n < 0)
+			stale = true;   /* a signal: perhaps a resize */
+		if (fds[1].revents & POLLIN || t->generating) {
+			collect_answer(t);
+			stale = true;
+		}
+		if (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+			t->quit = true;   /* the terminal went away */
+			break;
+		}
+		wint_t ch;
+		int kind;
+		bool keys = false;
+		/* every key ncurses has, then one draw: a paste is one update */
+		while (!t->quit && (kind = wget_wch(stdscr, &ch)) != ERR) {
+			on_input(t, kind, ch);
+			keys = true;
+		}
+		if (keys) {
+			tui_draw(t);
+			last_draw = monotonic_seconds();
+			stale = false;
+		}
+	}
+}
+
+static int tui_open_model(struct tui *t, char *err, size_t err_size)
+{
+	if (model_runtime_open(t->setup->runtime, &t->runtime, err, err_size) != 0)
+		return -1;
+	if (chat_session_create(t->runtime.model, t->runtime.engine, t->runtime.bpe, t->runtime.template_kind,
+				&t->session, err, err_size) != 0)
+		return -1;
+	t->context_length = chat_session_context_length(t->session);
+	return 0;
+}
+
+static void tui_free(struct tui *t)
+{
+	chat_session_free(t->session);
+	model_runtime_close(&t->runtime);
+	transcript_free(&t->transcript);
+	input_free(&t->input);
+	preset_free(&t->preset);
+	free(t->system_prompt);
+	free(t->pending);
+	free(t->asking);
+	if (t->wake[0] >= 0)
+		close(t->wake[0]);
+	if (t->wake[1] >= 0)
+		close(t->wake[1]);
+	pthread_mutex_destroy(&t->lock);
+}
+
+static int tui_prepare(struct tui *t, char *err, size_t err_size)
+{
+	char problem[512];
+	const char *preset = t->setup->preset ? t->setup->preset : "default";
+	/* a bad preset or theme is reported, and the defaults are used */
+	if (presets_resolve(preset, &t->preset, problem, sizeof problem) != 0) {
+		fprintf(stderr, "llmchat: %s; using the default preset\n", problem);
+		tui_info(t, TRANSCRIPT_ERROR, "%s; using the default preset", problem);
+		presets_resolve("default", &t->preset, err, err_size);
+	}
+	if (theme_load(t->setup->theme ? t->setup->theme : "default", &t->theme, problem, sizeof problem) != 0) {
+		fprintf(stderr, "llmchat: %s; using the default theme\n", problem);
+		tui_info(t, TRANSCRIPT_ERROR, "%s; using the default theme", problem);
+	}
+	if (tui_open_model(t, err, err_size) != 0)
+		return -1;
+	tui_apply_settings(t);
+	const char *system = t->setup->system_prompt ? t->setup->system_prompt : t->preset.system_prompt;
+	if (system && tui_set_system(t, system) != 0) {
+		snprintf(err, err_size, "out of memory");
+		return -1;
+	}
+	if (t->setup->resume) {
+		if (history_latest_path(t->history.path, sizeof t->history.path, problem, sizeof problem) != 0) {
+			/* nothing to resume is no failure: a new conversation starts */
+			t->history.path[0] = '\0';
+			tui_info(t, TRANSCRIPT_INFO, "%s; starting a new one", problem);
+			return 0;
+		}
+		if (tui_load_conversation(t, t->history.path) != 0) {
+			snprintf(err, err_size, "%s", t->hint);
+			return -1;
+		}
+		t->history.saved = true;   /* the file holds the conversation so far */
+		tui_info(t, TRANSCRIPT_INFO, "Resumed %s", t->history.path);
+		t->context_used = 0;
+	}
+	return 0;
+}
+
+int tui_run(const struct tui_settings *settings)
+{
+	struct tui t;
+	char err[512];
+	int status = EXIT_OK;
+
+	memset(&t, 0, sizeof t);
+	t.setup = settings;
+	t.wake[0] = t.wake[1] = -1;
+	sampling_overrides_init(&t.overrides);
+	pthread_mutex_init(&t.lock, NULL);
+	transcript_init(&t.transcript);
+	if (input_init(&t.input) != 0 || pipe2(t.wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+		fprintf(stderr, "llmchat: cannot start the interface: %s\n", strerror(errno));
+		tui_free(&t);
+		return EXIT_ERROR;
+	}
+	if (!tui_terminal_usable()) {
+		/* say so before a model takes its time to load */
+		fprintf(stderr, "llmchat: cannot start the terminal interface (TERM=%s); try --no-tui\n",
+			getenv("TERM") ? getenv("TERM") : "");
+		tui_free(&t);
+		return EXIT_ERROR;
+	}
+	if (tui_prepare(&t, err, sizeof err) != 0) {
+		fprintf(stderr, "llmchat: %s\n", err);
+		tui_free(&t);
+		return EXIT_ERROR;
+	}
+	install_signals();
+	if (screen_start(&t) != 0) {
+		fprintf(stderr, "llmchat: cannot start the terminal interface (TERM=%s); try --no-tui\n",
+			getenv("TERM") ? getenv("TERM") : "");
+		tui_free(&t);
+		return EXIT_ERROR;
+	}
+	stderr_capture(&t);
+	tui_draft_restore(&t);
+	event_loop(&t);
+	stop_answer(&t);
+	tui_draft_save(&t);
+	screen_end(&t);
+	stderr_release(&t);
+	if (tui_signal_received)
+		status = 128 + tui_signal_received;
+	char note[sizeof t.history.path + sizeof t.history.error + 100];
+	history_record_exit_note(&t.history, note, sizeof note);
+	if (note[0])
+		fprintf(stderr, "llmchat: %s\n", note);
+	tui_free(&t);
+	return status;
+}

@@ -1,0 +1,123 @@
+/*
+ * tui.h - the interactive interface's state, shared by its files:
+ *   tui.c           set-up, the event loop, keys, the answer's worker thread
+ *   tui_draw.c      drawing the transcript, the status line and the editor
+ *   tui_commands.c  the /commands
+ *   tui_conversation.c  settings, system prompt, history file, /load, the draft
+ *   tui_terminal.c  whether the terminal can take the interface
+ * Its models (tui_transcript.h, tui_input.h) know nothing of ncurses.
+ *
+ * Threads: chat_session_ask runs in one worker thread per answer; the text it
+ * streams goes into `pending` under `lock`, and a byte on the `wake` pipe wakes
+ * the event loop, which alone touches ncurses, the transcript and (while no
+ * answer runs) the session.
+ */
+#ifndef LLMCHAT_TUI_H
+#define LLMCHAT_TUI_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "chat_session.h"
+#include "history.h"
+#include "model_runtime.h"
+#include "presets.h"
+#include "themes.h"
+#include "tui_input.h"
+#include "tui_transcript.h"
+
+/* What the program gives the interface (mode_tui.c fills it from the options). */
+struct tui_settings {
+	const struct model_runtime_settings *runtime;  /* the model to open */
+	struct sampling_overrides sampling;  /* flags and config file; NAN / -1 when not given */
+	const char *preset;                  /* NULL: "default" */
+	const char *theme;                   /* NULL: "default" */
+	const char *system_prompt;           /* NULL: the preset's */
+	bool no_color;
+	bool resume;                         /* reopen the last conversation */
+	long stream_delay_ms;                /* a pause after each streamed piece (tests, demos) */
+};
+
+/* Runs the interface until the user quits or a signal stops it; returns the exit
+ * status (standard_io.h; 128 + the signal's number after one). */
+int tui_run(const struct tui_settings *settings);
+
+struct tui {
+	const struct tui_settings *setup;
+	struct model_runtime runtime;
+	struct chat_session *session;
+
+	/* what an answer uses: /set > flags and config > preset > the model's defaults */
+	struct sampling_overrides overrides;   /* from /set; NAN / -1 when unset */
+	struct generation_settings settings;
+	struct preset preset;
+	char *system_prompt;                 /* the conversation's, or NULL */
+
+	struct theme theme;
+	bool color;
+	void *screen;                        /* ncurses' SCREEN */
+	int saved_stderr;                    /* stderr while the screen is ours; -1 otherwise */
+	FILE *stderr_log;                    /* what was written to stderr meanwhile */
+
+	struct transcript transcript;
+	struct input_editor input;
+	struct history_record history;       /* where the conversation is kept, and how its last save went */
+
+	/* the answer in progress */
+	bool generating;
+	pthread_t worker;
+	pthread_mutex_t lock;
+	int wake[2];                         /* worker -> event loop */
+	char *asking;                        /* the user message being answered */
+	size_t messages_before;              /* the session's message count before the ask */
+	volatile sig_atomic_t cancel;        /* polled by chat_session_ask between tokens */
+	/* under lock: */
+	char *pending;
+	size_t pending_length, pending_capacity;
+	bool worker_finished;
+	int worker_status;
+	char worker_error[512];
+	struct generation_stats worker_stats;
+
+	/* what the status line shows */
+	struct generation_stats last_stats;
+	bool have_stats;
+	int context_used, context_length;
+
+	/* the view */
+	size_t scroll;                       /* rows scrolled up from the bottom; 0 follows the stream */
+	size_t input_scroll;                 /* first editor row shown */
+	int transcript_height;
+	char hint[256];                      /* a one-line message in place of the status, until the next key */
+	bool hint_is_error;
+	bool quit_armed;                     /* Ctrl-C once on an empty editor */
+	bool in_paste;
+	bool quit;
+};
+
+/* tui_terminal.c: TERM names a terminal ncurses knows */
+bool tui_terminal_usable(void);
+
+/* tui_draw.c */
+void tui_draw_init_colors(struct tui *t);
+void tui_draw(struct tui *t);
+
+/* tui_commands.c: runs a line that starts with '/'. */
+void tui_command(struct tui *t, const char *line);
+
+/* tui.c and tui_conversation.c, for each other and the commands */
+void tui_hint(struct tui *t, bool error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void tui_info(struct tui *t, enum transcript_kind kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int tui_ask(struct tui *t, const char *message, bool show_message);
+void tui_apply_settings(struct tui *t);
+int tui_set_system(struct tui *t, const char *prompt);
+int tui_load_conversation(struct tui *t, const char *path);
+void tui_rebuild_transcript(struct tui *t);
+void tui_save_history(struct tui *t);
+void tui_draft_save(struct tui *t);      /* unsent editor text, kept for the next start */
+void tui_draft_restore(struct tui *t);
+
+#endif

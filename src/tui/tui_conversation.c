@@ -1,0 +1,163 @@
+/*
+ * tui_conversation.c - the interface's conversation beyond the screen: the
+ * settings an answer uses, the system prompt, the history file that keeps every
+ * exchange, /load and --resume, and the draft left in the editor at the end.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config_file.h"
+#include "file_read.h"
+#include "history.h"
+#include "tui.h"
+
+/* ---- settings ----------------------------------------------------------- */
+
+void tui_apply_settings(struct tui *t)
+{
+	struct sampling_overrides s = t->setup->sampling;
+	const struct preset *p = &t->preset;
+	if (isnan(s.temperature))
+		s.temperature = p->temperature;
+	if (isnan(s.top_p))
+		s.top_p = p->top_p;
+	if (s.top_k < 0)
+		s.top_k = p->top_k;
+	if (s.max_tokens < 0)
+		s.max_tokens = p->max_tokens;
+	const struct sampling_overrides *o = &t->overrides;
+	if (!isnan(o->temperature))
+		s.temperature = o->temperature;
+	if (!isnan(o->top_p))
+		s.top_p = o->top_p;
+	if (!isnan(o->min_p))
+		s.min_p = o->min_p;
+	if (!isnan(o->repeat_penalty))
+		s.repeat_penalty = o->repeat_penalty;
+	if (o->top_k >= 0)
+		s.top_k = o->top_k;
+	if (o->max_tokens >= 0)
+		s.max_tokens = o->max_tokens;
+	model_runtime_generation_settings(&t->runtime, &s, &t->settings);
+}
+
+int tui_set_system(struct tui *t, const char *prompt)
+{
+	char *copy = NULL;
+	if (prompt && !(copy = strdup(prompt)))
+		return -1;
+	if (chat_session_set_system(t->session, prompt) != 0) {
+		free(copy);
+		return -1;
+	}
+	free(t->system_prompt);
+	t->system_prompt = copy;
+	return 0;
+}
+
+/* ---- the conversation on disk --------------------------------------------- */
+
+void tui_save_history(struct tui *t)
+{
+	size_t count = chat_session_message_count(t->session);
+	const struct chat_message *messages = chat_session_messages(t->session);
+	struct chat_message *all = NULL;
+
+	if (count == 0 && !t->asking)
+		return;   /* nothing said yet: no file */
+	if (t->asking) {
+		/* the message being answered is kept before its answer exists */
+		all = malloc((count + 1) * sizeof *all);
+		if (!all) {
+			t->history.failed = true;
+			snprintf(t->history.error, sizeof t->history.error, "out of memory");
+			tui_hint(t, true, "history not kept: out of memory");
+			return;
+		}
+		if (count)
+			memcpy(all, messages, count * sizeof *all);
+		all[count++] = (struct chat_message){CHAT_ROLE_USER, t->asking};
+		messages = all;
+	}
+	if (history_record_save(&t->history, messages, count, model_runtime_model_name(&t->runtime), t->preset.name) != 0)
+		tui_hint(t, true, "history not kept: %s", t->history.error);
+	free(all);
+}
+
+void tui_rebuild_transcript(struct tui *t)
+{
+	size_t count = chat_session_message_count(t->session);
+	const struct chat_message *m = chat_session_messages(t->session);
+	transcript_clear(&t->transcript);
+	for (size_t i = 0; i < count; i++) {
+		if (m[i].role == CHAT_ROLE_SYSTEM)
+			continue;
+		enum transcript_kind kind = m[i].role == CHAT_ROLE_USER ? TRANSCRIPT_USER : TRANSCRIPT_ASSISTANT;
+		transcript_add(&t->transcript, kind, m[i].content, strlen(m[i].content));
+		if (kind == TRANSCRIPT_USER)
+			input_history_add(&t->input, m[i].content);   /* Up recalls them too */
+	}
+	t->scroll = 0;
+}
+
+int tui_load_conversation(struct tui *t, const char *path)
+{
+	struct conversation c;
+	char err[512];
+	if (history_load(path, &c, err, sizeof err) != 0) {
+		tui_hint(t, true, "%s", err);
+		return -1;
+	}
+	if (chat_session_load_messages(t->session, c.messages, c.count, err, sizeof err) != 0) {
+		tui_hint(t, true, "%s: %s", path, err);
+		conversation_free(&c);
+		return -1;
+	}
+	free(t->system_prompt);
+	t->system_prompt = c.count && c.messages[0].role == CHAT_ROLE_SYSTEM ? strdup(c.messages[0].content) : NULL;
+	conversation_free(&c);
+	tui_rebuild_transcript(t);
+	return 0;
+}
+
+/* Text left in the editor when the program ends (a signal, a closed terminal)
+ * waits in $XDG_STATE_HOME/llmchat/draft.txt and comes back at the next start. */
+static void draft_path(char *out, size_t size)
+{
+	if (state_dir("draft.txt", out, size) != 0)
+		out[0] = '\0';
+}
+
+void tui_draft_save(struct tui *t)
+{
+	char path[4096], err[256];
+	draft_path(path, sizeof path);
+	if (!path[0] || t->input.length == 0)
+		return;
+	char *slash = strrchr(path, '/');
+	*slash = '\0';
+	int rc = make_dirs(path, err, sizeof err);
+	*slash = '/';
+	if (rc == 0 && write_file_atomic(path, t->input.text, t->input.length, err, sizeof err) != 0)
+		fprintf(stderr, "llmchat: unsent text not kept: %s\n", err);
+}
+
+void tui_draft_restore(struct tui *t)
+{
+	char path[4096], err[256], *text;
+	size_t length;
+	draft_path(path, sizeof path);
+	if (!path[0] || access(path, F_OK) != 0)
+		return;
+	if (file_read_all(path, FILE_LIMIT_SMALL, &text, &length, NULL, err, sizeof err) == 0) {
+		input_set(&t->input, text);
+		free(text);
+		tui_hint(t, false, "Your unsent text from last time is back in the editor.");
+	} else {
+		tui_hint(t, true, "unsent text from last time not restored: %s", err);
+	}
+	unlink(path);
+}

@@ -1,0 +1,258 @@
+/*
+ * tui_draw.c - the screen, drawn whole from the models on every update.
+ *
+ * Layout, top to bottom: the transcript, the status line, the editor (at most a
+ * third of the screen; it scrolls to keep the cursor in view).  Each update
+ * erases and draws every row; ncurses sends the terminal only what changed.
+ * Every row is drawn cluster by cluster and clipped at the right edge, so a
+ * cluster that does not fit is left out rather than wrapped onto the next row.
+ */
+#include <math.h>
+#include <ncurses.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tui.h"
+
+#define PROMPT "> "
+#define PROMPT_WIDTH 2
+
+/* The nearest of the eight basic colours for an xterm-256 colour (for 8-colour terminals). */
+static short basic_color(short c)
+{
+	static const unsigned char rgb8[8][3] = {
+		{0, 0, 0}, {205, 0, 0}, {0, 205, 0}, {205, 205, 0}, {0, 0, 238}, {205, 0, 205}, {0, 205, 205}, {229, 229, 229},
+	};
+	int r, g, b;
+	if (c < 16)
+		return c % 8;
+	if (c >= 232) {
+		r = g = b = 8 + 10 * (c - 232);
+	} else {
+		int i = c - 16;
+		static const int level[6] = {0, 95, 135, 175, 215, 255};
+		r = level[i / 36], g = level[(i / 6) % 6], b = level[i % 6];
+	}
+	short best = 0;
+	long best_d = -1;
+	for (short k = 0; k < 8; k++) {
+		long d = (long)(r - rgb8[k][0]) * (r - rgb8[k][0]) + (long)(g - rgb8[k][1]) * (g - rgb8[k][1]) +
+			 (long)(b - rgb8[k][2]) * (b - rgb8[k][2]);
+		if (best_d < 0 || d < best_d)
+			best = k, best_d = d;
+	}
+	return best;
+}
+
+static short terminal_color(short c)
+{
+	if (c < 0 || c < COLORS)
+		return c;
+	return basic_color(c);
+}
+
+void tui_draw_init_colors(struct tui *t)
+{
+	if (!t->color)
+		return;
+	const struct theme_style *base = &t->theme.styles[THEME_TEXT];
+	/* an element without its own colour takes the text's, so a themed background stays whole */
+	for (int i = 0; i < THEME_ELEMENT_COUNT; i++) {
+		const struct theme_style *s = &t->theme.styles[i];
+		init_pair((short)(i + 1), terminal_color(s->fg >= 0 ? s->fg : base->fg),
+			  terminal_color(s->bg >= 0 ? s->bg : base->bg));
+	}
+	bkgdset(COLOR_PAIR(THEME_TEXT + 1));
+}
+
+static attr_t element_attr(const struct tui *t, enum theme_element e)
+{
+	const struct theme_style *s = &t->theme.styles[e];
+	attr_t a = 0;
+	if (s->attrs & THEME_ATTR_BOLD)
+		a |= A_BOLD;
+	if (s->attrs & THEME_ATTR_ITALIC)
+		a |= A_ITALIC;
+	if (s->attrs & THEME_ATTR_UNDERLINE)
+		a |= A_UNDERLINE;
+	if (s->attrs & THEME_ATTR_REVERSE)
+		a |= A_REVERSE;
+	if (s->attrs & THEME_ATTR_DIM)
+		a |= A_DIM;
+	if (t->color)
+		return a | COLOR_PAIR(e + 1);
+	/* without colour the bars still need to stand out */
+	if (e == THEME_STATUS || e == THEME_HINT)
+		a |= A_REVERSE;
+	if (e == THEME_USER || e == THEME_ERROR)
+		a |= A_BOLD;
+	return a;
+}
+
+/* Draws text[0..length) from (y, *x), clipped at max_x; advances *x. */
+static void draw_text(int y, int *x, int max_x, const char *text, size_t length, attr_t attr)
+{
+	size_t pos = 0;
+	attrset(attr);
+	while (pos < length) {
+		int w;
+		enum text_glyph glyph;
+		size_t n = text_next_grapheme(text, length, pos, &w, &glyph);
+		if (*x + w > max_x)
+			break;
+		move(y, *x);
+		switch (glyph) {
+		case TEXT_GLYPH_PLAIN: addnstr(text + pos, (int)n); break;
+		case TEXT_GLYPH_TAB: for (int i = 0; i < w; i++) addch(' '); break;
+		case TEXT_GLYPH_REPLACEMENT: addstr("\xEF\xBF\xBD"); break;
+		case TEXT_GLYPH_COMBINING: addch(' '); addnstr(text + pos, (int)n); break;
+		}
+		*x += w;
+		pos += n;
+	}
+}
+
+static void fill_to(int y, int x, int max_x, attr_t attr)
+{
+	attrset(attr);
+	for (; x < max_x; x++)
+		mvaddch(y, x, ' ');
+}
+
+static void draw_transcript_row(struct tui *t, int y, const struct transcript_entry *e,
+				const struct transcript_row *r)
+{
+	const struct styled_line *line = &e->lines.lines[r->line];
+	attr_t fill = line->code ? element_attr(t, line->fill) : element_attr(t, THEME_TEXT);
+	int x = 0;
+	fill_to(y, 0, r->indent, fill);
+	x = r->indent;
+	for (size_t i = 0; i < line->run_count; i++) {
+		const struct styled_run *run = &line->runs[i];
+		size_t a = run->start > r->start ? run->start : r->start;
+		size_t b = run->start + run->length < r->end ? run->start + run->length : r->end;
+		if (a < b)
+			draw_text(y, &x, COLS, line->text + a, b - a, element_attr(t, run->element));
+	}
+	if (line->code)
+		fill_to(y, x, COLS, fill);
+}
+
+static void draw_transcript(struct tui *t, int height)
+{
+	transcript_layout(&t->transcript, COLS);
+	size_t total = transcript_row_count(&t->transcript), first = 0;
+	t->transcript_height = height;
+	if (total > (size_t)height) {
+		size_t max_scroll = total - (size_t)height;
+		if (t->scroll > max_scroll)
+			t->scroll = max_scroll;
+		first = total - (size_t)height - t->scroll;
+	} else {
+		t->scroll = 0;
+	}
+	for (int y = 0; y < height && first + (size_t)y < total; y++) {
+		const struct transcript_entry *e;
+		const struct transcript_row *r;
+		if (transcript_row_at(&t->transcript, first + (size_t)y, &e, &r))
+			draw_transcript_row(t, y, e, r);
+	}
+}
+
+/* The status line's text: model, format, backend, context, speed, preset; on a
+ * narrow screen the less telling parts go first. */
+static void status_text(const struct tui *t, int width, char *out, size_t size)
+{
+	enum { TTFT, PRESET, BACKEND, FORMAT, SPEED, PART_COUNT };   /* dropped in this order */
+	char parts[PART_COUNT][160];
+	snprintf(parts[BACKEND], sizeof parts[0], " | %s", model_runtime_backend(&t->runtime));
+	snprintf(parts[FORMAT], sizeof parts[0], " | %s", model_runtime_weight_format(&t->runtime));
+	snprintf(parts[PRESET], sizeof parts[0], " | %s", t->preset.name);
+	parts[SPEED][0] = parts[TTFT][0] = '\0';
+	if (t->have_stats) {
+		snprintf(parts[SPEED], sizeof parts[0], " | %.1f tok/s", t->last_stats.tokens_per_second);
+		snprintf(parts[TTFT], sizeof parts[0], " | ttft %.2fs", t->last_stats.time_to_first_token);
+	}
+	for (int dropped = 0; dropped <= PART_COUNT; dropped++) {
+		/* parts below `dropped` (in the enum's order) are left out */
+#define PART(i) ((i) < dropped ? "" : parts[i])
+		snprintf(out, size, " %s%s%s%s | ctx %d/%d%s%s%s%s", t->generating ? "answering... | " : "",
+			 model_runtime_model_name(&t->runtime),
+			 PART(FORMAT), PART(BACKEND), t->context_used, t->context_length, PART(SPEED), PART(TTFT),
+			 PART(PRESET), t->scroll ? " | PgDn" : "");
+#undef PART
+		if (text_width(out, strlen(out)) <= width)
+			return;
+	}
+}
+
+static void draw_status(struct tui *t, int y)
+{
+	char text[1024];
+	enum theme_element e = t->hint[0] ? THEME_HINT : THEME_STATUS;
+	attr_t attr = element_attr(t, e);
+	int x = 0;
+	if (t->hint[0])
+		snprintf(text, sizeof text, " %s", t->hint);
+	else
+		status_text(t, COLS, text, sizeof text);
+	if (t->hint[0] && t->hint_is_error)
+		attr = element_attr(t, THEME_ERROR) | A_REVERSE;
+	draw_text(y, &x, COLS, text, strlen(text), attr);
+	fill_to(y, x, COLS, attr);
+}
+
+/* Draws the editor in rows [top, top + height); returns where the cursor goes. */
+static void draw_input(struct tui *t, int top, int height, const struct text_rows *rows, size_t cursor_row,
+		       int cursor_col)
+{
+	attr_t attr = element_attr(t, THEME_INPUT);
+	if (cursor_row < t->input_scroll)
+		t->input_scroll = cursor_row;
+	if (cursor_row >= t->input_scroll + (size_t)height)
+		t->input_scroll = cursor_row - (size_t)height + 1;
+	if (t->input_scroll + (size_t)height > rows->count)
+		t->input_scroll = rows->count > (size_t)height ? rows->count - (size_t)height : 0;
+	for (int i = 0; i < height; i++) {
+		size_t r = t->input_scroll + (size_t)i;
+		int x = 0;
+		if (r >= rows->count)
+			break;
+		draw_text(top + i, &x, COLS, r == 0 ? PROMPT : "  ", PROMPT_WIDTH,
+			  r == 0 ? element_attr(t, THEME_USER) : attr);
+		draw_text(top + i, &x, COLS, t->input.text + rows->rows[r].start,
+			  rows->rows[r].end - rows->rows[r].start, attr);
+	}
+	if (t->input.length == 0 && COLS > PROMPT_WIDTH + 10) {
+		int x = PROMPT_WIDTH;
+		const char *placeholder = COLS >= 62 ? "Type a message; Enter sends, Alt-Enter adds a line, /help"
+						     : "Type a message (/help)";
+		draw_text(top, &x, COLS, placeholder, strlen(placeholder), element_attr(t, THEME_BORDER));
+	}
+	move(top + (int)(cursor_row - t->input_scroll), PROMPT_WIDTH + cursor_col);
+}
+
+void tui_draw(struct tui *t)
+{
+	struct text_rows rows = {0};
+	size_t cursor_row;
+	int cursor_col;
+	erase();
+	if (LINES < 2 || COLS < PROMPT_WIDTH + 2) {
+		refresh();
+		return;
+	}
+	input_layout(&t->input, COLS, PROMPT_WIDTH, &rows, &cursor_row, &cursor_col);
+	int max_input = (LINES - 1) / 3;
+	if (max_input < 1)
+		max_input = 1;
+	int input_height = rows.count < (size_t)max_input ? (int)rows.count : max_input;
+	int status_y = LINES - input_height - 1;
+	draw_transcript(t, status_y);
+	draw_status(t, status_y);
+	draw_input(t, status_y + 1, input_height, &rows, cursor_row, cursor_col);
+	text_rows_free(&rows);
+	attrset(A_NORMAL);
+	curs_set(1);
+	refresh();
+}
