@@ -57,6 +57,16 @@ static int run_mode(const struct options *opts)
 	return EXIT_USAGE;
 }
 
+/* The config file's lines left out, one line each on stderr. */
+static void config_file_report_warnings(const struct config_file *config)
+{
+	int shown = config->warning_count < CONFIG_WARNINGS_KEPT ? config->warning_count : CONFIG_WARNINGS_KEPT;
+	for (int i = 0; i < shown; i++)
+		fprintf(stderr, "llmchat: %s (line ignored)\n", config->warnings[i]);
+	if (config->warning_count > shown)
+		fprintf(stderr, "llmchat: and %d more lines of the config file ignored\n", config->warning_count - shown);
+}
+
 int main(int argc, char **argv)
 {
 	struct options opts;
@@ -77,6 +87,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "llmchat: %s (config file ignored)\n", err);
 		config_file_free(&config);
 	}
+	config_file_report_warnings(&config);
 	options_apply_config(&opts, &config);
 
 	/* outside the TUI (which switches presets itself) a preset acts as flags given

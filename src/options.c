@@ -297,6 +297,10 @@ void options_apply_config(struct options *opts, const struct config_file *cfg)
 		opts->sampling.temperature = cfg->temperature;
 	if (isnan(opts->sampling.top_p))
 		opts->sampling.top_p = cfg->top_p;
+	if (isnan(opts->sampling.min_p))
+		opts->sampling.min_p = cfg->min_p;
+	if (isnan(opts->sampling.repeat_penalty))
+		opts->sampling.repeat_penalty = cfg->repeat_penalty;
 	if (opts->sampling.top_k < 0)
 		opts->sampling.top_k = cfg->top_k;
 	if (opts->sampling.max_tokens < 0)
@@ -313,6 +317,10 @@ void options_apply_preset(struct options *opts, const struct preset *preset)
 		opts->sampling.temperature = preset->temperature;
 	if (isnan(opts->sampling.top_p))
 		opts->sampling.top_p = preset->top_p;
+	if (isnan(opts->sampling.min_p))
+		opts->sampling.min_p = preset->min_p;
+	if (isnan(opts->sampling.repeat_penalty))
+		opts->sampling.repeat_penalty = preset->repeat_penalty;
 	if (opts->sampling.top_k < 0)
 		opts->sampling.top_k = preset->top_k;
 	if (opts->sampling.max_tokens < 0)

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,8 @@ void config_file_init(struct config_file *cfg)
 	memset(cfg, 0, sizeof *cfg);
 	cfg->temperature = NAN;
 	cfg->top_p = NAN;
+	cfg->min_p = NAN;
+	cfg->repeat_penalty = NAN;
 	cfg->top_k = -1;
 	cfg->max_tokens = -1;
 }
@@ -104,7 +107,8 @@ void config_file_free(struct config_file *cfg)
  * Returns 0; -1 with the reason in why for a bad value; 1 when key names no number. */
 static int set_number(struct config_file *cfg, const char *key, const char *value, char *why, size_t why_size)
 {
-	float *real = !strcmp(key, "temp") ? &cfg->temperature : !strcmp(key, "top_p") ? &cfg->top_p : NULL;
+	float *real = !strcmp(key, "temp") ? &cfg->temperature : !strcmp(key, "top_p") ? &cfg->top_p :
+		      !strcmp(key, "min_p") ? &cfg->min_p : !strcmp(key, "repeat_penalty") ? &cfg->repeat_penalty : NULL;
 	int *integer = !strcmp(key, "top_k") ? &cfg->top_k : !strcmp(key, "max_tokens") ? &cfg->max_tokens :
 		       !strcmp(key, "ctx") ? &cfg->context_length : NULL;
 	double v;
@@ -126,49 +130,70 @@ static int set_string(char **field, const char *value)
 	return *field ? 0 : -1;
 }
 
+static void add_warning(struct config_file *cfg, const char *format, ...) __attribute__((format(printf, 2, 3)));
+
+static void add_warning(struct config_file *cfg, const char *format, ...)
+{
+	if (cfg->warning_count < CONFIG_WARNINGS_KEPT) {
+		va_list args;
+		va_start(args, format);
+		vsnprintf(cfg->warnings[cfg->warning_count], sizeof cfg->warnings[0], format, args);
+		va_end(args);
+	}
+	cfg->warning_count++;
+}
+
+/* One "key = value" line: 0 when set or left out with a warning, -1 when out of memory. */
+static int parse_line(struct config_file *cfg, char *line, const char *where, int line_number)
+{
+	char *key, *value, why[256];
+	if (!config_split_line(line, &key, &value)) {
+		add_warning(cfg, "%s:%d: expected 'key = value'", where, line_number);
+		return 0;
+	}
+	if (!strcmp(key, "model") || !strcmp(key, "preset") || !strcmp(key, "theme")) {
+		char **field = key[0] == 'm' ? &cfg->model : key[0] == 'p' ? &cfg->preset : &cfg->theme;
+		if (!*value) {
+			add_warning(cfg, "%s:%d: %s: empty value", where, line_number, key);
+			return 0;
+		}
+		return set_string(field, value);
+	}
+	int set = set_number(cfg, key, value, why, sizeof why);
+	if (set < 0)
+		add_warning(cfg, "%s:%d: %s: %s", where, line_number, key, why);
+	else if (set > 0)
+		add_warning(cfg, "%s:%d: unknown key '%s' (model, preset, theme, temp, top_p, top_k, min_p, repeat_penalty, max_tokens, ctx)",
+			    where, line_number, key);
+	return 0;
+}
+
 int config_file_parse(const char *text, const char *where, struct config_file *cfg, char *err, size_t err_size)
 {
-	char *copy = strdup(text), *line, *save = NULL;
-	int line_number = 0, rc = 0;
+	char *copy = strdup(text), *line, *next;
+	int line_number = 0;
 	if (!copy) {
 		snprintf(err, err_size, "%s: out of memory", where);
 		return -1;
 	}
 	/* strtok_r would skip empty lines and lose the count: walk by hand */
-	for (line = copy; line && rc == 0; line = save) {
-		char *nl = strchr(line, '\n'), *key, *value;
-		save = nl ? nl + 1 : NULL;
+	for (line = copy; line; line = next) {
+		char *nl = strchr(line, '\n');
+		next = nl ? nl + 1 : NULL;
 		if (nl)
 			*nl = '\0';
 		line_number++;
 		char *t = trim(line);
 		if (*t == '\0' || *t == '#')
 			continue;
-		if (!config_split_line(t, &key, &value)) {
-			snprintf(err, err_size, "%s:%d: expected 'key = value'", where, line_number);
-			rc = -1;
-		} else if (!strcmp(key, "model") || !strcmp(key, "preset") || !strcmp(key, "theme")) {
-			char **field = key[0] == 'm' ? &cfg->model : key[0] == 'p' ? &cfg->preset : &cfg->theme;
-			if (!*value) {
-				snprintf(err, err_size, "%s:%d: %s: empty value", where, line_number, key);
-				rc = -1;
-			} else if (set_string(field, value) != 0) {
-				snprintf(err, err_size, "%s: out of memory", where);
-				rc = -1;
-			}
-		} else {
-			char why[256];
-			int set = set_number(cfg, key, value, why, sizeof why);
-			if (set < 0)
-				snprintf(err, err_size, "%s:%d: %s: %s", where, line_number, key, why);
-			else if (set > 0)
-				snprintf(err, err_size, "%s:%d: unknown key '%s' (model, preset, theme, temp, top_p, top_k, max_tokens, ctx)",
-					 where, line_number, key);
-			rc = set == 0 ? 0 : -1;
+		if (parse_line(cfg, t, where, line_number) != 0) {
+			snprintf(err, err_size, "%s: out of memory", where);
+			free(copy);
+			return -1;
 		}
 	}
 	free(copy);
-	return rc;
+	return 0;
 }
 
 int config_file_load(struct config_file *cfg, char *err, size_t err_size)

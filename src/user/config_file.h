@@ -3,9 +3,10 @@
  * places llmchat keeps its files.
  *
  * The config file is lines of `key = value` ('#' starts a comment line, blank
- * lines are ignored).  Keys: model, preset, theme, temp, top_p, top_k,
- * max_tokens, ctx.  Flags override it; $LLMCHAT_MODEL overrides its model.
- * A malformed line is an error naming the file and line.
+ * lines are ignored).  Keys: model, preset, theme, temp, top_p, top_k, min_p,
+ * repeat_penalty, max_tokens, ctx.  Flags override it; $LLMCHAT_MODEL overrides its model.
+ * A line that cannot be used (no '=', an unknown key, a bad value) is a warning
+ * naming the file and line, and the rest of the file is kept.
  */
 #ifndef LLMCHAT_CONFIG_FILE_H
 #define LLMCHAT_CONFIG_FILE_H
@@ -14,11 +15,17 @@
 #include <stddef.h>
 
 
+enum { CONFIG_WARNINGS_KEPT = 8 };
+
 struct config_file {
 	char *model, *preset, *theme;  /* NULL when absent */
-	float temperature, top_p;      /* NAN when absent */
+	float temperature, top_p, min_p, repeat_penalty; /* NAN when absent */
 	int top_k, max_tokens;         /* -1 when absent */
 	int context_length;            /* 0 when absent */
+	/* the lines left out, "PATH:LINE: unknown key 'x' (...)": the first
+	 * CONFIG_WARNINGS_KEPT of warning_count */
+	char warnings[CONFIG_WARNINGS_KEPT][320];
+	int warning_count;
 };
 
 /* $XDG_CONFIG_HOME/llmchat (default ~/.config/llmchat), with sub appended when not
@@ -38,10 +45,12 @@ bool config_split_line(char *line, char **key, char **value);
 void config_file_init(struct config_file *cfg);
 void config_file_free(struct config_file *cfg);
 
-/* Parses config text; where names it in errors ("PATH:LINE: ..."). */
+/* Parses config text; where names it in the warnings ("PATH:LINE: ...").  Returns
+ * 0, or -1 only when out of memory. */
 int config_file_parse(const char *text, const char *where, struct config_file *cfg, char *err, size_t err_size);
 
-/* Reads the user's config file; a missing file is no error. */
+/* Reads the user's config file; a missing file is no error, one that cannot be read
+ * is (-1 with a message). */
 int config_file_load(struct config_file *cfg, char *err, size_t err_size);
 
 #endif

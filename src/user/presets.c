@@ -37,6 +37,8 @@ static void preset_init(struct preset *p, const char *name)
 	snprintf(p->name, sizeof p->name, "%s", name);
 	p->temperature = NAN;
 	p->top_p = NAN;
+	p->min_p = NAN;
+	p->repeat_penalty = NAN;
 	p->top_k = -1;
 	p->max_tokens = -1;
 }
@@ -75,11 +77,12 @@ static int parse_setting(char *line, struct preset *out, const char *where, int 
 		snprintf(err, err_size, "%s:%d: expected 'key = value' or ---", where, line_number);
 		return -1;
 	}
-	float *real = !strcmp(key, "temp") ? &out->temperature : !strcmp(key, "top_p") ? &out->top_p : NULL;
+	float *real = !strcmp(key, "temp") ? &out->temperature : !strcmp(key, "top_p") ? &out->top_p :
+		      !strcmp(key, "min_p") ? &out->min_p : !strcmp(key, "repeat_penalty") ? &out->repeat_penalty : NULL;
 	int *integer = !strcmp(key, "top_k") ? &out->top_k : !strcmp(key, "max_tokens") ? &out->max_tokens : NULL;
 	double v;
 	if (!real && !integer) {
-		snprintf(err, err_size, "%s:%d: unknown key '%s' (temp, top_p, top_k, max_tokens)", where, line_number, key);
+		snprintf(err, err_size, "%s:%d: unknown key '%s' (temp, top_p, top_k, min_p, repeat_penalty, max_tokens)", where, line_number, key);
 		return -1;
 	}
 	/* the range its flag has (options.c) */

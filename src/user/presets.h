@@ -7,7 +7,8 @@
  * over a built-in one of the same name.  Its format:
  *
  *     temp = 0.2            optional header: `key = value` lines (temp, top_p,
- *     top_k = 40            top_k, max_tokens; '#' comment lines allowed),
+ *     top_k = 40            top_k, min_p, repeat_penalty, max_tokens: what /set
+ *                           takes; '#' comment lines allowed),
  *     ---                   ended by a line holding only ---
  *     You are a careful reviewer of C code.    the system prompt: the rest
  *
@@ -23,7 +24,7 @@
 struct preset {
 	char name[64];
 	char *system_prompt;      /* malloc'd; NULL: no system prompt */
-	float temperature, top_p; /* NAN when the preset does not set them */
+	float temperature, top_p, min_p, repeat_penalty; /* NAN when the preset does not set them */
 	int top_k, max_tokens;    /* -1 when not set */
 };
 

@@ -22,11 +22,13 @@ for name in default light solarized-dark gruvbox mono; do
 	like "$out" "^$name\$" "--list-themes shows $name"
 done
 
-# a malformed config file is reported with file:line and left out
-printf 'theme = mono\nbogus = 1\n' >"$XDG_CONFIG_HOME/llmchat/config"
-err=$("$LLMCHAT" --list-themes 2>&1 >/dev/null); status=$?
-is "$status" "0" "a broken config file does not stop llmchat"
-like "$err" "config:2: unknown key 'bogus'" "it is reported with its file and line"
+# a line of the config file that cannot be used is reported with file:line and left
+# out; the rest of the file is kept
+printf 'bogus = 1\npreset = pirate\n' >"$XDG_CONFIG_HOME/llmchat/config"
+err=$(echo "Hi" | "$LLMCHAT" -m "$SRCDIR/tests/data/models/tiny-bf16" --print-prompt 2>&1 >"$TMP/prompt"); status=$?
+is "$status" "0" "an unknown key in the config file does not stop llmchat"
+like "$err" "config:1: unknown key 'bogus'.*(line ignored)" "it is reported with its file and line"
+like "$(cat "$TMP/prompt")" "You are a friendly pirate" "the config file's other lines are kept (its preset)"
 
 # outside the TUI a preset acts as flags given first (pipe mode, --print-prompt)
 model="$SRCDIR/tests/data/models/tiny-bf16"

@@ -123,7 +123,7 @@ expect_usage "--ctx 0" "--ctx: expected an integer from 1 to 16777216, got '0'$"
 expect_usage "--threads 0" "--threads: expected an integer from 1 to 4096, got '0'$" "$LLMCHAT" -m "$good" --threads 0
 
 printf '# mine\ntemp = 0.5\ntop_p = 0\n' >"$XDG_CONFIG_HOME/llmchat/config"
-check "top_p = 0 in the config file" 0 "/llmchat/config:3: top_p: expected a number in \(0, 1\], got '0' \(config file ignored\)" \
+check "top_p = 0 in the config file" 0 "/llmchat/config:3: top_p: expected a number in \(0, 1\], got '0' \(line ignored\)" \
 	"$LLMCHAT" -m "$good" --temp 0 --max-tokens 2
 rm "$XDG_CONFIG_HOME/llmchat/config"
 printf 'temp = 0.5\ntop_p = 0\n---\nYou are terse.\n' >"$presets/zero-p.txt"

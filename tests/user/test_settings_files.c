@@ -99,6 +99,18 @@ int main(void)
 	       fabsf(preset.temperature - 0.2f) < 1e-6 && preset.top_k == 40 && !strcmp(preset.system_prompt, "You review C."),
 	       "settings, ---, then the prompt");
 	preset_free(&preset);
+	tap_ok(preset_parse("min_p = 0.05\nrepeat_penalty = 1.1\n---\nx\n", "p.txt", &preset, err, sizeof err) == 0 &&
+	       fabsf(preset.min_p - 0.05f) < 1e-7 && fabsf(preset.repeat_penalty - 1.1f) < 1e-6,
+	       "a preset takes min_p and repeat_penalty, as /set does");
+	{
+		struct options with_preset;
+		char *no_flags[] = {"llmchat", NULL};
+		options_parse(&with_preset, 1, no_flags, err, sizeof err);
+		options_apply_preset(&with_preset, &preset);
+		tap_ok(fabsf(with_preset.sampling.min_p - 0.05f) < 1e-7 &&
+		       fabsf(with_preset.sampling.repeat_penalty - 1.1f) < 1e-6, "a preset's min_p and repeat_penalty reach the options");
+	}
+	preset_free(&preset);
 	preset.temperature = NAN;
 	tap_ok(preset_parse("Just a prompt.\n---\nwith a rule\n", "p.txt", &preset, err, sizeof err) == 0 &&
 	       !strcmp(preset.system_prompt, "Just a prompt.\n---\nwith a rule"), "plain text is all prompt, --- included");
@@ -146,10 +158,24 @@ int main(void)
 	       "the config fills what flags left unset");
 	config_file_free(&cfg);
 	config_file_init(&cfg);
-	tap_ok(config_file_parse("temp = 0.5\n\ncolour = red\n", "/x/config", &cfg, err, sizeof err) != 0 &&
-	       strstr(err, "/x/config:3:") && strstr(err, "colour"), "an unknown config key names file:line (%s)", err);
-	tap_ok(config_file_parse("top_k = 1.5\n", "/x/config", &cfg, err, sizeof err) != 0 && strstr(err, "/x/config:1:"),
-	       "a bad config value names file:line");
+	tap_ok(config_file_parse("temp = 0.5\n\ncolour = red\ntop_k = 7\n", "/x/config", &cfg, err, sizeof err) == 0 &&
+	       cfg.warning_count == 1 && strstr(cfg.warnings[0], "/x/config:3:") && strstr(cfg.warnings[0], "colour"),
+	       "an unknown config key is a warning naming file:line (%s)", cfg.warnings[0]);
+	tap_ok(fabsf(cfg.temperature - 0.5f) < 1e-6 && cfg.top_k == 7, "the lines around an unknown key are kept");
+	config_file_free(&cfg);
+	config_file_init(&cfg);
+	tap_ok(config_file_parse("top_k = 1.5\nno equals sign\ntheme =\nctx = 512\n", "/x/config", &cfg, err, sizeof err) == 0 &&
+	       cfg.warning_count == 3 && strstr(cfg.warnings[0], "/x/config:1:") && strstr(cfg.warnings[1], "/x/config:2:") &&
+	       strstr(cfg.warnings[2], "/x/config:3:") && cfg.top_k == -1 && cfg.context_length == 512,
+	       "a bad value, a line without '=' and an empty value are warnings; the rest is kept");
+	config_file_free(&cfg);
+	config_file_init(&cfg);
+	char many[1024] = "";
+	for (int i = 0; i < CONFIG_WARNINGS_KEPT + 3; i++)
+		strcat(many, "bogus = 1\n");
+	tap_ok(config_file_parse(many, "/x/config", &cfg, err, sizeof err) == 0 &&
+	       cfg.warning_count == CONFIG_WARNINGS_KEPT + 3 && strstr(cfg.warnings[CONFIG_WARNINGS_KEPT - 1], ":8:"),
+	       "every bad line is counted; the first %d are kept", CONFIG_WARNINGS_KEPT);
 	config_file_free(&cfg);
 	snprintf(path, sizeof path, "%s/llmchat/config", dir);
 	write_file(path, "preset = coder\n");
