@@ -39,6 +39,8 @@ struct chat_session {
 	float *logits;                   /* vocab_size */
 	char *popped;                    /* the user message chat_session_pop_answer handed back */
 	uint64_t answers;                /* answers drawn so far: each draws from its own seed */
+	size_t left_out;                 /* the oldest messages after the system prompt that no
+					  * longer fit the context: kept, but not rendered */
 };
 
 static double now_seconds(void)
@@ -108,6 +110,7 @@ static void free_messages(struct chat_session *s, size_t from)
 	for (size_t i = from; i < s->message_count; i++)
 		free((char *)s->messages[i].content);
 	s->message_count = from;
+	s->left_out = 0;
 }
 
 void chat_session_free(struct chat_session *session)
@@ -150,6 +153,9 @@ static void remove_message(struct chat_session *s, size_t index)
 	free((char *)s->messages[index].content);
 	memmove(s->messages + index, s->messages + index + 1, (s->message_count - index - 1) * sizeof *s->messages);
 	s->message_count--;
+	size_t first = s->message_count > 0 && s->messages[0].role == CHAT_ROLE_SYSTEM ? 1 : 0;
+	if (s->left_out > 0 && index < first + s->left_out)
+		s->left_out--;
 }
 
 static bool has_system(const struct chat_session *s)
@@ -359,6 +365,68 @@ static int decode_answer(struct chat_session *s, const struct generation_setting
 	return rc;
 }
 
+/* Renders the conversation as it goes to the model: the system prompt, then the
+ * messages from the first one not left out. */
+static int render_conversation(struct chat_session *s, int32_t **ids, size_t *count, size_t *capacity,
+			       char *err, size_t err_size)
+{
+	size_t first = has_system(s) ? 1 : 0;
+	if (first + s->left_out > s->message_count)   /* the messages left out were taken back (/retry) */
+		s->left_out = s->message_count - first;
+	size_t shown = s->message_count - s->left_out;
+	struct chat_message *view = malloc((shown ? shown : 1) * sizeof *view);
+	if (!view) {
+		snprintf(err, err_size, "out of memory");
+		return -1;
+	}
+	memcpy(view, s->messages, first * sizeof *view);
+	memcpy(view + first, s->messages + first + s->left_out, (shown - first) * sizeof *view);
+	*count = 0;
+	int rc = chat_template_encode(s->template_kind, s->bpe, view, shown, true, NULL, ids, count, capacity,
+				      err, err_size);
+	free(view);
+	return rc;
+}
+
+/* Leaves out the oldest turn after the system prompt: its first message and any
+ * that follow up to the next user message.  Returns false when only the newest
+ * user message is left. */
+static bool leave_out_oldest_turn(struct chat_session *s)
+{
+	size_t first = has_system(s) ? 1 : 0;
+	if (first + s->left_out + 1 >= s->message_count)
+		return false;
+	s->left_out++;
+	while (first + s->left_out + 1 < s->message_count &&
+	       s->messages[first + s->left_out].role != CHAT_ROLE_USER)
+		s->left_out++;
+	return true;
+}
+
+/* The prompt of the next answer, leaving room for the answer: when the conversation
+ * and a quarter of the context (or max_tokens, if fewer) do not fit, the oldest turns
+ * are left out, never the system prompt nor the newest message; stats says how many
+ * messages this took. */
+static int render_fitting(struct chat_session *s, const struct generation_settings *settings, int32_t **ids,
+			  size_t *count, size_t *capacity, struct generation_stats *stats, char *err, size_t err_size)
+{
+	const size_t context = (size_t)engine_context_length(s->engine);
+	size_t room = context / 4;
+	if (settings->max_tokens > 0 && (size_t)settings->max_tokens < room)
+		room = (size_t)settings->max_tokens;
+	size_t before = s->left_out;
+	for (;;) {
+		if (render_conversation(s, ids, count, capacity, err, err_size) != 0)
+			return -1;
+		if (*count + room <= context || !leave_out_oldest_turn(s))
+			break;
+	}
+	if (*count >= context)   /* the newest message alone does not fit: ask fails, nothing changes */
+		s->left_out = before;
+	stats->left_out_messages = (int)(s->left_out - before);
+	return 0;
+}
+
 int chat_session_ask(struct chat_session *session, const char *user_message,
 		     const struct generation_settings *settings, volatile sig_atomic_t *cancel,
 		     chat_text_fn on_text, void *user_data, struct generation_stats *stats,
@@ -378,11 +446,10 @@ int chat_session_ask(struct chat_session *session, const char *user_message,
 		snprintf(err, err_size, "out of memory");
 		return -1;
 	}
-	if (chat_template_encode(s->template_kind, s->bpe, s->messages, s->message_count, true, NULL,
-				 &ids, &id_count, &id_capacity, err, err_size) != 0)
+	int context = engine_context_length(s->engine);
+	if (render_fitting(s, settings, &ids, &id_count, &id_capacity, stats, err, err_size) != 0)
 		goto fail;
 	stats->prompt_tokens = (int)id_count;
-	int context = engine_context_length(s->engine);
 	if (id_count >= (size_t)context) {
 		snprintf(err, err_size, "prompt is %zu tokens but the context holds %d; use --ctx", id_count, context);
 		goto fail;
@@ -452,6 +519,11 @@ int chat_session_load_messages(struct chat_session *session, const struct chat_m
 		}
 	}
 	return 0;
+}
+
+size_t chat_session_left_out(const struct chat_session *session)
+{
+	return session->left_out;
 }
 
 int chat_session_context_used(const struct chat_session *session)

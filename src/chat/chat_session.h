@@ -66,6 +66,8 @@ struct generation_stats {
 	bool stopped_by_eos;
 	bool stopped_by_limit;       /* max_tokens or the context's end */
 	bool cancelled;
+	int left_out_messages;       /* the oldest messages this ask left out of the prompt,
+				      * so that the conversation fits the context */
 };
 
 /* Called with each piece of answer text as it is decoded (whole UTF-8 sequences).
@@ -111,6 +113,13 @@ const struct chat_message *chat_session_messages(const struct chat_session *sess
 /* Replaces the conversation (for /load and --resume); the next ask re-prefills. */
 int chat_session_load_messages(struct chat_session *session, const struct chat_message *messages,
 			       size_t count, char *err, size_t err_size);
+
+/* How many of the oldest messages after the system prompt no longer fit the context
+ * and are left out of the prompt (they stay in the conversation, for /save and the
+ * history file): when the conversation and room for the answer (a quarter of the
+ * context, or max_tokens if fewer) do not fit, ask leaves out the oldest turns, never
+ * the system prompt nor the newest message. */
+size_t chat_session_left_out(const struct chat_session *session);
 
 /* Tokens the conversation fills in the context, and the context's length. */
 int chat_session_context_used(const struct chat_session *session);

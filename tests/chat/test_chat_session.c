@@ -162,7 +162,33 @@ int main(void)
 	tap_ok(rc != 0 && strstr(err, "tokens but the context holds 512; use --ctx") && chat_session_message_count(a) == before,
 	       "an over-long prompt is refused in one line, conversation unchanged: %s", err);
 
+	tap_ok(chat_session_left_out(a) == 0, "a refused prompt leaves no message out of the next one");
+
+	/* a conversation longer than the context: the oldest turns are left out of the
+	 * prompt (kept in the conversation), never the system prompt nor the new message */
 	chat_session_clear(a);
+	for (int turn = 0; turn < 3; turn++) {
+		struct collected quiet = {0};
+		chat_session_ask(a, "Tell me about lighthouses, their keepers, their lamps and the ships they guard, "
+				 "and about the storms, the fog and the long nights of the northern winter coast.",
+				 &g, NULL, collect, &quiet, &st, err, sizeof err);
+	}
+	char longer[4000] = "";
+	for (int i = 0; i < 400; i++)
+		strcat(longer, "word ");
+	before = chat_session_message_count(a);
+	struct collected c10 = {0};
+	rc = chat_session_ask(a, longer, &g, NULL, collect, &c10, &st, err, sizeof err);
+	tap_ok(rc == 0 && st.left_out_messages >= 2 && (size_t)st.left_out_messages <= before - 1 &&
+	       chat_session_left_out(a) == (size_t)st.left_out_messages && chat_session_message_count(a) == before + 2 &&
+	       chat_session_messages(a)[0].role == CHAT_ROLE_SYSTEM,
+	       "a conversation past the context leaves its %d oldest messages out and keeps them (%s)",
+	       st.left_out_messages, rc ? err : "answered");
+	tap_ok(st.prompt_tokens + 6 <= 512 && chat_session_context_used(a) <= 512,
+	       "... the prompt leaves the answer its room (%d tokens)", st.prompt_tokens);
+
+	chat_session_clear(a);
+	tap_ok(chat_session_left_out(a) == 0, "clear forgets what was left out");
 	tap_ok(chat_session_message_count(a) == 1 && chat_session_messages(a)[0].role == CHAT_ROLE_SYSTEM,
 	       "clear keeps the system prompt only");
 	struct collected c9 = {0};
