@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bpe.h"
 #include "chat_session.h"
@@ -203,6 +204,9 @@ int mode_pipe(const struct options *opts)
 	char err[1024], *message = NULL;
 	size_t length = 0;
 
+	/* --no-tui on a terminal: say how to send, as the terminal reads to the end */
+	if (isatty(STDIN_FILENO))
+		fprintf(stderr, "llmchat: type your message, then Ctrl-D on a line of its own to send it\n");
 	if (standard_io_read_input(&message, &length, err, sizeof err) != 0 ||
 	    standard_io_check_message(message, length, err, sizeof err) != 0) {
 		fprintf(stderr, "llmchat: %s\n", err);
