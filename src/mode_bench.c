@@ -206,6 +206,7 @@ int mode_bench(const struct options *opts)
 		.ranks = opts->ranks,
 		.comm = opts->comm,
 		.kv_cache = opts->kv_cache,
+		.test_hooks = opts->engine_test_hooks,
 	};
 	struct engine *engine = NULL;
 	if (engine_create(model, &eo, &engine, err, sizeof err) != 0) {

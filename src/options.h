@@ -50,6 +50,7 @@ struct options {
 	bool resume;                /* --resume: reopen the last conversation */
 	/* from the environment (options_read_environment), for tests and demos */
 	long stream_delay_ms;       /* $LLMCHAT_STREAM_DELAY_MS: a pause after each streamed piece */
+	struct engine_test_hooks engine_test_hooks; /* $LLMCHAT_TEST_FAIL_RANK, $LLMCHAT_CUDA_GRAPH */
 };
 
 /* Fills *opts from argv.  Returns 0, or -1 with a one-line message in err. */

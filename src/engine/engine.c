@@ -16,10 +16,9 @@
  * failure as "rank R: why" and, once split, refuses to run on (the ranks' caches
  * no longer agree).
  *
- * Test hook: LLMCHAT_TEST_FAIL_RANK=R makes rank R fail its creation, and
- * LLMCHAT_TEST_FAIL_RANK=R:forward its first forward (the other ranks are then
- * waiting in the first all-reduce); read once by engine_create, for the tests of
- * that failure path (tests/tensor_parallel.sh).
+ * Test hook (engine.h's engine_test_hooks): a rank made to fail its creation or its
+ * first forward (the other ranks are then waiting in the first all-reduce), for the
+ * tests of that failure path (tests/engine/test_engine_ranks.c, tests/cli/bad_input.sh).
  */
 #include "config.h"
 
@@ -67,8 +66,6 @@ struct engine {
 	int ranks;
 	struct communicator *comm;
 	struct rank_slot *slots;
-	int test_fail_rank;          /* LLMCHAT_TEST_FAIL_RANK: -1, or the rank made to fail */
-	bool test_fail_in_forward;
 	int forwards;                /* forward calls made, for the test hook */
 	/* the rank threads (ranks > 1) */
 	pthread_mutex_t lock;
@@ -106,25 +103,11 @@ static const struct engine_backend_ops *pick_backend(enum engine_backend backend
 	return NULL;
 }
 
-/* LLMCHAT_TEST_FAIL_RANK (see the top comment). */
-static void read_test_hook(struct engine *e)
-{
-	const char *hook = getenv("LLMCHAT_TEST_FAIL_RANK");
-	e->test_fail_rank = -1;
-	if (!hook || !*hook)
-		return;
-	char *end;
-	long rank = strtol(hook, &end, 10);
-	if (end == hook || rank < 0 || rank >= TP_MAX_RANKS)
-		return;
-	e->test_fail_rank = (int)rank;
-	e->test_fail_in_forward = strcmp(end, ":forward") == 0;
-}
-
 static bool test_hook_fails(const struct engine *e, const struct rank_slot *slot, bool in_forward)
 {
-	return e->test_fail_rank == slot->rank.plan.rank && e->test_fail_in_forward == in_forward &&
-	       (!in_forward || e->forwards == 1);
+	const struct engine_test_hooks *hooks = &e->options.test_hooks;
+	enum engine_test_failure when = in_forward ? ENGINE_TEST_FAIL_FORWARD : ENGINE_TEST_FAIL_CREATE;
+	return hooks->fail == when && hooks->fail_rank == slot->rank.plan.rank && (!in_forward || e->forwards == 1);
 }
 
 /* ---- what a rank does (in its own thread, or the caller's with one rank) ---- */
@@ -348,7 +331,6 @@ static struct engine *engine_try_create(const struct model *model, const struct 
 		snprintf(err, err_size, "out of memory");
 		return NULL;
 	}
-	read_test_hook(e);
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->wake, NULL);
 	pthread_cond_init(&e->finished, NULL);

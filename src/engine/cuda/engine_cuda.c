@@ -404,9 +404,8 @@ static int cuda_create(const struct model *model, const struct engine_options *o
 	    allocate_buffers(e, *context_length, err, err_size) != 0)
 		goto done;
 	*context_length = e->context_length;
-	/* LLMCHAT_CUDA_GRAPH=0 decodes eagerly (to compare the two in tests/gpu) */
-	const char *graph_setting = getenv("LLMCHAT_CUDA_GRAPH");
-	e->decode_graph_failed = (graph_setting && strcmp(graph_setting, "0") == 0) || (e->comm && !e->comm->capturable);
+	/* the eager_decode hook decodes without a graph (to compare the two in tests/gpu) */
+	e->decode_graph_failed = (options && options->test_hooks.eager_decode) || (e->comm && !e->comm->capturable);
 	if (e->comm) {
 		/* for --bench's all-reduce timing (cuda_time_comm): events around each call */
 		int count = 4 * c->num_hidden_layers;
