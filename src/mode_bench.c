@@ -30,6 +30,7 @@
 #ifdef HAVE_CUDA
 #include <cuda_runtime_api.h>
 
+#include "cuda_devices.h"
 #include "gemm_cublaslt.h"
 
 static double now_seconds(void)
@@ -185,8 +186,12 @@ int mode_bench(const struct options *opts)
 		return EXIT_ERROR;
 	}
 	int devices = 0;
-	if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-		fprintf(stderr, "llmchat: --bench measures a GPU, and no usable CUDA device is visible\n");
+	rc = cuda_device_count(&devices, err, sizeof err);
+	if (rc != CUDA_DEVICES_FOUND) {
+		if (rc == CUDA_NO_DEVICE)
+			fprintf(stderr, "llmchat: --bench measures a GPU, and no usable CUDA device is visible\n");
+		else
+			fprintf(stderr, "llmchat: --bench: %s\n", err);
 		model_close(model);
 		return EXIT_ERROR;
 	}

@@ -112,13 +112,15 @@ static bool test_hook_fails(const struct engine *e, const struct rank_slot *slot
 
 /* ---- what a rank does (in its own thread, or the caller's with one rank) ---- */
 
+/* 0, -1 or ENGINE_NO_DEVICE (engine_backend.h), with a message in slot->err. */
 static int rank_create(struct engine *e, struct rank_slot *slot)
 {
 	slot->context_length = e->options.context_length;
-	if (e->ops->create(e->model, &e->options, &slot->rank, &slot->context_length, &slot->state,
-			   slot->description, sizeof slot->description, slot->err, sizeof slot->err) != 0)
-		return -1;
-	/* after a real creation, so that AUTO's quiet "no usable CUDA device" comes first */
+	int rc = e->ops->create(e->model, &e->options, &slot->rank, &slot->context_length, &slot->state,
+				slot->description, sizeof slot->description, slot->err, sizeof slot->err);
+	if (rc != 0)
+		return rc;
+	/* after a real creation, so that AUTO passes over a machine without a GPU quietly */
 	if (test_hook_fails(e, slot, false)) {
 		e->ops->free(slot->state);
 		slot->state = NULL;
@@ -282,7 +284,8 @@ static void engine_destroy(struct engine *e)
 	free(e);
 }
 
-/* The ranks' shares, and the communicator when there are several. */
+/* The ranks' shares, and the communicator when there are several: 0, -1 or
+ * ENGINE_NO_DEVICE. */
 static int plan_ranks(struct engine *e, char *err, size_t err_size)
 {
 	int devices[TP_MAX_RANKS] = {0};
@@ -294,8 +297,9 @@ static int plan_ranks(struct engine *e, char *err, size_t err_size)
 				 e->ops == &engine_cpu_ops ? "CPU" : "CUDA");
 			return -1;
 		}
-		if (e->ops->create_comm(e->ranks, &e->options, &e->comm, devices, err, err_size) != 0)
-			return -1;
+		int rc = e->ops->create_comm(e->ranks, &e->options, &e->comm, devices, err, err_size);
+		if (rc != 0)
+			return rc;
 	}
 	for (int r = 0; r < e->ranks; r++) {
 		struct rank_slot *slot = &e->slots[r];
@@ -307,16 +311,18 @@ static int plan_ranks(struct engine *e, char *err, size_t err_size)
 	return 0;
 }
 
-static struct engine *engine_try_create(const struct model *model, const struct engine_options *options, int ranks,
-					const struct engine_backend_ops *ops, char *err, size_t err_size)
+/* An engine of ranks ranks on ops into *out: 0, -1 with a message, or ENGINE_NO_DEVICE. */
+static int engine_try_create(const struct model *model, const struct engine_options *options, int ranks,
+			     const struct engine_backend_ops *ops, struct engine **out, char *err, size_t err_size)
 {
 	struct engine *e = calloc(1, sizeof *e);
 	struct rank_slot *slots = calloc((size_t)ranks, sizeof *slots);
+	*out = NULL;
 	if (!e || !slots) {
 		free(e);
 		free(slots);
 		snprintf(err, err_size, "out of memory");
-		return NULL;
+		return -1;
 	}
 	e->model = model;
 	e->ops = ops;
@@ -329,24 +335,22 @@ static struct engine *engine_try_create(const struct model *model, const struct 
 		free(e);
 		free(slots);
 		snprintf(err, err_size, "out of memory");
-		return NULL;
+		return -1;
 	}
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->wake, NULL);
 	pthread_cond_init(&e->finished, NULL);
-	if (plan_ranks(e, err, err_size) != 0) {
-		engine_destroy(e);
-		return NULL;
-	}
-	if (ranks == 1) {
-		if (rank_create(e, &slots[0]) != 0) {
+	int rc = plan_ranks(e, err, err_size);
+	if (rc == 0 && ranks == 1) {
+		rc = rank_create(e, &slots[0]);
+		if (rc != 0)
 			snprintf(err, err_size, "%s", slots[0].err);
-			engine_destroy(e);
-			return NULL;
-		}
-	} else if (start_ranks(e, err, err_size) != 0) {
+	} else if (rc == 0) {
+		rc = start_ranks(e, err, err_size);
+	}
+	if (rc != 0) {
 		engine_destroy(e);
-		return NULL;
+		return rc;
 	}
 	/* every rank can hold the shortest context any of them can */
 	e->context_length = slots[0].context_length;
@@ -357,7 +361,8 @@ static struct engine *engine_try_create(const struct model *model, const struct 
 		snprintf(e->description, sizeof e->description, "%s", slots[0].description);
 	else
 		snprintf(e->description, sizeof e->description, "%s x %d ranks", slots[0].description, ranks);
-	return e;
+	*out = e;
+	return 0;
 }
 
 int engine_create(const struct model *model, const struct engine_options *options,
@@ -374,10 +379,10 @@ int engine_create(const struct model *model, const struct engine_options *option
 	 * a GPU says nothing; a GPU that cannot take the model says why, once. */
 	if (options->backend == ENGINE_BACKEND_AUTO) {
 		int gpu_ranks = ranks > 0 ? ranks : engine_cuda_ops.default_ranks(model);
-		*out = engine_try_create(model, options, gpu_ranks, &engine_cuda_ops, err, err_size);
-		if (*out)
+		int rc = engine_try_create(model, options, gpu_ranks, &engine_cuda_ops, out, err, err_size);
+		if (rc == 0)
 			return 0;
-		if (strncmp(err, "no usable CUDA device", 21) != 0)
+		if (rc != ENGINE_NO_DEVICE)
 			fprintf(stderr, "llmchat: not using the GPU: %s; running on the CPU\n", err);
 	}
 #endif
@@ -386,8 +391,7 @@ int engine_create(const struct model *model, const struct engine_options *option
 		return -1;
 	if (ranks <= 0)
 		ranks = ops->default_ranks ? ops->default_ranks(model) : 1;
-	*out = engine_try_create(model, options, ranks, ops, err, err_size);
-	return *out ? 0 : -1;
+	return engine_try_create(model, options, ranks, ops, out, err, err_size) == 0 ? 0 : -1;
 }
 
 void engine_free(struct engine *engine)

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cuda_devices.h"
 #include "cuda_try.h"
 
 #define UPLOAD_CHUNK ((size_t)64 << 20)   /* bytes of each staging buffer */
@@ -40,7 +41,8 @@ int cuda_memory_alloc(struct cuda_memory *m, size_t bytes, void **out, char *err
 		cudaMemGetInfo(&free_bytes, &total);
 		cudaGetLastError();
 		int visible = 1;
-		if (cudaGetDeviceCount(&visible) != cudaSuccess)
+		char count_err[128];  /* the count only shapes the advice: one GPU when unknown */
+		if (cuda_device_count(&visible, count_err, sizeof count_err) != CUDA_DEVICES_FOUND)
 			visible = 1;
 		char advice[96];
 		if (visible > m->ranks)
