@@ -10,6 +10,7 @@
  * scales) are left alone.
  */
 #include "model.h"
+#include "numerics.h"
 #include "quant_config.h"
 
 #include <limits.h>
@@ -18,42 +19,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* bfloat16 is the top half of an IEEE float32. */
-static float bf16_to_float(uint16_t bits)
-{
-	uint32_t wide = (uint32_t)bits << 16;
-	float value;
-	memcpy(&value, &wide, sizeof value);
-	return value;
-}
-
-/* IEEE binary16 -> float32: 1 sign, 5 exponent (bias 15), 10 mantissa bits. */
-static float f16_to_float(uint16_t bits)
-{
-	int sign = bits >> 15, exponent = (bits >> 10) & 0x1f, mantissa = bits & 0x3ff;
-	float value;
-	if (exponent == 0)
-		value = ldexpf((float)mantissa, -24);                     /* zero or subnormal */
-	else if (exponent == 31)
-		value = mantissa ? NAN : INFINITY;
-	else
-		value = ldexpf((float)(mantissa | 0x400), exponent - 25);
-	return sign ? -value : value;
-}
-
 /* Element I of a float tensor (BF16, F16, F32, F64) as float.  The mapping is only as
  * aligned as the file, hence memcpy. */
 static float element_as_float(const struct tensor *t, int64_t i)
 {
-	const unsigned char *p = (const unsigned char *)t->data + (size_t)i * tensor_dtype_size(t->dtype);
-	uint16_t half;
-	float single;
 	double wide;
 	switch (t->dtype) {
-	case DTYPE_BF16: memcpy(&half, p, 2); return bf16_to_float(half);
-	case DTYPE_F16: memcpy(&half, p, 2); return f16_to_float(half);
-	case DTYPE_F32: memcpy(&single, p, 4); return single;
-	case DTYPE_F64: memcpy(&wide, p, 8); return (float)wide;
+	case DTYPE_BF16: return numerics_bf16_to_float(numerics_load_u16(t->data, (size_t)i));
+	case DTYPE_F16: return numerics_f16_to_float(numerics_load_u16(t->data, (size_t)i));
+	case DTYPE_F32: return numerics_load_f32(t->data, (size_t)i);
+	case DTYPE_F64:
+		memcpy(&wide, (const unsigned char *)t->data + (size_t)i * sizeof wide, sizeof wide);
+		return (float)wide;
 	default: return NAN;
 	}
 }
