@@ -3,21 +3,14 @@
  * of Llama 3.2 1B's shape (hidden 2048, MLP 8192, 16 layers, 32/8 heads of 64,
  * vocabulary 128256, tied embeddings).
  *   bench_engine [bf16|fp8|int8] [THREADS] [LAYERS] [RANKS] [bf16|fp8|f32 KV cache]
- * Build (from a configured build dir): gcc -O2 -fopenmp -I.. -I../src -std=c11
- *   -D_GNU_SOURCE ../bench/bench_engine.c libllmchat.a -lm -o bench_engine
+ * Built by `make bench` (a build configured without sanitizers, for figures that mean
+ * something).
  */
 #include <stdio.h>
-#include <time.h>
 
+#include "clock.h"
 #include "engine.h"
-#include "../tests/synthetic_model.h"
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "synthetic_model.h"
 
 int main(int argc, char **argv)
 {
@@ -81,13 +74,13 @@ int main(int argc, char **argv)
 	int32_t tokens[128];
 	for (int i = 0; i < 128; i++)
 		tokens[i] = i * 1000 + 7;
-	double t0 = now();
+	double t0 = clock_monotonic_seconds();
 	engine_forward(e, tokens, 128, logits, false, err, sizeof err);
-	double prefill = now() - t0;
-	t0 = now();
+	double prefill = clock_monotonic_seconds() - t0;
+	t0 = clock_monotonic_seconds();
 	for (int i = 0; i < 16; i++)
 		engine_forward(e, tokens + i, 1, logits, false, err, sizeof err);
-	double decode = (now() - t0) / 16;
+	double decode = (clock_monotonic_seconds() - t0) / 16;
 	printf("%s, %d layers, %s: prefill 128 tokens %.2f s (%.1f tokens/s), decode %.1f ms/token (%.2f tokens/s)\n",
 	       format, layers, engine_describe(e), prefill, 128 / prefill, decode * 1e3, 1 / decode);
 	engine_free(e);

@@ -20,8 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "engine.h"
 #include "model.h"
 #include "model_path.h"
@@ -32,13 +32,6 @@
 
 #include "cuda_devices.h"
 #include "gemm_cublaslt.h"
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int argmax(const float *v, int n)
 {
@@ -63,7 +56,7 @@ static void bench_all_reduce(const struct model *m, struct engine *engine, int32
 	double t0 = 0;
 	for (int s = -2; s < steps; s++) {
 		if (s == 0) {
-			t0 = now_seconds();
+			t0 = clock_monotonic_seconds();
 			engine_comm_seconds(engine); /* the warm-up's time is not counted */
 		}
 		if (engine_decode_greedy(engine, token, &token, err, sizeof err) != 0) {
@@ -72,7 +65,7 @@ static void bench_all_reduce(const struct model *m, struct engine *engine, int32
 			return;
 		}
 	}
-	double per_token = (now_seconds() - t0) / steps;
+	double per_token = (clock_monotonic_seconds() - t0) / steps;
 	double comm = engine_comm_seconds(engine) / steps;
 	engine_time_comm(engine, false);
 	printf("all-reduce (no graph, events around each of %d calls): %.1f us per token = %.1f us per call, "
@@ -106,14 +99,14 @@ static int bench_run(const struct model *m, struct engine *engine, enum engine_k
 		double best = 1e30;
 		for (int rep = 0; rep < 3; rep++) {
 			engine_rewind(engine, 0);
-			double t0 = now_seconds();
+			double t0 = clock_monotonic_seconds();
 			if (engine_forward(engine, tokens, (size_t)n, logits, false, err, sizeof err) != 0) {
 				fprintf(stderr, "llmchat: prefill: %s\n", err);
 				free(logits);
 				free(tokens);
 				return EXIT_ERROR;
 			}
-			double t = now_seconds() - t0;
+			double t = clock_monotonic_seconds() - t0;
 			best = t < best ? t : best;
 		}
 		double flops = 2.0 * params * n + 2.0 * c->num_hidden_layers * (double)n * n *
@@ -140,7 +133,7 @@ static int bench_run(const struct model *m, struct engine *engine, enum engine_k
 		double t0 = 0;
 		for (int s = -4; s < steps; s++) { /* 4 warm-up steps */
 			if (s == 0)
-				t0 = now_seconds();
+				t0 = clock_monotonic_seconds();
 			if (engine_decode_greedy(engine, token, &token, err, sizeof err) != 0) {
 				fprintf(stderr, "llmchat: decode: %s\n", err);
 				free(logits);
@@ -148,7 +141,7 @@ static int bench_run(const struct model *m, struct engine *engine, enum engine_k
 				return EXIT_ERROR;
 			}
 		}
-		double per_token = (now_seconds() - t0) / steps;
+		double per_token = (clock_monotonic_seconds() - t0) / steps;
 		double kv_bytes = 2.0 * c->num_hidden_layers * (context + steps / 2) * c->num_key_value_heads *
 				  c->head_dim * kv_element_size(kv);
 		double ceiling = ranks * copy_gbs * 1e9 / (weight_bytes + kv_bytes);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "bpe.h"
+#include "clock.h"
 #include "engine.h"
 #include "model.h"
 
@@ -40,13 +41,6 @@ struct chat_session {
 	char *popped;                    /* the user message chat_session_pop_answer handed back */
 	uint64_t answers;                /* answers drawn so far: each draws from its own seed */
 };
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 void sampling_overrides_init(struct sampling_overrides *overrides)
 {
@@ -290,7 +284,7 @@ static int decode_answer(struct chat_session *s, const struct generation_setting
 	for (;;) {
 		int32_t token = next >= 0 ? next : sampler_sample(sampler, s->logits, s->cached, s->cached_count);
 		if (stats->generated_tokens == 0) {
-			first = now_seconds();
+			first = clock_monotonic_seconds();
 			stats->time_to_first_token = first - start;
 		}
 		if (is_eos(&s->model->config, token)) {
@@ -352,7 +346,7 @@ static int decode_answer(struct chat_session *s, const struct generation_setting
 				 err_size) < 0)
 		rc = -1;
 	bpe_stream_free(&stream);
-	double end = now_seconds();
+	double end = clock_monotonic_seconds();
 	if (stats->generated_tokens > 1 && end > first)
 		stats->tokens_per_second = (stats->generated_tokens - 1) / (end - first);
 	sampler_free(sampler);
@@ -369,7 +363,7 @@ int chat_session_ask(struct chat_session *session, const char *user_message,
 	struct answer answer = {0};
 	int32_t *ids = NULL;
 	size_t id_count = 0, id_capacity = 0;
-	double start = now_seconds();
+	double start = clock_monotonic_seconds();
 
 	if (!stats)
 		stats = &local;
