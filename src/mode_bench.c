@@ -26,21 +26,13 @@
 #include "model.h"
 #include "model_path.h"
 #include "modes.h"
+#include "numerics.h"
 
 #ifdef HAVE_CUDA
 #include <cuda_runtime_api.h>
 
 #include "cuda_devices.h"
 #include "gemm_cublaslt.h"
-
-static int argmax(const float *v, int n)
-{
-	int best = 0;
-	for (int i = 1; i < n; i++)
-		if (v[i] > v[best])
-			best = i;
-	return best;
-}
 
 static size_t kv_element_size(enum engine_kv_cache kv)
 {
@@ -129,7 +121,7 @@ static int bench_run(const struct model *m, struct engine *engine, enum engine_k
 			fprintf(stderr, "llmchat: decode setup: %s\n", err);
 			break;
 		}
-		int32_t token = argmax(logits, vocab);
+		int32_t token = (int32_t)numerics_argmax(logits, (size_t)vocab);
 		double t0 = 0;
 		for (int s = -4; s < steps; s++) { /* 4 warm-up steps */
 			if (s == 0)
@@ -152,7 +144,7 @@ static int bench_run(const struct model *m, struct engine *engine, enum engine_k
 	}
 	if (ranks > 1) {
 		engine_rewind(engine, 128);
-		bench_all_reduce(m, engine, argmax(logits, vocab));
+		bench_all_reduce(m, engine, (int32_t)numerics_argmax(logits, (size_t)vocab));
 	}
 	size_t free_bytes = 0, total = 0;
 	cudaMemGetInfo(&free_bytes, &total);

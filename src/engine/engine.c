@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "engine_backend.h"
+#include "numerics.h"
 
 enum rank_command { RANK_FORWARD, RANK_QUIT };
 
@@ -575,11 +576,7 @@ static int greedy_choice(const struct engine *engine, int32_t *next, char *err, 
 	if (engine->greedy_logits) { /* the backend gave logits: the sampler's argmax */
 		if (check_logits(engine, engine->greedy_logits, 1, engine->position, err, err_size) != 0)
 			return -1;
-		int32_t best = 0;
-		for (int32_t i = 1; i < vocab; i++)
-			if (engine->greedy_logits[i] > engine->greedy_logits[best])
-				best = i;
-		*next = best;
+		*next = (int32_t)numerics_argmax(engine->greedy_logits, (size_t)vocab);
 		return 0;
 	}
 	const struct rank_slot *winner = &engine->slots[0];

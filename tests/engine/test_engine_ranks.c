@@ -112,7 +112,7 @@ static int run_model(struct engine *engine, int vocab, const int32_t *text, size
 		if (rc == 0)
 			rc = engine_forward(engine, prompt, np, logits, false, err, err_size);
 		for (size_t step = 0; rc == 0 && step < nc; step++) {
-			int32_t next = argmax(logits, vocab);
+			int32_t next = (int32_t)numerics_argmax(logits, (size_t)vocab);
 			out->greedy[out->greedy_count++] = next;
 			if (step + 1 < nc)
 				rc = engine_forward(engine, &next, 1, logits, false, err, err_size);
