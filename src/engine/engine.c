@@ -292,12 +292,7 @@ static int plan_ranks(struct engine *e, char *err, size_t err_size)
 	int devices[TP_MAX_RANKS] = {0};
 	/* one rank needs no communicator, unless one was named (NCCL with one rank) */
 	bool named = e->options.comm == COMM_NCCL || e->options.comm == COMM_P2P;
-	if (e->ranks > 1 || (named && e->ops->create_comm && e->ops != &engine_cpu_ops)) {
-		if (!e->ops->create_comm) {
-			snprintf(err, err_size, "the %s backend does not split a model across ranks yet",
-				 e->ops == &engine_cpu_ops ? "CPU" : "CUDA");
-			return -1;
-		}
+	if (e->ranks > 1 || (named && e->ops != &engine_cpu_ops)) {
 		int rc = e->ops->create_comm(e->ranks, &e->options, &e->comm, devices, err, err_size);
 		if (rc != 0)
 			return rc;

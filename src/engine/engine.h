@@ -1,5 +1,5 @@
 /*
- * engine.h - the forward pass, one interface over the backends (CPU now, CUDA next).
+ * engine.h - the forward pass, one interface over the backends (CPU, CUDA).
  *
  * An engine owns a KV cache for one sequence.  Tokens go in at the current
  * position; logits of the last (or every) token come out.  The model stays owned by
