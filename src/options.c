@@ -341,6 +341,14 @@ void options_runtime_settings(const struct options *opts, struct engine_options 
 	};
 }
 
+int options_open_runtime(const struct options *opts, struct model_runtime *rt, char *err, size_t err_size)
+{
+	struct engine_options engine_settings;
+	struct model_runtime_settings runtime_settings;
+	options_runtime_settings(opts, &engine_settings, &runtime_settings);
+	return model_runtime_open(&runtime_settings, rt, err, err_size);
+}
+
 /* $NAME as an integer from 0 to max, 0 when unset or empty. */
 static int environment_integer(const char *name, long max, long *out, char *err, size_t err_size)
 {

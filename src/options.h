@@ -70,6 +70,12 @@ struct model_runtime_settings;
 void options_runtime_settings(const struct options *opts, struct engine_options *engine,
 			      struct model_runtime_settings *runtime);
 
+struct model_runtime;
+
+/* model_runtime_open (model_runtime.h) with what opts asks: pipe mode and perplexity
+ * open their model this way.  Returns 0, or -1 with a message. */
+int options_open_runtime(const struct options *opts, struct model_runtime *rt, char *err, size_t err_size);
+
 /* Fills what the command line left unset in opts from the config file cfg (which
  * must outlive opts). */
 void options_apply_config(struct options *opts, const struct config_file *cfg);

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "bpe.h"
 #include "clock.h"
 #include "engine.h"
@@ -120,14 +121,11 @@ void chat_session_free(struct chat_session *session)
 static int insert_message(struct chat_session *s, size_t index, enum chat_role role, const char *content,
 			  size_t length)
 {
-	if (s->message_count == s->message_capacity) {
-		size_t cap = s->message_capacity ? 2 * s->message_capacity : 8;
-		struct chat_message *m = realloc(s->messages, cap * sizeof *m);
-		if (!m)
-			return -1;
-		s->messages = m;
-		s->message_capacity = cap;
-	}
+	struct chat_message *messages = array_grow(s->messages, &s->message_capacity, s->message_count,
+						   sizeof *messages, 8);
+	if (!messages)
+		return -1;
+	s->messages = messages;
 	char *copy = malloc(length + 1);
 	if (!copy)
 		return -1;

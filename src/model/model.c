@@ -130,14 +130,25 @@ static int check_zero_point(const struct model *model, const char *module, const
 	return 0;
 }
 
+/* MODULE.SUFFIX, a scale: present and of a float dtype (NULL with a message); its
+ * name goes into name. */
+static const struct tensor *require_scale(const struct model *model, const char *module, const char *suffix,
+					  char *name, size_t name_size, char *err, size_t err_size)
+{
+	snprintf(name, name_size, "%s.%s", module, suffix);
+	const struct tensor *t = require_tensor(model, name, err, err_size);
+	if (!t || check_float_dtype(t, " for a scale", err, err_size))
+		return NULL;
+	return t;
+}
+
 /* MODULE.weight_scale: 1 or out_features finite, non-negative values. */
 static int bind_weight_scale(const struct model *model, const char *module, struct linear *linear,
 			     char *err, size_t err_size)
 {
 	char name[512];
-	snprintf(name, sizeof name, "%s.weight_scale", module);
-	const struct tensor *t = require_tensor(model, name, err, err_size);
-	if (!t || check_float_dtype(t, " for a scale", err, err_size))
+	const struct tensor *t = require_scale(model, module, "weight_scale", name, sizeof name, err, err_size);
+	if (!t)
 		return -1;
 	int64_t out = linear->out_features;
 	bool scalar = t->element_count == 1 && (t->ndim == 0 || t->ndim == 1 || (t->ndim == 2 && t->shape[1] == 1));
@@ -168,9 +179,8 @@ static int bind_input_scale(const struct model *model, const char *module, struc
 			    char *err, size_t err_size)
 {
 	char name[512];
-	snprintf(name, sizeof name, "%s.input_scale", module);
-	const struct tensor *t = require_tensor(model, name, err, err_size);
-	if (!t || check_float_dtype(t, " for a scale", err, err_size))
+	const struct tensor *t = require_scale(model, module, "input_scale", name, sizeof name, err, err_size);
+	if (!t)
 		return -1;
 	if (t->element_count != 1) {
 		snprintf(err, err_size, "%s: tensor %s has %lld values: per-channel input scales are not supported",
