@@ -3,21 +3,14 @@
  * of Llama 3.2 1B's shape (hidden 2048, MLP 8192, 16 layers, 32/8 heads of 64,
  * vocabulary 128256, tied embeddings).
  *   bench_engine [bf16|fp8|int8] [THREADS] [LAYERS] [RANKS] [bf16|fp8|f32 KV cache]
- * Build (from a configured build dir): gcc -O2 -fopenmp -I.. -I../src -std=c11
- *   -D_GNU_SOURCE ../bench/bench_engine.c libllmchat.a -lm -o bench_engine
+ * Built by `make bench` (a build configured without sanitizers, for figures that mean
+ * something).
  */
 #include <stdio.h>
-#include <time.h>
 
+#include "clock.h"
 #include "engine.h"
-#include "../tests/synthetic_model.h"
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "synthetic_model.h"
 
 int main(int argc, char **argv)
 {
@@ -25,44 +18,18 @@ int main(int argc, char **argv)
 	int threads = argc > 2 ? atoi(argv[2]) : 0, layers = argc > 3 ? atoi(argv[3]) : 16;
 	enum synthetic_kind kind = !strcmp(format, "fp8") ? SYNTHETIC_FP8_DYNAMIC
 				 : !strcmp(format, "int8") ? SYNTHETIC_INT8_DYNAMIC : SYNTHETIC_BF16;
-	enum tensor_dtype dt = kind == SYNTHETIC_BF16 ? DTYPE_BF16 : kind == SYNTHETIC_FP8_DYNAMIC ? DTYPE_F8_E4M3 : DTYPE_I8;
-	enum activation_quant act = kind == SYNTHETIC_BF16 ? ACTIVATION_NONE
-				  : kind == SYNTHETIC_FP8_DYNAMIC ? ACTIVATION_FP8_DYNAMIC : ACTIVATION_INT8_DYNAMIC;
 	struct synthetic s;
 	struct model_config *c = &s.model.config;
-	/* the tiny model's config (norm eps, rope, ids), then the real shape and weights */
-	synthetic_model_sized(&s, kind, 1, 1, 128, 4096);
-	synthetic_free(&s);
-	/* the real shape */
+	/* the tiny model's config (norm eps, rope, ids), then Llama 3.2 1B's shape */
+	synthetic_config(&s, 1, 1, 128256, 4096);
 	c->hidden_size = 2048;
 	c->intermediate_size = 8192;
 	c->num_hidden_layers = layers;
 	c->num_attention_heads = 32;
 	c->num_key_value_heads = 8;
 	c->head_dim = 64;
-	c->vocab_size = 128256;
 	c->rope_original_max_position_embeddings = 8192;
-	int64_t dim = 2048, kv = 512, inter = 8192;
-	uint16_t *embed = synthetic_alloc(&s, (size_t)c->vocab_size * dim * 2);
-	for (int64_t i = 0; i < c->vocab_size * dim; i++)
-		embed[i] = numerics_float_to_bf16((float)synthetic_uniform(&s));
-	s.model.embed_tokens = embed;
-	s.model.layers = synthetic_alloc(&s, (size_t)layers * sizeof *s.model.layers);
-	for (int l = 0; l < layers; l++) {
-		struct layer_weights *w = &s.model.layers[l];
-		synthetic_norm(&s, &w->input_layernorm, dim);
-		synthetic_norm(&s, &w->post_attention_layernorm, dim);
-		synthetic_linear(&s, &w->q_proj, dim, dim, dt, act, 1, 0);
-		synthetic_linear(&s, &w->k_proj, kv, dim, dt, act, 1, 0);
-		synthetic_linear(&s, &w->v_proj, kv, dim, dt, act, 1, 0);
-		synthetic_linear(&s, &w->o_proj, dim, dim, dt, act, 1, 0);
-		synthetic_linear(&s, &w->gate_proj, inter, dim, dt, act, 1, 0);
-		synthetic_linear(&s, &w->up_proj, inter, dim, dt, act, 1, 0);
-		synthetic_linear(&s, &w->down_proj, dim, inter, dt, act, 1, 0);
-	}
-	synthetic_norm(&s, &s.model.norm, dim);
-	s.model.lm_head = (struct linear){.weight = embed, .weight_dtype = DTYPE_BF16, .out_features = c->vocab_size,
-					  .in_features = dim, .activation = ACTIVATION_NONE};
+	synthetic_weights(&s, kind, 1);
 
 	int ranks = argc > 4 ? atoi(argv[4]) : 1;
 	const char *kv_cache = argc > 5 ? argv[5] : "bf16";
@@ -81,13 +48,17 @@ int main(int argc, char **argv)
 	int32_t tokens[128];
 	for (int i = 0; i < 128; i++)
 		tokens[i] = i * 1000 + 7;
-	double t0 = now();
-	engine_forward(e, tokens, 128, logits, false, err, sizeof err);
-	double prefill = now() - t0;
-	t0 = now();
-	for (int i = 0; i < 16; i++)
-		engine_forward(e, tokens + i, 1, logits, false, err, sizeof err);
-	double decode = (now() - t0) / 16;
+	double t0 = clock_monotonic_seconds();
+	int rc = engine_forward(e, tokens, 128, logits, false, err, sizeof err);
+	double prefill = clock_monotonic_seconds() - t0;
+	t0 = clock_monotonic_seconds();
+	for (int i = 0; rc == 0 && i < 16; i++)
+		rc = engine_forward(e, tokens + i, 1, logits, false, err, sizeof err);
+	double decode = (clock_monotonic_seconds() - t0) / 16;
+	if (rc != 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
 	printf("%s, %d layers, %s: prefill 128 tokens %.2f s (%.1f tokens/s), decode %.1f ms/token (%.2f tokens/s)\n",
 	       format, layers, engine_describe(e), prefill, 128 / prefill, decode * 1e3, 1 / decode);
 	engine_free(e);

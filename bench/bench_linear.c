@@ -1,21 +1,14 @@
 /*
  * bench_linear.c - memory bandwidth of cpu_linear_forward per stored format.
  *   bench_linear [OUT IN TOKENS THREADS]   (defaults 14336 4096 1 all)
- * Build (from a configured build dir): gcc -O2 -fopenmp -I.. -I../src -std=c11
- *   -D_GNU_SOURCE ../bench/bench_linear.c libllmchat.a -lm -o bench_linear
+ * Built by `make bench` (a build configured without sanitizers, for figures that mean
+ * something).
  */
 #include <stdio.h>
-#include <time.h>
 
+#include "clock.h"
 #include "cpu_linear.h"
-#include "../tests/synthetic_model.h"
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "synthetic_model.h"
 
 int main(int argc, char **argv)
 {
@@ -39,10 +32,10 @@ int main(int argc, char **argv)
 		synthetic_linear(&s, &L, out, in, f[k].dt, f[k].a, 1, 0);
 		cpu_linear_forward(&L, x, tokens, y, ws);
 		int reps = 5;
-		double t0 = now();
+		double t0 = clock_monotonic_seconds();
 		for (int r = 0; r < reps; r++)
 			cpu_linear_forward(&L, x, tokens, y, ws);
-		double dt = (now() - t0) / reps;
+		double dt = (clock_monotonic_seconds() - t0) / reps;
 		printf("%-13s %dx%d, %d token(s), %d threads: %.2f ms, %.2f GB/s of weights, %.2f GFLOP/s\n", f[k].name, out, in,
 		       tokens, threads, dt * 1e3, (double)out * in * f[k].bytes / dt / 1e9, 2.0 * out * in * tokens / dt / 1e9);
 		synthetic_free(&s);

@@ -12,16 +12,9 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "bpe.h"
-
-static double seconds(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
+#include "clock.h"
 
 static char *read_all(const char *path, size_t *len)
 {
@@ -59,12 +52,12 @@ int main(int argc, char **argv)
 	}
 	for (int run = 0; run < 3; run++) {
 		bpe_free(bpe);
-		double t = seconds();
+		double t = clock_monotonic_seconds();
 		if (bpe_load_file(argv[1], &bpe, err, sizeof err) < 0) {
 			fprintf(stderr, "tokenizer_bench: %s\n", err);
 			return 1;
 		}
-		t = seconds() - t;
+		t = clock_monotonic_seconds() - t;
 		if (t < best_load)
 			best_load = t;
 	}
@@ -79,12 +72,12 @@ int main(int argc, char **argv)
 	size_t count = 0, capacity = 0;
 	for (int run = 0; run < 3; run++) {
 		count = 0;
-		double t = seconds();
+		double t = clock_monotonic_seconds();
 		if (bpe_encode(bpe, text, len, &ids, &count, &capacity, err, sizeof err) < 0) {
 			fprintf(stderr, "tokenizer_bench: %s\n", err);
 			return 1;
 		}
-		t = seconds() - t;
+		t = clock_monotonic_seconds() - t;
 		if (t < best_encode)
 			best_encode = t;
 	}

@@ -22,34 +22,16 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/tokenizer-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 python3 "$top/bench/make_tokenizer_text.py" "$size" >"$tmp/text.txt"
 "$bench" "$tokenizer_json" "$tmp/text.txt" "$tmp/ours.ids" >"$tmp/ours"
-python3 - "$tokenizer_json" "$tmp/text.txt" "$tmp/native.ids" >"$tmp/native" <<'PY'
-import json, sys, time
+PYTHONPATH="$top/bench" python3 - "$tokenizer_json" "$tmp/text.txt" "$tmp/native.ids" >"$tmp/native" <<'PY'
+import sys, time
 import tiktoken
-
-PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-           r"|\s*[\r\n]+|\s+(?!\S)|\s+")
-
-
-def byte_level_decoder():
-    table, extra = {}, 0
-    for b in range(256):
-        if 33 <= b <= 126 or 161 <= b <= 172 or 174 <= b <= 255:
-            table[chr(b)] = b
-        else:
-            table[chr(256 + extra)] = b
-            extra += 1
-    return lambda s: bytes(table[ch] for ch in s)
-
+from llama3_tiktoken import llama3_encoding
 
 tokenizer_path, text_path, ids_path = sys.argv[1:4]
 best_load = None
 for _ in range(3):
     start = time.perf_counter()
-    with open(tokenizer_path, encoding="utf-8") as f:
-        vocab = json.load(f)["model"]["vocab"]
-    decode = byte_level_decoder()
-    ranks = {decode(token): rank for token, rank in vocab.items()}
-    enc = tiktoken.Encoding("llama3", pat_str=PATTERN, mergeable_ranks=ranks, special_tokens={})
+    enc = llama3_encoding(tokenizer_path)
     elapsed = time.perf_counter() - start
     best_load = elapsed if best_load is None else min(best_load, elapsed)
 with open(text_path, encoding="utf-8", newline="") as f:  # keep \r\n as it is

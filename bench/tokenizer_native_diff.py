@@ -12,29 +12,13 @@ import json, os, subprocess, sys, unicodedata
 
 here = os.path.dirname(os.path.abspath(__file__))
 import tiktoken
-
-PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-           r"|\s*[\r\n]+|\s+(?!\S)|\s+")
-
-
-def byte_decoder():
-    table, extra = {}, 0
-    for b in range(256):
-        if 33 <= b <= 126 or 161 <= b <= 172 or 174 <= b <= 255:
-            table[chr(b)] = b
-        else:
-            table[chr(256 + extra)] = b
-            extra += 1
-    return table
+from llama3_tiktoken import llama3_encoding
 
 
 def main():
     tokenizer_json, conformance, out_dir = sys.argv[1:4]
     size = sys.argv[4] if len(sys.argv) > 4 else "2"
-    decode = byte_decoder()
-    vocab = json.load(open(tokenizer_json, encoding="utf-8"))["model"]["vocab"]
-    ranks = {bytes(decode[c] for c in tok): i for tok, i in vocab.items()}
-    enc = tiktoken.Encoding("llama3", pat_str=PATTERN, mergeable_ranks=ranks, special_tokens={})
+    enc = llama3_encoding(tokenizer_json)
     print("python unicodedata", unicodedata.unidata_version, "tiktoken", tiktoken.__version__)
     text = subprocess.run([sys.executable, os.path.join(here, "make_tokenizer_text.py"), size],
                           capture_output=True, check=True).stdout.decode("utf-8", "surrogatepass")

@@ -20,33 +20,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "engine.h"
 #include "model.h"
 #include "model_path.h"
 #include "modes.h"
+#include "numerics.h"
 
 #ifdef HAVE_CUDA
 #include <cuda_runtime_api.h>
 
+#include "cuda_devices.h"
 #include "gemm_cublaslt.h"
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int argmax(const float *v, int n)
-{
-	int best = 0;
-	for (int i = 1; i < n; i++)
-		if (v[i] > v[best])
-			best = i;
-	return best;
-}
 
 static size_t kv_element_size(enum engine_kv_cache kv)
 {
@@ -62,7 +48,7 @@ static void bench_all_reduce(const struct model *m, struct engine *engine, int32
 	double t0 = 0;
 	for (int s = -2; s < steps; s++) {
 		if (s == 0) {
-			t0 = now_seconds();
+			t0 = clock_monotonic_seconds();
 			engine_comm_seconds(engine); /* the warm-up's time is not counted */
 		}
 		if (engine_decode_greedy(engine, token, &token, err, sizeof err) != 0) {
@@ -71,7 +57,7 @@ static void bench_all_reduce(const struct model *m, struct engine *engine, int32
 			return;
 		}
 	}
-	double per_token = (now_seconds() - t0) / steps;
+	double per_token = (clock_monotonic_seconds() - t0) / steps;
 	double comm = engine_comm_seconds(engine) / steps;
 	engine_time_comm(engine, false);
 	printf("all-reduce (no graph, events around each of %d calls): %.1f us per token = %.1f us per call, "
@@ -105,14 +91,14 @@ static int bench_run(const struct model *m, struct engine *engine, enum engine_k
 		double best = 1e30;
 		for (int rep = 0; rep < 3; rep++) {
 			engine_rewind(engine, 0);
-			double t0 = now_seconds();
+			double t0 = clock_monotonic_seconds();
 			if (engine_forward(engine, tokens, (size_t)n, logits, false, err, sizeof err) != 0) {
 				fprintf(stderr, "llmchat: prefill: %s\n", err);
 				free(logits);
 				free(tokens);
 				return EXIT_ERROR;
 			}
-			double t = now_seconds() - t0;
+			double t = clock_monotonic_seconds() - t0;
 			best = t < best ? t : best;
 		}
 		double flops = 2.0 * params * n + 2.0 * c->num_hidden_layers * (double)n * n *
@@ -135,11 +121,11 @@ static int bench_run(const struct model *m, struct engine *engine, enum engine_k
 			fprintf(stderr, "llmchat: decode setup: %s\n", err);
 			break;
 		}
-		int32_t token = argmax(logits, vocab);
+		int32_t token = (int32_t)numerics_argmax(logits, (size_t)vocab);
 		double t0 = 0;
 		for (int s = -4; s < steps; s++) { /* 4 warm-up steps */
 			if (s == 0)
-				t0 = now_seconds();
+				t0 = clock_monotonic_seconds();
 			if (engine_decode_greedy(engine, token, &token, err, sizeof err) != 0) {
 				fprintf(stderr, "llmchat: decode: %s\n", err);
 				free(logits);
@@ -147,7 +133,7 @@ static int bench_run(const struct model *m, struct engine *engine, enum engine_k
 				return EXIT_ERROR;
 			}
 		}
-		double per_token = (now_seconds() - t0) / steps;
+		double per_token = (clock_monotonic_seconds() - t0) / steps;
 		double kv_bytes = 2.0 * c->num_hidden_layers * (context + steps / 2) * c->num_key_value_heads *
 				  c->head_dim * kv_element_size(kv);
 		double ceiling = ranks * copy_gbs * 1e9 / (weight_bytes + kv_bytes);
@@ -158,7 +144,7 @@ static int bench_run(const struct model *m, struct engine *engine, enum engine_k
 	}
 	if (ranks > 1) {
 		engine_rewind(engine, 128);
-		bench_all_reduce(m, engine, argmax(logits, vocab));
+		bench_all_reduce(m, engine, (int32_t)numerics_argmax(logits, (size_t)vocab));
 	}
 	size_t free_bytes = 0, total = 0;
 	cudaMemGetInfo(&free_bytes, &total);
@@ -185,8 +171,12 @@ int mode_bench(const struct options *opts)
 		return EXIT_ERROR;
 	}
 	int devices = 0;
-	if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-		fprintf(stderr, "llmchat: --bench measures a GPU, and no usable CUDA device is visible\n");
+	rc = cuda_device_count(&devices, err, sizeof err);
+	if (rc != CUDA_DEVICES_FOUND) {
+		if (rc == CUDA_NO_DEVICE)
+			fprintf(stderr, "llmchat: --bench measures a GPU, and no usable CUDA device is visible\n");
+		else
+			fprintf(stderr, "llmchat: --bench: %s\n", err);
 		model_close(model);
 		return EXIT_ERROR;
 	}
@@ -206,6 +196,7 @@ int mode_bench(const struct options *opts)
 		.ranks = opts->ranks,
 		.comm = opts->comm,
 		.kv_cache = opts->kv_cache,
+		.test_hooks = opts->engine_test_hooks,
 	};
 	struct engine *engine = NULL;
 	if (engine_create(model, &eo, &engine, err, sizeof err) != 0) {

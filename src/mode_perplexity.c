@@ -140,10 +140,7 @@ int mode_perplexity(const struct options *opts)
 		fprintf(stderr, "llmchat: %s\n", err);
 		return EXIT_ERROR;
 	}
-	struct engine_options engine_settings;
-	struct model_runtime_settings runtime_settings;
-	options_runtime_settings(opts, &engine_settings, &runtime_settings);
-	if (model_runtime_open(&runtime_settings, &rt, err, sizeof err) != 0) {
+	if (options_open_runtime(opts, &rt, err, sizeof err) != 0) {
 		fprintf(stderr, "llmchat: %s\n", err);
 		free(text);
 		return EXIT_ERROR;

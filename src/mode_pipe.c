@@ -218,10 +218,7 @@ int mode_pipe(const struct options *opts)
 		free(message);
 		return EXIT_ERROR;
 	}
-	struct engine_options engine_settings;
-	struct model_runtime_settings runtime_settings;
-	options_runtime_settings(opts, &engine_settings, &runtime_settings);
-	if (model_runtime_open(&runtime_settings, &rt, err, sizeof err) != 0) {
+	if (options_open_runtime(opts, &rt, err, sizeof err) != 0) {
 		fprintf(stderr, "llmchat: %s\n", err);
 		free(message);
 		return EXIT_ERROR;

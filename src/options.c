@@ -6,6 +6,7 @@
  */
 #include "options.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -17,6 +18,7 @@
 #include "model_runtime.h"
 #include "presets.h"
 #include "setting_ranges.h"
+#include "tensor_parallel.h"
 
 enum {
 	OPT_TOKENIZER = 256, OPT_TOKENIZE, OPT_DETOKENIZE, OPT_PRINT_PROMPT, OPT_SYSTEM,
@@ -337,6 +339,7 @@ void options_runtime_settings(const struct options *opts, struct engine_options 
 		.ranks = opts->ranks,
 		.comm = opts->comm,
 		.kv_cache = opts->kv_cache,
+		.test_hooks = opts->engine_test_hooks,
 	};
 	*runtime = (struct model_runtime_settings){
 		.model = opts->model,
@@ -344,6 +347,14 @@ void options_runtime_settings(const struct options *opts, struct engine_options 
 		.need_bos = opts->raw || opts->mode == MODE_PERPLEXITY,
 		.engine = engine,
 	};
+}
+
+int options_open_runtime(const struct options *opts, struct model_runtime *rt, char *err, size_t err_size)
+{
+	struct engine_options engine_settings;
+	struct model_runtime_settings runtime_settings;
+	options_runtime_settings(opts, &engine_settings, &runtime_settings);
+	return model_runtime_open(&runtime_settings, rt, err, err_size);
 }
 
 /* $NAME as an integer from 0 to max, 0 when unset or empty. */
@@ -364,7 +375,45 @@ static int environment_integer(const char *name, long max, long *out, char *err,
 	return 0;
 }
 
+/* $LLMCHAT_TEST_FAIL_RANK: R (rank R fails its creation) or R:forward (its first
+ * forward), R from 0 to TP_MAX_RANKS - 1; no failure when unset or empty. */
+static int environment_fail_rank(struct engine_test_hooks *hooks, char *err, size_t err_size)
+{
+	const char *name = "LLMCHAT_TEST_FAIL_RANK", *text = getenv(name);
+	hooks->fail = ENGINE_TEST_NO_FAILURE;
+	if (!text || !text[0])
+		return 0;
+	char *end;
+	errno = 0;
+	long rank = strtol(text, &end, 10);
+	bool in_forward = strcmp(end, ":forward") == 0;
+	if (errno || end == text || !isdigit((unsigned char)text[0]) || rank >= TP_MAX_RANKS ||
+	    (*end != '\0' && !in_forward)) {
+		snprintf(err, err_size, "$%s: expected a rank from 0 to %d, or RANK:forward, got '%s'", name,
+			 TP_MAX_RANKS - 1, text);
+		return -1;
+	}
+	hooks->fail = in_forward ? ENGINE_TEST_FAIL_FORWARD : ENGINE_TEST_FAIL_CREATE;
+	hooks->fail_rank = (int)rank;
+	return 0;
+}
+
+/* $LLMCHAT_CUDA_GRAPH: 0 decodes without a CUDA graph; 1, unset or empty with one. */
+static int environment_cuda_graph(struct engine_test_hooks *hooks, char *err, size_t err_size)
+{
+	const char *text = getenv("LLMCHAT_CUDA_GRAPH");
+	hooks->eager_decode = text && strcmp(text, "0") == 0;
+	if (!text || !text[0] || strcmp(text, "0") == 0 || strcmp(text, "1") == 0)
+		return 0;
+	snprintf(err, err_size, "$LLMCHAT_CUDA_GRAPH: expected 0 or 1, got '%s'", text);
+	return -1;
+}
+
 int options_read_environment(struct options *opts, char *err, size_t err_size)
 {
-	return environment_integer("LLMCHAT_STREAM_DELAY_MS", 10000, &opts->stream_delay_ms, err, err_size);
+	if (environment_integer("LLMCHAT_STREAM_DELAY_MS", 10000, &opts->stream_delay_ms, err, err_size) != 0)
+		return -1;
+	if (environment_fail_rank(&opts->engine_test_hooks, err, err_size) != 0)
+		return -1;
+	return environment_cuda_graph(&opts->engine_test_hooks, err, err_size);
 }

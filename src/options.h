@@ -50,6 +50,7 @@ struct options {
 	bool resume;                /* --resume: reopen the last conversation */
 	/* from the environment (options_read_environment), for tests and demos */
 	long stream_delay_ms;       /* $LLMCHAT_STREAM_DELAY_MS: a pause after each streamed piece */
+	struct engine_test_hooks engine_test_hooks; /* $LLMCHAT_TEST_FAIL_RANK, $LLMCHAT_CUDA_GRAPH */
 };
 
 /* Fills *opts from argv.  Returns 0, or -1 with a one-line message in err. */
@@ -68,6 +69,12 @@ struct model_runtime_settings;
  * points into *engine and opts, which must outlive it. */
 void options_runtime_settings(const struct options *opts, struct engine_options *engine,
 			      struct model_runtime_settings *runtime);
+
+struct model_runtime;
+
+/* model_runtime_open (model_runtime.h) with what opts asks: pipe mode and perplexity
+ * open their model this way.  Returns 0, or -1 with a message. */
+int options_open_runtime(const struct options *opts, struct model_runtime *rt, char *err, size_t err_size);
 
 /* Fills what the command line left unset in opts from the config file cfg (which
  * must outlive opts). */

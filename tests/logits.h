@@ -1,7 +1,7 @@
 /*
  * logits.h - what the model tests read from a row of logits: the log-probability
- * of a token (log-softmax in double) and the argmax (lowest id on ties, as the
- * sampler's greedy choice); and the token ids of a golden file's JSON arrays.
+ * of a token (log-softmax in double), and the token ids of a golden file's JSON
+ * arrays.  The argmax is numerics_argmax (numerics.h), the sampler's greedy choice.
  */
 #ifndef LLMCHAT_TESTS_LOGITS_H
 #define LLMCHAT_TESTS_LOGITS_H
@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "numerics.h"
+
 static inline double log_prob(const float *logits, int vocab, int32_t id)
 {
 	double max = logits[0], sum = 0;
@@ -19,15 +21,6 @@ static inline double log_prob(const float *logits, int vocab, int32_t id)
 	for (int i = 0; i < vocab; i++)
 		sum += exp(logits[i] - max);
 	return logits[id] - max - log(sum);
-}
-
-static inline int argmax(const float *logits, int vocab)
-{
-	int best = 0;
-	for (int i = 1; i < vocab; i++)
-		if (logits[i] > logits[best])
-			best = i;
-	return best;
 }
 
 /* The integers of a JSON array as token ids (malloc'd; *count of them, 0 for a

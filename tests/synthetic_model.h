@@ -122,11 +122,12 @@ static inline void synthetic_norm(struct synthetic *s, struct norm *norm, int64_
 enum synthetic_kind { SYNTHETIC_BF16, SYNTHETIC_FP8_STATIC, SYNTHETIC_FP8_DYNAMIC, SYNTHETIC_INT8_DYNAMIC,
 		      SYNTHETIC_INT8_STATIC };
 
-/* A 2-layer model: hidden 64, 4 query heads over 2 key/value heads of 16, MLP 96,
- * vocabulary 100 (synthetic_model) or as given, llama3 RoPE whose original context (16) puts the frequencies in
- * all three of its bands.  Embeddings BF16, tied to lm_head when tied is set. */
-static inline void synthetic_model_sized(struct synthetic *s, enum synthetic_kind kind, int tied, uint64_t seed,
-				  int vocab_size, int max_position_embeddings)
+/* The config of a 2-layer model: hidden 64, 4 query heads over 2 key/value heads of
+ * 16, MLP 96, the vocabulary given, llama3 RoPE whose original context (16) puts the
+ * frequencies in all three of its bands; no weights yet (synthetic_weights).  A
+ * benchmark changes the shape in between. */
+static inline void synthetic_config(struct synthetic *s, int tied, uint64_t seed, int vocab_size,
+				    int max_position_embeddings)
 {
 	memset(s, 0, sizeof *s);
 	s->rng = seed;
@@ -154,7 +155,13 @@ static inline void synthetic_model_sized(struct synthetic *s, enum synthetic_kin
 	c->default_temperature = NAN;
 	c->default_top_p = NAN;
 	c->default_top_k = -1;
+}
 
+/* Random weights of the kind for the shape s's config holds; embeddings BF16, tied
+ * to lm_head when tied is set. */
+static inline void synthetic_weights(struct synthetic *s, enum synthetic_kind kind, int tied)
+{
+	struct model_config *c = &s->model.config;
 	enum tensor_dtype dtype = DTYPE_BF16;
 	enum activation_quant act = ACTIVATION_NONE;
 	float input_scale = 0;
@@ -198,6 +205,15 @@ static inline void synthetic_model_sized(struct synthetic *s, enum synthetic_kin
 		/* lm_head stays BF16, as quantized checkpoints keep it */
 		synthetic_linear(s, &s->model.lm_head, c->vocab_size, dim, DTYPE_BF16, ACTIVATION_NONE, 0, 0);
 	}
+}
+
+/* The 2-layer model of synthetic_config with its weights (vocabulary 100 in
+ * synthetic_model, or as given). */
+static inline void synthetic_model_sized(struct synthetic *s, enum synthetic_kind kind, int tied, uint64_t seed,
+					 int vocab_size, int max_position_embeddings)
+{
+	synthetic_config(s, tied, seed, vocab_size, max_position_embeddings);
+	synthetic_weights(s, kind, tied);
 }
 
 static inline void synthetic_model(struct synthetic *s, enum synthetic_kind kind, int tied, uint64_t seed)

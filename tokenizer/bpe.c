@@ -34,13 +34,20 @@ struct bpe *bpe_create(void)
 	return bpe;
 }
 
+/* A capacity for need items, doubling from current (1024 the first time). */
+static size_t doubled_capacity(size_t current, size_t need)
+{
+	size_t cap = current ? current : 1024;
+	while (cap < need)
+		cap *= 2;
+	return cap;
+}
+
 static int grow_tokens(struct bpe *bpe, size_t need)
 {
 	if (need <= bpe->tokens_cap)
 		return 0;
-	size_t cap = bpe->tokens_cap ? bpe->tokens_cap : 1024;
-	while (cap < need)
-		cap *= 2;
+	size_t cap = doubled_capacity(bpe->tokens_cap, need);
 	struct token_span *tokens = realloc(bpe->tokens, cap * sizeof *tokens);
 	if (!tokens)
 		return -1;
@@ -212,9 +219,7 @@ static int scratch_reserve(struct long_scratch *sc, size_t len)
 {
 	if (len <= sc->cap)
 		return 0;
-	size_t cap = sc->cap ? sc->cap : 1024;
-	while (cap < len)
-		cap *= 2;
+	size_t cap = doubled_capacity(sc->cap, len);
 	uint32_t *next = realloc(sc->next, (cap + 1) * sizeof *next);
 	if (next) sc->next = next;
 	uint32_t *prev = realloc(sc->prev, (cap + 1) * sizeof *prev);

@@ -19,7 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "bpe.h"
+#include "clock.h"
 #include "engine.h"
 #include "model.h"
 
@@ -42,13 +44,6 @@ struct chat_session {
 	size_t left_out;                 /* the oldest messages after the system prompt that no
 					  * longer fit the context: kept, but not rendered */
 };
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 void sampling_overrides_init(struct sampling_overrides *overrides)
 {
@@ -129,14 +124,11 @@ void chat_session_free(struct chat_session *session)
 static int insert_message(struct chat_session *s, size_t index, enum chat_role role, const char *content,
 			  size_t length)
 {
-	if (s->message_count == s->message_capacity) {
-		size_t cap = s->message_capacity ? 2 * s->message_capacity : 8;
-		struct chat_message *m = realloc(s->messages, cap * sizeof *m);
-		if (!m)
-			return -1;
-		s->messages = m;
-		s->message_capacity = cap;
-	}
+	struct chat_message *messages = array_grow(s->messages, &s->message_capacity, s->message_count,
+						   sizeof *messages, 8);
+	if (!messages)
+		return -1;
+	s->messages = messages;
 	char *copy = malloc(length + 1);
 	if (!copy)
 		return -1;
@@ -296,7 +288,7 @@ static int decode_answer(struct chat_session *s, const struct generation_setting
 	for (;;) {
 		int32_t token = next >= 0 ? next : sampler_sample(sampler, s->logits, s->cached, s->cached_count);
 		if (stats->generated_tokens == 0) {
-			first = now_seconds();
+			first = clock_monotonic_seconds();
 			stats->time_to_first_token = first - start;
 		}
 		if (is_eos(&s->model->config, token)) {
@@ -358,7 +350,7 @@ static int decode_answer(struct chat_session *s, const struct generation_setting
 				 err_size) < 0)
 		rc = -1;
 	bpe_stream_free(&stream);
-	double end = now_seconds();
+	double end = clock_monotonic_seconds();
 	if (stats->generated_tokens > 1 && end > first)
 		stats->tokens_per_second = (stats->generated_tokens - 1) / (end - first);
 	sampler_free(sampler);
@@ -437,7 +429,7 @@ int chat_session_ask(struct chat_session *session, const char *user_message,
 	struct answer answer = {0};
 	int32_t *ids = NULL;
 	size_t id_count = 0, id_capacity = 0;
-	double start = now_seconds();
+	double start = clock_monotonic_seconds();
 
 	if (!stats)
 		stats = &local;

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "numerics.h"
+
 struct candidate {
 	float logit;
 	int32_t id;
@@ -125,15 +127,6 @@ static void apply_repetition_penalty(struct sampler *s, float *logits, const int
 			s->seen[history[i]] = 0;
 }
 
-static int32_t argmax(const float *logits, int32_t n)
-{
-	int32_t best = 0;
-	for (int32_t i = 1; i < n; i++)
-		if (logits[i] > logits[best])
-			best = i;
-	return best;
-}
-
 /* Descending by logit, then ascending id, so that results never depend on qsort's order. */
 static int candidate_compare(const void *a, const void *b)
 {
@@ -218,7 +211,7 @@ int32_t sampler_sample(struct sampler *sampler, float *logits, const int32_t *hi
 	const struct sampler_settings *set = &s->settings;
 	apply_repetition_penalty(s, logits, history, history_len);
 	if (set->temperature == 0)
-		return argmax(logits, s->vocab_size);
+		return (int32_t)numerics_argmax(logits, (size_t)s->vocab_size);
 
 	size_t n = 0;
 	float max = -INFINITY;
@@ -230,7 +223,7 @@ int32_t sampler_sample(struct sampler *sampler, float *logits, const int32_t *hi
 		}
 	}
 	if (n == 0)
-		return argmax(logits, s->vocab_size);
+		return (int32_t)numerics_argmax(logits, (size_t)s->vocab_size);
 
 	if (set->top_k > 0 && (size_t)set->top_k < n)   /* ties with the k-th stay, as in transformers */
 		n = partition_at_least(s->candidates, n, kth_largest(s->candidates, n, (size_t)set->top_k));

@@ -16,10 +16,9 @@
  * failure as "rank R: why" and, once split, refuses to run on (the ranks' caches
  * no longer agree).
  *
- * Test hook: LLMCHAT_TEST_FAIL_RANK=R makes rank R fail its creation, and
- * LLMCHAT_TEST_FAIL_RANK=R:forward its first forward (the other ranks are then
- * waiting in the first all-reduce); read once by engine_create, for the tests of
- * that failure path (tests/tensor_parallel.sh).
+ * Test hook (engine.h's engine_test_hooks): a rank made to fail its creation or its
+ * first forward (the other ranks are then waiting in the first all-reduce), for the
+ * tests of that failure path (tests/engine/test_engine_ranks.c, tests/cli/bad_input.sh).
  */
 #include "config.h"
 
@@ -33,6 +32,7 @@
 #include <string.h>
 
 #include "engine_backend.h"
+#include "numerics.h"
 
 enum rank_command { RANK_FORWARD, RANK_QUIT };
 
@@ -67,8 +67,6 @@ struct engine {
 	int ranks;
 	struct communicator *comm;
 	struct rank_slot *slots;
-	int test_fail_rank;          /* LLMCHAT_TEST_FAIL_RANK: -1, or the rank made to fail */
-	bool test_fail_in_forward;
 	int forwards;                /* forward calls made, for the test hook */
 	/* the rank threads (ranks > 1) */
 	pthread_mutex_t lock;
@@ -106,36 +104,24 @@ static const struct engine_backend_ops *pick_backend(enum engine_backend backend
 	return NULL;
 }
 
-/* LLMCHAT_TEST_FAIL_RANK (see the top comment). */
-static void read_test_hook(struct engine *e)
-{
-	const char *hook = getenv("LLMCHAT_TEST_FAIL_RANK");
-	e->test_fail_rank = -1;
-	if (!hook || !*hook)
-		return;
-	char *end;
-	long rank = strtol(hook, &end, 10);
-	if (end == hook || rank < 0 || rank >= TP_MAX_RANKS)
-		return;
-	e->test_fail_rank = (int)rank;
-	e->test_fail_in_forward = strcmp(end, ":forward") == 0;
-}
-
 static bool test_hook_fails(const struct engine *e, const struct rank_slot *slot, bool in_forward)
 {
-	return e->test_fail_rank == slot->rank.plan.rank && e->test_fail_in_forward == in_forward &&
-	       (!in_forward || e->forwards == 1);
+	const struct engine_test_hooks *hooks = &e->options.test_hooks;
+	enum engine_test_failure when = in_forward ? ENGINE_TEST_FAIL_FORWARD : ENGINE_TEST_FAIL_CREATE;
+	return hooks->fail == when && hooks->fail_rank == slot->rank.plan.rank && (!in_forward || e->forwards == 1);
 }
 
 /* ---- what a rank does (in its own thread, or the caller's with one rank) ---- */
 
+/* 0, -1 or ENGINE_NO_DEVICE (engine_backend.h), with a message in slot->err. */
 static int rank_create(struct engine *e, struct rank_slot *slot)
 {
 	slot->context_length = e->options.context_length;
-	if (e->ops->create(e->model, &e->options, &slot->rank, &slot->context_length, &slot->state,
-			   slot->description, sizeof slot->description, slot->err, sizeof slot->err) != 0)
-		return -1;
-	/* after a real creation, so that AUTO's quiet "no usable CUDA device" comes first */
+	int rc = e->ops->create(e->model, &e->options, &slot->rank, &slot->context_length, &slot->state,
+				slot->description, sizeof slot->description, slot->err, sizeof slot->err);
+	if (rc != 0)
+		return rc;
+	/* after a real creation, so that AUTO passes over a machine without a GPU quietly */
 	if (test_hook_fails(e, slot, false)) {
 		e->ops->free(slot->state);
 		slot->state = NULL;
@@ -299,20 +285,17 @@ static void engine_destroy(struct engine *e)
 	free(e);
 }
 
-/* The ranks' shares, and the communicator when there are several. */
+/* The ranks' shares, and the communicator when there are several: 0, -1 or
+ * ENGINE_NO_DEVICE. */
 static int plan_ranks(struct engine *e, char *err, size_t err_size)
 {
 	int devices[TP_MAX_RANKS] = {0};
 	/* one rank needs no communicator, unless one was named (NCCL with one rank) */
 	bool named = e->options.comm == COMM_NCCL || e->options.comm == COMM_P2P;
-	if (e->ranks > 1 || (named && e->ops->create_comm && e->ops != &engine_cpu_ops)) {
-		if (!e->ops->create_comm) {
-			snprintf(err, err_size, "the %s backend does not split a model across ranks yet",
-				 e->ops == &engine_cpu_ops ? "CPU" : "CUDA");
-			return -1;
-		}
-		if (e->ops->create_comm(e->ranks, &e->options, &e->comm, devices, err, err_size) != 0)
-			return -1;
+	if (e->ranks > 1 || (named && e->ops != &engine_cpu_ops)) {
+		int rc = e->ops->create_comm(e->ranks, &e->options, &e->comm, devices, err, err_size);
+		if (rc != 0)
+			return rc;
 	}
 	for (int r = 0; r < e->ranks; r++) {
 		struct rank_slot *slot = &e->slots[r];
@@ -324,16 +307,18 @@ static int plan_ranks(struct engine *e, char *err, size_t err_size)
 	return 0;
 }
 
-static struct engine *engine_try_create(const struct model *model, const struct engine_options *options, int ranks,
-					const struct engine_backend_ops *ops, char *err, size_t err_size)
+/* An engine of ranks ranks on ops into *out: 0, -1 with a message, or ENGINE_NO_DEVICE. */
+static int engine_try_create(const struct model *model, const struct engine_options *options, int ranks,
+			     const struct engine_backend_ops *ops, struct engine **out, char *err, size_t err_size)
 {
 	struct engine *e = calloc(1, sizeof *e);
 	struct rank_slot *slots = calloc((size_t)ranks, sizeof *slots);
+	*out = NULL;
 	if (!e || !slots) {
 		free(e);
 		free(slots);
 		snprintf(err, err_size, "out of memory");
-		return NULL;
+		return -1;
 	}
 	e->model = model;
 	e->ops = ops;
@@ -346,25 +331,22 @@ static struct engine *engine_try_create(const struct model *model, const struct 
 		free(e);
 		free(slots);
 		snprintf(err, err_size, "out of memory");
-		return NULL;
+		return -1;
 	}
-	read_test_hook(e);
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->wake, NULL);
 	pthread_cond_init(&e->finished, NULL);
-	if (plan_ranks(e, err, err_size) != 0) {
-		engine_destroy(e);
-		return NULL;
-	}
-	if (ranks == 1) {
-		if (rank_create(e, &slots[0]) != 0) {
+	int rc = plan_ranks(e, err, err_size);
+	if (rc == 0 && ranks == 1) {
+		rc = rank_create(e, &slots[0]);
+		if (rc != 0)
 			snprintf(err, err_size, "%s", slots[0].err);
-			engine_destroy(e);
-			return NULL;
-		}
-	} else if (start_ranks(e, err, err_size) != 0) {
+	} else if (rc == 0) {
+		rc = start_ranks(e, err, err_size);
+	}
+	if (rc != 0) {
 		engine_destroy(e);
-		return NULL;
+		return rc;
 	}
 	/* every rank can hold the shortest context any of them can */
 	e->context_length = slots[0].context_length;
@@ -375,7 +357,8 @@ static struct engine *engine_try_create(const struct model *model, const struct 
 		snprintf(e->description, sizeof e->description, "%s", slots[0].description);
 	else
 		snprintf(e->description, sizeof e->description, "%s x %d ranks", slots[0].description, ranks);
-	return e;
+	*out = e;
+	return 0;
 }
 
 int engine_create(const struct model *model, const struct engine_options *options,
@@ -392,10 +375,10 @@ int engine_create(const struct model *model, const struct engine_options *option
 	 * a GPU says nothing; a GPU that cannot take the model says why, once. */
 	if (options->backend == ENGINE_BACKEND_AUTO) {
 		int gpu_ranks = ranks > 0 ? ranks : engine_cuda_ops.default_ranks(model);
-		*out = engine_try_create(model, options, gpu_ranks, &engine_cuda_ops, err, err_size);
-		if (*out)
+		int rc = engine_try_create(model, options, gpu_ranks, &engine_cuda_ops, out, err, err_size);
+		if (rc == 0)
 			return 0;
-		if (strncmp(err, "no usable CUDA device", 21) != 0)
+		if (rc != ENGINE_NO_DEVICE)
 			fprintf(stderr, "llmchat: not using the GPU: %s; running on the CPU\n", err);
 	}
 #endif
@@ -404,8 +387,7 @@ int engine_create(const struct model *model, const struct engine_options *option
 		return -1;
 	if (ranks <= 0)
 		ranks = ops->default_ranks ? ops->default_ranks(model) : 1;
-	*out = engine_try_create(model, options, ranks, ops, err, err_size);
-	return *out ? 0 : -1;
+	return engine_try_create(model, options, ranks, ops, out, err, err_size) == 0 ? 0 : -1;
 }
 
 void engine_free(struct engine *engine)
@@ -589,11 +571,7 @@ static int greedy_choice(const struct engine *engine, int32_t *next, char *err, 
 	if (engine->greedy_logits) { /* the backend gave logits: the sampler's argmax */
 		if (check_logits(engine, engine->greedy_logits, 1, engine->position, err, err_size) != 0)
 			return -1;
-		int32_t best = 0;
-		for (int32_t i = 1; i < vocab; i++)
-			if (engine->greedy_logits[i] > engine->greedy_logits[best])
-				best = i;
-		*next = best;
+		*next = (int32_t)numerics_argmax(engine->greedy_logits, (size_t)vocab);
 		return 0;
 	}
 	const struct rank_slot *winner = &engine->slots[0];

@@ -1,5 +1,5 @@
 /*
- * engine.h - the forward pass, one interface over the backends (CPU now, CUDA next).
+ * engine.h - the forward pass, one interface over the backends (CPU, CUDA).
  *
  * An engine owns a KV cache for one sequence.  Tokens go in at the current
  * position; logits of the last (or every) token come out.  The model stays owned by
@@ -25,6 +25,23 @@ enum engine_kv_cache {
 	ENGINE_KV_F32,          /* float32: what a float32 transformers run keeps */
 };
 
+/* Paths a healthy run never takes, opened for the tests.  The program reads them from
+ * the environment once, with its options (options_read_environment); nothing in the
+ * engine reads the environment.  All zero: none. */
+enum engine_test_failure {
+	ENGINE_TEST_NO_FAILURE,
+	ENGINE_TEST_FAIL_CREATE,    /* LLMCHAT_TEST_FAIL_RANK=R: rank R fails its creation */
+	ENGINE_TEST_FAIL_FORWARD,   /* =R:forward: rank R fails its first forward (the others wait
+				     * in the first all-reduce) */
+};
+
+struct engine_test_hooks {
+	enum engine_test_failure fail;
+	int fail_rank;              /* the rank that fails, with fail */
+	bool eager_decode;          /* LLMCHAT_CUDA_GRAPH=0: CUDA decodes without a graph (the same
+				     * bits, to compare the two) */
+};
+
 struct engine_options {
 	enum engine_backend backend;
 	int context_length;     /* 0: max_position_embeddings, capped to what fits */
@@ -32,6 +49,7 @@ struct engine_options {
 	int ranks;              /* tensor-parallel ranks (--gpus/--tp); 0: the backend's default */
 	enum comm_kind comm;
 	enum engine_kv_cache kv_cache;
+	struct engine_test_hooks test_hooks;
 };
 
 struct engine;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "communicator.h"
+#include "cuda_devices.h"
 #include "engine.h"
 #include "tensor_parallel.h"
 
@@ -24,17 +25,21 @@ struct engine_rank {
 	int device;                 /* CUDA device ordinal (0 on the CPU) */
 };
 
+/* What create and create_comm return when no GPU is visible, besides 0 and -1 with a
+ * message: the default backend then runs on the CPU without a word. */
+#define ENGINE_NO_DEVICE CUDA_NO_DEVICE
+
 struct engine_backend_ops {
 	/* The rank count when the user names none (NULL: one). */
 	int (*default_ranks)(const struct model *model);
 	/* The communicator for ranks ranks (> 1) and each rank's device (devices[rank]);
-	 * the engine frees it after the ranks. */
+	 * the engine frees it after the ranks.  0, -1 or ENGINE_NO_DEVICE. */
 	int (*create_comm)(int ranks, const struct engine_options *options, struct communicator **out,
 			   int *devices, char *err, size_t err_size);
 	/* Builds one rank's state for model (called in the rank's own thread when there
 	 * are several): *context_length is the length asked for (0: the backend picks,
 	 * bounded by the model and the memory it has) and receives the length used.
-	 * description receives "CPU (2 threads)". */
+	 * description receives "CPU (2 threads)".  0, -1 or ENGINE_NO_DEVICE. */
 	int (*create)(const struct model *model, const struct engine_options *options, const struct engine_rank *rank,
 		      int *context_length, void **state, char *description, size_t description_size,
 		      char *err, size_t err_size);

@@ -10,6 +10,7 @@
  * scales) are left alone.
  */
 #include "model.h"
+#include "numerics.h"
 #include "quant_config.h"
 
 #include <limits.h>
@@ -18,42 +19,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* bfloat16 is the top half of an IEEE float32. */
-static float bf16_to_float(uint16_t bits)
-{
-	uint32_t wide = (uint32_t)bits << 16;
-	float value;
-	memcpy(&value, &wide, sizeof value);
-	return value;
-}
-
-/* IEEE binary16 -> float32: 1 sign, 5 exponent (bias 15), 10 mantissa bits. */
-static float f16_to_float(uint16_t bits)
-{
-	int sign = bits >> 15, exponent = (bits >> 10) & 0x1f, mantissa = bits & 0x3ff;
-	float value;
-	if (exponent == 0)
-		value = ldexpf((float)mantissa, -24);                     /* zero or subnormal */
-	else if (exponent == 31)
-		value = mantissa ? NAN : INFINITY;
-	else
-		value = ldexpf((float)(mantissa | 0x400), exponent - 25);
-	return sign ? -value : value;
-}
-
 /* Element I of a float tensor (BF16, F16, F32, F64) as float.  The mapping is only as
  * aligned as the file, hence memcpy. */
 static float element_as_float(const struct tensor *t, int64_t i)
 {
-	const unsigned char *p = (const unsigned char *)t->data + (size_t)i * tensor_dtype_size(t->dtype);
-	uint16_t half;
-	float single;
 	double wide;
 	switch (t->dtype) {
-	case DTYPE_BF16: memcpy(&half, p, 2); return bf16_to_float(half);
-	case DTYPE_F16: memcpy(&half, p, 2); return f16_to_float(half);
-	case DTYPE_F32: memcpy(&single, p, 4); return single;
-	case DTYPE_F64: memcpy(&wide, p, 8); return (float)wide;
+	case DTYPE_BF16: return numerics_bf16_to_float(numerics_load_u16(t->data, (size_t)i));
+	case DTYPE_F16: return numerics_f16_to_float(numerics_load_u16(t->data, (size_t)i));
+	case DTYPE_F32: return numerics_load_f32(t->data, (size_t)i);
+	case DTYPE_F64:
+		memcpy(&wide, (const unsigned char *)t->data + (size_t)i * sizeof wide, sizeof wide);
+		return (float)wide;
 	default: return NAN;
 	}
 }
@@ -153,14 +130,25 @@ static int check_zero_point(const struct model *model, const char *module, const
 	return 0;
 }
 
+/* MODULE.SUFFIX, a scale: present and of a float dtype (NULL with a message); its
+ * name goes into name. */
+static const struct tensor *require_scale(const struct model *model, const char *module, const char *suffix,
+					  char *name, size_t name_size, char *err, size_t err_size)
+{
+	snprintf(name, name_size, "%s.%s", module, suffix);
+	const struct tensor *t = require_tensor(model, name, err, err_size);
+	if (!t || check_float_dtype(t, " for a scale", err, err_size))
+		return NULL;
+	return t;
+}
+
 /* MODULE.weight_scale: 1 or out_features finite, non-negative values. */
 static int bind_weight_scale(const struct model *model, const char *module, struct linear *linear,
 			     char *err, size_t err_size)
 {
 	char name[512];
-	snprintf(name, sizeof name, "%s.weight_scale", module);
-	const struct tensor *t = require_tensor(model, name, err, err_size);
-	if (!t || check_float_dtype(t, " for a scale", err, err_size))
+	const struct tensor *t = require_scale(model, module, "weight_scale", name, sizeof name, err, err_size);
+	if (!t)
 		return -1;
 	int64_t out = linear->out_features;
 	bool scalar = t->element_count == 1 && (t->ndim == 0 || t->ndim == 1 || (t->ndim == 2 && t->shape[1] == 1));
@@ -191,9 +179,8 @@ static int bind_input_scale(const struct model *model, const char *module, struc
 			    char *err, size_t err_size)
 {
 	char name[512];
-	snprintf(name, sizeof name, "%s.input_scale", module);
-	const struct tensor *t = require_tensor(model, name, err, err_size);
-	if (!t || check_float_dtype(t, " for a scale", err, err_size))
+	const struct tensor *t = require_scale(model, module, "input_scale", name, sizeof name, err, err_size);
+	if (!t)
 		return -1;
 	if (t->element_count != 1) {
 		snprintf(err, err_size, "%s: tensor %s has %lld values: per-channel input scales are not supported",

@@ -75,3 +75,12 @@ uint8_t numerics_float_to_e4m3(float f)
 	abits += 0x7ffff + ((abits >> 20) & 1);
 	return sign | (uint8_t)((abits >> 20) - ((127u - 7u) << 3));
 }
+
+size_t numerics_argmax(const float *x, size_t n)
+{
+	size_t best = 0;
+	for (size_t i = 1; i < n; i++)
+		if (x[i] > x[best])
+			best = i;
+	return best;
+}

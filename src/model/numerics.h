@@ -8,7 +8,8 @@
  * no infinities) has one NaN pattern per sign (0x7f, 0xff), largest finite value
  * 448, smallest subnormal 2^-9; out-of-range floats saturate to +-448 in
  * numerics_float_to_e4m3, which is how vLLM's quantizers use it (they clamp
- * first, so saturation and overflow-to-NaN never differ for them).
+ * first, so saturation and overflow-to-NaN never differ for them).  And the argmax
+ * over logits that the sampler and the engine's greedy step share.
  */
 #ifndef LLMCHAT_NUMERICS_H
 #define LLMCHAT_NUMERICS_H
@@ -102,6 +103,11 @@ static inline int8_t numerics_float_to_int8(float f)
 		return 127;
 	return (int8_t)(int)((f + 0x1.8p23f) - 0x1.8p23f);
 }
+
+/* The index of the largest of x[0..n) (n >= 1), the lowest one among equals: greedy
+ * decoding's choice.  No comparison with a NaN is true, so a NaN at index 0 is kept
+ * and one elsewhere passed over; callers that must not pick a NaN check first. */
+size_t numerics_argmax(const float *x, size_t n);
 
 static inline float numerics_round_e4m3(float f)
 {

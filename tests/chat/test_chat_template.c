@@ -400,34 +400,27 @@ static void test_trim(void)
 		      "<|begin_of_text|>" HEADER("user") "x y<|eot_id|>",
 		      "trim: all 29 of Python's whitespace code points are stripped from both ends");
 
-	/* Where JavaScript's String.trim differs: Python strips U+0085 and U+001C..1F... */
-	m.content = "\x1c\xc2\x85 \x1fx\x1d\x1e\xc2\x85";
-	expect_render(CHAT_TEMPLATE_LLAMA3, &m, 1, false, NULL, "<|begin_of_text|>" HEADER("user") "x<|eot_id|>",
-		      "trim: U+0085 and U+001C..U+001F are whitespace (Python), unlike JavaScript's trim");
-	/* ...and keeps U+FEFF, which JavaScript strips. */
-	m.content = "\xef\xbb\xbfx \xef\xbb\xbf";
-	expect_render(CHAT_TEMPLATE_LLAMA3, &m, 1, false, NULL,
-		      "<|begin_of_text|>" HEADER("user") "\xef\xbb\xbfx \xef\xbb\xbf<|eot_id|>",
-		      "trim: U+FEFF is not whitespace (Python), unlike JavaScript's trim");
-	m.content = "\xe2\x80\x8bx\xe1\xa0\x8e";
-	expect_render(CHAT_TEMPLATE_LLAMA3, &m, 1, false, NULL,
-		      "<|begin_of_text|>" HEADER("user") "\xe2\x80\x8bx\xe1\xa0\x8e<|eot_id|>",
-		      "trim: U+200B and U+180E are not whitespace");
-
-	/* Bytes that are not UTF-8 cannot come from Python; they pass through as they
-	 * are and trimming stops at them. */
-	m.content = "  \xff x \xe4\xb8";
-	expect_render(CHAT_TEMPLATE_LLAMA3, &m, 1, false, NULL,
-		      "<|begin_of_text|>" HEADER("user") "\xff x \xe4\xb8<|eot_id|>",
-		      "trim: invalid UTF-8 is kept and stops trimming");
-	m.content = "\xc0\xa0x\xc0\xa0";
-	expect_render(CHAT_TEMPLATE_LLAMA3, &m, 1, false, NULL,
-		      "<|begin_of_text|>" HEADER("user") "\xc0\xa0x\xc0\xa0<|eot_id|>",
-		      "trim: an overlong encoding of a space is not a space");
-	m.content = "\xe4\xb8\xad \n";
-	expect_render(CHAT_TEMPLATE_LLAMA3, &m, 1, false, NULL,
-		      "<|begin_of_text|>" HEADER("user") "\xe4\xb8\xad<|eot_id|>",
-		      "trim: a multibyte character before trailing spaces is kept whole");
+	/* One user message each: its content, what the Llama 3 form keeps of it, and the rule. */
+	static const struct { const char *content, *kept, *rule; } cases[] = {
+		/* where JavaScript's String.trim differs: Python strips U+0085 and U+001C..1F... */
+		{"\x1c\xc2\x85 \x1fx\x1d\x1e\xc2\x85", "x",
+		 "trim: U+0085 and U+001C..U+001F are whitespace (Python), unlike JavaScript's trim"},
+		/* ...and keeps U+FEFF, which JavaScript strips */
+		{"\xef\xbb\xbfx \xef\xbb\xbf", "\xef\xbb\xbfx \xef\xbb\xbf",
+		 "trim: U+FEFF is not whitespace (Python), unlike JavaScript's trim"},
+		{"\xe2\x80\x8bx\xe1\xa0\x8e", "\xe2\x80\x8bx\xe1\xa0\x8e", "trim: U+200B and U+180E are not whitespace"},
+		/* bytes that are not UTF-8 cannot come from Python; they pass through as they
+		 * are and trimming stops at them */
+		{"  \xff x \xe4\xb8", "\xff x \xe4\xb8", "trim: invalid UTF-8 is kept and stops trimming"},
+		{"\xc0\xa0x\xc0\xa0", "\xc0\xa0x\xc0\xa0", "trim: an overlong encoding of a space is not a space"},
+		{"\xe4\xb8\xad \n", "\xe4\xb8\xad", "trim: a multibyte character before trailing spaces is kept whole"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char want[256];
+		snprintf(want, sizeof want, "<|begin_of_text|>" HEADER("user") "%s<|eot_id|>", cases[i].kept);
+		m.content = cases[i].content;
+		expect_render(CHAT_TEMPLATE_LLAMA3, &m, 1, false, NULL, want, cases[i].rule);
+	}
 	struct chat_message two[] = { { CHAT_ROLE_SYSTEM, " \xe3\x80\x80" }, { CHAT_ROLE_USER, "\xe3\x80\x80" } };
 	expect_render(CHAT_TEMPLATE_LLAMA31, two, 2, false, NULL,
 		      SYSTEM_31("26 Jul 2024") "<|eot_id|>" HEADER("user") "<|eot_id|>",

@@ -76,6 +76,13 @@ expect_one_line "--gpus 3 on a model of 4 heads" "--gpus 3 cannot split this mod
 # a rank that fails (engine.c's test hook) stops every rank: one line, exit 1, no hang
 expect_one_line "rank 1 of 2 failing its creation" "rank 1: failed on purpose" \
 	env LLMCHAT_TEST_FAIL_RANK=1 timeout 120 "$LLMCHAT" -m "$good" --cpu --tp 2 --temp 0 --max-tokens 4
+# the test hooks are read with the options: a bad value is a usage error naming the variable
+expect_usage "LLMCHAT_TEST_FAIL_RANK=one" "\\\$LLMCHAT_TEST_FAIL_RANK: expected a rank from 0 to 63, or RANK:forward, got 'one'\$" \
+	env LLMCHAT_TEST_FAIL_RANK=one "$LLMCHAT" -m "$good" --cpu
+expect_usage "LLMCHAT_TEST_FAIL_RANK=1:backward" "\\\$LLMCHAT_TEST_FAIL_RANK: expected a rank .*got '1:backward'\$" \
+	env LLMCHAT_TEST_FAIL_RANK=1:backward "$LLMCHAT" -m "$good" --cpu
+expect_usage "LLMCHAT_CUDA_GRAPH=off" "\\\$LLMCHAT_CUDA_GRAPH: expected 0 or 1, got 'off'\$" \
+	env LLMCHAT_CUDA_GRAPH=off "$LLMCHAT" -m "$good" --cpu
 # (after the status line "llmchat: MODEL ... on CPU (1 thread) x 4 ranks, context N tokens")
 env LLMCHAT_TEST_FAIL_RANK=3:forward timeout 120 "$LLMCHAT" -m "$good" --cpu --gpus 4 --temp 0 --max-tokens 4 \
 	<"$TMP/in" >"$TMP/out" 2>"$TMP/err"

@@ -33,6 +33,17 @@ expect_error() {
 	like "$(cat "$TMP/err")" "^llmchat: .*$pattern" "$name: the line names the cause"
 }
 
+# print_prompt_of DIR MAKE_CONFIG_ARGS...: DIR gets a tokenizer_config.json written with
+# those arguments, --print-prompt runs on it, and the status is whether it printed the
+# Llama 3.1 form ($TMP/want31)
+print_prompt_of() {
+	dir=$1
+	shift
+	mkdir -p "$dir" && python3 "$make_config" "$dir/tokenizer_config.json" "$@"
+	run -m "$dir" --print-prompt
+	cmp -s "$TMP/out" "$TMP/want31"
+}
+
 # ---- chat templates: THE bug, Meta's Llama 3.0 tokenizer_config.json --------------------
 printf 'Hi' >"$TMP/in"
 mkdir -p "$TMP/l3"
@@ -46,18 +57,12 @@ is "$(cat "$TMP/err")" "" "Llama 3.0 tokenizer_config.json: nothing on stderr"
 
 system31() { printf '<|begin_of_text|>'; H system; printf 'Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n<|eot_id|>'; }
 { system31; H user; printf 'Hi<|eot_id|>'; H assistant; } >"$TMP/want31"
-mkdir -p "$TMP/chatml"
-python3 "$make_config" "$TMP/chatml/tokenizer_config.json" --chatml
-run -m "$TMP/chatml" --print-prompt
-cmp -s "$TMP/out" "$TMP/want31"
+print_prompt_of "$TMP/chatml" --chatml
 ok $? "ChatML template: the Llama 3.1 form is printed"
 is "$(cat "$TMP/err")" "llmchat: $TMP/chatml/tokenizer_config.json: chat_template is not a Llama 3 template (ChatML?); rendering the Llama 3.1 form" \
 	"ChatML template: one line says which file and what is rendered instead"
 
-mkdir -p "$TMP/base"
-python3 "$make_config" "$TMP/base/tokenizer_config.json" --none
-run -m "$TMP/base" --print-prompt
-cmp -s "$TMP/out" "$TMP/want31"
+print_prompt_of "$TMP/base" --none
 ok $? "no chat_template (a base model): the Llama 3.1 form is printed"
 like "$(cat "$TMP/err")" "^llmchat: $TMP/base/tokenizer_config.json has no chat_template; rendering the Llama 3.1 form" \
 	"no chat_template: said on stderr"

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "cpu_linear.h"
+#include "reference_linear.h"
 #include "synthetic_model.h"
 #include "tap.h"
 
@@ -14,64 +15,21 @@
 #define IN 83     /* not a multiple of the 16 lanes: the tails run */
 #define TOKENS 5
 
-/* Nearest e4m3 value of a (double), ties to even, saturating: by its definition
- * (3 mantissa bits above 2^-6, steps of 2^-9 below). */
-static double ref_e4m3(double v)
-{
-	double a = fabs(v), step;
-	if (a >= 448)
-		return copysign(448, v);
-	if (a < 0x1p-6)
-		step = 0x1p-9;
-	else
-		step = ldexp(1, ilogb(a) - 3);
-	return copysign(nearbyint(a / step) * step, v);
-}
-
-static double ref_weight(const struct linear *L, int64_t r, int64_t i)
-{
-	int64_t k = r * L->in_features + i;
-	switch (L->weight_dtype) {
-	case DTYPE_BF16: { uint32_t b = (uint32_t)((const uint16_t *)L->weight)[k] << 16; float f; memcpy(&f, &b, 4); return f; }
-	case DTYPE_F16: return numerics_f16_to_float(((const uint16_t *)L->weight)[k]);
-	case DTYPE_F32: return ((const float *)L->weight)[k];
-	case DTYPE_F8_E4M3: return numerics_e4m3_to_float(((const uint8_t *)L->weight)[k]);
-	case DTYPE_I8: return ((const int8_t *)L->weight)[k];
-	default: return NAN;
-	}
-}
-
 /* y = layer(x) in float64, following cpu_linear.h's definition; *bound receives
  * sum |x_q w| * scales, the size float32 rounding is relative to. */
 static double ref_linear(const struct linear *L, const float *x, int64_t r, double *bound)
 {
 	int64_t n = L->in_features;
-	double amax = 0, s = 0, sum = 0, abs_sum = 0;
+	double amax = 0, sum = 0, abs_sum = 0;
 	for (int64_t i = 0; i < n; i++)
 		amax = fmax(amax, fabs(x[i]));
-	switch (L->activation) {
-	case ACTIVATION_NONE: s = 1; break;
-	case ACTIVATION_FP8_STATIC: case ACTIVATION_INT8_STATIC: s = L->input_scale; break;
-	case ACTIVATION_FP8_DYNAMIC: s = fmax(amax / 448, 1.0 / (448 * 512)); break;
-	case ACTIVATION_INT8_DYNAMIC: s = amax / 127; break;
-	}
+	double s = ref_activation_scale(L, amax);
 	for (int64_t i = 0; i < n; i++) {
-		double xq;
-		switch (L->activation) {
-		case ACTIVATION_NONE: xq = x[i]; break;
-		case ACTIVATION_FP8_STATIC: case ACTIVATION_FP8_DYNAMIC:
-			xq = ref_e4m3(fmax(-448, fmin(448, x[i] / s)));
-			break;
-		default:
-			xq = fmax(-128, fmin(127, nearbyint(x[i] / s)));
-			break;
-		}
-		sum += xq * ref_weight(L, r, i);
-		abs_sum += fabs(xq * ref_weight(L, r, i));
+		double product = ref_quantize(L, x[i], s) * ref_weight(L, r * n + i);
+		sum += product;
+		abs_sum += fabs(product);
 	}
-	double scale = L->activation == ACTIVATION_NONE ? 1 : s;
-	if (L->weight_scale)
-		scale *= L->weight_scale[L->weight_scale_count == 1 ? 0 : r];
+	double scale = ref_output_scale(L, s, r);
 	*bound = abs_sum * fabs(scale);
 	return sum * scale;
 }

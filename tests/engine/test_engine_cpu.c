@@ -10,64 +10,27 @@
 #include <stdio.h>
 
 #include "engine.h"
+#include "reference_linear.h"
 #include "synthetic_model.h"
 #include "tap.h"
 
 /* ---- the float64 reference ------------------------------------------------- */
 
-static double ref_e4m3(double v)
-{
-	double a = fabs(v), step;
-	if (a >= 448)
-		return copysign(448, v);
-	step = a < 0x1p-6 ? 0x1p-9 : ldexp(1, ilogb(a) - 3);
-	return copysign(nearbyint(a / step) * step, v);
-}
-
-static double ref_weight(const struct linear *L, int64_t k)
-{
-	switch (L->weight_dtype) {
-	case DTYPE_BF16: { uint32_t b = (uint32_t)((const uint16_t *)L->weight)[k] << 16; float f; memcpy(&f, &b, 4); return f; }
-	case DTYPE_F8_E4M3: {
-		uint8_t c = ((const uint8_t *)L->weight)[k];
-		int e = (c >> 3) & 15, m = c & 7;
-		double v = e ? ldexp(8 + m, e - 10) : ldexp(m, -9);
-		return c & 0x80 ? -v : v;
-	}
-	case DTYPE_I8: return ((const int8_t *)L->weight)[k];
-	default: return NAN;
-	}
-}
-
 static void ref_linear(const struct linear *L, const double *x, double *y)
 {
 	int64_t n = L->in_features;
-	double amax = 0, s = 1;
+	double amax = 0;
 	for (int64_t i = 0; i < n; i++)
 		amax = fmax(amax, fabs(x[i]));
-	switch (L->activation) {
-	case ACTIVATION_NONE: s = 1; break;
-	case ACTIVATION_FP8_STATIC: case ACTIVATION_INT8_STATIC: s = L->input_scale; break;
-	case ACTIVATION_FP8_DYNAMIC: s = fmax(amax / 448, 1.0 / (448 * 512)); break;
-	case ACTIVATION_INT8_DYNAMIC: s = amax / 127; break;
-	}
+	double s = ref_activation_scale(L, amax);
 	double *xq = malloc((size_t)n * sizeof *xq);
-	for (int64_t i = 0; i < n; i++) {
-		if (L->activation == ACTIVATION_NONE)
-			xq[i] = x[i];
-		else if (L->activation == ACTIVATION_FP8_STATIC || L->activation == ACTIVATION_FP8_DYNAMIC)
-			xq[i] = ref_e4m3(fmax(-448, fmin(448, x[i] / s)));
-		else
-			xq[i] = fmax(-128, fmin(127, nearbyint(x[i] / s)));
-	}
+	for (int64_t i = 0; i < n; i++)
+		xq[i] = ref_quantize(L, x[i], s);
 	for (int64_t r = 0; r < L->out_features; r++) {
 		double sum = 0;
 		for (int64_t i = 0; i < n; i++)
 			sum += xq[i] * ref_weight(L, r * n + i);
-		double scale = L->activation == ACTIVATION_NONE ? 1 : s;
-		if (L->weight_scale)
-			scale *= L->weight_scale[L->weight_scale_count == 1 ? 0 : r];
-		y[r] = sum * scale;
+		y[r] = sum * ref_output_scale(L, s, r);
 	}
 	free(xq);
 }

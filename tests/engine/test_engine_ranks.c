@@ -16,7 +16,7 @@
  * $LLMCHAT_TEST_BACKEND=cuda runs it all on the GPU (the prefill/decoding identity
  * aside: a GPU prefill runs other kernels), $LLMCHAT_TEST_COMM naming the split
  * runs' communicator (tests/gpu/run.sh, tests/gpu/multi_gpu.sh).
- * Then the failure paths (LLMCHAT_TEST_FAIL_RANK, engine.c): a rank that fails its
+ * Then the failure paths (engine.h's test hooks): a rank that fails its
  * creation or its first forward makes the engine fail with that rank's message,
  * every later forward fails the same way, and nothing hangs (an alarm) or leaks
  * (ASan).
@@ -70,13 +70,22 @@ static int max_ranks(void)
 	return max && atoi(max) > 0 ? atoi(max) : 4;
 }
 
-static struct engine *make_engine(const struct model *model, int ranks, int context, char *err, size_t err_size)
+/* An engine of ranks ranks; hooks (NULL: none) makes a rank fail. */
+static struct engine *make_engine_with_hooks(const struct model *model, int ranks, int context,
+					     const struct engine_test_hooks *hooks, char *err, size_t err_size)
 {
 	struct engine_options options = {.backend = on_gpu() ? ENGINE_BACKEND_CUDA : ENGINE_BACKEND_CPU,
 					 .context_length = context, .ranks = ranks, .comm = test_comm(ranks),
 					 .kv_cache = ENGINE_KV_F32};
+	if (hooks)
+		options.test_hooks = *hooks;
 	struct engine *engine = NULL;
 	return engine_create(model, &options, &engine, err, err_size) == 0 ? engine : NULL;
+}
+
+static struct engine *make_engine(const struct model *model, int ranks, int context, char *err, size_t err_size)
+{
+	return make_engine_with_hooks(model, ranks, context, NULL, err, err_size);
 }
 
 /* Log-probs of the text and greedy continuations (as long as the golden ones). */
@@ -103,7 +112,7 @@ static int run_model(struct engine *engine, int vocab, const int32_t *text, size
 		if (rc == 0)
 			rc = engine_forward(engine, prompt, np, logits, false, err, err_size);
 		for (size_t step = 0; rc == 0 && step < nc; step++) {
-			int32_t next = argmax(logits, vocab);
+			int32_t next = (int32_t)numerics_argmax(logits, (size_t)vocab);
 			out->greedy[out->greedy_count++] = next;
 			if (step + 1 < nc)
 				rc = engine_forward(engine, &next, 1, logits, false, err, err_size);
@@ -251,17 +260,16 @@ static void check_failures(const char *dir)
 
 	/* the last of max_ranks() ranks fails its creation (4 on the CPU: rank 3) */
 	const int ranks = max_ranks();
-	char hook[16], want[96];
-	snprintf(hook, sizeof hook, "%d", ranks - 1);
+	char want[96];
 	snprintf(want, sizeof want, "rank %d: failed on purpose (LLMCHAT_TEST_FAIL_RANK)", ranks - 1);
-	setenv("LLMCHAT_TEST_FAIL_RANK", hook, 1);
-	struct engine *engine = make_engine(model, ranks, 64, err, sizeof err);
+	struct engine_test_hooks hooks = {.fail = ENGINE_TEST_FAIL_CREATE, .fail_rank = ranks - 1};
+	struct engine *engine = make_engine_with_hooks(model, ranks, 64, &hooks, err, sizeof err);
 	tap_ok(!engine && strcmp(err, want) == 0, "rank %d of %d fails its creation: engine_create fails with \"%s\"",
 	       ranks - 1, ranks, err);
 	engine_free(engine);
 
-	setenv("LLMCHAT_TEST_FAIL_RANK", "1:forward", 1);
-	engine = make_engine(model, ranks, 64, err, sizeof err);
+	hooks = (struct engine_test_hooks){.fail = ENGINE_TEST_FAIL_FORWARD, .fail_rank = 1};
+	engine = make_engine_with_hooks(model, ranks, 64, &hooks, err, sizeof err);
 	if (tap_ok(engine != NULL, "rank 1 set to fail its first forward: the engine is created")) {
 		int rc = engine_forward(engine, tokens, 3, logits, false, err, sizeof err);
 		tap_ok(rc == -1 && strcmp(err, "rank 1: failed on purpose (LLMCHAT_TEST_FAIL_RANK)") == 0,
@@ -273,11 +281,10 @@ static void check_failures(const char *dir)
 		engine_free(engine);
 	}
 
-	setenv("LLMCHAT_TEST_FAIL_RANK", "0", 1);
-	engine = make_engine(model, 1, 64, err, sizeof err);
+	hooks = (struct engine_test_hooks){.fail = ENGINE_TEST_FAIL_CREATE, .fail_rank = 0};
+	engine = make_engine_with_hooks(model, 1, 64, &hooks, err, sizeof err);
 	tap_ok(!engine && strcmp(err, "failed on purpose (LLMCHAT_TEST_FAIL_RANK)") == 0,
 	       "one rank failing its creation: the message has no rank prefix: \"%s\"", err);
-	unsetenv("LLMCHAT_TEST_FAIL_RANK");
 
 	engine = make_engine(model, 3, 64, err, sizeof err);
 	tap_ok(!engine && strcmp(err, "--gpus 3 cannot split this model (4 attention heads, 2 KV heads): use 1, 2 or 4") == 0,

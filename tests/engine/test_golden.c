@@ -105,7 +105,7 @@ static void check_greedy(struct engine *engine, const char *name, size_t index, 
 	if (ok && engine_forward(engine, prompt, np, logits, false, err, sizeof err) != 0)
 		ok = 0;
 	for (; ok && step < nc; step++) {
-		int got = argmax(logits, vocab);
+		int got = (int)numerics_argmax(logits, (size_t)vocab);
 		if (got != want[step]) {
 			if (want[step] >= 0 && want[step] < vocab && logits[got] - logits[want[step]] <= tolerance) {
 				ties++;

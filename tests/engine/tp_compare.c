@@ -58,7 +58,7 @@ static struct engine_options test_options(int ranks, bool baseline)
 /* The gap between the largest and the second largest logit. */
 static double top_margin(const float *logits, int vocab)
 {
-	int best = argmax(logits, vocab);
+	int best = (int)numerics_argmax(logits, (size_t)vocab);
 	double second = -INFINITY;
 	for (int i = 0; i < vocab; i++)
 		if (i != best && logits[i] > second)
@@ -96,7 +96,7 @@ static int run_model(const struct model *model, int ranks, bool baseline, const 
 	/* greedy by logits (the last token's logits are row TEXT - 1) */
 	memmove(logits, logits + (size_t)(TEXT - 1) * vocab, (size_t)vocab * sizeof *logits);
 	for (int step = 0; step < CONTINUATION; step++) {
-		out->greedy[step] = argmax(logits, vocab);
+		out->greedy[step] = (int32_t)numerics_argmax(logits, (size_t)vocab);
 		out->margin[step] = top_margin(logits, vocab);
 		if (step + 1 < CONTINUATION &&
 		    engine_forward(engine, &out->greedy[step], 1, logits, false, err, err_size) != 0)

@@ -1,6 +1,6 @@
 /*
  * graph_check.c - the decode step replayed as a CUDA graph equals the same step run
- * eagerly (LLMCHAT_CUDA_GRAPH=0), on a model of real shapes with dummy weights.
+ * eagerly (engine.h's eager_decode hook, LLMCHAT_CUDA_GRAPH=0), on a model of real shapes with dummy weights.
  *
  *   graph_check CONFIG      (tests/gpu/run.sh; needs a GPU)
  *
@@ -11,6 +11,7 @@
  * "ok"/"not ok".
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +22,13 @@
 #define STEPS 40
 
 /* Decodes STEPS tokens: greedily when follow is NULL (writing them to tokens_out),
- * else feeding follow's tokens. */
-static int decode(const struct model *m, const int32_t *follow, int32_t *tokens_out, float *logits_all)
+ * else feeding follow's tokens; with a CUDA graph, or eagerly when eager. */
+static int decode(const struct model *m, bool eager, const int32_t *follow, int32_t *tokens_out, float *logits_all)
 {
 	char err[512];
 	struct engine *engine;
-	struct engine_options o = {ENGINE_BACKEND_CUDA, 4096, 0};
+	struct engine_options o = {.backend = ENGINE_BACKEND_CUDA, .context_length = 4096,
+				   .test_hooks = {.eager_decode = eager}};
 	if (engine_create(m, &o, &engine, err, sizeof err) != 0) {
 		printf("not ok - engine: %s\n", err);
 		return -1;
@@ -65,10 +67,8 @@ int main(int argc, char **argv)
 	size_t n = (size_t)(STEPS + 1) * m->config.vocab_size;
 	float *graph_logits = malloc(n * sizeof(float)), *eager_logits = malloc(n * sizeof(float));
 	int32_t graph_tokens[STEPS], eager_tokens[STEPS];
-	setenv("LLMCHAT_CUDA_GRAPH", "1", 1);
-	int rc = decode(m, NULL, graph_tokens, graph_logits);
-	setenv("LLMCHAT_CUDA_GRAPH", "0", 1);
-	rc |= decode(m, graph_tokens, eager_tokens, eager_logits);
+	int rc = decode(m, false, NULL, graph_tokens, graph_logits);
+	rc |= decode(m, true, graph_tokens, eager_tokens, eager_logits);
 	int failed = rc != 0;
 	if (rc == 0) {
 		double num = 0, den = 0;

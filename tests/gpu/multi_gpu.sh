@@ -20,13 +20,8 @@ build=${1:-build-gpu}
 gpus=${2:-$(nvidia-smi -L | wc -l)}
 mode=${3:-}
 cd "$top" || exit 1
-passed=0 failed=0
-check() { # STATUS NAME
-	if [ "$1" -eq 0 ]; then passed=$((passed + 1)); echo "ok - $2"; else failed=$((failed + 1)); echo "not ok - $2"; fi
-}
-{ [ -x configure ] || autoreconf -fi >/dev/null 2>&1; } && mkdir -p "$build" && cd "$build" &&
-	{ [ -f Makefile ] || ../configure >configure.log 2>&1; } && make -j"$(nproc)" >make.log 2>&1 &&
-	make -j"$(nproc)" check TESTS= >make-check.log 2>&1
+. "$top/tests/gpu/lib.sh"
+build_with_cuda
 check $? "build with CUDA"
 nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader
 nvidia-smi topo -m 2>/dev/null | head -n $((gpus + 2))

@@ -16,13 +16,8 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build-gpu}
 cd "$top" || exit 1
-passed=0 failed=0
-check() { # STATUS NAME
-	if [ "$1" -eq 0 ]; then passed=$((passed + 1)); echo "ok - $2"; else failed=$((failed + 1)); echo "not ok - $2"; fi
-}
-{ [ -x configure ] || autoreconf -fi >/dev/null 2>&1; } && mkdir -p "$build" && cd "$build" &&
-	{ [ -f Makefile ] || ../configure >configure.log 2>&1; } && make -j"$(nproc)" >make.log 2>&1 &&
-	make -j"$(nproc)" check TESTS= >make-check.log 2>&1
+. "$top/tests/gpu/lib.sh"
+build_with_cuda
 check $? "build with CUDA"
 grep -q '^#define HAVE_CUDA 1' config.h
 check $? "configure found CUDA"

@@ -181,11 +181,24 @@ static void test_int8(void)
 	tap_ok(all_ok, "int8: agrees with nearbyint + clamp from -130 to 130 in steps of 0.1");
 }
 
+static void test_argmax(void)
+{
+	const float tie[] = {1.0f, 3.0f, 2.0f, 3.0f};
+	tap_ok(numerics_argmax(tie, 4) == 1, "argmax: the lowest index among equal largest values");
+	tap_ok(numerics_argmax(tie, 1) == 0, "argmax: one value is its own argmax");
+	const float nan_later[] = {1.0f, NAN, 2.0f}, nan_first[] = {NAN, 5.0f, 6.0f};
+	tap_ok(numerics_argmax(nan_later, 3) == 2, "argmax: a NaN after index 0 is passed over");
+	tap_ok(numerics_argmax(nan_first, 3) == 0, "argmax: a NaN at index 0 is kept (no comparison with it is true)");
+	const float negative[] = {-INFINITY, -2.0f, -1.0f, -1.0f};
+	tap_ok(numerics_argmax(negative, 4) == 2, "argmax: negative values and -infinity");
+}
+
 int main(void)
 {
 	test_e4m3();
 	test_bf16();
 	test_f16();
 	test_int8();
+	test_argmax();
 	return tap_done();
 }

@@ -15,11 +15,8 @@ const fs = require("fs");
 const path = require("path");
 const root = path.join(__dirname, "..", "..");
 const npmRequire = require("module").createRequire(path.join(root, "tests", "npm", "package.json"));
-const { Tiktoken } = npmRequire("tiktoken/lite");
 const { Template } = npmRequire("@huggingface/jinja");
-
-const LLAMA3_PATTERN =
-  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const { specialTokens, llama3Encoder } = require(path.join(root, "tests", "tokenizer", "llama3_tiktoken.cjs"));
 const BOS = 2048;
 const EOT = 2057;
 let failed = 0;
@@ -30,28 +27,6 @@ function check(ok, what) {
 }
 
 const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
-
-// GPT-2's byte-to-unicode table, inverted: character -> byte.
-function byteLevelDecoder() {
-  const map = new Map();
-  let extra = 0;
-  for (let b = 0; b < 256; b++) {
-    const printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-    map.set(String.fromCodePoint(printable ? b : 256 + extra++), b);
-  }
-  return (s) => Buffer.from(Array.from(s, (ch) => map.get(ch)));
-}
-
-function encoder(tokenizer) {
-  const decode = byteLevelDecoder();
-  const ranks = Object.entries(tokenizer.model.vocab)
-    .sort((a, b) => a[1] - b[1])
-    .map(([token, id]) => decode(token).toString("base64") + " " + id)
-    .join("\n") + "\n";
-  const specials = {};
-  for (const t of tokenizer.added_tokens) specials[t.content] = t.id;
-  return new Tiktoken(ranks, specials, LLAMA3_PATTERN);
-}
 
 // The Llama 3.2 template asks strftime_now for the date; the golden names the
 // date it was rendered with, and @huggingface/jinja's own strftime_now cannot be
@@ -65,7 +40,7 @@ function checkModel(name) {
   const tokenizer = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer.json"), "utf8"));
   const config = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer_config.json"), "utf8"));
   const golden = JSON.parse(fs.readFileSync(path.join(root, "tests", "data", "golden", name + ".json"), "utf8"));
-  const enc = encoder(tokenizer);
+  const enc = llama3Encoder(tokenizer, specialTokens(tokenizer));
   const chat = template(config.chat_template, golden.chat_template_date);
   const textIds = Array.from(enc.encode_ordinary(golden.text));
   check(golden.text_ids[0] === BOS && same(textIds, golden.text_ids.slice(1)),

@@ -15,20 +15,9 @@
 #include <nccl.h>
 
 #include "comm_kernels.h"
+#include "cuda_devices.h"
 #include "cuda_try.h"
 #include "rank_barrier.h"
-
-static int visible_devices(int *count, char *err, size_t err_size)
-{
-	cudaError_t status = cudaGetDeviceCount(count);
-	if (status != cudaSuccess || *count < 1) {
-		snprintf(err, err_size, "no usable CUDA device: %s",
-			 status != cudaSuccess ? cudaGetErrorString(status) : "none visible");
-		cudaGetLastError();
-		return -1;
-	}
-	return 0;
-}
 
 /* ---- one GPU: every rank on device 0 ------------------------------------------- */
 
@@ -194,11 +183,8 @@ static void nccl_free(struct communicator *base)
 
 static const struct communicator_ops nccl_ops = {nccl_all_reduce, nccl_abort, nccl_free};
 
-static int nccl_create(int ranks, struct communicator **out, int *devices, char *err, size_t err_size)
+static int nccl_create(int ranks, int visible, struct communicator **out, int *devices, char *err, size_t err_size)
 {
-	int visible = 0;
-	if (visible_devices(&visible, err, err_size) != 0)
-		return -1;
 	if (ranks > visible) {
 		snprintf(err, err_size, "--gpus %d: only %d GPU%s visible (--comm one-gpu runs the split on one GPU)", ranks,
 			 visible, visible == 1 ? " is" : "s are");
@@ -285,11 +271,8 @@ static void p2p_free(struct communicator *base)
 
 static const struct communicator_ops p2p_ops = {p2p_all_reduce, p2p_abort, p2p_free};
 
-static int p2p_create(int ranks, struct communicator **out, int *devices, char *err, size_t err_size)
+static int p2p_create(int ranks, int visible, struct communicator **out, int *devices, char *err, size_t err_size)
 {
-	int visible = 0;
-	if (visible_devices(&visible, err, err_size) != 0)
-		return -1;
 	struct p2p_comm *c = calloc(1, sizeof *c);
 	if (!c) {
 		snprintf(err, err_size, "out of memory");
@@ -378,7 +361,7 @@ static void auto_free(struct communicator *base)
 
 static const struct communicator_ops auto_ops = {auto_all_reduce, auto_abort, auto_free};
 
-static int auto_create(int ranks, struct communicator **out, int *devices, char *err, size_t err_size)
+static int auto_create(int ranks, int visible, struct communicator **out, int *devices, char *err, size_t err_size)
 {
 	struct auto_comm *c = calloc(1, sizeof *c);
 	if (!c) {
@@ -387,7 +370,7 @@ static int auto_create(int ranks, struct communicator **out, int *devices, char 
 	}
 	c->base = (struct communicator){&auto_ops, ranks, true, "NCCL + peer-to-peer"};
 	*out = &c->base;
-	if (nccl_create(ranks, &c->nccl, devices, err, err_size) != 0) {
+	if (nccl_create(ranks, visible, &c->nccl, devices, err, err_size) != 0) {
 		if (c->nccl) {
 			comm_free(c->nccl);
 			c->nccl = NULL;
@@ -396,7 +379,7 @@ static int auto_create(int ranks, struct communicator **out, int *devices, char 
 	}
 	int p2p_devices[LLMK_COMM_MAX_RANKS];
 	char p2p_err[256];
-	if (ranks > 1 && p2p_create(ranks, &c->p2p, p2p_devices, p2p_err, sizeof p2p_err) != 0) {
+	if (ranks > 1 && p2p_create(ranks, visible, &c->p2p, p2p_devices, p2p_err, sizeof p2p_err) != 0) {
 		comm_free(c->p2p); /* the GPUs cannot reach each other directly: NCCL alone */
 		c->p2p = NULL;
 		c->base.name = "NCCL";
@@ -414,12 +397,15 @@ int comm_cuda_create(enum comm_kind kind, int ranks, struct communicator **out, 
 		snprintf(err, err_size, "%d ranks: the CUDA communicators take 1 to %d", ranks, LLMK_COMM_MAX_RANKS);
 		return -1;
 	}
-	int rc;
+	int visible = 0;
+	int rc = cuda_device_count(&visible, err, err_size);
+	if (rc != CUDA_DEVICES_FOUND)
+		return rc;
 	switch (kind) {
 	case COMM_ONE_GPU: rc = one_gpu_create(ranks, out, devices, err, err_size); break;
-	case COMM_P2P: rc = p2p_create(ranks, out, devices, err, err_size); break;
-	case COMM_NCCL: rc = nccl_create(ranks, out, devices, err, err_size); break;
-	default: rc = auto_create(ranks, out, devices, err, err_size); break;
+	case COMM_P2P: rc = p2p_create(ranks, visible, out, devices, err, err_size); break;
+	case COMM_NCCL: rc = nccl_create(ranks, visible, out, devices, err, err_size); break;
+	default: rc = auto_create(ranks, visible, out, devices, err, err_size); break;
 	}
 	if (rc != 0 && *out) {
 		comm_free(*out);

@@ -34,8 +34,9 @@
 /* The largest message COMM_AUTO sends through the peer-to-peer kernel. */
 #define COMM_AUTO_P2P_MAX_COUNT ((size_t)8 * 16384)
 
-/* A communicator of kind for ranks ranks; devices[rank]
- * receives each rank's GPU. */
+/* A communicator of kind for ranks ranks; devices[rank] receives each rank's GPU.
+ * Returns 0, -1 with a message, or CUDA_NO_DEVICE (cuda_devices.h) when no GPU is
+ * visible. */
 int comm_cuda_create(enum comm_kind kind, int ranks, struct communicator **out, int *devices, char *err,
 		     size_t err_size);
 

@@ -8,19 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "cuda_devices.h"
 #include "cuda_try.h"
 
 #define UPLOAD_CHUNK ((size_t)64 << 20)   /* bytes of each staging buffer */
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 int cuda_memory_alloc(struct cuda_memory *m, size_t bytes, void **out, char *err, size_t err_size)
 {
@@ -40,7 +34,8 @@ int cuda_memory_alloc(struct cuda_memory *m, size_t bytes, void **out, char *err
 		cudaMemGetInfo(&free_bytes, &total);
 		cudaGetLastError();
 		int visible = 1;
-		if (cudaGetDeviceCount(&visible) != cudaSuccess)
+		char count_err[128];  /* the count only shapes the advice: one GPU when unknown */
+		if (cuda_device_count(&visible, count_err, sizeof count_err) != CUDA_DEVICES_FOUND)
 			visible = 1;
 		char advice[96];
 		if (visible > m->ranks)
@@ -59,7 +54,7 @@ int cuda_memory_alloc(struct cuda_memory *m, size_t bytes, void **out, char *err
 
 static void upload_progress(struct cuda_memory *m, bool final)
 {
-	double elapsed = now_seconds() - m->start;
+	double elapsed = clock_monotonic_seconds() - m->start;
 	if (!final && (!m->show_progress || elapsed - m->last_shown < 0.2))
 		return;
 	m->last_shown = elapsed;
@@ -80,7 +75,7 @@ int cuda_memory_upload_begin(struct cuda_memory *m, size_t total, bool show_prog
 		CUDA_TRY(cudaEventRecord(m->done[i], m->stream));
 	}
 	m->total = total;
-	m->start = now_seconds();
+	m->start = clock_monotonic_seconds();
 	m->show_progress = show_progress && isatty(STDERR_FILENO);
 	return 0;
 }

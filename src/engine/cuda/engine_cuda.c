@@ -32,6 +32,7 @@
 
 #include "attention_prefill.h"
 #include "comm_cuda.h"
+#include "cuda_devices.h"
 #include "cuda_memory.h"
 #include "cuda_try.h"
 #include "engine_backend.h"
@@ -247,12 +248,13 @@ static size_t max_size(size_t a, size_t b)
 }
 
 /* Ranks that share this rank's GPU (all of them with the one-GPU communicator). */
-static int ranks_sharing_the_gpu(const struct cuda_engine *e)
+static int ranks_sharing_the_gpu(const struct cuda_engine *e, int *sharing, char *err, size_t err_size)
 {
-	int visible = 1;
-	if (cudaGetDeviceCount(&visible) != cudaSuccess || visible < 1)
-		visible = 1;
-	return e->plan.ranks > visible ? (e->plan.ranks + visible - 1) / visible : 1;
+	int visible = 0;
+	if (cuda_device_count(&visible, err, err_size) != CUDA_DEVICES_FOUND)
+		return -1;
+	*sharing = e->plan.ranks > visible ? (e->plan.ranks + visible - 1) / visible : 1;
+	return 0;
 }
 
 static int allocate_buffers(struct cuda_engine *e, int requested_context, char *err, size_t err_size)
@@ -288,8 +290,11 @@ static int allocate_buffers(struct cuda_engine *e, int requested_context, char *
 	/* KV cache: what was asked, else the model's maximum capped to 90% of free memory */
 	size_t per_position = 2 * (size_t)c->num_hidden_layers * e->kv_dim * e->cache_element;
 	size_t free_bytes = 0, total = 0;
+	int sharing = 1;
 	CUDA_TRY(cudaMemGetInfo(&free_bytes, &total));
-	free_bytes /= ranks_sharing_the_gpu(e);
+	if (ranks_sharing_the_gpu(e, &sharing, err, err_size) != 0)
+		return -1;
+	free_bytes /= (size_t)sharing;
 	int context = requested_context > 0 ? requested_context : c->max_position_embeddings;
 	if (requested_context <= 0 && (size_t)context * per_position > free_bytes / 10 * 9)
 		context = (int)(free_bytes / 10 * 9 / per_position);
@@ -336,13 +341,9 @@ static int cuda_create(const struct model *model, const struct engine_options *o
 {
 	int devices = 0;
 	int device = rank ? rank->device : 0;
-	cudaError_t status = cudaGetDeviceCount(&devices);
-	if (status != cudaSuccess || devices == 0) {
-		snprintf(err, err_size, "no usable CUDA device: %s",
-			 status != cudaSuccess ? cudaGetErrorString(status) : "none visible");
-		cudaGetLastError();
-		return -1;
-	}
+	int found = cuda_device_count(&devices, err, err_size);
+	if (found != CUDA_DEVICES_FOUND)
+		return found;
 	if (device >= devices) {
 		snprintf(err, err_size, "GPU %d is not visible (%d visible)", device, devices);
 		return -1;
@@ -389,7 +390,7 @@ static int cuda_create(const struct model *model, const struct engine_options *o
 		goto done;
 	}
 	rope_inverse_frequencies(c, inv_freq);
-	status = cudaStreamCreate(&e->stream);
+	cudaError_t status = cudaStreamCreate(&e->stream);
 	if (status != cudaSuccess) {
 		snprintf(err, err_size, "CUDA: cudaStreamCreate: %s", cudaGetErrorString(status));
 		goto done;
@@ -404,9 +405,8 @@ static int cuda_create(const struct model *model, const struct engine_options *o
 	    allocate_buffers(e, *context_length, err, err_size) != 0)
 		goto done;
 	*context_length = e->context_length;
-	/* LLMCHAT_CUDA_GRAPH=0 decodes eagerly (to compare the two in tests/gpu) */
-	const char *graph_setting = getenv("LLMCHAT_CUDA_GRAPH");
-	e->decode_graph_failed = (graph_setting && strcmp(graph_setting, "0") == 0) || (e->comm && !e->comm->capturable);
+	/* the eager_decode hook decodes without a graph (to compare the two in tests/gpu) */
+	e->decode_graph_failed = (options && options->test_hooks.eager_decode) || (e->comm && !e->comm->capturable);
 	if (e->comm) {
 		/* for --bench's all-reduce timing (cuda_time_comm): events around each call */
 		int count = 4 * c->num_hidden_layers;
@@ -848,10 +848,9 @@ static double cuda_comm_seconds(void *state)
 static int cuda_default_ranks(const struct model *model)
 {
 	int visible = 0;
-	if (cudaGetDeviceCount(&visible) != cudaSuccess || visible < 1) {
-		cudaGetLastError();
+	char unused[128];  /* no GPU or a failing runtime: one rank, whose creation says why */
+	if (cuda_device_count(&visible, unused, sizeof unused) != CUDA_DEVICES_FOUND)
 		return 1;
-	}
 	double bytes, params;
 	model_linear_weights(model, &bytes, &params);
 	if (visible == 1 || bytes < 2e9)
