@@ -18,6 +18,7 @@
 #include <math.h>
 #include <ncurses.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,12 +103,12 @@ static int on_answer_text(void *user_data, const char *text, size_t length)
 	pthread_mutex_unlock(&t->lock);
 	ssize_t ignored = write(t->wake[1], "t", 1);   /* a full pipe already wakes the loop */
 	(void)ignored;
-	if (t->setup->stream_delay_ms > 0 && !t->cancel) {
+	if (t->setup->stream_delay_ms > 0 && !atomic_load(&t->cancel)) {
 		/* slows an answer down enough for a test (or a person) to interrupt it */
 		struct timespec pause = {t->setup->stream_delay_ms / 1000, (t->setup->stream_delay_ms % 1000) * 1000000L};
 		nanosleep(&pause, NULL);
 	}
-	return t->cancel ? 1 : 0;
+	return atomic_load(&t->cancel) ? 1 : 0;
 }
 
 static void *answer_worker(void *arg)
@@ -139,7 +140,7 @@ int tui_ask(struct tui *t, const char *message, bool show_message)
 	transcript_add(&t->transcript, TRANSCRIPT_ASSISTANT, "", 0);
 	t->messages_before = chat_session_message_count(t->session);
 	tui_save_history(t);
-	t->cancel = 0;
+	atomic_store(&t->cancel, false);
 	t->worker_finished = false;
 	t->pending_length = 0;
 	t->scroll = 0;
@@ -228,7 +229,7 @@ static void stop_answer(struct tui *t)
 {
 	if (!t->generating)
 		return;
-	t->cancel = 1;
+	atomic_store(&t->cancel, true);
 	finish_answer(t);
 }
 
@@ -281,7 +282,7 @@ static void scroll_by(struct tui *t, long rows)
 static void on_ctrl_c(struct tui *t)
 {
 	if (t->generating) {
-		t->cancel = 1;
+		atomic_store(&t->cancel, true);
 		tui_hint(t, false, "Stopping the answer...");
 		return;
 	}

@@ -16,7 +16,7 @@
 #define LLMCHAT_TUI_H
 
 #include <pthread.h>
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -73,7 +73,7 @@ struct tui {
 	int wake[2];                         /* worker -> event loop */
 	char *asking;                        /* the user message being answered */
 	size_t messages_before;              /* the session's message count before the ask */
-	volatile sig_atomic_t cancel;        /* polled by chat_session_ask between tokens */
+	atomic_bool cancel;                 /* polled by chat_session_ask between tokens */
 	/* under lock: */
 	char *pending;
 	size_t pending_length, pending_capacity;
