@@ -30,6 +30,8 @@
 #include "config_file.h"
 #include "history.h"
 #include "standard_io.h"
+#include "tui_conversation.h"
+#include "tui_notice.h"
 
 /* The one piece of global state: what a signal handler can reach. */
 static volatile sig_atomic_t tui_signal_received;
@@ -59,27 +61,6 @@ static void define_keys(void)
 	};
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
 		define_key(keys[i].seq, keys[i].code);
-}
-
-void tui_hint(struct tui *t, bool error, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(t->hint, sizeof t->hint, fmt, ap);
-	va_end(ap);
-	t->hint_is_error = error;
-}
-
-void tui_info(struct tui *t, enum transcript_kind kind, const char *fmt, ...)
-{
-	char buf[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	if (transcript_add(&t->transcript, kind, buf, strlen(buf)) != 0)
-		tui_hint(t, true, "out of memory");
-	t->scroll = 0;
 }
 
 /* ---- the answer's worker ---------------------------------------------------- */
@@ -139,7 +120,7 @@ int tui_ask(struct tui *t, const char *message, bool show_message)
 		transcript_add(&t->transcript, TRANSCRIPT_USER, message, strlen(message));
 	transcript_add(&t->transcript, TRANSCRIPT_ASSISTANT, "", 0);
 	t->messages_before = chat_session_message_count(t->session);
-	tui_save_history(t);
+	tui_conversation_save(t, t->asking);
 	atomic_store(&t->cancel, false);
 	t->worker_finished = false;
 	t->pending_length = 0;
@@ -150,7 +131,7 @@ int tui_ask(struct tui *t, const char *message, bool show_message)
 	int rc = pthread_create(&t->worker, NULL, answer_worker, t);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
-		tui_hint(t, true, "cannot start the answer: %s", strerror(rc));
+		tui_notice_hint(t, true, "cannot start the answer: %s", strerror(rc));
 		transcript_remove_last(&t->transcript);
 		if (show_message) {
 			/* the message goes back to the editor rather than being lost */
@@ -202,17 +183,17 @@ static void finish_answer(struct tui *t)
 			input_set(&t->input, t->asking);
 	}
 	if (t->worker_status != 0) {
-		tui_info(t, TRANSCRIPT_ERROR, "error: %s", t->worker_error);
+		tui_notice_add(t, TRANSCRIPT_ERROR, "error: %s", t->worker_error);
 	} else {
 		t->last_stats = t->worker_stats;
 		t->have_stats = true;
 		if (t->worker_stats.cancelled)
-			tui_hint(t, false, "Answer stopped; what was produced is kept.");
+			tui_notice_hint(t, false, "Answer stopped; what was produced is kept.");
 	}
 	free(t->asking);
 	t->asking = NULL;
 	t->context_used = chat_session_context_used(t->session);
-	tui_save_history(t);
+	tui_conversation_save(t, t->asking);
 }
 
 static void collect_answer(struct tui *t)
@@ -255,7 +236,7 @@ static void submit(struct tui *t)
 		return;
 	}
 	if (t->generating) {
-		tui_hint(t, false, "Still answering: Ctrl-C stops it (your text stays here).");
+		tui_notice_hint(t, false, "Still answering: Ctrl-C stops it (your text stays here).");
 		return;
 	}
 	char *message = input_take(&t->input);
@@ -283,7 +264,7 @@ static void on_ctrl_c(struct tui *t)
 {
 	if (t->generating) {
 		atomic_store(&t->cancel, true);
-		tui_hint(t, false, "Stopping the answer...");
+		tui_notice_hint(t, false, "Stopping the answer...");
 		return;
 	}
 	if (t->input.length > 0) {
@@ -297,7 +278,7 @@ static void on_ctrl_c(struct tui *t)
 		return;
 	}
 	t->quit_armed = true;
-	tui_hint(t, false, "Press Ctrl-C again to quit (or Ctrl-D).");
+	tui_notice_hint(t, false, "Press Ctrl-C again to quit (or Ctrl-D).");
 }
 
 static void on_mouse(struct tui *t)
@@ -392,7 +373,7 @@ static void on_input(struct tui *t, int kind, wint_t ch)
 	if (kind == KEY_CODE_YES && ch == KEY_RESIZE) {
 		/* a resize is not a key press: keep the hint */
 	} else {
-		t->hint[0] = '\0';
+		tui_notice_clear_hint(t);
 	}
 	if (t->in_paste && !(kind == KEY_CODE_YES && ch == KEY_PASTE_END)) {
 		/* pasted text goes in as it is, newlines included (terminals send them as CR) */
@@ -606,18 +587,18 @@ static int tui_prepare(struct tui *t, char *err, size_t err_size)
 	/* a bad preset or theme is reported, and the defaults are used */
 	if (presets_resolve(preset, &t->preset, problem, sizeof problem) != 0) {
 		fprintf(stderr, "llmchat: %s; using the default preset\n", problem);
-		tui_info(t, TRANSCRIPT_ERROR, "%s; using the default preset", problem);
+		tui_notice_add(t, TRANSCRIPT_ERROR, "%s; using the default preset", problem);
 		presets_resolve("default", &t->preset, err, err_size);
 	}
 	if (theme_load(t->setup->theme ? t->setup->theme : "default", &t->theme, problem, sizeof problem) != 0) {
 		fprintf(stderr, "llmchat: %s; using the default theme\n", problem);
-		tui_info(t, TRANSCRIPT_ERROR, "%s; using the default theme", problem);
+		tui_notice_add(t, TRANSCRIPT_ERROR, "%s; using the default theme", problem);
 	}
 	if (tui_open_model(t, err, err_size) != 0)
 		return -1;
-	tui_apply_settings(t);
+	tui_conversation_apply_settings(t);
 	const char *system = t->setup->system_prompt ? t->setup->system_prompt : t->preset.system_prompt;
-	if (system && tui_set_system(t, system) != 0) {
+	if (system && tui_conversation_set_system(t, system) != 0) {
 		snprintf(err, err_size, "out of memory");
 		return -1;
 	}
@@ -625,15 +606,13 @@ static int tui_prepare(struct tui *t, char *err, size_t err_size)
 		if (history_latest_path(t->history.path, sizeof t->history.path, problem, sizeof problem) != 0) {
 			/* nothing to resume is no failure: a new conversation starts */
 			t->history.path[0] = '\0';
-			tui_info(t, TRANSCRIPT_INFO, "%s; starting a new one", problem);
+			tui_notice_add(t, TRANSCRIPT_INFO, "%s; starting a new one", problem);
 			return 0;
 		}
-		if (tui_load_conversation(t, t->history.path) != 0) {
-			snprintf(err, err_size, "%s", t->hint);
+		if (tui_conversation_load(t, t->history.path, err, err_size) != 0)
 			return -1;
-		}
 		t->history.saved = true;   /* the file holds the conversation so far */
-		tui_info(t, TRANSCRIPT_INFO, "Resumed %s", t->history.path);
+		tui_notice_add(t, TRANSCRIPT_INFO, "Resumed %s", t->history.path);
 		t->context_used = 0;
 	}
 	return 0;
@@ -676,10 +655,10 @@ int tui_run(const struct tui_settings *settings)
 		return EXIT_ERROR;
 	}
 	stderr_capture(&t);
-	tui_draft_restore(&t);
+	tui_conversation_restore_draft(&t);
 	event_loop(&t);
 	stop_answer(&t);
-	tui_draft_save(&t);
+	tui_conversation_save_draft(&t);
 	screen_end(&t);
 	stderr_release(&t);
 	if (tui_signal_received)

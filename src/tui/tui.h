@@ -26,6 +26,8 @@
 #include "model_runtime.h"
 #include "presets.h"
 #include "themes.h"
+#include "tui_conversation.h"
+#include "tui_notice.h"
 #include "tui_input.h"
 #include "tui_transcript.h"
 
@@ -91,8 +93,7 @@ struct tui {
 	size_t scroll;                       /* rows scrolled up from the bottom; 0 follows the stream */
 	size_t input_scroll;                 /* first editor row shown */
 	int transcript_height;
-	char hint[256];                      /* a one-line message in place of the status, until the next key */
-	bool hint_is_error;
+	struct tui_hint hint;                /* tui_notice.h */
 	bool quit_armed;                     /* Ctrl-C once on an empty editor */
 	bool in_paste;
 	bool quit;
@@ -108,16 +109,7 @@ void tui_draw(struct tui *t);
 /* tui_commands.c: runs a line that starts with '/'. */
 void tui_command(struct tui *t, const char *line);
 
-/* tui.c and tui_conversation.c, for each other and the commands */
-void tui_hint(struct tui *t, bool error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void tui_info(struct tui *t, enum transcript_kind kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* tui.c, for the commands */
 int tui_ask(struct tui *t, const char *message, bool show_message);
-void tui_apply_settings(struct tui *t);
-int tui_set_system(struct tui *t, const char *prompt);
-int tui_load_conversation(struct tui *t, const char *path);
-void tui_rebuild_transcript(struct tui *t);
-void tui_save_history(struct tui *t);
-void tui_draft_save(struct tui *t);      /* unsent editor text, kept for the next start */
-void tui_draft_restore(struct tui *t);
 
 #endif

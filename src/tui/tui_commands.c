@@ -17,6 +17,8 @@
 #include "config_file.h"
 #include "history.h"
 #include "tui.h"
+#include "tui_conversation.h"
+#include "tui_notice.h"
 
 struct command {
 	const char *name;
@@ -41,28 +43,28 @@ static void cmd_help(struct tui *t, char *args)
 			 "\nKeys: Enter sends, Alt-Enter or Ctrl-J adds a line, Up/Down history, PgUp/PgDn scroll, "
 			 "Ctrl-C stops an answer (twice on an empty line quits), Ctrl-D quits. "
 			 "Start a message with // to send a leading /.");
-	tui_info(t, TRANSCRIPT_INFO, "%s", buf);
+	tui_notice_add(t, TRANSCRIPT_INFO, "%s", buf);
 }
 
 static bool busy(struct tui *t)
 {
 	if (t->generating)
-		tui_hint(t, false, "Still answering: Ctrl-C stops it first.");
+		tui_notice_hint(t, false, "Still answering: Ctrl-C stops it first.");
 	return t->generating;
 }
 
 static void cmd_system(struct tui *t, char *args)
 {
 	if (!*args) {
-		tui_info(t, TRANSCRIPT_INFO, "System prompt: %s", t->system_prompt ? t->system_prompt : "(none)");
+		tui_notice_add(t, TRANSCRIPT_INFO, "System prompt: %s", t->system_prompt ? t->system_prompt : "(none)");
 		return;
 	}
 	if (busy(t))
 		return;
-	if (tui_set_system(t, strcmp(args, "-") ? args : NULL) != 0)
-		tui_hint(t, true, "out of memory");
+	if (tui_conversation_set_system(t, strcmp(args, "-") ? args : NULL) != 0)
+		tui_notice_hint(t, true, "out of memory");
 	else
-		tui_info(t, TRANSCRIPT_INFO, strcmp(args, "-") ? "System prompt set." : "System prompt removed.");
+		tui_notice_add(t, TRANSCRIPT_INFO, strcmp(args, "-") ? "System prompt set." : "System prompt removed.");
 }
 
 struct list_state {
@@ -87,22 +89,22 @@ static void cmd_preset(struct tui *t, char *args)
 		struct list_state s = {.current = t->preset.name};
 		s.len = (size_t)snprintf(s.buf, sizeof s.buf, "Presets (/preset NAME switches):");
 		presets_list(list_preset, &s);
-		tui_info(t, TRANSCRIPT_INFO, "%s", s.buf);
+		tui_notice_add(t, TRANSCRIPT_INFO, "%s", s.buf);
 		return;
 	}
 	if (busy(t))
 		return;
 	if (presets_resolve(args, &p, err, sizeof err) != 0) {
-		tui_hint(t, true, "%s", err);
+		tui_notice_hint(t, true, "%s", err);
 		return;
 	}
 	preset_free(&t->preset);
 	t->preset = p;
-	tui_apply_settings(t);
-	if (tui_set_system(t, p.system_prompt) != 0)
-		tui_hint(t, true, "out of memory");
+	tui_conversation_apply_settings(t);
+	if (tui_conversation_set_system(t, p.system_prompt) != 0)
+		tui_notice_hint(t, true, "out of memory");
 	else
-		tui_info(t, TRANSCRIPT_INFO, "Preset %s: %s", p.name, p.system_prompt ? p.system_prompt : "(no system prompt)");
+		tui_notice_add(t, TRANSCRIPT_INFO, "Preset %s: %s", p.name, p.system_prompt ? p.system_prompt : "(no system prompt)");
 }
 
 static void cmd_clear(struct tui *t, char *args)
@@ -113,7 +115,7 @@ static void cmd_clear(struct tui *t, char *args)
 	transcript_clear(&t->transcript);
 	memset(&t->history, 0, sizeof t->history);   /* a new conversation gets a new file */
 	t->context_used = 0;
-	tui_hint(t, false, "Conversation cleared.");
+	tui_notice_hint(t, false, "Conversation cleared.");
 }
 
 static void cmd_retry(struct tui *t, char *args)
@@ -122,7 +124,7 @@ static void cmd_retry(struct tui *t, char *args)
 		return;
 	const char *question = chat_session_pop_answer(t->session);
 	if (!question) {
-		tui_hint(t, false, "No answer to retry.");
+		tui_notice_hint(t, false, "No answer to retry.");
 		return;
 	}
 	char *copy = strdup(question);
@@ -142,7 +144,7 @@ static void cmd_edit(struct tui *t, char *args)
 		return;
 	const char *question = chat_session_pop_answer(t->session);
 	if (!question) {
-		tui_hint(t, false, "No message to edit.");
+		tui_notice_hint(t, false, "No message to edit.");
 		return;
 	}
 	input_set(&t->input, question);
@@ -150,8 +152,8 @@ static void cmd_edit(struct tui *t, char *args)
 		transcript_remove_last(&t->transcript);
 	transcript_remove_last(&t->transcript);
 	t->context_used = chat_session_context_used(t->session);
-	tui_save_history(t);
-	tui_hint(t, false, "Edit the message; Enter sends it again.");
+	tui_conversation_save(t, NULL);
+	tui_notice_hint(t, false, "Edit the message; Enter sends it again.");
 }
 
 static void cmd_save(struct tui *t, char *args)
@@ -171,23 +173,26 @@ static void cmd_save(struct tui *t, char *args)
 	}
 	if (history_save(path, chat_session_messages(t->session), chat_session_message_count(t->session),
 			 model_runtime_model_name(&t->runtime), t->preset.name, err, sizeof err) != 0)
-		tui_hint(t, true, "%s", err);
+		tui_notice_hint(t, true, "%s", err);
 	else
-		tui_hint(t, false, "Saved %zu messages to %s", chat_session_message_count(t->session), path);
+		tui_notice_hint(t, false, "Saved %zu messages to %s", chat_session_message_count(t->session), path);
 }
 
 static void cmd_load(struct tui *t, char *args)
 {
 	if (!*args) {
-		tui_hint(t, false, "Usage: /load FILE");
+		tui_notice_hint(t, false, "Usage: /load FILE");
 		return;
 	}
 	if (busy(t))
 		return;
-	if (tui_load_conversation(t, args) == 0) {
+	char err[512];
+	if (tui_conversation_load(t, args, err, sizeof err) != 0) {
+		tui_notice_hint(t, true, "%s", err);
+	} else {
 		t->context_used = 0;
-		tui_hint(t, false, "Loaded %zu messages from %s", chat_session_message_count(t->session), args);
-		tui_save_history(t);
+		tui_notice_hint(t, false, "Loaded %zu messages from %s", chat_session_message_count(t->session), args);
+		tui_conversation_save(t, NULL);
 	}
 }
 
@@ -217,18 +222,18 @@ static void cmd_copy(struct tui *t, char *args)
 {
 	const struct transcript_entry *e = transcript_last(&t->transcript, TRANSCRIPT_ASSISTANT);
 	if (!e || e->length == 0) {
-		tui_hint(t, false, "No answer to copy.");
+		tui_notice_hint(t, false, "No answer to copy.");
 		return;
 	}
 	char *encoded = base64(e->text, e->length);
 	int fd = open("/dev/tty", O_WRONLY | O_NOCTTY | O_CLOEXEC);
 	if (!encoded || fd < 0) {
-		tui_hint(t, true, "/copy: %s", encoded ? strerror(errno) : "out of memory");
+		tui_notice_hint(t, true, "/copy: %s", encoded ? strerror(errno) : "out of memory");
 	} else {
 		/* OSC 52: the terminal puts the text on the clipboard (straight to the tty, not through ncurses) */
 		size_t n = strlen(encoded);
 		bool ok = write(fd, "\033]52;c;", 7) == 7 && write(fd, encoded, n) == (ssize_t)n && write(fd, "\a", 1) == 1;
-		tui_hint(t, !ok, ok ? "Copied the last answer (%zu bytes) to the clipboard." : "/copy: cannot write to the terminal",
+		tui_notice_hint(t, !ok, ok ? "Copied the last answer (%zu bytes) to the clipboard." : "/copy: cannot write to the terminal",
 			 e->length);
 	}
 	if (fd >= 0)
@@ -239,7 +244,7 @@ static void cmd_copy(struct tui *t, char *args)
 static void show_settings(struct tui *t)
 {
 	const struct generation_settings *g = &t->settings;
-	tui_info(t, TRANSCRIPT_INFO, "temp %g  top_p %g  top_k %d  min_p %g  repeat_penalty %g  max_tokens %d",
+	tui_notice_add(t, TRANSCRIPT_INFO, "temp %g  top_p %g  top_k %d  min_p %g  repeat_penalty %g  max_tokens %d",
 		 g->sampling.temperature, g->sampling.top_p, g->sampling.top_k, g->sampling.min_p,
 		 g->sampling.repeat_penalty, g->max_tokens);
 }
@@ -253,7 +258,7 @@ static void cmd_set(struct tui *t, char *args)
 		return;
 	}
 	if (sscanf(args, "%31s %n", name, &consumed) != 1 || !args[consumed]) {
-		tui_hint(t, false, "Usage: /set temp|top_p|top_k|min_p|repeat_penalty|max_tokens VALUE");
+		tui_notice_hint(t, false, "Usage: /set temp|top_p|top_k|min_p|repeat_penalty|max_tokens VALUE");
 		return;
 	}
 	if (busy(t))
@@ -276,10 +281,10 @@ static void cmd_set(struct tui *t, char *args)
 	else if (!strcmp(name, "max_tokens") && number && v >= 1 && v <= (1 << 30) && v == (int)v)
 		o->max_tokens = (int)v;
 	else {
-		tui_hint(t, true, "/set %s: bad name or value '%s'", name, value);
+		tui_notice_hint(t, true, "/set %s: bad name or value '%s'", name, value);
 		return;
 	}
-	tui_apply_settings(t);
+	tui_conversation_apply_settings(t);
 	show_settings(t);
 }
 
@@ -287,10 +292,10 @@ static void cmd_stats(struct tui *t, char *args)
 {
 	const struct generation_stats *s = &t->last_stats;
 	if (!t->have_stats) {
-		tui_info(t, TRANSCRIPT_INFO, "No answer yet. Context: %d of %d tokens.", t->context_used, t->context_length);
+		tui_notice_add(t, TRANSCRIPT_INFO, "No answer yet. Context: %d of %d tokens.", t->context_used, t->context_length);
 		return;
 	}
-	tui_info(t, TRANSCRIPT_INFO,
+	tui_notice_add(t, TRANSCRIPT_INFO,
 		 "Last answer: %d tokens, %.1f tokens/s, first token after %.3f s; prompt %d tokens (%d prefilled)%s.\n"
 		 "Context: %d of %d tokens.  Messages: %zu.",
 		 s->generated_tokens, s->tokens_per_second, s->time_to_first_token, s->prompt_tokens,
@@ -318,16 +323,16 @@ static void cmd_theme(struct tui *t, char *args)
 		struct theme_list_state s = {.len = 0};
 		s.len = (size_t)snprintf(s.buf, sizeof s.buf, "Themes (now %s):", t->theme.name);
 		theme_list(list_theme, &s);
-		tui_info(t, TRANSCRIPT_INFO, "%s", s.buf);
+		tui_notice_add(t, TRANSCRIPT_INFO, "%s", s.buf);
 		return;
 	}
 	if (theme_load(args, &theme, err, sizeof err) != 0) {
-		tui_hint(t, true, "%s", err);
+		tui_notice_hint(t, true, "%s", err);
 		return;
 	}
 	t->theme = theme;
 	tui_draw_init_colors(t);
-	tui_hint(t, false, "Theme %s.", theme.name);
+	tui_notice_hint(t, false, "Theme %s.", theme.name);
 }
 
 static void cmd_quit(struct tui *t, char *args)
@@ -377,6 +382,6 @@ void tui_command(struct tui *t, const char *line)
 			free(buf);
 			return;
 		}
-	tui_hint(t, true, "Unknown command /%.40s: /help lists the commands.", buf);
+	tui_notice_hint(t, true, "Unknown command /%.40s: /help lists the commands.", buf);
 	free(buf);
 }

@@ -189,14 +189,14 @@ static void status_text(const struct tui *t, int width, char *out, size_t size)
 static void draw_status(struct tui *t, int y)
 {
 	char text[1024];
-	enum theme_element e = t->hint[0] ? THEME_HINT : THEME_STATUS;
+	enum theme_element e = t->hint.text[0] ? THEME_HINT : THEME_STATUS;
 	attr_t attr = element_attr(t, e);
 	int x = 0;
-	if (t->hint[0])
-		snprintf(text, sizeof text, " %s", t->hint);
+	if (t->hint.text[0])
+		snprintf(text, sizeof text, " %s", t->hint.text);
 	else
 		status_text(t, COLS, text, sizeof text);
-	if (t->hint[0] && t->hint_is_error)
+	if (t->hint.text[0] && t->hint.error)
 		attr = element_attr(t, THEME_ERROR) | A_REVERSE;
 	draw_text(y, &x, COLS, text, strlen(text), attr);
 	fill_to(y, x, COLS, attr);
