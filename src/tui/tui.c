@@ -1,9 +1,9 @@
 /*
- * tui.c - the interactive interface: set-up, the event loop, keys, and the
- * worker thread that runs each answer.
+ * tui.c - the interactive interface: set-up, the event loop and the keys.
  *
- * The loop waits in poll() on the terminal and on the worker's wake pipe, takes
- * every key ncurses has, folds in the text streamed meanwhile, and draws once.
+ * The loop waits in poll() on the terminal and on the answer's wake pipe
+ * (tui_answer.h), takes every key ncurses has, folds in the text streamed
+ * meanwhile, and draws once.
  * A signal (SIGTERM, SIGHUP, an outside SIGINT) only sets a flag; the loop then
  * stops the answer, saves the conversation and restores the terminal.  Ctrl-C
  * reaches us as a key (raw mode): it stops an answer, clears the editor, or
@@ -12,14 +12,11 @@
 #include "tui.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <langinfo.h>
 #include <locale.h>
-#include <math.h>
 #include <ncurses.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +27,7 @@
 #include "config_file.h"
 #include "history.h"
 #include "standard_io.h"
+#include "tui_answer.h"
 #include "tui_conversation.h"
 #include "tui_notice.h"
 
@@ -63,157 +61,6 @@ static void define_keys(void)
 		define_key(keys[i].seq, keys[i].code);
 }
 
-/* ---- the answer's worker ---------------------------------------------------- */
-
-static int on_answer_text(void *user_data, const char *text, size_t length)
-{
-	struct tui *t = user_data;
-	pthread_mutex_lock(&t->lock);
-	if (t->pending_length + length + 1 > t->pending_capacity) {
-		size_t cap = (t->pending_length + length + 1) * 2;
-		char *p = realloc(t->pending, cap);
-		if (p) {
-			t->pending = p;
-			t->pending_capacity = cap;
-		}
-	}
-	if (t->pending_length + length + 1 <= t->pending_capacity) {
-		memcpy(t->pending + t->pending_length, text, length);
-		t->pending_length += length;
-	}
-	pthread_mutex_unlock(&t->lock);
-	ssize_t ignored = write(t->wake[1], "t", 1);   /* a full pipe already wakes the loop */
-	(void)ignored;
-	if (t->setup->stream_delay_ms > 0 && !atomic_load(&t->cancel)) {
-		/* slows an answer down enough for a test (or a person) to interrupt it */
-		struct timespec pause = {t->setup->stream_delay_ms / 1000, (t->setup->stream_delay_ms % 1000) * 1000000L};
-		nanosleep(&pause, NULL);
-	}
-	return atomic_load(&t->cancel) ? 1 : 0;
-}
-
-static void *answer_worker(void *arg)
-{
-	struct tui *t = arg;
-	struct generation_stats stats;
-	char err[512] = "";
-	memset(&stats, 0, sizeof stats);
-	int rc = chat_session_ask(t->session, t->asking, &t->settings, &t->cancel, on_answer_text, t, &stats,
-				  err, sizeof err);
-	pthread_mutex_lock(&t->lock);
-	t->worker_finished = true;
-	t->worker_status = rc;
-	t->worker_stats = stats;
-	snprintf(t->worker_error, sizeof t->worker_error, "%s", err);
-	pthread_mutex_unlock(&t->lock);
-	ssize_t ignored = write(t->wake[1], "d", 1);
-	(void)ignored;
-	return NULL;
-}
-
-int tui_ask(struct tui *t, const char *message, bool show_message)
-{
-	sigset_t all, old;
-	if (!(t->asking = strdup(message)))
-		return -1;
-	if (show_message)
-		transcript_add(&t->transcript, TRANSCRIPT_USER, message, strlen(message));
-	transcript_add(&t->transcript, TRANSCRIPT_ASSISTANT, "", 0);
-	t->messages_before = chat_session_message_count(t->session);
-	tui_conversation_save(t, t->asking);
-	atomic_store(&t->cancel, false);
-	t->worker_finished = false;
-	t->pending_length = 0;
-	t->scroll = 0;
-	/* signals belong to the event loop: the worker starts with all of them blocked */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int rc = pthread_create(&t->worker, NULL, answer_worker, t);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
-		tui_notice_hint(t, true, "cannot start the answer: %s", strerror(rc));
-		transcript_remove_last(&t->transcript);
-		if (show_message) {
-			/* the message goes back to the editor rather than being lost */
-			transcript_remove_last(&t->transcript);
-			if (t->input.length == 0)
-				input_set(&t->input, t->asking);
-		}
-		free(t->asking);
-		t->asking = NULL;
-		return -1;
-	}
-	t->generating = true;
-	return 0;
-}
-
-/* Moves the text streamed so far into the transcript. */
-static void fold_pending(struct tui *t)
-{
-	char drain[256];
-	while (read(t->wake[0], drain, sizeof drain) > 0)
-		;
-	pthread_mutex_lock(&t->lock);
-	if (t->pending_length) {
-		size_t before = transcript_row_count(&t->transcript);
-		transcript_append(&t->transcript, t->pending, t->pending_length);
-		t->pending_length = 0;
-		if (t->scroll > 0) {
-			/* the reader scrolled away: keep the rows they look at still */
-			transcript_layout(&t->transcript, COLS);
-			t->scroll += transcript_row_count(&t->transcript) - before;
-		}
-	}
-	pthread_mutex_unlock(&t->lock);
-}
-
-/* Joins the answer's thread (waiting for it when it still runs), keeps its
- * statistics and saves the conversation. */
-static void finish_answer(struct tui *t)
-{
-	pthread_join(t->worker, NULL);
-	fold_pending(t);
-	t->generating = false;
-	t->worker_finished = false;
-	if (chat_session_message_count(t->session) < t->messages_before + 2) {
-		/* the question never reached the model: give it back to the editor */
-		transcript_remove_last(&t->transcript);
-		transcript_remove_last(&t->transcript);
-		if (t->input.length == 0)
-			input_set(&t->input, t->asking);
-	}
-	if (t->worker_status != 0) {
-		tui_notice_add(t, TRANSCRIPT_ERROR, "error: %s", t->worker_error);
-	} else {
-		t->last_stats = t->worker_stats;
-		t->have_stats = true;
-		if (t->worker_stats.cancelled)
-			tui_notice_hint(t, false, "Answer stopped; what was produced is kept.");
-	}
-	free(t->asking);
-	t->asking = NULL;
-	t->context_used = chat_session_context_used(t->session);
-	tui_conversation_save(t, t->asking);
-}
-
-static void collect_answer(struct tui *t)
-{
-	fold_pending(t);
-	pthread_mutex_lock(&t->lock);
-	bool finished = t->worker_finished;
-	pthread_mutex_unlock(&t->lock);
-	if (finished && t->generating)
-		finish_answer(t);
-}
-
-static void stop_answer(struct tui *t)
-{
-	if (!t->generating)
-		return;
-	atomic_store(&t->cancel, true);
-	finish_answer(t);
-}
-
 /* ---- keys ------------------------------------------------------------------ */
 
 static void insert_char(struct tui *t, wint_t ch)
@@ -235,7 +82,7 @@ static void submit(struct tui *t)
 		free(line);
 		return;
 	}
-	if (t->generating) {
+	if (t->answer.running) {
 		tui_notice_hint(t, false, "Still answering: Ctrl-C stops it (your text stays here).");
 		return;
 	}
@@ -243,7 +90,7 @@ static void submit(struct tui *t)
 	if (!message)
 		return;
 	/* "//text" sends "/text" */
-	tui_ask(t, message[0] == '/' ? message + 1 : message, true);
+	tui_answer_start(t, message[0] == '/' ? message + 1 : message, true);
 	free(message);
 }
 
@@ -262,8 +109,8 @@ static void scroll_by(struct tui *t, long rows)
 
 static void on_ctrl_c(struct tui *t)
 {
-	if (t->generating) {
-		atomic_store(&t->cancel, true);
+	if (t->answer.running) {
+		tui_answer_cancel(&t->answer);
 		tui_notice_hint(t, false, "Stopping the answer...");
 		return;
 	}
@@ -514,22 +361,22 @@ static void event_loop(struct tui *t)
 	double last_draw = 0;
 	while (!t->quit && !tui_signal_received) {
 		double now = monotonic_seconds();
-		int timeout = t->generating ? 250 : 1000;
-		if (stale && (!t->generating || now - last_draw >= STREAM_FRAME_SECONDS)) {
+		int timeout = t->answer.running ? 250 : 1000;
+		if (stale && (!t->answer.running || now - last_draw >= STREAM_FRAME_SECONDS)) {
 			tui_draw(t);
 			last_draw = now;
 			stale = false;
 		} else if (stale) {
 			timeout = (int)((STREAM_FRAME_SECONDS - (now - last_draw)) * 1000) + 1;
 		}
-		struct pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {t->wake[0], POLLIN, 0}};
+		struct pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {tui_answer_wake_fd(&t->answer), POLLIN, 0}};
 		int n = poll(fds, 2, timeout);
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n < 0)
 			stale = true;   /* a signal: perhaps a resize */
-		if (fds[1].revents & POLLIN || t->generating) {
-			collect_answer(t);
+		if (fds[1].revents & POLLIN || t->answer.running) {
+			tui_answer_collect(t, COLS);
 			stale = true;
 		}
 		if (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL)) {
@@ -571,13 +418,7 @@ static void tui_free(struct tui *t)
 	input_free(&t->input);
 	preset_free(&t->preset);
 	free(t->system_prompt);
-	free(t->pending);
-	free(t->asking);
-	if (t->wake[0] >= 0)
-		close(t->wake[0]);
-	if (t->wake[1] >= 0)
-		close(t->wake[1]);
-	pthread_mutex_destroy(&t->lock);
+	tui_answer_free(&t->answer);
 }
 
 static int tui_prepare(struct tui *t, char *err, size_t err_size)
@@ -626,11 +467,9 @@ int tui_run(const struct tui_settings *settings)
 
 	memset(&t, 0, sizeof t);
 	t.setup = settings;
-	t.wake[0] = t.wake[1] = -1;
 	sampling_overrides_init(&t.overrides);
-	pthread_mutex_init(&t.lock, NULL);
 	transcript_init(&t.transcript);
-	if (input_init(&t.input) != 0 || pipe2(t.wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+	if (tui_answer_init(&t.answer) != 0 || input_init(&t.input) != 0) {
 		fprintf(stderr, "llmchat: cannot start the interface: %s\n", strerror(errno));
 		tui_free(&t);
 		return EXIT_ERROR;
@@ -657,7 +496,7 @@ int tui_run(const struct tui_settings *settings)
 	stderr_capture(&t);
 	tui_conversation_restore_draft(&t);
 	event_loop(&t);
-	stop_answer(&t);
+	tui_answer_stop(&t, COLS);
 	tui_conversation_save_draft(&t);
 	screen_end(&t);
 	stderr_release(&t);

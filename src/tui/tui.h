@@ -26,6 +26,7 @@
 #include "model_runtime.h"
 #include "presets.h"
 #include "themes.h"
+#include "tui_answer.h"
 #include "tui_conversation.h"
 #include "tui_notice.h"
 #include "tui_input.h"
@@ -68,21 +69,7 @@ struct tui {
 	struct input_editor input;
 	struct history_record history;       /* where the conversation is kept, and how its last save went */
 
-	/* the answer in progress */
-	bool generating;
-	pthread_t worker;
-	pthread_mutex_t lock;
-	int wake[2];                         /* worker -> event loop */
-	char *asking;                        /* the user message being answered */
-	size_t messages_before;              /* the session's message count before the ask */
-	atomic_bool cancel;                 /* polled by chat_session_ask between tokens */
-	/* under lock: */
-	char *pending;
-	size_t pending_length, pending_capacity;
-	bool worker_finished;
-	int worker_status;
-	char worker_error[512];
-	struct generation_stats worker_stats;
+	struct tui_answer answer;            /* the answer in progress (tui_answer.h) */
 
 	/* what the status line shows */
 	struct generation_stats last_stats;
@@ -109,7 +96,5 @@ void tui_draw(struct tui *t);
 /* tui_commands.c: runs a line that starts with '/'. */
 void tui_command(struct tui *t, const char *line);
 
-/* tui.c, for the commands */
-int tui_ask(struct tui *t, const char *message, bool show_message);
 
 #endif

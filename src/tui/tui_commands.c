@@ -17,6 +17,7 @@
 #include "config_file.h"
 #include "history.h"
 #include "tui.h"
+#include "tui_answer.h"
 #include "tui_conversation.h"
 #include "tui_notice.h"
 
@@ -48,9 +49,9 @@ static void cmd_help(struct tui *t, char *args)
 
 static bool busy(struct tui *t)
 {
-	if (t->generating)
+	if (t->answer.running)
 		tui_notice_hint(t, false, "Still answering: Ctrl-C stops it first.");
-	return t->generating;
+	return t->answer.running;
 }
 
 static void cmd_system(struct tui *t, char *args)
@@ -134,7 +135,7 @@ static void cmd_retry(struct tui *t, char *args)
 	while (t->transcript.count && t->transcript.entries[t->transcript.count - 1].kind != TRANSCRIPT_ASSISTANT)
 		transcript_remove_last(&t->transcript);
 	transcript_remove_last(&t->transcript);
-	tui_ask(t, copy, false);
+	tui_answer_start(t, copy, false);
 	free(copy);
 }
 
@@ -300,7 +301,7 @@ static void cmd_stats(struct tui *t, char *args)
 		 "Context: %d of %d tokens.  Messages: %zu.",
 		 s->generated_tokens, s->tokens_per_second, s->time_to_first_token, s->prompt_tokens,
 		 s->prefilled_tokens, s->cancelled ? "; stopped" : s->stopped_by_limit ? "; cut at the limit" : "",
-		 t->context_used, t->context_length, t->generating ? 0 : chat_session_message_count(t->session));
+		 t->context_used, t->context_length, t->answer.running ? 0 : chat_session_message_count(t->session));
 }
 
 struct theme_list_state {

@@ -176,7 +176,7 @@ static void status_text(const struct tui *t, int width, char *out, size_t size)
 	for (int dropped = 0; dropped <= PART_COUNT; dropped++) {
 		/* parts below `dropped` (in the enum's order) are left out */
 #define PART(i) ((i) < dropped ? "" : parts[i])
-		snprintf(out, size, " %s%s%s%s | ctx %d/%d%s%s%s%s", t->generating ? "answering... | " : "",
+		snprintf(out, size, " %s%s%s%s | ctx %d/%d%s%s%s%s", t->answer.running ? "answering... | " : "",
 			 model_runtime_model_name(&t->runtime),
 			 PART(FORMAT), PART(BACKEND), t->context_used, t->context_length, PART(SPEED), PART(TTFT),
 			 PART(PRESET), t->scroll ? " | PgDn" : "");
