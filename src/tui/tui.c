@@ -28,8 +28,11 @@
 #include "history.h"
 #include "standard_io.h"
 #include "tui_answer.h"
+#include "tui_commands.h"
 #include "tui_conversation.h"
+#include "tui_draw.h"
 #include "tui_notice.h"
+#include "tui_terminal.h"
 
 /* The one piece of global state: what a signal handler can reach. */
 static volatile sig_atomic_t tui_signal_received;
@@ -71,6 +74,16 @@ static void insert_char(struct tui *t, wint_t ch)
 		input_insert(&t->input, (const char *)buf, (size_t)n);
 }
 
+static void run_command(struct tui *t, const char *line)
+{
+	char err[512];
+	switch (tui_command_run(t, line, err, sizeof err)) {
+	case TUI_COMMAND_DONE: break;
+	case TUI_COMMAND_QUIT: t->quit = true; break;
+	case TUI_COMMAND_ERROR: tui_notice_hint(t, true, "%s", err); break;
+	}
+}
+
 static void submit(struct tui *t)
 {
 	if (strspn(t->input.text, " \t\n") == t->input.length)
@@ -78,7 +91,7 @@ static void submit(struct tui *t)
 	if (t->input.text[0] == '/' && t->input.text[1] != '/') {
 		char *line = input_take(&t->input);
 		if (line)
-			tui_command(t, line);
+			run_command(t, line);
 		free(line);
 		return;
 	}

@@ -1,22 +1,23 @@
 /*
- * tui.h - the interactive interface's state, shared by its files:
- *   tui.c           set-up, the event loop, keys, the answer's worker thread
- *   tui_draw.c      drawing the transcript, the status line and the editor
- *   tui_commands.c  the /commands
+ * tui.h - the interactive interface: what the program gives it and runs
+ * (struct tui_settings, tui_run), and its state, struct tui, which its files
+ * share.  Each file has its own header for what it promises; from the bottom:
+ *   tui_notice.c        notices into the transcript, the hint line (a leaf)
  *   tui_conversation.c  settings, system prompt, history file, /load, the draft
- *   tui_terminal.c  whether the terminal can take the interface
- * Its models (tui_transcript.h, tui_input.h) know nothing of ncurses.
- *
- * Threads: chat_session_ask runs in one worker thread per answer; the text it
- * streams goes into `pending` under `lock`, and a byte on the `wake` pipe wakes
- * the event loop, which alone touches ncurses, the transcript and (while no
- * answer runs) the session.
+ *   tui_answer.c        the answer's worker thread and its hand-over
+ *   tui_commands.c      the /commands
+ *   tui_view.c          the layout for a terminal size: heights, scrolls
+ *   tui_draw.c          drawing the transcript, the status line and the editor
+ *   tui_terminal.c      whether the terminal can take the interface
+ *   tui.c               set-up, the event loop, keys: the top, calls them all
+ * A file calls only those above it in this list (the commands set the theme's
+ * colours through tui_draw.h); none calls tui.c.  The models (tui_transcript.h,
+ * tui_input.h, tui_markdown.h, tui_text.h) know nothing of ncurses nor of
+ * struct tui.
  */
 #ifndef LLMCHAT_TUI_H
 #define LLMCHAT_TUI_H
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -26,10 +27,9 @@
 #include "model_runtime.h"
 #include "presets.h"
 #include "themes.h"
-#include "tui_answer.h"
-#include "tui_conversation.h"
-#include "tui_notice.h"
+#include "tui_answer.h"        /* struct tui_answer */
 #include "tui_input.h"
+#include "tui_notice.h"        /* struct tui_hint */
 #include "tui_transcript.h"
 
 /* What the program gives the interface (mode_tui.c fills it from the options). */
@@ -85,16 +85,5 @@ struct tui {
 	bool in_paste;
 	bool quit;
 };
-
-/* tui_terminal.c: TERM names a terminal ncurses knows */
-bool tui_terminal_usable(void);
-
-/* tui_draw.c */
-void tui_draw_init_colors(struct tui *t);
-void tui_draw(struct tui *t);
-
-/* tui_commands.c: runs a line that starts with '/'. */
-void tui_command(struct tui *t, const char *line);
-
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * tui_draw.c - the screen, drawn whole from the models on every update.
+ * tui_draw.c - the screen, drawn whole from the models on every update; see
+ * tui_draw.h.
  *
  * Layout, top to bottom: the transcript, the status line, the editor (at most a
  * third of the screen; it scrolls to keep the cursor in view).  Each update
@@ -7,6 +8,8 @@
  * Every row is drawn cluster by cluster and clipped at the right edge, so a
  * cluster that does not fit is left out rather than wrapped onto the next row.
  */
+#include "tui_draw.h"
+
 #include <math.h>
 #include <ncurses.h>
 #include <stdio.h>
@@ -51,7 +54,7 @@ static short terminal_color(short c)
 	return basic_color(c);
 }
 
-void tui_draw_init_colors(struct tui *t)
+void tui_draw_init_colors(const struct tui *t)
 {
 	if (!t->color)
 		return;
