@@ -33,6 +33,7 @@
 #include "tui_draw.h"
 #include "tui_notice.h"
 #include "tui_terminal.h"
+#include "tui_view.h"
 
 /* The one piece of global state: what a signal handler can reach. */
 static volatile sig_atomic_t tui_signal_received;
@@ -363,6 +364,24 @@ static double monotonic_seconds(void)
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* Draws the screen: wraps the transcript for the width, computes the view,
+ * keeps the scrolls it decided (and the transcript's height, what PgUp pages
+ * by), and draws it.  A terminal too small to show anything changes nothing. */
+static void redraw(struct tui *t)
+{
+	struct tui_view view;
+	if (tui_view_fits(LINES, COLS))
+		transcript_layout(&t->transcript, COLS);
+	tui_view_compute(t, LINES, COLS, &view);
+	if (!view.blank) {
+		t->scroll = view.scroll;
+		t->input_scroll = view.input_scroll;
+		t->transcript_height = view.transcript_rows;
+	}
+	tui_draw(t, &view);
+	tui_view_free(&view);
+}
+
 /* A streamed answer redraws at most this often; keys always redraw at once.  A
  * small model streams thousands of tokens a second, and drawing each would take
  * the cores the model needs. */
@@ -376,7 +395,7 @@ static void event_loop(struct tui *t)
 		double now = monotonic_seconds();
 		int timeout = t->answer.running ? 250 : 1000;
 		if (stale && (!t->answer.running || now - last_draw >= STREAM_FRAME_SECONDS)) {
-			tui_draw(t);
+			redraw(t);
 			last_draw = now;
 			stale = false;
 		} else if (stale) {
@@ -405,7 +424,7 @@ static void event_loop(struct tui *t)
 			keys = true;
 		}
 		if (keys) {
-			tui_draw(t);
+			redraw(t);
 			last_draw = monotonic_seconds();
 			stale = false;
 		}
