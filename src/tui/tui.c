@@ -357,7 +357,10 @@ static void install_signals(void)
 	sigaction(SIGQUIT, &sa, NULL);
 }
 
-static double monotonic_seconds(void)
+/* Seconds on the monotonic clock (which, unlike the wall clock, never jumps):
+ * what the frame pacing below measures.  src/base/clock.h's
+ * clock_monotonic_seconds is to take its place. */
+static double monotonic_clock_seconds(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -392,7 +395,7 @@ static void event_loop(struct tui *t)
 	bool stale = true;          /* the screen lags the models */
 	double last_draw = 0;
 	while (!t->quit && !tui_signal_received) {
-		double now = monotonic_seconds();
+		double now = monotonic_clock_seconds();
 		int timeout = t->answer.running ? 250 : 1000;
 		if (stale && (!t->answer.running || now - last_draw >= STREAM_FRAME_SECONDS)) {
 			redraw(t);
@@ -425,7 +428,7 @@ static void event_loop(struct tui *t)
 		}
 		if (keys) {
 			redraw(t);
-			last_draw = monotonic_seconds();
+			last_draw = monotonic_clock_seconds();
 			stale = false;
 		}
 	}
