@@ -5,13 +5,12 @@
  *   tui_notice.c        notices into the transcript, the hint line (a leaf)
  *   tui_conversation.c  settings, system prompt, history file, /load, the draft
  *   tui_answer.c        the answer's worker thread and its hand-over
- *   tui_commands.c      the /commands
  *   tui_view.c          the layout for a terminal size: heights, scrolls
  *   tui_draw.c          drawing the transcript, the status line and the editor
+ *   tui_commands.c      the /commands
  *   tui_terminal.c      whether the terminal can take the interface
  *   tui.c               set-up, the event loop, keys: the top, calls them all
- * A file calls only those above it in this list (the commands set the theme's
- * colours through tui_draw.h); none calls tui.c.  The models (tui_transcript.h,
+ * A file calls only files above it in this list; none calls tui.c.  The models (tui_transcript.h,
  * tui_input.h, tui_markdown.h, tui_text.h) know nothing of ncurses nor of
  * struct tui.
  */

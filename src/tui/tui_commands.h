@@ -4,7 +4,8 @@
  * A command never goes to the model.  Its output goes into the transcript as
  * notices, or into the hint; a failure comes back to the caller with its message,
  * and the caller decides what quitting means.  Above the answer (/retry), the
- * conversation and the notices; nothing here runs the event loop.
+ * conversation, the notices and the colours (tui_draw.h, /theme); nothing here
+ * runs the event loop.
  */
 #ifndef LLMCHAT_TUI_COMMANDS_H
 #define LLMCHAT_TUI_COMMANDS_H

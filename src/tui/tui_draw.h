@@ -2,8 +2,8 @@
  * tui_draw.h - the screen, drawn whole from the models on every update.
  *
  * Drawing reads struct tui and writes nothing into it: what its layout decides
- * (heights, scrolls) is computed before, by tui_view.h.  Only this file and tui.c
- * speak to ncurses.
+ * (heights, scrolls) is computed before, by tui_view.h.  Of the interface's
+ * files only this one, tui.c and tui_terminal.c speak to ncurses.
  */
 #ifndef LLMCHAT_TUI_DRAW_H
 #define LLMCHAT_TUI_DRAW_H
