@@ -18,6 +18,8 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +35,17 @@
 #include "sampler.h"
 #include "standard_io.h"
 
-/* The one piece of global state: the signal that stops the answer (0: none). */
+/* The one piece of global state, what the signal handler reaches: the signal
+ * that stops the answer (0: none), and the flag the session and the engine poll.
+ * A handler may touch an atomic only when it is lock-free. */
+_Static_assert(ATOMIC_BOOL_LOCK_FREE == 2, "a signal handler sets the stop flag: atomic_bool must be lock-free");
 static volatile sig_atomic_t pipe_stop_signal;
+static atomic_bool pipe_stop_requested;
 
 static void on_stop_signal(int sig)
 {
 	pipe_stop_signal = sig;
+	atomic_store(&pipe_stop_requested, true);
 }
 
 /* Catches SIGINT, SIGTERM and SIGHUP, except those the caller ignores.  Writes
@@ -74,7 +81,7 @@ static int output_write(void *user_data, const char *text, size_t length)
 		out->error = errno ? errno : EIO;
 		return 1;
 	}
-	if (out->delay_ms > 0 && !pipe_stop_signal) {
+	if (out->delay_ms > 0 && !atomic_load(&pipe_stop_requested)) {
 		struct timespec pause = {out->delay_ms / 1000, out->delay_ms % 1000 * 1000000L};
 		nanosleep(&pause, NULL);   /* a signal ends it early */
 	}
@@ -129,7 +136,7 @@ static int continue_raw(struct model_runtime *rt, const char *text, size_t lengt
 	}
 	if (sampler_create(c->vocab_size, &settings->sampling, &sampler, err, err_size) != 0)
 		goto done;
-	int prefilled = engine_prefill(rt->engine, ids, count, logits, &pipe_stop_signal, err, err_size);
+	int prefilled = engine_prefill(rt->engine, ids, count, logits, &pipe_stop_requested, err, err_size);
 	if (prefilled != 0) {
 		rc = prefilled > 0 ? 0 : -1;
 		goto done;
@@ -142,7 +149,7 @@ static int continue_raw(struct model_runtime *rt, const char *text, size_t lengt
 			goto done;
 		if (piece_length > 0 && output_write(out, piece, piece_length) != 0)
 			break;
-		if (pipe_stop_signal)
+		if (atomic_load(&pipe_stop_requested))
 			break;
 		if (count == capacity) {
 			int32_t *more = realloc(ids, 2 * capacity * sizeof *ids);
@@ -161,7 +168,7 @@ static int continue_raw(struct model_runtime *rt, const char *text, size_t lengt
 	}
 	/* an incomplete character at the end: its bytes, as they are */
 	bpe_stream_flush(&stream, &piece, &piece_length);
-	if (piece_length > 0 && !pipe_stop_signal)
+	if (piece_length > 0 && !atomic_load(&pipe_stop_requested))
 		output_write(out, piece, piece_length);
 	rc = 0;
 	goto done;
@@ -189,7 +196,7 @@ static int answer_chat(struct model_runtime *rt, const struct options *opts, con
 		rc = -1;
 	}
 	if (rc == 0)
-		rc = chat_session_ask(session, message, settings, &pipe_stop_signal, output_write, out, stats,
+		rc = chat_session_ask(session, message, settings, &pipe_stop_requested, output_write, out, stats,
 				      err, err_size);
 	chat_session_free(session);
 	return rc;

@@ -13,6 +13,7 @@
 #include "chat_session.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,7 +185,7 @@ static int cache_push(struct chat_session *s, const int32_t *ids, size_t count)
 /* Runs ids through the engine after the longest prefix it already holds; the
  * logits of the last token end in s->logits.  Returns 0, -1 with a message, or 1
  * when cancel stopped it (the cache then holds the prefix alone). */
-static int prefill(struct chat_session *s, const int32_t *ids, size_t count, volatile sig_atomic_t *cancel,
+static int prefill(struct chat_session *s, const int32_t *ids, size_t count, const atomic_bool *cancel,
 		   struct generation_stats *stats, char *err, size_t err_size)
 {
 	size_t prefix = 0;
@@ -265,7 +266,7 @@ static int show_token(struct chat_session *s, struct bpe_stream *stream, int32_t
 
 /* Decodes the answer after prefill: sample, stream, feed back, until a stop. */
 static int decode_answer(struct chat_session *s, const struct generation_settings *settings,
-			 volatile sig_atomic_t *cancel, chat_text_fn on_text, void *user_data,
+			 const atomic_bool *cancel, chat_text_fn on_text, void *user_data,
 			 struct generation_stats *stats, struct answer *answer, double start,
 			 char *err, size_t err_size)
 {
@@ -303,7 +304,7 @@ static int decode_answer(struct chat_session *s, const struct generation_setting
 				      engine_position(s->engine) >= engine_context_length(s->engine);
 		/* greedy: the GPU computes the next token while this one's text is shown */
 		bool begun = false;
-		if (greedy && !at_limit && !(cancel && *cancel)) {
+		if (greedy && !at_limit && !(cancel && atomic_load(cancel))) {
 			if (engine_decode_greedy_begin(s->engine, token, err, err_size) != 0)
 				rc = -1;
 			else
@@ -324,7 +325,7 @@ static int decode_answer(struct chat_session *s, const struct generation_setting
 		}
 		if (rc != 0)
 			break;
-		if (shown > 0 || (cancel && *cancel)) {
+		if (shown > 0 || (cancel && atomic_load(cancel))) {
 			stats->cancelled = true;
 			break;
 		}
@@ -420,7 +421,7 @@ static int render_fitting(struct chat_session *s, const struct generation_settin
 }
 
 int chat_session_ask(struct chat_session *session, const char *user_message,
-		     const struct generation_settings *settings, volatile sig_atomic_t *cancel,
+		     const struct generation_settings *settings, const atomic_bool *cancel,
 		     chat_text_fn on_text, void *user_data, struct generation_stats *stats,
 		     char *err, size_t err_size)
 {

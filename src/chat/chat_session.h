@@ -9,7 +9,7 @@
 #ifndef LLMCHAT_CHAT_SESSION_H
 #define LLMCHAT_CHAT_SESSION_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -87,13 +87,14 @@ int chat_session_set_system(struct chat_session *session, const char *system_pro
 
 /* Appends a user message, generates the assistant's answer streaming through
  * on_text, and appends the answer (even a cancelled or partial one) to the
- * conversation.  cancel (may be NULL) is polled between tokens, and in the
+ * conversation.  cancel (may be NULL; another thread or a signal handler sets
+ * it) is polled between tokens, and in the
  * prefill between the engine's batches (set there, the answer is empty).  A token
  * of any length the tokenizer holds is shown whole.  The k-th answer
  * of a session (from 0) samples with settings->sampling.seed + k, so a retried
  * answer differs while a whole session with a fixed seed repeats. */
 int chat_session_ask(struct chat_session *session, const char *user_message,
-		     const struct generation_settings *settings, volatile sig_atomic_t *cancel,
+		     const struct generation_settings *settings, const atomic_bool *cancel,
 		     chat_text_fn on_text, void *user_data, struct generation_stats *stats,
 		     char *err, size_t err_size);
 

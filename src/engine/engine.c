@@ -26,6 +26,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -509,7 +510,7 @@ int engine_forward(struct engine *engine, const int32_t *tokens, size_t count,
 }
 
 int engine_prefill(struct engine *engine, const int32_t *tokens, size_t count, float *logits,
-		   volatile sig_atomic_t *cancel, char *err, size_t err_size)
+		   const atomic_bool *cancel, char *err, size_t err_size)
 {
 	const int start = engine->position;
 	const size_t piece = engine->ops->batch_tokens > 0 ? (size_t)engine->ops->batch_tokens : count;
@@ -523,13 +524,13 @@ int engine_prefill(struct engine *engine, const int32_t *tokens, size_t count, f
 	 * more than a batch rather than leave one token alone: a one-token call with
 	 * logits is a decode step, which a backend may run another way. */
 	while (rc == 0 && count - done > piece + 1) {
-		if (cancel && *cancel)
+		if (cancel && atomic_load(cancel))
 			rc = 1;
 		else if (engine_forward(engine, tokens + done, piece, NULL, false, err, err_size) != 0)
 			rc = -1;
 		done += piece;
 	}
-	if (rc == 0 && cancel && *cancel)
+	if (rc == 0 && cancel && atomic_load(cancel))
 		rc = 1;
 	if (rc == 0 && engine_forward(engine, tokens + done, count - done, logits, false, err, err_size) != 0)
 		rc = -1;

@@ -8,7 +8,7 @@
 #ifndef LLMCHAT_ENGINE_H
 #define LLMCHAT_ENGINE_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -69,11 +69,12 @@ int engine_forward(struct engine *engine, const int32_t *tokens, size_t count,
 
 /* engine_forward for a prompt (logits of the last token) that can be stopped: the
  * tokens run in pieces of the backend's batch, which compute the same bits as one
- * call, and *cancel (may be NULL) is polled before each.  Returns 0, -1 with a
+ * call, and *cancel (may be NULL; set by another thread or a signal handler) is
+ * polled before each.  Returns 0, -1 with a
  * message, or 1 when cancel stopped it; on -1 and 1 the engine is back at the
  * position it started from. */
 int engine_prefill(struct engine *engine, const int32_t *tokens, size_t count, float *logits,
-		   volatile sig_atomic_t *cancel, char *err, size_t err_size);
+		   const atomic_bool *cancel, char *err, size_t err_size);
 
 /* Greedy decoding: runs token at the current position and gives the id of the largest
  * logit of the result (the lowest id among equal ones, as sampler.h's greedy), without

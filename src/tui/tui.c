@@ -1,9 +1,9 @@
 /*
- * tui.c - the interactive interface: set-up, the event loop, keys, and the
- * worker thread that runs each answer.
+ * tui.c - the interactive interface: set-up, the event loop and the keys.
  *
- * The loop waits in poll() on the terminal and on the worker's wake pipe, takes
- * every key ncurses has, folds in the text streamed meanwhile, and draws once.
+ * The loop waits in poll() on the terminal and on the answer's wake pipe
+ * (tui_answer.h), takes every key ncurses has, folds in the text streamed
+ * meanwhile, and draws once.
  * A signal (SIGTERM, SIGHUP, an outside SIGINT) only sets a flag; the loop then
  * stops the answer, saves the conversation and restores the terminal.  Ctrl-C
  * reaches us as a key (raw mode): it stops an answer, clears the editor, or
@@ -12,13 +12,11 @@
 #include "tui.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <langinfo.h>
 #include <locale.h>
-#include <math.h>
 #include <ncurses.h>
 #include <poll.h>
-#include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +27,13 @@
 #include "config_file.h"
 #include "history.h"
 #include "standard_io.h"
+#include "tui_answer.h"
+#include "tui_commands.h"
+#include "tui_conversation.h"
+#include "tui_draw.h"
+#include "tui_notice.h"
+#include "tui_terminal.h"
+#include "tui_view.h"
 
 /* The one piece of global state: what a signal handler can reach. */
 static volatile sig_atomic_t tui_signal_received;
@@ -60,178 +65,6 @@ static void define_keys(void)
 		define_key(keys[i].seq, keys[i].code);
 }
 
-void tui_hint(struct tui *t, bool error, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(t->hint, sizeof t->hint, fmt, ap);
-	va_end(ap);
-	t->hint_is_error = error;
-}
-
-void tui_info(struct tui *t, enum transcript_kind kind, const char *fmt, ...)
-{
-	char buf[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	if (transcript_add(&t->transcript, kind, buf, strlen(buf)) != 0)
-		tui_hint(t, true, "out of memory");
-	t->scroll = 0;
-}
-
-/* ---- the answer's worker ---------------------------------------------------- */
-
-static int on_answer_text(void *user_data, const char *text, size_t length)
-{
-	struct tui *t = user_data;
-	pthread_mutex_lock(&t->lock);
-	if (t->pending_length + length + 1 > t->pending_capacity) {
-		size_t cap = (t->pending_length + length + 1) * 2;
-		char *p = realloc(t->pending, cap);
-		if (p) {
-			t->pending = p;
-			t->pending_capacity = cap;
-		}
-	}
-	if (t->pending_length + length + 1 <= t->pending_capacity) {
-		memcpy(t->pending + t->pending_length, text, length);
-		t->pending_length += length;
-	}
-	pthread_mutex_unlock(&t->lock);
-	ssize_t ignored = write(t->wake[1], "t", 1);   /* a full pipe already wakes the loop */
-	(void)ignored;
-	if (t->setup->stream_delay_ms > 0 && !t->cancel) {
-		/* slows an answer down enough for a test (or a person) to interrupt it */
-		struct timespec pause = {t->setup->stream_delay_ms / 1000, (t->setup->stream_delay_ms % 1000) * 1000000L};
-		nanosleep(&pause, NULL);
-	}
-	return t->cancel ? 1 : 0;
-}
-
-static void *answer_worker(void *arg)
-{
-	struct tui *t = arg;
-	struct generation_stats stats;
-	char err[512] = "";
-	memset(&stats, 0, sizeof stats);
-	int rc = chat_session_ask(t->session, t->asking, &t->settings, &t->cancel, on_answer_text, t, &stats,
-				  err, sizeof err);
-	pthread_mutex_lock(&t->lock);
-	t->worker_finished = true;
-	t->worker_status = rc;
-	t->worker_stats = stats;
-	snprintf(t->worker_error, sizeof t->worker_error, "%s", err);
-	pthread_mutex_unlock(&t->lock);
-	ssize_t ignored = write(t->wake[1], "d", 1);
-	(void)ignored;
-	return NULL;
-}
-
-int tui_ask(struct tui *t, const char *message, bool show_message)
-{
-	sigset_t all, old;
-	if (!(t->asking = strdup(message)))
-		return -1;
-	if (show_message)
-		transcript_add(&t->transcript, TRANSCRIPT_USER, message, strlen(message));
-	transcript_add(&t->transcript, TRANSCRIPT_ASSISTANT, "", 0);
-	t->messages_before = chat_session_message_count(t->session);
-	tui_save_history(t);
-	t->cancel = 0;
-	t->worker_finished = false;
-	t->pending_length = 0;
-	t->scroll = 0;
-	/* signals belong to the event loop: the worker starts with all of them blocked */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int rc = pthread_create(&t->worker, NULL, answer_worker, t);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
-		tui_hint(t, true, "cannot start the answer: %s", strerror(rc));
-		transcript_remove_last(&t->transcript);
-		if (show_message) {
-			/* the message goes back to the editor rather than being lost */
-			transcript_remove_last(&t->transcript);
-			if (t->input.length == 0)
-				input_set(&t->input, t->asking);
-		}
-		free(t->asking);
-		t->asking = NULL;
-		return -1;
-	}
-	t->generating = true;
-	return 0;
-}
-
-/* Moves the text streamed so far into the transcript. */
-static void fold_pending(struct tui *t)
-{
-	char drain[256];
-	while (read(t->wake[0], drain, sizeof drain) > 0)
-		;
-	pthread_mutex_lock(&t->lock);
-	if (t->pending_length) {
-		size_t before = transcript_row_count(&t->transcript);
-		transcript_append(&t->transcript, t->pending, t->pending_length);
-		t->pending_length = 0;
-		if (t->scroll > 0) {
-			/* the reader scrolled away: keep the rows they look at still */
-			transcript_layout(&t->transcript, COLS);
-			t->scroll += transcript_row_count(&t->transcript) - before;
-		}
-	}
-	pthread_mutex_unlock(&t->lock);
-}
-
-/* Joins the answer's thread (waiting for it when it still runs), keeps its
- * statistics and saves the conversation. */
-static void finish_answer(struct tui *t)
-{
-	pthread_join(t->worker, NULL);
-	fold_pending(t);
-	t->generating = false;
-	t->worker_finished = false;
-	if (chat_session_message_count(t->session) < t->messages_before + 2) {
-		/* the question never reached the model: give it back to the editor */
-		transcript_remove_last(&t->transcript);
-		transcript_remove_last(&t->transcript);
-		if (t->input.length == 0)
-			input_set(&t->input, t->asking);
-	}
-	if (t->worker_status != 0) {
-		tui_info(t, TRANSCRIPT_ERROR, "error: %s", t->worker_error);
-	} else {
-		t->last_stats = t->worker_stats;
-		t->have_stats = true;
-		if (t->worker_stats.cancelled)
-			tui_hint(t, false, "Answer stopped; what was produced is kept.");
-	}
-	free(t->asking);
-	t->asking = NULL;
-	t->context_used = chat_session_context_used(t->session);
-	tui_save_history(t);
-}
-
-static void collect_answer(struct tui *t)
-{
-	fold_pending(t);
-	pthread_mutex_lock(&t->lock);
-	bool finished = t->worker_finished;
-	pthread_mutex_unlock(&t->lock);
-	if (finished && t->generating)
-		finish_answer(t);
-}
-
-static void stop_answer(struct tui *t)
-{
-	if (!t->generating)
-		return;
-	t->cancel = 1;
-	finish_answer(t);
-}
-
 /* ---- keys ------------------------------------------------------------------ */
 
 static void insert_char(struct tui *t, wint_t ch)
@@ -242,6 +75,16 @@ static void insert_char(struct tui *t, wint_t ch)
 		input_insert(&t->input, (const char *)buf, (size_t)n);
 }
 
+static void run_command(struct tui *t, const char *line)
+{
+	char err[512];
+	switch (tui_command_run(t, line, err, sizeof err)) {
+	case TUI_COMMAND_DONE: break;
+	case TUI_COMMAND_QUIT: t->quit = true; break;
+	case TUI_COMMAND_ERROR: tui_notice_hint(t, true, "%s", err); break;
+	}
+}
+
 static void submit(struct tui *t)
 {
 	if (strspn(t->input.text, " \t\n") == t->input.length)
@@ -249,19 +92,19 @@ static void submit(struct tui *t)
 	if (t->input.text[0] == '/' && t->input.text[1] != '/') {
 		char *line = input_take(&t->input);
 		if (line)
-			tui_command(t, line);
+			run_command(t, line);
 		free(line);
 		return;
 	}
-	if (t->generating) {
-		tui_hint(t, false, "Still answering: Ctrl-C stops it (your text stays here).");
+	if (t->answer.running) {
+		tui_notice_hint(t, false, "Still answering: Ctrl-C stops it (your text stays here).");
 		return;
 	}
 	char *message = input_take(&t->input);
 	if (!message)
 		return;
 	/* "//text" sends "/text" */
-	tui_ask(t, message[0] == '/' ? message + 1 : message, true);
+	tui_answer_start(t, message[0] == '/' ? message + 1 : message, true);
 	free(message);
 }
 
@@ -280,9 +123,9 @@ static void scroll_by(struct tui *t, long rows)
 
 static void on_ctrl_c(struct tui *t)
 {
-	if (t->generating) {
-		t->cancel = 1;
-		tui_hint(t, false, "Stopping the answer...");
+	if (t->answer.running) {
+		tui_answer_cancel(&t->answer);
+		tui_notice_hint(t, false, "Stopping the answer...");
 		return;
 	}
 	if (t->input.length > 0) {
@@ -296,7 +139,7 @@ static void on_ctrl_c(struct tui *t)
 		return;
 	}
 	t->quit_armed = true;
-	tui_hint(t, false, "Press Ctrl-C again to quit (or Ctrl-D).");
+	tui_notice_hint(t, false, "Press Ctrl-C again to quit (or Ctrl-D).");
 }
 
 static void on_mouse(struct tui *t)
@@ -391,7 +234,7 @@ static void on_input(struct tui *t, int kind, wint_t ch)
 	if (kind == KEY_CODE_YES && ch == KEY_RESIZE) {
 		/* a resize is not a key press: keep the hint */
 	} else {
-		t->hint[0] = '\0';
+		tui_notice_clear_hint(t);
 	}
 	if (t->in_paste && !(kind == KEY_CODE_YES && ch == KEY_PASTE_END)) {
 		/* pasted text goes in as it is, newlines included (terminals send them as CR) */
@@ -514,11 +357,32 @@ static void install_signals(void)
 	sigaction(SIGQUIT, &sa, NULL);
 }
 
-static double monotonic_seconds(void)
+/* Seconds on the monotonic clock (which, unlike the wall clock, never jumps):
+ * what the frame pacing below measures.  src/base/clock.h's
+ * clock_monotonic_seconds is to take its place. */
+static double monotonic_clock_seconds(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Draws the screen: wraps the transcript for the width, computes the view,
+ * keeps the scrolls it decided (and the transcript's height, what PgUp pages
+ * by), and draws it.  A terminal too small to show anything changes nothing. */
+static void redraw(struct tui *t)
+{
+	struct tui_view view;
+	if (tui_view_fits(LINES, COLS))
+		transcript_layout(&t->transcript, COLS);
+	tui_view_compute(t, LINES, COLS, &view);
+	if (!view.blank) {
+		t->scroll = view.scroll;
+		t->input_scroll = view.input_scroll;
+		t->transcript_height = view.transcript_rows;
+	}
+	tui_draw(t, &view);
+	tui_view_free(&view);
 }
 
 /* A streamed answer redraws at most this often; keys always redraw at once.  A
@@ -531,23 +395,23 @@ static void event_loop(struct tui *t)
 	bool stale = true;          /* the screen lags the models */
 	double last_draw = 0;
 	while (!t->quit && !tui_signal_received) {
-		double now = monotonic_seconds();
-		int timeout = t->generating ? 250 : 1000;
-		if (stale && (!t->generating || now - last_draw >= STREAM_FRAME_SECONDS)) {
-			tui_draw(t);
+		double now = monotonic_clock_seconds();
+		int timeout = t->answer.running ? 250 : 1000;
+		if (stale && (!t->answer.running || now - last_draw >= STREAM_FRAME_SECONDS)) {
+			redraw(t);
 			last_draw = now;
 			stale = false;
 		} else if (stale) {
 			timeout = (int)((STREAM_FRAME_SECONDS - (now - last_draw)) * 1000) + 1;
 		}
-		struct pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {t->wake[0], POLLIN, 0}};
+		struct pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {tui_answer_wake_fd(&t->answer), POLLIN, 0}};
 		int n = poll(fds, 2, timeout);
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n < 0)
 			stale = true;   /* a signal: perhaps a resize */
-		if (fds[1].revents & POLLIN || t->generating) {
-			collect_answer(t);
+		if (fds[1].revents & POLLIN || t->answer.running) {
+			tui_answer_collect(t, COLS);
 			stale = true;
 		}
 		if (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL)) {
@@ -563,8 +427,8 @@ static void event_loop(struct tui *t)
 			keys = true;
 		}
 		if (keys) {
-			tui_draw(t);
-			last_draw = monotonic_seconds();
+			redraw(t);
+			last_draw = monotonic_clock_seconds();
 			stale = false;
 		}
 	}
@@ -589,13 +453,7 @@ static void tui_free(struct tui *t)
 	input_free(&t->input);
 	preset_free(&t->preset);
 	free(t->system_prompt);
-	free(t->pending);
-	free(t->asking);
-	if (t->wake[0] >= 0)
-		close(t->wake[0]);
-	if (t->wake[1] >= 0)
-		close(t->wake[1]);
-	pthread_mutex_destroy(&t->lock);
+	tui_answer_free(&t->answer);
 }
 
 static int tui_prepare(struct tui *t, char *err, size_t err_size)
@@ -605,18 +463,18 @@ static int tui_prepare(struct tui *t, char *err, size_t err_size)
 	/* a bad preset or theme is reported, and the defaults are used */
 	if (presets_resolve(preset, &t->preset, problem, sizeof problem) != 0) {
 		fprintf(stderr, "llmchat: %s; using the default preset\n", problem);
-		tui_info(t, TRANSCRIPT_ERROR, "%s; using the default preset", problem);
+		tui_notice_add(t, TRANSCRIPT_ERROR, "%s; using the default preset", problem);
 		presets_resolve("default", &t->preset, err, err_size);
 	}
 	if (theme_load(t->setup->theme ? t->setup->theme : "default", &t->theme, problem, sizeof problem) != 0) {
 		fprintf(stderr, "llmchat: %s; using the default theme\n", problem);
-		tui_info(t, TRANSCRIPT_ERROR, "%s; using the default theme", problem);
+		tui_notice_add(t, TRANSCRIPT_ERROR, "%s; using the default theme", problem);
 	}
 	if (tui_open_model(t, err, err_size) != 0)
 		return -1;
-	tui_apply_settings(t);
+	tui_conversation_apply_settings(t);
 	const char *system = t->setup->system_prompt ? t->setup->system_prompt : t->preset.system_prompt;
-	if (system && tui_set_system(t, system) != 0) {
+	if (system && tui_conversation_set_system(t, system) != 0) {
 		snprintf(err, err_size, "out of memory");
 		return -1;
 	}
@@ -624,15 +482,13 @@ static int tui_prepare(struct tui *t, char *err, size_t err_size)
 		if (history_latest_path(t->history.path, sizeof t->history.path, problem, sizeof problem) != 0) {
 			/* nothing to resume is no failure: a new conversation starts */
 			t->history.path[0] = '\0';
-			tui_info(t, TRANSCRIPT_INFO, "%s; starting a new one", problem);
+			tui_notice_add(t, TRANSCRIPT_INFO, "%s; starting a new one", problem);
 			return 0;
 		}
-		if (tui_load_conversation(t, t->history.path) != 0) {
-			snprintf(err, err_size, "%s", t->hint);
+		if (tui_conversation_load(t, t->history.path, err, err_size) != 0)
 			return -1;
-		}
 		t->history.saved = true;   /* the file holds the conversation so far */
-		tui_info(t, TRANSCRIPT_INFO, "Resumed %s", t->history.path);
+		tui_notice_add(t, TRANSCRIPT_INFO, "Resumed %s", t->history.path);
 		t->context_used = 0;
 	}
 	return 0;
@@ -646,11 +502,9 @@ int tui_run(const struct tui_settings *settings)
 
 	memset(&t, 0, sizeof t);
 	t.setup = settings;
-	t.wake[0] = t.wake[1] = -1;
 	sampling_overrides_init(&t.overrides);
-	pthread_mutex_init(&t.lock, NULL);
 	transcript_init(&t.transcript);
-	if (input_init(&t.input) != 0 || pipe2(t.wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+	if (tui_answer_init(&t.answer) != 0 || input_init(&t.input) != 0) {
 		fprintf(stderr, "llmchat: cannot start the interface: %s\n", strerror(errno));
 		tui_free(&t);
 		return EXIT_ERROR;
@@ -675,10 +529,10 @@ int tui_run(const struct tui_settings *settings)
 		return EXIT_ERROR;
 	}
 	stderr_capture(&t);
-	tui_draft_restore(&t);
+	tui_conversation_restore_draft(&t);
 	event_loop(&t);
-	stop_answer(&t);
-	tui_draft_save(&t);
+	tui_answer_stop(&t, COLS);
+	tui_conversation_save_draft(&t);
 	screen_end(&t);
 	stderr_release(&t);
 	if (tui_signal_received)

@@ -1,22 +1,22 @@
 /*
- * tui.h - the interactive interface's state, shared by its files:
- *   tui.c           set-up, the event loop, keys, the answer's worker thread
- *   tui_draw.c      drawing the transcript, the status line and the editor
- *   tui_commands.c  the /commands
+ * tui.h - the interactive interface: what the program gives it and runs
+ * (struct tui_settings, tui_run), and its state, struct tui, which its files
+ * share.  Each file has its own header for what it promises; from the bottom:
+ *   tui_notice.c        notices into the transcript, the hint line (a leaf)
  *   tui_conversation.c  settings, system prompt, history file, /load, the draft
- *   tui_terminal.c  whether the terminal can take the interface
- * Its models (tui_transcript.h, tui_input.h) know nothing of ncurses.
- *
- * Threads: chat_session_ask runs in one worker thread per answer; the text it
- * streams goes into `pending` under `lock`, and a byte on the `wake` pipe wakes
- * the event loop, which alone touches ncurses, the transcript and (while no
- * answer runs) the session.
+ *   tui_answer.c        the answer's worker thread and its hand-over
+ *   tui_view.c          the layout for a terminal size: heights, scrolls
+ *   tui_draw.c          drawing the transcript, the status line and the editor
+ *   tui_commands.c      the /commands
+ *   tui_terminal.c      whether the terminal can take the interface
+ *   tui.c               set-up, the event loop, keys: the top, calls them all
+ * A file calls only files above it in this list; none calls tui.c.  The models (tui_transcript.h,
+ * tui_input.h, tui_markdown.h, tui_text.h) know nothing of ncurses nor of
+ * struct tui.
  */
 #ifndef LLMCHAT_TUI_H
 #define LLMCHAT_TUI_H
 
-#include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -26,7 +26,9 @@
 #include "model_runtime.h"
 #include "presets.h"
 #include "themes.h"
+#include "tui_answer.h"        /* struct tui_answer */
 #include "tui_input.h"
+#include "tui_notice.h"        /* struct tui_hint */
 #include "tui_transcript.h"
 
 /* What the program gives the interface (mode_tui.c fills it from the options). */
@@ -66,21 +68,7 @@ struct tui {
 	struct input_editor input;
 	struct history_record history;       /* where the conversation is kept, and how its last save went */
 
-	/* the answer in progress */
-	bool generating;
-	pthread_t worker;
-	pthread_mutex_t lock;
-	int wake[2];                         /* worker -> event loop */
-	char *asking;                        /* the user message being answered */
-	size_t messages_before;              /* the session's message count before the ask */
-	volatile sig_atomic_t cancel;        /* polled by chat_session_ask between tokens */
-	/* under lock: */
-	char *pending;
-	size_t pending_length, pending_capacity;
-	bool worker_finished;
-	int worker_status;
-	char worker_error[512];
-	struct generation_stats worker_stats;
+	struct tui_answer answer;            /* the answer in progress (tui_answer.h) */
 
 	/* what the status line shows */
 	struct generation_stats last_stats;
@@ -91,33 +79,10 @@ struct tui {
 	size_t scroll;                       /* rows scrolled up from the bottom; 0 follows the stream */
 	size_t input_scroll;                 /* first editor row shown */
 	int transcript_height;
-	char hint[256];                      /* a one-line message in place of the status, until the next key */
-	bool hint_is_error;
+	struct tui_hint hint;                /* tui_notice.h */
 	bool quit_armed;                     /* Ctrl-C once on an empty editor */
 	bool in_paste;
 	bool quit;
 };
-
-/* tui_terminal.c: TERM names a terminal ncurses knows */
-bool tui_terminal_usable(void);
-
-/* tui_draw.c */
-void tui_draw_init_colors(struct tui *t);
-void tui_draw(struct tui *t);
-
-/* tui_commands.c: runs a line that starts with '/'. */
-void tui_command(struct tui *t, const char *line);
-
-/* tui.c and tui_conversation.c, for each other and the commands */
-void tui_hint(struct tui *t, bool error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void tui_info(struct tui *t, enum transcript_kind kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-int tui_ask(struct tui *t, const char *message, bool show_message);
-void tui_apply_settings(struct tui *t);
-int tui_set_system(struct tui *t, const char *prompt);
-int tui_load_conversation(struct tui *t, const char *path);
-void tui_rebuild_transcript(struct tui *t);
-void tui_save_history(struct tui *t);
-void tui_draft_save(struct tui *t);      /* unsent editor text, kept for the next start */
-void tui_draft_restore(struct tui *t);
 
 #endif

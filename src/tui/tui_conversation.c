@@ -3,6 +3,8 @@
  * settings an answer uses, the system prompt, the history file that keeps every
  * exchange, /load and --resume, and the draft left in the editor at the end.
  */
+#include "tui_conversation.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,10 +15,11 @@
 #include "file_read.h"
 #include "history.h"
 #include "tui.h"
+#include "tui_notice.h"
 
 /* ---- settings ----------------------------------------------------------- */
 
-void tui_apply_settings(struct tui *t)
+void tui_conversation_apply_settings(struct tui *t)
 {
 	struct sampling_overrides s = t->setup->sampling;
 	const struct preset *p = &t->preset;
@@ -44,7 +47,7 @@ void tui_apply_settings(struct tui *t)
 	model_runtime_generation_settings(&t->runtime, &s, &t->settings);
 }
 
-int tui_set_system(struct tui *t, const char *prompt)
+int tui_conversation_set_system(struct tui *t, const char *prompt)
 {
 	char *copy = NULL;
 	if (prompt && !(copy = strdup(prompt)))
@@ -60,34 +63,36 @@ int tui_set_system(struct tui *t, const char *prompt)
 
 /* ---- the conversation on disk --------------------------------------------- */
 
-void tui_save_history(struct tui *t)
+void tui_conversation_save(struct tui *t, const char *unanswered)
 {
 	size_t count = chat_session_message_count(t->session);
 	const struct chat_message *messages = chat_session_messages(t->session);
 	struct chat_message *all = NULL;
 
-	if (count == 0 && !t->asking)
+	if (count == 0 && !unanswered)
 		return;   /* nothing said yet: no file */
-	if (t->asking) {
+	if (unanswered) {
 		/* the message being answered is kept before its answer exists */
 		all = malloc((count + 1) * sizeof *all);
 		if (!all) {
 			t->history.failed = true;
 			snprintf(t->history.error, sizeof t->history.error, "out of memory");
-			tui_hint(t, true, "history not kept: out of memory");
+			tui_notice_hint(t, true, "history not kept: out of memory");
 			return;
 		}
 		if (count)
 			memcpy(all, messages, count * sizeof *all);
-		all[count++] = (struct chat_message){CHAT_ROLE_USER, t->asking};
+		all[count++] = (struct chat_message){CHAT_ROLE_USER, unanswered};
 		messages = all;
 	}
 	if (history_record_save(&t->history, messages, count, model_runtime_model_name(&t->runtime), t->preset.name) != 0)
-		tui_hint(t, true, "history not kept: %s", t->history.error);
+		tui_notice_hint(t, true, "history not kept: %s", t->history.error);
 	free(all);
 }
 
-void tui_rebuild_transcript(struct tui *t)
+/* The transcript shows the session's messages (the system prompt aside), and Up
+ * recalls the user's. */
+static void rebuild_transcript(struct tui *t)
 {
 	size_t count = chat_session_message_count(t->session);
 	const struct chat_message *m = chat_session_messages(t->session);
@@ -103,23 +108,21 @@ void tui_rebuild_transcript(struct tui *t)
 	t->scroll = 0;
 }
 
-int tui_load_conversation(struct tui *t, const char *path)
+int tui_conversation_load(struct tui *t, const char *path, char *err, size_t err_size)
 {
 	struct conversation c;
-	char err[512];
-	if (history_load(path, &c, err, sizeof err) != 0) {
-		tui_hint(t, true, "%s", err);
+	char why[512];
+	if (history_load(path, &c, err, err_size) != 0)
 		return -1;
-	}
-	if (chat_session_load_messages(t->session, c.messages, c.count, err, sizeof err) != 0) {
-		tui_hint(t, true, "%s: %s", path, err);
+	if (chat_session_load_messages(t->session, c.messages, c.count, why, sizeof why) != 0) {
+		snprintf(err, err_size, "%s: %s", path, why);
 		conversation_free(&c);
 		return -1;
 	}
 	free(t->system_prompt);
 	t->system_prompt = c.count && c.messages[0].role == CHAT_ROLE_SYSTEM ? strdup(c.messages[0].content) : NULL;
 	conversation_free(&c);
-	tui_rebuild_transcript(t);
+	rebuild_transcript(t);
 	return 0;
 }
 
@@ -131,7 +134,7 @@ static void draft_path(char *out, size_t size)
 		out[0] = '\0';
 }
 
-void tui_draft_save(struct tui *t)
+void tui_conversation_save_draft(const struct tui *t)
 {
 	char path[4096], err[256];
 	draft_path(path, sizeof path);
@@ -145,7 +148,7 @@ void tui_draft_save(struct tui *t)
 		fprintf(stderr, "llmchat: unsent text not kept: %s\n", err);
 }
 
-void tui_draft_restore(struct tui *t)
+void tui_conversation_restore_draft(struct tui *t)
 {
 	char path[4096], err[256], *text;
 	size_t length;
@@ -155,9 +158,9 @@ void tui_draft_restore(struct tui *t)
 	if (file_read_all(path, FILE_LIMIT_SMALL, &text, &length, NULL, err, sizeof err) == 0) {
 		input_set(&t->input, text);
 		free(text);
-		tui_hint(t, false, "Your unsent text from last time is back in the editor.");
+		tui_notice_hint(t, false, "Your unsent text from last time is back in the editor.");
 	} else {
-		tui_hint(t, true, "unsent text from last time not restored: %s", err);
+		tui_notice_hint(t, true, "unsent text from last time not restored: %s", err);
 	}
 	unlink(path);
 }

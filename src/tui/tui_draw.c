@@ -1,21 +1,24 @@
 /*
- * tui_draw.c - the screen, drawn whole from the models on every update.
+ * tui_draw.c - the screen, drawn whole from the models on every update; see
+ * tui_draw.h.
  *
- * Layout, top to bottom: the transcript, the status line, the editor (at most a
- * third of the screen; it scrolls to keep the cursor in view).  Each update
- * erases and draws every row; ncurses sends the terminal only what changed.
+ * Layout, top to bottom, as the view (tui_view.h) places them: the transcript,
+ * the status line, the editor.  Each update erases and draws every row; ncurses
+ * sends the terminal only what changed.
  * Every row is drawn cluster by cluster and clipped at the right edge, so a
  * cluster that does not fit is left out rather than wrapped onto the next row.
  */
+#include "tui_draw.h"
+
 #include <math.h>
 #include <ncurses.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "tui.h"
+#include "tui_view.h"
 
-#define PROMPT "> "
-#define PROMPT_WIDTH 2
+#define PROMPT "> "   /* TUI_VIEW_PROMPT_WIDTH columns */
 
 /* The nearest of the eight basic colours for an xterm-256 colour (for 8-colour terminals). */
 static short basic_color(short c)
@@ -51,7 +54,7 @@ static short terminal_color(short c)
 	return basic_color(c);
 }
 
-void tui_draw_init_colors(struct tui *t)
+void tui_draw_init_colors(const struct tui *t)
 {
 	if (!t->color)
 		return;
@@ -119,8 +122,8 @@ static void fill_to(int y, int x, int max_x, attr_t attr)
 		mvaddch(y, x, ' ');
 }
 
-static void draw_transcript_row(struct tui *t, int y, const struct transcript_entry *e,
-				const struct transcript_row *r)
+static void draw_transcript_row(const struct tui *t, const struct tui_view *v, int y,
+				const struct transcript_entry *e, const struct transcript_row *r)
 {
 	const struct styled_line *line = &e->lines.lines[r->line];
 	attr_t fill = line->code ? element_attr(t, line->fill) : element_attr(t, THEME_TEXT);
@@ -132,36 +135,26 @@ static void draw_transcript_row(struct tui *t, int y, const struct transcript_en
 		size_t a = run->start > r->start ? run->start : r->start;
 		size_t b = run->start + run->length < r->end ? run->start + run->length : r->end;
 		if (a < b)
-			draw_text(y, &x, COLS, line->text + a, b - a, element_attr(t, run->element));
+			draw_text(y, &x, v->cols, line->text + a, b - a, element_attr(t, run->element));
 	}
 	if (line->code)
-		fill_to(y, x, COLS, fill);
+		fill_to(y, x, v->cols, fill);
 }
 
-static void draw_transcript(struct tui *t, int height)
+static void draw_transcript(const struct tui *t, const struct tui_view *v)
 {
-	transcript_layout(&t->transcript, COLS);
-	size_t total = transcript_row_count(&t->transcript), first = 0;
-	t->transcript_height = height;
-	if (total > (size_t)height) {
-		size_t max_scroll = total - (size_t)height;
-		if (t->scroll > max_scroll)
-			t->scroll = max_scroll;
-		first = total - (size_t)height - t->scroll;
-	} else {
-		t->scroll = 0;
-	}
-	for (int y = 0; y < height && first + (size_t)y < total; y++) {
+	size_t total = transcript_row_count(&t->transcript);
+	for (int y = 0; y < v->transcript_rows && v->transcript_first + (size_t)y < total; y++) {
 		const struct transcript_entry *e;
 		const struct transcript_row *r;
-		if (transcript_row_at(&t->transcript, first + (size_t)y, &e, &r))
-			draw_transcript_row(t, y, e, r);
+		if (transcript_row_at(&t->transcript, v->transcript_first + (size_t)y, &e, &r))
+			draw_transcript_row(t, v, y, e, r);
 	}
 }
 
 /* The status line's text: model, format, backend, context, speed, preset; on a
  * narrow screen the less telling parts go first. */
-static void status_text(const struct tui *t, int width, char *out, size_t size)
+static void status_text(const struct tui *t, const struct tui_view *v, char *out, size_t size)
 {
 	enum { TTFT, PRESET, BACKEND, FORMAT, SPEED, PART_COUNT };   /* dropped in this order */
 	char parts[PART_COUNT][160];
@@ -176,82 +169,67 @@ static void status_text(const struct tui *t, int width, char *out, size_t size)
 	for (int dropped = 0; dropped <= PART_COUNT; dropped++) {
 		/* parts below `dropped` (in the enum's order) are left out */
 #define PART(i) ((i) < dropped ? "" : parts[i])
-		snprintf(out, size, " %s%s%s%s | ctx %d/%d%s%s%s%s", t->generating ? "answering... | " : "",
+		snprintf(out, size, " %s%s%s%s | ctx %d/%d%s%s%s%s", t->answer.running ? "answering... | " : "",
 			 model_runtime_model_name(&t->runtime),
 			 PART(FORMAT), PART(BACKEND), t->context_used, t->context_length, PART(SPEED), PART(TTFT),
-			 PART(PRESET), t->scroll ? " | PgDn" : "");
+			 PART(PRESET), v->scroll ? " | PgDn" : "");
 #undef PART
-		if (text_width(out, strlen(out)) <= width)
+		if (text_width(out, strlen(out)) <= v->cols)
 			return;
 	}
 }
 
-static void draw_status(struct tui *t, int y)
+static void draw_status(const struct tui *t, const struct tui_view *v)
 {
 	char text[1024];
-	enum theme_element e = t->hint[0] ? THEME_HINT : THEME_STATUS;
+	enum theme_element e = t->hint.text[0] ? THEME_HINT : THEME_STATUS;
 	attr_t attr = element_attr(t, e);
 	int x = 0;
-	if (t->hint[0])
-		snprintf(text, sizeof text, " %s", t->hint);
+	if (t->hint.text[0])
+		snprintf(text, sizeof text, " %s", t->hint.text);
 	else
-		status_text(t, COLS, text, sizeof text);
-	if (t->hint[0] && t->hint_is_error)
+		status_text(t, v, text, sizeof text);
+	if (t->hint.text[0] && t->hint.error)
 		attr = element_attr(t, THEME_ERROR) | A_REVERSE;
-	draw_text(y, &x, COLS, text, strlen(text), attr);
-	fill_to(y, x, COLS, attr);
+	draw_text(v->status_row, &x, v->cols, text, strlen(text), attr);
+	fill_to(v->status_row, x, v->cols, attr);
 }
 
-/* Draws the editor in rows [top, top + height); returns where the cursor goes. */
-static void draw_input(struct tui *t, int top, int height, const struct text_rows *rows, size_t cursor_row,
-		       int cursor_col)
+/* Draws the editor's rows in view, the placeholder when it is empty, and puts
+ * the cursor where it is. */
+static void draw_input(const struct tui *t, const struct tui_view *v)
 {
+	const struct text_rows *rows = &v->input_text;
 	attr_t attr = element_attr(t, THEME_INPUT);
-	if (cursor_row < t->input_scroll)
-		t->input_scroll = cursor_row;
-	if (cursor_row >= t->input_scroll + (size_t)height)
-		t->input_scroll = cursor_row - (size_t)height + 1;
-	if (t->input_scroll + (size_t)height > rows->count)
-		t->input_scroll = rows->count > (size_t)height ? rows->count - (size_t)height : 0;
-	for (int i = 0; i < height; i++) {
-		size_t r = t->input_scroll + (size_t)i;
+	for (int i = 0; i < v->input_rows; i++) {
+		size_t r = v->input_scroll + (size_t)i;
 		int x = 0;
 		if (r >= rows->count)
 			break;
-		draw_text(top + i, &x, COLS, r == 0 ? PROMPT : "  ", PROMPT_WIDTH,
+		draw_text(v->input_top + i, &x, v->cols, r == 0 ? PROMPT : "  ", TUI_VIEW_PROMPT_WIDTH,
 			  r == 0 ? element_attr(t, THEME_USER) : attr);
-		draw_text(top + i, &x, COLS, t->input.text + rows->rows[r].start,
+		draw_text(v->input_top + i, &x, v->cols, t->input.text + rows->rows[r].start,
 			  rows->rows[r].end - rows->rows[r].start, attr);
 	}
-	if (t->input.length == 0 && COLS > PROMPT_WIDTH + 10) {
-		int x = PROMPT_WIDTH;
-		const char *placeholder = COLS >= 62 ? "Type a message; Enter sends, Alt-Enter adds a line, /help"
-						     : "Type a message (/help)";
-		draw_text(top, &x, COLS, placeholder, strlen(placeholder), element_attr(t, THEME_BORDER));
+	if (t->input.length == 0 && v->cols > TUI_VIEW_PROMPT_WIDTH + 10) {
+		int x = TUI_VIEW_PROMPT_WIDTH;
+		const char *placeholder = v->cols >= 62 ? "Type a message; Enter sends, Alt-Enter adds a line, /help"
+						       : "Type a message (/help)";
+		draw_text(v->input_top, &x, v->cols, placeholder, strlen(placeholder), element_attr(t, THEME_BORDER));
 	}
-	move(top + (int)(cursor_row - t->input_scroll), PROMPT_WIDTH + cursor_col);
+	move(v->input_top + (int)(v->cursor_row - v->input_scroll), TUI_VIEW_PROMPT_WIDTH + v->cursor_col);
 }
 
-void tui_draw(struct tui *t)
+void tui_draw(const struct tui *t, const struct tui_view *view)
 {
-	struct text_rows rows = {0};
-	size_t cursor_row;
-	int cursor_col;
 	erase();
-	if (LINES < 2 || COLS < PROMPT_WIDTH + 2) {
+	if (view->blank) {
 		refresh();
 		return;
 	}
-	input_layout(&t->input, COLS, PROMPT_WIDTH, &rows, &cursor_row, &cursor_col);
-	int max_input = (LINES - 1) / 3;
-	if (max_input < 1)
-		max_input = 1;
-	int input_height = rows.count < (size_t)max_input ? (int)rows.count : max_input;
-	int status_y = LINES - input_height - 1;
-	draw_transcript(t, status_y);
-	draw_status(t, status_y);
-	draw_input(t, status_y + 1, input_height, &rows, cursor_row, cursor_col);
-	text_rows_free(&rows);
+	draw_transcript(t, view);
+	draw_status(t, view);
+	draw_input(t, view);
 	attrset(A_NORMAL);
 	curs_set(1);
 	refresh();

@@ -3,12 +3,12 @@
  * model takes its time to load.  Alone in its file: term.h defines macros
  * (lines, columns, ...) that would clash with ordinary names elsewhere.
  */
+#include "tui_terminal.h"
+
 #include <ncurses.h>
 #include <stdbool.h>
 #include <term.h>
 #include <unistd.h>
-
-bool tui_terminal_usable(void);   /* declared in tui.h, whose names term.h's macros would clash with */
 
 bool tui_terminal_usable(void)
 {

@@ -5,6 +5,7 @@
  * context) are reported; an over-long prompt is a one-line error that leaves the
  * conversation as it was.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "bpe.h"
@@ -137,7 +138,7 @@ int main(void)
 	s.model.config.eos_token_count = 1;
 
 	/* a cancel (a signal in pipe mode) that comes during the prefill stops it there */
-	volatile sig_atomic_t cancel = 1;
+	atomic_bool cancel = true;
 	struct collected c7 = {0};
 	int used_before = chat_session_context_used(a);
 	size_t messages_before = chat_session_message_count(a);

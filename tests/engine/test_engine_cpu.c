@@ -7,6 +7,7 @@
  * rewinding forgets, an overflowing forward fails and changes nothing.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "engine.h"
@@ -342,11 +343,11 @@ static void check_prefill(void)
 		       "a prefill of %d tokens in pieces gives one forward's logits, bit for bit", n);
 	}
 	engine_rewind(e, 7);
-	volatile sig_atomic_t cancel = 1;
+	atomic_bool cancel = true;
 	int rc = engine_prefill(e, tokens + 7, 40, pieces, &cancel, err, sizeof err);
 	tap_ok(rc == 1 && engine_position(e) == 7, "a cancel set stops the prefill: 1, position where it began (%d)",
 	       engine_position(e));
-	cancel = 0;
+	atomic_store(&cancel, false);
 	rc = engine_prefill(e, tokens, 58, pieces, &cancel, err, sizeof err);
 	tap_ok(rc != 0 && engine_position(e) == 7 && strstr(err, "context"),
 	       "a prefill past the context fails before anything runs: %s", err);

@@ -1,0 +1,218 @@
+/*
+ * tui_answer.c - the answer's worker thread and its hand-over to the event loop;
+ * see tui_answer.h.
+ */
+#include "tui_answer.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tui.h"
+#include "tui_conversation.h"
+#include "tui_notice.h"
+
+int tui_answer_init(struct tui_answer *answer)
+{
+	memset(answer, 0, sizeof *answer);
+	answer->wake[0] = answer->wake[1] = -1;
+	atomic_init(&answer->cancel, false);
+	pthread_mutex_init(&answer->lock, NULL);
+	return pipe2(answer->wake, O_NONBLOCK | O_CLOEXEC);
+}
+
+void tui_answer_free(struct tui_answer *answer)
+{
+	free(answer->pending);
+	free(answer->question);
+	if (answer->wake[0] >= 0)
+		close(answer->wake[0]);
+	if (answer->wake[1] >= 0)
+		close(answer->wake[1]);
+	pthread_mutex_destroy(&answer->lock);
+}
+
+int tui_answer_wake_fd(const struct tui_answer *answer)
+{
+	return answer->wake[0];
+}
+
+void tui_answer_cancel(struct tui_answer *answer)
+{
+	atomic_store(&answer->cancel, true);
+}
+
+/* ---- in the worker ------------------------------------------------------------ */
+
+static void wake_event_loop(struct tui_answer *answer, char why)
+{
+	ssize_t ignored = write(answer->wake[1], &why, 1);   /* a full pipe already wakes the loop */
+	(void)ignored;
+}
+
+/* chat_text_fn: keeps a piece for the event loop; non-zero stops the answer. */
+static int on_answer_text(void *user_data, const char *text, size_t length)
+{
+	struct tui_answer *answer = user_data;
+	pthread_mutex_lock(&answer->lock);
+	if (answer->pending_length + length + 1 > answer->pending_capacity) {
+		size_t cap = (answer->pending_length + length + 1) * 2;
+		char *p = realloc(answer->pending, cap);
+		if (p) {
+			answer->pending = p;
+			answer->pending_capacity = cap;
+		}
+	}
+	if (answer->pending_length + length + 1 <= answer->pending_capacity) {
+		memcpy(answer->pending + answer->pending_length, text, length);
+		answer->pending_length += length;
+	}
+	pthread_mutex_unlock(&answer->lock);
+	wake_event_loop(answer, 't');
+	long delay_ms = answer->stream_delay_ms;
+	if (delay_ms > 0 && !atomic_load(&answer->cancel)) {
+		/* slows an answer down enough for a test (or a person) to interrupt it */
+		struct timespec pause = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
+		nanosleep(&pause, NULL);
+	}
+	return atomic_load(&answer->cancel) ? 1 : 0;
+}
+
+static void *answer_worker(void *arg)
+{
+	struct tui_answer *answer = arg;
+	struct generation_stats stats;
+	char err[512] = "";
+	memset(&stats, 0, sizeof stats);
+	int rc = chat_session_ask(answer->session, answer->question, &answer->settings, &answer->cancel,
+				  on_answer_text, answer, &stats, err, sizeof err);
+	pthread_mutex_lock(&answer->lock);
+	answer->finished = true;
+	answer->status = rc;
+	answer->stats = stats;
+	snprintf(answer->error, sizeof answer->error, "%s", err);
+	pthread_mutex_unlock(&answer->lock);
+	wake_event_loop(answer, 'd');
+	return NULL;
+}
+
+/* ---- in the event loop ------------------------------------------------------------ */
+
+/* The question goes back to the editor rather than being lost (an editor holding
+ * new text keeps it). */
+static void give_question_back(struct tui *t)
+{
+	if (t->input.length == 0)
+		input_set(&t->input, t->answer.question);
+}
+
+int tui_answer_start(struct tui *t, const char *message, bool show_message)
+{
+	struct tui_answer *answer = &t->answer;
+	sigset_t all, old;
+	if (!(answer->question = strdup(message)))
+		return -1;
+	if (show_message)
+		transcript_add(&t->transcript, TRANSCRIPT_USER, message, strlen(message));
+	transcript_add(&t->transcript, TRANSCRIPT_ASSISTANT, "", 0);
+	answer->messages_before = chat_session_message_count(t->session);
+	tui_conversation_save(t, answer->question);
+	answer->session = t->session;
+	answer->settings = t->settings;
+	answer->stream_delay_ms = t->setup->stream_delay_ms;
+	atomic_store(&answer->cancel, false);
+	answer->finished = false;
+	answer->pending_length = 0;
+	t->scroll = 0;
+	/* signals belong to the event loop: the worker starts with all of them blocked */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int rc = pthread_create(&answer->worker, NULL, answer_worker, answer);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		tui_notice_hint(t, true, "cannot start the answer: %s", strerror(rc));
+		transcript_remove_last(&t->transcript);
+		if (show_message) {
+			transcript_remove_last(&t->transcript);
+			give_question_back(t);
+		}
+		free(answer->question);
+		answer->question = NULL;
+		return -1;
+	}
+	answer->running = true;
+	return 0;
+}
+
+/* Moves the text streamed so far into the transcript. */
+static void fold_pending(struct tui *t, int width)
+{
+	struct tui_answer *answer = &t->answer;
+	char drain[256];
+	while (read(answer->wake[0], drain, sizeof drain) > 0)
+		;
+	pthread_mutex_lock(&answer->lock);
+	if (answer->pending_length) {
+		size_t before = transcript_row_count(&t->transcript);
+		transcript_append(&t->transcript, answer->pending, answer->pending_length);
+		answer->pending_length = 0;
+		if (t->scroll > 0) {
+			/* the reader scrolled away: keep the rows they look at still */
+			transcript_layout(&t->transcript, width);
+			t->scroll += transcript_row_count(&t->transcript) - before;
+		}
+	}
+	pthread_mutex_unlock(&answer->lock);
+}
+
+/* Joins the answer's thread (waiting for it when it still runs), keeps its
+ * statistics and saves the conversation. */
+static void finish_answer(struct tui *t, int width)
+{
+	struct tui_answer *answer = &t->answer;
+	pthread_join(answer->worker, NULL);
+	fold_pending(t, width);
+	answer->running = false;
+	answer->finished = false;
+	if (chat_session_message_count(t->session) < answer->messages_before + 2) {
+		/* the question never reached the model: give it back to the editor */
+		transcript_remove_last(&t->transcript);
+		transcript_remove_last(&t->transcript);
+		give_question_back(t);
+	}
+	if (answer->status != 0) {
+		tui_notice_add(t, TRANSCRIPT_ERROR, "error: %s", answer->error);
+	} else {
+		t->last_stats = answer->stats;
+		t->have_stats = true;
+		if (answer->stats.cancelled)
+			tui_notice_hint(t, false, "Answer stopped; what was produced is kept.");
+	}
+	free(answer->question);
+	answer->question = NULL;
+	t->context_used = chat_session_context_used(t->session);
+	tui_conversation_save(t, NULL);
+}
+
+void tui_answer_collect(struct tui *t, int width)
+{
+	struct tui_answer *answer = &t->answer;
+	fold_pending(t, width);
+	pthread_mutex_lock(&answer->lock);
+	bool finished = answer->finished;
+	pthread_mutex_unlock(&answer->lock);
+	if (finished && answer->running)
+		finish_answer(t, width);
+}
+
+void tui_answer_stop(struct tui *t, int width)
+{
+	if (!t->answer.running)
+		return;
+	tui_answer_cancel(&t->answer);
+	finish_answer(t, width);
+}
