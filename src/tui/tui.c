@@ -26,6 +26,7 @@
 
 #include "config_file.h"
 #include "history.h"
+#include "clock.h"
 #include "standard_io.h"
 #include "tui_answer.h"
 #include "tui_commands.h"
@@ -357,16 +358,6 @@ static void install_signals(void)
 	sigaction(SIGQUIT, &sa, NULL);
 }
 
-/* Seconds on the monotonic clock (which, unlike the wall clock, never jumps):
- * what the frame pacing below measures.  src/base/clock.h's
- * clock_monotonic_seconds is to take its place. */
-static double monotonic_clock_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* Draws the screen: wraps the transcript for the width, computes the view,
  * keeps the scrolls it decided (and the transcript's height, what PgUp pages
  * by), and draws it.  A terminal too small to show anything changes nothing. */
@@ -395,7 +386,7 @@ static void event_loop(struct tui *t)
 	bool stale = true;          /* the screen lags the models */
 	double last_draw = 0;
 	while (!t->quit && !tui_signal_received) {
-		double now = monotonic_clock_seconds();
+		double now = clock_monotonic_seconds();
 		int timeout = t->answer.running ? 250 : 1000;
 		if (stale && (!t->answer.running || now - last_draw >= STREAM_FRAME_SECONDS)) {
 			redraw(t);
@@ -428,7 +419,7 @@ static void event_loop(struct tui *t)
 		}
 		if (keys) {
 			redraw(t);
-			last_draw = monotonic_clock_seconds();
+			last_draw = clock_monotonic_seconds();
 			stale = false;
 		}
 	}

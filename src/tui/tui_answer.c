@@ -189,6 +189,10 @@ static void finish_answer(struct tui *t, int width)
 	} else {
 		t->last_stats = answer->stats;
 		t->have_stats = true;
+		if (answer->stats.left_out_messages > 0)
+			tui_notice_add(t, TRANSCRIPT_INFO, "The %d oldest messages no longer fit the context of %d tokens: "
+				       "they are left out of what the model reads (the conversation keeps them).",
+				       answer->stats.left_out_messages, t->context_length);
 		if (answer->stats.cancelled)
 			tui_notice_hint(t, false, "Answer stopped; what was produced is kept.");
 	}

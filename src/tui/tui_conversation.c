@@ -27,6 +27,10 @@ void tui_conversation_apply_settings(struct tui *t)
 		s.temperature = p->temperature;
 	if (isnan(s.top_p))
 		s.top_p = p->top_p;
+	if (isnan(s.min_p))
+		s.min_p = p->min_p;
+	if (isnan(s.repeat_penalty))
+		s.repeat_penalty = p->repeat_penalty;
 	if (s.top_k < 0)
 		s.top_k = p->top_k;
 	if (s.max_tokens < 0)
