@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <utf8proc.h>
 
+#include "array_grow.h"
+
 /* Decodes one code point; returns its length, or 0 for an invalid sequence. */
 static size_t decode(const char *text, size_t length, size_t pos, utf8proc_int32_t *cp)
 {
@@ -113,14 +115,10 @@ bool text_is_word_grapheme(const char *text, size_t length, size_t pos)
 
 static int push_row(struct text_rows *out, size_t start, size_t end, int indent)
 {
-	if (out->count == out->capacity) {
-		size_t cap = out->capacity ? 2 * out->capacity : 16;
-		struct text_row *rows = realloc(out->rows, cap * sizeof *rows);
-		if (!rows)
-			return -1;
-		out->rows = rows;
-		out->capacity = cap;
-	}
+	struct text_row *rows = array_grow(out->rows, &out->capacity, out->count, sizeof *rows, 16);
+	if (!rows)
+		return -1;
+	out->rows = rows;
 	out->rows[out->count++] = (struct text_row){start, end, indent};
 	return 0;
 }

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
+
 #define USER_PREFIX "> "
 
 void transcript_init(struct transcript *t)
@@ -50,14 +52,10 @@ static int entry_reserve(struct transcript_entry *e, size_t extra)
 
 int transcript_add(struct transcript *t, enum transcript_kind kind, const char *text, size_t length)
 {
-	if (t->count == t->capacity) {
-		size_t cap = t->capacity ? 2 * t->capacity : 16;
-		struct transcript_entry *e = realloc(t->entries, cap * sizeof *e);
-		if (!e)
-			return -1;
-		t->entries = e;
-		t->capacity = cap;
-	}
+	struct transcript_entry *entries = array_grow(t->entries, &t->capacity, t->count, sizeof *entries, 16);
+	if (!entries)
+		return -1;
+	t->entries = entries;
 	struct transcript_entry *e = &t->entries[t->count];
 	memset(e, 0, sizeof *e);
 	e->kind = kind;
