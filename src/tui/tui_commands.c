@@ -19,6 +19,7 @@
 
 #include "config_file.h"
 #include "history.h"
+#include "setting_ranges.h"
 #include "tui.h"
 #include "tui_answer.h"
 #include "tui_conversation.h"
@@ -283,7 +284,7 @@ static void show_settings(struct tui *t)
 
 static enum tui_command_status cmd_set(struct tui *t, char *args, char *err, size_t err_size)
 {
-	char name[32], *end;
+	char name[32];
 	int consumed = 0;
 	if (!*args) {
 		show_settings(t);
@@ -296,24 +297,22 @@ static enum tui_command_status cmd_set(struct tui *t, char *args, char *err, siz
 	if (busy(t))
 		return TUI_COMMAND_DONE;
 	const char *value = args + consumed;
-	errno = 0;
-	double v = strtod(value, &end);
-	bool number = !errno && end != value && *end == '\0';
+	/* the names /set takes, each with the one range flags and files have */
 	struct sampling_overrides *o = &t->overrides;
-	if (!strcmp(name, "temp") && number && v >= 0 && v <= 100)
-		o->temperature = (float)v;
-	else if (!strcmp(name, "top_p") && number && v >= 0 && v <= 1)
-		o->top_p = (float)v;
-	else if (!strcmp(name, "min_p") && number && v >= 0 && v <= 1)
-		o->min_p = (float)v;
-	else if (!strcmp(name, "repeat_penalty") && number && v >= 0.01 && v <= 100)
-		o->repeat_penalty = (float)v;
-	else if (!strcmp(name, "top_k") && number && v >= 0 && v <= (1 << 30) && v == (int)v)
-		o->top_k = (int)v;
-	else if (!strcmp(name, "max_tokens") && number && v >= 1 && v <= (1 << 30) && v == (int)v)
-		o->max_tokens = (int)v;
+	float *real = !strcmp(name, "temp") ? &o->temperature : !strcmp(name, "top_p") ? &o->top_p :
+		      !strcmp(name, "min_p") ? &o->min_p : !strcmp(name, "repeat_penalty") ? &o->repeat_penalty : NULL;
+	int *integer = !strcmp(name, "top_k") ? &o->top_k : !strcmp(name, "max_tokens") ? &o->max_tokens : NULL;
+	if (!real && !integer)
+		return failed(err, err_size, "/set %s: unknown setting (temp, top_p, top_k, min_p, repeat_penalty, max_tokens)",
+			      name);
+	char why[160];
+	double v;
+	if (setting_range_parse(setting_range_find(name), value, &v, why, sizeof why) != 0)
+		return failed(err, err_size, "/set %s: %s", name, why);
+	if (real)
+		*real = (float)v;
 	else
-		return failed(err, err_size, "/set %s: bad name or value '%s'", name, value);
+		*integer = (int)v;
 	tui_conversation_apply_settings(t);
 	show_settings(t);
 	return TUI_COMMAND_DONE;

@@ -129,6 +129,9 @@ $T send-keys -t main "/frobnicate" Enter
 wait_for main "Unknown command /frobnicate" 10; ok $? "an unknown command gets a hint, not the model"
 $T send-keys -t main "/set max_tokens 60" Enter
 wait_for main "max_tokens 60" 10; ok $? "/set changes a setting"
+$T send-keys -t main "/set top_p 0" Enter
+wait_for main "/set top_p: expected a number in \\(0, 1\\], got '0'" 10
+ok $? "/set checks the range flags and files have (top_p 0 keeps no token)"
 
 # resize re-wraps: a 60-column message is one row at 80 columns, two at 40
 $T send-keys -t main "/clear" Enter
