@@ -12,6 +12,7 @@
 #include "tui.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <langinfo.h>
 #include <locale.h>
 #include <ncurses.h>
@@ -19,6 +20,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -317,7 +319,11 @@ static void stderr_capture(struct tui *t)
 	/* a file that outlives a crash, so that its report is not lost */
 	if (state_dir(NULL, path, sizeof path - 16) == 0 && make_dirs(path, err, sizeof err) == 0) {
 		strcat(path, "/stderr.log");
-		t->stderr_log = fopen(path, "w+");
+		/* the user's alone, as the history is: 0600 whatever the umask, also when
+		 * an older llmchat left it readable */
+		int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd >= 0 && (fchmod(fd, 0600) != 0 || !(t->stderr_log = fdopen(fd, "w+"))))
+			close(fd);
 	}
 	if (!t->stderr_log && !(t->stderr_log = tmpfile()))
 		return;

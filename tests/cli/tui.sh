@@ -188,6 +188,7 @@ $T send-keys -t main C-d
 wait_file "$TMP/main.exit" 30
 is "$(cat "$TMP/main.exit" 2>/dev/null)" "EXIT=0" "Ctrl-D quits with status 0"
 ls "$XDG_STATE_HOME"/llmchat/history/*.json >/dev/null 2>&1; ok $? "the conversation is in the history folder"
+is "$(stat -c %a "$XDG_STATE_HOME/llmchat/stderr.log" 2>&1)" "600" "stderr.log is the user's alone (0600), as the history is"
 grep -q "Sanitizer" "$TMP/main.err"; ok $((1 - $?)) "no sanitizer report"
 
 # SIGTERM mid-answer: the terminal is restored, the conversation saved, status 143
