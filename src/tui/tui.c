@@ -508,7 +508,8 @@ int tui_run(const struct tui_settings *settings)
 	}
 	if (!tui_terminal_usable()) {
 		/* say so before a model takes its time to load */
-		fprintf(stderr, "llmchat: cannot start the terminal interface (TERM=%s); try --no-tui\n",
+		fprintf(stderr, "llmchat: this terminal (TERM=%s) cannot show the interface (it has no terminfo "
+			"entry or cannot move its cursor); use --no-tui, or pipe the message in (echo Hi | llmchat)\n",
 			getenv("TERM") ? getenv("TERM") : "");
 		tui_free(&t);
 		return EXIT_ERROR;

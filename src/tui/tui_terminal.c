@@ -15,6 +15,9 @@ bool tui_terminal_usable(void)
 	int status;
 	if (setupterm(NULL, STDOUT_FILENO, &status) != OK)
 		return false;
+	/* a terminal that cannot move the cursor (TERM=dumb) would draw an unusable screen */
+	const char *move = tigetstr("cup");
+	bool addressable = move != NULL && move != (char *)-1;
 	del_curterm(cur_term);
-	return true;
+	return addressable;
 }

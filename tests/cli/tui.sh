@@ -62,6 +62,13 @@ wait_file() {
 	return 1
 }
 
+# a terminal that cannot move its cursor: refused in one line that says what to do instead
+$T new-session -d -s dumb -x 160 -y 10 "env TERM=dumb '$LLMCHAT' -m '$MODEL' 2>'$TMP/dumb.err'; echo EXIT=\$? >'$TMP/dumb.exit'; sleep 60"
+wait_file "$TMP/dumb.exit" 30
+is "$(cat "$TMP/dumb.exit")" "EXIT=1" "TERM=dumb: the interface is refused"
+like "$(cat "$TMP/dumb.err")" "^llmchat: this terminal \(TERM=dumb\) cannot show the interface.*--no-tui" \
+	"... in one line that suggests --no-tui or a pipe"
+
 DELAY=5 start main
 $T set -s set-clipboard on   # OSC 52 from the program becomes a tmux buffer (/copy)
 wait_for main "tiny-bf16.*BF16.*ctx 0/" 60; ok $? "the status line shows the model, its format and the context"
