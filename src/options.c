@@ -9,7 +9,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,18 +294,7 @@ void options_apply_config(struct options *opts, const struct config_file *cfg)
 		opts->preset = cfg->preset;
 	if (!opts->theme)
 		opts->theme = cfg->theme;
-	if (isnan(opts->sampling.temperature))
-		opts->sampling.temperature = cfg->temperature;
-	if (isnan(opts->sampling.top_p))
-		opts->sampling.top_p = cfg->top_p;
-	if (isnan(opts->sampling.min_p))
-		opts->sampling.min_p = cfg->min_p;
-	if (isnan(opts->sampling.repeat_penalty))
-		opts->sampling.repeat_penalty = cfg->repeat_penalty;
-	if (opts->sampling.top_k < 0)
-		opts->sampling.top_k = cfg->top_k;
-	if (opts->sampling.max_tokens < 0)
-		opts->sampling.max_tokens = cfg->max_tokens;
+	sampling_overrides_fill(&opts->sampling, &cfg->sampling);
 	if (opts->context_length == 0)
 		opts->context_length = cfg->context_length;
 }
@@ -315,18 +303,7 @@ void options_apply_preset(struct options *opts, const struct preset *preset)
 {
 	if (!opts->system_prompt)
 		opts->system_prompt = preset->system_prompt;
-	if (isnan(opts->sampling.temperature))
-		opts->sampling.temperature = preset->temperature;
-	if (isnan(opts->sampling.top_p))
-		opts->sampling.top_p = preset->top_p;
-	if (isnan(opts->sampling.min_p))
-		opts->sampling.min_p = preset->min_p;
-	if (isnan(opts->sampling.repeat_penalty))
-		opts->sampling.repeat_penalty = preset->repeat_penalty;
-	if (opts->sampling.top_k < 0)
-		opts->sampling.top_k = preset->top_k;
-	if (opts->sampling.max_tokens < 0)
-		opts->sampling.max_tokens = preset->max_tokens;
+	sampling_overrides_fill(&opts->sampling, &preset->sampling);
 }
 
 void options_runtime_settings(const struct options *opts, struct engine_options *engine,

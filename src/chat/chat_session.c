@@ -54,6 +54,26 @@ void sampling_overrides_init(struct sampling_overrides *overrides)
 	};
 }
 
+void sampling_overrides_fill(struct sampling_overrides *to, const struct sampling_overrides *from)
+{
+	if (isnan(to->temperature))
+		to->temperature = from->temperature;
+	if (isnan(to->top_p))
+		to->top_p = from->top_p;
+	if (isnan(to->min_p))
+		to->min_p = from->min_p;
+	if (isnan(to->repeat_penalty))
+		to->repeat_penalty = from->repeat_penalty;
+	if (to->top_k < 0)
+		to->top_k = from->top_k;
+	if (to->max_tokens < 0)
+		to->max_tokens = from->max_tokens;
+	if (!to->have_seed && from->have_seed) {
+		to->have_seed = true;
+		to->seed = from->seed;
+	}
+}
+
 void generation_settings_resolve(const struct sampling_overrides *o, const struct model_config *c,
 				 struct generation_settings *out)
 {

@@ -39,6 +39,10 @@ struct sampling_overrides {
 /* Every setting "not given". */
 void sampling_overrides_init(struct sampling_overrides *overrides);
 
+/* Gives each setting of to that is not given from's value (itself "not given" or
+ * not): how a source of lower precedence fills what the ones above left open. */
+void sampling_overrides_fill(struct sampling_overrides *to, const struct sampling_overrides *from);
+
 struct generation_settings {
 	struct sampler_settings sampling;
 	int max_tokens;              /* per answer */

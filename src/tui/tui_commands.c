@@ -297,22 +297,13 @@ static enum tui_command_status cmd_set(struct tui *t, char *args, char *err, siz
 	if (busy(t))
 		return TUI_COMMAND_DONE;
 	const char *value = args + consumed;
-	/* the names /set takes, each with the one range flags and files have */
-	struct sampling_overrides *o = &t->overrides;
-	float *real = !strcmp(name, "temp") ? &o->temperature : !strcmp(name, "top_p") ? &o->top_p :
-		      !strcmp(name, "min_p") ? &o->min_p : !strcmp(name, "repeat_penalty") ? &o->repeat_penalty : NULL;
-	int *integer = !strcmp(name, "top_k") ? &o->top_k : !strcmp(name, "max_tokens") ? &o->max_tokens : NULL;
-	if (!real && !integer)
+	char why[160];
+	int set = sampling_overrides_set(&t->overrides, name, value, why, sizeof why);
+	if (set > 0)
 		return failed(err, err_size, "/set %s: unknown setting (temp, top_p, top_k, min_p, repeat_penalty, max_tokens)",
 			      name);
-	char why[160];
-	double v;
-	if (setting_range_parse(setting_range_find(name), value, &v, why, sizeof why) != 0)
+	if (set < 0)
 		return failed(err, err_size, "/set %s: %s", name, why);
-	if (real)
-		*real = (float)v;
-	else
-		*integer = (int)v;
 	tui_conversation_apply_settings(t);
 	show_settings(t);
 	return TUI_COMMAND_DONE;

@@ -5,7 +5,6 @@
  */
 #include "tui_conversation.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,33 +20,10 @@
 
 void tui_conversation_apply_settings(struct tui *t)
 {
-	struct sampling_overrides s = t->setup->sampling;
-	const struct preset *p = &t->preset;
-	if (isnan(s.temperature))
-		s.temperature = p->temperature;
-	if (isnan(s.top_p))
-		s.top_p = p->top_p;
-	if (isnan(s.min_p))
-		s.min_p = p->min_p;
-	if (isnan(s.repeat_penalty))
-		s.repeat_penalty = p->repeat_penalty;
-	if (s.top_k < 0)
-		s.top_k = p->top_k;
-	if (s.max_tokens < 0)
-		s.max_tokens = p->max_tokens;
-	const struct sampling_overrides *o = &t->overrides;
-	if (!isnan(o->temperature))
-		s.temperature = o->temperature;
-	if (!isnan(o->top_p))
-		s.top_p = o->top_p;
-	if (!isnan(o->min_p))
-		s.min_p = o->min_p;
-	if (!isnan(o->repeat_penalty))
-		s.repeat_penalty = o->repeat_penalty;
-	if (o->top_k >= 0)
-		s.top_k = o->top_k;
-	if (o->max_tokens >= 0)
-		s.max_tokens = o->max_tokens;
+	/* /set, then the flags and config file, then the preset */
+	struct sampling_overrides s = t->overrides;
+	sampling_overrides_fill(&s, &t->setup->sampling);
+	sampling_overrides_fill(&s, &t->preset.sampling);
 	model_runtime_generation_settings(&t->runtime, &s, &t->settings);
 }
 

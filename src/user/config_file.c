@@ -4,7 +4,6 @@
 #include "config_file.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,12 +86,7 @@ bool config_split_line(char *line, char **key, char **value)
 void config_file_init(struct config_file *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
-	cfg->temperature = NAN;
-	cfg->top_p = NAN;
-	cfg->min_p = NAN;
-	cfg->repeat_penalty = NAN;
-	cfg->top_k = -1;
-	cfg->max_tokens = -1;
+	sampling_overrides_init(&cfg->sampling);
 }
 
 void config_file_free(struct config_file *cfg)
@@ -103,23 +97,17 @@ void config_file_free(struct config_file *cfg)
 	config_file_init(cfg);
 }
 
-/* Sets the numeric key ("top_p") from value, in the range its flag has (options.c).
+/* Sets the numeric key ("top_p", "ctx") from value, in the range its flag has.
  * Returns 0; -1 with the reason in why for a bad value; 1 when key names no number. */
 static int set_number(struct config_file *cfg, const char *key, const char *value, char *why, size_t why_size)
 {
-	float *real = !strcmp(key, "temp") ? &cfg->temperature : !strcmp(key, "top_p") ? &cfg->top_p :
-		      !strcmp(key, "min_p") ? &cfg->min_p : !strcmp(key, "repeat_penalty") ? &cfg->repeat_penalty : NULL;
-	int *integer = !strcmp(key, "top_k") ? &cfg->top_k : !strcmp(key, "max_tokens") ? &cfg->max_tokens :
-		       !strcmp(key, "ctx") ? &cfg->context_length : NULL;
+	int set = sampling_overrides_set(&cfg->sampling, key, value, why, why_size);
+	if (set <= 0 || strcmp(key, "ctx") != 0)
+		return set;
 	double v;
-	if (!real && !integer)
-		return 1;
 	if (setting_range_parse(setting_range_find(key), value, &v, why, why_size) != 0)
 		return -1;
-	if (real)
-		*real = (float)v;
-	else
-		*integer = (int)v;
+	cfg->context_length = (int)v;
 	return 0;
 }
 

@@ -14,13 +14,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "chat_session.h"   /* struct sampling_overrides */
+
 
 enum { CONFIG_WARNINGS_KEPT = 8 };
 
 struct config_file {
 	char *model, *preset, *theme;  /* NULL when absent */
-	float temperature, top_p, min_p, repeat_penalty; /* NAN when absent */
-	int top_k, max_tokens;         /* -1 when absent */
+	struct sampling_overrides sampling; /* "not given" when absent (chat_session.h) */
 	int context_length;            /* 0 when absent */
 	/* the lines left out, "PATH:LINE: unknown key 'x' (...)": the first
 	 * CONFIG_WARNINGS_KEPT of warning_count */

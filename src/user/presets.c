@@ -5,7 +5,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +34,7 @@ static void preset_init(struct preset *p, const char *name)
 {
 	memset(p, 0, sizeof *p);
 	snprintf(p->name, sizeof p->name, "%s", name);
-	p->temperature = NAN;
-	p->top_p = NAN;
-	p->min_p = NAN;
-	p->repeat_penalty = NAN;
-	p->top_k = -1;
-	p->max_tokens = -1;
+	sampling_overrides_init(&p->sampling);
 }
 
 void preset_free(struct preset *preset)
@@ -77,23 +71,16 @@ static int parse_setting(char *line, struct preset *out, const char *where, int 
 		snprintf(err, err_size, "%s:%d: expected 'key = value' or ---", where, line_number);
 		return -1;
 	}
-	float *real = !strcmp(key, "temp") ? &out->temperature : !strcmp(key, "top_p") ? &out->top_p :
-		      !strcmp(key, "min_p") ? &out->min_p : !strcmp(key, "repeat_penalty") ? &out->repeat_penalty : NULL;
-	int *integer = !strcmp(key, "top_k") ? &out->top_k : !strcmp(key, "max_tokens") ? &out->max_tokens : NULL;
-	double v;
-	if (!real && !integer) {
-		snprintf(err, err_size, "%s:%d: unknown key '%s' (temp, top_p, top_k, min_p, repeat_penalty, max_tokens)", where, line_number, key);
+	int set = sampling_overrides_set(&out->sampling, key, value, why, sizeof why);
+	if (set > 0) {
+		snprintf(err, err_size, "%s:%d: unknown key '%s' (temp, top_p, top_k, min_p, repeat_penalty, max_tokens)",
+			 where, line_number, key);
 		return -1;
 	}
-	/* the range its flag has (options.c) */
-	if (setting_range_parse(setting_range_find(key), value, &v, why, sizeof why) != 0) {
+	if (set < 0) {
 		snprintf(err, err_size, "%s:%d: %s: %s", where, line_number, key, why);
 		return -1;
 	}
-	if (real)
-		*real = (float)v;
-	else
-		*integer = (int)v;
 	return 0;
 }
 

@@ -21,11 +21,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "chat_session.h"   /* struct sampling_overrides */
+
 struct preset {
 	char name[64];
 	char *system_prompt;      /* malloc'd; NULL: no system prompt */
-	float temperature, top_p, min_p, repeat_penalty; /* NAN when the preset does not set them */
-	int top_k, max_tokens;    /* -1 when not set */
+	struct sampling_overrides sampling;  /* "not given" where the preset does not set them */
 };
 
 /* Finds the preset NAME (user file first, then built in) and fills *out; the

@@ -51,3 +51,22 @@ int setting_range_parse(const struct setting_range *setting, const char *text, d
 	*out = value;
 	return 0;
 }
+
+int sampling_overrides_set(struct sampling_overrides *overrides, const char *key, const char *value,
+			   char *why, size_t why_size)
+{
+	struct sampling_overrides *o = overrides;
+	float *real = !strcmp(key, "temp") ? &o->temperature : !strcmp(key, "top_p") ? &o->top_p :
+		      !strcmp(key, "min_p") ? &o->min_p : !strcmp(key, "repeat_penalty") ? &o->repeat_penalty : NULL;
+	int *integer = !strcmp(key, "top_k") ? &o->top_k : !strcmp(key, "max_tokens") ? &o->max_tokens : NULL;
+	double v;
+	if (!real && !integer)
+		return 1;
+	if (setting_range_parse(setting_range_find(key), value, &v, why, why_size) != 0)
+		return -1;
+	if (real)
+		*real = (float)v;
+	else
+		*integer = (int)v;
+	return 0;
+}

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "chat_session.h"   /* struct sampling_overrides */
+
 /* The numeric settings that flags, the config file and presets share, each with one
  * range that every source checks: temp, top_p, min_p, repeat_penalty, top_k,
  * max_tokens, ctx, threads (as flags spelled with '-': --top-p). */
@@ -26,5 +28,12 @@ const struct setting_range *setting_range_find(const char *key);
  * adds where the text came from (the flag, or the file and line). */
 int setting_range_parse(const struct setting_range *setting, const char *text, double *out,
 			char *err, size_t err_size);
+
+/* Sets the sampling setting named key (temp, top_p, top_k, min_p, repeat_penalty,
+ * max_tokens: what /set, presets and the config file share) from value, in its
+ * range.  Returns 0; -1 with the reason in why for a bad value; 1 when key names no
+ * sampling setting. */
+int sampling_overrides_set(struct sampling_overrides *overrides, const char *key, const char *value,
+			   char *why, size_t why_size);
 
 #endif

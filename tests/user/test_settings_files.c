@@ -89,18 +89,18 @@ int main(void)
 
 	/* presets */
 	tap_ok(presets_resolve("pirate", &preset, err, sizeof err) == 0 && preset.system_prompt &&
-	       strstr(preset.system_prompt, "pirate") && isnan(preset.temperature), "built-in pirate preset");
+	       strstr(preset.system_prompt, "pirate") && isnan(preset.sampling.temperature), "built-in pirate preset");
 	preset_free(&preset);
 	tap_ok(presets_resolve("default", &preset, err, sizeof err) == 0 && !preset.system_prompt, "default has no system prompt");
 	preset_free(&preset);
 	tap_ok(presets_resolve("nosuch", &preset, err, sizeof err) != 0 && strstr(err, "nosuch"), "unknown preset names itself");
 
 	tap_ok(preset_parse("temp = 0.2\ntop_k = 40\n# note\n---\nYou review C.\n", "p.txt", &preset, err, sizeof err) == 0 &&
-	       fabsf(preset.temperature - 0.2f) < 1e-6 && preset.top_k == 40 && !strcmp(preset.system_prompt, "You review C."),
+	       fabsf(preset.sampling.temperature - 0.2f) < 1e-6 && preset.sampling.top_k == 40 && !strcmp(preset.system_prompt, "You review C."),
 	       "settings, ---, then the prompt");
 	preset_free(&preset);
 	tap_ok(preset_parse("min_p = 0.05\nrepeat_penalty = 1.1\n---\nx\n", "p.txt", &preset, err, sizeof err) == 0 &&
-	       fabsf(preset.min_p - 0.05f) < 1e-7 && fabsf(preset.repeat_penalty - 1.1f) < 1e-6,
+	       fabsf(preset.sampling.min_p - 0.05f) < 1e-7 && fabsf(preset.sampling.repeat_penalty - 1.1f) < 1e-6,
 	       "a preset takes min_p and repeat_penalty, as /set does");
 	{
 		struct options with_preset;
@@ -111,7 +111,7 @@ int main(void)
 		       fabsf(with_preset.sampling.repeat_penalty - 1.1f) < 1e-6, "a preset's min_p and repeat_penalty reach the options");
 	}
 	preset_free(&preset);
-	preset.temperature = NAN;
+	preset.sampling.temperature = NAN;
 	tap_ok(preset_parse("Just a prompt.\n---\nwith a rule\n", "p.txt", &preset, err, sizeof err) == 0 &&
 	       !strcmp(preset.system_prompt, "Just a prompt.\n---\nwith a rule"), "plain text is all prompt, --- included");
 	preset_free(&preset);
@@ -126,7 +126,7 @@ int main(void)
 	mkdir(path, 0700);
 	snprintf(path, sizeof path, "%s/llmchat/presets/mine.txt", dir);
 	write_file(path, "max_tokens = 64\n---\nMy own prompt.\n");
-	tap_ok(presets_resolve("mine", &preset, err, sizeof err) == 0 && preset.max_tokens == 64 &&
+	tap_ok(presets_resolve("mine", &preset, err, sizeof err) == 0 && preset.sampling.max_tokens == 64 &&
 	       !strcmp(preset.system_prompt, "My own prompt."), "a user preset file (%s)", err);
 	preset_free(&preset);
 	snprintf(path, sizeof path, "%s/llmchat/presets/pirate.txt", dir);
@@ -146,7 +146,7 @@ int main(void)
 	struct config_file cfg;
 	config_file_init(&cfg);
 	tap_ok(config_file_parse("model = /m/llama\ntemp = 0.7\ntop_k = 20\nctx = 2048\ntheme = mono\n", "c", &cfg, err, sizeof err) == 0 &&
-	       !strcmp(cfg.model, "/m/llama") && fabsf(cfg.temperature - 0.7f) < 1e-6 && cfg.top_k == 20 &&
+	       !strcmp(cfg.model, "/m/llama") && fabsf(cfg.sampling.temperature - 0.7f) < 1e-6 && cfg.sampling.top_k == 20 &&
 	       cfg.context_length == 2048 && !strcmp(cfg.theme, "mono"), "a config file sets defaults");
 	struct options opts;
 	char *argv[] = {"llmchat", "--temp", "0.1", "--theme", "light", NULL};
@@ -161,12 +161,12 @@ int main(void)
 	tap_ok(config_file_parse("temp = 0.5\n\ncolour = red\ntop_k = 7\n", "/x/config", &cfg, err, sizeof err) == 0 &&
 	       cfg.warning_count == 1 && strstr(cfg.warnings[0], "/x/config:3:") && strstr(cfg.warnings[0], "colour"),
 	       "an unknown config key is a warning naming file:line (%s)", cfg.warnings[0]);
-	tap_ok(fabsf(cfg.temperature - 0.5f) < 1e-6 && cfg.top_k == 7, "the lines around an unknown key are kept");
+	tap_ok(fabsf(cfg.sampling.temperature - 0.5f) < 1e-6 && cfg.sampling.top_k == 7, "the lines around an unknown key are kept");
 	config_file_free(&cfg);
 	config_file_init(&cfg);
 	tap_ok(config_file_parse("top_k = 1.5\nno equals sign\ntheme =\nctx = 512\n", "/x/config", &cfg, err, sizeof err) == 0 &&
 	       cfg.warning_count == 3 && strstr(cfg.warnings[0], "/x/config:1:") && strstr(cfg.warnings[1], "/x/config:2:") &&
-	       strstr(cfg.warnings[2], "/x/config:3:") && cfg.top_k == -1 && cfg.context_length == 512,
+	       strstr(cfg.warnings[2], "/x/config:3:") && cfg.sampling.top_k == -1 && cfg.context_length == 512,
 	       "a bad value, a line without '=' and an empty value are warnings; the rest is kept");
 	config_file_free(&cfg);
 	config_file_init(&cfg);
