@@ -170,6 +170,18 @@ int main(void)
 	       "a bad value, a line without '=' and an empty value are warnings; the rest is kept");
 	config_file_free(&cfg);
 	config_file_init(&cfg);
+	tap_ok(opts.mouse == false, "the mouse is off unless the config file turns it on");
+	tap_ok(config_file_parse("mouse = on\n", "/x/config", &cfg, err, sizeof err) == 0 && cfg.mouse == 1 &&
+	       cfg.warning_count == 0, "mouse = on is read");
+	options_apply_config(&opts, &cfg);
+	tap_ok(opts.mouse == true, "... and reaches the options");
+	config_file_free(&cfg);
+	config_file_init(&cfg);
+	tap_ok(config_file_parse("mouse = yes\nmouse = off\n", "/x/config", &cfg, err, sizeof err) == 0 && cfg.mouse == 0 &&
+	       cfg.warning_count == 1 && strstr(cfg.warnings[0], "/x/config:1: mouse: expected on or off, got 'yes'"),
+	       "a mouse value other than on or off is a warning naming file:line (%s)", cfg.warnings[0]);
+	config_file_free(&cfg);
+	config_file_init(&cfg);
 	char many[1024] = "";
 	for (int i = 0; i < CONFIG_WARNINGS_KEPT + 3; i++)
 		strcat(many, "bogus = 1\n");
