@@ -131,6 +131,23 @@ $T send-keys -t hang C-u "/stats" Enter
 wait_for hang "Last answer:" 10; ok $? "the interface answers keys again"
 $T send-keys -t hang C-d
 
+# a notice while an answer streams goes above the exchange, and the answer stays whole
+DELAY=60 start during
+wait_for during "ctx 0/" 60
+$T send-keys -t during "Tell me about Ada." Enter
+wait_for during "^Ada is" 20
+$T send-keys -t during "/stats" Enter
+wait_for during "^No answer yet" 10; ok $? "a notice shows while the answer streams"
+wait_idle during
+order=$(screen during | grep -nE "^No answer yet|^> Tell me about Ada|^Ada is" | cut -d: -f2 | cut -c1-6 | tr '\n' '|')
+is "$order" "No ans|> Tell|Ada is|" "... above the question and its answer, which goes on below"
+python3 -c 'import glob, json, os, sys
+f = max(glob.glob(sys.argv[1] + "/llmchat/history/*.json"), key=os.path.getmtime)
+m = json.load(open(f))["messages"][-1]["content"]
+sys.exit(0 if m.startswith("Ada is") and "No answer yet" not in m else 1)' "$XDG_STATE_HOME"
+ok $? "the answer in the history is whole"
+$T send-keys -t during C-d
+
 # no clipboard program for the display: OSC 52, and it says that may not work
 mkdir -p "$TMP/config/llmchat"
 printf 'mouse = on\n' >"$TMP/config/llmchat/config"

@@ -94,6 +94,8 @@ int main(void)
 	tap_ok(presets_resolve("default", &preset, err, sizeof err) == 0 && !preset.system_prompt, "default has no system prompt");
 	preset_free(&preset);
 	tap_ok(presets_resolve("nosuch", &preset, err, sizeof err) != 0 && strstr(err, "nosuch"), "unknown preset names itself");
+	snprintf(path, sizeof path, "user presets in %s/llmchat/presets/NAME.txt", dir);
+	tap_ok(strstr(err, path) && !strstr(err, "~/"), "... and the real folder of user presets (%s)", err);
 
 	tap_ok(preset_parse("temp = 0.2\ntop_k = 40\n# note\n---\nYou review C.\n", "p.txt", &preset, err, sizeof err) == 0 &&
 	       fabsf(preset.sampling.temperature - 0.2f) < 1e-6 && preset.sampling.top_k == 40 && !strcmp(preset.system_prompt, "You review C."),
