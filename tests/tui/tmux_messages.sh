@@ -99,9 +99,11 @@ case "$joined" in *".tmp."*) r=1 ;; *) r=0 ;; esac
 ok $r "... and no temporary file"
 $T send-keys -t msg C-u
 
-# /mouse turns mouse reports on and off
+# /mouse turns mouse reports on and off; its hint, cut on a narrow screen, says so with "…"
+$T resize-window -t msg -x 40 -y 20
 $T send-keys -t msg "/mouse on" Enter
-wait_for msg "Mouse on" 10
+wait_for msg "^ Mouse on: the wheel scrolls; .*…$" 10; ok $? "a hint too wide for the screen ends in …"
+$T resize-window -t msg -x 80 -y 24
 is "$($T display-message -p -t msg '#{mouse_any_flag}')" "1" "/mouse on asks the terminal for mouse reports"
 $T send-keys -t msg "/mouse off" Enter
 wait_for msg "Mouse off" 10
