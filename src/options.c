@@ -297,6 +297,8 @@ void options_apply_config(struct options *opts, const struct config_file *cfg)
 	sampling_overrides_fill(&opts->sampling, &cfg->sampling);
 	if (opts->context_length == 0)
 		opts->context_length = cfg->context_length;
+	if (cfg->mouse >= 0)
+		opts->mouse = cfg->mouse == 1;
 }
 
 void options_apply_preset(struct options *opts, const struct preset *preset)

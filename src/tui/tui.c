@@ -78,14 +78,33 @@ static void insert_char(struct tui *t, wint_t ch)
 		input_insert(&t->input, (const char *)buf, (size_t)n);
 }
 
-static void run_command(struct tui *t, const char *line)
+/* Mouse reports on or off, as t->mouse wants: on, the wheel scrolls the
+ * transcript, and selecting text in the terminal needs Shift. */
+static void apply_mouse(struct tui *t)
 {
-	char err[512];
-	switch (tui_command_run(t, line, err, sizeof err)) {
+	mmask_t wheel = BUTTON4_PRESSED
+#ifdef BUTTON5_PRESSED
+			| BUTTON5_PRESSED
+#endif
+		;
+	mousemask(t->mouse ? wheel : 0, NULL);
+	t->mouse_reporting = t->mouse;
+}
+
+/* Runs a command; returns false when it failed: its error, which may name a long
+ * path, goes into the transcript, where it wraps. */
+static bool run_command(struct tui *t, const char *line)
+{
+	char err[4600];
+	enum tui_command_status status = tui_command_run(t, line, err, sizeof err);
+	if (t->mouse != t->mouse_reporting)
+		apply_mouse(t);   /* /mouse */
+	switch (status) {
 	case TUI_COMMAND_DONE: break;
 	case TUI_COMMAND_QUIT: t->quit = true; break;
-	case TUI_COMMAND_ERROR: tui_notice_hint(t, true, "%s", err); break;
+	case TUI_COMMAND_ERROR: tui_notice_add(t, TRANSCRIPT_ERROR, "%s", err); return false;
 	}
+	return true;
 }
 
 static void submit(struct tui *t)
@@ -94,8 +113,8 @@ static void submit(struct tui *t)
 		return;   /* nothing to send: the template would trim it to an empty turn */
 	if (t->input.text[0] == '/' && t->input.text[1] != '/') {
 		char *line = input_take(&t->input);
-		if (line)
-			run_command(t, line);
+		if (line && !run_command(t, line) && t->input.length == 0)
+			input_set(&t->input, line);   /* a typo or a bad argument stays, to be fixed */
 		free(line);
 		return;
 	}
@@ -281,11 +300,8 @@ static int screen_start(struct tui *t)
 	keypad(stdscr, TRUE);
 	nodelay(stdscr, TRUE);
 	define_keys();
-	mousemask(BUTTON4_PRESSED
-#ifdef BUTTON5_PRESSED
-		  | BUTTON5_PRESSED
-#endif
-		  , NULL);
+	t->mouse = t->setup->mouse;
+	apply_mouse(t);
 	mouseinterval(0);
 	t->color = has_colors() && !t->setup->no_color && !(getenv("NO_COLOR") && getenv("NO_COLOR")[0]);
 	if (t->color) {

@@ -11,8 +11,8 @@
  *   tui_terminal.c      whether the terminal can take the interface
  *   tui.c               set-up, the event loop, keys: the top, calls them all
  * A file calls only files above it in this list; none calls tui.c.  The models (tui_transcript.h,
- * tui_input.h, tui_markdown.h, tui_text.h) know nothing of ncurses nor of
- * struct tui.
+ * tui_input.h, tui_markdown.h, tui_text.h) and the clipboard (tui_clipboard.h) know
+ * nothing of ncurses nor of struct tui.
  */
 #ifndef LLMCHAT_TUI_H
 #define LLMCHAT_TUI_H
@@ -40,6 +40,7 @@ struct tui_settings {
 	const char *system_prompt;           /* NULL: the preset's */
 	bool no_color;
 	bool resume;                         /* reopen the last conversation */
+	bool mouse;                          /* take mouse reports (the wheel scrolls; selecting needs Shift) */
 	long stream_delay_ms;                /* a pause after each streamed piece (tests, demos) */
 };
 
@@ -80,6 +81,8 @@ struct tui {
 	size_t input_scroll;                 /* first editor row shown */
 	int transcript_height;
 	struct tui_hint hint;                /* tui_notice.h */
+	bool mouse;                          /* mouse reports wanted (config mouse = on, /mouse) */
+	bool mouse_reporting;                /* ... and asked of the terminal (tui.c) */
 	bool quit_armed;                     /* Ctrl-C once on an empty editor */
 	bool in_paste;
 	bool quit;

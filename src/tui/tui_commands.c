@@ -9,7 +9,6 @@
 #include "tui_commands.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 #include "setting_ranges.h"
 #include "tui.h"
 #include "tui_answer.h"
+#include "tui_clipboard.h"
 #include "tui_conversation.h"
 #include "tui_draw.h"
 #include "tui_notice.h"
@@ -177,25 +177,52 @@ static enum tui_command_status cmd_edit(struct tui *t, char *args, char *err, si
 	return TUI_COMMAND_DONE;
 }
 
+/* A file name as the user typed it, with a leading "~" or "~/" made $HOME (not
+ * ~user).  Returns 0, or -1 with the reason in err. */
+static int expand_home(const char *name, char *out, size_t out_size, char *err, size_t err_size)
+{
+	const char *home = getenv("HOME");
+	int n;
+	if (name[0] == '~' && (name[1] == '/' || name[1] == '\0')) {
+		if (!home || !*home) {
+			snprintf(err, err_size, "%s: HOME is not set, so ~ names no folder", name);
+			return -1;
+		}
+		n = snprintf(out, out_size, "%s%s", home, name + 1);
+	} else {
+		n = snprintf(out, out_size, "%s", name);
+	}
+	if (n < 0 || (size_t)n >= out_size) {
+		snprintf(err, err_size, "%.200s...: path too long", name);
+		return -1;
+	}
+	return 0;
+}
+
 static enum tui_command_status cmd_save(struct tui *t, char *args, char *err, size_t err_size)
 {
 	char path[4096];
 	if (busy(t))
 		return TUI_COMMAND_DONE;
 	if (*args) {
-		snprintf(path, sizeof path, "%s", args);
+		if (expand_home(args, path, sizeof path, err, err_size) != 0)
+			return TUI_COMMAND_ERROR;
 	} else {
-		char stamp[32];
+		/* in the current folder, named in full so that the message says where */
+		char stamp[32], cwd[3072];
 		time_t now = time(NULL);
 		struct tm tm;
 		localtime_r(&now, &tm);
 		strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-		snprintf(path, sizeof path, "llmchat-%s.json", stamp);
+		if (!getcwd(cwd, sizeof cwd))
+			return failed(err, err_size, "/save: the current folder is unknown (%s); give a file name",
+				      strerror(errno));
+		snprintf(path, sizeof path, "%s/llmchat-%s.json", strcmp(cwd, "/") ? cwd : "", stamp);
 	}
 	if (history_save(path, chat_session_messages(t->session), chat_session_message_count(t->session),
 			 model_runtime_model_name(&t->runtime), t->preset.name, err, err_size) != 0)
 		return TUI_COMMAND_ERROR;
-	tui_notice_hint(t, false, "Saved %zu messages to %s", chat_session_message_count(t->session), path);
+	tui_notice_add(t, TRANSCRIPT_INFO, "Saved %zu messages to %s", chat_session_message_count(t->session), path);
 	return TUI_COMMAND_DONE;
 }
 
@@ -207,6 +234,10 @@ static enum tui_command_status cmd_load(struct tui *t, char *args, char *err, si
 	}
 	if (busy(t))
 		return TUI_COMMAND_DONE;
+	char path[4096];
+	if (expand_home(args, path, sizeof path, err, err_size) != 0)
+		return TUI_COMMAND_ERROR;
+	args = path;
 	if (tui_conversation_load(t, args, err, err_size) != 0)
 		return TUI_COMMAND_ERROR;
 	t->context_used = 0;
@@ -215,62 +246,88 @@ static enum tui_command_status cmd_load(struct tui *t, char *args, char *err, si
 	return TUI_COMMAND_DONE;
 }
 
-static const char base64_digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static char *base64(const char *data, size_t n)
+/* What /copy copies: the last answer, or with "code [N]" its Nth code block
+ * (default: the last).  Returns 0 with the bytes and their description in what,
+ * 1 when there is nothing to copy (a hint says why), -1 for bad arguments (err). */
+static int copy_source(struct tui *t, const char *args, const char **text, size_t *length, char *what,
+		       size_t what_size, char *err, size_t err_size)
 {
-	char *out = malloc(4 * ((n + 2) / 3) + 1), *p = out;
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned char)data[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned char)data[i + 1] << 8;
-		if (i + 2 < n)
-			v |= (unsigned char)data[i + 2];
-		*p++ = base64_digits[(v >> 18) & 63];
-		*p++ = base64_digits[(v >> 12) & 63];
-		*p++ = i + 1 < n ? base64_digits[(v >> 6) & 63] : '=';
-		*p++ = i + 2 < n ? base64_digits[v & 63] : '=';
+	const struct transcript_entry *e = transcript_last(&t->transcript, TRANSCRIPT_ASSISTANT);
+	if (*args && strncmp(args, "code", 4) != 0) {
+		failed(err, err_size, "/copy %s: expected nothing (the last answer) or code [N] (its Nth code block)", args);
+		return -1;
 	}
-	*p = '\0';
-	return out;
-}
-
-/* OSC 52: the terminal puts the text on the clipboard (straight to the tty, not
- * through ncurses).  Returns 0, or -1 with the reason in err. */
-static int copy_to_clipboard(const char *text, size_t length, char *err, size_t err_size)
-{
-	char *encoded = base64(text, length);
-	int fd = open("/dev/tty", O_WRONLY | O_NOCTTY | O_CLOEXEC);
-	int rc = 0;
-	if (!encoded || fd < 0) {
-		snprintf(err, err_size, "/copy: %s", encoded ? strerror(errno) : "out of memory");
-		rc = -1;
-	} else {
-		size_t n = strlen(encoded);
-		bool ok = write(fd, "\033]52;c;", 7) == 7 && write(fd, encoded, n) == (ssize_t)n && write(fd, "\a", 1) == 1;
-		if (!ok) {
-			snprintf(err, err_size, "/copy: cannot write to the terminal");
-			rc = -1;
+	size_t n = 0;
+	if (*args) {
+		const char *number = args + 4;
+		char *end;
+		if (*number && *number != ' ') {
+			failed(err, err_size, "/copy %s: expected nothing (the last answer) or code [N] (its Nth code block)", args);
+			return -1;
+		}
+		number += strspn(number, " ");
+		if (*number) {
+			errno = 0;
+			unsigned long v = strtoul(number, &end, 10);
+			if (*number < '1' || *number > '9' || *end || errno || v > 1000000) {
+				failed(err, err_size, "/copy code %s: expected the number of a code block, counted from 1", number);
+				return -1;
+			}
+			n = v;
 		}
 	}
-	if (fd >= 0)
-		close(fd);
-	free(encoded);
-	return rc;
+	if (!e || e->length == 0) {
+		tui_notice_hint(t, false, "No answer to copy.");
+		return 1;
+	}
+	if (!*args) {
+		*text = e->text;
+		*length = e->length;
+		snprintf(what, what_size, "the last answer");
+		return 0;
+	}
+	size_t start, count;
+	if (markdown_code_block(e->text, e->length, n, &start, length, &count) != 0) {
+		if (count == 0)
+			tui_notice_hint(t, false, "The last answer has no code block.");
+		else
+			failed(err, err_size, "/copy code %zu: the last answer has %zu code block%s", n, count,
+			       count == 1 ? "" : "s");
+		return count == 0 ? 1 : -1;
+	}
+	*text = e->text + start;
+	snprintf(what, what_size, "code block %zu of %zu", n ? n : count, count);
+	return 0;
 }
 
 static enum tui_command_status cmd_copy(struct tui *t, char *args, char *err, size_t err_size)
 {
-	const struct transcript_entry *e = transcript_last(&t->transcript, TRANSCRIPT_ASSISTANT);
-	if (!e || e->length == 0) {
-		tui_notice_hint(t, false, "No answer to copy.");
-		return TUI_COMMAND_DONE;
-	}
-	if (copy_to_clipboard(e->text, e->length, err, err_size) != 0)
-		return TUI_COMMAND_ERROR;
-	tui_notice_hint(t, false, "Copied the last answer (%zu bytes) to the clipboard.", e->length);
+	const char *text;
+	size_t length;
+	char what[64], why[256];
+	int source = copy_source(t, args, &text, &length, what, sizeof what, err, err_size);
+	if (source != 0)
+		return source < 0 ? TUI_COMMAND_ERROR : TUI_COMMAND_DONE;
+	struct clipboard_way way = clipboard_choose();
+	if (clipboard_copy(&way, text, length, why, sizeof why) != 0)
+		return failed(err, err_size, "/copy: nothing copied: %s", why);
+	if (way.argv[0])
+		tui_notice_add(t, TRANSCRIPT_INFO, "Copied %s (%zu bytes) with %s.", what, length, way.name);
+	else
+		tui_notice_add(t, TRANSCRIPT_INFO,
+			       "Copied %s (%zu bytes) through the terminal (OSC 52); not every terminal takes it "
+			       "(no wl-copy, xclip, xsel or pbcopy was found for this display).", what, length);
+	return TUI_COMMAND_DONE;
+}
+
+static enum tui_command_status cmd_mouse(struct tui *t, char *args, char *err, size_t err_size)
+{
+	if (*args && strcmp(args, "on") != 0 && strcmp(args, "off") != 0)
+		return failed(err, err_size, "/mouse %s: expected on or off", args);
+	if (*args)
+		t->mouse = !strcmp(args, "on");
+	tui_notice_hint(t, false, t->mouse ? "Mouse on: the wheel scrolls; Shift-drag selects text."
+					   : "Mouse off: the terminal has it (select text as usual); PgUp/PgDn scroll.");
 	return TUI_COMMAND_DONE;
 }
 
@@ -370,7 +427,8 @@ static const struct command command_table[] = {
 	{"edit", "", "take the last message back into the editor", cmd_edit},
 	{"save", "[FILE]", "save the conversation as JSON", cmd_save},
 	{"load", "FILE", "load a conversation saved as JSON", cmd_load},
-	{"copy", "", "copy the last answer to the clipboard (OSC 52)", cmd_copy},
+	{"copy", "[code [N]]", "copy the last answer, or its Nth (last) code block, to the clipboard", cmd_copy},
+	{"mouse", "[on|off]", "take mouse reports (wheel scrolls, Shift selects) or leave the mouse to the terminal", cmd_mouse},
 	{"set", "[NAME VALUE]", "temp, top_p, top_k, min_p, repeat_penalty, max_tokens", cmd_set},
 	{"stats", "", "speed of the last answer, context used", cmd_stats},
 	{"theme", "[NAME]", "list themes, or switch to one", cmd_theme},
@@ -404,7 +462,8 @@ enum tui_command_status tui_command_run(struct tui *t, const char *line, char *e
 			free(buf);
 			return status;
 		}
-	status = failed(err, err_size, "Unknown command /%.40s: /help lists the commands.", buf);
+	status = failed(err, err_size, "Unknown command /%.40s: it stays in the editor to be fixed; /help lists the commands "
+			"(// sends a message that starts with /).", buf);
 	free(buf);
 	return status;
 }

@@ -152,19 +152,21 @@ static void draw_transcript(const struct tui *t, const struct tui_view *v)
 	}
 }
 
-/* The status line's text: model, format, backend, context, speed, preset; on a
- * narrow screen the less telling parts go first. */
+/* The status line's text: the model, its weights' format, the backend, the
+ * context used, the last answer's speed, the preset, and "more below: PgDn" while
+ * scrolled back; each part that is not plain by itself is labelled.  On a narrow
+ * screen the less telling parts go first. */
 static void status_text(const struct tui *t, const struct tui_view *v, char *out, size_t size)
 {
-	enum { TTFT, PRESET, BACKEND, FORMAT, SPEED, PART_COUNT };   /* dropped in this order */
+	enum { TTFT, BACKEND, PRESET, FORMAT, SPEED, PART_COUNT };   /* dropped in this order */
 	char parts[PART_COUNT][160];
 	snprintf(parts[BACKEND], sizeof parts[0], " | %s", model_runtime_backend(&t->runtime));
 	snprintf(parts[FORMAT], sizeof parts[0], " | %s", model_runtime_weight_format(&t->runtime));
-	snprintf(parts[PRESET], sizeof parts[0], " | %s", t->preset.name);
+	snprintf(parts[PRESET], sizeof parts[0], " | preset: %s", t->preset.name);
 	parts[SPEED][0] = parts[TTFT][0] = '\0';
 	if (t->have_stats) {
 		snprintf(parts[SPEED], sizeof parts[0], " | %.1f tok/s", t->last_stats.tokens_per_second);
-		snprintf(parts[TTFT], sizeof parts[0], " | ttft %.2fs", t->last_stats.time_to_first_token);
+		snprintf(parts[TTFT], sizeof parts[0], " | first token %.2fs", t->last_stats.time_to_first_token);
 	}
 	for (int dropped = 0; dropped <= PART_COUNT; dropped++) {
 		/* parts below `dropped` (in the enum's order) are left out */
@@ -172,13 +174,15 @@ static void status_text(const struct tui *t, const struct tui_view *v, char *out
 		snprintf(out, size, " %s%s%s%s | ctx %d/%d%s%s%s%s", t->answer.running ? "answering... | " : "",
 			 model_runtime_model_name(&t->runtime),
 			 PART(FORMAT), PART(BACKEND), t->context_used, t->context_length, PART(SPEED), PART(TTFT),
-			 PART(PRESET), v->scroll ? " | PgDn" : "");
+			 PART(PRESET), v->scroll ? " | more below: PgDn" : "");
 #undef PART
 		if (text_width(out, strlen(out)) <= v->cols)
 			return;
 	}
 }
 
+/* The status line, or the hint in its place; text wider than the screen ends
+ * in "…" where it is cut, so a cut message does not pass for a whole one. */
 static void draw_status(const struct tui *t, const struct tui_view *v)
 {
 	char text[1024];
@@ -191,7 +195,10 @@ static void draw_status(const struct tui *t, const struct tui_view *v)
 		status_text(t, v, text, sizeof text);
 	if (t->hint.text[0] && t->hint.error)
 		attr = element_attr(t, THEME_ERROR) | A_REVERSE;
-	draw_text(v->status_row, &x, v->cols, text, strlen(text), attr);
+	bool cut = text_width(text, strlen(text)) > v->cols;
+	draw_text(v->status_row, &x, cut ? v->cols - 1 : v->cols, text, strlen(text), attr);
+	if (cut)
+		draw_text(v->status_row, &x, v->cols, "\u2026", strlen("\u2026"), attr);
 	fill_to(v->status_row, x, v->cols, attr);
 }
 

@@ -296,3 +296,45 @@ void styled_lines_free(struct styled_lines *lines)
 	lines->lines = NULL;
 	lines->count = lines->capacity = 0;
 }
+
+/* One more block, text[start, start + length): kept when it is the nth (n 0: every
+ * one, so the last stays). */
+static void code_block_seen(size_t n, size_t start, size_t length, size_t *count, size_t *out_start,
+			    size_t *out_length)
+{
+	++*count;
+	if (n == 0 || *count == n) {
+		*out_start = start;
+		*out_length = length;
+	}
+}
+
+int markdown_code_block(const char *text, size_t length, size_t n, size_t *start, size_t *block_length,
+			size_t *count)
+{
+	bool in_code = false;
+	size_t pos = 0, block_start = 0;
+	*count = 0;
+	while (pos < length) {
+		const char *nl = memchr(text + pos, '\n', length - pos);
+		size_t end = nl ? (size_t)(nl - text) : length, info_length;
+		const char *info;
+		if (is_fence(text + pos, end - pos, &info, &info_length)) {
+			if (in_code)   /* the block ends before the newline ahead of this fence */
+				code_block_seen(n, block_start, pos > block_start ? pos - 1 - block_start : 0, count, start,
+						block_length);
+			else
+				block_start = nl ? end + 1 : length;
+			in_code = !in_code;
+		}
+		pos = end + 1;
+	}
+	if (in_code) {
+		/* unclosed (a cut answer): the rest of the text, as the screen shows it */
+		size_t rest = length - block_start;
+		if (rest > 0 && text[length - 1] == '\n')
+			rest--;
+		code_block_seen(n, block_start, rest, count, start, block_length);
+	}
+	return *count > 0 && n <= *count ? 0 : -1;
+}

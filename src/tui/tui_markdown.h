@@ -50,4 +50,12 @@ int markdown_render(const char *text, size_t length, enum theme_element base,
 
 void styled_lines_free(struct styled_lines *lines);
 
+/* The nth fenced code block of text (n from 1; 0: the last), as the screen shows
+ * blocks: the lines between a ``` line and the next (or the end of text, an
+ * unclosed block), without the fences and without the newline before the closing
+ * one.  *count is how many blocks text has.  Returns 0 with the block's bytes in
+ * [*start, *start + *block_length), or -1 when there is no such block. */
+int markdown_code_block(const char *text, size_t length, size_t n, size_t *start, size_t *block_length,
+			size_t *count);
+
 #endif

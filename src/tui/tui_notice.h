@@ -4,6 +4,11 @@
  * neither sent to the model nor saved; and the hint, one line shown in place of
  * the status line until the next key.
  *
+ * Which one: the hint is for short, passing words ("Conversation cleared.",
+ * "Still answering: ..."), as it is one row that a narrow terminal cuts (its end
+ * then shows as "…").  Anything that must be read whole - an error with its
+ * cause, a message that names a file - is a notice: the transcript wraps it.
+ *
  * The bottom of the interface's files: a notice writes the transcript, the hint
  * and the scroll, and calls nothing else of the interface.
  */
@@ -28,7 +33,9 @@ void tui_notice_clear_hint(struct tui *t);
 
 /* Adds a notice of kind (TRANSCRIPT_INFO, TRANSCRIPT_ERROR) to the transcript,
  * cut to 4095 bytes, and follows the transcript to its bottom; out of memory, an
- * error hint says so. */
+ * error hint says so.  While an answer streams into the last entry the notice
+ * goes above the exchange in progress (the question and its answer), and an
+ * error is the hint as well, to be seen at once. */
 void tui_notice_add(struct tui *t, enum transcript_kind kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -68,6 +68,19 @@ int transcript_add(struct transcript *t, enum transcript_kind kind, const char *
 	return 0;
 }
 
+int transcript_insert(struct transcript *t, size_t index, enum transcript_kind kind, const char *text,
+		      size_t length)
+{
+	if (transcript_add(t, kind, text, length) != 0)
+		return -1;
+	if (index >= t->count - 1)
+		return 0;
+	struct transcript_entry added = t->entries[t->count - 1];
+	memmove(&t->entries[index + 1], &t->entries[index], (t->count - 1 - index) * sizeof added);
+	t->entries[index] = added;
+	return 0;
+}
+
 int transcript_append(struct transcript *t, const char *text, size_t length)
 {
 	if (t->count == 0)

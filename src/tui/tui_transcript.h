@@ -47,6 +47,11 @@ void transcript_free(struct transcript *t);
 /* Adds an entry holding a copy of text.  Returns 0 or -1 (out of memory). */
 int transcript_add(struct transcript *t, enum transcript_kind kind, const char *text, size_t length);
 
+/* Adds an entry holding a copy of text at index (the entries from there move
+ * down one; past the end: at the end).  Returns 0 or -1 (out of memory). */
+int transcript_insert(struct transcript *t, size_t index, enum transcript_kind kind, const char *text,
+		      size_t length);
+
 /* Appends streamed text to the last entry.  Returns 0 or -1. */
 int transcript_append(struct transcript *t, const char *text, size_t length);
 

@@ -87,6 +87,7 @@ void config_file_init(struct config_file *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
 	sampling_overrides_init(&cfg->sampling);
+	cfg->mouse = -1;
 }
 
 void config_file_free(struct config_file *cfg)
@@ -147,11 +148,18 @@ static int parse_line(struct config_file *cfg, char *line, const char *where, in
 		}
 		return set_string(field, value);
 	}
+	if (!strcmp(key, "mouse")) {
+		if (!strcmp(value, "on") || !strcmp(value, "off"))
+			cfg->mouse = !strcmp(value, "on");
+		else
+			add_warning(cfg, "%s:%d: mouse: expected on or off, got '%s'", where, line_number, value);
+		return 0;
+	}
 	int set = set_number(cfg, key, value, why, sizeof why);
 	if (set < 0)
 		add_warning(cfg, "%s:%d: %s: %s", where, line_number, key, why);
 	else if (set > 0)
-		add_warning(cfg, "%s:%d: unknown key '%s' (model, preset, theme, temp, top_p, top_k, min_p, repeat_penalty, max_tokens, ctx)",
+		add_warning(cfg, "%s:%d: unknown key '%s' (model, preset, theme, mouse, temp, top_p, top_k, min_p, repeat_penalty, max_tokens, ctx)",
 			    where, line_number, key);
 	return 0;
 }

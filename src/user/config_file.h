@@ -3,8 +3,8 @@
  * places llmchat keeps its files.
  *
  * The config file is lines of `key = value` ('#' starts a comment line, blank
- * lines are ignored).  Keys: model, preset, theme, temp, top_p, top_k, min_p,
- * repeat_penalty, max_tokens, ctx.  Flags override it; $LLMCHAT_MODEL overrides its model.
+ * lines are ignored).  Keys: model, preset, theme, mouse (on or off), temp, top_p,
+ * top_k, min_p, repeat_penalty, max_tokens, ctx.  Flags override it; $LLMCHAT_MODEL overrides its model.
  * A line that cannot be used (no '=', an unknown key, a bad value) is a warning
  * naming the file and line, and the rest of the file is kept.
  */
@@ -23,6 +23,7 @@ struct config_file {
 	char *model, *preset, *theme;  /* NULL when absent */
 	struct sampling_overrides sampling; /* "not given" when absent (chat_session.h) */
 	int context_length;            /* 0 when absent */
+	int mouse;                     /* mouse = on: 1, off: 0; -1 when absent */
 	/* the lines left out, "PATH:LINE: unknown key 'x' (...)": the first
 	 * CONFIG_WARNINGS_KEPT of warning_count */
 	char warnings[CONFIG_WARNINGS_KEPT][320];

@@ -44,7 +44,8 @@ int write_file_atomic(const char *path, const char *data, size_t length, char *e
 	snprintf(tmp, n + 16, "%s.tmp.XXXXXX", path);
 	int fd = mkstemp(tmp);
 	if (fd < 0) {
-		snprintf(err, err_size, "%s: %s", tmp, strerror(errno));
+		/* the temporary name is ours: the user knows the file they gave */
+		snprintf(err, err_size, "%s: cannot create a file in its folder: %s", path, strerror(errno));
 		free(tmp);
 		return -1;
 	}

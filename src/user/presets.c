@@ -178,8 +178,12 @@ int presets_resolve(const char *name, struct preset *out, char *err, size_t err_
 		}
 		return 0;
 	}
+	/* the folder as it is, not as it usually is ($XDG_CONFIG_HOME may move it) */
+	char dir[4096];
+	if (config_dir("presets", dir, sizeof dir) != 0)
+		snprintf(dir, sizeof dir, "$XDG_CONFIG_HOME/llmchat/presets");
 	snprintf(err, err_size, "unknown preset '%s' (built in: default, concise, coder, translator, pirate; "
-		 "user presets in ~/.config/llmchat/presets/NAME.txt; see --list-presets)", name);
+		 "user presets in %s/NAME.txt; see --list-presets)", name, dir);
 	return -1;
 }
 

@@ -15,7 +15,7 @@ is "$(cat "$TMP/dumb.exit")" "EXIT=1" "TERM=dumb: the interface is refused"
 like "$(cat "$TMP/dumb.err")" "^llmchat: this terminal \(TERM=dumb\) cannot show the interface.*--no-tui" \
 	"... in one line that suggests --no-tui or a pipe"
 
-DELAY=5 start main
+DELAY=5 EXTRA_ENV="DISPLAY= WAYLAND_DISPLAY=" start main   # no clipboard program: /copy uses OSC 52
 $T set -s set-clipboard on   # OSC 52 from the program becomes a tmux buffer (/copy)
 wait_for main "tiny-bf16.*BF16.*ctx 0/" 60; ok $? "the status line shows the model, its format and the context"
 
@@ -67,24 +67,27 @@ $T send-keys -t main C-c
 $T send-keys -t main "/help" Enter
 wait_for main "/retry" 10; ok $? "/help lists the commands"
 
-# scrolling back: the mouse wheel (X10 mouse reports, as xterm and tmux send them) and PgUp/PgDn
+# scrolling back: the mouse wheel (X10 mouse reports, as xterm and tmux send them; with /mouse on) and PgUp/PgDn
+$T send-keys -t main "/mouse on" Enter
 $T send-keys -t main "/help" Enter
 wait_for main "PgUp/PgDn" 10
 $T send-keys -t main -l "$(printf '\033[M`!!')"
-wait_for main "\| PgDn$" 10; ok $? "the mouse wheel scrolls back, and the status says so"
+wait_for main "more below: PgDn$" 10; ok $? "the mouse wheel scrolls back, and the status says so"
 $T send-keys -t main -l "$(printf '\033[Ma!!')"
-wait_for main "\| default$" 10; ok $? "the wheel down goes back to the end"
+wait_for main "\| preset: default$" 10; ok $? "the wheel down goes back to the end"
 $T send-keys -t main PPage
-wait_for main "\| PgDn$" 10; ok $? "PgUp scrolls back"
+wait_for main "more below: PgDn$" 10; ok $? "PgUp scrolls back"
 $T send-keys -t main NPage
-wait_for main "\| default$" 10; ok $? "PgDn comes back to the end"
+wait_for main "\| preset: default$" 10; ok $? "PgDn comes back to the end"
 $T send-keys -t main "/frobnicate" Enter
 wait_for main "Unknown command /frobnicate" 10; ok $? "an unknown command gets a hint, not the model"
+$T send-keys -t main C-u   # its text stayed in the editor
 $T send-keys -t main "/set max_tokens 60" Enter
 wait_for main "max_tokens 60" 10; ok $? "/set changes a setting"
 $T send-keys -t main "/set top_p 0" Enter
 wait_for main "/set top_p: expected a number in \\(0, 1\\], got '0'" 10
 ok $? "/set checks the range flags and files have (top_p 0 keeps no token)"
+$T send-keys -t main C-u
 
 # resize re-wraps: a 60-column message is one row at 80 columns, two at 40
 $T send-keys -t main "/clear" Enter
@@ -130,7 +133,7 @@ $T send-keys -t main C-u
 
 # /preset switches the system prompt and shows in the status line; /theme recolours
 $T send-keys -t main "/preset pirate" Enter
-wait_for main "^Preset pirate: You are a friendly pirate" 10 && wait_for main "\| pirate$" 5; ok $? "/preset pirate"
+wait_for main "^Preset pirate: You are a friendly pirate" 10 && wait_for main "\| preset: pirate$" 5; ok $? "/preset pirate"
 $T send-keys -t main "/system" Enter
 wait_for main "^System prompt: You are a friendly pirate" 10; ok $? "/system shows the system prompt"
 $T send-keys -t main "/theme gruvbox" Enter
@@ -185,7 +188,7 @@ ok $? "the interrupted exchange is in the history file"
 start draft --preset nosuch
 wait_for draft "^> typed but not sent" 60; ok $? "text left unsent is back in the editor at the next start"
 $T send-keys -t draft End   # a key clears the hint in the status line
-wait_for draft "unknown preset 'nosuch'" 5 && wait_for draft "\| default$" 5; ok $? "an unknown preset is reported and the default used"
+wait_for draft "unknown preset 'nosuch'" 5 && wait_for draft "\| preset: default$" 5; ok $? "an unknown preset is reported and the default used"
 $T send-keys -t draft C-u C-d
 wait_file "$TMP/draft.exit" 30
 is "$(cat "$TMP/draft.exit" 2>/dev/null)" "EXIT=0" "and it quits cleanly"

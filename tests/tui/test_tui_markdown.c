@@ -34,6 +34,9 @@ static const char *render1(const char *text)
 	return out;
 }
 
+#define tap_is_str(got, want, name) do { const char *g_ = (got), *w_ = (want); \
+	if (!tap_ok(!strcmp(g_, w_), name)) tap_diag("got '%s' want '%s'", g_, w_); } while (0)
+
 #define CHECK(input, want, name) do { const char *got_ = render1(input); \
 	if (!tap_ok(!strcmp(got_, want), name)) tap_diag("got '%s' want '%s'", got_, want); } while (0)
 
@@ -79,5 +82,25 @@ int main(void)
 	styled_lines_add_plain(&lines, "a\n\nb", 4, THEME_INFO, 0);
 	tap_ok(lines.count == 3 && lines.lines[1].length == 0, "plain lines keep empty lines");
 	styled_lines_free(&lines);
+
+	/* /copy code: the code blocks of an answer, without their fences */
+	const char *two = "Intro\n```c\nint x;\nint y;\n```\nthen\n  ```\necho hi\n```\nend";
+	size_t start = 0, length = 0, count = 0;
+	char got[64];
+#define BLOCK(text, n) (markdown_code_block(text, strlen(text), n, &start, &length, &count) == 0 \
+	? (snprintf(got, sizeof got, "%.*s", (int)length, (text) + start), got) : "(none)")
+	tap_is_str(BLOCK(two, 1), "int x;\nint y;", "code block 1: its lines, no fences, no last newline");
+	tap_ok(count == 2, "two code blocks counted");
+	tap_is_str(BLOCK(two, 2), "echo hi", "code block 2 (an indented fence)");
+	tap_is_str(BLOCK(two, 0), "echo hi", "no number: the last block");
+	tap_is_str(BLOCK(two, 3), "(none)", "a block past the last is refused");
+	tap_ok(count == 2, "... and the count says how many there are");
+	tap_is_str(BLOCK("no code here", 0), "(none)", "text without a fence has no block");
+	tap_ok(count == 0, "... and counts none");
+	tap_is_str(BLOCK("```\n```", 1), "", "an empty block is empty");
+	tap_is_str(BLOCK("a\n```sh\nls -l\nwc\n", 0), "ls -l\nwc", "an unclosed block runs to the end");
+	tap_is_str(BLOCK("```", 1), "", "a lone fence at the end is an empty block");
+	tap_is_str(BLOCK("x ``` y\n", 0), "(none)", "``` inside a line is no fence");
+#undef BLOCK
 	return tap_done();
 }

@@ -51,6 +51,11 @@ int main(void)
 	transcript_remove_last(&t);
 	tap_ok(t.count == 2 && transcript_row_count(&t) == 3, "removing the last entry removes its rows");
 	tap_ok(transcript_last(&t, TRANSCRIPT_INFO) == NULL, "no info entry yet");
+	transcript_insert(&t, 1, TRANSCRIPT_INFO, "note", 4);
+	tap_ok(t.count == 3 && t.entries[1].kind == TRANSCRIPT_INFO && !strcmp(t.entries[1].text, "note") &&
+	       t.entries[2].kind == TRANSCRIPT_ASSISTANT, "an entry inserted before the last one goes there");
+	transcript_insert(&t, 99, TRANSCRIPT_ERROR, "end", 3);
+	tap_ok(t.count == 4 && t.entries[3].kind == TRANSCRIPT_ERROR, "an index past the end adds at the end");
 	transcript_clear(&t);
 	tap_ok(transcript_row_count(&t) == 0, "clear empties it");
 	transcript_free(&t);

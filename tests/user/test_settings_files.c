@@ -94,6 +94,8 @@ int main(void)
 	tap_ok(presets_resolve("default", &preset, err, sizeof err) == 0 && !preset.system_prompt, "default has no system prompt");
 	preset_free(&preset);
 	tap_ok(presets_resolve("nosuch", &preset, err, sizeof err) != 0 && strstr(err, "nosuch"), "unknown preset names itself");
+	snprintf(path, sizeof path, "user presets in %s/llmchat/presets/NAME.txt", dir);
+	tap_ok(strstr(err, path) && !strstr(err, "~/"), "... and the real folder of user presets (%s)", err);
 
 	tap_ok(preset_parse("temp = 0.2\ntop_k = 40\n# note\n---\nYou review C.\n", "p.txt", &preset, err, sizeof err) == 0 &&
 	       fabsf(preset.sampling.temperature - 0.2f) < 1e-6 && preset.sampling.top_k == 40 && !strcmp(preset.system_prompt, "You review C."),
@@ -168,6 +170,18 @@ int main(void)
 	       cfg.warning_count == 3 && strstr(cfg.warnings[0], "/x/config:1:") && strstr(cfg.warnings[1], "/x/config:2:") &&
 	       strstr(cfg.warnings[2], "/x/config:3:") && cfg.sampling.top_k == -1 && cfg.context_length == 512,
 	       "a bad value, a line without '=' and an empty value are warnings; the rest is kept");
+	config_file_free(&cfg);
+	config_file_init(&cfg);
+	tap_ok(opts.mouse == false, "the mouse is off unless the config file turns it on");
+	tap_ok(config_file_parse("mouse = on\n", "/x/config", &cfg, err, sizeof err) == 0 && cfg.mouse == 1 &&
+	       cfg.warning_count == 0, "mouse = on is read");
+	options_apply_config(&opts, &cfg);
+	tap_ok(opts.mouse == true, "... and reaches the options");
+	config_file_free(&cfg);
+	config_file_init(&cfg);
+	tap_ok(config_file_parse("mouse = yes\nmouse = off\n", "/x/config", &cfg, err, sizeof err) == 0 && cfg.mouse == 0 &&
+	       cfg.warning_count == 1 && strstr(cfg.warnings[0], "/x/config:1: mouse: expected on or off, got 'yes'"),
+	       "a mouse value other than on or off is a warning naming file:line (%s)", cfg.warnings[0]);
 	config_file_free(&cfg);
 	config_file_init(&cfg);
 	char many[1024] = "";
