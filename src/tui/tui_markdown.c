@@ -132,15 +132,20 @@ static bool is_blank_byte(char c)
 	return c == ' ' || c == '\t';
 }
 
+static bool is_ascii_letter(char c)
+{
+	return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+}
+
 static bool is_word_byte(char c)
 {
-	return (unsigned char)c >= 0x80 || c == '_' || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+	return (unsigned char)c >= 0x80 || c == '_' || (c >= '0' && c <= '9') || is_ascii_letter(c);
 }
 
 /* ASCII punctuation: what a backslash escapes. */
 static bool is_punct_byte(char c)
 {
-	return c > ' ' && c < 0x7f && !is_word_byte(c);
+	return c > ' ' && c < 0x7f && !is_ascii_letter(c) && !(c >= '0' && c <= '9');
 }
 
 static size_t run_length(const char *s, size_t n, size_t i)
@@ -173,10 +178,10 @@ static size_t code_span_end(const char *s, size_t n, size_t i)
 static size_t autolink_end(const char *s, size_t n, size_t i)
 {
 	size_t k = i + 1;
-	if (k >= n || !((s[k] | 0x20) >= 'a' && (s[k] | 0x20) <= 'z'))
+	if (k >= n || !is_ascii_letter(s[k]))
 		return 0;
-	while (k < n && (is_word_byte(s[k]) || s[k] == '+' || s[k] == '.' || s[k] == '-') && s[k] != '_' &&
-	       (unsigned char)s[k] < 0x80)
+	while (k < n && (is_ascii_letter(s[k]) || (s[k] >= '0' && s[k] <= '9') || s[k] == '+' || s[k] == '.' ||
+			 s[k] == '-'))
 		k++;
 	if (k - (i + 1) < 2 || k - (i + 1) > 32 || k >= n || s[k] != ':')
 		return 0;

@@ -86,6 +86,7 @@ static void inline_spans(void)
 	CHECK("*a `*` b*", "[emphasis:a ][code:*][emphasis: b]", "a star inside code does not close emphasis");
 	CHECK("half `streamed", "half `streamed", "an unclosed backtick stays literal");
 	CHECK("\\*not\\* emphasis", "*not* emphasis", "backslash escapes show the character");
+	CHECK("\\_a\\_ C:\\dir \\\\", "_a_ C:\\dir \\", "an escaped underscore or backslash; a backslash before a letter stays");
 	CHECK("see [the docs](https://x.org/a_b) now", "see [link:the docs] ([link:https://x.org/a_b]) now",
 	      "a link shows its text and its url");
 	CHECK("[**bold** link](u)", "[link:bold link] ([link:u])", "spans inside a link's text keep the link style");
