@@ -10,8 +10,9 @@
  *    line) drawn as a rule across the row;
  *  - block quotes (> text, nested >> or > >): a bar "│ " per level in the quote
  *    element instead of the markers, so a quote never looks like the user's own
- *    "> " lines; inside, headings, rules, list items and inline spans, but code
- *    fences and tables are shown as quoted text;
+ *    "> " lines (its wrapped rows hang under its text, without bars); inside,
+ *    headings, rules, list items and inline spans, but code fences and tables
+ *    are shown as quoted text;
  *  - list items (-, *, + shown as a bullet, "1." kept; wrapped rows hang under
  *    the text);
  *  - tables (a row with '|' over a delimiter row such as |---|:---:|, then the rows
