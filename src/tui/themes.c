@@ -17,7 +17,9 @@ static const char *const element_names[THEME_ELEMENT_COUNT] = {
 	[THEME_TEXT] = "text", [THEME_USER] = "user", [THEME_ASSISTANT] = "assistant",
 	[THEME_INFO] = "info", [THEME_ERROR] = "error", [THEME_HEADING] = "heading",
 	[THEME_STRONG] = "strong", [THEME_EMPHASIS] = "emphasis", [THEME_CODE] = "code",
-	[THEME_CODE_BLOCK] = "code_block", [THEME_STATUS] = "status", [THEME_INPUT] = "input",
+	[THEME_CODE_BLOCK] = "code_block", [THEME_STRONG_EMPHASIS] = "strong_emphasis",
+	[THEME_STRIKE] = "strike", [THEME_QUOTE] = "quote", [THEME_LINK] = "link", [THEME_RULE] = "rule",
+	[THEME_STATUS] = "status", [THEME_INPUT] = "input",
 	[THEME_BORDER] = "border", [THEME_HINT] = "hint",
 };
 
@@ -41,6 +43,11 @@ void theme_default(struct theme *theme)
 		[THEME_EMPHASIS] = {-1, -1, THEME_ATTR_ITALIC},
 		[THEME_CODE] = {2, -1, 0},
 		[THEME_CODE_BLOCK] = {252, 236, 0},
+		[THEME_STRONG_EMPHASIS] = {-1, -1, THEME_ATTR_BOLD | THEME_ATTR_ITALIC},
+		[THEME_STRIKE] = {-1, -1, THEME_ATTR_DIM},
+		[THEME_QUOTE] = {245, -1, THEME_ATTR_ITALIC},
+		[THEME_LINK] = {4, -1, THEME_ATTR_UNDERLINE},
+		[THEME_RULE] = {8, -1, 0},
 		[THEME_STATUS] = {0, 6, 0},
 		[THEME_INPUT] = {-1, -1, 0},
 		[THEME_BORDER] = {8, -1, 0},

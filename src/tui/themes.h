@@ -28,6 +28,11 @@ enum theme_element {
 	THEME_EMPHASIS,    /* *italic* */
 	THEME_CODE,        /* `inline code` */
 	THEME_CODE_BLOCK,  /* fenced code blocks, the whole row */
+	THEME_STRONG_EMPHASIS, /* ***bold italic*** */
+	THEME_STRIKE,      /* ~~strike~~ (no terminal attribute strikes out: dim by default) */
+	THEME_QUOTE,       /* block quotes, their bars included */
+	THEME_LINK,        /* a link's text and its url */
+	THEME_RULE,        /* thematic breaks, a table's rules and column bars */
 	THEME_STATUS,      /* the status line */
 	THEME_INPUT,       /* the input editor */
 	THEME_BORDER,      /* the line above the input */

@@ -1,15 +1,28 @@
 /*
  * tui_markdown.c - light Markdown, line by line.
  *
- * The renderer is a single pass over the lines with one bit of state (inside a
- * fenced block or not).  Each line becomes a styled_line whose text is what the
- * screen shows; inline markers are dropped as their spans are recognised.
+ * The source is split into lines; a pass over them tracks one bit of block state
+ * (inside a fenced block or not) and looks ahead only where Markdown needs it: a
+ * paragraph's lines for a setext underline, a table's rows for their widths.
+ * Each displayed line is a styled_line whose text is what the screen shows;
+ * inline markers are dropped as their spans are recognised, and an unmatched
+ * marker stays literal.
  */
 #include "tui_markdown.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "tui_text.h"
+
+#define QUOTE_BAR "\u2502 "                 /* one per level: "│ " */
+#define QUOTE_BAR_WIDTH 2
+#define RULE "\u2500"                       /* "─", repeated across the row */
+#define TABLE_BAR " \u2502 "                /* between a table's columns */
+#define TABLE_CROSS "\u2500\u253C\u2500"    /* "─┼─", where the rule crosses a bar */
+#define TABLE_BAR_WIDTH 3
+#define MAX_NESTING 8                        /* spans inside spans, deeper stays literal */
+#define MAX_COLUMNS 64
 /* A growing styled_line under construction. */
 struct line_builder {
 	struct styled_line line;
@@ -106,101 +119,402 @@ int styled_lines_add_plain(struct styled_lines *out, const char *text, size_t le
 	return 0;
 }
 
-/* Finds the closing marker for a span opened at text[open] (marker of mlen bytes):
- * returns its offset, or 0 when there is none on this line. */
-static size_t find_close(const char *text, size_t length, size_t open, const char *marker, size_t mlen)
+static void builder_repeat(struct line_builder *b, const char *text, int count, enum theme_element element)
 {
-	size_t inner = open + mlen;
-	if (inner >= length || text[inner] == ' ')
-		return 0;     /* "* item" and "a * b" are not emphasis */
-	for (size_t i = inner + 1; i + mlen <= length; i++) {
-		if (memcmp(text + i, marker, mlen) != 0)
-			continue;
-		if (marker[0] != '`' && text[i - 1] == ' ')
-			continue;
-		if (mlen == 1 && marker[0] != '`' && i + 1 < length && text[i + 1] == marker[0])
-			continue;  /* "*a **b** c*": the single star closes later */
-		if (marker[0] == '_' && i + 1 < length &&
-		    (text[i + 1] == '_' || (unsigned char)text[i + 1] >= 0x80 ||
-		     (text[i + 1] >= '0' && text[i + 1] <= '9') || ((text[i + 1] | 0x20) >= 'a' && (text[i + 1] | 0x20) <= 'z')))
-			continue;  /* snake_case_names are not emphasis */
-		return i;
-	}
-	return 0;
+	for (int i = 0; i < count; i++)
+		builder_text(b, text, strlen(text), element);
+}
+
+/* ---- inline spans ---- */
+
+static bool is_blank_byte(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static bool is_ascii_letter(char c)
+{
+	return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
 }
 
 static bool is_word_byte(char c)
 {
-	return (unsigned char)c >= 0x80 || c == '_' || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+	return (unsigned char)c >= 0x80 || c == '_' || (c >= '0' && c <= '9') || is_ascii_letter(c);
 }
 
-/* Inline spans of text[0..length) into b. */
-static void render_inline(struct line_builder *b, const char *text, size_t length, enum theme_element base)
+/* ASCII punctuation: what a backslash escapes. */
+static bool is_punct_byte(char c)
 {
-	size_t plain = 0, i = 0;
-	while (i < length) {
-		const char *marker = NULL;
-		size_t mlen = 0;
-		enum theme_element element = base;
-		if (text[i] == '`') {
-			marker = "`", mlen = 1, element = THEME_CODE;
-		} else if (text[i] == '*' && i + 1 < length && text[i + 1] == '*') {
-			marker = "**", mlen = 2, element = THEME_STRONG;
-		} else if (text[i] == '*') {
-			marker = "*", mlen = 1, element = THEME_EMPHASIS;
-		} else if (text[i] == '_' && (i == 0 || !is_word_byte(text[i - 1]))) {
-			if (i + 1 < length && text[i + 1] == '_')
-				marker = "__", mlen = 2, element = THEME_STRONG;
-			else
-				marker = "_", mlen = 1, element = THEME_EMPHASIS;
-		}
-		size_t close = marker ? find_close(text, length, i, marker, mlen) : 0;
-		if (!close) {
-			/* a backtick run with no partner stays literal, whole */
-			i += marker ? mlen : 1;
+	return c > ' ' && c < 0x7f && !is_ascii_letter(c) && !(c >= '0' && c <= '9');
+}
+
+static size_t run_length(const char *s, size_t n, size_t i)
+{
+	size_t k = i;
+	while (k < n && s[k] == s[i])
+		k++;
+	return k - i;
+}
+
+/* A code span opened by the backtick run at s[i]: returns the end of its closing
+ * run (of the same length), or 0 when it has none on this line. */
+static size_t code_span_end(const char *s, size_t n, size_t i)
+{
+	size_t r = run_length(s, n, i);
+	for (size_t k = i + r; k < n;) {
+		if (s[k] != '`') {
+			k++;
 			continue;
 		}
-		builder_text(b, text + plain, i - plain, base);
-		builder_text(b, text + i + mlen, close - i - mlen, element);
-		i = close + mlen;
-		plain = i;
+		size_t m = run_length(s, n, k);
+		if (m == r)
+			return k + m;
+		k += m;
 	}
-	builder_text(b, text + plain, length - plain, base);
+	return 0;
 }
 
-/* "```lang" (up to three spaces first): returns true and the info string. */
-static bool is_fence(const char *line, size_t length, const char **info, size_t *info_length)
+/* An autolink "<scheme:...>" at s[i]: returns the index after its '>', or 0. */
+static size_t autolink_end(const char *s, size_t n, size_t i)
+{
+	size_t k = i + 1;
+	if (k >= n || !is_ascii_letter(s[k]))
+		return 0;
+	while (k < n && (is_ascii_letter(s[k]) || (s[k] >= '0' && s[k] <= '9') || s[k] == '+' || s[k] == '.' ||
+			 s[k] == '-'))
+		k++;
+	if (k - (i + 1) < 2 || k - (i + 1) > 32 || k >= n || s[k] != ':')
+		return 0;
+	for (k++; k < n && s[k] != '>'; k++)
+		if ((unsigned char)s[k] <= ' ' || s[k] == '<')
+			return 0;
+	return k < n ? k + 1 : 0;
+}
+
+struct link {
+	size_t text, text_length, url, url_length;
+};
+
+/* A link "[text](url)" at s[i] (i at the '['): returns the index after its ')',
+ * or 0; a title after the url is not shown. */
+static size_t link_end(const char *s, size_t n, size_t i, struct link *link)
+{
+	size_t k = i + 1, depth = 0, close;
+	for (; k < n; k++) {
+		if (s[k] == '\\' && k + 1 < n) {
+			k++;
+		} else if (s[k] == '`') {
+			size_t e = code_span_end(s, n, k);
+			k = (e ? e : k + run_length(s, n, k)) - 1;
+		} else if (s[k] == '[') {
+			depth++;
+		} else if (s[k] == ']') {
+			if (depth == 0)
+				break;
+			depth--;
+		}
+	}
+	if (k + 1 >= n || s[k + 1] != '(')
+		return 0;
+	close = k;
+	depth = 0;
+	for (k = close + 2; k < n; k++) {
+		if (s[k] == '\\' && k + 1 < n)
+			k++;
+		else if (s[k] == '(')
+			depth++;
+		else if (s[k] == ')' && depth-- == 0)
+			break;
+	}
+	if (k >= n)
+		return 0;
+	size_t url = close + 2, url_end = k;
+	while (url < url_end && is_blank_byte(s[url]))
+		url++;
+	if (url < url_end && s[url] == '<') {
+		const char *gt = memchr(s + url, '>', url_end - url);
+		url++;
+		url_end = gt ? (size_t)(gt - s) : url_end;
+	} else {
+		size_t e = url;
+		while (e < url_end && !is_blank_byte(s[e]))
+			e++;
+		url_end = e;
+	}
+	*link = (struct link){i + 1, close - i - 1, url, url_end - url};
+	return k + 1;
+}
+
+/* The element of text inside a span of inner within a span of outer. */
+static enum theme_element combine(enum theme_element outer, enum theme_element inner)
+{
+	bool outer_strong = outer == THEME_STRONG || outer == THEME_STRONG_EMPHASIS;
+	bool outer_emphasis = outer == THEME_EMPHASIS || outer == THEME_STRONG_EMPHASIS;
+	if (inner == THEME_CODE)
+		return inner;
+	if (outer == THEME_LINK)
+		return outer;
+	if ((inner == THEME_STRONG && outer_emphasis) || (inner == THEME_EMPHASIS && outer_strong))
+		return THEME_STRONG_EMPHASIS;
+	return inner;
+}
+
+/* Whether the run of r markers at s[i] can open a span: it is followed by text,
+ * an underscore run does not start inside a word, strike takes two tildes. */
+static bool can_open(const char *s, size_t n, size_t i, size_t r)
+{
+	if (i + r >= n || is_blank_byte(s[i + r]) || r > 3)
+		return false;
+	if (s[i] == '~')
+		return r == 2;
+	return s[i] != '_' || i == 0 || !is_word_byte(s[i - 1]);
+}
+
+/* Whether the run of m markers at s[k] can close: it follows text, and an
+ * underscore run does not end inside a word. */
+static bool can_close(const char *s, size_t n, size_t k, size_t m)
+{
+	if (is_blank_byte(s[k - 1]))
+		return false;
+	return s[k] != '_' || k + m >= n || !is_word_byte(s[k + m]);
+}
+
+/* The closer of the span opened by r markers at s[i]: a run of the same length
+ * (code spans skipped), else the last r markers of a closing run of three
+ * ("**bold *it***").  Returns the closer's start, or 0. */
+static size_t find_closer(const char *s, size_t n, size_t i, size_t r)
+{
+	size_t fallback = 0;
+	for (size_t k = i + r; k < n;) {
+		if (s[k] == '\\' && k + 1 < n && is_punct_byte(s[k + 1])) {
+			k += 2;
+		} else if (s[k] == '`') {
+			size_t e = code_span_end(s, n, k);
+			k = e ? e : k + run_length(s, n, k);
+		} else if (s[k] == s[i]) {
+			size_t m = run_length(s, n, k);
+			if (k > i + r && can_close(s, n, k, m)) {
+				if (m == r)
+					return k;
+				if (m == 3 && !fallback && (k + m >= n || is_blank_byte(s[k + m]) || is_punct_byte(s[k + m])))
+					fallback = k + m - r;
+			}
+			k += m;
+		} else {
+			k++;
+		}
+	}
+	return fallback;
+}
+
+static enum theme_element span_element(char marker, size_t r)
+{
+	if (marker == '~')
+		return THEME_STRIKE;
+	return r == 1 ? THEME_EMPHASIS : r == 2 ? THEME_STRONG : THEME_STRONG_EMPHASIS;
+}
+
+static void render_inline_at(struct line_builder *b, const char *s, size_t n, enum theme_element outer, int depth);
+
+/* A code span's text: one space either side is dropped when both are there. */
+static void code_span(struct line_builder *b, const char *s, size_t n)
+{
+	size_t r = run_length(s, n, 0), a = r, z = n - r;
+	bool all_spaces = true;
+	for (size_t k = a; k < z; k++)
+		all_spaces = all_spaces && s[k] == ' ';
+	if (z - a >= 2 && s[a] == ' ' && s[z - 1] == ' ' && !all_spaces)
+		a++, z--;
+	builder_text(b, s + a, z - a, THEME_CODE);
+}
+
+static void link_span(struct line_builder *b, const char *s, const struct link *l, enum theme_element outer, int depth)
+{
+	enum theme_element element = combine(outer, THEME_LINK);
+	if (l->text_length == 0) {
+		builder_text(b, s + l->url, l->url_length, element);
+		return;
+	}
+	render_inline_at(b, s + l->text, l->text_length, element, depth + 1);
+	if (l->url_length && !(l->url_length == l->text_length && !memcmp(s + l->url, s + l->text, l->url_length))) {
+		builder_text(b, " (", 2, outer);
+		builder_text(b, s + l->url, l->url_length, element);
+		builder_text(b, ")", 1, outer);
+	}
+}
+
+/* Inline spans of s[0..n) into b, plain text in outer. */
+static void render_inline_at(struct line_builder *b, const char *s, size_t n, enum theme_element outer, int depth)
+{
+	size_t plain = 0, i = 0;
+	if (depth > MAX_NESTING) {
+		builder_text(b, s, n, outer);
+		return;
+	}
+	while (i < n) {
+		char c = s[i];
+		size_t end = 0, r = 1, close;
+		struct link link;
+		if (c == '\\' && i + 1 < n && is_punct_byte(s[i + 1])) {
+			builder_text(b, s + plain, i - plain, outer);
+			plain = i + 1;    /* the escaped character starts the next plain text */
+			i += 2;
+			continue;
+		}
+		if (c == '`' && (end = code_span_end(s, n, i)) != 0) {
+			builder_text(b, s + plain, i - plain, outer);
+			code_span(b, s + i, end - i);
+		} else if (c == '<' && (end = autolink_end(s, n, i)) != 0) {
+			builder_text(b, s + plain, i - plain, outer);
+			builder_text(b, s + i + 1, end - i - 2, combine(outer, THEME_LINK));
+		} else if ((c == '[' || (c == '!' && i + 1 < n && s[i + 1] == '[')) &&
+			   (end = link_end(s, n, i + (c == '!'), &link)) != 0) {
+			builder_text(b, s + plain, i - plain, outer);
+			link_span(b, s, &link, outer, depth);   /* an image shows as a link to it */
+		} else if (c == '*' || c == '_' || c == '~' || c == '`') {
+			r = run_length(s, n, i);
+			if (c == '`' || !can_open(s, n, i, r) || (close = find_closer(s, n, i, r)) == 0) {
+				i += r;   /* a marker run with no partner stays literal, whole */
+				continue;
+			}
+			builder_text(b, s + plain, i - plain, outer);
+			render_inline_at(b, s + i + r, close - i - r, combine(outer, span_element(c, r)), depth + 1);
+			end = close + r;
+		} else {
+			i++;
+			continue;
+		}
+		i = plain = end;
+	}
+	builder_text(b, s + plain, n - plain, outer);
+}
+
+static void render_inline(struct line_builder *b, const char *s, size_t n, enum theme_element outer)
+{
+	render_inline_at(b, s, n, outer, 0);
+}
+
+/* ---- blocks ---- */
+
+struct span {
+	const char *text;
+	size_t length;
+};
+
+/* Up to three spaces, the indentation a block marker may have. */
+static size_t marker_indent(const char *line, size_t length)
 {
 	size_t i = 0;
 	while (i < length && i < 3 && line[i] == ' ')
 		i++;
-	if (i + 3 > length || memcmp(line + i, "```", 3) != 0)
-		return false;
-	i += 3;
-	while (i < length && line[i] == '`')
-		i++;
-	while (i < length && line[i] == ' ')
-		i++;
-	*info = line + i;
-	*info_length = length - i;
-	while (*info_length > 0 && (*info)[*info_length - 1] == ' ')
-		(*info_length)--;
+	return i;
+}
+
+static bool is_blank(const char *line, size_t length)
+{
+	for (size_t i = 0; i < length; i++)
+		if (!is_blank_byte(line[i]))
+			return false;
 	return true;
 }
 
-/* Heading level (1-6) of "## text", or 0. */
-static int heading_level(const char *line, size_t length, size_t *text_start)
+/* "```lang" or "~~~": its character, the length of its run, its info string. */
+struct fence {
+	char marker;
+	size_t run;
+	struct span info;
+};
+
+static bool is_fence(const char *line, size_t length, struct fence *f)
 {
-	int level = 0;
-	while ((size_t)level < length && line[level] == '#')
-		level++;
-	if (level == 0 || level > 6 || ((size_t)level < length && line[level] != ' '))
-		return 0;
-	size_t i = (size_t)level;
-	while (i < length && line[i] == ' ')
+	size_t i = marker_indent(line, length);
+	if (i >= length || (line[i] != '`' && line[i] != '~'))
+		return false;
+	f->marker = line[i];
+	f->run = run_length(line, length, i);
+	if (f->run < 3)
+		return false;
+	i += f->run;
+	while (i < length && is_blank_byte(line[i]))
 		i++;
-	*text_start = i;
-	return level;
+	size_t end = length;
+	while (end > i && is_blank_byte(line[end - 1]))
+		end--;
+	f->info = (struct span){line + i, end - i};
+	/* "```a```" is a code span, not a fence */
+	return f->marker == '~' || !memchr(f->info.text, '`', f->info.length);
+}
+
+static bool closes_fence(const char *line, size_t length, const struct fence *open)
+{
+	struct fence f;
+	return is_fence(line, length, &f) && f.marker == open->marker && f.run >= open->run && f.info.length == 0;
+}
+
+/* Heading level (1-6) of "## text ##", or 0; *text gets the text without markers. */
+static int heading_level(const char *line, size_t length, struct span *text)
+{
+	size_t i = marker_indent(line, length), level = run_length(line, length, i);
+	if (i >= length || line[i] != '#' || level > 6 || (i + level < length && !is_blank_byte(line[i + level])))
+		return 0;
+	size_t a = i + level, z = length;
+	while (a < z && is_blank_byte(line[a]))
+		a++;
+	while (z > a && is_blank_byte(line[z - 1]))
+		z--;
+	size_t hashes = z;
+	while (hashes > a && line[hashes - 1] == '#')
+		hashes--;
+	if (hashes == a || is_blank_byte(line[hashes - 1]))
+		for (z = hashes; z > a && is_blank_byte(line[z - 1]);)
+			z--;   /* the optional closing run of #s */
+	*text = (struct span){line + a, z - a};
+	return (int)level;
+}
+
+/* "---", "***", "___" (three or more, spaces between allowed) alone on a line. */
+static bool is_thematic_break(const char *line, size_t length)
+{
+	size_t i = marker_indent(line, length), count = 0;
+	if (i >= length || (line[i] != '-' && line[i] != '*' && line[i] != '_'))
+		return false;
+	for (size_t k = i; k < length; k++) {
+		if (line[k] == line[i])
+			count++;
+		else if (!is_blank_byte(line[k]))
+			return false;
+	}
+	return count >= 3;
+}
+
+/* A setext underline, three or more '=' (level 1) or '-' (level 2); else 0. */
+static int setext_level(const char *line, size_t length)
+{
+	size_t i = marker_indent(line, length);
+	if (i >= length || (line[i] != '=' && line[i] != '-'))
+		return 0;
+	size_t r = run_length(line, length, i);
+	if (r < 3 || !is_blank(line + i + r, length - i - r))
+		return 0;
+	return line[i] == '=' ? 1 : 2;
+}
+
+/* Levels of "> > text" or ">> text"; *rest gets where the text starts. */
+static int quote_depth(const char *line, size_t length, size_t *rest)
+{
+	int depth = 0;
+	size_t i = 0;
+	for (;;) {
+		size_t k = i + marker_indent(line + i, length - i);
+		if (k >= length || line[k] != '>')
+			break;
+		depth++;
+		i = k + 1;
+		if (i < length && line[i] == ' ')
+			i++;
+	}
+	*rest = i;
+	return depth;
 }
 
 /* A list item: returns the marker's length ("- ", "12. ") after the indentation, or 0. */
@@ -220,70 +534,323 @@ static size_t list_marker(const char *line, size_t length, size_t indent, bool *
 	return 0;
 }
 
-static int render_line(const char *line, size_t length, enum theme_element base, struct styled_lines *out)
+/* A line of a paragraph: text that starts no other block. */
+static bool is_paragraph_line(const char *line, size_t length)
 {
-	struct line_builder b;
-	size_t start, indent = 0;
+	struct fence f;
+	struct span heading;
+	size_t rest, indent = 0;
 	bool bullet;
-	int level = heading_level(line, length, &start);
-
-	if (level) {
-		builder_init(&b, 0, false, THEME_TEXT);
-		render_inline(&b, line + start, length - start, THEME_HEADING);
-		return builder_finish(&b, out);
-	}
 	while (indent < length && line[indent] == ' ')
 		indent++;
-	size_t mlen = list_marker(line, length, indent, &bullet);
-	if (mlen) {
-		builder_init(&b, (int)(indent + mlen), false, THEME_TEXT);
-		builder_text(&b, line, indent, base);
-		if (bullet)
-			builder_text(&b, "\u2022 ", strlen("\u2022 "), base);
-		else
-			builder_text(&b, line + indent, mlen, base);
-		render_inline(&b, line + indent + mlen, length - indent - mlen, base);
-		return builder_finish(&b, out);
-	}
-	builder_init(&b, 0, false, THEME_TEXT);
-	render_inline(&b, line, length, base);
-	return builder_finish(&b, out);
+	return !is_blank(line, length) && !is_fence(line, length, &f) && !heading_level(line, length, &heading) &&
+	       !is_thematic_break(line, length) && !quote_depth(line, length, &rest) &&
+	       !list_marker(line, length, indent, &bullet);
 }
 
-int markdown_render(const char *text, size_t length, enum theme_element base, struct styled_lines *out)
-{
-	bool in_code = false;
-	size_t pos = 0;
-	do {
-		const char *nl = memchr(text + pos, '\n', length - pos);
-		size_t end = nl ? (size_t)(nl - text) : length;
-		const char *line = text + pos, *info;
-		size_t line_length = end - pos, info_length;
-		struct line_builder b;
-		int rc;
+struct render {
+	const struct span *lines;
+	size_t count;
+	int width;
+	enum theme_element base;
+	struct styled_lines *out;
+};
 
-		if (is_fence(line, line_length, &info, &info_length)) {
-			/* the fence itself becomes the block's padding row, naming its language */
-			builder_init(&b, 0, true, THEME_CODE_BLOCK);
-			if (!in_code && info_length) {
-				builder_text(&b, " ", 1, THEME_CODE_BLOCK);
-				builder_text(&b, info, info_length, THEME_CODE_BLOCK);
-			}
-			in_code = !in_code;
-			rc = builder_finish(&b, out);
-		} else if (in_code) {
-			builder_init(&b, 1, true, THEME_CODE_BLOCK);
-			builder_text(&b, " ", 1, THEME_CODE_BLOCK);
-			builder_text(&b, line, line_length, THEME_CODE_BLOCK);
-			rc = builder_finish(&b, out);
+/* One line outside code blocks and tables, its quote bars first: a heading, a
+ * rule, a list item, or text in element. */
+static int render_line(const struct render *m, const char *line, size_t length, enum theme_element element)
+{
+	struct line_builder b;
+	struct span heading;
+	size_t rest, indent = 0;
+	bool bullet;
+	int depth = quote_depth(line, length, &rest);
+
+	line += rest, length -= rest;
+	if (depth)
+		element = THEME_QUOTE;
+	builder_init(&b, depth * QUOTE_BAR_WIDTH, false, THEME_TEXT);
+	builder_repeat(&b, QUOTE_BAR, depth, THEME_QUOTE);
+	if (heading_level(line, length, &heading)) {
+		render_inline(&b, heading.text, heading.length, THEME_HEADING);
+	} else if (is_thematic_break(line, length)) {
+		int columns = m->width - depth * QUOTE_BAR_WIDTH;
+		builder_repeat(&b, RULE, columns > 1 ? columns : 1, THEME_RULE);
+	} else {
+		while (indent < length && line[indent] == ' ')
+			indent++;
+		size_t mlen = list_marker(line, length, indent, &bullet);
+		if (mlen) {
+			b.line.indent += (int)(indent + mlen);
+			builder_text(&b, line, indent, element);
+			if (bullet)
+				builder_text(&b, "\u2022 ", strlen("\u2022 "), element);
+			else
+				builder_text(&b, line + indent, mlen, element);
+			line += indent + mlen, length -= indent + mlen;
+		}
+		render_inline(&b, line, length, element);
+	}
+	return builder_finish(&b, m->out);
+}
+
+/* ---- tables ---- */
+
+enum align { ALIGN_LEFT, ALIGN_CENTER, ALIGN_RIGHT };
+
+/* The cells of a table row, trimmed, outer pipes dropped; "\|" does not split.
+ * Returns how many (up to max + 1, which means too many), 0 without a pipe. */
+static size_t split_cells(const char *line, size_t length, struct span *cells, size_t max)
+{
+	size_t a = 0, z = length, count = 0;
+	bool pipe = false;
+	for (size_t k = 0; k < length; k++) {
+		if (line[k] == '\\')
+			k++;
+		else if (line[k] == '|')
+			pipe = true;
+	}
+	if (!pipe)
+		return 0;
+	while (a < z && is_blank_byte(line[a]))
+		a++;
+	while (z > a && is_blank_byte(line[z - 1]))
+		z--;
+	if (a < z && line[a] == '|')
+		a++;
+	if (z > a && line[z - 1] == '|' && !(z - 1 > a && line[z - 2] == '\\'))
+		z--;
+	for (size_t start = a, k = a; k <= z; k++) {
+		if (k < z && line[k] == '\\') {
+			k++;
+			continue;
+		}
+		if (k < z && line[k] != '|')
+			continue;
+		size_t s = start, e = k < z ? k : z;
+		while (s < e && is_blank_byte(line[s]))
+			s++;
+		while (e > s && is_blank_byte(line[e - 1]))
+			e--;
+		if (count == max)
+			return max + 1;
+		cells[count++] = (struct span){line + s, e - s};
+		start = k + 1;
+	}
+	return count;
+}
+
+/* Whether line is a delimiter row ("|---|:---:|") of columns cells; their alignments. */
+static bool is_delimiter_row(const char *line, size_t length, size_t columns, enum align *aligns)
+{
+	struct span cells[MAX_COLUMNS];
+	if (split_cells(line, length, cells, MAX_COLUMNS) != columns)
+		return false;
+	for (size_t c = 0; c < columns; c++) {
+		const char *t = cells[c].text;
+		size_t n = cells[c].length, a = 0, z = n;
+		bool left = n > 0 && t[0] == ':', right = n > 1 && t[n - 1] == ':';
+		a += left, z -= right;
+		if (a >= z || run_length(t, z, a) != z - a || t[a] != '-')
+			return false;
+		aligns[c] = left && right ? ALIGN_CENTER : right ? ALIGN_RIGHT : ALIGN_LEFT;
+	}
+	return true;
+}
+
+/* Lines of the table starting at line i (header, delimiter row, body rows), or 0. */
+static size_t table_rows(const struct render *m, size_t i, size_t *columns, enum align *aligns)
+{
+	struct span cells[MAX_COLUMNS];
+	if (i + 1 >= m->count || !is_paragraph_line(m->lines[i].text, m->lines[i].length))
+		return 0;
+	*columns = split_cells(m->lines[i].text, m->lines[i].length, cells, MAX_COLUMNS);
+	if (*columns == 0 || *columns > MAX_COLUMNS ||
+	    !is_delimiter_row(m->lines[i + 1].text, m->lines[i + 1].length, *columns, aligns))
+		return 0;
+	size_t k = i + 2;
+	while (k < m->count && is_paragraph_line(m->lines[k].text, m->lines[k].length) &&
+	       split_cells(m->lines[k].text, m->lines[k].length, cells, MAX_COLUMNS) > 0)
+		k++;
+	return k - i;
+}
+
+/* Display width of a cell's rendered text, or -1 when out of memory. */
+static int cell_width(const struct span *cell)
+{
+	struct line_builder b;
+	builder_init(&b, 0, false, THEME_TEXT);
+	render_inline(&b, cell->text, cell->length, THEME_TEXT);
+	int width = b.failed ? -1 : text_width(b.line.text ? b.line.text : "", b.line.length);
+	free(b.line.text);
+	free(b.line.runs);
+	return width;
+}
+
+/* Column widths of the table's rows into widths; returns its width in columns,
+ * 0 when a row has more cells than the header, or -1 when out of memory. */
+static int table_width(const struct render *m, size_t first, size_t rows, size_t columns, int *widths)
+{
+	struct span cells[MAX_COLUMNS];
+	int total = (int)(columns - 1) * TABLE_BAR_WIDTH;
+	for (size_t c = 0; c < columns; c++)
+		widths[c] = 1;
+	for (size_t k = first; k < first + rows; k++) {
+		if (k == first + 1)
+			continue;   /* the delimiter row */
+		size_t n = split_cells(m->lines[k].text, m->lines[k].length, cells, MAX_COLUMNS);
+		if (n > columns)
+			return 0;
+		for (size_t c = 0; c < n; c++) {
+			int w = cell_width(&cells[c]);
+			if (w < 0)
+				return -1;
+			if (w > widths[c])
+				widths[c] = w;
+		}
+	}
+	for (size_t c = 0; c < columns; c++)
+		total += widths[c];
+	return total;
+}
+
+static int table_row(const struct render *m, const struct span *line, bool header, size_t columns,
+		     const int *widths, const enum align *aligns)
+{
+	struct span cells[MAX_COLUMNS];
+	struct line_builder b;
+	size_t n = split_cells(line->text, line->length, cells, MAX_COLUMNS);
+	builder_init(&b, 0, false, THEME_TEXT);
+	for (size_t c = 0; c < columns; c++) {
+		struct span cell = c < n ? cells[c] : (struct span){"", 0};
+		int width = cell_width(&cell), pad = widths[c] - width;
+		if (width < 0)
+			b.failed = true;
+		int before = aligns[c] == ALIGN_RIGHT ? pad : aligns[c] == ALIGN_CENTER ? pad / 2 : 0;
+		if (c > 0)
+			builder_text(&b, TABLE_BAR, strlen(TABLE_BAR), THEME_RULE);
+		builder_repeat(&b, " ", before, m->base);
+		render_inline(&b, cell.text, cell.length, header ? THEME_STRONG : m->base);
+		builder_repeat(&b, " ", pad - before, m->base);
+	}
+	return builder_finish(&b, m->out);
+}
+
+static int table_rule(const struct render *m, size_t columns, const int *widths)
+{
+	struct line_builder b;
+	builder_init(&b, 0, false, THEME_TEXT);
+	for (size_t c = 0; c < columns; c++) {
+		if (c > 0)
+			builder_text(&b, TABLE_CROSS, strlen(TABLE_CROSS), THEME_RULE);
+		builder_repeat(&b, RULE, widths[c], THEME_RULE);
+	}
+	return builder_finish(&b, m->out);
+}
+
+/* The table of rows lines from first: aligned, or its raw lines when it does not fit. */
+static int render_table(const struct render *m, size_t first, size_t rows, size_t columns, const enum align *aligns)
+{
+	int widths[MAX_COLUMNS];
+	int total = table_width(m, first, rows, columns, widths);
+	if (total < 0)
+		return -1;
+	for (size_t k = first; k < first + rows; k++) {
+		const struct span *line = &m->lines[k];
+		int rc;
+		if (total == 0 || total > m->width)
+			rc = render_line(m, line->text, line->length, m->base);
+		else if (k == first + 1)
+			rc = table_rule(m, columns, widths);
+		else
+			rc = table_row(m, line, k == first, columns, widths, aligns);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- the whole text ---- */
+
+/* A fence's row (padding, the opening one naming the language) or a code line. */
+static int code_row(const struct render *m, const char *text, size_t length, bool fence)
+{
+	struct line_builder b;
+	builder_init(&b, fence ? 0 : 1, true, THEME_CODE_BLOCK);
+	if (!fence || length)
+		builder_text(&b, " ", 1, THEME_CODE_BLOCK);
+	builder_text(&b, text, length, THEME_CODE_BLOCK);
+	return builder_finish(&b, m->out);
+}
+
+/* The paragraph starting at line i: its lines, a heading when a setext underline
+ * follows them.  Returns the lines used, or 0 when out of memory. */
+static size_t render_paragraph(const struct render *m, size_t i)
+{
+	size_t columns, j = i + 1;
+	enum align aligns[MAX_COLUMNS];
+	while (j < m->count && !setext_level(m->lines[j].text, m->lines[j].length) &&
+	       is_paragraph_line(m->lines[j].text, m->lines[j].length) && !table_rows(m, j, &columns, aligns))
+		j++;
+	bool heading = j < m->count && setext_level(m->lines[j].text, m->lines[j].length);
+	for (size_t k = i; k < j; k++)
+		if (render_line(m, m->lines[k].text, m->lines[k].length, heading ? THEME_HEADING : m->base) != 0)
+			return 0;
+	return j - i + heading;   /* the underline is not shown */
+}
+
+static int render_lines(const struct render *m)
+{
+	struct fence fence = {0};
+	bool in_code = false;
+	for (size_t i = 0; i < m->count;) {
+		const char *line = m->lines[i].text;
+		size_t length = m->lines[i].length, rows, columns;
+		enum align aligns[MAX_COLUMNS];
+		int rc = 0;
+		if (in_code) {
+			in_code = !closes_fence(line, length, &fence);
+			rc = in_code ? code_row(m, line, length, false) : code_row(m, "", 0, true);
+			i++;
+		} else if (is_fence(line, length, &fence)) {
+			in_code = true;
+			rc = code_row(m, fence.info.text, fence.info.length, true);
+			i++;
+		} else if ((rows = table_rows(m, i, &columns, aligns)) != 0) {
+			rc = render_table(m, i, rows, columns, aligns);
+			i += rows;
+		} else if (is_paragraph_line(line, length)) {
+			rows = render_paragraph(m, i);
+			rc = rows ? 0 : -1;
+			i += rows;
 		} else {
-			rc = render_line(line, line_length, base, out);
+			rc = render_line(m, line, length, m->base);
+			i++;
 		}
 		if (rc != 0)
 			return -1;
-		pos = end + 1;
-	} while (pos <= length);
+	}
 	return 0;
+}
+
+int markdown_render(const char *text, size_t length, enum theme_element base, int width, struct styled_lines *out)
+{
+	size_t count = 1, k = 0;
+	for (size_t i = 0; i < length; i++)
+		count += text[i] == '\n';
+	struct span *lines = malloc(count * sizeof *lines);
+	if (!lines)
+		return -1;
+	for (size_t pos = 0; k < count; k++) {
+		const char *nl = memchr(text + pos, '\n', length - pos);
+		size_t end = nl ? (size_t)(nl - text) : length;
+		lines[k] = (struct span){text + pos, end - pos};
+		pos = end + 1;
+	}
+	struct render m = {lines, count, width < 1 ? 1 : width, base, out};
+	int rc = render_lines(&m);
+	free(lines);
+	return rc;
 }
 
 void styled_lines_free(struct styled_lines *lines)
@@ -313,19 +880,20 @@ int markdown_code_block(const char *text, size_t length, size_t n, size_t *start
 			size_t *count)
 {
 	bool in_code = false;
+	struct fence open;
 	size_t pos = 0, block_start = 0;
 	*count = 0;
 	while (pos < length) {
 		const char *nl = memchr(text + pos, '\n', length - pos);
-		size_t end = nl ? (size_t)(nl - text) : length, info_length;
-		const char *info;
-		if (is_fence(text + pos, end - pos, &info, &info_length)) {
-			if (in_code)   /* the block ends before the newline ahead of this fence */
-				code_block_seen(n, block_start, pos > block_start ? pos - 1 - block_start : 0, count, start,
-						block_length);
-			else
-				block_start = nl ? end + 1 : length;
-			in_code = !in_code;
+		size_t end = nl ? (size_t)(nl - text) : length;
+		if (in_code && closes_fence(text + pos, end - pos, &open)) {
+			/* the block ends before the newline ahead of this fence */
+			code_block_seen(n, block_start, pos > block_start ? pos - 1 - block_start : 0, count, start,
+					block_length);
+			in_code = false;
+		} else if (!in_code && is_fence(text + pos, end - pos, &open)) {
+			block_start = nl ? end + 1 : length;
+			in_code = true;
 		}
 		pos = end + 1;
 	}

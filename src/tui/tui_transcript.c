@@ -109,13 +109,14 @@ const struct transcript_entry *transcript_last(const struct transcript *t, enum 
 	return NULL;
 }
 
-/* The styled lines of an entry: answers as Markdown, the rest as plain text. */
-static int entry_style(struct transcript_entry *e)
+/* The styled lines of an entry for rows of width columns: answers as Markdown,
+ * the rest as plain text. */
+static int entry_style(struct transcript_entry *e, int width)
 {
 	styled_lines_free(&e->lines);
 	switch (e->kind) {
 	case TRANSCRIPT_ASSISTANT:
-		return markdown_render(e->text, e->length, THEME_ASSISTANT, &e->lines);
+		return markdown_render(e->text, e->length, THEME_ASSISTANT, width, &e->lines);
 	case TRANSCRIPT_INFO:
 		return styled_lines_add_plain(&e->lines, e->text, e->length, THEME_INFO, 2);
 	case TRANSCRIPT_ERROR:
@@ -144,7 +145,7 @@ static int entry_style(struct transcript_entry *e)
 static int entry_layout(struct transcript_entry *e, int width)
 {
 	struct text_rows rows = {0};
-	if (entry_style(e) != 0)
+	if (entry_style(e, width) != 0)
 		return -1;
 	free(e->rows);
 	e->rows = NULL;

@@ -58,6 +58,23 @@ int main(void)
 	tap_ok(t.count == 4 && t.entries[3].kind == TRANSCRIPT_ERROR, "an index past the end adds at the end");
 	transcript_clear(&t);
 	tap_ok(transcript_row_count(&t) == 0, "clear empties it");
+
+	/* Markdown laid out for the width: a table that fits, one that does not, a rule, a quote */
+	const char *md = "| a | b |\n|---|---|\n| 1 | 22 |\n\n---\n> a quoted line that wraps";
+	transcript_add(&t, TRANSCRIPT_ASSISTANT, md, strlen(md));
+	transcript_layout(&t, 12);
+	tap_ok(!strcmp(row_text(&t, 0), "a \xE2\x94\x82 b ") && !strcmp(row_text(&t, 2), "1 \xE2\x94\x82 22"),
+	       "a table that fits is aligned (%s / %s)", row_text(&t, 0), row_text(&t, 2));
+	tap_ok(!strcmp(row_text(&t, 4), "\xE2\x94\x80\xE2\x94\x80\xE2\x94\x80\xE2\x94\x80\xE2\x94\x80\xE2\x94\x80"
+					"\xE2\x94\x80\xE2\x94\x80\xE2\x94\x80\xE2\x94\x80\xE2\x94\x80\xE2\x94\x80"),
+	       "a rule spans the row, in one row (%s)", row_text(&t, 4));
+	tap_ok(!strcmp(row_text(&t, 5), "\xE2\x94\x82 a quoted") && !strcmp(row_text(&t, 6), "  line that"),
+	       "a quote's wrapped rows hang under its text (%s / %s)", row_text(&t, 5), row_text(&t, 6));
+	transcript_layout(&t, 5);
+	tap_ok(!strcmp(row_text(&t, 0), "| a |") && !strcmp(row_text(&t, 1), "b |"),
+	       "on a narrower screen the table shows its raw lines, wrapped (%s / %s)", row_text(&t, 0), row_text(&t, 1));
+	tap_ok(!strcmp(transcript_last(&t, TRANSCRIPT_ASSISTANT)->text, md), "the entry keeps the raw text");
+	transcript_clear(&t);
 	transcript_free(&t);
 	return tap_done();
 }

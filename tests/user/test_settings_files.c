@@ -72,6 +72,10 @@ int main(void)
 	for (const char *name = "default"; name; name = !strcmp(name, "default") ? "light" : !strcmp(name, "light") ?
 	     "solarized-dark" : !strcmp(name, "solarized-dark") ? "mono" : NULL)
 		tap_ok(theme_load(name, &theme, err, sizeof err) == 0, "theme %s loads (%s)", name, err);
+	struct theme built_in;
+	theme_default(&built_in);
+	tap_ok(theme_load("default", &theme, err, sizeof err) == 0 &&
+	       !memcmp(theme.styles, built_in.styles, sizeof theme.styles), "themes/default.theme says what the built-in theme does");
 	tap_ok(theme_load("nope", &theme, err, sizeof err) != 0 && strstr(err, "nope"), "an unknown theme is an error naming it");
 	tap_ok(theme_load("../etc/passwd", &theme, err, sizeof err) != 0, "a theme name is not a path");
 	snprintf(path, sizeof path, "%s/llmchat", dir);
