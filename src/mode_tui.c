@@ -21,6 +21,7 @@ int mode_tui(const struct options *opts)
 		.system_prompt = opts->system_prompt,
 		.no_color = opts->no_color,
 		.resume = opts->resume,
+		.resume_from = opts->resume_from,
 		.stream_delay_ms = opts->stream_delay_ms,
 	};
 	return tui_run(&settings);

@@ -40,6 +40,7 @@ struct tui_settings {
 	const char *system_prompt;           /* NULL: the preset's */
 	bool no_color;
 	bool resume;                         /* reopen the last conversation */
+	const char *resume_from;             /* with resume: this one (an ID or a file), NULL: the newest */
 	long stream_delay_ms;                /* a pause after each streamed piece (tests, demos) */
 };
 
