@@ -275,7 +275,8 @@ static enum tui_command_status cmd_history(struct tui *t, char *args, char *err,
 		for (size_t i = 0; i < list.count && len < cap; i++)
 			len += history_line(t, &list.entries[i], i + 1, buf + len, cap - len);
 		if (list.skipped && len < cap)
-			snprintf(buf + len, cap - len, "\n(%zu files of the folder are not conversations)", list.skipped);
+			snprintf(buf + len, cap - len, "\n(skipped: %zu file%s of the folder that %s no conversation)",
+				 list.skipped, list.skipped == 1 ? "" : "s", list.skipped == 1 ? "is" : "are");
 		tui_notice_add(t, TRANSCRIPT_INFO, "%s", buf);
 		free(buf);
 	}
