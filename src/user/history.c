@@ -331,41 +331,6 @@ static bool newer(const struct timespec *a, const char *a_name, const struct tim
 	return strcmp(a_name, b_name) > 0;
 }
 
-int history_latest_path(char *out, size_t out_size, char *err, size_t err_size)
-{
-	char dir[4000], path[4400];
-	struct timespec best = {0, 0};
-	char best_name[256] = "";
-	if (history_dir(dir, sizeof dir, err, err_size) != 0)
-		return -1;
-	DIR *d = opendir(dir);
-	if (!d) {
-		snprintf(err, err_size, "%s: no saved conversation to resume", dir);
-		return -1;
-	}
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-		struct stat st;
-		if (len <= 5 || len >= sizeof best_name || strcmp(de->d_name + len - 5, ".json"))
-			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-			continue;
-		if (!best_name[0] || newer(&st.st_mtim, de->d_name, &best, best_name)) {
-			best = st.st_mtim;
-			snprintf(best_name, sizeof best_name, "%s", de->d_name);
-		}
-	}
-	closedir(d);
-	if (!best_name[0]) {
-		snprintf(err, err_size, "%s: no saved conversation to resume", dir);
-		return -1;
-	}
-	snprintf(out, out_size, "%s/%s", dir, best_name);
-	return 0;
-}
-
 /* ---- the conversations of the folder -------------------------------------------- */
 
 /* The first user message's start, its blanks (newlines too) folded into single
@@ -534,4 +499,19 @@ bool history_in_folder(const char *path)
 	free(real_dir);
 	free(real_path);
 	return inside;
+}
+
+int history_latest_path(char *out, size_t out_size, char *err, size_t err_size)
+{
+	struct history_list list;
+	char dir[4000];
+	if (history_dir(dir, sizeof dir, err, err_size) != 0 || history_list(&list, err, err_size) != 0)
+		return -1;
+	int rc = list.count ? 0 : -1;
+	if (list.count)
+		snprintf(out, out_size, "%s", list.entries[0].path);
+	else
+		snprintf(err, err_size, "%s: no saved conversation to resume", dir);
+	history_list_free(&list);
+	return rc;
 }

@@ -75,7 +75,8 @@ void history_record_exit_note(const struct history_record *record, char *out, si
  * .../history/YYYYmmdd-HHMMSS-PID.json. */
 int history_new_path(char *out, size_t out_size, char *err, size_t err_size);
 
-/* The newest conversation file in the history folder. */
+/* The newest conversation of the history folder (number 1 of history_list: a
+ * file that is no conversation is passed over). */
 int history_latest_path(char *out, size_t out_size, char *err, size_t err_size);
 
 /* One conversation of the history folder, as /history shows it. */

@@ -207,8 +207,8 @@ int main(void)
 	const char *question = chat_session_pop_answer(b);
 	tap_ok(rc == 0 && question && !strcmp(question, "Still there?") && chat_session_message_count(b) == 2,
 	       "pop_answer hands back a last message that has no answer");
-	struct collected c10 = {0};
-	rc = chat_session_ask(b, question, &g, NULL, collect, &c10, &st, err, sizeof err);
+	struct collected c11 = {0};
+	rc = chat_session_ask(b, question, &g, NULL, collect, &c11, &st, err, sizeof err);
 	tap_ok(rc == 0 && counted > 0 && st.prompt_tokens == counted,
 	       "count_tokens counts the prompt the next answer reads, without the model (%d; the prompt: %d)", counted,
 	       st.prompt_tokens);

@@ -88,6 +88,11 @@ static void list_tests(const char *dir, const char *a, const char *b, const stru
 	tap_ok(list.count == 3 && !strcmp(list.entries[0].first_words, "Tell me about the sea, and the ships on..."),
 	       "first words: blanks folded, cut at 40 characters (%s)", list.count ? list.entries[0].first_words : "");
 	tap_ok(list.count == 3 && list.entries[0].saved.tv_sec == 3000, "the time of the last write comes with it");
+	char latest[4096];
+	snprintf(path, sizeof path, folder_fmt, dir, "notes.json");
+	age(path, 9000);
+	tap_ok(history_latest_path(latest, sizeof latest, err, sizeof err) == 0 && !strcmp(latest, list.entries[0].path),
+	       "the latest is the newest conversation; a newer file that is none is passed over (%s)", latest);
 	history_list_free(&list);
 
 	/* IDs and files */
