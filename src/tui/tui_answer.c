@@ -186,6 +186,7 @@ int tui_answer_start(struct tui *t, const char *message, bool show_message)
 		}
 		free(answer->question);
 		answer->question = NULL;
+		conversation_free(&answer->history_before);
 		return -1;
 	}
 	answer->running = true;
