@@ -22,6 +22,7 @@ int mode_tui(const struct options *opts)
 		.no_color = opts->no_color,
 		.resume = opts->resume,
 		.mouse = opts->mouse,
+		.resume_from = opts->resume_from,
 		.stream_delay_ms = opts->stream_delay_ms,
 	};
 	return tui_run(&settings);

@@ -61,7 +61,7 @@ static const struct option long_options[] = {
 	{"theme", required_argument, NULL, OPT_THEME},
 	{"list-themes", no_argument, NULL, OPT_LIST_THEMES},
 	{"no-color", no_argument, NULL, OPT_NO_COLOR},
-	{"resume", no_argument, NULL, OPT_RESUME},
+	{"resume", optional_argument, NULL, OPT_RESUME},
 	{NULL, 0, NULL, 0},
 };
 
@@ -97,7 +97,7 @@ const char *options_usage(void)
 	       "      --theme=NAME          colour theme of the interface\n"
 	       "      --list-themes         list the themes\n"
 	       "      --no-color            no colours (also when NO_COLOR is set)\n"
-	       "      --resume              reopen the last conversation\n"
+	       "      --resume[=ID|FILE]    reopen the last conversation, or the one given\n"
 	       "  -h, --help                this help;  --version  the version\n"
 	       "\n"
 	       "See llmchat(1) for everything.\n";
@@ -267,7 +267,14 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 		case OPT_THEME: opts->theme = optarg; break;
 		case OPT_LIST_THEMES: opts->mode = MODE_LIST_THEMES; break;
 		case OPT_NO_COLOR: opts->no_color = true; break;
-		case OPT_RESUME: opts->resume = true; break;
+		case OPT_RESUME:
+			opts->resume = true;
+			opts->resume_from = optarg;
+			if (optarg && !optarg[0]) {
+				snprintf(err, err_size, "--resume=: an empty conversation; give an ID (/history shows them) or a file");
+				rc = -1;
+			}
+			break;
 		case ':':
 			snprintf(err, err_size, "option '%s' needs an argument (see --help)", argv[optind - 1]);
 			return -1;
@@ -279,8 +286,8 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 			return -1;
 	}
 	if (optind < argc) {
-		snprintf(err, err_size, "unexpected argument '%s' (the message is read from stdin; see --help)",
-			 argv[optind]);
+		snprintf(err, err_size, "unexpected argument '%s' (the message is read from stdin%s; see --help)",
+			 argv[optind], opts->resume && !opts->resume_from ? "; a conversation to resume is --resume=ID" : "");
 		return -1;
 	}
 	return 0;

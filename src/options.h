@@ -49,6 +49,7 @@ struct options {
 	bool no_color;              /* --no-color */
 	bool resume;                /* --resume: reopen the last conversation */
 	bool mouse;                 /* the config file's mouse = on: the interface takes mouse reports */
+	const char *resume_from;    /* --resume=ID|FILE: that one instead (history_find) */
 	/* from the environment (options_read_environment), for tests and demos */
 	long stream_delay_ms;       /* $LLMCHAT_STREAM_DELAY_MS: a pause after each streamed piece */
 	struct engine_test_hooks engine_test_hooks; /* $LLMCHAT_TEST_FAIL_RANK, $LLMCHAT_CUDA_GRAPH */

@@ -494,9 +494,10 @@ fail:
 
 const char *chat_session_pop_answer(struct chat_session *session)
 {
-	if (session->message_count == 0 || session->messages[session->message_count - 1].role != CHAT_ROLE_ASSISTANT)
+	if (session->message_count == 0)
 		return NULL;
-	remove_message(session, session->message_count - 1);
+	if (session->messages[session->message_count - 1].role == CHAT_ROLE_ASSISTANT)
+		remove_message(session, session->message_count - 1);
 	if (session->message_count == 0 || session->messages[session->message_count - 1].role != CHAT_ROLE_USER)
 		return NULL;
 	/* ask appends the user message again: take it out, keep its text for the caller */
@@ -537,6 +538,15 @@ int chat_session_load_messages(struct chat_session *session, const struct chat_m
 size_t chat_session_left_out(const struct chat_session *session)
 {
 	return session->left_out;
+}
+
+int chat_session_count_tokens(struct chat_session *session, char *err, size_t err_size)
+{
+	int32_t *ids = NULL;
+	size_t count = 0, capacity = 0;
+	int rc = render_conversation(session, &ids, &count, &capacity, err, err_size);
+	free(ids);
+	return rc != 0 ? -1 : (int)count;
 }
 
 int chat_session_context_used(const struct chat_session *session)

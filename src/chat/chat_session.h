@@ -105,7 +105,9 @@ int chat_session_ask(struct chat_session *session, const char *user_message,
 /* Removes the last assistant answer so that chat_session_ask... can regenerate it
  * (/retry); returns the user message it answered, or NULL when there is none.
  * That user message leaves the conversation too (ask appends it again); the
- * returned text stays valid until the next pop or chat_session_free. */
+ * returned text stays valid until the next pop or chat_session_free.  A
+ * conversation that ends on a user message (one loaded from a file saved before
+ * its answer came) hands that message back the same way. */
 const char *chat_session_pop_answer(struct chat_session *session);
 
 /* Forgets every message but the system prompt (/clear). */
@@ -125,6 +127,12 @@ int chat_session_load_messages(struct chat_session *session, const struct chat_m
  * context, or max_tokens if fewer) do not fit, ask leaves out the oldest turns, never
  * the system prompt nor the newest message. */
 size_t chat_session_left_out(const struct chat_session *session);
+
+/* The tokens of the conversation as the next answer's prompt renders it (the
+ * messages left out aside), counted without running the model: what the context
+ * holds once a loaded conversation is answered.  -1 with a message when it cannot
+ * be rendered. */
+int chat_session_count_tokens(struct chat_session *session, char *err, size_t err_size);
 
 /* Tokens the conversation fills in the context, and the context's length. */
 int chat_session_context_used(const struct chat_session *session);

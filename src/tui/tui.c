@@ -483,6 +483,14 @@ static int tui_prepare(struct tui *t, char *err, size_t err_size)
 		fprintf(stderr, "llmchat: %s; using the default theme\n", problem);
 		tui_notice_add(t, TRANSCRIPT_ERROR, "%s; using the default theme", problem);
 	}
+	/* the conversation to resume is found before the model takes its time to load */
+	char resume_path[sizeof t->history.path] = "";
+	if (t->setup->resume_from &&
+	    history_find(t->setup->resume_from, resume_path, sizeof resume_path, err, err_size) != 0)
+		return -1;
+	if (t->setup->resume && !t->setup->resume_from &&
+	    history_latest_path(resume_path, sizeof resume_path, problem, sizeof problem) != 0)
+		resume_path[0] = '\0';
 	if (tui_open_model(t, err, err_size) != 0)
 		return -1;
 	tui_conversation_apply_settings(t);
@@ -492,17 +500,14 @@ static int tui_prepare(struct tui *t, char *err, size_t err_size)
 		return -1;
 	}
 	if (t->setup->resume) {
-		if (history_latest_path(t->history.path, sizeof t->history.path, problem, sizeof problem) != 0) {
+		if (!resume_path[0]) {
 			/* nothing to resume is no failure: a new conversation starts */
-			t->history.path[0] = '\0';
 			tui_notice_add(t, TRANSCRIPT_INFO, "%s; starting a new one", problem);
 			return 0;
 		}
-		if (tui_conversation_load(t, t->history.path, err, err_size) != 0)
+		if (tui_conversation_open(t, resume_path, TUI_CONVERSATION_ITS_FILE, err, err_size) != 0)
 			return -1;
-		t->history.saved = true;   /* the file holds the conversation so far */
-		tui_notice_add(t, TRANSCRIPT_INFO, "Resumed %s", t->history.path);
-		t->context_used = 0;
+		tui_notice_add(t, TRANSCRIPT_INFO, "Resumed %s", resume_path);
 	}
 	return 0;
 }

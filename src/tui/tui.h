@@ -41,6 +41,7 @@ struct tui_settings {
 	bool no_color;
 	bool resume;                         /* reopen the last conversation */
 	bool mouse;                          /* take mouse reports (the wheel scrolls; selecting needs Shift) */
+	const char *resume_from;             /* with resume: this one (an ID or a file), NULL: the newest */
 	long stream_delay_ms;                /* a pause after each streamed piece (tests, demos) */
 };
 

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "tui.h"
 #include "tui_conversation.h"
 #include "tui_notice.h"
@@ -29,6 +30,7 @@ void tui_answer_free(struct tui_answer *answer)
 {
 	free(answer->pending);
 	free(answer->question);
+	conversation_free(&answer->history_before);
 	if (answer->wake[0] >= 0)
 		close(answer->wake[0]);
 	if (answer->wake[1] >= 0)
@@ -102,6 +104,47 @@ static void *answer_worker(void *arg)
 
 /* ---- in the event loop ------------------------------------------------------------ */
 
+/* The history file is rewritten with the answer so far at most this often: what a
+ * kill loses, against a write (and fsync) of the whole conversation. */
+#define HISTORY_SAVE_SECONDS 1.0
+
+/* A copy of the conversation with the question, for the saves while the answer
+ * streams (the session is the worker's then).  Out of memory: none, and the
+ * answer is saved when it ends alone. */
+static void keep_history_before(struct tui *t)
+{
+	struct conversation *c = &t->answer.history_before;
+	size_t count = chat_session_message_count(t->session);
+	const struct chat_message *m = chat_session_messages(t->session);
+	conversation_free(c);
+	t->answer.history_saved_at = clock_monotonic_seconds();
+	if (!(c->messages = calloc(count + 1, sizeof *c->messages)))
+		return;
+	for (size_t i = 0; i <= count; i++) {
+		const char *text = i < count ? m[i].content : t->answer.question;
+		char *copy = strdup(text);
+		if (!copy) {
+			conversation_free(c);
+			return;
+		}
+		c->messages[c->count++] = (struct chat_message){i < count ? m[i].role : CHAT_ROLE_USER, copy};
+	}
+}
+
+/* Rewrites the history file with the answer as far as the transcript has it,
+ * when HISTORY_SAVE_SECONDS passed since the last write. */
+static void save_answer_so_far(struct tui *t)
+{
+	struct tui_answer *answer = &t->answer;
+	const struct transcript_entry *e = transcript_last(&t->transcript, TRANSCRIPT_ASSISTANT);
+	double now = clock_monotonic_seconds();
+	if (!answer->history_before.count || !e || e->length == 0 || now - answer->history_saved_at < HISTORY_SAVE_SECONDS)
+		return;
+	answer->history_saved_at = now;
+	tui_conversation_save_answering(t, answer->history_before.messages, answer->history_before.count, e->text,
+					e->length);
+}
+
 /* The question goes back to the editor rather than being lost (an editor holding
  * new text keeps it). */
 static void give_question_back(struct tui *t)
@@ -121,6 +164,7 @@ int tui_answer_start(struct tui *t, const char *message, bool show_message)
 	transcript_add(&t->transcript, TRANSCRIPT_ASSISTANT, "", 0);
 	answer->messages_before = chat_session_message_count(t->session);
 	tui_conversation_save(t, answer->question);
+	keep_history_before(t);
 	answer->session = t->session;
 	answer->settings = t->settings;
 	answer->stream_delay_ms = t->setup->stream_delay_ms;
@@ -142,6 +186,7 @@ int tui_answer_start(struct tui *t, const char *message, bool show_message)
 		}
 		free(answer->question);
 		answer->question = NULL;
+		conversation_free(&answer->history_before);
 		return -1;
 	}
 	answer->running = true;
@@ -198,6 +243,7 @@ static void finish_answer(struct tui *t, int width)
 	}
 	free(answer->question);
 	answer->question = NULL;
+	conversation_free(&answer->history_before);
 	t->context_used = chat_session_context_used(t->session);
 	tui_conversation_save(t, NULL);
 }
@@ -211,6 +257,8 @@ void tui_answer_collect(struct tui *t, int width)
 	pthread_mutex_unlock(&answer->lock);
 	if (finished && answer->running)
 		finish_answer(t, width);
+	else if (answer->running)
+		save_answer_so_far(t);
 }
 
 void tui_answer_stop(struct tui *t, int width)

@@ -1,7 +1,9 @@
 /*
  * tui_answer.h - the answer in progress: chat_session_ask runs in a worker
  * thread, one per answer, and the event loop folds what it streams into the
- * transcript.
+ * transcript.  The history file keeps what has come of the answer, rewritten at
+ * most about once a second (HISTORY_SAVE_SECONDS in tui_answer.c): a program
+ * killed meanwhile loses that much of it.
  *
  * Threads: the worker touches the session and struct tui_answer alone.  The text
  * it streams goes into `pending` under `lock`, and a byte on the `wake` pipe wakes
@@ -10,7 +12,7 @@
  * `cancel`, an atomic that chat_session_ask polls between tokens.
  *
  * Above the conversation (tui_conversation.h: the history file is saved when an
- * answer starts and when it ends) and the notices; below the commands (/retry).
+ * answer starts, about once a second while it streams, and when it ends) and the notices; below the commands (/retry).
  */
 #ifndef LLMCHAT_TUI_ANSWER_H
 #define LLMCHAT_TUI_ANSWER_H
@@ -21,6 +23,7 @@
 #include <stddef.h>
 
 #include "chat_session.h"
+#include "history.h"
 
 struct tui;
 
@@ -45,6 +48,10 @@ struct tui_answer {
 	int status;                          /* chat_session_ask's */
 	char error[512];
 	struct generation_stats stats;
+
+	/* the event loop's, to keep the answer in the history file as it grows */
+	struct conversation history_before;  /* the conversation when the answer began, its question last */
+	double history_saved_at;             /* when the history file was last written (monotonic seconds) */
 };
 
 /* Makes the lock and the wake pipe.  Returns 0, or -1 with errno set; either way

@@ -137,6 +137,17 @@ static enum tui_command_status cmd_clear(struct tui *t, char *args, char *err, s
 	return TUI_COMMAND_DONE;
 }
 
+/* Takes the transcript back to before the last user message (its answer, and any
+ * notices after them, go too). */
+static void transcript_drop_last_exchange(struct tui *t)
+{
+	while (t->transcript.count && t->transcript.entries[t->transcript.count - 1].kind != TRANSCRIPT_USER)
+		transcript_remove_last(&t->transcript);
+	transcript_remove_last(&t->transcript);
+}
+
+/* /retry answers the last user message again; one without an answer (a
+ * conversation saved before its answer came) is answered for the first time. */
 static enum tui_command_status cmd_retry(struct tui *t, char *args, char *err, size_t err_size)
 {
 	if (busy(t))
@@ -148,16 +159,15 @@ static enum tui_command_status cmd_retry(struct tui *t, char *args, char *err, s
 	}
 	char *copy = strdup(question);
 	if (!copy)
-		return TUI_COMMAND_DONE;
-	/* the screen drops the answer (and any notices after it) */
-	while (t->transcript.count && t->transcript.entries[t->transcript.count - 1].kind != TRANSCRIPT_ASSISTANT)
-		transcript_remove_last(&t->transcript);
-	transcript_remove_last(&t->transcript);
-	tui_answer_start(t, copy, false);   /* a failure to start is its own hint */
+		return failed(err, err_size, "out of memory");
+	/* the screen shows the message again, under it the new answer */
+	transcript_drop_last_exchange(t);
+	tui_answer_start(t, copy, true);   /* a failure to start is its own hint */
 	free(copy);
 	return TUI_COMMAND_DONE;
 }
 
+/* /edit takes the last user message (answered or not) back into the editor. */
 static enum tui_command_status cmd_edit(struct tui *t, char *args, char *err, size_t err_size)
 {
 	if (busy(t))
@@ -168,9 +178,7 @@ static enum tui_command_status cmd_edit(struct tui *t, char *args, char *err, si
 		return TUI_COMMAND_DONE;
 	}
 	input_set(&t->input, question);
-	while (t->transcript.count && t->transcript.entries[t->transcript.count - 1].kind != TRANSCRIPT_USER)
-		transcript_remove_last(&t->transcript);
-	transcript_remove_last(&t->transcript);
+	transcript_drop_last_exchange(t);
 	t->context_used = chat_session_context_used(t->session);
 	tui_conversation_save(t, NULL);
 	tui_notice_hint(t, false, "Edit the message; Enter sends it again.");
@@ -238,12 +246,73 @@ static enum tui_command_status cmd_load(struct tui *t, char *args, char *err, si
 	if (expand_home(args, path, sizeof path, err, err_size) != 0)
 		return TUI_COMMAND_ERROR;
 	args = path;
-	if (tui_conversation_load(t, args, err, err_size) != 0)
+	/* the conversation before stays in its history file; the loaded one gets its own */
+	if (tui_conversation_open(t, args, TUI_CONVERSATION_NEW_FILE, err, err_size) != 0)
 		return TUI_COMMAND_ERROR;
-	t->context_used = 0;
 	tui_notice_hint(t, false, "Loaded %zu messages from %s", chat_session_message_count(t->session), args);
-	tui_conversation_save(t, NULL);
 	return TUI_COMMAND_DONE;
+}
+
+/* One line of /history: number, when, messages, first words; * marks the
+ * conversation on the screen. */
+static size_t history_line(struct tui *t, const struct history_entry *e, size_t number, char *out, size_t size)
+{
+	char when[32];
+	struct tm tm;
+	localtime_r(&e->saved.tv_sec, &tm);
+	strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+	bool current = t->history.path[0] && !strcmp(e->path, t->history.path);
+	return (size_t)snprintf(out, size, "\n%c%3zu. %s  %3zu msg  %s", current ? '*' : ' ', number, when, e->messages,
+				e->first_words[0] ? e->first_words : "(no message)");
+}
+
+/* /history lists the conversations of the history folder, newest first;
+ * /history N goes on with number N, in its own file. */
+static enum tui_command_status cmd_history(struct tui *t, char *args, char *err, size_t err_size)
+{
+	struct history_list list;
+	char *end;
+	long number = 0;
+	if (*args) {
+		errno = 0;
+		number = strtol(args, &end, 10);
+		if (errno || *end || end == args || number < 1)
+			return failed(err, err_size, "/history %.40s: give the number /history shows (1 is the newest)", args);
+		if (busy(t))
+			return TUI_COMMAND_DONE;
+	}
+	if (history_list(&list, err, err_size) != 0)
+		return TUI_COMMAND_ERROR;
+	enum tui_command_status status = TUI_COMMAND_DONE;
+	if (number > 0 && (size_t)number > list.count) {
+		status = failed(err, err_size, "/history %ld: there are %zu conversations (/history lists them)", number,
+				list.count);
+	} else if (number > 0) {
+		const struct history_entry *e = &list.entries[number - 1];
+		if (tui_conversation_open(t, e->path, TUI_CONVERSATION_ITS_FILE, err, err_size) != 0)
+			status = TUI_COMMAND_ERROR;
+		else
+			tui_notice_hint(t, false, "Conversation %ld (%s): %zu messages", number, e->id, e->messages);
+	} else if (list.count == 0) {
+		tui_notice_add(t, TRANSCRIPT_INFO, "No past conversations yet.");
+	} else {
+		size_t cap = 256 + list.count * 256, len;
+		char *buf = malloc(cap);
+		if (!buf) {
+			history_list_free(&list);
+			return failed(err, err_size, "out of memory");
+		}
+		len = (size_t)snprintf(buf, cap, "Conversations, newest first (/history N goes on with one):");
+		for (size_t i = 0; i < list.count && len < cap; i++)
+			len += history_line(t, &list.entries[i], i + 1, buf + len, cap - len);
+		if (list.skipped && len < cap)
+			snprintf(buf + len, cap - len, "\n(skipped: %zu file%s of the folder that %s no conversation)",
+				 list.skipped, list.skipped == 1 ? "" : "s", list.skipped == 1 ? "is" : "are");
+		tui_notice_add(t, TRANSCRIPT_INFO, "%s", buf);
+		free(buf);
+	}
+	history_list_free(&list);
+	return status;
 }
 
 /* What /copy copies: the last answer, or with "code [N]" its Nth code block
@@ -423,10 +492,11 @@ static const struct command command_table[] = {
 	{"system", "[TEXT|-]", "show, set (or with - remove) the system prompt", cmd_system},
 	{"preset", "[NAME]", "list presets, or switch to one", cmd_preset},
 	{"clear", "", "start a new conversation", cmd_clear},
-	{"retry", "", "answer the last message again", cmd_retry},
+	{"retry", "", "answer the last message again (or one left unanswered)", cmd_retry},
 	{"edit", "", "take the last message back into the editor", cmd_edit},
 	{"save", "[FILE]", "save the conversation as JSON", cmd_save},
-	{"load", "FILE", "load a conversation saved as JSON", cmd_load},
+	{"load", "FILE", "load a conversation saved as JSON (it goes on in a new history file)", cmd_load},
+	{"history", "[N]", "list past conversations, or go on with number N", cmd_history},
 	{"copy", "[code [N]]", "copy the last answer, or its Nth (last) code block, to the clipboard", cmd_copy},
 	{"mouse", "[on|off]", "take mouse reports (wheel scrolls, Shift selects) or leave the mouse to the terminal", cmd_mouse},
 	{"set", "[NAME VALUE]", "temp, top_p, top_k, min_p, repeat_penalty, max_tokens", cmd_set},

@@ -65,9 +65,29 @@ void tui_conversation_save(struct tui *t, const char *unanswered)
 		all[count++] = (struct chat_message){CHAT_ROLE_USER, unanswered};
 		messages = all;
 	}
-	if (history_record_save(&t->history, messages, count, model_runtime_model_name(&t->runtime), t->preset.name) != 0)
+	if (history_record_save(&t->history, messages, count, model_runtime_model_name(&t->runtime), t->preset.name,
+				false) != 0)
 		tui_notice_hint(t, true, "history not kept: %s", t->history.error);
 	free(all);
+}
+
+void tui_conversation_save_answering(struct tui *t, const struct chat_message *before, size_t count,
+				     const char *answer, size_t answer_length)
+{
+	struct chat_message *all = malloc((count + 1) * sizeof *all);
+	char *text = malloc(answer_length + 1);
+	if (all && text) {
+		memcpy(all, before, count * sizeof *all);
+		memcpy(text, answer, answer_length);
+		text[answer_length] = '\0';
+		all[count] = (struct chat_message){CHAT_ROLE_ASSISTANT, text};
+		bool failed_before = t->history.failed;
+		if (history_record_save(&t->history, all, count + 1, model_runtime_model_name(&t->runtime),
+					t->preset.name, true) != 0 && !failed_before)
+			tui_notice_hint(t, true, "history not kept: %s", t->history.error);   /* once, not each second */
+	}
+	free(all);
+	free(text);
 }
 
 /* The transcript shows the session's messages (the system prompt aside), and Up
@@ -88,7 +108,30 @@ static void rebuild_transcript(struct tui *t)
 	t->scroll = 0;
 }
 
-int tui_conversation_load(struct tui *t, const char *path, char *err, size_t err_size)
+/* What the status line counts for a conversation not yet answered: its tokens as
+ * the next prompt renders them (0 when it cannot be rendered: the next answer says
+ * why). */
+static int conversation_tokens(struct tui *t)
+{
+	char why[256];
+	int n = chat_session_count_tokens(t->session, why, sizeof why);
+	return n > 0 ? n : 0;
+}
+
+/* A conversation that ends before its last answer came, or inside it: what to do. */
+static void note_unfinished(struct tui *t, const struct conversation *c)
+{
+	enum chat_role last = c->count ? c->messages[c->count - 1].role : CHAT_ROLE_SYSTEM;
+	if (last == CHAT_ROLE_USER)
+		tui_notice_add(t, TRANSCRIPT_INFO, "The last message has no answer (llmchat stopped before it came): "
+			       "/retry answers it, /edit takes it back into the editor.");
+	else if (last == CHAT_ROLE_ASSISTANT && c->answering)
+		tui_notice_add(t, TRANSCRIPT_INFO, "The last answer was cut short (llmchat stopped while writing it): "
+			       "/retry answers again.");
+}
+
+int tui_conversation_open(struct tui *t, const char *path, enum tui_conversation_file file, char *err,
+			  size_t err_size)
 {
 	struct conversation c;
 	char why[512];
@@ -101,8 +144,19 @@ int tui_conversation_load(struct tui *t, const char *path, char *err, size_t err
 	}
 	free(t->system_prompt);
 	t->system_prompt = c.count && c.messages[0].role == CHAT_ROLE_SYSTEM ? strdup(c.messages[0].content) : NULL;
-	conversation_free(&c);
 	rebuild_transcript(t);
+	note_unfinished(t, &c);
+	conversation_free(&c);
+	t->context_used = conversation_tokens(t);
+	memset(&t->history, 0, sizeof t->history);
+	if (file == TUI_CONVERSATION_ITS_FILE && history_in_folder(path)) {
+		/* it goes on in its file, which holds it so far */
+		snprintf(t->history.path, sizeof t->history.path, "%s", path);
+		t->history.saved = true;
+	} else {
+		/* a new history file; the file read stays as it is */
+		tui_conversation_save(t, NULL);
+	}
 	return 0;
 }
 

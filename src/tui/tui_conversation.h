@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 struct tui;
+struct chat_message;
 
 /* Resolves the settings an answer uses into t->settings: /set > flags and config
  * file > preset > the model's defaults. */
@@ -27,10 +28,28 @@ int tui_conversation_set_system(struct tui *t, const char *prompt);
  * into t->history for the note at exit. */
 void tui_conversation_save(struct tui *t, const char *unanswered);
 
+/* While an answer streams (the session is the worker's then): saves before, the
+ * conversation as it was when the answer began with its question last, then the
+ * answer as far as it has come, marked as being written (history.h), so that a
+ * program killed meanwhile loses at most the text since this save. */
+void tui_conversation_save_answering(struct tui *t, const struct chat_message *before, size_t count,
+				     const char *answer, size_t answer_length);
+
+/* Which file a conversation opened from a file goes on in. */
+enum tui_conversation_file {
+	TUI_CONVERSATION_NEW_FILE,   /* a new one of the history folder; the file read stays as it is (/load) */
+	TUI_CONVERSATION_ITS_FILE,   /* the file read (--resume, /history N), when it is in the history folder;
+				      * one elsewhere is the user's own: a new file, as NEW_FILE */
+};
+
 /* Replaces the session's conversation and the transcript with the one saved in
- * path; the system prompt becomes the file's.  Returns 0, or -1 with the reason
- * in err (nothing changed). */
-int tui_conversation_load(struct tui *t, const char *path, char *err, size_t err_size);
+ * path; the system prompt becomes the file's, the status line's context count
+ * the conversation's tokens.  A conversation that ends on a user message or on an
+ * answer cut short (the program stopped while answering) says so in a notice,
+ * with what /retry and /edit do.  Returns 0, or -1 with the reason in err
+ * (nothing changed). */
+int tui_conversation_open(struct tui *t, const char *path, enum tui_conversation_file file, char *err,
+			  size_t err_size);
 
 /* Text left in the editor when the program ends waits in
  * $XDG_STATE_HOME/llmchat/draft.txt (a failure to keep it is a line on stderr);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <utf8proc.h>
 
+#include "array_grow.h"
 #include "config_file.h"
 #include "file_read.h"
 
@@ -118,8 +119,8 @@ static json_t *json_string_utf8(const char *text)
 	return s;
 }
 
-int history_save(const char *path, const struct chat_message *messages, size_t count, const char *model,
-		 const char *preset, char *err, size_t err_size)
+static int save_conversation(const char *path, const struct chat_message *messages, size_t count, const char *model,
+			     const char *preset, bool answering, char *err, size_t err_size)
 {
 	char stamp[32];
 	time_t now = time(NULL);
@@ -136,6 +137,8 @@ int history_save(const char *path, const struct chat_message *messages, size_t c
 	if (preset)
 		failed |= json_object_set_new(root, "preset", json_string(preset));
 	failed |= json_object_set_new(root, "saved", json_string(stamp));
+	if (answering)
+		failed |= json_object_set_new(root, "answering", json_true());
 	for (size_t i = 0; i < count && !failed; i++) {
 		json_t *m = json_object();
 		json_t *content = json_string_utf8(messages[i].content);
@@ -163,6 +166,12 @@ int history_save(const char *path, const struct chat_message *messages, size_t c
 	int rc = write_file_atomic(path, text, length, err, err_size);
 	free(text);
 	return rc;
+}
+
+int history_save(const char *path, const struct chat_message *messages, size_t count, const char *model,
+		 const char *preset, char *err, size_t err_size)
+{
+	return save_conversation(path, messages, count, model, preset, false, err, err_size);
 }
 
 /* A string's text when it holds no NUL (a C string would cut it there), else NULL
@@ -242,6 +251,7 @@ int history_load(const char *path, struct conversation *out, char *err, size_t e
 			out->model = strdup(name);
 		if (json_is_string(preset) && (name = string_whole(preset, &nul_at)))
 			out->preset = strdup(name);
+		out->answering = json_is_true(json_object_get(root, "answering"));
 	}
 	int rc = -1;
 	if (!json_is_array(list))
@@ -254,8 +264,17 @@ int history_load(const char *path, struct conversation *out, char *err, size_t e
 	return rc;
 }
 
+static int history_dir(char *dir, size_t size, char *err, size_t err_size)
+{
+	if (state_dir("history", dir, size) != 0) {
+		snprintf(err, err_size, "no history folder: set XDG_STATE_HOME or HOME");
+		return -1;
+	}
+	return 0;
+}
+
 int history_record_save(struct history_record *record, const struct chat_message *messages, size_t count,
-			const char *model, const char *preset)
+			const char *model, const char *preset, bool answering)
 {
 	record->failed = true;
 	if (!record->path[0] &&
@@ -263,7 +282,8 @@ int history_record_save(struct history_record *record, const struct chat_message
 		record->path[0] = '\0';
 		return -1;
 	}
-	if (history_save(record->path, messages, count, model, preset, record->error, sizeof record->error) != 0)
+	if (save_conversation(record->path, messages, count, model, preset, answering, record->error,
+			      sizeof record->error) != 0)
 		return -1;
 	record->failed = false;
 	record->saved = true;
@@ -286,10 +306,8 @@ void history_record_exit_note(const struct history_record *record, char *out, si
 int history_new_path(char *out, size_t out_size, char *err, size_t err_size)
 {
 	char dir[4000], stamp[32];
-	if (state_dir("history", dir, sizeof dir) != 0) {
-		snprintf(err, err_size, "no history folder: set XDG_STATE_HOME or HOME");
+	if (history_dir(dir, sizeof dir, err, err_size) != 0)
 		return -1;
-	}
 	if (make_dirs(dir, err, err_size) != 0)
 		return -1;
 	time_t now = time(NULL);
@@ -303,42 +321,198 @@ int history_new_path(char *out, size_t out_size, char *err, size_t err_size)
 	return 0;
 }
 
-int history_latest_path(char *out, size_t out_size, char *err, size_t err_size)
+/* Whether a is written after b: by the time to the nanosecond, then by name (names
+ * start with the time the conversation began). */
+static bool newer(const struct timespec *a, const char *a_name, const struct timespec *b, const char *b_name)
 {
-	char dir[4000], path[4400];
-	struct timespec best = {0, 0};
-	char best_name[256] = "";
-	if (state_dir("history", dir, sizeof dir) != 0) {
-		snprintf(err, err_size, "no history folder: set XDG_STATE_HOME or HOME");
-		return -1;
+	if (a->tv_sec != b->tv_sec)
+		return a->tv_sec > b->tv_sec;
+	if (a->tv_nsec != b->tv_nsec)
+		return a->tv_nsec > b->tv_nsec;
+	return strcmp(a_name, b_name) > 0;
+}
+
+/* ---- the conversations of the folder -------------------------------------------- */
+
+/* The first user message's start, its blanks (newlines too) folded into single
+ * spaces, cut after max_chars characters with "...". */
+static void first_words(const struct conversation *c, char *out, size_t out_size)
+{
+	const char *text = NULL;
+	out[0] = '\0';
+	for (size_t i = 0; i < c->count && !text; i++)
+		if (c->messages[i].role == CHAT_ROLE_USER)
+			text = c->messages[i].content;
+	if (!text)
+		return;
+	const size_t max_chars = 40;
+	size_t len = 0, chars = 0, n = strlen(text);
+	bool blank = false;
+	for (size_t i = 0; i < n && len + 8 < out_size;) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)text + i, (utf8proc_ssize_t)(n - i), &cp);
+		if (k <= 0) {   /* not UTF-8: left out */
+			i++;
+			continue;
+		}
+		bool space = cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r';
+		bool control = utf8proc_category(cp) == UTF8PROC_CATEGORY_CC;
+		if (space || control) {
+			blank = len > 0;
+		} else {
+			if (chars + blank >= max_chars) {
+				memcpy(out + len, "...", 3);
+				len += 3;
+				break;
+			}
+			if (blank) {
+				out[len++] = ' ';
+				chars++;
+				blank = false;
+			}
+			memcpy(out + len, text + i, (size_t)k);
+			len += (size_t)k;
+			chars++;
+		}
+		i += (size_t)k;
 	}
+	out[len] = '\0';
+}
+
+static int by_newest(const void *a, const void *b)
+{
+	const struct history_entry *x = a, *y = b;
+	return newer(&x->saved, x->id, &y->saved, y->id) ? -1 : newer(&y->saved, y->id, &x->saved, x->id) ? 1 : 0;
+}
+
+/* Reads the conversation dir/name into entry; -1 when it is none. */
+static int entry_read(const char *dir, const char *name, struct history_entry *entry)
+{
+	struct conversation c;
+	struct stat st;
+	char why[512];
+	memset(entry, 0, sizeof *entry);
+	snprintf(entry->path, sizeof entry->path, "%s/%s", dir, name);
+	if (stat(entry->path, &st) != 0 || !S_ISREG(st.st_mode) || history_load(entry->path, &c, why, sizeof why) != 0)
+		return -1;
+	snprintf(entry->id, sizeof entry->id, "%.*s", (int)(strlen(name) - 5), name);
+	entry->saved = st.st_mtim;
+	for (size_t i = 0; i < c.count; i++)
+		entry->messages += c.messages[i].role != CHAT_ROLE_SYSTEM;
+	first_words(&c, entry->first_words, sizeof entry->first_words);
+	conversation_free(&c);
+	return 0;
+}
+
+int history_list(struct history_list *out, char *err, size_t err_size)
+{
+	char dir[4000];
+	size_t capacity = 0;
+	memset(out, 0, sizeof *out);
+	if (history_dir(dir, sizeof dir, err, err_size) != 0)
+		return -1;
 	DIR *d = opendir(dir);
-	if (!d) {
-		snprintf(err, err_size, "%s: no saved conversation to resume", dir);
-		return -1;
-	}
+	if (!d)
+		return 0;   /* no folder yet: nothing kept yet */
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		size_t len = strlen(de->d_name);
-		struct stat st;
-		if (len <= 5 || len >= sizeof best_name || strcmp(de->d_name + len - 5, ".json"))
-			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-			continue;
-		/* the newest written (to the nanosecond), then by name (names start with the time) */
-		if (!best_name[0] || st.st_mtim.tv_sec > best.tv_sec ||
-		    (st.st_mtim.tv_sec == best.tv_sec && (st.st_mtim.tv_nsec > best.tv_nsec ||
-		     (st.st_mtim.tv_nsec == best.tv_nsec && strcmp(de->d_name, best_name) > 0)))) {
-			best = st.st_mtim;
-			snprintf(best_name, sizeof best_name, "%s", de->d_name);
+		if (len <= 5 || len >= sizeof out->entries[0].id + 5 || strcmp(de->d_name + len - 5, ".json"))
+			continue;   /* the temporary files of a write in progress too */
+		struct history_entry *entries = array_grow(out->entries, &capacity, out->count, sizeof *entries, 16);
+		if (!entries) {
+			closedir(d);
+			history_list_free(out);
+			snprintf(err, err_size, "%s: out of memory", dir);
+			return -1;
 		}
+		out->entries = entries;
+		if (entry_read(dir, de->d_name, &out->entries[out->count]) == 0)
+			out->count++;
+		else
+			out->skipped++;
 	}
 	closedir(d);
-	if (!best_name[0]) {
-		snprintf(err, err_size, "%s: no saved conversation to resume", dir);
+	if (out->count)
+		qsort(out->entries, out->count, sizeof *out->entries, by_newest);
+	return 0;
+}
+
+void history_list_free(struct history_list *list)
+{
+	free(list->entries);
+	memset(list, 0, sizeof *list);
+}
+
+/* Whether path names a file (or something) that exists. */
+static bool exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+int history_find(const char *which, char *out, size_t out_size, char *err, size_t err_size)
+{
+	char dir[4000];
+	if (!which[0]) {
+		snprintf(err, err_size, "an empty conversation ID: give the ID /history shows, or a file");
 		return -1;
 	}
-	snprintf(out, out_size, "%s/%s", dir, best_name);
-	return 0;
+	if (strchr(which, '/')) {
+		if (!exists(which)) {
+			snprintf(err, err_size, "%s: %s", which, strerror(errno));
+			return -1;
+		}
+		snprintf(out, out_size, "%s", which);
+		return 0;
+	}
+	if (history_dir(dir, sizeof dir, err, err_size) != 0)
+		return -1;
+	size_t len = strlen(which);
+	bool has_json = len > 5 && !strcmp(which + len - 5, ".json");
+	/* an ID never starts with a dot: "..", ".json" are no conversation of the folder */
+	if (which[0] != '.') {
+		snprintf(out, out_size, "%s/%s%s", dir, which, has_json ? "" : ".json");
+		if (exists(out))
+			return 0;
+	}
+	if (exists(which)) {   /* a file of the current folder */
+		snprintf(out, out_size, "%s", which);
+		return 0;
+	}
+	snprintf(err, err_size, "no conversation '%s': no %s/%s%s, nor a file of that name (/history lists them)", which,
+		 dir, which, has_json ? "" : ".json");
+	return -1;
+}
+
+bool history_in_folder(const char *path)
+{
+	char dir[4000], *real_dir, *real_path;
+	if (state_dir("history", dir, sizeof dir) != 0)
+		return false;
+	real_dir = realpath(dir, NULL);
+	real_path = realpath(path, NULL);
+	bool inside = false;
+	if (real_dir && real_path) {
+		size_t n = strlen(real_dir);
+		/* directly in it: a file of a sub-folder is none of its conversations */
+		inside = !strncmp(real_path, real_dir, n) && real_path[n] == '/' && !strchr(real_path + n + 1, '/');
+	}
+	free(real_dir);
+	free(real_path);
+	return inside;
+}
+
+int history_latest_path(char *out, size_t out_size, char *err, size_t err_size)
+{
+	struct history_list list;
+	char dir[4000];
+	if (history_dir(dir, sizeof dir, err, err_size) != 0 || history_list(&list, err, err_size) != 0)
+		return -1;
+	int rc = list.count ? 0 : -1;
+	if (list.count)
+		snprintf(out, out_size, "%s", list.entries[0].path);
+	else
+		snprintf(err, err_size, "%s: no saved conversation to resume", dir);
+	history_list_free(&list);
+	return rc;
 }

@@ -198,6 +198,21 @@ int main(void)
 	tap_ok(st.time_to_first_token > 0 && st.tokens_per_second > 0, "stats: time to first token %.4f s, %.1f tokens/s",
 	       st.time_to_first_token, st.tokens_per_second);
 
+	/* a conversation that ends on a user message (a history file saved before its answer came) */
+	const struct chat_message unanswered[] = {
+		{CHAT_ROLE_USER, "Hello!"}, {CHAT_ROLE_ASSISTANT, "Hi."}, {CHAT_ROLE_USER, "Still there?"},
+	};
+	rc = chat_session_load_messages(b, unanswered, 3, err, sizeof err);
+	int counted = chat_session_count_tokens(b, err, sizeof err);
+	const char *question = chat_session_pop_answer(b);
+	tap_ok(rc == 0 && question && !strcmp(question, "Still there?") && chat_session_message_count(b) == 2,
+	       "pop_answer hands back a last message that has no answer");
+	struct collected c11 = {0};
+	rc = chat_session_ask(b, question, &g, NULL, collect, &c11, &st, err, sizeof err);
+	tap_ok(rc == 0 && counted > 0 && st.prompt_tokens == counted,
+	       "count_tokens counts the prompt the next answer reads, without the model (%d; the prompt: %d)", counted,
+	       st.prompt_tokens);
+
 	chat_session_free(a);
 	chat_session_free(b);
 	engine_free(e1);

@@ -5,6 +5,7 @@
  * at its end about the conversation's file follows how its saves went.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,103 @@ static int files_in(const char *dir)
 	if (d)
 		closedir(d);
 	return n;
+}
+
+/* Writes text into dir/llmchat/history/name. */
+static void put(const char *dir, const char *name, const char *text)
+{
+	char path[1200];
+	snprintf(path, sizeof path, "%s/llmchat/history/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* Sets path's modification time to seconds after the epoch. */
+static void age(const char *path, long seconds)
+{
+	struct timespec times[2] = {{seconds, 0}, {seconds, 0}};
+	utimensat(AT_FDCWD, path, times, 0);
+}
+
+/* history_list, history_find and history_in_folder over the history folder under
+ * dir, which holds a (2 messages) and b (a name only) so far. */
+static void list_tests(const char *dir, const char *a, const char *b, const struct chat_message *messages)
+{
+	char err[512], found[4096], path[1200];
+	struct history_list list;
+	const char *folder_fmt = "%s/llmchat/history/%s";
+
+	/* a: the oldest; c: the newest, its first user message long and on several lines */
+	age(a, 1000);
+	const struct chat_message long_first[] = {
+		{CHAT_ROLE_SYSTEM, "sys"},
+		{CHAT_ROLE_USER, "  Tell me\n\nabout   the sea, and the ships on it, and the fish under it please"},
+		{CHAT_ROLE_ASSISTANT, "Water."},
+	};
+	snprintf(path, sizeof path, folder_fmt, dir, "20261205-074709-1234.json");
+	history_save(path, long_first, 3, NULL, NULL, err, sizeof err);
+	age(path, 3000);
+	/* what is no conversation: not JSON, a folder, a JSON without messages, a stray temporary file */
+	put(dir, "notes.json", "this is not JSON");
+	put(dir, "other.json", "{\"hello\": 1}");
+	put(dir, "x.json.tmp.abc123", "[]");
+	put(dir, "readme.txt", "hi");
+	snprintf(path, sizeof path, folder_fmt, dir, "folder.json");
+	mkdir(path, 0700);
+	/* one that ends on a user message (saved before its answer came) */
+	snprintf(path, sizeof path, folder_fmt, dir, "20261205-080000-99.json");
+	history_save(path, messages + 1, 1, NULL, NULL, err, sizeof err);
+	age(path, 2000);
+
+	tap_ok(history_list(&list, err, sizeof err) == 0, "the folder is listed (%s)", err);
+	tap_ok(list.count == 3 && list.skipped == 3, "files that are no conversation are skipped, not fatal (%zu listed, %zu skipped)",
+	       list.count, list.skipped);
+	tap_ok(list.count == 3 && !strcmp(list.entries[0].id, "20261205-074709-1234") &&
+	       !strcmp(list.entries[1].id, "20261205-080000-99") && !strcmp(list.entries[2].path, a),
+	       "newest (last written) first");
+	tap_ok(list.count == 3 && list.entries[0].messages == 2 && list.entries[1].messages == 1 && list.entries[2].messages == 1,
+	       "message counts leave the system prompt out");
+	tap_ok(list.count == 3 && !strcmp(list.entries[0].first_words, "Tell me about the sea, and the ships on..."),
+	       "first words: blanks folded, cut at 40 characters (%s)", list.count ? list.entries[0].first_words : "");
+	tap_ok(list.count == 3 && list.entries[0].saved.tv_sec == 3000, "the time of the last write comes with it");
+	char latest[4096];
+	snprintf(path, sizeof path, folder_fmt, dir, "notes.json");
+	age(path, 9000);
+	tap_ok(history_latest_path(latest, sizeof latest, err, sizeof err) == 0 && !strcmp(latest, list.entries[0].path),
+	       "the latest is the newest conversation; a newer file that is none is passed over (%s)", latest);
+	history_list_free(&list);
+
+	/* IDs and files */
+	snprintf(path, sizeof path, folder_fmt, dir, "20261205-074709-1234.json");
+	tap_ok(history_find("20261205-074709-1234", found, sizeof found, err, sizeof err) == 0 && !strcmp(found, path),
+	       "an ID names its file in the history folder (%s)", err);
+	tap_ok(history_find("20261205-074709-1234.json", found, sizeof found, err, sizeof err) == 0 && !strcmp(found, path),
+	       "an ID may end in .json");
+	tap_ok(history_find(path, found, sizeof found, err, sizeof err) == 0 && !strcmp(found, path), "a path is a path");
+	tap_ok(history_find("20990101-000000-1", found, sizeof found, err, sizeof err) != 0 &&
+	       strstr(err, "no conversation '20990101-000000-1'") && !strchr(err, '\n'),
+	       "an unknown ID is a one-line error naming it (%s)", err);
+	tap_ok(history_find("/no/such/file.json", found, sizeof found, err, sizeof err) != 0 && strstr(err, "/no/such/file.json"),
+	       "a missing file is an error naming it (%s)", err);
+	tap_ok(history_find("", found, sizeof found, err, sizeof err) != 0, "an empty ID is refused");
+	tap_ok(history_find("..", found, sizeof found, err, sizeof err) == 0 && !strcmp(found, ".."),
+	       "'..' is no ID of the folder, only the file it names");
+	tap_ok(history_in_folder(path), "a file of the folder is in it");
+	snprintf(path, sizeof path, "%s/kept.json", dir);
+	tap_ok(!history_in_folder(path), "a file elsewhere is not (%s)", path);
+	snprintf(path, sizeof path, "%s/llmchat/history/../history/20261205-074709-1234.json", dir);
+	tap_ok(history_in_folder(path), "a path through .. to the folder is in it");
+
+	/* no folder yet: nothing listed, no error */
+	char empty[1100];
+	snprintf(empty, sizeof empty, "%s/empty-state", dir);
+	setenv("XDG_STATE_HOME", empty, 1);
+	tap_ok(history_list(&list, err, sizeof err) == 0 && list.count == 0, "no history folder yet: an empty list");
+	history_list_free(&list);
+	setenv("XDG_STATE_HOME", dir, 1);
 }
 
 int main(void)
@@ -113,7 +211,7 @@ int main(void)
 	history_record_exit_note(&record, note, sizeof note);
 	tap_ok(note[0] == '\0', "nothing saved, nothing tried: nothing to say");
 	snprintf(record.path, sizeof record.path, "%s/kept.json", dir);
-	tap_ok(history_record_save(&record, messages, 2, NULL, NULL) == 0 && record.saved && !record.failed,
+	tap_ok(history_record_save(&record, messages, 2, NULL, NULL, false) == 0 && record.saved && !record.failed,
 	       "a record saves into its file (%s)", record.error);
 	history_record_exit_note(&record, note, sizeof note);
 	char want[5000];
@@ -124,9 +222,9 @@ int main(void)
 	snprintf(blocked, sizeof blocked, "%s/blocked", dir);
 	mkdir(blocked, 0700);
 	snprintf(record.path, sizeof record.path, "%s/blocked/kept.json", dir);
-	tap_ok(history_record_save(&record, messages, 2, NULL, NULL) == 0, "a save into a second folder");
+	tap_ok(history_record_save(&record, messages, 2, NULL, NULL, false) == 0, "a save into a second folder");
 	snprintf(cmd_buffer, sizeof cmd_buffer, "rm -rf '%s' && touch '%s'", blocked, blocked);
-	tap_ok(system(cmd_buffer) == 0 && history_record_save(&record, messages, 4, NULL, NULL) != 0 && record.failed &&
+	tap_ok(system(cmd_buffer) == 0 && history_record_save(&record, messages, 4, NULL, NULL, false) != 0 && record.failed &&
 	       record.saved && strstr(record.error, "blocked"), "a failed save is remembered with its reason (%s)", record.error);
 	history_record_exit_note(&record, note, sizeof note);
 	tap_ok(strstr(note, "last save failed (") && strstr(note, record.error) && !strstr(note, "conversation kept in") &&
@@ -135,7 +233,7 @@ int main(void)
 	struct history_record never;
 	memset(&never, 0, sizeof never);
 	snprintf(never.path, sizeof never.path, "%s/blocked/never.json", dir);
-	tap_ok(history_record_save(&never, messages, 2, NULL, NULL) != 0 && !never.saved, "a first save that fails");
+	tap_ok(history_record_save(&never, messages, 2, NULL, NULL, false) != 0 && !never.saved, "a first save that fails");
 	history_record_exit_note(&never, note, sizeof note);
 	tap_ok(!strncmp(note, "the conversation could not be saved (", 37) && strstr(note, never.error),
 	       "never saved: says it could not be saved, and why (%s)", note);
@@ -151,6 +249,22 @@ int main(void)
 	char b[4096];
 	tap_ok(history_new_path(b, sizeof b, err, sizeof err) == 0 && strcmp(a, b) != 0,
 	       "a second conversation in the same second gets its own file (%s)", b);
+
+	/* an answer saved while it was being written says so; a finished save does not */
+	struct history_record partial;
+	memset(&partial, 0, sizeof partial);
+	snprintf(partial.path, sizeof partial.path, "%s/partial.json", dir);
+	tap_ok(history_record_save(&partial, messages, 3, NULL, NULL, true) == 0 &&
+	       history_load(partial.path, &c, err, sizeof err) == 0 && c.answering && c.count == 3,
+	       "a save while answering is marked \"answering\" and reads back so");
+	conversation_free(&c);
+	tap_ok(history_record_save(&partial, messages, 3, NULL, NULL, false) == 0 &&
+	       history_load(partial.path, &c, err, sizeof err) == 0 && !c.answering, "a finished save is not marked");
+	conversation_free(&c);
+	tap_ok(history_load(a, &c, err, sizeof err) == 0 && !c.answering, "history_save never marks it");
+	conversation_free(&c);
+
+	list_tests(dir, a, b, messages);
 
 	char cmd[1100];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
