@@ -200,9 +200,9 @@ static void finish_answer(struct tui *t, int width)
 				       "they are left out of what the model reads (the conversation keeps them).",
 				       answer->stats.left_out_messages, t->context_length);
 		if (answer->stats.cancelled_in_prefill)
-			tui_notice_hint(t, false, in_editor ? "Stopped while the model read your message: it is back in "
-				"the editor, not in the conversation." : "Stopped while the model read your message: it "
-				"is not in the conversation (Up recalls it).");
+			tui_notice_hint(t, false, in_editor ? "Stopped while the model read it: the message is back in "
+				"the editor, unsent." : "Stopped while the model read it: the message is unsent (Up "
+				"recalls it).");
 		else if (answer->stats.cancelled)
 			tui_notice_hint(t, false, "Answer stopped; what was produced is kept.");
 	}
