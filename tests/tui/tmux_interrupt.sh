@@ -2,7 +2,8 @@
 # tmux_interrupt.sh - the interface stays interruptible while the model reads a long
 # message (Ctrl-C, /quit, SIGTERM, SIGHUP stop within a piece of the prompt), and a
 # command that prints while an answer streams leaves the answer whole in its own
-# entry (/help, /copy); the status line and /stats follow the first answer.
+# entry (/help, /copy); the status line and /stats follow the first answer.  Pipe
+# mode stops on SIGINT during the prefill too.
 . "$SRCDIR/tests/lib.sh"
 
 . "$SRCDIR/tests/tui/tmux_lib.sh"
@@ -70,6 +71,24 @@ for sig in TERM HUP; do
 	grep -q "Sanitizer" "$TMP/sig$sig.err"; ok $((1 - $?)) "... and no sanitizer report"
 	rm -f "$XDG_STATE_HOME/llmchat/draft.txt"
 done
+
+# Pipe mode: SIGINT while the model reads the long message ends it within 3 s, with
+# 130 and the final newline alone (started with SIGINT at its default, as a terminal
+# would; a background job of a script would ignore it)
+python3 - "$LLMCHAT" "$MODEL" "$TMP/long.txt" >"$TMP/pipe.result" <<'PY'
+import signal, subprocess, sys, time
+p = subprocess.Popen([sys.argv[1], "-m", sys.argv[2], "--no-tui", "--temp", "0", "--ctx", "8192"],
+                     stdin=open(sys.argv[3]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+p.stderr.readline()   # the model is loaded: the prompt is being read
+time.sleep(1)
+start = time.monotonic()
+p.send_signal(signal.SIGINT)
+out, err = p.communicate()
+print(p.returncode, "fast" if time.monotonic() - start < 3 else "slow (%.1f s)" % (time.monotonic() - start),
+      repr(out.decode()))
+PY
+is "$(cat "$TMP/pipe.result")" "130 fast '\\n'" "pipe mode: SIGINT during the prefill ends it within 3 s, with 130 and a newline"
 
 # The first answer: the status line's context grows while it streams, /stats counts
 # its messages, and /help printed meanwhile leaves the answer whole in its own entry
