@@ -39,6 +39,7 @@ struct chat_session {
 	size_t message_count, message_capacity;
 	int32_t *cached;                 /* the tokens in the engine's KV cache */
 	size_t cached_count, cached_capacity;
+	atomic_int context_used;         /* cached_count, for another thread (the TUI's status line) */
 	float *logits;                   /* vocab_size */
 	char *popped;                    /* the user message chat_session_pop_answer handed back */
 	uint64_t answers;                /* answers drawn so far: each draws from its own seed */
@@ -111,6 +112,7 @@ int chat_session_create(const struct model *model, struct engine *engine, const 
 		snprintf(err, err_size, "out of memory");
 		return -1;
 	}
+	atomic_init(&s->context_used, 0);
 	s->model = model;
 	s->engine = engine;
 	s->bpe = bpe;
@@ -199,6 +201,7 @@ static int cache_push(struct chat_session *s, const int32_t *ids, size_t count)
 	}
 	memcpy(s->cached + s->cached_count, ids, count * sizeof *ids);
 	s->cached_count += count;
+	atomic_store(&s->context_used, (int)s->cached_count);
 	return 0;
 }
 
@@ -215,6 +218,7 @@ static int prefill(struct chat_session *s, const int32_t *ids, size_t count, con
 		prefix--;
 	engine_rewind(s->engine, (int)prefix);
 	s->cached_count = prefix;
+	atomic_store(&s->context_used, (int)prefix);
 	int rc = engine_prefill(s->engine, ids + prefix, count - prefix, s->logits, cancel, err, err_size);
 	if (rc != 0)
 		return rc;
@@ -472,12 +476,14 @@ int chat_session_ask(struct chat_session *session, const char *user_message,
 		goto fail;
 	free(ids);
 	ids = NULL;
-	if (rc > 0) { /* stopped during the prefill: an empty answer */
-		stats->cancelled = true;
-		rc = 0;
-	} else {
-		rc = decode_answer(s, settings, cancel, on_text, user_data, stats, &answer, start, err, err_size);
+	if (rc > 0) {
+		/* stopped before the model read the whole message: it leaves the conversation
+		 * again, which stays as it was (no answer, no unanswered turn) */
+		stats->cancelled = stats->cancelled_in_prefill = true;
+		remove_message(s, s->message_count - 1);
+		return 0;
 	}
+	rc = decode_answer(s, settings, cancel, on_text, user_data, stats, &answer, start, err, err_size);
 	/* the answer joins the conversation even when cut short */
 	if (insert_message(s, s->message_count, CHAT_ROLE_ASSISTANT, answer.text ? answer.text : "",
 			   answer.length) != 0 && rc == 0) {
@@ -551,7 +557,7 @@ int chat_session_count_tokens(struct chat_session *session, char *err, size_t er
 
 int chat_session_context_used(const struct chat_session *session)
 {
-	return (int)session->cached_count;
+	return atomic_load(&session->context_used);
 }
 
 int chat_session_context_length(const struct chat_session *session)

@@ -70,6 +70,8 @@ struct generation_stats {
 	bool stopped_by_eos;
 	bool stopped_by_limit;       /* max_tokens or the context's end */
 	bool cancelled;
+	bool cancelled_in_prefill;   /* cancel came while the prompt was read: the user
+				      * message left the conversation again */
 	int left_out_messages;       /* the oldest messages this ask left out of the prompt,
 				      * so that the conversation fits the context */
 };
@@ -92,8 +94,10 @@ int chat_session_set_system(struct chat_session *session, const char *system_pro
 /* Appends a user message, generates the assistant's answer streaming through
  * on_text, and appends the answer (even a cancelled or partial one) to the
  * conversation.  cancel (may be NULL; another thread or a signal handler sets
- * it) is polled between tokens, and in the
- * prefill between the engine's batches (set there, the answer is empty).  A token
+ * it) is polled between tokens, and in the prefill between the engine's batches
+ * (engine_prefill): set there, ask returns 0 with stats->cancelled_in_prefill,
+ * and the user message leaves the conversation again, which is as before the
+ * call (the caller decides what becomes of the message).  A token
  * of any length the tokenizer holds is shown whole.  The k-th answer
  * of a session (from 0) samples with settings->sampling.seed + k, so a retried
  * answer differs while a whole session with a fixed seed repeats. */
@@ -134,7 +138,10 @@ size_t chat_session_left_out(const struct chat_session *session);
  * be rendered. */
 int chat_session_count_tokens(struct chat_session *session, char *err, size_t err_size);
 
-/* Tokens the conversation fills in the context, and the context's length. */
+/* Tokens the conversation fills in the context (the engine's cache), and the
+ * context's length.  context_used may be called from another thread while ask
+ * runs (a status line): it then grows to the prompt's length once the prompt is
+ * read, and by one a token after that. */
 int chat_session_context_used(const struct chat_session *session);
 int chat_session_context_length(const struct chat_session *session);
 

@@ -145,12 +145,15 @@ static void save_answer_so_far(struct tui *t)
 					e->length);
 }
 
-/* The question goes back to the editor rather than being lost (an editor holding
- * new text keeps it). */
-static void give_question_back(struct tui *t)
+/* The question goes back to the editor rather than being lost; an editor holding
+ * new text keeps it, and the question goes to the editor's history (Up recalls it).
+ * Returns whether the editor got it. */
+static bool give_question_back(struct tui *t)
 {
-	if (t->input.length == 0)
-		input_set(&t->input, t->answer.question);
+	if (t->input.length == 0 && input_set(&t->input, t->answer.question) == 0)
+		return true;
+	input_history_add(&t->input, t->answer.question);
+	return false;
 }
 
 int tui_answer_start(struct tui *t, const char *message, bool show_message)
@@ -203,7 +206,8 @@ static void fold_pending(struct tui *t, int width)
 	pthread_mutex_lock(&answer->lock);
 	if (answer->pending_length) {
 		size_t before = transcript_row_count(&t->transcript);
-		transcript_append(&t->transcript, answer->pending, answer->pending_length);
+		/* into the answer's entry, whatever notices a command added meanwhile */
+		transcript_append(&t->transcript, TRANSCRIPT_ASSISTANT, answer->pending, answer->pending_length);
 		answer->pending_length = 0;
 		if (t->scroll > 0) {
 			/* the reader scrolled away: keep the rows they look at still */
@@ -223,11 +227,13 @@ static void finish_answer(struct tui *t, int width)
 	fold_pending(t, width);
 	answer->running = false;
 	answer->finished = false;
+	bool in_editor = false;
 	if (chat_session_message_count(t->session) < answer->messages_before + 2) {
-		/* the question never reached the model: give it back to the editor */
-		transcript_remove_last(&t->transcript);
-		transcript_remove_last(&t->transcript);
-		give_question_back(t);
+		/* the question never reached the model, or was stopped while the model read
+		 * it: it leaves the screen (notices after it stay) and goes back to the editor */
+		transcript_remove_last_of(&t->transcript, TRANSCRIPT_ASSISTANT);
+		transcript_remove_last_of(&t->transcript, TRANSCRIPT_USER);
+		in_editor = give_question_back(t);
 	}
 	if (answer->status != 0) {
 		tui_notice_add(t, TRANSCRIPT_ERROR, "error: %s", answer->error);
@@ -238,7 +244,11 @@ static void finish_answer(struct tui *t, int width)
 			tui_notice_add(t, TRANSCRIPT_INFO, "The %d oldest messages no longer fit the context of %d tokens: "
 				       "they are left out of what the model reads (the conversation keeps them).",
 				       answer->stats.left_out_messages, t->context_length);
-		if (answer->stats.cancelled)
+		if (answer->stats.cancelled_in_prefill)
+			tui_notice_hint(t, false, in_editor ? "Stopped while the model read it: the message is back in "
+				"the editor, unsent." : "Stopped while the model read it: the message is unsent (Up "
+				"recalls it).");
+		else if (answer->stats.cancelled)
 			tui_notice_hint(t, false, "Answer stopped; what was produced is kept.");
 	}
 	free(answer->question);
@@ -252,6 +262,8 @@ void tui_answer_collect(struct tui *t, int width)
 {
 	struct tui_answer *answer = &t->answer;
 	fold_pending(t, width);
+	if (answer->running)   /* the status line follows the prompt read, then each token */
+		t->context_used = chat_session_context_used(t->session);
 	pthread_mutex_lock(&answer->lock);
 	bool finished = answer->finished;
 	pthread_mutex_unlock(&answer->lock);

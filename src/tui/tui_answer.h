@@ -8,8 +8,10 @@
  * Threads: the worker touches the session and struct tui_answer alone.  The text
  * it streams goes into `pending` under `lock`, and a byte on the `wake` pipe wakes
  * the event loop, which alone touches ncurses, the transcript, the editor and
- * (while no answer runs) the session.  The loop asks the worker to stop through
- * `cancel`, an atomic that chat_session_ask polls between tokens.
+ * (while no answer runs) the session, but for chat_session_context_used, which
+ * another thread may call.  The loop asks the worker to stop through `cancel`, an
+ * atomic that chat_session_ask polls between tokens and, while the prompt is read,
+ * between the engine's batches.
  *
  * Above the conversation (tui_conversation.h: the history file is saved when an
  * answer starts, about once a second while it streams, and when it ends) and the notices; below the commands (/retry).
@@ -69,10 +71,13 @@ int tui_answer_wake_fd(const struct tui_answer *answer);
  * a shown message goes back to an empty editor; returns -1. */
 int tui_answer_start(struct tui *t, const char *message, bool show_message);
 
-/* Folds the text streamed meanwhile into the transcript (a reader scrolled up
- * keeps the rows they look at, wrapped at width), and finishes an answer whose
- * worker is done: the statistics for the status line, an error as a notice, a
- * question that never reached the model back to the editor, the history saved. */
+/* Folds the text streamed meanwhile into the answer's entry of the transcript
+ * (the last assistant entry: notices added meanwhile stay after it; a reader
+ * scrolled up keeps the rows they look at, wrapped at width), updates the context
+ * used, and finishes an answer whose worker is done: the statistics for the status
+ * line, an error as a notice, a question that never reached the model, or was
+ * stopped while the model read it, back to the editor (the conversation is then as
+ * before it: no unanswered turn), the history saved. */
 void tui_answer_collect(struct tui *t, int width);
 
 /* Asks the worker to stop; the next collect finishes the answer. */

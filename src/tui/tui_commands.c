@@ -435,20 +435,26 @@ static enum tui_command_status cmd_set(struct tui *t, char *args, char *err, siz
 	return TUI_COMMAND_DONE;
 }
 
+/* The conversation's messages (the system prompt included); during an answer the
+ * worker changes the session, so they are counted from before it: its question and
+ * the answer in progress. */
+static size_t message_count(const struct tui *t)
+{
+	return t->answer.running ? t->answer.messages_before + 2 : chat_session_message_count(t->session);
+}
+
 static enum tui_command_status cmd_stats(struct tui *t, char *args, char *err, size_t err_size)
 {
 	const struct generation_stats *s = &t->last_stats;
-	if (!t->have_stats) {
-		tui_notice_add(t, TRANSCRIPT_INFO, "No answer yet. Context: %d of %d tokens.", t->context_used,
-			       t->context_length);
-		return TUI_COMMAND_DONE;
-	}
-	tui_notice_add(t, TRANSCRIPT_INFO,
-		       "Last answer: %d tokens, %.1f tokens/s, first token after %.3f s; prompt %d tokens (%d prefilled)%s.\n"
-		       "Context: %d of %d tokens.  Messages: %zu.",
-		       s->generated_tokens, s->tokens_per_second, s->time_to_first_token, s->prompt_tokens,
-		       s->prefilled_tokens, s->cancelled ? "; stopped" : s->stopped_by_limit ? "; cut at the limit" : "",
-		       t->context_used, t->context_length, t->answer.running ? 0 : chat_session_message_count(t->session));
+	char last[512] = "No answer yet.";
+	if (t->have_stats)
+		snprintf(last, sizeof last, "Last answer: %d tokens, %.1f tokens/s, first token after %.3f s; "
+			 "prompt %d tokens (%d prefilled)%s.", s->generated_tokens, s->tokens_per_second,
+			 s->time_to_first_token, s->prompt_tokens, s->prefilled_tokens,
+			 s->cancelled ? "; stopped" : s->stopped_by_limit ? "; cut at the limit" : "");
+	tui_notice_add(t, TRANSCRIPT_INFO, "%s%s\nContext: %d of %d tokens.  Messages: %zu%s.", last,
+		       t->answer.running ? "  An answer is in progress." : "", t->context_used, t->context_length,
+		       message_count(t), t->answer.running ? " (the answer in progress included)" : "");
 	return TUI_COMMAND_DONE;
 }
 
@@ -500,7 +506,7 @@ static const struct command command_table[] = {
 	{"copy", "[code [N]]", "copy the last answer, or its Nth (last) code block, to the clipboard", cmd_copy},
 	{"mouse", "[on|off]", "take mouse reports (wheel scrolls, Shift selects) or leave the mouse to the terminal", cmd_mouse},
 	{"set", "[NAME VALUE]", "temp, top_p, top_k, min_p, repeat_penalty, max_tokens", cmd_set},
-	{"stats", "", "speed of the last answer, context used", cmd_stats},
+	{"stats", "", "speed of the last answer, context used, messages", cmd_stats},
 	{"theme", "[NAME]", "list themes, or switch to one", cmd_theme},
 	{"quit", "", "leave (also /exit)", cmd_quit},
 	{"exit", "", "leave", cmd_quit},

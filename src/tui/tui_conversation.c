@@ -49,7 +49,7 @@ void tui_conversation_save(struct tui *t, const char *unanswered)
 	const struct chat_message *messages = chat_session_messages(t->session);
 	struct chat_message *all = NULL;
 
-	if (count == 0 && !unanswered)
+	if (count == 0 && !unanswered && !t->history.path[0])
 		return;   /* nothing said yet: no file */
 	if (unanswered) {
 		/* the message being answered is kept before its answer exists */

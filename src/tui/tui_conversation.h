@@ -24,7 +24,9 @@ int tui_conversation_set_system(struct tui *t, const char *prompt);
 
 /* Saves the conversation into its history file (named at the first save), with
  * unanswered (may be NULL), the user message being answered, after the session's
- * messages.  Nothing said yet: no file.  A failed save is an error hint and goes
+ * messages.  Nothing said yet: no file; a file already named follows the
+ * conversation even when it empties (a message taken back while the model read
+ * it leaves the file too).  A failed save is an error hint and goes
  * into t->history for the note at exit. */
 void tui_conversation_save(struct tui *t, const char *unanswered);
 

@@ -30,16 +30,10 @@ void tui_notice_add(struct tui *t, enum transcript_kind kind, const char *fmt, .
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	size_t at = t->transcript.count;
-	if (t->answer.running && at > 0) {
-		/* the answer streams into the last entry: keep it last, its question above it */
-		at--;
-		if (at > 0 && t->transcript.entries[at - 1].kind == TRANSCRIPT_USER)
-			at--;
-		if (kind == TRANSCRIPT_ERROR)
-			tui_notice_hint(t, true, "%s", buf);
-	}
-	if (transcript_insert(&t->transcript, at, kind, buf, strlen(buf)) != 0)
+	/* an answer streaming meanwhile goes on in its own entry, above the notice */
+	if (t->answer.running && kind == TRANSCRIPT_ERROR)
+		tui_notice_hint(t, true, "%s", buf);   /* to be seen at once */
+	if (transcript_add(&t->transcript, kind, buf, strlen(buf)) != 0)
 		tui_notice_hint(t, true, "out of memory");
 	t->scroll = 0;
 }

@@ -33,9 +33,9 @@ void tui_notice_clear_hint(struct tui *t);
 
 /* Adds a notice of kind (TRANSCRIPT_INFO, TRANSCRIPT_ERROR) to the transcript,
  * cut to 4095 bytes, and follows the transcript to its bottom; out of memory, an
- * error hint says so.  While an answer streams into the last entry the notice
- * goes above the exchange in progress (the question and its answer), and an
- * error is the hint as well, to be seen at once. */
+ * error hint says so.  While an answer streams the notice goes below it (the
+ * answer goes on in its own entry), and an error is the hint as well, to be seen
+ * at once. */
 void tui_notice_add(struct tui *t, enum transcript_kind kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -68,24 +68,21 @@ int transcript_add(struct transcript *t, enum transcript_kind kind, const char *
 	return 0;
 }
 
-int transcript_insert(struct transcript *t, size_t index, enum transcript_kind kind, const char *text,
-		      size_t length)
+/* Index of the last entry of kind, or t->count when there is none. */
+static size_t last_of(const struct transcript *t, enum transcript_kind kind)
 {
-	if (transcript_add(t, kind, text, length) != 0)
-		return -1;
-	if (index >= t->count - 1)
-		return 0;
-	struct transcript_entry added = t->entries[t->count - 1];
-	memmove(&t->entries[index + 1], &t->entries[index], (t->count - 1 - index) * sizeof added);
-	t->entries[index] = added;
-	return 0;
+	for (size_t i = t->count; i > 0; i--)
+		if (t->entries[i - 1].kind == kind)
+			return i - 1;
+	return t->count;
 }
 
-int transcript_append(struct transcript *t, const char *text, size_t length)
+int transcript_append(struct transcript *t, enum transcript_kind kind, const char *text, size_t length)
 {
-	if (t->count == 0)
+	size_t index = last_of(t, kind);
+	if (index == t->count)
 		return -1;
-	struct transcript_entry *e = &t->entries[t->count - 1];
+	struct transcript_entry *e = &t->entries[index];
 	if (entry_reserve(e, length) != 0)
 		return -1;
 	memcpy(e->text + e->length, text, length);
@@ -101,12 +98,20 @@ void transcript_remove_last(struct transcript *t)
 		entry_free(&t->entries[--t->count]);
 }
 
+void transcript_remove_last_of(struct transcript *t, enum transcript_kind kind)
+{
+	size_t index = last_of(t, kind);
+	if (index == t->count)
+		return;
+	entry_free(&t->entries[index]);
+	memmove(t->entries + index, t->entries + index + 1, (t->count - index - 1) * sizeof *t->entries);
+	t->count--;
+}
+
 const struct transcript_entry *transcript_last(const struct transcript *t, enum transcript_kind kind)
 {
-	for (size_t i = t->count; i > 0; i--)
-		if (t->entries[i - 1].kind == kind)
-			return &t->entries[i - 1];
-	return NULL;
+	size_t index = last_of(t, kind);
+	return index < t->count ? &t->entries[index] : NULL;
 }
 
 /* The styled lines of an entry for rows of width columns: answers as Markdown,

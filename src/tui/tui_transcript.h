@@ -47,16 +47,16 @@ void transcript_free(struct transcript *t);
 /* Adds an entry holding a copy of text.  Returns 0 or -1 (out of memory). */
 int transcript_add(struct transcript *t, enum transcript_kind kind, const char *text, size_t length);
 
-/* Adds an entry holding a copy of text at index (the entries from there move
- * down one; past the end: at the end).  Returns 0 or -1 (out of memory). */
-int transcript_insert(struct transcript *t, size_t index, enum transcript_kind kind, const char *text,
-		      size_t length);
-
-/* Appends streamed text to the last entry.  Returns 0 or -1. */
-int transcript_append(struct transcript *t, const char *text, size_t length);
+/* Appends streamed text to the last entry of kind (an answer's text goes to the
+ * answer, whatever notices came after it).  Returns 0, or -1 when there is no such
+ * entry or memory ran out. */
+int transcript_append(struct transcript *t, enum transcript_kind kind, const char *text, size_t length);
 
 /* Removes the last entry (none: nothing). */
 void transcript_remove_last(struct transcript *t);
+
+/* Removes the last entry of kind, keeping those after it (none: nothing). */
+void transcript_remove_last_of(struct transcript *t, enum transcript_kind kind);
 
 /* The last entry of kind, or NULL. */
 const struct transcript_entry *transcript_last(const struct transcript *t, enum transcript_kind kind);

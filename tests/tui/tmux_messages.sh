@@ -133,7 +133,7 @@ $T send-keys -t hang C-u "/stats" Enter
 wait_for hang "Last answer:" 10; ok $? "the interface answers keys again"
 $T send-keys -t hang C-d
 
-# a notice while an answer streams goes above the exchange, and the answer stays whole
+# a notice while an answer streams goes below it, and the answer stays whole in its own entry
 DELAY=60 start during
 wait_for during "ctx 0/" 60
 $T send-keys -t during "Tell me about Ada." Enter
@@ -142,7 +142,7 @@ $T send-keys -t during "/stats" Enter
 wait_for during "^No answer yet" 10; ok $? "a notice shows while the answer streams"
 wait_idle during
 order=$(screen during | grep -nE "^No answer yet|^> Tell me about Ada|^Ada is" | cut -d: -f2 | cut -c1-6 | tr '\n' '|')
-is "$order" "No ans|> Tell|Ada is|" "... above the question and its answer, which goes on below"
+is "$order" "> Tell|Ada is|No ans|" "... below the question and its answer, which goes on above it"
 python3 -c 'import glob, json, os, sys
 f = max(glob.glob(sys.argv[1] + "/llmchat/history/*.json"), key=os.path.getmtime)
 m = json.load(open(f))["messages"][-1]["content"]

@@ -41,7 +41,11 @@
 #include "sampling_kernels.h"
 #include "rope.h"
 
-#define BATCH 2048            /* tokens a prefill step takes at once */
+/* Tokens a prefill step takes at once.  engine_prefill polls its cancel flag between
+ * steps, so a step's time is how long Ctrl-C may wait: 512 tokens of an 8B FP8 model take
+ * about 12 ms on an H100, at the same tokens/s as 2048 (BENCHMARKS.md); BF16 weights,
+ * still on the scalar kernel, about 3 s. */
+#define BATCH 512
 #define LOGIT_ROWS 256        /* rows of logits made at once (all_logits goes in chunks) */
 #define GEMM_MIN_TOKENS 8   /* from here on cuBLASLt beats streaming the weights per token */
 
