@@ -170,8 +170,8 @@ static void on_key_code(struct tui *t, wint_t key)
 	case KEY_CTRL_RIGHT: case KEY_ALT_F: input_word_right(ed); break;
 	case KEY_HOME: input_home(ed); break;
 	case KEY_END: input_end(ed); break;
-	case KEY_UP: input_up(ed); break;
-	case KEY_DOWN: input_down(ed); break;
+	case KEY_UP: input_up(ed, COLS, TUI_VIEW_PROMPT_WIDTH); break;
+	case KEY_DOWN: input_down(ed, COLS, TUI_VIEW_PROMPT_WIDTH); break;
 	case KEY_BACKSPACE: input_backspace(ed); break;
 	case KEY_ALT_BACKSPACE: input_kill_word(ed); break;
 	case KEY_DC: input_delete(ed); break;
