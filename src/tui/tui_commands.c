@@ -59,7 +59,8 @@ static enum tui_command_status cmd_help(struct tui *t, char *args, char *err, si
 					c[i].args, c[i].help);
 	if (len < sizeof buf)
 		snprintf(buf + len, sizeof buf - len,
-			 "\nKeys: Enter sends, Alt-Enter or Ctrl-J adds a line, Up/Down history, PgUp/PgDn scroll, "
+			 "\nKeys: Enter sends, Alt-Enter or Ctrl-J adds a line, Up/Down rows, then history, PgUp/PgDn scroll "
+			 "(Ctrl-End: back to the end), "
 			 "Ctrl-C stops an answer (twice on an empty line quits), Ctrl-D quits. "
 			 "Start a message with // to send a leading /.");
 	tui_notice_add(t, TRANSCRIPT_INFO, "%s", buf);
