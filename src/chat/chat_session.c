@@ -396,8 +396,10 @@ static int render_conversation(struct chat_session *s, int32_t **ids, size_t *co
 		snprintf(err, err_size, "out of memory");
 		return -1;
 	}
-	memcpy(view, s->messages, first * sizeof *view);
-	memcpy(view + first, s->messages + first + s->left_out, (shown - first) * sizeof *view);
+	if (shown > 0) {   /* an empty conversation may have no array at all */
+		memcpy(view, s->messages, first * sizeof *view);
+		memcpy(view + first, s->messages + first + s->left_out, (shown - first) * sizeof *view);
+	}
 	*count = 0;
 	int rc = chat_template_encode(s->template_kind, s->bpe, view, shown, true, NULL, ids, count, capacity,
 				      err, err_size);
@@ -550,6 +552,8 @@ int chat_session_count_tokens(struct chat_session *session, char *err, size_t er
 {
 	int32_t *ids = NULL;
 	size_t count = 0, capacity = 0;
+	if (session->message_count == 0)
+		return 0;   /* nothing said: the context holds nothing yet */
 	int rc = render_conversation(session, &ids, &count, &capacity, err, err_size);
 	free(ids);
 	return rc != 0 ? -1 : (int)count;

@@ -134,8 +134,8 @@ size_t chat_session_left_out(const struct chat_session *session);
 
 /* The tokens of the conversation as the next answer's prompt renders it (the
  * messages left out aside), counted without running the model: what the context
- * holds once a loaded conversation is answered.  -1 with a message when it cannot
- * be rendered. */
+ * holds once a loaded conversation is answered; 0 for one with no message.  -1
+ * with a message when it cannot be rendered. */
 int chat_session_count_tokens(struct chat_session *session, char *err, size_t err_size);
 
 /* Tokens the conversation fills in the context (the engine's cache), and the

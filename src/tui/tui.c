@@ -29,6 +29,7 @@
 #include "config_file.h"
 #include "history.h"
 #include "clock.h"
+#include "prompt_history.h"
 #include "standard_io.h"
 #include "tui_answer.h"
 #include "tui_commands.h"
@@ -49,7 +50,7 @@ static void on_signal(int sig)
 /* Keys ncurses does not know by itself, defined with define_key (above KEY_MAX). */
 enum {
 	KEY_PASTE_BEGIN = 0x7100, KEY_PASTE_END, KEY_CTRL_LEFT, KEY_CTRL_RIGHT, KEY_ALT_ENTER,
-	KEY_ALT_B, KEY_ALT_F, KEY_ALT_BACKSPACE,
+	KEY_ALT_B, KEY_ALT_F, KEY_ALT_BACKSPACE, KEY_CTRL_END,
 };
 
 static void define_keys(void)
@@ -63,6 +64,7 @@ static void define_keys(void)
 		{"\033b", KEY_ALT_B}, {"\033f", KEY_ALT_F}, {"\033\177", KEY_ALT_BACKSPACE},
 		{"\033[1~", KEY_HOME}, {"\033[4~", KEY_END}, {"\033[H", KEY_HOME}, {"\033[F", KEY_END},
 		{"\033OH", KEY_HOME}, {"\033OF", KEY_END}, {"\033[7~", KEY_HOME}, {"\033[8~", KEY_END},
+		{"\033[1;5F", KEY_CTRL_END}, {"\033[4;5~", KEY_CTRL_END}, {"\033[8^", KEY_CTRL_END},
 	};
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
 		define_key(keys[i].seq, keys[i].code);
@@ -76,6 +78,40 @@ static void insert_char(struct tui *t, wint_t ch)
 	utf8proc_ssize_t n = utf8proc_encode_char((utf8proc_int32_t)ch, buf);
 	if (n > 0)
 		input_insert(&t->input, (const char *)buf, (size_t)n);
+}
+
+/* Hands the editor's text over (input_take) and keeps it in the prompts file when
+ * it went into the history; NULL when out of memory. */
+static char *take_input(struct tui *t)
+{
+	char path[4096], err[512];
+	size_t before = t->input.history_count;
+	char *text = input_take(&t->input);
+	if (text && t->input.history_count > before && prompt_history_path(path, sizeof path) == 0 &&
+	    prompt_history_append(path, text, err, sizeof err) != 0)
+		tui_notice_hint(t, true, "prompt not kept for the next run: %s", err);
+	return text;
+}
+
+/* The prompts of the runs before, for Up; a file that cannot be read is one
+ * line of warning, never a reason not to start. */
+static void restore_prompts(struct tui *t)
+{
+	char path[4096], err[512];
+	struct prompt_list prompts;
+	size_t skipped;
+	if (prompt_history_path(path, sizeof path) != 0)
+		return;
+	if (prompt_history_load(path, &prompts, &skipped, err, sizeof err) != 0) {
+		tui_notice_add(t, TRANSCRIPT_ERROR, "earlier prompts not loaded: %s", err);
+		return;
+	}
+	for (size_t i = 0; i < prompts.count; i++)
+		input_history_add(&t->input, prompts.items[i]);
+	if (skipped)
+		tui_notice_add(t, TRANSCRIPT_ERROR, "%s: %zu line%s not a prompt (JSON string), left out", path,
+			       skipped, skipped == 1 ? " is" : "s are");
+	prompt_list_free(&prompts);
 }
 
 /* Mouse reports on or off, as t->mouse wants: on, the wheel scrolls the
@@ -112,7 +148,7 @@ static void submit(struct tui *t)
 	if (strspn(t->input.text, " \t\n") == t->input.length)
 		return;   /* nothing to send: the template would trim it to an empty turn */
 	if (t->input.text[0] == '/' && t->input.text[1] != '/') {
-		char *line = input_take(&t->input);
+		char *line = take_input(t);
 		if (line && !run_command(t, line) && t->input.length == 0)
 			input_set(&t->input, line);   /* a typo or a bad argument stays, to be fixed */
 		free(line);
@@ -122,7 +158,7 @@ static void submit(struct tui *t)
 		tui_notice_hint(t, false, "Still answering: Ctrl-C stops it (your text stays here).");
 		return;
 	}
-	char *message = input_take(&t->input);
+	char *message = take_input(t);
 	if (!message)
 		return;
 	/* "//text" sends "/text" */
@@ -143,6 +179,13 @@ static void scroll_by(struct tui *t, long rows)
 	t->scroll = (size_t)s;
 }
 
+/* Ctrl-End, and End in an empty editor: back to the bottom of the transcript,
+ * following the answer again. */
+static void scroll_to_bottom(struct tui *t)
+{
+	t->scroll = 0;
+}
+
 static void on_ctrl_c(struct tui *t)
 {
 	if (t->answer.running) {
@@ -152,7 +195,7 @@ static void on_ctrl_c(struct tui *t)
 	}
 	if (t->input.length > 0) {
 		/* clearing is not losing: the text goes to the history, Up brings it back */
-		char *text = input_take(&t->input);
+		char *text = take_input(t);
 		free(text);
 		return;
 	}
@@ -188,9 +231,15 @@ static void on_key_code(struct tui *t, wint_t key)
 	case KEY_CTRL_LEFT: case KEY_ALT_B: input_word_left(ed); break;
 	case KEY_CTRL_RIGHT: case KEY_ALT_F: input_word_right(ed); break;
 	case KEY_HOME: input_home(ed); break;
-	case KEY_END: input_end(ed); break;
-	case KEY_UP: input_up(ed); break;
-	case KEY_DOWN: input_down(ed); break;
+	case KEY_END:
+		if (ed->length == 0)
+			scroll_to_bottom(t);
+		else
+			input_end(ed);
+		break;
+	case KEY_CTRL_END: scroll_to_bottom(t); break;
+	case KEY_UP: input_up(ed, COLS, TUI_VIEW_PROMPT_WIDTH); break;
+	case KEY_DOWN: input_down(ed, COLS, TUI_VIEW_PROMPT_WIDTH); break;
 	case KEY_BACKSPACE: input_backspace(ed); break;
 	case KEY_ALT_BACKSPACE: input_kill_word(ed); break;
 	case KEY_DC: input_delete(ed); break;
@@ -540,6 +589,7 @@ int tui_run(const struct tui_settings *settings)
 		tui_free(&t);
 		return EXIT_ERROR;
 	}
+	restore_prompts(&t);
 	install_signals();
 	if (screen_start(&t) != 0) {
 		fprintf(stderr, "llmchat: cannot start the terminal interface (TERM=%s); try --no-tui\n",

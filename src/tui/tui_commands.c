@@ -59,7 +59,8 @@ static enum tui_command_status cmd_help(struct tui *t, char *args, char *err, si
 					c[i].args, c[i].help);
 	if (len < sizeof buf)
 		snprintf(buf + len, sizeof buf - len,
-			 "\nKeys: Enter sends, Alt-Enter or Ctrl-J adds a line, Up/Down history, PgUp/PgDn scroll, "
+			 "\nKeys: Enter sends, Alt-Enter or Ctrl-J adds a line, Up/Down rows, then history, PgUp/PgDn scroll "
+			 "(Ctrl-End: back to the end), "
 			 "Ctrl-C stops an answer (twice on an empty line quits), Ctrl-D quits. "
 			 "Start a message with // to send a leading /.");
 	tui_notice_add(t, TRANSCRIPT_INFO, "%s", buf);
@@ -501,10 +502,10 @@ static const struct command command_table[] = {
 	{"retry", "", "answer the last message again (or one left unanswered)", cmd_retry},
 	{"edit", "", "take the last message back into the editor", cmd_edit},
 	{"save", "[FILE]", "save the conversation as JSON", cmd_save},
-	{"load", "FILE", "load a conversation saved as JSON (it goes on in a new history file)", cmd_load},
+	{"load", "FILE", "load a saved conversation (kept in a new history file)", cmd_load},
 	{"history", "[N]", "list past conversations, or go on with number N", cmd_history},
-	{"copy", "[code [N]]", "copy the last answer, or its Nth (last) code block, to the clipboard", cmd_copy},
-	{"mouse", "[on|off]", "take mouse reports (wheel scrolls, Shift selects) or leave the mouse to the terminal", cmd_mouse},
+	{"copy", "[code [N]]", "copy the last answer, or its Nth code block (default: last)", cmd_copy},
+	{"mouse", "[on|off]", "mouse reports on (wheel scrolls) or off (terminal selects)", cmd_mouse},
 	{"set", "[NAME VALUE]", "temp, top_p, top_k, min_p, repeat_penalty, max_tokens", cmd_set},
 	{"stats", "", "speed of the last answer, context used, messages", cmd_stats},
 	{"theme", "[NAME]", "list themes, or switch to one", cmd_theme},

@@ -14,6 +14,8 @@
 #include <ncurses.h>
 #include <stdio.h>
 #include <string.h>
+#include <utf8proc.h>
+#include <wchar.h>
 
 #include "tui.h"
 #include "tui_view.h"
@@ -92,6 +94,43 @@ static attr_t element_attr(const struct tui *t, enum theme_element e)
 	return a;
 }
 
+/* Draws an emoji sequence (TEXT_GLYPH_CLUSTER) of width columns at (y, x) as one
+ * cell.  Written cell by cell, as addnstr would, ncurses would give each of its
+ * code points that takes room a cell of its own; here they share the first one's.
+ * setcchar keeps only the zero-width code points after the first, so the others
+ * go into the cell's chars by hand; a sequence longer than a cell holds is cut
+ * after a whole emoji.  ncurses counts the cell as wide as its first code point
+ * (wcwidth): where that is narrower than width (VS16 after a narrow character),
+ * blanks fill the rest, so that ncurses and the terminal agree on where the next
+ * cell starts. */
+static void draw_cluster(int y, int x, int width, const char *text, size_t length, attr_t attr)
+{
+	wchar_t chars[CCHARW_MAX + 1] = {0};
+	size_t count = 0;
+	cchar_t cell;
+	for (size_t pos = 0; pos < length && count < CCHARW_MAX;) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)text + pos,
+						      (utf8proc_ssize_t)(length - pos), &cp);
+		if (n <= 0)
+			break;
+		chars[count++] = (wchar_t)cp;
+		pos += (size_t)n;
+	}
+	while (count > 1 && chars[count - 1] == 0x200D)
+		chars[--count] = 0;   /* cut: no joiner left dangling */
+	wchar_t first[2] = {chars[0], 0};
+	if (setcchar(&cell, first, attr & ~A_COLOR, (short)PAIR_NUMBER(attr), NULL) != OK)
+		return;
+	for (size_t i = 1; i < count; i++)
+		cell.chars[i] = chars[i];
+	mvadd_wch(y, x, &cell);
+	int cell_width = wcwidth(chars[0]);
+	attrset(attr);
+	for (int i = cell_width > 0 ? cell_width : 1; i < width; i++)
+		mvaddch(y, x + i, ' ');
+}
+
 /* Draws text[0..length) from (y, *x), clipped at max_x; advances *x. */
 static void draw_text(int y, int *x, int max_x, const char *text, size_t length, attr_t attr)
 {
@@ -109,6 +148,7 @@ static void draw_text(int y, int *x, int max_x, const char *text, size_t length,
 		case TEXT_GLYPH_TAB: for (int i = 0; i < w; i++) addch(' '); break;
 		case TEXT_GLYPH_REPLACEMENT: addstr("\xEF\xBF\xBD"); break;
 		case TEXT_GLYPH_COMBINING: addch(' '); addnstr(text + pos, (int)n); break;
+		case TEXT_GLYPH_CLUSTER: draw_cluster(y, *x, w, text + pos, n, attr); break;
 		}
 		*x += w;
 		pos += n;

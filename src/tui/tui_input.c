@@ -179,14 +179,23 @@ void input_kill_word(struct input_editor *ed)
 	erase(ed, pos, ed->cursor);
 }
 
-/* The byte offset in the line starting at start whose column is at most col. */
-static size_t offset_at_column(const struct input_editor *ed, size_t start, int col)
+/* Whether row r is the last of its line: its end is the line's end, not the
+ * next row's start. */
+static bool ends_line(const struct input_editor *ed, const struct text_row *r)
 {
-	size_t pos = start, end = line_end(ed, start);
+	return r->end >= ed->length || ed->text[r->end] == '\n';
+}
+
+/* The offset in row r whose column is the last at most col (never the row's
+ * end when that starts the next row). */
+static size_t offset_in_row(const struct input_editor *ed, const struct text_row *r, int col)
+{
+	size_t pos = r->start;
 	int at = 0, w;
-	while (pos < end) {
+	bool last = ends_line(ed, r);
+	while (pos < r->end) {
 		size_t n = text_next_grapheme(ed->text, ed->length, pos, &w, NULL);
-		if (at + w > col)
+		if (at + w > col || (pos + n == r->end && !last))
 			break;
 		at += w;
 		pos += n;
@@ -200,14 +209,28 @@ static int history_show(struct input_editor *ed, size_t index)
 	return input_set(ed, index < ed->history_count ? ed->history[index] : (ed->draft ? ed->draft : ""));
 }
 
-int input_up(struct input_editor *ed)
+/* Moves the cursor by rows (-1 up, +1 down) among the rows the text wraps into;
+ * returns 1 when there is no row there, -1 when out of memory, else 0. */
+static int move_row(struct input_editor *ed, int width, int prompt_width, int by)
 {
-	size_t start = line_start(ed, ed->cursor);
-	if (start > 0) {
-		int col = text_width(ed->text + start, ed->cursor - start);
-		ed->cursor = offset_at_column(ed, line_start(ed, start - 1), col);
-		return 0;
+	struct text_rows rows = {0};
+	size_t row;
+	int col, rc = 1;
+	if (input_layout(ed, width, prompt_width, &rows, &row, &col) != 0) {
+		rc = -1;
+	} else if ((by < 0 && row > 0) || (by > 0 && row + 1 < rows.count)) {
+		ed->cursor = offset_in_row(ed, &rows.rows[by < 0 ? row - 1 : row + 1], col);
+		rc = 0;
 	}
+	text_rows_free(&rows);
+	return rc;
+}
+
+int input_up(struct input_editor *ed, int width, int prompt_width)
+{
+	int rc = move_row(ed, width, prompt_width, -1);
+	if (rc <= 0)
+		return rc;
 	if (ed->history_index == 0)
 		return 0;
 	if (ed->history_index == ed->history_count) {
@@ -218,15 +241,11 @@ int input_up(struct input_editor *ed)
 	return history_show(ed, ed->history_index - 1);
 }
 
-int input_down(struct input_editor *ed)
+int input_down(struct input_editor *ed, int width, int prompt_width)
 {
-	size_t end = line_end(ed, ed->cursor);
-	if (end < ed->length) {
-		size_t start = line_start(ed, ed->cursor);
-		int col = text_width(ed->text + start, ed->cursor - start);
-		ed->cursor = offset_at_column(ed, end + 1, col);
-		return 0;
-	}
+	int rc = move_row(ed, width, prompt_width, 1);
+	if (rc <= 0)
+		return rc;
 	if (ed->history_index >= ed->history_count)
 		return 0;
 	return history_show(ed, ed->history_index + 1);
@@ -279,11 +298,15 @@ int input_layout(const struct input_editor *ed, int width, int prompt_width, str
 		avail = 1;
 	for (;;) {
 		size_t end = line_end(ed, pos), first = rows->count;
-		if (text_wrap(ed->text + pos, end - pos, avail, 0, false, rows) != 0)
+		if (text_wrap(ed->text + pos, end - pos, avail, 0, true, rows) != 0)
 			return -1;
 		for (size_t i = first; i < rows->count; i++) {
 			rows->rows[i].start += pos;
 			rows->rows[i].end += pos;
+		}
+		for (size_t i = first; i + 1 < rows->count; i++)
+			rows->rows[i].end = rows->rows[i + 1].start;   /* the spaces at a break too */
+		for (size_t i = first; i < rows->count; i++) {
 			if (ed->cursor >= rows->rows[i].start && ed->cursor <= rows->rows[i].end) {
 				/* at a wrap point the cursor belongs to the next row */
 				*cursor_row = i;
@@ -294,5 +317,7 @@ int input_layout(const struct input_editor *ed, int width, int prompt_width, str
 			break;
 		pos = end + 1;
 	}
+	if (*cursor_col > avail)
+		*cursor_col = avail;   /* among the spaces at a break, past the edge */
 	return 0;
 }

@@ -45,10 +45,11 @@ void input_kill_to_start(struct input_editor *ed);   /* Ctrl-U: to the line's st
 void input_kill_to_end(struct input_editor *ed);     /* Ctrl-K: to the line's end (or the newline) */
 void input_kill_word(struct input_editor *ed);       /* Ctrl-W: the word before the cursor */
 
-/* Up/Down: move between the text's lines; at the first (last) line, step through
- * the history.  Column is kept by display width. */
-int input_up(struct input_editor *ed);
-int input_down(struct input_editor *ed);
+/* Up/Down: move the cursor a row up (down) among the rows the text wraps into at
+ * width (input_layout), keeping its column; only from the first (last) row, step
+ * through the history.  Return 0, or -1 when out of memory. */
+int input_up(struct input_editor *ed, int width, int prompt_width);
+int input_down(struct input_editor *ed, int width, int prompt_width);
 
 /* Adds text to the history (not empty, not a repeat of the last). */
 int input_history_add(struct input_editor *ed, const char *text);
@@ -58,7 +59,10 @@ int input_history_add(struct input_editor *ed, const char *text);
 char *input_take(struct input_editor *ed);
 
 /* The rows the text wraps into at width (the first row starts after prompt_width
- * columns, the others too) and the cursor's row and column. */
+ * columns, the others too; one column stays free for the cursor): each line
+ * wraps at word boundaries (text_wrap's by_word), a row keeping the spaces at its
+ * break, so that rows cover the line without gaps.  Also the cursor's row and
+ * column (at most the last column). */
 int input_layout(const struct input_editor *ed, int width, int prompt_width, struct text_rows *rows,
 		 size_t *cursor_row, int *cursor_col);
 

@@ -25,13 +25,25 @@ static bool is_control(utf8proc_int32_t cp)
 	return cp < 0x20 || (cp >= 0x7f && cp < 0xa0);
 }
 
+/* Code points that ask for the emoji (wide) presentation of the cluster they
+ * are in: VARIATION SELECTOR-16 and the skin-tone modifiers. */
+static bool asks_emoji_presentation(utf8proc_int32_t cp)
+{
+	return cp == 0xFE0F || (cp >= 0x1F3FB && cp <= 0x1F3FF);
+}
+
+static bool is_regional_indicator(utf8proc_int32_t cp)
+{
+	return cp >= 0x1F1E6 && cp <= 0x1F1FF;
+}
+
 size_t text_next_grapheme(const char *text, size_t length, size_t pos, int *width,
 			  enum text_glyph *glyph)
 {
 	utf8proc_int32_t first, prev, cp, state = 0;
 	size_t n = decode(text, length, pos, &first);
-	enum text_glyph g = TEXT_GLYPH_PLAIN;
 	int w;
+	bool emoji = false, joined = false;
 
 	if (n == 0 || is_control(first)) {
 		/* invalid bytes and controls stand alone: never send them to the terminal */
@@ -41,25 +53,32 @@ size_t text_next_grapheme(const char *text, size_t length, size_t pos, int *widt
 			*glyph = tab ? TEXT_GLYPH_TAB : TEXT_GLYPH_REPLACEMENT;
 		return n ? n : 1;
 	}
-	w = utf8proc_charwidth(first);
+	/* cell by cell, the cluster is as wide as its code points added up (a base
+	 * and its marks, a syllable and its spacing marks); an emoji sequence is not:
+	 * joined by ZWJ it is as wide as its first code point that takes room, and two
+	 * when it asks for the emoji presentation (a flag, VS16, a skin tone) */
+	int cell_sum = utf8proc_charwidth(first), first_room = cell_sum;
 	prev = first;
 	size_t end = pos + n;
 	while (end < length) {
 		n = decode(text, length, end, &cp);
 		if (n == 0 || is_control(cp) || utf8proc_grapheme_break_stateful(prev, cp, &state))
 			break;
-		w += utf8proc_charwidth(cp);
+		int cw = utf8proc_charwidth(cp);
+		cell_sum += cw;
+		if (first_room == 0)
+			first_room = cw;
+		joined = joined || cp == 0x200D;
+		emoji = emoji || asks_emoji_presentation(cp) ||
+			(prev == first && is_regional_indicator(first) && is_regional_indicator(cp));
 		prev = cp;
 		end += n;
 	}
-	if (w == 0) {
-		/* a lone mark: give it a base so that it does not land on the cell before */
-		w = 1;
-		g = TEXT_GLYPH_COMBINING;
-	}
-	*width = w;
+	w = emoji ? 2 : joined ? first_room : cell_sum;
 	if (glyph)
-		*glyph = g;
+		*glyph = w == 0 ? TEXT_GLYPH_COMBINING : cell_sum == w ? TEXT_GLYPH_PLAIN : TEXT_GLYPH_CLUSTER;
+	/* a lone mark: give it a base so that it does not land on the cell before */
+	*width = w == 0 ? 1 : w;
 	return end - pos;
 }
 

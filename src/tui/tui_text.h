@@ -3,9 +3,13 @@
  * widths, and rows wrapped to a width.
  *
  * A grapheme cluster (UAX #29, through utf8proc_grapheme_break_stateful) is the
- * unit the cursor moves by and the unit a row never splits.  Its width is the sum
- * of utf8proc_charwidth over its code points, the way ncurses places them cell by
- * cell, so that what we measure is what the screen draws.  Bytes that are not
+ * unit the cursor moves by and the unit a row never splits.  Its width is what
+ * terminals draw: the utf8proc_charwidth of its code points added up (combining
+ * marks take none, CJK two), except for emoji sequences: joined by ZWJ, the width
+ * of the first code point that takes room; asking for the emoji presentation (a
+ * flag: two regional indicators; VS16, U+FE0F, as in keycaps; a skin-tone
+ * modifier), two.  So "\U0001F44D\U0001F3FD" and the ZWJ sequence
+ * "\U0001F469\u200D\U0001F4BB" are two columns, not their code points' four.  Bytes that are not
  * valid UTF-8 and control characters are clusters of their own, one column wide
  * (drawn as U+FFFD), except the tab, which is TEXT_TAB_WIDTH spaces.  Nothing
  * here allocates except text_wrap's row array.
@@ -24,6 +28,8 @@ enum text_glyph {
 	TEXT_GLYPH_TAB,         /* TEXT_TAB_WIDTH spaces */
 	TEXT_GLYPH_REPLACEMENT, /* U+FFFD: invalid bytes, control characters */
 	TEXT_GLYPH_COMBINING,   /* zero-width cluster alone: a space, then its bytes */
+	TEXT_GLYPH_CLUSTER,     /* narrower than its code points' widths added up (an
+				 * emoji sequence): drawn as one cell, not cell by cell */
 };
 
 /* The cluster starting at text[pos] (pos < length): returns its length in bytes

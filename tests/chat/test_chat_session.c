@@ -215,6 +215,12 @@ int main(void)
 	       "count_tokens counts the prompt the next answer reads, without the model (%d; the prompt: %d)", counted,
 	       st.prompt_tokens);
 
+	/* a resumed conversation with no message (its only exchange taken back by /edit) */
+	rc = chat_session_load_messages(b, NULL, 0, err, sizeof err);
+	counted = chat_session_count_tokens(b, err, sizeof err);
+	tap_ok(rc == 0 && chat_session_message_count(b) == 0 && counted == 0,
+	       "an empty conversation loads, and fills no context yet (%d tokens)", counted);
+
 	chat_session_free(a);
 	chat_session_free(b);
 	engine_free(e1);

@@ -75,16 +75,16 @@ int main(void)
 	tap_ok(ed.cursor == 11, "Home goes to the start of the cursor's line");
 	input_kill_to_start(&ed);
 	tap_ok(!strcmp(ed.text, "first line\nsecond"), "Ctrl-U at a line's start leaves earlier lines alone");
-	input_up(&ed);
+	input_up(&ed, 80, 2);
 	tap_ok(ed.cursor == 0, "Up moves to the line above, same column");
 	input_end(&ed);
 	input_kill_to_end(&ed);
 	tap_ok(!strcmp(ed.text, "first linesecond"), "Ctrl-K at a line's end joins the next line");
 
 	input_set(&ed, "abc\nabcdefgh");
-	input_up(&ed);
+	input_up(&ed, 80, 2);
 	tap_ok(ed.cursor == 3, "Up to a shorter line stops at its end");
-	input_down(&ed);
+	input_down(&ed, 80, 2);
 	tap_ok(ed.cursor == 7, "Down keeps the column");
 
 	/* history */
@@ -97,15 +97,15 @@ int main(void)
 	tap_ok(taken && !strcmp(taken, "second\nmessage") && h.length == 0, "take hands over the text and empties the editor");
 	free(taken);
 	type(&h, "draft");
-	input_up(&h);
+	input_up(&h, 80, 2);
 	tap_ok(!strcmp(h.text, "second\nmessage"), "Up on the first line recalls the last message");
 	input_home(&h);
-	input_up(&h);
-	input_up(&h);
+	input_up(&h, 80, 2);
+	input_up(&h, 80, 2);
 	tap_ok(!strcmp(h.text, "first message"), "Up again, from its first line, recalls the one before");
-	input_down(&h);
+	input_down(&h, 80, 2);
 	tap_ok(!strcmp(h.text, "second\nmessage"), "Down goes forward in the history");
-	input_down(&h);
+	input_down(&h, 80, 2);
 	tap_ok(!strcmp(h.text, "draft"), "Down past the newest gives back the draft");
 	input_free(&h);
 
@@ -124,6 +124,52 @@ int main(void)
 	input_layout(&ed, 9, 2, &rows, &row, &col);
 	tap_ok(rows.count == 2 && row == 1 && col == 6, "wide characters wrap whole and the cursor column counts cells");
 	text_rows_free(&rows);
+
+	/* words wrap whole, and a row keeps the spaces at its break */
+	input_set(&ed, "alpha beta gamma");
+	input_layout(&ed, 14, 2, &rows, &row, &col);   /* 11 columns for text */
+	tap_ok(rows.count == 2 && rows.rows[0].start == 0 && rows.rows[0].end == 11 && rows.rows[1].start == 11,
+	       "the editor wraps at word boundaries, the rows covering the text");
+	tap_ok(row == 1 && col == 5, "the cursor at the end is on the second row (%zu, %d)", row, col);
+	ed.cursor = 10;
+	input_layout(&ed, 14, 2, &rows, &row, &col);
+	tap_ok(row == 0 && col == 10, "a cursor on the space at the break stays on the first row (%zu, %d)", row, col);
+	text_rows_free(&rows);
+
+	/* Up and Down move by the rows on the screen, history only from the first or last */
+	struct input_editor v;
+	input_init(&v);
+	input_history_add(&v, "an older message");
+	/* 30 'a's in 12 columns (width 15, prompt 2, one free): rows of 12, 12, 6 */
+	type(&v, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	input_up(&v, 15, 2);
+	tap_ok(v.cursor == 18 && !strcmp(v.text, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+	       "Up on the last row of a wrapped line goes a row up, same column (%zu)", v.cursor);
+	input_up(&v, 15, 2);
+	tap_ok(v.cursor == 6, "Up again, to the first row (%zu)", v.cursor);
+	input_down(&v, 15, 2);
+	input_down(&v, 15, 2);
+	tap_ok(v.cursor == 30 && v.history_index == v.history_count, "Down twice comes back to the last row, no history");
+	input_up(&v, 15, 2);
+	input_up(&v, 15, 2);
+	input_up(&v, 15, 2);
+	tap_ok(!strcmp(v.text, "an older message"), "Up from the first row recalls the history");
+	input_down(&v, 15, 2);
+	tap_ok(!strcmp(v.text, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), "Down from its last row gives the draft back");
+	input_set(&v, "0123456789 abcdefghijk");
+	v.cursor = 3;
+	input_down(&v, 15, 2);
+	tap_ok(v.cursor == 14, "Down from the first row lands in the word wrapped below (%zu)", v.cursor);
+	v.cursor = 22;
+	input_up(&v, 15, 2);
+	tap_ok(v.cursor == 10, "Up to a shorter row stops before the row's break, not on the next row (%zu)", v.cursor);
+	input_set(&v, "\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD" "ab\ncd");
+	input_up(&v, 80, 2);
+	tap_ok(v.cursor == 8, "Up keeps the column by width: two columns are after a skin-tone emoji (%zu)", v.cursor);
+	v.cursor = 12;   /* after "c" */
+	input_up(&v, 80, 2);
+	tap_ok(v.cursor == 0, "... and one column is before it, never inside it (%zu)", v.cursor);
+	input_free(&v);
 
 	input_free(&ed);
 	return tap_done();

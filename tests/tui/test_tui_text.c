@@ -61,6 +61,34 @@ int main(void)
 
 	enum text_glyph glyph;
 	int w;
+
+	/* emoji sequences are as wide as terminals draw them, not their code points added up */
+	const char *thumb_tone = "\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD";                        /* U+1F44D U+1F3FD */
+	const char *coder = "\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x92\xBB";                /* woman ZWJ laptop */
+	const char *family = "\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7";
+	const char *flag = "\xF0\x9F\x87\xAB\xF0\x9F\x87\xB7";                              /* FR */
+	const char *keycap = "1\xEF\xB8\x8F\xE2\x83\xA3";                                    /* 1 VS16 U+20E3 */
+	const char *heart = "\xE2\x9D\xA4\xEF\xB8\x8F";                                      /* U+2764 VS16 */
+	tap_ok(text_width(thumb_tone, strlen(thumb_tone)) == 2, "an emoji with a skin tone is two columns");
+	tap_ok(text_width(coder, strlen(coder)) == 2, "a ZWJ sequence (woman + laptop) is two columns");
+	tap_ok(text_width(family, strlen(family)) == 2, "a ZWJ family is two columns");
+	tap_ok(text_width(flag, strlen(flag)) == 2, "a flag is two columns");
+	tap_ok(text_width(keycap, strlen(keycap)) == 2 && clusters(keycap) == 1, "a keycap is one cluster of two columns");
+	tap_ok(text_width(heart, strlen(heart)) == 2, "VS16 makes a narrow symbol two columns");
+	tap_ok(text_width("\xE2\x9D\xA4", 3) == 1, "the same symbol without VS16 is one column");
+	tap_ok(text_width("\xF0\x9F\x87\xAB", 4) == 1, "a lone regional indicator is one column");
+	tap_ok(text_width("a\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD" "b\xE4\xB8\xAD", 13) == 6,
+	       "a, thumb with skin tone, b, CJK: 1 + 2 + 1 + 2 columns");
+	text_next_grapheme(thumb_tone, strlen(thumb_tone), 0, &w, &glyph);
+	tap_ok(glyph == TEXT_GLYPH_CLUSTER, "an emoji with a skin tone is drawn as one cell");
+	text_next_grapheme(flag, strlen(flag), 0, &w, &glyph);
+	tap_ok(glyph == TEXT_GLYPH_PLAIN, "a flag is drawn cell by cell (its two indicators fill its two columns)");
+	text_next_grapheme("e\xCC\x81", 3, 0, &w, &glyph);
+	tap_ok(glyph == TEXT_GLYPH_PLAIN && w == 1, "a base and its mark are drawn as they are");
+	tap_ok(!strcmp(wrap("ab\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD" "cd", 3, 0, false),
+		       "ab|\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD" "c|d"), "wrapping counts a skin-tone emoji as two columns, whole");
+	tap_ok(!strcmp(wrap("\xF0\x9F\x87\xAB\xF0\x9F\x87\xB7\xF0\x9F\x87\xAB\xF0\x9F\x87\xB7x", 5, 0, false),
+		       "\xF0\x9F\x87\xAB\xF0\x9F\x87\xB7\xF0\x9F\x87\xAB\xF0\x9F\x87\xB7x"), "two flags and a letter fill five columns");
 	text_next_grapheme("\xCC\x81x", 3, 0, &w, &glyph);
 	tap_ok(glyph == TEXT_GLYPH_COMBINING && w == 1, "a lone combining mark gets a base and one column");
 
