@@ -513,7 +513,8 @@ int engine_prefill(struct engine *engine, const int32_t *tokens, size_t count, f
 		   const atomic_bool *cancel, char *err, size_t err_size)
 {
 	const int start = engine->position;
-	const size_t piece = engine->ops->batch_tokens > 0 ? (size_t)engine->ops->batch_tokens : count;
+	const int batch = engine->ops->batch_tokens(engine->slots[0].state);
+	const size_t piece = batch > 0 ? (size_t)batch : count;
 	size_t done = 0;
 	int rc = 0;
 	/* the whole prompt fits, or nothing runs */

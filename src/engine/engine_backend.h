@@ -52,8 +52,10 @@ struct engine_backend_ops {
 		       float *logits, bool all_logits, char *err, size_t err_size);
 	void (*free)(void *state);
 	/* Tokens forward runs at once (its batch), from the first token of a call: a call
-	 * cut into pieces of this many tokens computes the same bits (engine_prefill). */
-	int batch_tokens;
+	 * cut into pieces of this many tokens computes the same bits (engine_prefill,
+	 * which polls its cancel flag between pieces, so a batch should take a fraction
+	 * of a second).  The same on every rank. */
+	int (*batch_tokens)(const void *state);
 	/* For --bench (NULL when the backend does not measure it): while time_comm is on,
 	 * forward brackets each all-reduce with events (decode runs without a graph);
 	 * comm_seconds returns the seconds counted since the last call. */

@@ -68,6 +68,18 @@ for config in llama-3.1-8b-fp8 llama-3.1-8b-int8; do
 	passed=$((passed + $(grep -c '^ok' "graph-$config.out"))); failed=$((failed + $(grep -c '^not ok' "graph-$config.out")))
 done
 
+# a long prompt stops soon after Ctrl-C (its cancel flag), at real shapes: within 0.5 s
+gcc -O2 -std=c11 -D_GNU_SOURCE $part_includes -I/usr/local/cuda/include -fopenmp \
+	"$top/tests/gpu/prefill_cancel.c" $part_libs $(pkg-config --libs jansson libutf8proc ncursesw) \
+	-L/usr/local/cuda/lib64 -lcublasLt -lnccl -lcudart -lstdc++ -lm -o prefill_cancel >prefill_cancel.build 2>&1
+check $? "prefill_cancel builds"
+for run in "llama-3.1-8b-fp8 8192" "llama-3.1-8b-bf16 768"; do
+	set -- $run
+	./prefill_cancel "$top/tests/data/configs/$1" "$2" >"cancel-$1.out" 2>&1
+	cat "cancel-$1.out"
+	passed=$((passed + $(grep -c '^ok' "cancel-$1.out"))); failed=$((failed + $(grep -c '^not ok' "cancel-$1.out")))
+done
+
 for name in tiny-bf16 tiny-fp8 tiny-int8 tiny-bf16-tied; do
 	# FP8 prefill runs on Hopper's FP8 tensor cores (cuBLASLt), whose accumulation is
 	# narrower than float32 (~2e-4 relative, kernel_checks): 0.05 nats for FP8 there.

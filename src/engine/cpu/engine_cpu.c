@@ -674,10 +674,16 @@ static int cpu_create_comm(int ranks, const struct engine_options *options, stru
 	return comm_host_create(ranks, out, err, err_size);
 }
 
+static int cpu_batch_tokens(const void *state)
+{
+	(void)state;
+	return BATCH;
+}
+
 const struct engine_backend_ops engine_cpu_ops = {
 	.create_comm = cpu_create_comm,
 	.create = cpu_create,
 	.forward = cpu_forward,
 	.free = cpu_free,
-	.batch_tokens = BATCH,
+	.batch_tokens = cpu_batch_tokens,
 };

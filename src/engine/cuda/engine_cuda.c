@@ -43,9 +43,12 @@
 
 /* Tokens a prefill step takes at once.  engine_prefill polls its cancel flag between
  * steps, so a step's time is how long Ctrl-C may wait: 512 tokens of an 8B FP8 model take
- * about 12 ms on an H100, at the same tokens/s as 2048 (BENCHMARKS.md); BF16 weights,
- * still on the scalar kernel, about 3 s. */
+ * about 12 ms on an H100, at the same tokens/s as 2048 (BENCHMARKS.md).  BF16 weights,
+ * still on the scalar kernel (about 156 tokens/s for 8B), take SCALAR_BATCH at a time:
+ * about 0.2 s, at the same tokens/s (the kernel is bound by its arithmetic, not by
+ * reading the weights once a step). */
 #define BATCH 512
+#define SCALAR_BATCH 32
 #define LOGIT_ROWS 256        /* rows of logits made at once (all_logits goes in chunks) */
 #define GEMM_MIN_TOKENS 8   /* from here on cuBLASLt beats streaming the weights per token */
 
@@ -805,6 +808,14 @@ static int cuda_decode_greedy_end(void *state, float *best_value, int32_t *best_
 	return 0;
 }
 
+/* Tokens a forward call runs at once: BATCH, or SCALAR_BATCH when the layers' weights
+ * are not 8-bit (the scalar kernel). */
+static int cuda_batch_tokens(const void *state)
+{
+	const struct cuda_engine *e = state;
+	return e->layers[0].q_proj.quant == LLMK_QUANT_NONE ? SCALAR_BATCH : BATCH;
+}
+
 static int cuda_forward(void *state, const int32_t *tokens, size_t count, int position, float *logits,
 			bool all_logits, char *err, size_t err_size)
 {
@@ -819,10 +830,10 @@ static int cuda_forward(void *state, const int32_t *tokens, size_t count, int po
 			return 0;
 		}
 	}
-	const int vocab = e->model->config.vocab_size;
+	const int vocab = e->model->config.vocab_size, batch = cuda_batch_tokens(e);
 	e->comm_events_recorded = 0;
 	for (size_t done = 0; done < count;) {
-		int n = count - done > BATCH ? BATCH : (int)(count - done);
+		int n = count - done > (size_t)batch ? batch : (int)(count - done);
 		bool last_batch = done + (size_t)n == count;
 		float *out = NULL;
 		if (logits && all_logits)
@@ -884,7 +895,7 @@ const struct engine_backend_ops engine_cuda_ops = {
 	.create = cuda_create,
 	.forward = cuda_forward,
 	.free = cuda_free,
-	.batch_tokens = BATCH,
+	.batch_tokens = cuda_batch_tokens,
 	.comm_seconds = cuda_comm_seconds,
 	.time_comm = cuda_time_comm,
 	.decode_greedy_begin = cuda_decode_greedy_begin,
