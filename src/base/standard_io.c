@@ -30,7 +30,9 @@ int standard_io_read_input(char **text, size_t *length, char *err, size_t err_si
 		}
 		size_t n = fread(buffer + used, 1, capacity - used, stdin);
 		used += n;
-		if (n == 0)
+		/* at the end, without another read: a terminal's one Ctrl-D is the end (a
+		 * read after it would wait for a second) */
+		if (n == 0 || feof(stdin) || ferror(stdin))
 			break;
 	}
 	if (ferror(stdin)) {
