@@ -87,9 +87,12 @@ static char *take_input(struct tui *t)
 	char path[4096], err[512];
 	size_t before = t->input.history_count;
 	char *text = input_take(&t->input);
-	if (text && t->input.history_count > before && prompt_history_path(path, sizeof path) == 0 &&
-	    prompt_history_append(path, text, err, sizeof err) != 0)
-		tui_notice_hint(t, true, "prompt not kept for the next run: %s", err);
+	if (text && t->input.history_count > before && prompt_history_path(path, sizeof path) == 0) {
+		bool failed_before = t->prompts_failed;
+		t->prompts_failed = prompt_history_append(path, text, err, sizeof err) != 0;
+		if (t->prompts_failed && !failed_before)   /* the reason once, in the transcript, where it wraps */
+			tui_notice_add(t, TRANSCRIPT_ERROR, "prompt not kept for the next run: %s", err);
+	}
 	return text;
 }
 

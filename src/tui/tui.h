@@ -69,6 +69,7 @@ struct tui {
 	struct transcript transcript;
 	struct input_editor input;
 	struct history_record history;       /* where the conversation is kept, and how its last save went */
+	bool prompts_failed;                 /* the last prompt could not be kept for the next run */
 
 	struct tui_answer answer;            /* the answer in progress (tui_answer.h) */
 

@@ -250,7 +250,7 @@ static enum tui_command_status cmd_load(struct tui *t, char *args, char *err, si
 	/* the conversation before stays in its history file; the loaded one gets its own */
 	if (tui_conversation_open(t, args, TUI_CONVERSATION_NEW_FILE, err, err_size) != 0)
 		return TUI_COMMAND_ERROR;
-	tui_notice_hint(t, false, "Loaded %zu messages from %s", chat_session_message_count(t->session), args);
+	tui_notice_add(t, TRANSCRIPT_INFO, "Loaded %zu messages from %s", chat_session_message_count(t->session), args);
 	return TUI_COMMAND_DONE;
 }
 

@@ -43,6 +43,17 @@ int tui_conversation_set_system(struct tui *t, const char *prompt)
 
 /* ---- the conversation on disk --------------------------------------------- */
 
+/* A save that failed: the reason (which names the file) goes into the transcript,
+ * where it wraps, when the save before went well; while saves keep failing, the hint
+ * alone says so, not a new entry each time. */
+static void report_save_failure(struct tui *t, bool failed_before)
+{
+	if (failed_before)
+		tui_notice_hint(t, true, "history not kept (the saves keep failing)");
+	else
+		tui_notice_add(t, TRANSCRIPT_ERROR, "history not kept: %s", t->history.error);
+}
+
 void tui_conversation_save(struct tui *t, const char *unanswered)
 {
 	size_t count = chat_session_message_count(t->session);
@@ -65,9 +76,10 @@ void tui_conversation_save(struct tui *t, const char *unanswered)
 		all[count++] = (struct chat_message){CHAT_ROLE_USER, unanswered};
 		messages = all;
 	}
+	bool failed_before = t->history.failed;
 	if (history_record_save(&t->history, messages, count, model_runtime_model_name(&t->runtime), t->preset.name,
 				false) != 0)
-		tui_notice_hint(t, true, "history not kept: %s", t->history.error);
+		report_save_failure(t, failed_before);
 	free(all);
 }
 
@@ -83,8 +95,8 @@ void tui_conversation_save_answering(struct tui *t, const struct chat_message *b
 		all[count] = (struct chat_message){CHAT_ROLE_ASSISTANT, text};
 		bool failed_before = t->history.failed;
 		if (history_record_save(&t->history, all, count + 1, model_runtime_model_name(&t->runtime),
-					t->preset.name, true) != 0 && !failed_before)
-			tui_notice_hint(t, true, "history not kept: %s", t->history.error);   /* once, not each second */
+					t->preset.name, true) != 0)
+			report_save_failure(t, failed_before);
 	}
 	free(all);
 	free(text);
