@@ -211,6 +211,12 @@ int mode_pipe(const struct options *opts)
 	char err[1024], *message = NULL;
 	size_t length = 0;
 
+	/* pipe mode answers one message: a conversation to go on with is the interface's */
+	if (opts->resume) {
+		fprintf(stderr, "llmchat: --resume goes on with a conversation in the interactive interface; "
+				"pipe mode (standard input or output not a terminal, or --no-tui) answers one message\n");
+		return EXIT_USAGE;
+	}
 	/* --no-tui on a terminal: say how to send, as the terminal reads to the end */
 	if (isatty(STDIN_FILENO))
 		fprintf(stderr, "llmchat: type your message, then Ctrl-D on a line of its own to send it\n");

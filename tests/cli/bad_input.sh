@@ -62,6 +62,10 @@ like "$(cat "$TMP/err")" '^llmchat: --ctx: expected an integer' "--ctx 4k names 
 "$LLMCHAT" --frobnicate >/dev/null 2>"$TMP/err"
 is "$?" 2 "an unknown flag is a usage error"
 
+# --resume is the interface's: pipe mode says so rather than ignore it
+expect_usage "--resume in pipe mode" "--resume goes on with a conversation in the interactive interface; pipe mode .* answers one message\$" \
+	"$LLMCHAT" -m "$good" --resume
+
 # the tensor-parallel flags: a bad value is a usage error of one line naming the flag
 expect_usage "--gpus 0" "--gpus: expected an integer from 1 to 64" "$LLMCHAT" -m "$good" --gpus 0
 expect_usage "--tp two" "--tp: expected an integer" "$LLMCHAT" -m "$good" --tp two
