@@ -38,6 +38,8 @@ int tui_conversation_set_system(struct tui *t, const char *prompt)
 	}
 	free(t->system_prompt);
 	t->system_prompt = copy;
+	if (t->history.path[0])
+		tui_conversation_save(t, NULL);   /* a kept conversation keeps its new system prompt at once */
 	return 0;
 }
 

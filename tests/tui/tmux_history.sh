@@ -185,7 +185,12 @@ $T send-keys -t hist "/history 9" Enter
 wait_for hist "/history 9: there are 4 conversations" 10; ok $? "/history N beyond the list says how many there are"
 $T send-keys -t hist C-u "/history x" Enter
 wait_for hist "/history x: give the number /history shows" 10; ok $? "/history with no number says what it takes"
-$T send-keys -t hist C-u C-d
+$T send-keys -t hist C-u "/system Answer in one line." Enter
+wait_for hist "System prompt set\." 10
+python3 -c 'import json, sys; m = json.load(open(sys.argv[1]))["messages"]; sys.exit(0 if m[0] == {"role": "system", "content": "Answer in one line."} else 1)' \
+	"$H2/20261202-100000-2.json"
+ok $? "/system on a kept conversation is saved at once, before any answer"
+$T send-keys -t hist C-d
 wait_file "$TMP/hist.exit" 30
 is "$(cat "$TMP/hist.exit")" "EXIT=0" "and it quits cleanly"
 
