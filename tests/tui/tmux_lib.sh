@@ -32,7 +32,12 @@ echo "EXIT=\$?" >"$TMP/\$name.exit"
 sleep 120
 RUN
 # DELAY (ms after each piece of an answer) slows answers enough to interrupt them.
+# A session "keepalive" lives as long as the test, made by the first start (so that the
+# server gets the environment the test has set up by then): killing the last session
+# ends the tmux server, and a new-session racing that exit fails ("server exited
+# unexpectedly"), about one time in five on tmux 3.3a.
 start() {
+	$T has-session -t keepalive 2>/dev/null || $T new-session -d -s keepalive "sleep 100000"
 	$T new-session -d -s "$1" -x 80 -y 24 "${EXTRA_ENV:-} LLMCHAT_STREAM_DELAY_MS=${DELAY:-0} sh '$TMP/run.sh' $*"
 }
 
