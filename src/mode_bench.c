@@ -10,10 +10,17 @@
  * does 2 x parameters FLOPs per token (plus attention), so its floor is those FLOPs
  * over the FP8 (or INT8) cuBLASLt GEMM rate at 8192^3.  All three rates are measured
  * by this run on GPU 0 (llmk_measure_ceilings); with N GPUs (--gpus) each reads its
- * share, so the ceilings are N times one GPU's.  Decode is greedy on the GPU
- * (engine_decode_greedy), as an answer at --temp 0 runs.  With several ranks a last
- * pass decodes without the CUDA graph, with events around every all-reduce, and
- * reports their time per token.
+ * share, so the ceilings are N times one GPU's.
+ *
+ * Decode runs as answers run, at 128, 4096, 32768 and 131000 positions of context
+ * (those the context holds): greedy (engine_decode_greedy, --temp 0), and sampled
+ * with Llama 3.1's generation_config defaults (temperature 0.6, top-p 0.9) and with
+ * top-k 40 (drawn on the GPU where the engine can, else sampler.h over the logits,
+ * as chat_session does).  Dummy weights give nearly flat logits, the worst case for
+ * top-p; peaked logits, as a trained model's usually are (the head's weights 10x
+ * larger), are run as temperature 0.06: logits 10x larger at temperature 0.6 are the
+ * same distribution.  With several ranks a last pass decodes without the CUDA
+ * graph, with events around every all-reduce, and reports their time per token.
  */
 #include "config.h"
 
@@ -27,6 +34,7 @@
 #include "model_path.h"
 #include "modes.h"
 #include "numerics.h"
+#include "sampler.h"
 
 #ifdef HAVE_CUDA
 #include <cuda_runtime_api.h>
@@ -65,6 +73,117 @@ static void bench_all_reduce(const struct model *m, struct engine *engine, int32
 	       calls, comm * 1e6, comm * 1e6 / calls, 100.0 * comm / per_token, per_token * 1e3);
 }
 
+/* A way of picking the next token that --bench times. */
+struct decode_way {
+	const char *label;
+	struct sampler_settings sampling;   /* temperature 0: greedy */
+};
+
+static const struct decode_way decode_ways[] = {
+	{"greedy", {.temperature = 0, .top_p = 1, .repeat_penalty = 1}},
+	{"temp 0.6 top-p 0.9", {.temperature = 0.6f, .top_p = 0.9f, .repeat_penalty = 1}},
+	{"temp 0.6 top-k 40", {.temperature = 0.6f, .top_p = 1, .top_k = 40, .repeat_penalty = 1}},
+	{"peaked, top-p 0.9", {.temperature = 0.06f, .top_p = 0.9f, .repeat_penalty = 1}},
+	{"peaked, top-k 40", {.temperature = 0.06f, .top_p = 1, .top_k = 40, .repeat_penalty = 1}},
+};
+
+/* One decoded token as an answer decodes it (chat_session's choice): on the GPU
+ * when greedy or when the engine draws there, else sampler.h over the logits. */
+static int decode_one(struct engine *engine, const struct sampler_settings *sampling, struct sampler *sampler,
+		      float *logits, int32_t *token, char *err, size_t err_size)
+{
+	if (sampling->temperature == 0)
+		return engine_decode_greedy(engine, *token, token, err, err_size);
+	if (engine_draws_on_device(engine)) {
+		struct engine_draw draw = {
+			.temperature = sampling->temperature,
+			.top_p = sampling->top_p,
+			.min_p = sampling->min_p,
+			.repeat_penalty = sampling->repeat_penalty,
+			.top_k = sampling->top_k,
+			.uniform = sampler_uniform(sampler),
+		};
+		if (engine_decode_sample_begin(engine, *token, &draw, err, err_size) != 0)
+			return -1;
+		return engine_decode_sample_end(engine, token, err, err_size);
+	}
+	if (engine_forward(engine, token, 1, logits, false, err, err_size) != 0)
+		return -1;
+	*token = sampler_sample(sampler, logits, NULL, 0);
+	return 0;
+}
+
+/* Seconds per decoded token at context positions, the way's median of 3 runs of
+ * steps tokens (after 4 warm-up steps); the first token is tokens[64 - 1]'s argmax. */
+static int time_decode(struct engine *engine, int vocab, const struct decode_way *way, int context,
+		       const int32_t *tokens, float *logits, double *seconds, char *err, size_t err_size)
+{
+	const int steps = 64;
+	struct sampler *sampler = NULL;
+	if (sampler_create(vocab, &way->sampling, &sampler, err, err_size) != 0)
+		return -1;
+	double runs[3];
+	int rc = 0;
+	for (int run = 0; run < 3 && rc == 0; run++) {
+		engine_rewind(engine, 0);
+		if (engine_forward(engine, tokens, 64, logits, false, err, err_size) != 0 ||
+		    engine_set_position_for_benchmark(engine, context) != 0) {
+			rc = -1;
+			break;
+		}
+		int32_t token = (int32_t)numerics_argmax(logits, (size_t)vocab);
+		double t0 = 0;
+		for (int s = -4; s < steps && rc == 0; s++) {
+			if (s == 0)
+				t0 = clock_monotonic_seconds();
+			rc = decode_one(engine, &way->sampling, sampler, logits, &token, err, err_size);
+		}
+		runs[run] = (clock_monotonic_seconds() - t0) / steps;
+	}
+	sampler_free(sampler);
+	if (rc != 0)
+		return -1;
+	double lo = runs[0] < runs[1] ? runs[0] : runs[1], hi = runs[0] < runs[1] ? runs[1] : runs[0];
+	*seconds = runs[2] < lo ? lo : runs[2] > hi ? hi : runs[2];
+	return 0;
+}
+
+/* Decode rows: every way at each context the engine holds, next to the roofline
+ * (weights plus the KV rows read, over the copy bandwidth). */
+static int bench_decode(const struct model *m, struct engine *engine, enum engine_kv_cache kv, double copy_gbs,
+			double weight_bytes, const int32_t *tokens, float *logits)
+{
+	const struct model_config *c = &m->config;
+	const int ranks = engine_ranks(engine), ctx = engine_context_length(engine);
+	const int contexts[] = {128, 4096, 32768, 131000};
+	char err[512];
+	for (size_t k = 0; k < sizeof contexts / sizeof contexts[0]; k++) {
+		const int context = contexts[k];
+		if (context + 68 > ctx)
+			break;
+		double kv_bytes = 2.0 * c->num_hidden_layers * (context + 32) * c->num_key_value_heads * c->head_dim *
+				  kv_element_size(kv);
+		double ceiling = ranks * copy_gbs * 1e9 / (weight_bytes + kv_bytes), greedy = 0;
+		for (size_t w = 0; w < sizeof decode_ways / sizeof decode_ways[0]; w++) {
+			double per_token;
+			if (time_decode(engine, c->vocab_size, &decode_ways[w], context, tokens, logits, &per_token, err,
+					sizeof err) != 0) {
+				fprintf(stderr, "llmchat: decode at %d context (%s): %s\n", context, decode_ways[w].label, err);
+				return -1;
+			}
+			if (w == 0)
+				greedy = per_token;
+			char label[64], versus[32] = "";
+			snprintf(label, sizeof label, "decode %d, %s", context, decode_ways[w].label);
+			if (w > 0)
+				snprintf(versus, sizeof versus, "  %+.1f%% vs greedy", 100.0 * (greedy / per_token - 1));
+			printf("%-36s %9.2f ms %12.1f %14.1f %9.1f%%%s\n", label, per_token * 1e3, 1 / per_token, ceiling,
+			       100.0 / per_token / ceiling, versus);
+		}
+	}
+	return 0;
+}
+
 static int bench_run(const struct model *m, struct engine *engine, enum engine_kv_cache kv, double copy_gbs,
 		     double gemm_tflops)
 {
@@ -84,7 +203,7 @@ static int bench_run(const struct model *m, struct engine *engine, enum engine_k
 	}
 	for (int i = 0; i < 2048; i++)
 		tokens[i] = (int32_t)((i * 7919u + 13) % (unsigned)(vocab < 128000 ? vocab : 128000));
-	printf("%-28s %12s %12s %14s %10s\n", "measure", "time", "tokens/s", "ceiling tok/s", "share");
+	printf("%-36s %12s %12s %14s %10s\n", "measure", "time", "tokens/s", "ceiling tok/s", "share");
 	for (int n = 512; n <= 2048; n *= 4) {
 		if (n > ctx)
 			break;
@@ -106,41 +225,13 @@ static int bench_run(const struct model *m, struct engine *engine, enum engine_k
 		double ceiling = gemm_tflops > 0 ? n / (flops / (ranks * gemm_tflops * 1e12)) : 0;
 		char label[64];
 		snprintf(label, sizeof label, "prefill %d tokens", n);
-		printf("%-28s %9.1f ms %12.0f %14.0f %9.1f%%\n", label, best * 1e3, n / best, ceiling,
+		printf("%-36s %9.1f ms %12.0f %14.0f %9.1f%%\n", label, best * 1e3, n / best, ceiling,
 		       ceiling > 0 ? 100.0 * (n / best) / ceiling : 0);
 	}
-	const int contexts[] = {128, 4096, 32768};
-	for (size_t k = 0; k < sizeof contexts / sizeof contexts[0]; k++) {
-		int context = contexts[k];
-		const int steps = 64;
-		if (context + steps > ctx)
-			break;
-		engine_rewind(engine, 0);
-		if (engine_forward(engine, tokens, 64, logits, false, err, sizeof err) != 0 ||
-		    engine_set_position_for_benchmark(engine, context) != 0) {
-			fprintf(stderr, "llmchat: decode setup: %s\n", err);
-			break;
-		}
-		int32_t token = (int32_t)numerics_argmax(logits, (size_t)vocab);
-		double t0 = 0;
-		for (int s = -4; s < steps; s++) { /* 4 warm-up steps */
-			if (s == 0)
-				t0 = clock_monotonic_seconds();
-			if (engine_decode_greedy(engine, token, &token, err, sizeof err) != 0) {
-				fprintf(stderr, "llmchat: decode: %s\n", err);
-				free(logits);
-				free(tokens);
-				return EXIT_ERROR;
-			}
-		}
-		double per_token = (clock_monotonic_seconds() - t0) / steps;
-		double kv_bytes = 2.0 * c->num_hidden_layers * (context + steps / 2) * c->num_key_value_heads *
-				  c->head_dim * kv_element_size(kv);
-		double ceiling = ranks * copy_gbs * 1e9 / (weight_bytes + kv_bytes);
-		char label[64];
-		snprintf(label, sizeof label, "decode at %d context", context);
-		printf("%-28s %9.2f ms %12.1f %14.1f %9.1f%%\n", label, per_token * 1e3, 1 / per_token, ceiling,
-		       100.0 / per_token / ceiling);
+	if (bench_decode(m, engine, kv, copy_gbs, weight_bytes, tokens, logits) != 0) {
+		free(logits);
+		free(tokens);
+		return EXIT_ERROR;
 	}
 	if (ranks > 1) {
 		engine_rewind(engine, 128);
@@ -190,16 +281,23 @@ int mode_bench(const struct options *opts)
 		return EXIT_ERROR;
 	}
 	llmk_gemm_free(gemm);
+	/* 131072 positions where the cache fits, else 32768 */
 	struct engine_options eo = {
 		.backend = ENGINE_BACKEND_CUDA,
-		.context_length = opts->context_length ? opts->context_length : 32768 + 128,
+		.context_length = opts->context_length ? opts->context_length : 131072,
 		.ranks = opts->ranks,
 		.comm = opts->comm,
 		.kv_cache = opts->kv_cache,
 		.test_hooks = opts->engine_test_hooks,
 	};
 	struct engine *engine = NULL;
-	if (engine_create(model, &eo, &engine, err, sizeof err) != 0) {
+	rc = engine_create(model, &eo, &engine, err, sizeof err);
+	if (rc != 0 && !opts->context_length) {
+		printf("a context of %d did not fit (%s): 32896 instead\n", eo.context_length, err);
+		eo.context_length = 32768 + 128;
+		rc = engine_create(model, &eo, &engine, err, sizeof err);
+	}
+	if (rc != 0) {
 		fprintf(stderr, "llmchat: %s\n", err);
 		model_close(model);
 		return EXIT_ERROR;

@@ -395,11 +395,25 @@ static int environment_cuda_graph(struct engine_test_hooks *hooks, char *err, si
 	return -1;
 }
 
+/* $LLMCHAT_GPU_SAMPLING: 0 samples on the host over copied logits, as before the GPU
+ * drew tokens itself; 1, unset or empty lets the GPU draw. */
+static int environment_gpu_sampling(struct engine_test_hooks *hooks, char *err, size_t err_size)
+{
+	const char *text = getenv("LLMCHAT_GPU_SAMPLING");
+	hooks->host_sampling = text && strcmp(text, "0") == 0;
+	if (!text || !text[0] || strcmp(text, "0") == 0 || strcmp(text, "1") == 0)
+		return 0;
+	snprintf(err, err_size, "$LLMCHAT_GPU_SAMPLING: expected 0 or 1, got '%s'", text);
+	return -1;
+}
+
 int options_read_environment(struct options *opts, char *err, size_t err_size)
 {
 	if (environment_integer("LLMCHAT_STREAM_DELAY_MS", 10000, &opts->stream_delay_ms, err, err_size) != 0)
 		return -1;
 	if (environment_fail_rank(&opts->engine_test_hooks, err, err_size) != 0)
+		return -1;
+	if (environment_gpu_sampling(&opts->engine_test_hooks, err, err_size) != 0)
 		return -1;
 	return environment_cuda_graph(&opts->engine_test_hooks, err, err_size);
 }

@@ -288,6 +288,30 @@ static int show_token(struct chat_session *s, struct bpe_stream *stream, int32_t
 	return show_text(answer, text, length, on_text, user_data, err, err_size);
 }
 
+/* A device draw with the sampler's settings and its next number. */
+static struct engine_draw draw_with(const struct sampler_settings *sampling, struct sampler *sampler)
+{
+	return (struct engine_draw){
+		.temperature = sampling->temperature,
+		.top_p = sampling->top_p,
+		.min_p = sampling->min_p,
+		.repeat_penalty = sampling->repeat_penalty,
+		.top_k = sampling->top_k,
+		.uniform = sampler_uniform(sampler),
+	};
+}
+
+/* Starts the engine's step for token that picks the next token itself: greedy, or
+ * drawn on the device. */
+static int begin_step(struct chat_session *s, bool greedy, const struct sampler_settings *sampling,
+		      struct sampler *sampler, int32_t token, char *err, size_t err_size)
+{
+	if (greedy)
+		return engine_decode_greedy_begin(s->engine, token, err, err_size);
+	struct engine_draw draw = draw_with(sampling, sampler);
+	return engine_decode_sample_begin(s->engine, token, &draw, err, err_size);
+}
+
 /* Decodes the answer after prefill: sample, stream, feed back, until a stop. */
 static int decode_answer(struct chat_session *s, const struct generation_settings *settings,
 			 const atomic_bool *cancel, chat_text_fn on_text, void *user_data,
@@ -305,9 +329,16 @@ static int decode_answer(struct chat_session *s, const struct generation_setting
 	sampling.seed += s->answers++;
 	if (sampler_create(s->model->config.vocab_size, &sampling, &sampler, err, err_size) != 0)
 		return -1;
-	/* greedy without a repetition penalty: the engine picks the next token itself
-	 * (on the GPU, no logits copied back) */
+	/* greedy without a repetition penalty, or a draw on the GPU: the engine picks the
+	 * next token itself (no logits copied back); the first token comes from the
+	 * prompt's logits, through the sampler */
 	const bool greedy = sampling.temperature == 0 && sampling.repeat_penalty == 1;
+	const bool drawn = !greedy && engine_draws_on_device(s->engine);
+	const bool engine_picks = greedy || drawn;
+	if (drawn && engine_set_draw_history(s->engine, s->cached, s->cached_count, err, err_size) != 0) {
+		sampler_free(sampler);
+		return -1;
+	}
 	int32_t next = -1;
 	bpe_stream_init(&stream);
 	for (;;) {
@@ -326,10 +357,10 @@ static int decode_answer(struct chat_session *s, const struct generation_setting
 		const bool at_limit = (settings->max_tokens > 0 && stats->generated_tokens >= settings->max_tokens) ||
 				      (settings->max_length > 0 && engine_position(s->engine) + 1 >= settings->max_length) ||
 				      engine_position(s->engine) >= engine_context_length(s->engine);
-		/* greedy: the GPU computes the next token while this one's text is shown */
+		/* the GPU computes the next token while this one's text is shown */
 		bool begun = false;
-		if (greedy && !at_limit && !(cancel && atomic_load(cancel))) {
-			if (engine_decode_greedy_begin(s->engine, token, err, err_size) != 0)
+		if (engine_picks && !at_limit && !(cancel && atomic_load(cancel))) {
+			if (begin_step(s, greedy, &sampling, sampler, token, err, err_size) != 0)
 				rc = -1;
 			else
 				begun = true;
@@ -339,7 +370,10 @@ static int decode_answer(struct chat_session *s, const struct generation_setting
 			rc = -1;
 		/* the step begun must end, whatever happened meanwhile */
 		char step_err[256];
-		if (begun && engine_decode_greedy_end(s->engine, &next, step_err, sizeof step_err) != 0 && rc == 0) {
+		const int ended = !begun ? 0
+				  : greedy ? engine_decode_greedy_end(s->engine, &next, step_err, sizeof step_err)
+					   : engine_decode_sample_end(s->engine, &next, step_err, sizeof step_err);
+		if (ended != 0 && rc == 0) {
 			snprintf(err, err_size, "%s", step_err);
 			rc = -1;
 		}

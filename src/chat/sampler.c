@@ -205,38 +205,57 @@ static size_t top_p_prefix(struct candidate *c, size_t n, double max, double tot
 	}
 }
 
-int32_t sampler_sample(struct sampler *sampler, float *logits, const int32_t *history, size_t history_len)
+/* The penalty, temperature and filters of sampler_sample: the kept candidates are
+ * s->candidates[0..return value), their largest logit *max; kept (may be NULL)
+ * receives the counts.  0 when no logit is a number above -inf. */
+static size_t filter(struct sampler *s, float *logits, const int32_t *history, size_t history_len, float *max_out,
+		     struct sampler_kept *kept)
 {
-	struct sampler *s = sampler;
 	const struct sampler_settings *set = &s->settings;
-	apply_repetition_penalty(s, logits, history, history_len);
-	if (set->temperature == 0)
-		return (int32_t)numerics_argmax(logits, (size_t)s->vocab_size);
-
+	struct sampler_kept counts = {0, 0, 0, 0};
 	size_t n = 0;
 	float max = -INFINITY;
+	apply_repetition_penalty(s, logits, history, history_len);
 	for (int32_t i = 0; i < s->vocab_size; i++) {
-		float l = logits[i] / set->temperature;
+		float l = set->temperature > 0 ? logits[i] / set->temperature : logits[i];
 		if (!isnan(l) && l != -INFINITY) {
 			s->candidates[n++] = (struct candidate){l, i};
 			max = l > max ? l : max;
 		}
 	}
+	counts.valid = n;
+	if (n > 0 && set->top_k > 0 && (size_t)set->top_k < n)   /* ties with the k-th stay, as in transformers */
+		n = partition_at_least(s->candidates, n, kth_largest(s->candidates, n, (size_t)set->top_k));
+	counts.after_top_k = n;
+	if (n > 0 && set->top_p < 1) {
+		double total = 0;
+		for (size_t i = 0; i < n; i++)
+			total += exp((double)s->candidates[i].logit - max);
+		n = top_p_prefix(s->candidates, n, max, total, set->top_p);
+	}
+	counts.after_top_p = n;
+	if (n > 0 && set->min_p > 0)   /* p < min_p * p_top  <=>  logit < max + log(min_p) */
+		n = partition_at_least(s->candidates, n, (float)(max + log(set->min_p)));
+	counts.after_min_p = n;
+	if (kept)
+		*kept = counts;
+	*max_out = max;
+	return n;
+}
+
+int32_t sampler_sample(struct sampler *sampler, float *logits, const int32_t *history, size_t history_len)
+{
+	struct sampler *s = sampler;
+	if (s->settings.temperature == 0) {
+		apply_repetition_penalty(s, logits, history, history_len);
+		return (int32_t)numerics_argmax(logits, (size_t)s->vocab_size);
+	}
+	float max;
+	size_t n = filter(s, logits, history, history_len, &max, NULL);
 	if (n == 0)
 		return (int32_t)numerics_argmax(logits, (size_t)s->vocab_size);
 
-	if (set->top_k > 0 && (size_t)set->top_k < n)   /* ties with the k-th stay, as in transformers */
-		n = partition_at_least(s->candidates, n, kth_largest(s->candidates, n, (size_t)set->top_k));
-
 	double total = 0;
-	for (size_t i = 0; i < n; i++)
-		total += exp((double)s->candidates[i].logit - max);
-	if (set->top_p < 1)
-		n = top_p_prefix(s->candidates, n, max, total, set->top_p);
-	if (set->min_p > 0)   /* p < min_p * p_top  <=>  logit < max + log(min_p) */
-		n = partition_at_least(s->candidates, n, (float)(max + log(set->min_p)));
-
-	total = 0;
 	for (size_t i = 0; i < n; i++)
 		total += exp((double)s->candidates[i].logit - max);
 	double r = uniform(s) * total, cumulative = 0;
@@ -246,4 +265,16 @@ int32_t sampler_sample(struct sampler *sampler, float *logits, const int32_t *hi
 			return s->candidates[i].id;
 	}
 	return s->candidates[n - 1].id;
+}
+
+double sampler_uniform(struct sampler *sampler)
+{
+	return uniform(sampler);
+}
+
+void sampler_count_kept(struct sampler *sampler, float *logits, const int32_t *history, size_t history_len,
+			struct sampler_kept *kept)
+{
+	float max;
+	filter(sampler, logits, history, history_len, &max, kept);
 }

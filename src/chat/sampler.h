@@ -30,4 +30,19 @@ void sampler_free(struct sampler *sampler);
  * the repetition penalty. */
 int32_t sampler_sample(struct sampler *sampler, float *logits, const int32_t *history, size_t history_len);
 
+/* The next number in [0, 1) of the sampler's seeded generator, the one sampler_sample
+ * draws with: a draw made elsewhere (on the GPU) with it repeats run after run. */
+double sampler_uniform(struct sampler *sampler);
+
+/* How many candidates each filter of sampler_sample keeps of logits (modified in
+ * place, as sampler_sample does, and drawing nothing): the numbers that are neither
+ * NaN nor -inf, then after top-k, top-p and min-p.  Every filter keeps a prefix of
+ * the candidates in the order logit descending, id ascending, so the counts name the
+ * sets; for checking another sampler (the GPU's) against this one. */
+struct sampler_kept {
+	size_t valid, after_top_k, after_top_p, after_min_p;
+};
+void sampler_count_kept(struct sampler *sampler, float *logits, const int32_t *history, size_t history_len,
+			struct sampler_kept *kept);
+
 #endif

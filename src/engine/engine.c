@@ -81,7 +81,8 @@ struct engine {
 	char failure[300];
 	float *greedy_logits;        /* vocab: a greedy step's logits when the backend cannot pick */
 	int32_t greedy_token;        /* the token of a greedy step begun and not yet ended */
-	bool greedy_pending;
+	bool step_pending;           /* a decode step begun and not yet ended */
+	bool draw_pending;           /* that step draws on the device (engine_decode_sample_begin) */
 	int position;
 	int context_length;
 	char description[160];
@@ -424,8 +425,8 @@ static int check_step(const struct engine *engine, const int32_t *tokens, size_t
 		snprintf(err, err_size, "%s", engine->failure);
 		return -1;
 	}
-	if (engine->greedy_pending) {
-		snprintf(err, err_size, "engine: the greedy step begun before has not ended");
+	if (engine->step_pending) {
+		snprintf(err, err_size, "engine: the decode step begun before has not ended");
 		return -1;
 	}
 	if (count == 0) {
@@ -560,7 +561,8 @@ int engine_decode_greedy_begin(struct engine *engine, int32_t token, char *err, 
 		snprintf(err, err_size, "%s", slot->err);
 		return -1;
 	}
-	engine->greedy_pending = true;
+	engine->step_pending = true;
+	engine->draw_pending = false;
 	return 0;
 }
 
@@ -591,11 +593,11 @@ static int greedy_choice(const struct engine *engine, int32_t *next, char *err, 
 
 int engine_decode_greedy_end(struct engine *engine, int32_t *next, char *err, size_t err_size)
 {
-	if (!engine->greedy_pending) {
-		snprintf(err, err_size, "engine_decode_greedy_end: no step was begun");
+	if (!engine->step_pending || engine->draw_pending) {
+		snprintf(err, err_size, "engine_decode_greedy_end: no greedy step was begun");
 		return -1;
 	}
-	engine->greedy_pending = false;
+	engine->step_pending = false;
 	struct rank_slot *slot = &engine->slots[0];
 	if (engine->ranks > 1) {
 		wait_for_ranks(engine);
@@ -612,6 +614,81 @@ int engine_decode_greedy_end(struct engine *engine, int32_t *next, char *err, si
 	}
 	if (greedy_choice(engine, next, err, err_size) != 0)
 		return -1;
+	engine->position++;
+	return 0;
+}
+
+bool engine_draws_on_device(const struct engine *engine)
+{
+	return engine->ranks == 1 && engine->ops->decode_sample_begin != NULL &&
+	       !engine->options.test_hooks.host_sampling;
+}
+
+int engine_set_draw_history(struct engine *engine, const int32_t *tokens, size_t count, char *err,
+			    size_t err_size)
+{
+	if (!engine_draws_on_device(engine)) {
+		snprintf(err, err_size, "engine_set_draw_history: this engine does not draw on its device");
+		return -1;
+	}
+	const int vocab = engine->model->config.vocab_size;
+	for (size_t i = 0; i < count; i++)
+		if (tokens[i] < 0 || tokens[i] >= vocab) {
+			snprintf(err, err_size, "token id %d is outside the vocabulary (0..%d)", (int)tokens[i], vocab - 1);
+			return -1;
+		}
+	struct rank_slot *slot = &engine->slots[0];
+	if (engine->ops->set_draw_history(slot->state, tokens, count, slot->err, sizeof slot->err) != 0) {
+		snprintf(err, err_size, "%s", slot->err);
+		return -1;
+	}
+	return 0;
+}
+
+int engine_decode_sample_begin(struct engine *engine, int32_t token, const struct engine_draw *draw, char *err,
+			       size_t err_size)
+{
+	if (!engine_draws_on_device(engine)) {
+		snprintf(err, err_size, "engine_decode_sample_begin: this engine does not draw on its device");
+		return -1;
+	}
+	if (check_step(engine, &token, 1, err, err_size) != 0)
+		return -1;
+	struct rank_slot *slot = &engine->slots[0];
+	engine->forwards++;
+	if (test_hook_fails(engine, slot, true)) {
+		snprintf(err, err_size, "failed on purpose (LLMCHAT_TEST_FAIL_RANK)");
+		return -1;
+	}
+	if (engine->ops->decode_sample_begin(slot->state, token, engine->position, draw, slot->err,
+					     sizeof slot->err) != 0) {
+		snprintf(err, err_size, "%s", slot->err);
+		return -1;
+	}
+	engine->step_pending = true;
+	engine->draw_pending = true;
+	return 0;
+}
+
+int engine_decode_sample_end(struct engine *engine, int32_t *next, char *err, size_t err_size)
+{
+	if (!engine->step_pending || !engine->draw_pending) {
+		snprintf(err, err_size, "engine_decode_sample_end: no sampled step was begun");
+		return -1;
+	}
+	engine->step_pending = false;
+	struct rank_slot *slot = &engine->slots[0];
+	int32_t drawn;
+	if (engine->ops->decode_sample_end(slot->state, &slot->best_value, &slot->best_index, &drawn, slot->err,
+					   sizeof slot->err) != 0) {
+		snprintf(err, err_size, "%s", slot->err);
+		return -1;
+	}
+	/* the argmax's NaN check; it is also the choice when no logit was a number */
+	if (greedy_choice(engine, next, err, err_size) != 0)
+		return -1;
+	if (drawn >= 0)
+		*next = drawn;
 	engine->position++;
 	return 0;
 }

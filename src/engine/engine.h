@@ -40,6 +40,8 @@ struct engine_test_hooks {
 	int fail_rank;              /* the rank that fails, with fail */
 	bool eager_decode;          /* LLMCHAT_CUDA_GRAPH=0: CUDA decodes without a graph (the same
 				     * bits, to compare the two) */
+	bool host_sampling;         /* LLMCHAT_GPU_SAMPLING=0: the engine does not draw sampled
+				     * tokens itself (engine_draws_on_device is false) */
 };
 
 struct engine_options {
@@ -88,6 +90,35 @@ int engine_decode_greedy(struct engine *engine, int32_t token, int32_t *next, ch
  * the engine in between; the position moves at end. */
 int engine_decode_greedy_begin(struct engine *engine, int32_t token, char *err, size_t err_size);
 int engine_decode_greedy_end(struct engine *engine, int32_t *next, char *err, size_t err_size);
+
+/* A draw on the device (engine_decode_sample_begin): sampler.h's settings, and the
+ * number the draw uses. */
+struct engine_draw {
+	float temperature;      /* 0: the argmax after the penalty */
+	float top_p, min_p, repeat_penalty;
+	int top_k;
+	double uniform;         /* in [0, 1): the sampler's next number (sampler_uniform) */
+};
+
+/* Whether the engine draws sampled tokens itself (CUDA with one rank): the logits
+ * stay on the GPU and only the token id comes back.  Otherwise the caller samples
+ * engine_forward's logits with sampler.h. */
+bool engine_draws_on_device(const struct engine *engine);
+
+/* The tokens the repetition penalty of the device's draws counts (the context so
+ * far, as sampler_sample's history); each engine_decode_sample_begin adds its token. */
+int engine_set_draw_history(struct engine *engine, const int32_t *tokens, size_t count, char *err,
+			    size_t err_size);
+
+/* engine_decode_greedy_begin/_end for a sampled token: the step for token at the
+ * current position, then a draw with sampler_sample's filters and draw->uniform
+ * (engine_draws_on_device engines only).  The same uniform gives the same token, run
+ * after run; the draw follows sampler.h's distribution but not its choice for a
+ * given number (the candidates are walked in another order).  Fails as
+ * engine_decode_greedy does. */
+int engine_decode_sample_begin(struct engine *engine, int32_t token, const struct engine_draw *draw, char *err,
+			       size_t err_size);
+int engine_decode_sample_end(struct engine *engine, int32_t *next, char *err, size_t err_size);
 
 /* Tokens in the cache (the next position). */
 int engine_position(const struct engine *engine);

@@ -67,6 +67,15 @@ struct engine_backend_ops {
 	int (*decode_greedy_begin)(void *state, int32_t token, int position, char *err, size_t err_size);
 	int (*decode_greedy_end)(void *state, float *best_value, int32_t *best_index, char *err, size_t err_size);
 	double (*comm_seconds)(void *state);
+	/* Sampled decoding on the device (NULL: the engine cannot; one rank only): begin
+	 * starts the step and the draw, end waits and gives the largest logit with its
+	 * index (for engine.c's NaN check) and the token drawn (-1 when no logit is a
+	 * number above -inf); set_draw_history sets the tokens the penalty counts. */
+	int (*decode_sample_begin)(void *state, int32_t token, int position, const struct engine_draw *draw, char *err,
+				   size_t err_size);
+	int (*decode_sample_end)(void *state, float *best_value, int32_t *best_index, int32_t *drawn, char *err,
+				 size_t err_size);
+	int (*set_draw_history)(void *state, const int32_t *tokens, size_t count, char *err, size_t err_size);
 };
 
 extern const struct engine_backend_ops engine_cpu_ops;

@@ -134,6 +134,53 @@ int main(void)
 	tap_ok(never, "a -inf logit is never drawn");
 	sampler_free(s);
 
+	/* the counts each filter keeps (what the GPU's draw is checked against): logits
+	 * 3, 2, 2, 1, 0, -inf, NaN, 2 at temperature 1 */
+	const float row[V] = {3, 2, 2, 1, 0, -INFINITY, NAN, 2};
+	struct sampler_kept kept;
+	s = make(1, 1, 0, 1, 2, 0);   /* top-k 2: the three 2s tie with the 2nd */
+	memcpy(work, row, sizeof work);
+	sampler_count_kept(s, work, NULL, 0, &kept);
+	tap_ok(kept.valid == 6 && kept.after_top_k == 4 && kept.after_top_p == 4 && kept.after_min_p == 4,
+	       "count_kept: NaN and -inf are not candidates, top-k keeps ties with the k-th (%zu, %zu)", kept.valid,
+	       kept.after_top_k);
+	sampler_free(s);
+	/* softmax over 3, 2, 2, 2, 1, 0: p(3) = 0.437; the mass before the 3rd token
+	 * (0.437 + 0.161 = 0.598) is below 0.6, before the 4th (0.758) is not */
+	s = make(1, 0.6f, 0, 1, 0, 0);
+	memcpy(work, row, sizeof work);
+	sampler_count_kept(s, work, NULL, 0, &kept);
+	tap_ok(kept.after_top_k == 6 && kept.after_top_p == 3, "count_kept: top-p 0.6 keeps 3 (%zu)", kept.after_top_p);
+	sampler_free(s);
+	s = make(1, 1, 0.3f, 1, 0, 0);   /* e^-1 = 0.37 >= 0.3 > e^-2 */
+	memcpy(work, row, sizeof work);
+	sampler_count_kept(s, work, NULL, 0, &kept);
+	tap_ok(kept.after_min_p == 4, "count_kept: min-p 0.3 keeps the logits within log(0.3) of the top (%zu)",
+	       kept.after_min_p);
+	sampler_free(s);
+	const int32_t seen_top[1] = {0};   /* penalty 3 on the 3: it becomes 1, the top is 2, and 1 >= 2 + log(0.3) */
+	s = make(1, 1, 0.3f, 3, 0, 0);
+	memcpy(work, row, sizeof work);
+	sampler_count_kept(s, work, seen_top, 1, &kept);
+	tap_ok(kept.after_min_p == 5 && work[0] == 1, "count_kept: the penalty comes first (%zu kept)", kept.after_min_p);
+	sampler_free(s);
+
+	/* sampler_uniform: the generator sampler_sample draws with, in [0, 1), by the seed */
+	a = make(1, 1, 0, 1, 0, 77);
+	b = make(1, 1, 0, 1, 0, 77);
+	int uniform_same = 1, uniform_range = 1;
+	double first_uniform = sampler_uniform(a);
+	sampler_uniform(b);
+	for (int i = 0; i < 100; i++) {
+		double x = sampler_uniform(a), y = sampler_uniform(b);
+		uniform_same &= x == y;
+		uniform_range &= x >= 0 && x < 1;
+	}
+	tap_ok(uniform_same && uniform_range && first_uniform != sampler_uniform(a),
+	       "sampler_uniform repeats with the seed, in [0, 1)");
+	sampler_free(a);
+	sampler_free(b);
+
 	struct sampler_settings bad = {-1, 1, 0, 1, 0, 0};
 	char err[256];
 	tap_ok(sampler_create(V, &bad, &s, err, sizeof err) != 0, "a negative temperature is refused: %s", err);

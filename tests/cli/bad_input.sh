@@ -87,6 +87,8 @@ expect_usage "LLMCHAT_TEST_FAIL_RANK=1:backward" "\\\$LLMCHAT_TEST_FAIL_RANK: ex
 	env LLMCHAT_TEST_FAIL_RANK=1:backward "$LLMCHAT" -m "$good" --cpu
 expect_usage "LLMCHAT_CUDA_GRAPH=off" "\\\$LLMCHAT_CUDA_GRAPH: expected 0 or 1, got 'off'\$" \
 	env LLMCHAT_CUDA_GRAPH=off "$LLMCHAT" -m "$good" --cpu
+expect_usage "LLMCHAT_GPU_SAMPLING=no" "\\\$LLMCHAT_GPU_SAMPLING: expected 0 or 1, got 'no'\$" \
+	env LLMCHAT_GPU_SAMPLING=no "$LLMCHAT" -m "$good" --cpu
 # (after the status line "llmchat: MODEL ... on CPU (1 thread) x 4 ranks, context N tokens")
 env LLMCHAT_TEST_FAIL_RANK=3:forward timeout 120 "$LLMCHAT" -m "$good" --cpu --gpus 4 --temp 0 --max-tokens 4 \
 	<"$TMP/in" >"$TMP/out" 2>"$TMP/err"

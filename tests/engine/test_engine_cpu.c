@@ -302,8 +302,14 @@ static void check_engine_promises(void)
 	       "a second begin before the end is refused, the position waits for the end: %s", err);
 	rc = engine_decode_greedy_end(e, &next2, err, sizeof err);
 	int rc_again = engine_decode_greedy_end(e, &next2, err, sizeof err);
-	tap_ok(rc == 0 && next2 == want && engine_position(e) == 11 && rc_again != 0 && strstr(err, "no step"),
+	tap_ok(rc == 0 && next2 == want && engine_position(e) == 11 && rc_again != 0 && strstr(err, "no greedy step"),
 	       "begin + end give the same token; an end without a begin is refused: %s", err);
+	/* the CPU engine does not draw itself: the caller samples the logits */
+	struct engine_draw draw = {.temperature = 0.6f, .top_p = 0.9f, .repeat_penalty = 1, .uniform = 0.5};
+	rc = engine_decode_sample_begin(e, tokens[11], &draw, err, sizeof err);
+	tap_ok(!engine_draws_on_device(e) && rc != 0 && strstr(err, "does not draw") && engine_position(e) == 11 &&
+	       engine_decode_sample_end(e, &next2, err, sizeof err) != 0,
+	       "the CPU engine refuses a draw on the device, and the position stays: %s", err);
 
 	engine_rewind(e, 0);
 	int32_t bad = VOCAB;

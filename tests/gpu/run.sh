@@ -57,6 +57,36 @@ grep -Eq 'LDL|STL' attention_prefill.sass
 [ $? -ne 0 ]
 check $? "the prefill attention kernels use no local memory (no LDL/STL)"
 
+# the GPU's draw against the CPU sampler: kept sets, distributions, repeats, its time
+# (sampler_check.cu)
+nvcc -O3 -std=c++17 $gencode $part_includes "$top/tests/gpu/sampler_check.cu" kernels/libkernels.a \
+	src/chat/libchat.a src/model/libmodel.a src/base/libbase.a -lcudart -o sampler_check >sampler_check.build 2>&1
+check $? "sampler_check builds"
+./sampler_check >sampler_check.out 2>&1
+grep -v '^ok' sampler_check.out | grep -v 'passed, .* failed'
+passed=$((passed + $(grep -c '^ok' sampler_check.out))); failed=$((failed + $(grep -c '^not ok' sampler_check.out)))
+[ "$(grep -c '^ok' sampler_check.out)" -gt 100 ]
+check $? "sampler_check ran its checks ($(grep -c '^ok' sampler_check.out) ok)"
+
+# sampled answers drawn on the GPU: --seed repeats them, with and without the CUDA
+# graph; another seed gives another answer
+sampled() { # MODEL SEED [ENV...]: a sampled answer on the default backend
+	model=$1 seed=$2
+	shift 2
+	echo "Tell me a story about a cat." | env "$@" ./src/llmchat -m "$model" --temp 1.0 --top-p 0.95 --top-k 200 \
+		--repeat-penalty 1.1 --seed "$seed" --max-tokens 40 2>/dev/null
+}
+for name in tiny-bf16 tiny-fp8 tiny-int8; do
+	model="$top/tests/data/models/$name"
+	first=$(sampled "$model" 7); second=$(sampled "$model" 7); eager=$(sampled "$model" 7 LLMCHAT_CUDA_GRAPH=0)
+	[ -n "$first" ] && [ "$first" = "$second" ] && [ "$first" = "$eager" ]
+	check $? "$name: a sampled answer drawn on the GPU repeats with its --seed, with and without the graph"
+	others=0
+	for seed in 8 9 10; do [ "$(sampled "$model" $seed)" != "$first" ] && others=$((others + 1)); done
+	[ "$others" -ge 2 ]
+	check $? "$name: other seeds give other answers ($others of 3)"
+done
+
 # the decode step as a CUDA graph against the same step run eagerly, at real shapes
 gcc -O2 -std=c11 -D_GNU_SOURCE $part_includes -I/usr/local/cuda/include -fopenmp \
 	"$top/tests/gpu/graph_check.c" $part_libs $(pkg-config --libs jansson libutf8proc ncursesw) \

@@ -108,6 +108,13 @@ struct cuda_engine {
 	float *pinned_logits;
 	struct llmk_best *best, *pinned_best; /* this rank's largest logit (greedy decoding) */
 	void *argmax_scratch;
+	/* sampled decoding on the GPU (one rank only): the step's settings in, the token
+	 * out, through pinned memory; seen marks the tokens the repetition penalty counts */
+	cudaGraphExec_t draw_graph;       /* the decode step, then llmk_sample */
+	struct llmk_draw *draw, *pinned_draw;
+	struct llmk_drawn *drawn, *pinned_drawn;
+	unsigned char *seen;              /* vocab */
+	void *sample_scratch;
 	float *key_rows, *value_rows;     /* BATCH x kv_dim: new tokens' k and v before they enter the cache */
 	struct cuda_memory memory;        /* every device buffer, and the weights' upload */
 };
@@ -264,6 +271,24 @@ static int ranks_sharing_the_gpu(const struct cuda_engine *e, int *sharing, char
 	return 0;
 }
 
+/* The buffers of sampled decoding on the GPU, with one rank (the vocabulary whole). */
+static int allocate_draw_buffers(struct cuda_engine *e, char *err, size_t err_size)
+{
+	if (e->plan.ranks > 1)
+		return 0;
+	size_t scratch_bytes;
+	CUDA_TRY(llmk_sample_scratch(e->plan.vocab, &scratch_bytes));
+	if (cuda_memory_alloc(&e->memory, sizeof(struct llmk_draw), (void **)&e->draw, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, sizeof(struct llmk_drawn), (void **)&e->drawn, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, (size_t)e->plan.vocab, (void **)&e->seen, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, scratch_bytes, &e->sample_scratch, err, err_size))
+		return -1;
+	CUDA_TRY(cudaMemset(e->seen, 0, (size_t)e->plan.vocab));
+	CUDA_TRY(cudaMallocHost((void **)&e->pinned_draw, sizeof(struct llmk_draw)));
+	CUDA_TRY(cudaMallocHost((void **)&e->pinned_drawn, sizeof(struct llmk_drawn)));
+	return 0;
+}
+
 static int allocate_buffers(struct cuda_engine *e, int requested_context, char *err, size_t err_size)
 {
 	const struct model_config *c = &e->model->config;
@@ -294,6 +319,8 @@ static int allocate_buffers(struct cuda_engine *e, int requested_context, char *
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_position, sizeof(int)));
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_logits, (size_t)e->plan.vocab * sizeof(float)));
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_best, sizeof(struct llmk_best)));
+	if (allocate_draw_buffers(e, err, err_size) != 0)
+		return -1;
 	/* KV cache: what was asked, else the model's maximum capped to 90% of free memory */
 	size_t per_position = 2 * (size_t)c->num_hidden_layers * e->kv_dim * e->cache_element;
 	size_t free_bytes = 0, total = 0;
@@ -326,6 +353,8 @@ static void cuda_free(void *state)
 	llmk_gemm_free(e->gemm);
 	if (e->decode_graph)
 		cudaGraphExecDestroy(e->decode_graph);
+	if (e->draw_graph)
+		cudaGraphExecDestroy(e->draw_graph);
 	if (e->comm_events) {
 		for (int i = 0; i < 4 * e->model->config.num_hidden_layers; i++)
 			if (e->comm_events[i])
@@ -336,6 +365,8 @@ static void cuda_free(void *state)
 	cudaFreeHost(e->pinned_position);
 	cudaFreeHost(e->pinned_logits);
 	cudaFreeHost(e->pinned_best);
+	cudaFreeHost(e->pinned_draw);
+	cudaFreeHost(e->pinned_drawn);
 	if (e->stream)
 		cudaStreamDestroy(e->stream);
 	free(e->layers);
@@ -711,10 +742,22 @@ static int enqueue_next_token(struct cuda_engine *e, char *err, size_t err_size)
 	return 0;
 }
 
+/* After enqueue_next_token, with one rank: the draw's settings from pinned memory,
+ * the draw over e->logits (the step's token, e->tokens[0], joins the penalty's
+ * history), and its result back into pinned memory. */
+static int enqueue_draw(struct cuda_engine *e, char *err, size_t err_size)
+{
+	CUDA_TRY(cudaMemcpyAsync(e->draw, e->pinned_draw, sizeof *e->draw, cudaMemcpyHostToDevice, e->stream));
+	CUDA_TRY(llmk_sample(e->logits, e->plan.vocab, e->draw, e->tokens, e->seen, e->sample_scratch, e->drawn,
+			     e->stream));
+	CUDA_TRY(cudaMemcpyAsync(e->pinned_drawn, e->drawn, sizeof *e->drawn, cudaMemcpyDeviceToHost, e->stream));
+	return 0;
+}
+
 /* The launches of one decode step, position-free (see run_layer): token and position
  * from pinned memory; the rank's logits stay on the GPU (e->logits) and their largest
- * value and its index come back into pinned memory. */
-static int enqueue_decode_step(struct cuda_engine *e, char *err, size_t err_size)
+ * value and its index come back into pinned memory, then with draw the token drawn. */
+static int enqueue_decode_step(struct cuda_engine *e, bool draw, char *err, size_t err_size)
 {
 	const struct model_config *c = &e->model->config;
 	CUDA_TRY(cudaMemcpyAsync(e->tokens, e->pinned_token, sizeof(int32_t), cudaMemcpyHostToDevice, e->stream));
@@ -724,25 +767,27 @@ static int enqueue_decode_step(struct cuda_engine *e, char *err, size_t err_size
 	for (int i = 0; i < c->num_hidden_layers; i++)
 		if (run_layer(e, i, 1, 0, true, err, err_size) != 0)
 			return -1;
-	return enqueue_next_token(e, err, err_size);
+	if (enqueue_next_token(e, err, err_size) != 0)
+		return -1;
+	return draw ? enqueue_draw(e, err, err_size) : 0;
 }
 
-/* Captures the decode step once; false when the model's shapes or the driver refuse
- * (decode then runs eagerly, with the same results). */
-static bool capture_decode_graph(struct cuda_engine *e)
+/* Captures the decode step (with the draw, or not) once into *exec; false when the
+ * model's shapes or the driver refuse (decode then runs eagerly, with the same
+ * results). */
+static bool capture_decode_graph(struct cuda_engine *e, bool draw, cudaGraphExec_t *exec)
 {
 	char err[256];
 	cudaGraph_t graph = NULL;
 	if (cudaStreamBeginCapture(e->stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess)
 		return false;
-	int rc = enqueue_decode_step(e, err, sizeof err);
+	int rc = enqueue_decode_step(e, draw, err, sizeof err);
 	cudaError_t status = cudaStreamEndCapture(e->stream, &graph);
-	bool ok = rc == 0 && status == cudaSuccess &&
-		  cudaGraphInstantiate(&e->decode_graph, graph, 0) == cudaSuccess;
+	bool ok = rc == 0 && status == cudaSuccess && cudaGraphInstantiate(exec, graph, 0) == cudaSuccess;
 	if (graph)
 		cudaGraphDestroy(graph);
 	if (!ok) {
-		e->decode_graph = NULL;
+		*exec = NULL;
 		cudaGetLastError(); /* clear what the refused capture left */
 	}
 	return ok;
@@ -761,21 +806,22 @@ static int add_comm_time(struct cuda_engine *e, char *err, size_t err_size)
 	return 0;
 }
 
-/* Launches one decoded token through the graph, its logits copied back when
- * want_logits; 1 when the graph is not in use (the caller runs the token eagerly).
- * The caller synchronizes. */
-static int decode_step_launch(struct cuda_engine *e, int32_t token, int position, bool want_logits, char *err,
-			      size_t err_size)
+/* Launches one decoded token through the graph (the one that ends with the draw,
+ * with draw), its logits copied back when want_logits; 1 when the graph is not in use
+ * (the caller runs the token eagerly).  The caller synchronizes. */
+static int decode_step_launch(struct cuda_engine *e, int32_t token, int position, bool draw, bool want_logits,
+			      char *err, size_t err_size)
 {
 	if (e->decode_graph_failed || e->time_comm)
 		return 1;
-	if (!e->decode_graph && !capture_decode_graph(e)) {
+	cudaGraphExec_t *exec = draw ? &e->draw_graph : &e->decode_graph;
+	if (!*exec && !capture_decode_graph(e, draw, exec)) {
 		e->decode_graph_failed = true;
 		return 1;
 	}
 	*e->pinned_token = token;
 	*e->pinned_position = position;
-	CUDA_TRY(cudaGraphLaunch(e->decode_graph, e->stream));
+	CUDA_TRY(cudaGraphLaunch(*exec, e->stream));
 	if (want_logits)
 		CUDA_TRY(cudaMemcpyAsync(e->pinned_logits, e->logits, (size_t)e->plan.vocab * sizeof(float),
 					 cudaMemcpyDeviceToHost, e->stream));
@@ -787,7 +833,7 @@ static int decode_step_launch(struct cuda_engine *e, int32_t token, int position
 static int cuda_decode_greedy_begin(void *state, int32_t token, int position, char *err, size_t err_size)
 {
 	struct cuda_engine *e = state;
-	int rc = decode_step_launch(e, token, position, false, err, err_size);
+	int rc = decode_step_launch(e, token, position, false, false, err, err_size);
 	if (rc <= 0)
 		return rc;
 	/* no graph: the eager step, then the argmax */
@@ -808,6 +854,59 @@ static int cuda_decode_greedy_end(void *state, float *best_value, int32_t *best_
 	return 0;
 }
 
+/* Sampled decoding, first half: the step and the draw with the settings of draw. */
+static int cuda_decode_sample_begin(void *state, int32_t token, int position, const struct engine_draw *draw,
+				    char *err, size_t err_size)
+{
+	struct cuda_engine *e = state;
+	*e->pinned_draw = (struct llmk_draw){
+		.temperature = draw->temperature,
+		.top_p = draw->top_p,
+		.min_p = draw->min_p,
+		.repeat_penalty = draw->repeat_penalty,
+		.top_k = draw->top_k,
+		.uniform = draw->uniform,
+	};
+	int rc = decode_step_launch(e, token, position, true, false, err, err_size);
+	if (rc <= 0)
+		return rc;
+	/* no graph: the eager step, the argmax, then the draw */
+	if (run_batch(e, &token, 1, position, NULL, false, err, err_size) != 0 ||
+	    enqueue_next_token(e, err, err_size) != 0)
+		return -1;
+	return enqueue_draw(e, err, err_size);
+}
+
+/* Second half: the largest logit with its index (the NaN check) and the token drawn. */
+static int cuda_decode_sample_end(void *state, float *best_value, int32_t *best_index, int32_t *drawn, char *err,
+				  size_t err_size)
+{
+	struct cuda_engine *e = state;
+	if (cuda_decode_greedy_end(state, best_value, best_index, err, err_size) != 0)
+		return -1;
+	*drawn = e->pinned_drawn->token;
+	return 0;
+}
+
+/* The tokens the penalty counts: seen[id] set for each, the rest cleared. */
+static int cuda_set_draw_history(void *state, const int32_t *tokens, size_t count, char *err, size_t err_size)
+{
+	struct cuda_engine *e = state;
+	unsigned char *mask = calloc((size_t)e->plan.vocab, 1);
+	if (!mask) {
+		snprintf(err, err_size, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < count; i++)
+		mask[tokens[i]] = 1;
+	cudaError_t status = cudaMemcpyAsync(e->seen, mask, (size_t)e->plan.vocab, cudaMemcpyHostToDevice, e->stream);
+	if (status == cudaSuccess)
+		status = cudaStreamSynchronize(e->stream);
+	free(mask);
+	CUDA_TRY(status);
+	return 0;
+}
+
 /* Tokens a forward call runs at once: BATCH, or SCALAR_BATCH when the layers' weights
  * are not 8-bit (the scalar kernel). */
 static int cuda_batch_tokens(const void *state)
@@ -821,7 +920,7 @@ static int cuda_forward(void *state, const int32_t *tokens, size_t count, int po
 {
 	struct cuda_engine *e = state;
 	if (count == 1 && logits) {
-		int rc = decode_step_launch(e, tokens[0], position, true, err, err_size);
+		int rc = decode_step_launch(e, tokens[0], position, false, true, err, err_size);
 		if (rc < 0)
 			return -1;
 		if (rc == 0) {
@@ -900,4 +999,7 @@ const struct engine_backend_ops engine_cuda_ops = {
 	.time_comm = cuda_time_comm,
 	.decode_greedy_begin = cuda_decode_greedy_begin,
 	.decode_greedy_end = cuda_decode_greedy_end,
+	.decode_sample_begin = cuda_decode_sample_begin,
+	.decode_sample_end = cuda_decode_sample_end,
+	.set_draw_history = cuda_set_draw_history,
 };
