@@ -295,10 +295,12 @@ extern "C" cudaError_t llmk_attention(const float *q, const float *key_cache, co
 /* ---- decode attention, split over the KV length ------------------------------------
  * Bound by reading the cache: 2 x positions x kv_dim elements per token, once per KV
  * head for its whole group of query heads.  The grid is (KV head, token, split) and
- * fixed for a token count (a captured graph replays it at every position): one decode
- * token takes DECODE_SPLITS splits, each a chunk of at least DECODE_MIN_CHUNK rows read
- * from the position on the device, so that at a short context most splits are empty
- * and return at once, and the combine kernel reads only the splits that had rows.
+ * does not depend on the position (a captured graph replays it at every position):
+ * decode takes as many splits as make one wave of resident blocks on the GPU (at most
+ * DECODE_MAX_SPLITS over the tokens), so that the splits share the context evenly and
+ * none waits for a second wave.  Each split's rows come from the position read on the
+ * device, at least DECODE_MIN_CHUNK of them, so that at a short context most splits are
+ * empty and return at once; the combine kernel reads only the splits that had rows.
  *
  * In a split, a cached row is read by a group of lanes (ROW_LANES), each lane loading
  * EPL consecutive elements in one 16-byte load (8 bytes for e4m3 with a group of 8
@@ -308,8 +310,8 @@ extern "C" cudaError_t llmk_attention(const float *q, const float *key_cache, co
  * are in base 2 (the query is scaled by scale x log2(e)), so every exponential is an
  * exp2f. */
 
-#define DECODE_SPLITS 256
-#define DECODE_MIN_CHUNK 128
+#define DECODE_MAX_SPLITS 256
+#define DECODE_MIN_CHUNK 64
 #define DECODE_MAX_GROUP 8
 #define DECODE_WARPS 4
 #define DECODE_UNROLL 4
@@ -317,25 +319,17 @@ extern "C" cudaError_t llmk_attention(const float *q, const float *key_cache, co
 
 extern "C" size_t llmk_attention_decode_scratch(int heads, int head_dim, int max_tokens)
 {
-	/* per (token, head, split): max, sum, head_dim accumulators; decode tokens share
-	 * DECODE_SPLITS splits (decode_splits), prefill takes one a token */
-	size_t slots = (size_t)heads * (max_tokens > DECODE_SPLITS ? max_tokens : DECODE_SPLITS);
+	/* per (token, head, split): max, sum, head_dim accumulators; decode tokens share at
+	 * most DECODE_MAX_SPLITS splits (decode_splits), prefill takes one a token */
+	size_t slots = (size_t)heads * (max_tokens > DECODE_MAX_SPLITS ? max_tokens : DECODE_MAX_SPLITS);
 	return slots * (head_dim + 2);
 }
 
-/* Splits of each of count tokens: a fixed count for decode (so that eager and graph
- * runs add in the same order), one a token for prefill. */
-static int decode_splits(int count)
+/* Rows of each split of a context of total rows: at least DECODE_MIN_CHUNK (one split:
+ * all of them). */
+__host__ __device__ static inline int split_chunk(int total, int splits)
 {
-	return count > LLMK_DECODE_MAX_TOKENS ? 1 : DECODE_SPLITS / count;
-}
-
-/* Rows of each split of a context of total rows: at least DECODE_MIN_CHUNK (prefill:
- * all of them), a multiple of the rows a block reads a trip (granule). */
-__host__ __device__ static inline int split_chunk(int total, int splits, int granule)
-{
-	int chunk = max((total + splits - 1) / splits, splits == 1 ? total : DECODE_MIN_CHUNK);
-	return (chunk + granule - 1) / granule * granule;
+	return max((total + splits - 1) / splits, splits == 1 ? total : DECODE_MIN_CHUNK);
 }
 
 /* The shape of a split block's loads for cache elements T, head_dim HD and GROUP query
@@ -345,7 +339,8 @@ struct split_layout {
 	static constexpr int EPL = sizeof(T) == 4 ? 4 : sizeof(T) == 2 ? 8 : GROUP <= 4 ? 16 : 8; /* elements a load */
 	static constexpr int ROW_LANES = HD / EPL;                 /* lanes reading one row */
 	static constexpr int ROWS = WARP / ROW_LANES;              /* rows a warp loads at once */
-	static constexpr int TILE_ROWS = ROWS * DECODE_UNROLL;     /* rows a warp takes a trip */
+	static constexpr int UNROLL = DECODE_UNROLL;               /* loads of K and V a lane issues at once */
+	static constexpr int TILE_ROWS = ROWS * UNROLL;            /* rows a warp takes a trip */
 	static constexpr int BLOCK_ROWS = TILE_ROWS * DECODE_WARPS; /* rows a block takes a trip */
 	using bits = typename std::conditional<EPL * sizeof(T) == 16, uint4, uint2>::type;
 	static_assert(ROW_LANES <= WARP && WARP % ROW_LANES == 0, "head_dim does not fit a warp");
@@ -399,11 +394,11 @@ attention_split_kernel(const float *q, const T *__restrict__ key_cache, const T 
 		       float *part_sum, float *part_acc)
 {
 	using L = split_layout<T, HD, GROUP>;
-	constexpr int EPL = L::EPL, U = DECODE_UNROLL;
+	constexpr int EPL = L::EPL, U = L::UNROLL;
 	if (pos_dev)
 		pos0 = *pos_dev;
 	const int kvh = blockIdx.x, t = blockIdx.y, split = blockIdx.z;
-	const int total = pos0 + t + 1, chunk = split_chunk(total, splits, L::BLOCK_ROWS);
+	const int total = pos0 + t + 1, chunk = split_chunk(total, splits);
 	const int begin = split * chunk, end = min(total, begin + chunk);
 	if (begin >= end)
 		return;
@@ -531,16 +526,16 @@ attention_split_kernel(const float *q, const T *__restrict__ key_cache, const T 
  * the stripes summed in a fixed order (the same bits at every run). */
 template <int HD>
 __global__ static void __launch_bounds__(COMBINE_THREADS)
-attention_combine_kernel(int heads, int splits, int granule, int pos0, const int *pos_dev, const float *part_max,
+attention_combine_kernel(int heads, int splits, int pos0, const int *pos_dev, const float *part_max,
 			 const float *part_sum, const float *part_acc, float *out)
 {
 	constexpr int ROW_THREADS_4 = HD / 4, STRIPES = COMBINE_THREADS / ROW_THREADS_4;
-	__shared__ float s_weight[DECODE_SPLITS], s_partial[WARP];
+	__shared__ float s_weight[DECODE_MAX_SPLITS], s_partial[WARP];
 	__shared__ float4 s_stripe[STRIPES][ROW_THREADS_4];
 	if (pos_dev)
 		pos0 = *pos_dev;
 	const int h = blockIdx.x, t = blockIdx.y, total = pos0 + t + 1;
-	const int chunk = split_chunk(total, splits, granule), used = (total + chunk - 1) / chunk;
+	const int chunk = split_chunk(total, splits), used = (total + chunk - 1) / chunk;
 	const size_t base = ((size_t)t * heads + h) * splits;
 	float local_max = -INFINITY;
 	for (int s = threadIdx.x; s < used; s += blockDim.x)
@@ -572,12 +567,37 @@ attention_combine_kernel(int heads, int splits, int granule, int pos0, const int
 	}
 }
 
+/* Splits of each of count tokens: for decode, one wave of the split kernel's resident
+ * blocks on this GPU (a function of the shape alone, so that eager and graph runs add
+ * in the same order), at most DECODE_MAX_SPLITS over the tokens; prefill: one a token,
+ * the tokens themselves fill the GPU. */
+template <typename T, int HD, int GROUP>
+static cudaError_t decode_splits(int kv_heads, int count, int *splits)
+{
+	*splits = 1;
+	if (count > LLMK_DECODE_MAX_TOKENS)
+		return cudaSuccess;
+	int device, sms, per_sm;
+	cudaError_t status = cudaGetDevice(&device);
+	if (status == cudaSuccess)
+		status = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+	if (status == cudaSuccess)
+		status = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, attention_split_kernel<T, HD, GROUP>,
+								       DECODE_WARPS * WARP, 0);
+	if (status == cudaSuccess)
+		*splits = max(1, min(sms * per_sm / (kv_heads * count), DECODE_MAX_SPLITS / count));
+	return status;
+}
+
 template <typename T, int HD, int GROUP>
 static cudaError_t launch_split_group(const float *q, const void *key_cache, const void *value_cache, float *out,
 				      int count, int pos0, const int *pos_dev, int heads, int kv_heads, float scale,
 				      float *scratch, cudaStream_t stream)
 {
-	const int splits = decode_splits(count);
+	int splits;
+	cudaError_t status = decode_splits<T, HD, GROUP>(kv_heads, count, &splits);
+	if (status != cudaSuccess)
+		return status;
 	const size_t slots = (size_t)count * heads * splits;
 	/* the accumulators first: 16-byte aligned for the combine's loads */
 	float *part_acc = scratch, *part_max = scratch + slots * HD, *part_sum = part_max + slots;
@@ -585,11 +605,11 @@ static cudaError_t launch_split_group(const float *q, const void *key_cache, con
 	attention_split_kernel<T, HD, GROUP><<<dim3(kv_heads, count, splits), DECODE_WARPS * WARP, 0, stream>>>(
 		q, (const T *)key_cache, (const T *)value_cache, pos0, pos_dev, heads, kv_heads, score_scale, splits,
 		part_max, part_sum, part_acc);
-	cudaError_t status = cudaGetLastError();
+	status = cudaGetLastError();
 	if (status != cudaSuccess)
 		return status;
 	attention_combine_kernel<HD><<<dim3(heads, count), COMBINE_THREADS, 0, stream>>>(
-		heads, splits, split_layout<T, HD, GROUP>::BLOCK_ROWS, pos0, pos_dev, part_max, part_sum, part_acc, out);
+		heads, splits, pos0, pos_dev, part_max, part_sum, part_acc, out);
 	return cudaGetLastError();
 }
 
@@ -659,8 +679,7 @@ extern "C" cudaError_t llmk_attention_decode_typed(const float *q, const void *k
 {
 	if (count > max_tokens || !decode_shape_supported(heads, kv_heads, head_dim, cache_dtype))
 		return cudaErrorNotSupported;
-	/* decode_splits: the same grid as the captured graph's (the same bits); prefill
-	 * takes one split a token, the tokens themselves fill the GPU */
+	/* decode_splits: the same grid as the captured graph's (the same bits) */
 	return launch_attention_split(q, key_cache, value_cache, cache_dtype, out, count, pos0, NULL, heads, kv_heads,
 				      head_dim, scale, scratch, stream);
 }
