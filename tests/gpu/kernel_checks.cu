@@ -30,8 +30,8 @@
  * the 8B prefill attention next to the split-KV path.
  *   kernel_checks attention [SEED]        runs only the prefill attention's checks and timing,
  *   kernel_checks attention-speed [SEED]  only its timing.
- *   kernel_checks decode-attention [SEED] only the split-KV decode attention's checks
- *                                         and timing (contexts 128 to 131072).
+ *   kernel_checks decode-attention [SEED] only the KV cache and split-KV decode attention's
+ *                                         checks and timing (contexts 128 to 131072).
  * Prints one "ok"/"not ok" line per check and the tables.
  */
 #include <math.h>
@@ -1403,6 +1403,7 @@ int main(int argc, char **argv)
 		check_attention_decode(32, 8, 128, 1, 0);
 		check_attention_decode(32, 8, 128, 3, 4093);
 		check_attention_decode(64, 8, 128, 40, 2000);
+		check_kv_cache();
 		check_attention_split_contexts();
 		double copy = copy_bandwidth();
 		printf("# device-to-device copy: %.0f GB/s (bytes read + written, 2 GiB, median of 10)\n", copy);
