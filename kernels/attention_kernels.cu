@@ -7,6 +7,8 @@
 
 #include "kernel_common.cuh"
 
+#include <type_traits>
+
 /* ---- RoPE: rotate_half pairs (i, i + head_dim/2) ---------------------------------- */
 
 /* One RoPE rotation (rotate_half layout): the pair (a, b) of dimensions i and
@@ -292,40 +294,71 @@ extern "C" cudaError_t llmk_attention(const float *q, const float *key_cache, co
 
 /* ---- decode attention, split over the KV length ------------------------------------
  * Bound by reading the cache: 2 x positions x kv_dim elements per token, once per KV
- * head for its whole group of query heads.  A cached row is read by a group of
- * lanes (ROW_LANES), each lane loading EPL consecutive elements at once: 16 bytes
- * for float32 and bf16, 8 bytes for e4m3 (8 elements, so that the group's queries
- * and accumulators, 2 x 8 x EPL floats a lane, stay in registers); a warp takes
- * 32 / ROW_LANES rows at a time, every load coalesced. */
+ * head for its whole group of query heads.  The grid is (KV head, token, split) and
+ * does not depend on the position (a captured graph replays it at every position):
+ * decode takes as many splits as make one wave of resident blocks on the GPU (at most
+ * DECODE_MAX_SPLITS over the tokens), so that the splits share the context evenly and
+ * none waits for a second wave.  Each split's rows come from the position read on the
+ * device, at least DECODE_MIN_CHUNK of them, so that at a short context most splits are
+ * empty and return at once; the combine kernel reads only the splits that had rows.
+ *
+ * In a split, a cached row is read by a group of lanes (ROW_LANES), each lane loading
+ * EPL consecutive elements in one 16-byte load (8 bytes for e4m3 with a group of 8
+ * query heads, whose queries and accumulators, 2 x 8 x EPL floats a lane, must stay in
+ * registers); a warp loads DECODE_UNROLL rows of K and V a lane before using any, and
+ * keeps one online-softmax state a lane group, rescaled once per tile of rows.  Scores
+ * are in base 2 (the query is scaled by scale x log2(e)), so every exponential is an
+ * exp2f. */
 
-#define DECODE_SPLITS 64
+#define DECODE_MAX_SPLITS 256
+#define DECODE_MIN_CHUNK 64
 #define DECODE_MAX_GROUP 8
 #define DECODE_WARPS 4
+#define DECODE_UNROLL 4
+#define COMBINE_THREADS 512
 
 extern "C" size_t llmk_attention_decode_scratch(int heads, int head_dim, int max_tokens)
 {
-	/* per (token, head, split): max, sum, head_dim accumulators */
-	size_t slots = (size_t)LLMK_DECODE_MAX_TOKENS * heads * DECODE_SPLITS;
-	if ((size_t)max_tokens * heads > slots)
-		slots = (size_t)max_tokens * heads;
+	/* per (token, head, split): max, sum, head_dim accumulators; decode tokens share at
+	 * most DECODE_MAX_SPLITS splits (decode_splits), prefill takes one a token */
+	size_t slots = (size_t)heads * (max_tokens > DECODE_MAX_SPLITS ? max_tokens : DECODE_MAX_SPLITS);
 	return slots * (head_dim + 2);
 }
 
-/* EPL consecutive cache elements as floats, in one load. */
-__device__ static inline void load_row_part(const float *p, float *out)
+/* Rows of each split of a context of total rows: at least DECODE_MIN_CHUNK (one split:
+ * all of them). */
+__host__ __device__ static inline int split_chunk(int total, int splits)
 {
-	float4 v = *(const float4 *)p;
-	out[0] = v.x; out[1] = v.y; out[2] = v.z; out[3] = v.w;
+	return max((total + splits - 1) / splits, splits == 1 ? total : DECODE_MIN_CHUNK);
 }
 
-__device__ static inline void load_row_part(const __nv_bfloat16 *p, float *out)
+/* The shape of a split block's loads for cache elements T, head_dim HD and GROUP query
+ * heads a KV head. */
+template <typename T, int HD, int GROUP>
+struct split_layout {
+	static constexpr int EPL = sizeof(T) == 4 ? 4 : sizeof(T) == 2 ? 8 : GROUP <= 4 ? 16 : 8; /* elements a load */
+	static constexpr int ROW_LANES = HD / EPL;                 /* lanes reading one row */
+	static constexpr int ROWS = WARP / ROW_LANES;              /* rows a warp loads at once */
+	static constexpr int UNROLL = DECODE_UNROLL;               /* loads of K and V a lane issues at once */
+	static constexpr int TILE_ROWS = ROWS * UNROLL;            /* rows a warp takes a trip */
+	static constexpr int BLOCK_ROWS = TILE_ROWS * DECODE_WARPS; /* rows a block takes a trip */
+	using bits = typename std::conditional<EPL * sizeof(T) == 16, uint4, uint2>::type;
+	static_assert(ROW_LANES <= WARP && WARP % ROW_LANES == 0, "head_dim does not fit a warp");
+};
+
+/* EPL cache elements (their bits, as loaded) widened to float. */
+__device__ static inline void widen_part(float, uint4 raw, float *out)
 {
-	bf16x8_to_float(*(const uint4 *)p, out);
+	out[0] = __uint_as_float(raw.x); out[1] = __uint_as_float(raw.y);
+	out[2] = __uint_as_float(raw.z); out[3] = __uint_as_float(raw.w);
 }
 
-__device__ static inline void load_row_part(const __nv_fp8_storage_t *p, float *out)
+__device__ static inline void widen_part(__nv_bfloat16, uint4 raw, float *out) { bf16x8_to_float(raw, out); }
+
+__device__ static inline void widen_part(__nv_fp8_storage_t, uint4 raw, float *out) { e4m3x16_to_float(raw, out); }
+
+__device__ static inline void widen_part(__nv_fp8_storage_t, uint2 raw, float *out)
 {
-	uint2 raw = *(const uint2 *)p;
 	const __nv_fp8x2_storage_t *pairs = (const __nv_fp8x2_storage_t *)&raw;
 #pragma unroll
 	for (int k = 0; k < 4; k++) {
@@ -336,102 +369,149 @@ __device__ static inline void load_row_part(const __nv_fp8_storage_t *p, float *
 	}
 }
 
-template <typename T, int HD>
-__global__ static void __launch_bounds__(DECODE_WARPS * WARP)
-attention_split_kernel(const float *q, const T *key_cache, const T *value_cache, int pos0, const int *pos_dev,
-		       int heads, int kv_heads, float scale, int splits, float *part_max, float *part_sum,
-		       float *part_acc)
+/* Merges a lane's softmax state (max m, sum l, EPL accumulators) with that of the lane
+ * offset away (xor); an empty state (m = -inf) weighs 0. */
+template <int EPL>
+__device__ static inline void merge_with_lane(float &m, float &l, float *acc, int offset)
 {
-	constexpr int EPL = sizeof(T) == 4 ? 4 : 8;      /* elements a lane loads at once */
-	constexpr int ROW_LANES = HD / EPL;              /* lanes reading one row */
-	constexpr int ROWS = WARP / ROW_LANES;           /* rows a warp reads at once */
-	constexpr int SLOTS = DECODE_WARPS * ROWS;       /* independent softmax states a block */
-	static_assert(ROW_LANES <= WARP && WARP % ROW_LANES == 0, "head_dim does not fit a warp");
+	float other_m = __shfl_xor_sync(0xffffffffu, m, offset), other_l = __shfl_xor_sync(0xffffffffu, l, offset);
+	float new_max = fmaxf(m, other_m), base = new_max == -INFINITY ? 0 : new_max;
+	float mine = exp2f(m - base), theirs = exp2f(other_m - base);
+	l = l * mine + other_l * theirs;
+#pragma unroll
+	for (int k = 0; k < EPL; k++)
+		acc[k] = acc[k] * mine + __shfl_xor_sync(0xffffffffu, acc[k], offset) * theirs;
+	m = new_max;
+}
+
+/* One block: the softmax state of the group's query heads over one split's rows of
+ * one KV head, written to part_max (base 2), part_sum and part_acc (unnormalized); a
+ * split with no rows writes nothing.  Reads each of its rows once, for all the group. */
+template <typename T, int HD, int GROUP>
+__global__ static void __launch_bounds__(DECODE_WARPS * WARP)
+attention_split_kernel(const float *q, const T *__restrict__ key_cache, const T *__restrict__ value_cache, int pos0,
+		       const int *pos_dev, int heads, int kv_heads, float score_scale, int splits, float *part_max,
+		       float *part_sum, float *part_acc)
+{
+	using L = split_layout<T, HD, GROUP>;
+	constexpr int EPL = L::EPL, U = L::UNROLL;
 	if (pos_dev)
 		pos0 = *pos_dev;
 	const int kvh = blockIdx.x, t = blockIdx.y, split = blockIdx.z;
-	const int group = heads / kv_heads, kv_dim = kv_heads * HD;
-	const int warp = threadIdx.x / WARP, lane = threadIdx.x % WARP;
-	const int sub = lane / ROW_LANES, dim0 = (lane % ROW_LANES) * EPL, slot = warp * ROWS + sub;
-	const int last = pos0 + t, total = last + 1;
-	const int chunk = (total + splits - 1) / splits;
+	const int total = pos0 + t + 1, chunk = split_chunk(total, splits);
 	const int begin = split * chunk, end = min(total, begin + chunk);
+	if (begin >= end)
+		return;
+	const int group = heads / kv_heads;
+	const size_t kv_dim = (size_t)kv_heads * HD;
+	const int warp = threadIdx.x / WARP, lane = threadIdx.x % WARP;
+	const int sub = lane / L::ROW_LANES, dim0 = (lane % L::ROW_LANES) * EPL;
+	const T *keys = key_cache + kvh * HD + dim0, *values = value_cache + kvh * HD + dim0;
 
-	float qreg[DECODE_MAX_GROUP][EPL], acc[DECODE_MAX_GROUP][EPL], m[DECODE_MAX_GROUP], l[DECODE_MAX_GROUP];
+	float qreg[GROUP][EPL], acc[GROUP][EPL], m[GROUP], l[GROUP];
 #pragma unroll
-	for (int g = 0; g < DECODE_MAX_GROUP; g++) {
+	for (int g = 0; g < GROUP; g++) {
 		m[g] = -INFINITY;
 		l[g] = 0;
 #pragma unroll
 		for (int k = 0; k < EPL; k++) {
 			acc[g][k] = 0;
-			qreg[g][k] = g < group ? q[((size_t)t * heads + kvh * group + g) * HD + dim0 + k] * scale : 0;
+			qreg[g][k] = g < group ? q[((size_t)t * heads + kvh * group + g) * HD + dim0 + k] * score_scale : 0;
 		}
 	}
-	/* every lane runs the same trips (the shuffles need the whole warp); a lane
-	 * group past the end loads nothing and leaves its state alone */
-	for (int j0 = begin + warp * ROWS; j0 < end; j0 += DECODE_WARPS * ROWS) {
-		const int j = j0 + sub;
-		const bool valid = j < end;
-		float kreg[EPL], vreg[EPL];
-		if (valid) {
-			load_row_part(key_cache + (size_t)j * kv_dim + kvh * HD + dim0, kreg);
-			load_row_part(value_cache + (size_t)j * kv_dim + kvh * HD + dim0, vreg);
-		} else {
+	/* every lane runs the same trips (the shuffles need the whole warp); rows past the
+	 * end load nothing and score -inf */
+	for (int tile = begin + warp * L::TILE_ROWS; tile < end; tile += L::BLOCK_ROWS) {
+		typename L::bits kbits[U], vbits[U];
 #pragma unroll
-			for (int k = 0; k < EPL; k++)
-				kreg[k] = vreg[k] = 0;
+		for (int u = 0; u < U; u++) {
+			const int j = tile + u * L::ROWS + sub;
+			kbits[u] = vbits[u] = {};
+			if (j < end) {
+				kbits[u] = *(const typename L::bits *)(keys + (size_t)j * kv_dim);
+				vbits[u] = *(const typename L::bits *)(values + (size_t)j * kv_dim);
+			}
+		}
+		float p[U][GROUP]; /* the scores, then their exponentials */
+#pragma unroll
+		for (int u = 0; u < U; u++) {
+			float kf[EPL];
+			widen_part(T(), kbits[u], kf);
+#pragma unroll
+			for (int g = 0; g < GROUP; g++) {
+				float dot = 0;
+#pragma unroll
+				for (int k = 0; k < EPL; k++)
+					dot += qreg[g][k] * kf[k];
+#pragma unroll
+				for (int offset = L::ROW_LANES / 2; offset > 0; offset /= 2)
+					dot += __shfl_xor_sync(0xffffffffu, dot, offset);
+				p[u][g] = tile + u * L::ROWS + sub < end ? dot : -INFINITY;
+			}
 		}
 #pragma unroll
-		for (int g = 0; g < DECODE_MAX_GROUP; g++) {
-			if (g >= group)
-				break;
-			float dot = 0;
+		for (int g = 0; g < GROUP; g++) {
+			float tile_max = p[0][g];
 #pragma unroll
-			for (int k = 0; k < EPL; k++)
-				dot += qreg[g][k] * kreg[k];
+			for (int u = 1; u < U; u++)
+				tile_max = fmaxf(tile_max, p[u][g]);
+			/* a lane group with no row yet (max still -inf) keeps the empty state */
+			const float new_max = fmaxf(m[g], tile_max), base = new_max == -INFINITY ? 0 : new_max;
+			const float correction = exp2f(m[g] - base);
+			float tile_sum = 0;
 #pragma unroll
-			for (int offset = ROW_LANES / 2; offset > 0; offset /= 2)
-				dot += __shfl_xor_sync(0xffffffffu, dot, offset);
-			if (!valid)
-				continue;
-			float new_max = fmaxf(m[g], dot);
-			float correction = expf(m[g] - new_max), p = expf(dot - new_max);
-			l[g] = l[g] * correction + p;
-#pragma unroll
-			for (int k = 0; k < EPL; k++)
-				acc[g][k] = acc[g][k] * correction + p * vreg[k];
+			for (int u = 0; u < U; u++) {
+				p[u][g] = exp2f(p[u][g] - base);
+				tile_sum += p[u][g];
+			}
+			l[g] = l[g] * correction + tile_sum;
 			m[g] = new_max;
+#pragma unroll
+			for (int k = 0; k < EPL; k++)
+				acc[g][k] *= correction;
+		}
+#pragma unroll
+		for (int u = 0; u < U; u++) {
+			float vf[EPL];
+			widen_part(T(), vbits[u], vf);
+#pragma unroll
+			for (int g = 0; g < GROUP; g++)
+#pragma unroll
+				for (int k = 0; k < EPL; k++)
+					acc[g][k] += p[u][g] * vf[k];
 		}
 	}
-	/* combine the block's softmax states through shared memory */
-	__shared__ float s_max[SLOTS][DECODE_MAX_GROUP], s_sum[SLOTS][DECODE_MAX_GROUP];
-	__shared__ float s_acc[SLOTS][DECODE_MAX_GROUP][HD];
+	/* the warp's lane groups into one state (lanes of sub 0), then the block's warps */
 #pragma unroll
-	for (int g = 0; g < DECODE_MAX_GROUP; g++) {
-		if (g >= group)
-			break;
-		if (dim0 == 0) {
-			s_max[slot][g] = m[g];
-			s_sum[slot][g] = l[g];
+	for (int g = 0; g < GROUP; g++)
+#pragma unroll
+		for (int offset = L::ROW_LANES; offset < WARP; offset *= 2)
+			merge_with_lane<EPL>(m[g], l[g], acc[g], offset);
+	__shared__ float s_max[DECODE_WARPS][GROUP], s_sum[DECODE_WARPS][GROUP];
+	__shared__ float s_acc[DECODE_WARPS][GROUP][HD];
+	if (sub == 0) {
+#pragma unroll
+		for (int g = 0; g < GROUP; g++) {
+			s_max[warp][g] = m[g];
+			s_sum[warp][g] = l[g];
+#pragma unroll
+			for (int k = 0; k < EPL; k++)
+				s_acc[warp][g][dim0 + k] = acc[g][k];
 		}
-#pragma unroll
-		for (int k = 0; k < EPL; k++)
-			s_acc[slot][g][dim0 + k] = acc[g][k];
 	}
 	__syncthreads();
 	for (int idx = threadIdx.x; idx < group * HD; idx += blockDim.x) {
-		int g = idx / HD, d = idx % HD;
+		const int g = idx / HD, d = idx % HD;
 		float block_max = -INFINITY;
-		for (int w = 0; w < SLOTS; w++)
+		for (int w = 0; w < DECODE_WARPS; w++)
 			block_max = fmaxf(block_max, s_max[w][g]);
 		float sum = 0, value = 0;
-		for (int w = 0; w < SLOTS; w++) {
-			float f = s_max[w][g] == -INFINITY ? 0 : expf(s_max[w][g] - block_max);
+		for (int w = 0; w < DECODE_WARPS; w++) {
+			float f = s_max[w][g] == -INFINITY ? 0 : exp2f(s_max[w][g] - block_max);
 			sum += s_sum[w][g] * f;
 			value += s_acc[w][g][d] * f;
 		}
-		size_t out_slot = ((size_t)t * heads + kvh * group + g) * splits + split;
+		const size_t out_slot = ((size_t)t * heads + kvh * group + g) * splits + split;
 		part_acc[out_slot * HD + d] = value;
 		if (d == 0) {
 			part_max[out_slot] = block_max;
@@ -440,69 +520,149 @@ attention_split_kernel(const float *q, const T *key_cache, const T *value_cache,
 	}
 }
 
-__global__ static void attention_combine_kernel(int heads, int head_dim, int splits, const float *part_max,
-						const float *part_sum, const float *part_acc, float *out)
+/* One block a (head, token): merges the splits that had rows (the same split_chunk as
+ * the split kernel, from the same position) into out.  Bound by reading their partial
+ * states (in L2): COMBINE_THREADS / (HD / 4) stripes of splits, 16-byte loads, then
+ * the stripes summed in a fixed order (the same bits at every run). */
+template <int HD>
+__global__ static void __launch_bounds__(COMBINE_THREADS)
+attention_combine_kernel(int heads, int splits, int pos0, const int *pos_dev, const float *part_max,
+			 const float *part_sum, const float *part_acc, float *out)
 {
-	const int h = blockIdx.x, t = blockIdx.y;
+	constexpr int ROW_THREADS_4 = HD / 4, STRIPES = COMBINE_THREADS / ROW_THREADS_4;
+	__shared__ float s_weight[DECODE_MAX_SPLITS], s_partial[WARP];
+	__shared__ float4 s_stripe[STRIPES][ROW_THREADS_4];
+	if (pos_dev)
+		pos0 = *pos_dev;
+	const int h = blockIdx.x, t = blockIdx.y, total = pos0 + t + 1;
+	const int chunk = split_chunk(total, splits), used = (total + chunk - 1) / chunk;
 	const size_t base = ((size_t)t * heads + h) * splits;
-	float global_max = -INFINITY;
-	for (int s = 0; s < splits; s++)
-		global_max = fmaxf(global_max, part_max[base + s]);
-	for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
-		float sum = 0, value = 0;
-		for (int s = 0; s < splits; s++) {
-			float f = part_max[base + s] == -INFINITY ? 0 : expf(part_max[base + s] - global_max);
-			sum += part_sum[base + s] * f;
-			value += part_acc[(base + s) * head_dim + d] * f;
-		}
-		out[((size_t)t * heads + h) * head_dim + d] = value / sum;
+	float local_max = -INFINITY;
+	for (int s = threadIdx.x; s < used; s += blockDim.x)
+		local_max = fmaxf(local_max, part_max[base + s]);
+	const float global_max = block_reduce(local_max, [](float a, float b) { return fmaxf(a, b); }, s_partial);
+	float local_sum = 0;
+	for (int s = threadIdx.x; s < used; s += blockDim.x) {
+		float w = exp2f(part_max[base + s] - global_max);
+		s_weight[s] = w;
+		local_sum += part_sum[base + s] * w;
+	}
+	const float sum = block_reduce(local_sum, [](float a, float b) { return a + b; }, s_partial);
+	const int stripe = threadIdx.x / ROW_THREADS_4, d4 = threadIdx.x % ROW_THREADS_4;
+	float4 value = make_float4(0, 0, 0, 0);
+#pragma unroll 4
+	for (int s = stripe; s < used; s += STRIPES) {
+		const float4 a = *(const float4 *)(part_acc + (base + s) * HD + 4 * d4);
+		const float w = s_weight[s];
+		value.x += a.x * w; value.y += a.y * w; value.z += a.z * w; value.w += a.w * w;
+	}
+	s_stripe[stripe][d4] = value;
+	__syncthreads();
+	if (threadIdx.x < HD) {
+		const int d = threadIdx.x;
+		float total_value = 0;
+		for (int s = 0; s < STRIPES; s++)
+			total_value += ((const float *)s_stripe[s])[d];
+		out[((size_t)t * heads + h) * HD + d] = total_value / sum;
 	}
 }
 
+/* Splits of each of count tokens: for decode, one wave of the split kernel's resident
+ * blocks on this GPU (a function of the shape alone, so that eager and graph runs add
+ * in the same order), at most DECODE_MAX_SPLITS over the tokens; prefill: one a token,
+ * the tokens themselves fill the GPU. */
+template <typename T, int HD, int GROUP>
+static cudaError_t decode_splits(int kv_heads, int count, int *splits)
+{
+	*splits = 1;
+	if (count > LLMK_DECODE_MAX_TOKENS)
+		return cudaSuccess;
+	int device, sms, per_sm;
+	cudaError_t status = cudaGetDevice(&device);
+	if (status == cudaSuccess)
+		status = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+	if (status == cudaSuccess)
+		status = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, attention_split_kernel<T, HD, GROUP>,
+								       DECODE_WARPS * WARP, 0);
+	if (status == cudaSuccess)
+		*splits = max(1, min(sms * per_sm / (kv_heads * count), DECODE_MAX_SPLITS / count));
+	return status;
+}
+
+template <typename T, int HD, int GROUP>
+static cudaError_t launch_split_group(const float *q, const void *key_cache, const void *value_cache, float *out,
+				      int count, int pos0, const int *pos_dev, int heads, int kv_heads, float scale,
+				      float *scratch, cudaStream_t stream)
+{
+	int splits;
+	cudaError_t status = decode_splits<T, HD, GROUP>(kv_heads, count, &splits);
+	if (status != cudaSuccess)
+		return status;
+	const size_t slots = (size_t)count * heads * splits;
+	/* the accumulators first: 16-byte aligned for the combine's loads */
+	float *part_acc = scratch, *part_max = scratch + slots * HD, *part_sum = part_max + slots;
+	const float score_scale = scale * 1.44269504088896341f; /* log2(e): scores in base 2 */
+	attention_split_kernel<T, HD, GROUP><<<dim3(kv_heads, count, splits), DECODE_WARPS * WARP, 0, stream>>>(
+		q, (const T *)key_cache, (const T *)value_cache, pos0, pos_dev, heads, kv_heads, score_scale, splits,
+		part_max, part_sum, part_acc);
+	status = cudaGetLastError();
+	if (status != cudaSuccess)
+		return status;
+	attention_combine_kernel<HD><<<dim3(heads, count), COMBINE_THREADS, 0, stream>>>(
+		heads, splits, pos0, pos_dev, part_max, part_sum, part_acc, out);
+	return cudaGetLastError();
+}
+
+/* The kernels for the group rounded up to 1, 2, 4 or 8 (the extra heads' queries are 0
+ * and their results unwritten). */
+template <typename T, int HD>
+static cudaError_t launch_split_head_dim(const float *q, const void *key_cache, const void *value_cache, float *out,
+					 int count, int pos0, const int *pos_dev, int heads, int kv_heads, float scale,
+					 float *scratch, cudaStream_t stream)
+{
+	const int group = heads / kv_heads;
+	if (group == 1)
+		return launch_split_group<T, HD, 1>(q, key_cache, value_cache, out, count, pos0, pos_dev, heads, kv_heads,
+						    scale, scratch, stream);
+	if (group == 2)
+		return launch_split_group<T, HD, 2>(q, key_cache, value_cache, out, count, pos0, pos_dev, heads, kv_heads,
+						    scale, scratch, stream);
+	if (group <= 4)
+		return launch_split_group<T, HD, 4>(q, key_cache, value_cache, out, count, pos0, pos_dev, heads, kv_heads,
+						    scale, scratch, stream);
+	return launch_split_group<T, HD, 8>(q, key_cache, value_cache, out, count, pos0, pos_dev, heads, kv_heads, scale,
+					    scratch, stream);
+}
+
 template <typename T>
-static void launch_split_kernel(dim3 grid, const float *q, const void *key_cache, const void *value_cache, int pos0,
-				const int *pos_dev, int heads, int kv_heads, int head_dim, float scale, int splits,
-				float *part_max, float *part_sum, float *part_acc, cudaStream_t stream)
+static cudaError_t launch_split_typed(const float *q, const void *key_cache, const void *value_cache, float *out,
+				      int count, int pos0, const int *pos_dev, int heads, int kv_heads, int head_dim,
+				      float scale, float *scratch, cudaStream_t stream)
 {
 	if (head_dim == 128)
-		attention_split_kernel<T, 128><<<grid, DECODE_WARPS * WARP, 0, stream>>>(
-			q, (const T *)key_cache, (const T *)value_cache, pos0, pos_dev, heads, kv_heads, scale, splits,
-			part_max, part_sum, part_acc);
-	else
-		attention_split_kernel<T, 64><<<grid, DECODE_WARPS * WARP, 0, stream>>>(
-			q, (const T *)key_cache, (const T *)value_cache, pos0, pos_dev, heads, kv_heads, scale, splits,
-			part_max, part_sum, part_acc);
+		return launch_split_head_dim<T, 128>(q, key_cache, value_cache, out, count, pos0, pos_dev, heads, kv_heads,
+						     scale, scratch, stream);
+	return launch_split_head_dim<T, 64>(q, key_cache, value_cache, out, count, pos0, pos_dev, heads, kv_heads, scale,
+					    scratch, stream);
 }
 
 static cudaError_t launch_attention_split(const float *q, const void *key_cache, const void *value_cache,
 					  enum llmk_dtype cache_dtype, float *out, int count, int pos0,
 					  const int *pos_dev, int heads, int kv_heads, int head_dim, float scale,
-					  float *scratch, int splits, cudaStream_t stream)
+					  float *scratch, cudaStream_t stream)
 {
-	size_t slots = (size_t)count * heads * splits;
-	float *part_max = scratch, *part_sum = scratch + slots, *part_acc = scratch + 2 * slots;
-	dim3 grid(kv_heads, count, splits);
 	switch (cache_dtype) {
 	case LLMK_F32:
-		launch_split_kernel<float>(grid, q, key_cache, value_cache, pos0, pos_dev, heads, kv_heads, head_dim,
-					   scale, splits, part_max, part_sum, part_acc, stream);
-		break;
+		return launch_split_typed<float>(q, key_cache, value_cache, out, count, pos0, pos_dev, heads, kv_heads,
+						 head_dim, scale, scratch, stream);
 	case LLMK_BF16:
-		launch_split_kernel<__nv_bfloat16>(grid, q, key_cache, value_cache, pos0, pos_dev, heads, kv_heads,
-						   head_dim, scale, splits, part_max, part_sum, part_acc, stream);
-		break;
+		return launch_split_typed<__nv_bfloat16>(q, key_cache, value_cache, out, count, pos0, pos_dev, heads,
+							 kv_heads, head_dim, scale, scratch, stream);
 	case LLMK_E4M3:
-		launch_split_kernel<__nv_fp8_storage_t>(grid, q, key_cache, value_cache, pos0, pos_dev, heads, kv_heads,
-							head_dim, scale, splits, part_max, part_sum, part_acc, stream);
-		break;
+		return launch_split_typed<__nv_fp8_storage_t>(q, key_cache, value_cache, out, count, pos0, pos_dev, heads,
+							      kv_heads, head_dim, scale, scratch, stream);
 	default: return cudaErrorNotSupported;
 	}
-	cudaError_t status = cudaGetLastError();
-	if (status != cudaSuccess)
-		return status;
-	attention_combine_kernel<<<dim3(heads, count), 128, 0, stream>>>(heads, head_dim, splits, part_max, part_sum,
-									   part_acc, out);
-	return cudaGetLastError();
 }
 
 static bool decode_shape_supported(int heads, int kv_heads, int head_dim, enum llmk_dtype cache_dtype)
@@ -519,12 +679,9 @@ extern "C" cudaError_t llmk_attention_decode_typed(const float *q, const void *k
 {
 	if (count > max_tokens || !decode_shape_supported(heads, kv_heads, head_dim, cache_dtype))
 		return cudaErrorNotSupported;
-	/* decode: always DECODE_SPLITS parts (empty ones cost a block each), so that the
-	 * eager path and the captured graph (whose grid cannot change) add in the same
-	 * order; prefill: one split a token, the tokens themselves fill the GPU */
-	int splits = count > LLMK_DECODE_MAX_TOKENS ? 1 : DECODE_SPLITS;
+	/* decode_splits: the same grid as the captured graph's (the same bits) */
 	return launch_attention_split(q, key_cache, value_cache, cache_dtype, out, count, pos0, NULL, heads, kv_heads,
-				      head_dim, scale, scratch, splits, stream);
+				      head_dim, scale, scratch, stream);
 }
 
 extern "C" cudaError_t llmk_attention_decode(const float *q, const float *key_cache, const float *value_cache,
@@ -544,7 +701,7 @@ extern "C" cudaError_t llmk_attention_decode_device_pos_typed(const float *q, co
 	if (count > LLMK_DECODE_MAX_TOKENS || !decode_shape_supported(heads, kv_heads, head_dim, cache_dtype))
 		return cudaErrorNotSupported;
 	return launch_attention_split(q, key_cache, value_cache, cache_dtype, out, count, 0, pos_dev, heads, kv_heads,
-				      head_dim, scale, scratch, DECODE_SPLITS, stream);
+				      head_dim, scale, scratch, stream);
 }
 
 extern "C" cudaError_t llmk_attention_decode_device_pos(const float *q, const float *key_cache,

@@ -178,9 +178,11 @@ cudaError_t llmk_attention_typed(const float *q, const void *key_cache, const vo
 /* The same attention, faster: blocks of (KV head, token, split of the cached positions)
  * read each cached row once for the whole GQA group with coalesced loads and keep an
  * online softmax; a second kernel combines the splits.  A few tokens (decode, count <=
- * LLMK_DECODE_MAX_TOKENS) are split over up to 64 parts of the context so that every
- * SM has work at any length (flash-decoding); more tokens (prefill) take one split
- * each.  Needs head_dim 64 or 128, heads / kv_heads <= 8, count <= max_tokens and
+ * LLMK_DECODE_MAX_TOKENS) are split over one wave of resident blocks (at most 256
+ * splits over the tokens; the grid depends on the shape and the GPU, never on the
+ * position), every split at least 64 rows of the context, so that every SM has work
+ * at long contexts and most splits are empty at short ones (flash-decoding); more
+ * tokens (prefill) take one split each.  Needs head_dim 64 or 128, heads / kv_heads <= 8, count <= max_tokens and
  * scratch of llmk_attention_decode_scratch(heads, head_dim, max_tokens) floats;
  * returns cudaErrorNotSupported otherwise. */
 #define LLMK_DECODE_MAX_TOKENS 8

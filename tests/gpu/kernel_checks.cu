@@ -14,7 +14,9 @@
  *   rounding, and the three attention kernels against float64 attention over the
  *   cache's rounded values (read back), relative error < 1e-5, for decode (1 token,
  *   contexts to 5000, head_dim 64 and 128, GQA groups 1, 4, 8), a few tokens, prefill
- *   shapes, and head_dim 32 (the tiny models) for the first-version kernel;
+ *   shapes, and head_dim 32 (the tiny models) for the first-version kernel; the split-KV
+ *   decode at 4096, 32768 and 131072 positions and at 1 to 300 (mostly empty splits),
+ *   groups 1 to 8, eager and device position bit for bit alike;
  * - llmk_rmsnorm_quantize and llmk_swiglu_quantize bit for bit against llmk_rmsnorm /
  *   llmk_swiglu + llmk_quantize for every scheme, 1 and 37 tokens, widths 4096, 14336;
  * - the one-token GEMV: every block layout, the fused q/k/v and the fused gate/up +
@@ -28,6 +30,8 @@
  * the 8B prefill attention next to the split-KV path.
  *   kernel_checks attention [SEED]        runs only the prefill attention's checks and timing,
  *   kernel_checks attention-speed [SEED]  only its timing.
+ *   kernel_checks decode-attention [SEED] only the KV cache and split-KV decode attention's
+ *                                         checks and timing (contexts 128 to 131072).
  * Prints one "ok"/"not ok" line per check and the tables.
  */
 #include <math.h>
@@ -472,6 +476,99 @@ static void check_kv_cache(void)
 		check_attention_cache(ATT_FIRST, d, 4, 2, 32, 7, 20);        /* the tiny models' shape */
 		check_attention_cache(ATT_FIRST, d, 4, 2, 32, 1, 300);
 		check_attention_cache(ATT_FIRST, d, 32, 8, 128, 5, 700);
+	}
+}
+
+/* One decode token at positions - 1 over a cache of dtype d (random rows stored by
+ * llmk_store_kv_typed_at): llmk_attention_decode_typed and its device-position form
+ * bit for bit alike (they share the split layout), every head written, and the first
+ * and last query head of each KV head against float64 over the cache's rounded values,
+ * relative error < 1e-5.  v has a mean of 0.5 (uniform in [-0.5, 1.5]), so that over a
+ * long context the outputs are not sums that cancel to almost nothing. */
+static void check_attention_split_context(enum llmk_dtype d, int heads, int kv_heads, int head_dim, int positions)
+{
+	const int pos0 = positions - 1, kv_dim = kv_heads * head_dim, group = heads / kv_heads;
+	const size_t qn = (size_t)heads * head_dim, cn = (size_t)positions * kv_dim, es = dtype_size(d);
+	std::vector<float> hq(qn), hk(cn), hv(cn);
+	for (auto &f : hq) f = uniform_in(-1.5f, 1.5f);
+	for (auto &f : hk) f = uniform_in(-2, 2);
+	for (auto &f : hv) f = uniform_in(-0.5f, 1.5f);
+	float *q, *k, *v, *eager, *graph, *scratch; uint8_t *kc, *vc; int *pd;
+	CUDA(cudaMalloc(&q, qn * 4)); CUDA(cudaMalloc(&k, cn * 4)); CUDA(cudaMalloc(&v, cn * 4));
+	CUDA(cudaMalloc(&eager, qn * 4)); CUDA(cudaMalloc(&graph, qn * 4));
+	CUDA(cudaMalloc(&kc, cn * es)); CUDA(cudaMalloc(&vc, cn * es)); CUDA(cudaMalloc(&pd, 4));
+	CUDA(cudaMalloc(&scratch, llmk_attention_decode_scratch(heads, head_dim, 1) * 4));
+	CUDA(cudaMemcpy(q, hq.data(), qn * 4, cudaMemcpyHostToDevice));
+	CUDA(cudaMemcpy(k, hk.data(), cn * 4, cudaMemcpyHostToDevice));
+	CUDA(cudaMemcpy(v, hv.data(), cn * 4, cudaMemcpyHostToDevice));
+	CUDA(cudaMemcpy(pd, &pos0, 4, cudaMemcpyHostToDevice));
+	CUDA(llmk_store_kv_typed_at(k, v, kc, vc, d, kv_dim, positions, 0, 0));
+	CUDA(cudaMemset(eager, 0xff, qn * 4)); CUDA(cudaMemset(graph, 0xff, qn * 4));
+	const float scale = 1.0f / sqrtf((float)head_dim);
+	CUDA(llmk_attention_decode_typed(q, kc, vc, d, eager, 1, pos0, heads, kv_heads, head_dim, scale, scratch, 1, 0));
+	CUDA(llmk_attention_decode_device_pos_typed(q, kc, vc, d, graph, 1, pd, heads, kv_heads, head_dim, scale, scratch,
+						    0));
+	CUDA(cudaDeviceSynchronize());
+	std::vector<uint8_t> gk(cn * es), gv(cn * es);
+	std::vector<float> got(qn), got_graph(qn);
+	CUDA(cudaMemcpy(gk.data(), kc, gk.size(), cudaMemcpyDeviceToHost));
+	CUDA(cudaMemcpy(gv.data(), vc, gv.size(), cudaMemcpyDeviceToHost));
+	CUDA(cudaMemcpy(got.data(), eager, qn * 4, cudaMemcpyDeviceToHost));
+	CUDA(cudaMemcpy(got_graph.data(), graph, qn * 4, cudaMemcpyDeviceToHost));
+	bool written = true;
+	for (float g : got) written = written && isfinite(g);
+	const bool same = memcmp(got.data(), got_graph.data(), qn * 4) == 0;
+	std::vector<double> score(positions), o(head_dim);
+	double num = 0, den = 0;
+	for (int h = 0; h < heads; h++) {
+		if (h % group != 0 && h % group != group - 1)
+			continue;
+		const float *qh = hq.data() + (size_t)h * head_dim;
+		const size_t off = (size_t)(h / group) * head_dim;
+		double mx = -INFINITY, sum = 0;
+		for (int j = 0; j < positions; j++) {
+			double s = 0;
+			for (int i = 0; i < head_dim; i++) s += (double)qh[i] * cache_value(gk, d, (size_t)j * kv_dim + off + i);
+			score[j] = s * scale;
+			mx = std::max(mx, score[j]);
+		}
+		std::fill(o.begin(), o.end(), 0.0);
+		for (int j = 0; j < positions; j++) {
+			double p = exp(score[j] - mx);
+			sum += p;
+			for (int i = 0; i < head_dim; i++) o[i] += p * cache_value(gv, d, (size_t)j * kv_dim + off + i);
+		}
+		for (int i = 0; i < head_dim; i++) {
+			double want = o[i] / sum, g = got[(size_t)h * head_dim + i];
+			num += (g - want) * (g - want); den += want * want;
+		}
+	}
+	char what[240];
+	snprintf(what, sizeof what, "split-KV decode, %s cache, %d/%d heads of %d, 1 token at %d: written, eager and device "
+		 "position bit for bit alike (%s), relative error %.1e < 1e-5", dtype_name(d), heads, kv_heads, head_dim,
+		 pos0, same ? "yes" : "no", sqrt(num / den));
+	check(written && same && sqrt(num / den) < 1e-5, what);
+	cudaFree(q); cudaFree(k); cudaFree(v); cudaFree(eager); cudaFree(graph); cudaFree(kc); cudaFree(vc); cudaFree(pd);
+	cudaFree(scratch);
+}
+
+/* The decode split layout at long contexts (4096, 32768, 131072: fewer KV heads as the
+ * context grows, so that the float64 reference stays quick), GQA groups 1, 2, 4, 8
+ * and head_dim 64, and at short ones where most splits are empty (1, 2, 100, 129, 300). */
+static void check_attention_split_contexts(void)
+{
+	for (enum llmk_dtype d : {LLMK_F32, LLMK_BF16, LLMK_E4M3}) {
+		for (int positions : {4096, 32768, 131072}) {
+			const int kv_heads = positions > 32768 ? 1 : positions > 4096 ? 2 : 8;
+			for (int group : {1, 2, 4, 8})
+				check_attention_split_context(d, kv_heads * group, kv_heads, 128, positions);
+			check_attention_split_context(d, kv_heads * 4, kv_heads, 64, positions);
+		}
+		for (int positions : {1, 2, 100, 129, 300}) {
+			check_attention_split_context(d, 32, 8, 128, positions);
+			check_attention_split_context(d, 8, 8, 64, positions);
+			check_attention_split_context(d, 24, 4, 128, positions); /* group 6: the kernel for 8 */
+		}
 	}
 }
 
@@ -952,6 +1049,14 @@ static void time_attention(enum llmk_dtype d, int context, double copy_gbs, FILE
 	check(us > 0 && cudaGetLastError() == cudaSuccess, gemv_what);
 }
 
+static void time_attention_contexts(double copy_gbs, FILE *table)
+{
+	printf("# decode attention, 1 token, 32/8 heads of 128, per launch (split + combine) inside a CUDA graph:\n");
+	for (int context : {128, 4096, 32768, 131072})
+		for (enum llmk_dtype d : {LLMK_F32, LLMK_BF16, LLMK_E4M3})
+			time_attention(d, context, copy_gbs, table);
+}
+
 /* ---- prefill attention (attention_prefill.cu) ------------------------------------------
  * Inputs: q uniform in [-3, 3) (scores of standard deviation about 2 after the
  * 1/sqrt(head_dim) scale, so the softmax is far from flat), K in [-2, 2), V in [-1, 1),
@@ -1294,6 +1399,18 @@ int main(int argc, char **argv)
 		printf("%d passed, %d failed\n", passed, failed);
 		return failed ? 1 : 0;
 	}
+	if (argc > 1 && strcmp(argv[1], "decode-attention") == 0) {
+		check_attention_decode(32, 8, 128, 1, 0);
+		check_attention_decode(32, 8, 128, 3, 4093);
+		check_attention_decode(64, 8, 128, 40, 2000);
+		check_kv_cache();
+		check_attention_split_contexts();
+		double copy = copy_bandwidth();
+		printf("# device-to-device copy: %.0f GB/s (bytes read + written, 2 GiB, median of 10)\n", copy);
+		time_attention_contexts(copy, stdout);
+		printf("%d passed, %d failed\n", passed, failed);
+		return failed ? 1 : 0;
+	}
 	FILE *table = fopen(argc > 1 ? argv[1] : "gemv_timings.tsv", "w");
 	if (!table) { printf("not ok - open the timings table\n"); return 1; }
 	const enum llmk_dtype dtypes[] = {LLMK_BF16, LLMK_E4M3, LLMK_I8};
@@ -1315,6 +1432,7 @@ int main(int argc, char **argv)
 	check_attention_decode(32, 8, 128, 64, 0);    /* prefill: one split a token */
 	check_attention_decode(64, 8, 128, 40, 2000);
 	check_kv_cache();
+	check_attention_split_contexts();
 	check_argmax();
 	attention_prefill_checks();
 	check_fused_quantizers();
@@ -1359,10 +1477,7 @@ int main(int argc, char **argv)
 		time_fused(dtypes[d], 4096, 4096, 1024, 14336, "8B", copy, table);
 		time_fused(dtypes[d], 8192, 8192, 1024, 28672, "70B", copy, table);
 	}
-	printf("# decode attention, 1 token, 32/8 heads of 128, per launch (split + combine) inside a CUDA graph:\n");
-	for (int context : {4096, 32768})
-		for (enum llmk_dtype d : {LLMK_F32, LLMK_BF16, LLMK_E4M3})
-			time_attention(d, context, copy, table);
+	time_attention_contexts(copy, table);
 	fclose(table);
 	llmk_gemm_free(gemm);
 	printf("%d passed, %d failed\n", passed, failed);
