@@ -34,6 +34,7 @@
 #include "model_path.h"
 #include "modes.h"
 #include "numerics.h"
+#include "chat_session.h"
 #include "sampler.h"
 
 #ifdef HAVE_CUDA
@@ -95,14 +96,8 @@ static int decode_one(struct engine *engine, const struct sampler_settings *samp
 	if (sampling->temperature == 0)
 		return engine_decode_greedy(engine, *token, token, err, err_size);
 	if (engine_draws_on_device(engine)) {
-		struct engine_draw draw = {
-			.temperature = sampling->temperature,
-			.top_p = sampling->top_p,
-			.min_p = sampling->min_p,
-			.repeat_penalty = sampling->repeat_penalty,
-			.top_k = sampling->top_k,
-			.uniform = sampler_uniform(sampler),
-		};
+		struct engine_draw draw;
+		chat_engine_draw(sampling, sampler, &draw);
 		if (engine_decode_sample_begin(engine, *token, &draw, err, err_size) != 0)
 			return -1;
 		return engine_decode_sample_end(engine, token, err, err_size);

@@ -288,10 +288,9 @@ static int show_token(struct chat_session *s, struct bpe_stream *stream, int32_t
 	return show_text(answer, text, length, on_text, user_data, err, err_size);
 }
 
-/* A device draw with the sampler's settings and its next number. */
-static struct engine_draw draw_with(const struct sampler_settings *sampling, struct sampler *sampler)
+void chat_engine_draw(const struct sampler_settings *sampling, struct sampler *sampler, struct engine_draw *draw)
 {
-	return (struct engine_draw){
+	*draw = (struct engine_draw){
 		.temperature = sampling->temperature,
 		.top_p = sampling->top_p,
 		.min_p = sampling->min_p,
@@ -308,7 +307,8 @@ static int begin_step(struct chat_session *s, bool greedy, const struct sampler_
 {
 	if (greedy)
 		return engine_decode_greedy_begin(s->engine, token, err, err_size);
-	struct engine_draw draw = draw_with(sampling, sampler);
+	struct engine_draw draw;
+	chat_engine_draw(sampling, sampler, &draw);
 	return engine_decode_sample_begin(s->engine, token, &draw, err, err_size);
 }
 
