@@ -384,26 +384,15 @@ static int environment_fail_rank(struct engine_test_hooks *hooks, char *err, siz
 	return 0;
 }
 
-/* $LLMCHAT_CUDA_GRAPH: 0 decodes without a CUDA graph; 1, unset or empty with one. */
-static int environment_cuda_graph(struct engine_test_hooks *hooks, char *err, size_t err_size)
+/* A switch in the environment, on by default: $name 0 sets *off; 1, unset or empty
+ * leaves it false; anything else is an error naming the variable. */
+static int environment_switch(const char *name, bool *off, char *err, size_t err_size)
 {
-	const char *text = getenv("LLMCHAT_CUDA_GRAPH");
-	hooks->eager_decode = text && strcmp(text, "0") == 0;
+	const char *text = getenv(name);
+	*off = text && strcmp(text, "0") == 0;
 	if (!text || !text[0] || strcmp(text, "0") == 0 || strcmp(text, "1") == 0)
 		return 0;
-	snprintf(err, err_size, "$LLMCHAT_CUDA_GRAPH: expected 0 or 1, got '%s'", text);
-	return -1;
-}
-
-/* $LLMCHAT_GPU_SAMPLING: 0 samples on the host over copied logits, as before the GPU
- * drew tokens itself; 1, unset or empty lets the GPU draw. */
-static int environment_gpu_sampling(struct engine_test_hooks *hooks, char *err, size_t err_size)
-{
-	const char *text = getenv("LLMCHAT_GPU_SAMPLING");
-	hooks->host_sampling = text && strcmp(text, "0") == 0;
-	if (!text || !text[0] || strcmp(text, "0") == 0 || strcmp(text, "1") == 0)
-		return 0;
-	snprintf(err, err_size, "$LLMCHAT_GPU_SAMPLING: expected 0 or 1, got '%s'", text);
+	snprintf(err, err_size, "$%s: expected 0 or 1, got '%s'", name, text);
 	return -1;
 }
 
@@ -413,7 +402,9 @@ int options_read_environment(struct options *opts, char *err, size_t err_size)
 		return -1;
 	if (environment_fail_rank(&opts->engine_test_hooks, err, err_size) != 0)
 		return -1;
-	if (environment_gpu_sampling(&opts->engine_test_hooks, err, err_size) != 0)
+	/* LLMCHAT_GPU_SAMPLING=0: sampled tokens are drawn on the host, over copied logits;
+	 * LLMCHAT_CUDA_GRAPH=0: CUDA decodes without a graph */
+	if (environment_switch("LLMCHAT_GPU_SAMPLING", &opts->engine_test_hooks.host_sampling, err, err_size) != 0)
 		return -1;
-	return environment_cuda_graph(&opts->engine_test_hooks, err, err_size);
+	return environment_switch("LLMCHAT_CUDA_GRAPH", &opts->engine_test_hooks.eager_decode, err, err_size);
 }
