@@ -139,15 +139,15 @@ size_t chat_session_left_out(const struct chat_session *session);
  * with a message when it cannot be rendered. */
 int chat_session_count_tokens(struct chat_session *session, char *err, size_t err_size);
 
-/* Tokens the conversation fills in the context (the engine's cache), and the
- * context's length.  context_used may be called from another thread while ask
- * runs (a status line): it then grows to the prompt's length once the prompt is
- * read, and by one a token after that. */
 /* A draw on the engine's device (engine_decode_sample_begin) with the settings of
  * sampling and the sampler's next number: what an answer's steps after the first
  * ask for when the engine draws itself. */
 void chat_engine_draw(const struct sampler_settings *sampling, struct sampler *sampler, struct engine_draw *draw);
 
+/* Tokens the conversation fills in the context (the engine's cache), and the
+ * context's length.  context_used may be called from another thread while ask
+ * runs (a status line): it then grows to the prompt's length once the prompt is
+ * read, and by one a token after that. */
 int chat_session_context_used(const struct chat_session *session);
 int chat_session_context_length(const struct chat_session *session);
 

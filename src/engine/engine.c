@@ -416,11 +416,24 @@ static int forward_ranks(struct engine *e, const struct forward_call *call, char
 	return -1;
 }
 
+/* Every token is an id of the vocabulary. */
+static int check_token_ids(const struct engine *engine, const int32_t *tokens, size_t count, char *err,
+			   size_t err_size)
+{
+	const int vocab = engine->model->config.vocab_size;
+	for (size_t i = 0; i < count; i++) {
+		if (tokens[i] < 0 || tokens[i] >= vocab) {
+			snprintf(err, err_size, "token id %d is outside the vocabulary (0..%d)", (int)tokens[i], vocab - 1);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* What every step checks before the cache changes: the engine runs (no failed rank,
  * no greedy step left open), the tokens fit the context and are ids of the vocabulary. */
 static int check_step(const struct engine *engine, const int32_t *tokens, size_t count, char *err, size_t err_size)
 {
-	const int vocab = engine->model->config.vocab_size;
 	if (engine->broken) {
 		snprintf(err, err_size, "%s", engine->failure);
 		return -1;
@@ -438,13 +451,7 @@ static int check_step(const struct engine *engine, const int32_t *tokens, size_t
 			 count, engine->position, engine->context_length);
 		return -1;
 	}
-	for (size_t i = 0; i < count; i++) {
-		if (tokens[i] < 0 || tokens[i] >= vocab) {
-			snprintf(err, err_size, "token id %d is outside the vocabulary (0..%d)", (int)tokens[i], vocab - 1);
-			return -1;
-		}
-	}
-	return 0;
+	return check_token_ids(engine, tokens, count, err, err_size);
 }
 
 /* Whether f is neither NaN nor infinite, by its exponent bits (all ones for both). */
@@ -631,12 +638,8 @@ int engine_set_draw_history(struct engine *engine, const int32_t *tokens, size_t
 		snprintf(err, err_size, "engine_set_draw_history: this engine does not draw on its device");
 		return -1;
 	}
-	const int vocab = engine->model->config.vocab_size;
-	for (size_t i = 0; i < count; i++)
-		if (tokens[i] < 0 || tokens[i] >= vocab) {
-			snprintf(err, err_size, "token id %d is outside the vocabulary (0..%d)", (int)tokens[i], vocab - 1);
-			return -1;
-		}
+	if (check_token_ids(engine, tokens, count, err, err_size) != 0)
+		return -1;
 	struct rank_slot *slot = &engine->slots[0];
 	if (engine->ops->set_draw_history(slot->state, tokens, count, slot->err, sizeof slot->err) != 0) {
 		snprintf(err, err_size, "%s", slot->err);
