@@ -521,13 +521,13 @@ attention_split_kernel(const float *q, const T *__restrict__ key_cache, const T 
 }
 
 /* One block a (head, token): merges the splits that had rows (the same split_chunk as
- * the split kernel, from the same position) into out.  Bound by reading their partial
+ * the split kernel, from the same position) into out, and quantized into outq.  Bound by reading their partial
  * states (in L2): COMBINE_THREADS / (HD / 4) stripes of splits, 16-byte loads, then
  * the stripes summed in a fixed order (the same bits at every run). */
 template <int HD>
 __global__ static void __launch_bounds__(COMBINE_THREADS)
 attention_combine_kernel(int heads, int splits, int pos0, const int *pos_dev, const float *part_max,
-			 const float *part_sum, const float *part_acc, float *out)
+			 const float *part_sum, const float *part_acc, float *out, struct llmk_static_quant outq)
 {
 	constexpr int ROW_THREADS_4 = HD / 4, STRIPES = COMBINE_THREADS / ROW_THREADS_4;
 	__shared__ float s_weight[DECODE_MAX_SPLITS], s_partial[WARP];
@@ -563,7 +563,10 @@ attention_combine_kernel(int heads, int splits, int pos0, const int *pos_dev, co
 		float total_value = 0;
 		for (int s = 0; s < STRIPES; s++)
 			total_value += ((const float *)s_stripe[s])[d];
-		out[((size_t)t * heads + h) * HD + d] = total_value / sum;
+		const float value_out = total_value / sum;
+		out[((size_t)t * heads + h) * HD + d] = value_out;
+		if (outq.quant != LLMK_QUANT_NONE)
+			static_quant_store(outq, heads * HD, t, h * HD + d, value_out);
 	}
 }
 
@@ -589,78 +592,73 @@ static cudaError_t decode_splits(int kv_heads, int count, int *splits)
 	return status;
 }
 
+/* One decode attention launch's arguments, as the public functions take them. */
+struct split_args {
+	const float *q;
+	const void *key_cache, *value_cache;
+	float *out;
+	int count, pos0;
+	const int *pos_dev;  /* the position on the device (graph replay), or NULL: pos0 */
+	int heads, kv_heads, head_dim;
+	float scale;
+	float *scratch;
+	struct llmk_static_quant outq; /* quant LLMK_QUANT_NONE: none */
+};
+
 template <typename T, int HD, int GROUP>
-static cudaError_t launch_split_group(const float *q, const void *key_cache, const void *value_cache, float *out,
-				      int count, int pos0, const int *pos_dev, int heads, int kv_heads, float scale,
-				      float *scratch, cudaStream_t stream)
+static cudaError_t launch_split_group(const struct split_args &a, cudaStream_t stream)
 {
 	int splits;
-	cudaError_t status = decode_splits<T, HD, GROUP>(kv_heads, count, &splits);
+	cudaError_t status = decode_splits<T, HD, GROUP>(a.kv_heads, a.count, &splits);
 	if (status != cudaSuccess)
 		return status;
-	const size_t slots = (size_t)count * heads * splits;
+	const size_t slots = (size_t)a.count * a.heads * splits;
 	/* the accumulators first: 16-byte aligned for the combine's loads */
-	float *part_acc = scratch, *part_max = scratch + slots * HD, *part_sum = part_max + slots;
-	const float score_scale = scale * 1.44269504088896341f; /* log2(e): scores in base 2 */
-	attention_split_kernel<T, HD, GROUP><<<dim3(kv_heads, count, splits), DECODE_WARPS * WARP, 0, stream>>>(
-		q, (const T *)key_cache, (const T *)value_cache, pos0, pos_dev, heads, kv_heads, score_scale, splits,
-		part_max, part_sum, part_acc);
+	float *part_acc = a.scratch, *part_max = a.scratch + slots * HD, *part_sum = part_max + slots;
+	const float score_scale = a.scale * 1.44269504088896341f; /* log2(e): scores in base 2 */
+	attention_split_kernel<T, HD, GROUP><<<dim3(a.kv_heads, a.count, splits), DECODE_WARPS * WARP, 0, stream>>>(
+		a.q, (const T *)a.key_cache, (const T *)a.value_cache, a.pos0, a.pos_dev, a.heads, a.kv_heads,
+		score_scale, splits, part_max, part_sum, part_acc);
 	status = cudaGetLastError();
 	if (status != cudaSuccess)
 		return status;
-	attention_combine_kernel<HD><<<dim3(heads, count), COMBINE_THREADS, 0, stream>>>(
-		heads, splits, pos0, pos_dev, part_max, part_sum, part_acc, out);
+	attention_combine_kernel<HD><<<dim3(a.heads, a.count), COMBINE_THREADS, 0, stream>>>(
+		a.heads, splits, a.pos0, a.pos_dev, part_max, part_sum, part_acc, a.out, a.outq);
 	return cudaGetLastError();
 }
 
 /* The kernels for the group rounded up to 1, 2, 4 or 8 (the extra heads' queries are 0
  * and their results unwritten). */
 template <typename T, int HD>
-static cudaError_t launch_split_head_dim(const float *q, const void *key_cache, const void *value_cache, float *out,
-					 int count, int pos0, const int *pos_dev, int heads, int kv_heads, float scale,
-					 float *scratch, cudaStream_t stream)
+static cudaError_t launch_split_head_dim(const struct split_args &a, cudaStream_t stream)
 {
-	const int group = heads / kv_heads;
+	const int group = a.heads / a.kv_heads;
 	if (group == 1)
-		return launch_split_group<T, HD, 1>(q, key_cache, value_cache, out, count, pos0, pos_dev, heads, kv_heads,
-						    scale, scratch, stream);
+		return launch_split_group<T, HD, 1>(a, stream);
 	if (group == 2)
-		return launch_split_group<T, HD, 2>(q, key_cache, value_cache, out, count, pos0, pos_dev, heads, kv_heads,
-						    scale, scratch, stream);
+		return launch_split_group<T, HD, 2>(a, stream);
 	if (group <= 4)
-		return launch_split_group<T, HD, 4>(q, key_cache, value_cache, out, count, pos0, pos_dev, heads, kv_heads,
-						    scale, scratch, stream);
-	return launch_split_group<T, HD, 8>(q, key_cache, value_cache, out, count, pos0, pos_dev, heads, kv_heads, scale,
-					    scratch, stream);
+		return launch_split_group<T, HD, 4>(a, stream);
+	return launch_split_group<T, HD, 8>(a, stream);
 }
 
 template <typename T>
-static cudaError_t launch_split_typed(const float *q, const void *key_cache, const void *value_cache, float *out,
-				      int count, int pos0, const int *pos_dev, int heads, int kv_heads, int head_dim,
-				      float scale, float *scratch, cudaStream_t stream)
+static cudaError_t launch_split_typed(const struct split_args &a, cudaStream_t stream)
 {
-	if (head_dim == 128)
-		return launch_split_head_dim<T, 128>(q, key_cache, value_cache, out, count, pos0, pos_dev, heads, kv_heads,
-						     scale, scratch, stream);
-	return launch_split_head_dim<T, 64>(q, key_cache, value_cache, out, count, pos0, pos_dev, heads, kv_heads, scale,
-					    scratch, stream);
+	if (a.head_dim == 128)
+		return launch_split_head_dim<T, 128>(a, stream);
+	return launch_split_head_dim<T, 64>(a, stream);
 }
 
-static cudaError_t launch_attention_split(const float *q, const void *key_cache, const void *value_cache,
-					  enum llmk_dtype cache_dtype, float *out, int count, int pos0,
-					  const int *pos_dev, int heads, int kv_heads, int head_dim, float scale,
-					  float *scratch, cudaStream_t stream)
+static cudaError_t launch_attention_split(const struct split_args &a, enum llmk_dtype cache_dtype, cudaStream_t stream)
 {
+	if (a.outq.quant != LLMK_QUANT_NONE && a.outq.quant != LLMK_QUANT_FP8_STATIC &&
+	    a.outq.quant != LLMK_QUANT_INT8_STATIC)
+		return cudaErrorInvalidValue;
 	switch (cache_dtype) {
-	case LLMK_F32:
-		return launch_split_typed<float>(q, key_cache, value_cache, out, count, pos0, pos_dev, heads, kv_heads,
-						 head_dim, scale, scratch, stream);
-	case LLMK_BF16:
-		return launch_split_typed<__nv_bfloat16>(q, key_cache, value_cache, out, count, pos0, pos_dev, heads,
-							 kv_heads, head_dim, scale, scratch, stream);
-	case LLMK_E4M3:
-		return launch_split_typed<__nv_fp8_storage_t>(q, key_cache, value_cache, out, count, pos0, pos_dev, heads,
-							      kv_heads, head_dim, scale, scratch, stream);
+	case LLMK_F32: return launch_split_typed<float>(a, stream);
+	case LLMK_BF16: return launch_split_typed<__nv_bfloat16>(a, stream);
+	case LLMK_E4M3: return launch_split_typed<__nv_fp8_storage_t>(a, stream);
 	default: return cudaErrorNotSupported;
 	}
 }
@@ -680,8 +678,9 @@ extern "C" cudaError_t llmk_attention_decode_typed(const float *q, const void *k
 	if (count > max_tokens || !decode_shape_supported(heads, kv_heads, head_dim, cache_dtype))
 		return cudaErrorNotSupported;
 	/* decode_splits: the same grid as the captured graph's (the same bits) */
-	return launch_attention_split(q, key_cache, value_cache, cache_dtype, out, count, pos0, NULL, heads, kv_heads,
-				      head_dim, scale, scratch, stream);
+	const struct split_args a = {q, key_cache, value_cache, out, count, pos0, NULL, heads, kv_heads, head_dim,
+				     scale, scratch, {LLMK_QUANT_NONE, 0, NULL, NULL}};
+	return launch_attention_split(a, cache_dtype, stream);
 }
 
 extern "C" cudaError_t llmk_attention_decode(const float *q, const float *key_cache, const float *value_cache,
@@ -696,12 +695,15 @@ extern "C" cudaError_t llmk_attention_decode_device_pos_typed(const float *q, co
 							      const void *value_cache, enum llmk_dtype cache_dtype,
 							      float *out, int count, const int *pos_dev, int heads,
 							      int kv_heads, int head_dim, float scale, float *scratch,
-							      cudaStream_t stream)
+							      const struct llmk_static_quant *outq, cudaStream_t stream)
 {
 	if (count > LLMK_DECODE_MAX_TOKENS || !decode_shape_supported(heads, kv_heads, head_dim, cache_dtype))
 		return cudaErrorNotSupported;
-	return launch_attention_split(q, key_cache, value_cache, cache_dtype, out, count, 0, pos_dev, heads, kv_heads,
-				      head_dim, scale, scratch, stream);
+	struct split_args a = {q, key_cache, value_cache, out, count, 0, pos_dev, heads, kv_heads, head_dim,
+			       scale, scratch, {LLMK_QUANT_NONE, 0, NULL, NULL}};
+	if (outq)
+		a.outq = *outq;
+	return launch_attention_split(a, cache_dtype, stream);
 }
 
 extern "C" cudaError_t llmk_attention_decode_device_pos(const float *q, const float *key_cache,
@@ -710,5 +712,5 @@ extern "C" cudaError_t llmk_attention_decode_device_pos(const float *q, const fl
 							float scale, float *scratch, cudaStream_t stream)
 {
 	return llmk_attention_decode_device_pos_typed(q, key_cache, value_cache, LLMK_F32, out, count, pos_dev, heads,
-						      kv_heads, head_dim, scale, scratch, stream);
+						      kv_heads, head_dim, scale, scratch, NULL, stream);
 }

@@ -94,4 +94,54 @@ __device__ static inline void e4m3x16_to_float(uint4 raw, float *out)
 	}
 }
 
+/* ---- activation quantization, shared so that every kernel that quantizes (llmk_quantize,
+ * the fused norm and SwiGLU forms, the static outputs of llmk_static_quant) gives the
+ * same bits. */
+
+/* The token's scale s (written to scales) and the factor its values are multiplied by. */
+__device__ static inline void quantize_scale(float max_abs, enum llmk_quant quant, float static_scale, float *s,
+					     float *inv)
+{
+	switch (quant) {
+	case LLMK_QUANT_FP8_DYNAMIC: {
+		/* vLLM floors a dynamic FP8 scale at 1/(448*512); a zero row stays 0 */
+		float floor_scale = 1.0f / (E4M3_MAX * 512.0f);
+		*s = max_abs == 0 ? 0 : fmaxf(max_abs / E4M3_MAX, floor_scale);
+		break;
+	}
+	case LLMK_QUANT_INT8_DYNAMIC: *s = max_abs / 127.0f; break;
+	default: *s = static_scale; break;
+	}
+	*inv = *s == 0 ? 0 : (quant == LLMK_QUANT_INT8_DYNAMIC ? 127.0f / max_abs : 1.0f / *s);
+}
+
+/* One value times inv, rounded to e4m3 (saturating) or int8 (half to even, clamped). */
+__device__ static inline uint8_t quantize_value(float x, float inv, bool fp8)
+{
+	float v = x * inv;
+	if (fp8) {
+		v = fminf(fmaxf(v, -E4M3_MAX), E4M3_MAX);
+		return __nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3);
+	}
+	float r = rintf(v); /* round half to even */
+	r = fminf(fmaxf(r, -128.0f), 127.0f);
+	return (uint8_t)(int8_t)r;
+}
+
+__device__ static inline bool quant_is_fp8(enum llmk_quant quant)
+{
+	return quant == LLMK_QUANT_FP8_STATIC || quant == LLMK_QUANT_FP8_DYNAMIC;
+}
+
+/* Value i of token t (of n a token) into a llmk_static_quant output, and the token's
+ * scale with value 0: as llmk_quantize writes them for the same static scheme. */
+__device__ static inline void static_quant_store(const struct llmk_static_quant &q, int n, int t, int i, float v)
+{
+	float s, inv;
+	quantize_scale(0, q.quant, q.scale, &s, &inv);
+	((uint8_t *)q.xq)[(size_t)t * n + i] = quantize_value(v, inv, quant_is_fp8(q.quant));
+	if (i == 0)
+		q.scales[t] = s;
+}
+
 #endif

@@ -89,41 +89,6 @@ extern "C" cudaError_t llmk_add(float *x, const float *y, size_t n, cudaStream_t
  * The scale and the rounding are shared device functions, so that the fused
  * norm/SwiGLU + quantize kernels below give llmk_quantize's bits exactly. */
 
-/* The token's scale s (written to scales) and the factor its values are multiplied by. */
-__device__ static inline void quantize_scale(float max_abs, enum llmk_quant quant, float static_scale, float *s,
-					     float *inv)
-{
-	switch (quant) {
-	case LLMK_QUANT_FP8_DYNAMIC: {
-		/* vLLM floors a dynamic FP8 scale at 1/(448*512); a zero row stays 0 */
-		float floor_scale = 1.0f / (E4M3_MAX * 512.0f);
-		*s = max_abs == 0 ? 0 : fmaxf(max_abs / E4M3_MAX, floor_scale);
-		break;
-	}
-	case LLMK_QUANT_INT8_DYNAMIC: *s = max_abs / 127.0f; break;
-	default: *s = static_scale; break;
-	}
-	*inv = *s == 0 ? 0 : (quant == LLMK_QUANT_INT8_DYNAMIC ? 127.0f / max_abs : 1.0f / *s);
-}
-
-/* One value times inv, rounded to e4m3 (saturating) or int8 (half to even, clamped). */
-__device__ static inline uint8_t quantize_value(float x, float inv, bool fp8)
-{
-	float v = x * inv;
-	if (fp8) {
-		v = fminf(fmaxf(v, -E4M3_MAX), E4M3_MAX);
-		return __nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3);
-	}
-	float r = rintf(v); /* round half to even */
-	r = fminf(fmaxf(r, -128.0f), 127.0f);
-	return (uint8_t)(int8_t)r;
-}
-
-__device__ static inline bool quant_is_fp8(enum llmk_quant quant)
-{
-	return quant == LLMK_QUANT_FP8_STATIC || quant == LLMK_QUANT_FP8_DYNAMIC;
-}
-
 __global__ static void quantize_kernel(const float *x, int n, enum llmk_quant quant, float static_scale,
 				       uint8_t *xq, float *scales)
 {
@@ -591,7 +556,7 @@ gemv_split_kernel(struct gemv_job job, int cols, const float *x, const uint8_t *
 template <enum llmk_dtype WD, int RB>
 __global__ static void __launch_bounds__(GEMV_THREADS)
 gemv_swiglu_kernel(struct gemv_matrix gate, struct gemv_matrix up, int cols, const float *x, const uint8_t *xq,
-		   const float *x_scales, float *y)
+		   const float *x_scales, float *y, struct llmk_static_quant yq)
 {
 	allow_next_kernel();
 	const int r0 = blockIdx.x * RB;
@@ -614,9 +579,13 @@ gemv_swiglu_kernel(struct gemv_matrix gate, struct gemv_matrix up, int cols, con
 	if (k >= RB && k < 2 * RB && r0 + k - RB < up.rows)
 		up_value[k - RB] = gemv_scaled<WD>(fsum, isum, up.scale, up.scale_count, r0 + k - RB, x_scales);
 	__syncthreads();
-	if (k < RB && r0 + k < gate.rows)
-		y[r0 + k] = silu_times(gemv_scaled<WD>(fsum, isum, gate.scale, gate.scale_count, r0 + k, x_scales),
-				       up_value[k]);
+	if (k < RB && r0 + k < gate.rows) {
+		const float v = silu_times(gemv_scaled<WD>(fsum, isum, gate.scale, gate.scale_count, r0 + k, x_scales),
+					   up_value[k]);
+		y[r0 + k] = v;
+		if (yq.quant != LLMK_QUANT_NONE)
+			static_quant_store(yq, gate.rows, 0, r0 + k, v);
+	}
 }
 
 /* Launches kernel, with programmatic dependent launch when pdl is set (it may then
@@ -723,32 +692,37 @@ extern "C" cudaError_t llmk_gemv_multi(const struct llmk_gemv_matrix *matrices, 
 template <enum llmk_dtype WD>
 static cudaError_t launch_gemv_swiglu(const struct gemv_matrix &gate, const struct gemv_matrix &up, int rows_per_block,
 				      int cols, const float *x, const uint8_t *xq, const float *x_scales, float *y,
-				      cudaStream_t stream)
+				      const struct llmk_static_quant &yq, cudaStream_t stream)
 {
 	dim3 grid((gate.rows + rows_per_block - 1) / rows_per_block), block(GEMV_THREADS);
 	if (rows_per_block == 2)
 		return launch_maybe_pdl(gemv_swiglu_kernel<WD, 2>, grid, block, true, stream, gate, up, cols, x, xq,
-					x_scales, y);
+					x_scales, y, yq);
 	return launch_maybe_pdl(gemv_swiglu_kernel<WD, 1>, grid, block, true, stream, gate, up, cols, x, xq, x_scales,
-				y);
+				y, yq);
 }
 
 extern "C" cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, const struct llmk_gemv_matrix *up,
 					enum llmk_dtype wdtype, int cols, const float *x, const void *xq,
-					const float *x_scales, float *y, cudaStream_t stream)
+					const float *x_scales, float *y, const struct llmk_static_quant *yq,
+					cudaStream_t stream)
 {
 	if (gate->rows != up->rows || gate->rows <= 0 || !gemv_aligned(wdtype, cols, gate->weight, x, xq) ||
 	    !gemv_aligned(wdtype, cols, up->weight, x, xq))
 		return cudaErrorNotSupported;
+	const struct llmk_static_quant none = {LLMK_QUANT_NONE, 0, NULL, NULL}, out_quant = yq ? *yq : none;
+	if (out_quant.quant != LLMK_QUANT_NONE && out_quant.quant != LLMK_QUANT_FP8_STATIC &&
+	    out_quant.quant != LLMK_QUANT_INT8_STATIC)
+		return cudaErrorInvalidValue;
 	struct gemv_matrix g = {gate->weight, gate->weight_scale, gate->weight_scale_count, gate->rows, NULL};
 	struct gemv_matrix u = {up->weight, up->weight_scale, up->weight_scale_count, up->rows, NULL};
 	/* a block loads rows of both matrices: half the rows of a plain GEMV's block */
 	int rb = GEMV_AUTO_ROWS / 2;
 	const uint8_t *q = (const uint8_t *)xq;
 	switch (wdtype) {
-	case LLMK_E4M3: return launch_gemv_swiglu<LLMK_E4M3>(g, u, rb, cols, x, q, x_scales, y, stream);
-	case LLMK_I8: return launch_gemv_swiglu<LLMK_I8>(g, u, rb, cols, x, q, x_scales, y, stream);
-	default: return launch_gemv_swiglu<LLMK_BF16>(g, u, rb, cols, x, q, x_scales, y, stream);
+	case LLMK_E4M3: return launch_gemv_swiglu<LLMK_E4M3>(g, u, rb, cols, x, q, x_scales, y, out_quant, stream);
+	case LLMK_I8: return launch_gemv_swiglu<LLMK_I8>(g, u, rb, cols, x, q, x_scales, y, out_quant, stream);
+	default: return launch_gemv_swiglu<LLMK_BF16>(g, u, rb, cols, x, q, x_scales, y, out_quant, stream);
 	}
 }
 

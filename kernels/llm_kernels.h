@@ -31,6 +31,19 @@ enum llmk_dtype { LLMK_BF16, LLMK_F16, LLMK_F32, LLMK_E4M3, LLMK_I8 };
 enum llmk_quant { LLMK_QUANT_NONE, LLMK_QUANT_FP8_STATIC, LLMK_QUANT_FP8_DYNAMIC,
 		  LLMK_QUANT_INT8_DYNAMIC, LLMK_QUANT_INT8_STATIC };
 
+/* A kernel that makes the input of a linear layer with a static input scale
+ * (LLMK_QUANT_FP8_STATIC, LLMK_QUANT_INT8_STATIC) can write it quantized as well:
+ * xq gets each token's bytes and scales[t] its scale, bit for bit what llmk_quantize
+ * writes for the same rows (static schemes round every value alone, so the kernel
+ * that makes a value can round it).  Passed as a pointer, NULL for none; other
+ * schemes give cudaErrorInvalidValue. */
+struct llmk_static_quant {
+	enum llmk_quant quant;
+	float scale;
+	void *xq;
+	float *scales;
+};
+
 /* out[t] = table[tokens[t]] as float; table is [vocab][hidden] of dtype. */
 cudaError_t llmk_embed(const void *table, enum llmk_dtype dtype, const int32_t *tokens, int count,
 		       int hidden, float *out, cudaStream_t stream);
@@ -114,11 +127,12 @@ cudaError_t llmk_gemv_multi(const struct llmk_gemv_matrix *matrices, int matrix_
 
 /* One launch for gate/up + SwiGLU of one token: y[r] = silu(g[r]) * u[r] where g and u
  * are llmk_gemv's outputs for gate and up (their .y are not used), bit for bit what
- * llmk_gemv, llmk_gemv, llmk_swiglu give.  gate and up have the same rows.  Launched as
- * llmk_gemv (programmatic dependent launch). */
+ * llmk_gemv, llmk_gemv, llmk_swiglu give; with yq (not NULL), y also quantized for
+ * down_proj's static scale (llmk_static_quant; not into xq, which this launch reads).
+ * gate and up have the same rows.  Launched as llmk_gemv (programmatic dependent launch). */
 cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, const struct llmk_gemv_matrix *up,
 			     enum llmk_dtype wdtype, int cols, const float *x, const void *xq, const float *x_scales,
-			     float *y, cudaStream_t stream);
+			     float *y, const struct llmk_static_quant *yq, cudaStream_t stream);
 
 /* Rotates count tokens of heads x head_dim in place (rotate_half layout): token t
  * at position pos0 + t; row stride in floats.  inv_freq has head_dim / 2 values. */
@@ -202,11 +216,13 @@ cudaError_t llmk_attention_decode_typed(const float *q, const void *key_cache, c
 cudaError_t llmk_attention_decode_device_pos(const float *q, const float *key_cache, const float *value_cache,
 					     float *out, int count, const int *pos_dev, int heads, int kv_heads,
 					     int head_dim, float scale, float *scratch, cudaStream_t stream);
-/* llmk_attention_decode_device_pos over a cache of cache_dtype elements. */
+/* llmk_attention_decode_device_pos over a cache of cache_dtype elements; with outq (not
+ * NULL), out also quantized for o_proj's static input scale (llmk_static_quant). */
 cudaError_t llmk_attention_decode_device_pos_typed(const float *q, const void *key_cache, const void *value_cache,
 						   enum llmk_dtype cache_dtype, float *out, int count,
 						   const int *pos_dev, int heads, int kv_heads, int head_dim, float scale,
-						   float *scratch, cudaStream_t stream);
+						   float *scratch, const struct llmk_static_quant *outq,
+						   cudaStream_t stream);
 
 /* gate[i] = silu(gate[i]) * up[i] over n values. */
 cudaError_t llmk_swiglu(float *gate, const float *up, size_t n, cudaStream_t stream);

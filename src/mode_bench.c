@@ -7,8 +7,10 @@
  * Ceilings: decode moves every weight once per token plus the KV cache rows it
  * reads (keys and values of every layer up to the context, in the cache's element
  * type), so its floor is those bytes over the device-to-device copy bandwidth; prefill
- * does 2 x parameters FLOPs per token (plus attention), so its floor is those FLOPs
- * over the FP8 (or INT8) cuBLASLt GEMM rate at 8192^3.  All three rates are measured
+ * (16, 64, 256, 512 and 2048 tokens) does 2 x parameters FLOPs per token (plus
+ * attention) and reads every weight once, so its floor is the longer of those FLOPs
+ * over the FP8 (or INT8) cuBLASLt GEMM rate at 8192^3 and the weights over the copy
+ * bandwidth.  All three rates are measured
  * by this run on GPU 0 (llmk_measure_ceilings); with N GPUs (--gpus) each reads its
  * share, so the ceilings are N times one GPU's.
  *
@@ -199,7 +201,11 @@ static int bench_run(const struct model *m, struct engine *engine, enum engine_k
 	for (int i = 0; i < 2048; i++)
 		tokens[i] = (int32_t)((i * 7919u + 13) % (unsigned)(vocab < 128000 ? vocab : 128000));
 	printf("%-36s %12s %12s %14s %10s\n", "measure", "time", "tokens/s", "ceiling tok/s", "share");
-	for (int n = 512; n <= 2048; n *= 4) {
+	/* a chat's next message is often 10 to 100 tokens: short prefills too, whose ceiling
+	 * is reading the weights once (the longer ones are bound by the matrix units) */
+	static const int prefill_tokens[] = {16, 64, 256, 512, 2048};
+	for (size_t k = 0; k < sizeof prefill_tokens / sizeof prefill_tokens[0]; k++) {
+		const int n = prefill_tokens[k];
 		if (n > ctx)
 			break;
 		double best = 1e30;
@@ -217,7 +223,10 @@ static int bench_run(const struct model *m, struct engine *engine, enum engine_k
 		}
 		double flops = 2.0 * params * n + 2.0 * c->num_hidden_layers * (double)n * n *
 				       c->num_attention_heads * c->head_dim;
-		double ceiling = gemm_tflops > 0 ? n / (flops / (ranks * gemm_tflops * 1e12)) : 0;
+		double compute_seconds = gemm_tflops > 0 ? flops / (ranks * gemm_tflops * 1e12) : 0;
+		double read_seconds = copy_gbs > 0 ? weight_bytes / (ranks * copy_gbs * 1e9) : 0;
+		double bound = compute_seconds > read_seconds ? compute_seconds : read_seconds;
+		double ceiling = gemm_tflops > 0 && copy_gbs > 0 ? n / bound : 0;
 		char label[64];
 		snprintf(label, sizeof label, "prefill %d tokens", n);
 		printf("%-36s %9.1f ms %12.0f %14.0f %9.1f%%\n", label, best * 1e3, n / best, ceiling,

@@ -406,5 +406,12 @@ int options_read_environment(struct options *opts, char *err, size_t err_size)
 	 * LLMCHAT_CUDA_GRAPH=0: CUDA decodes without a graph */
 	if (environment_switch("LLMCHAT_GPU_SAMPLING", &opts->engine_test_hooks.host_sampling, err, err_size) != 0)
 		return -1;
+	/* LLMCHAT_L2_PREFETCH_MB=N: the decode graph's L2 prefetch, in MB a product (0: off) */
+	long prefetch_mb;
+	if (environment_integer("LLMCHAT_L2_PREFETCH_MB", 1024, &prefetch_mb, err, err_size) != 0)
+		return -1;
+	const char *prefetch_text = getenv("LLMCHAT_L2_PREFETCH_MB");
+	opts->engine_test_hooks.l2_prefetch_set = prefetch_text && prefetch_text[0];
+	opts->engine_test_hooks.l2_prefetch_mb = (int)prefetch_mb;
 	return environment_switch("LLMCHAT_CUDA_GRAPH", &opts->engine_test_hooks.eager_decode, err, err_size);
 }

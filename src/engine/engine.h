@@ -42,6 +42,10 @@ struct engine_test_hooks {
 				     * bits, to compare the two) */
 	bool host_sampling;         /* LLMCHAT_GPU_SAMPLING=0: the engine does not draw sampled
 				     * tokens itself (engine_draws_on_device is false) */
+	/* LLMCHAT_L2_PREFETCH_MB=N: the CUDA decode graph prefetches N MB of each product's
+	 * weights into L2 (0: none); unset: the engine's own figure (BENCHMARKS.md) */
+	bool l2_prefetch_set;
+	int l2_prefetch_mb;
 };
 
 struct engine_options {

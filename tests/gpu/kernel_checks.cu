@@ -20,7 +20,10 @@
  * - llmk_rmsnorm_quantize and llmk_swiglu_quantize bit for bit against llmk_rmsnorm /
  *   llmk_swiglu + llmk_quantize for every scheme, 1 and 37 tokens, widths 4096, 14336;
  * - the one-token GEMV: every block layout, the fused q/k/v and the fused gate/up +
- *   SwiGLU bit for bit against llmk_gemv's automatic layout (and llmk_swiglu).
+ *   SwiGLU bit for bit against llmk_gemv's automatic layout (and llmk_swiglu);
+ * - the static quantization written by the kernels that make a layer's input (the
+ *   fused gate/up + SwiGLU, the split-KV decode attention): llmk_quantize's bits;
+ * - llmk_prefetch_l2's argument checks (its effect is timed, not checked: a hint).
  * - llmk_attention_prefill (the tensor-core prefill attention) against float64 with the
  *   error bound stated above check_attention_prefill, and next to llmk_attention.
  * Timing: the cuBLASLt prefill GEMMs; the one-token GEMV at each Llama-3.1-8B and
@@ -32,6 +35,8 @@
  *   kernel_checks attention-speed [SEED]  only its timing.
  *   kernel_checks decode-attention [SEED] only the KV cache and split-KV decode attention's
  *                                         checks and timing (contexts 128 to 131072).
+ *   kernel_checks prefetch [SEED]         only llmk_prefetch_l2's checks and the timing of a
+ *                                         GEMV after a one-block kernel, with and without it.
  * Prints one "ok"/"not ok" line per check and the tables.
  */
 #include <math.h>
@@ -48,12 +53,14 @@
 extern "C" {
 #include "attention_prefill.h"
 #include "gemm_cublaslt.h"
+#include "l2_prefetch.h"
 #include "llm_kernels.h"
 #include "numerics.h"
 #include "sampling_kernels.h"
 }
 
 static int passed, failed;
+static size_t differing_bytes(const void *a, const void *b, size_t bytes);
 static char gemv_what[200];
 static void check(bool ok, const char *what)
 {
@@ -415,7 +422,7 @@ static void check_attention_cache(enum attention_kernel_kind kind, enum llmk_dty
 	} else {
 		kname = "split-KV attention (device position)";
 		CUDA(llmk_attention_decode_device_pos_typed(q, kc, vc, d, out, count, pd, heads, kv_heads, head_dim, scale,
-							    scratch, 0));
+							    scratch, NULL, 0));
 	}
 	CUDA(cudaDeviceSynchronize());
 	std::vector<uint8_t> gk(cn * es), gv(cn * es);
@@ -506,9 +513,27 @@ static void check_attention_split_context(enum llmk_dtype d, int heads, int kv_h
 	CUDA(cudaMemset(eager, 0xff, qn * 4)); CUDA(cudaMemset(graph, 0xff, qn * 4));
 	const float scale = 1.0f / sqrtf((float)head_dim);
 	CUDA(llmk_attention_decode_typed(q, kc, vc, d, eager, 1, pos0, heads, kv_heads, head_dim, scale, scratch, 1, 0));
+	/* the device-position form also quantizes its output for a static input scale
+	 * (o_proj's, in the decode graph): FP8 for e4m3 caches, INT8 otherwise */
+	const enum llmk_quant outq_kind = d == LLMK_E4M3 ? LLMK_QUANT_FP8_STATIC : LLMK_QUANT_INT8_STATIC;
+	uint8_t *xq, *xq_ref; float *xs;
+	CUDA(cudaMalloc(&xq, qn)); CUDA(cudaMalloc(&xq_ref, qn)); CUDA(cudaMalloc(&xs, 4));
+	CUDA(cudaMemset(xq, 0x55, qn)); CUDA(cudaMemset(xs, 0xff, 4));
+	const struct llmk_static_quant outq = {outq_kind, outq_kind == LLMK_QUANT_FP8_STATIC ? 1.2f / 448 : 1.2f / 127, xq,
+					       xs};
 	CUDA(llmk_attention_decode_device_pos_typed(q, kc, vc, d, graph, 1, pd, heads, kv_heads, head_dim, scale, scratch,
-						    0));
+						    &outq, 0));
 	CUDA(cudaDeviceSynchronize());
+	float *ref_scale; CUDA(cudaMalloc(&ref_scale, 4));
+	CUDA(llmk_quantize(graph, 1, (int)qn, outq.quant, outq.scale, xq_ref, ref_scale, 0));
+	std::vector<uint8_t> got_xq(qn), want_xq(qn);
+	float got_scale = 0, want_scale = 1;
+	CUDA(cudaMemcpy(got_xq.data(), xq, qn, cudaMemcpyDeviceToHost));
+	CUDA(cudaMemcpy(want_xq.data(), xq_ref, qn, cudaMemcpyDeviceToHost));
+	CUDA(cudaMemcpy(&got_scale, xs, 4, cudaMemcpyDeviceToHost));
+	CUDA(cudaMemcpy(&want_scale, ref_scale, 4, cudaMemcpyDeviceToHost));
+	const size_t xq_bad = differing_bytes(got_xq.data(), want_xq.data(), qn);
+	cudaFree(xq); cudaFree(xq_ref); cudaFree(xs); cudaFree(ref_scale);
 	std::vector<uint8_t> gk(cn * es), gv(cn * es);
 	std::vector<float> got(qn), got_graph(qn);
 	CUDA(cudaMemcpy(gk.data(), kc, gk.size(), cudaMemcpyDeviceToHost));
@@ -548,6 +573,10 @@ static void check_attention_split_context(enum llmk_dtype d, int heads, int kv_h
 		 "position bit for bit alike (%s), relative error %.1e < 1e-5", dtype_name(d), heads, kv_heads, head_dim,
 		 pos0, same ? "yes" : "no", sqrt(num / den));
 	check(written && same && sqrt(num / den) < 1e-5, what);
+	snprintf(what, sizeof what, "... its output quantized in the same launch (%s static) is llmk_quantize's: %zu of "
+		 "%zu bytes differ, scale %s", outq_kind == LLMK_QUANT_FP8_STATIC ? "FP8" : "INT8", xq_bad, qn,
+		 got_scale == want_scale ? "equal" : "differs");
+	check(xq_bad == 0 && got_scale == want_scale, what);
 	cudaFree(q); cudaFree(k); cudaFree(v); cudaFree(eager); cudaFree(graph); cudaFree(kc); cudaFree(vc); cudaFree(pd);
 	cudaFree(scratch);
 }
@@ -819,6 +848,48 @@ static size_t differ(const std::vector<float> &a, const std::vector<float> &b)
 	return n;
 }
 
+/* The fused gate/up + SwiGLU with its output also quantized for down_proj's static
+ * scale (FP8 and INT8; the scale puts the largest values past the range, so that
+ * saturation is checked too): the float output as without, the bytes and scale
+ * llmk_quantize's; a dynamic scheme is refused. */
+static void check_swiglu_static_quant(const struct llmk_gemv_matrix *gate, const struct llmk_gemv_matrix *up,
+				      enum llmk_dtype dtype, const char *name, int cols, const struct gemv_inputs *in,
+				      const std::vector<float> &want_ff)
+{
+	const int rows = gate->rows;
+	float largest = 0;
+	for (float f : want_ff) largest = std::max(largest, fabsf(f));
+	float *ff, *xs, *ref_scale; uint8_t *xq, *xq_ref;
+	CUDA(cudaMalloc(&ff, rows * 4)); CUDA(cudaMalloc(&xq, rows)); CUDA(cudaMalloc(&xq_ref, rows));
+	CUDA(cudaMalloc(&xs, 4)); CUDA(cudaMalloc(&ref_scale, 4));
+	for (enum llmk_quant quant : {LLMK_QUANT_FP8_STATIC, LLMK_QUANT_INT8_STATIC}) {
+		const bool fp8 = quant == LLMK_QUANT_FP8_STATIC;
+		const struct llmk_static_quant yq = {quant, 0.8f * largest / (fp8 ? 448 : 127), xq, xs};
+		CUDA(cudaMemset(ff, 0xff, rows * 4)); CUDA(cudaMemset(xq, 0x55, rows)); CUDA(cudaMemset(xs, 0xff, 4));
+		CUDA(llmk_gemv_swiglu(gate, up, dtype, cols, in->x, in->xq, in->xs, ff, &yq, 0));
+		CUDA(llmk_quantize(ff, 1, rows, quant, yq.scale, xq_ref, ref_scale, 0));
+		CUDA(cudaDeviceSynchronize());
+		std::vector<uint8_t> got(rows), want(rows);
+		float got_scale = 0, want_scale = 1;
+		CUDA(cudaMemcpy(got.data(), xq, rows, cudaMemcpyDeviceToHost));
+		CUDA(cudaMemcpy(want.data(), xq_ref, rows, cudaMemcpyDeviceToHost));
+		CUDA(cudaMemcpy(&got_scale, xs, 4, cudaMemcpyDeviceToHost));
+		CUDA(cudaMemcpy(&want_scale, ref_scale, 4, cudaMemcpyDeviceToHost));
+		const size_t bad_floats = differ(device_floats(ff, rows), want_ff);
+		const size_t bad_bytes = differing_bytes(got.data(), want.data(), rows);
+		char what[240];
+		snprintf(what, sizeof what, "%s fused gate/up + SwiGLU with its output quantized (%s static, %d rows): floats "
+			 "as without (%zu differ), bytes and scale llmk_quantize's (%zu bytes differ, scale %s)", name,
+			 fp8 ? "FP8" : "INT8", rows, bad_floats, bad_bytes, got_scale == want_scale ? "equal" : "differs");
+		check(bad_floats == 0 && bad_bytes == 0 && got_scale == want_scale, what);
+	}
+	const struct llmk_static_quant dynamic = {LLMK_QUANT_INT8_DYNAMIC, 1, xq, xs};
+	snprintf(gemv_what, sizeof gemv_what, "%s fused gate/up + SwiGLU refuses a dynamic output scheme", name);
+	check(llmk_gemv_swiglu(gate, up, dtype, cols, in->x, in->xq, in->xs, ff, &dynamic, 0) == cudaErrorInvalidValue,
+	      gemv_what);
+	cudaFree(ff); cudaFree(xq); cudaFree(xq_ref); cudaFree(xs); cudaFree(ref_scale);
+}
+
 static void check_gemv_layouts_and_fusions(enum llmk_dtype dtype, const char *name, int q_rows, int kv_rows,
 					   int ff_rows, int cols)
 {
@@ -869,12 +940,13 @@ static void check_gemv_layouts_and_fusions(enum llmk_dtype dtype, const char *na
 	CUDA(llmk_swiglu(gate.y, up.y, ff_rows, 0));
 	std::vector<float> want_ff = device_floats(gate.y, ff_rows);
 	float *ff; CUDA(cudaMalloc(&ff, ff_rows * 4)); CUDA(cudaMemset(ff, 0xff, ff_rows * 4));
-	CUDA(llmk_gemv_swiglu(&gate, &up, dtype, cols, in.x, in.xq, in.xs, ff, 0));
+	CUDA(llmk_gemv_swiglu(&gate, &up, dtype, cols, in.x, in.xq, in.xs, ff, NULL, 0));
 	CUDA(cudaDeviceSynchronize());
 	bad = differ(device_floats(ff, ff_rows), want_ff);
 	snprintf(what, sizeof what, "%s fused gate/up + SwiGLU GEMV (2 x %dx%d): llmk_gemv x 2 + llmk_swiglu's bits "
 		 "(%zu differ)", name, ff_rows, cols, bad);
 	check(bad == 0, what);
+	check_swiglu_static_quant(&gate, &up, dtype, name, cols, &in, want_ff);
 	cudaFree(y); cudaFree(ff);
 	for (int i = 0; i < 3; i++) gemv_matrix_free(&m[i]);
 	gemv_matrix_free(&gate); gemv_matrix_free(&up); gemv_inputs_free(&in);
@@ -912,6 +984,82 @@ static double graph_us_per_launch(int launches, F launch)
 
 /* Copies of a matrix, enough that together they are well past L2 (>= 512 MB). */
 static int weight_copies(size_t bytes) { return (int)std::max<size_t>(2, ((size_t)512 << 20) / bytes + 1); }
+
+/* ---- L2 prefetch: what a product gains when its weights load during the kernel before ----
+ * Per iteration, in one CUDA graph: a one-block kernel that spins for gap_us (the
+ * norms and quantizations of a decode step), then the FP8 GEMV of an 8B q/o_proj
+ * matrix (16.8 MB, its own copy of the weights each time, rotated past L2); with a
+ * prefetch, llmk_prefetch_l2 of that copy is launched just before the spin. */
+
+__global__ static void spin_kernel(long long cycles)
+{
+	long long start = clock64();
+	while (clock64() - start < cycles) {
+	}
+}
+
+static void check_prefetch_arguments(void)
+{
+	void *p;
+	if (cudaMalloc(&p, 1 << 20) != cudaSuccess) { check(false, "prefetch buffer"); return; }
+	struct llmk_prefetch bad = {{(const char *)p + 8}, {4096}, 1, LLMK_PREFETCH_BULK};
+	check(llmk_prefetch_l2(&bad, 0) == cudaErrorInvalidValue, "llmk_prefetch_l2 refuses a base not 16-byte aligned");
+	struct llmk_prefetch many = {{p, p, p}, {16, 16, 16}, 4, LLMK_PREFETCH_BULK};
+	check(llmk_prefetch_l2(&many, 0) == cudaErrorInvalidValue, "llmk_prefetch_l2 refuses 4 ranges");
+	struct llmk_prefetch odd = {{p, (const char *)p + 4096}, {1000, 17}, 2, LLMK_PREFETCH_BULK};
+	check(llmk_prefetch_l2(&odd, 0) == cudaSuccess && cudaDeviceSynchronize() == cudaSuccess,
+	      "llmk_prefetch_l2 takes sizes that are not a multiple of 16 (rounded down), bulk");
+	odd.way = LLMK_PREFETCH_LINES;
+	check(llmk_prefetch_l2(&odd, 0) == cudaSuccess && cudaDeviceSynchronize() == cudaSuccess,
+	      "llmk_prefetch_l2 takes them by lines too");
+	cudaFree(p);
+}
+
+static void time_prefetch(double copy_gbs, FILE *table)
+{
+	const int rows = 4096, cols = 4096;
+	size_t wbytes = (size_t)rows * cols;
+	int copies = weight_copies(wbytes), launches = std::max(20, copies);
+	std::vector<uint8_t *> w(copies, nullptr);
+	for (int c = 0; c < copies; c++) {
+		if (cudaMalloc(&w[c], wbytes) != cudaSuccess) { check(false, "prefetch timing weights"); return; }
+		fill(w[c], wbytes, LLMK_E4M3, c);
+	}
+	struct gemv_inputs in;
+	float *y, *ws;
+	if (!gemv_inputs_make(&in, LLMK_E4M3, cols) || cudaMalloc(&y, rows * 4) || cudaMalloc(&ws, rows * 4)) {
+		check(false, "prefetch timing buffers"); return;
+	}
+	std::vector<float> hw(rows, 0.01f);
+	cudaMemcpy(ws, hw.data(), rows * 4, cudaMemcpyHostToDevice);
+	int khz = 0;
+	cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, 0);
+	printf("# L2 prefetch: FP8 GEMV 4096x4096 (16.8 MB) after a one-block kernel of GAP us; per iteration, and\n"
+	       "# the GEMV's share (iteration - GAP) against the copy bandwidth\n");
+	bool ok = true;
+	for (double gap_us : {2.0, 5.0, 10.0}) {
+		long long cycles = (long long)(gap_us * khz / 1e3);
+		printf("  gap %4.1f us:", gap_us);
+		for (int way = -1; way <= 1; way++) {
+			double us = graph_us_per_launch(launches, [&](int i, cudaStream_t s) {
+				struct llmk_prefetch p = {{w[i % copies]}, {wbytes}, 1, (enum llmk_prefetch_way)(way < 0 ? 0 : way)};
+				cudaError_t st = way < 0 ? cudaSuccess : llmk_prefetch_l2(&p, s);
+				if (st != cudaSuccess) return st;
+				spin_kernel<<<1, 32, 0, s>>>(cycles);
+				return llmk_gemv(w[i % copies], LLMK_E4M3, rows, cols, ws, rows, in.x, in.xq, in.xs, y, -1, s);
+			});
+			ok = ok && us > 0;
+			double gemv_us = us - gap_us, gbs = wbytes / (gemv_us * 1e-6) / 1e9;
+			const char *name = way < 0 ? "none" : way == LLMK_PREFETCH_BULK ? "bulk" : "lines";
+			printf(" | %-5s %6.1f us (GEMV %5.1f us, %4.0f%%)", name, us, gemv_us, 100 * gbs / copy_gbs);
+			fprintf(table, "prefetch\t%.1f\t%s\t%.2f\t%.2f\n", gap_us, name, us, gemv_us);
+		}
+		printf("\n");
+	}
+	for (auto p : w) cudaFree(p);
+	gemv_inputs_free(&in); cudaFree(y); cudaFree(ws);
+	check(ok && cudaGetLastError() == cudaSuccess, "GEMV after a prefetch timed in a graph without a CUDA error");
+}
 
 static void time_gemv(enum llmk_dtype dtype, int rows, int cols, const char *shape, double copy_gbs, FILE *table)
 {
@@ -994,7 +1142,8 @@ static void time_fused(enum llmk_dtype dtype, int hidden, int q_rows, int kv_row
 		return e == cudaSuccess ? llmk_swiglu(g->y, u->y, ff_rows, s) : e;
 	});
 	double fused_ff = graph_us_per_launch(launches, [&](int i, cudaStream_t s) {
-		return llmk_gemv_swiglu(&ff[2 * (i % copies)], &ff[2 * (i % copies) + 1], dtype, hidden, in.x, in.xq, in.xs, y, s);
+		return llmk_gemv_swiglu(&ff[2 * (i % copies)], &ff[2 * (i % copies) + 1], dtype, hidden, in.x, in.xq, in.xs, y,
+					NULL, s);
 	});
 	const char *dname = dtype == LLMK_E4M3 ? "FP8" : dtype == LLMK_I8 ? "INT8" : "BF16";
 	size_t es = dtype == LLMK_BF16 ? 2 : 1;
@@ -1411,6 +1560,14 @@ int main(int argc, char **argv)
 		printf("%d passed, %d failed\n", passed, failed);
 		return failed ? 1 : 0;
 	}
+	if (argc > 1 && strcmp(argv[1], "prefetch") == 0) {
+		check_prefetch_arguments();
+		double copy = copy_bandwidth();
+		printf("# device-to-device copy: %.0f GB/s (bytes read + written, 2 GiB, median of 10)\n", copy);
+		time_prefetch(copy, stdout);
+		printf("%d passed, %d failed\n", passed, failed);
+		return failed ? 1 : 0;
+	}
 	FILE *table = fopen(argc > 1 ? argv[1] : "gemv_timings.tsv", "w");
 	if (!table) { printf("not ok - open the timings table\n"); return 1; }
 	const enum llmk_dtype dtypes[] = {LLMK_BF16, LLMK_E4M3, LLMK_I8};
@@ -1472,6 +1629,8 @@ int main(int argc, char **argv)
 		for (auto &s : shapes)
 			time_gemv(dtypes[d], s.rows, s.cols, s.name, copy, table);
 	time_gemv(LLMK_BF16, 128256, 4096, "8B lm_head", copy, table);
+	check_prefetch_arguments();
+	time_prefetch(copy, table);
 	printf("# fused one-token GEMVs against the launches they replace, per layer:\n");
 	for (int d = 1; d < 3; d++) {
 		time_fused(dtypes[d], 4096, 4096, 1024, 14336, "8B", copy, table);

@@ -37,6 +37,7 @@
 #include "cuda_try.h"
 #include "engine_backend.h"
 #include "gemm_cublaslt.h"
+#include "l2_prefetch.h"
 #include "llm_kernels.h"
 #include "sampling_kernels.h"
 #include "rope.h"
@@ -51,6 +52,9 @@
 #define SCALAR_BATCH 32
 #define LOGIT_ROWS 256        /* rows of logits made at once (all_logits goes in chunks) */
 #define GEMM_MIN_TOKENS 8   /* from here on cuBLASLt beats streaming the weights per token */
+/* Megabytes of each decode product's weights prefetched into L2 while the kernels
+ * before it run (struct cuda_engine's prefetch_bytes; BENCHMARKS.md has the sweep). */
+#define PREFETCH_DEFAULT_MB 24
 
 struct gpu_linear {
 	void *weight;
@@ -95,6 +99,8 @@ struct cuda_engine {
 	float *gate, *up;                 /* BATCH x intermediate */
 	void *xq;                         /* BATCH x max(in) bytes */
 	float *x_scales;                  /* BATCH */
+	void *xq_mlp;                     /* intermediate bytes: down_proj's input, quantized by */
+	float *mlp_scale;                 /* the fused gate/up of one token (which reads xq) */
 	float *logits;                    /* LOGIT_ROWS x this rank's vocabulary slice */
 	struct llmk_gemm *gemm;           /* cuBLASLt for prefill */
 	int32_t *acc;                     /* BATCH x widest out: INT8 GEMM accumulators */
@@ -116,6 +122,13 @@ struct cuda_engine {
 	unsigned char *seen;              /* vocab */
 	void *sample_scratch;
 	float *key_rows, *value_rows;     /* BATCH x kv_dim: new tokens' k and v before they enter the cache */
+	/* L2 prefetch in the decode graph (l2_prefetch.h): after each product, a side stream
+	 * of the capture loads the next product's first prefetch_bytes while the one-token
+	 * kernels between them run; it joins the step at its end */
+	size_t prefetch_bytes;            /* 0: no prefetch */
+	cudaStream_t prefetch_stream;
+	cudaEvent_t prefetch_fork, prefetch_join;
+	bool prefetch_forked;             /* during a capture: the side stream holds work to join */
 	struct cuda_memory memory;        /* every device buffer, and the weights' upload */
 };
 
@@ -304,6 +317,8 @@ static int allocate_buffers(struct cuda_engine *e, int requested_context, char *
 	    cuda_memory_alloc(&e->memory, BATCH * (size_t)e->intermediate * sizeof(float), (void **)&e->up, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, BATCH * widest_in, &e->xq, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, BATCH * sizeof(float), (void **)&e->x_scales, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, (size_t)e->intermediate, &e->xq_mlp, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, sizeof(float), (void **)&e->mlp_scale, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, LOGIT_ROWS * (size_t)e->plan.vocab * sizeof(float), (void **)&e->logits, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, BATCH * max_size(widest_in, (size_t)e->kv_dim) * sizeof(int32_t), (void **)&e->acc, err,
 			 err_size) ||
@@ -367,10 +382,31 @@ static void cuda_free(void *state)
 	cudaFreeHost(e->pinned_best);
 	cudaFreeHost(e->pinned_draw);
 	cudaFreeHost(e->pinned_drawn);
+	if (e->prefetch_fork)
+		cudaEventDestroy(e->prefetch_fork);
+	if (e->prefetch_join)
+		cudaEventDestroy(e->prefetch_join);
+	if (e->prefetch_stream)
+		cudaStreamDestroy(e->prefetch_stream);
 	if (e->stream)
 		cudaStreamDestroy(e->stream);
 	free(e->layers);
 	free(e);
+}
+
+/* The decode graph's side stream for L2 prefetch (see struct cuda_engine), and how
+ * much it loads ahead of each product: the test hook's figure, else
+ * PREFETCH_DEFAULT_MB. */
+static int create_prefetch_stream(struct cuda_engine *e, const struct engine_options *options, char *err,
+				  size_t err_size)
+{
+	const struct engine_test_hooks *hooks = options ? &options->test_hooks : NULL;
+	e->prefetch_bytes = (size_t)(hooks && hooks->l2_prefetch_set ? hooks->l2_prefetch_mb : PREFETCH_DEFAULT_MB)
+			    << 20;
+	CUDA_TRY(cudaStreamCreateWithFlags(&e->prefetch_stream, cudaStreamNonBlocking));
+	CUDA_TRY(cudaEventCreateWithFlags(&e->prefetch_fork, cudaEventDisableTiming));
+	CUDA_TRY(cudaEventCreateWithFlags(&e->prefetch_join, cudaEventDisableTiming));
+	return 0;
 }
 
 static int cuda_create(const struct model *model, const struct engine_options *options, const struct engine_rank *rank,
@@ -433,6 +469,8 @@ static int cuda_create(const struct model *model, const struct engine_options *o
 		snprintf(err, err_size, "CUDA: cudaStreamCreate: %s", cudaGetErrorString(status));
 		goto done;
 	}
+	if (create_prefetch_stream(e, options, err, err_size) != 0)
+		goto done;
 	e->memory.stream = e->stream;
 	e->memory.device = device;
 	e->memory.ranks = e->plan.ranks;
@@ -499,22 +537,29 @@ static bool same_quantization(const struct gpu_linear *previous, const struct gp
 		previous->input_scale == l->input_scale);
 }
 
+/* y = layer(input) for n tokens whose input is already quantized for l (8-bit weights)
+ * in xq / x_scales: e->xq, or another buffer for one token (the GEMV reads any). */
+static int run_linear_quantized(struct cuda_engine *e, const struct gpu_linear *l, const float *input, const void *xq,
+				const float *x_scales, int n, float *y, int y_stride, char *err, size_t err_size)
+{
+	if (l->quant != LLMK_QUANT_NONE && xq == e->xq) {
+		int rc = run_gemm(e, l, n, y, y_stride, err, err_size);
+		if (rc <= 0)
+			return rc;
+	}
+	CUDA_TRY(llmk_linear(l->weight, l->dtype, l->rows, l->cols, l->weight_scale, l->weight_scale_count, input, xq,
+			     x_scales, n, y, y_stride, e->stream));
+	return 0;
+}
+
 /* y = layer(input) for n tokens, quantizing the input first for 8-bit weights unless
  * previous (run just before on the same input) already left it quantized the same way. */
 static int run_linear_after(struct cuda_engine *e, const struct gpu_linear *previous, const struct gpu_linear *l,
 			    const float *input, int n, float *y, int y_stride, char *err, size_t err_size)
 {
-	if (l->quant != LLMK_QUANT_NONE) {
-		if (!same_quantization(previous, l))
-			CUDA_TRY(llmk_quantize(input, n, l->cols, l->quant, l->input_scale, e->xq, e->x_scales,
-					       e->stream));
-		int rc = run_gemm(e, l, n, y, y_stride, err, err_size);
-		if (rc <= 0)
-			return rc;
-	}
-	CUDA_TRY(llmk_linear(l->weight, l->dtype, l->rows, l->cols, l->weight_scale, l->weight_scale_count, input,
-			     e->xq, e->x_scales, n, y, y_stride, e->stream));
-	return 0;
+	if (l->quant != LLMK_QUANT_NONE && !same_quantization(previous, l))
+		CUDA_TRY(llmk_quantize(input, n, l->cols, l->quant, l->input_scale, e->xq, e->x_scales, e->stream));
+	return run_linear_quantized(e, l, input, e->xq, e->x_scales, n, y, y_stride, err, err_size);
 }
 
 /* y = layer(input) for n tokens, quantizing the input first for 8-bit weights. */
@@ -569,6 +614,13 @@ static int final_norm(struct cuda_engine *e, int first, int rows, char *err, siz
 	return 0;
 }
 
+/* Whether l's input scale is static: then the kernel that makes its input can quantize
+ * it too (llmk_static_quant), with no launch of its own. */
+static bool static_input(const struct gpu_linear *l)
+{
+	return l->quant == LLMK_QUANT_FP8_STATIC || l->quant == LLMK_QUANT_INT8_STATIC;
+}
+
 static struct llmk_gemv_matrix gemv_matrix(const struct gpu_linear *l, float *y)
 {
 	return (struct llmk_gemv_matrix){l->weight, l->weight_scale, l->weight_scale_count, l->rows, y};
@@ -605,19 +657,29 @@ static int run_qkv(struct cuda_engine *e, const struct gpu_layer *l, int n, floa
 	return 0;
 }
 
-/* silu(gate(h)) * up(h) of n tokens into e->gate, and quantized for down_proj into
- * e->xq when it quantizes its input (*quantized set then). */
-static int run_gate_up(struct cuda_engine *e, const struct gpu_layer *l, int n, bool *quantized, char *err,
-		       size_t err_size)
+/* Where down_proj's input is already quantized (xq NULL: not yet). */
+struct quantized_input {
+	const void *xq;
+	const float *scales;
+};
+
+/* silu(gate(h)) * up(h) of n tokens into e->gate, and quantized for down_proj when it
+ * quantizes its input and a launch here can do it: *down_input says where. */
+static int run_gate_up(struct cuda_engine *e, const struct gpu_layer *l, int n, struct quantized_input *down_input,
+		       char *err, size_t err_size)
 {
 	const struct gpu_linear *down = &l->down_proj;
-	*quantized = false;
+	*down_input = (struct quantized_input){NULL, NULL};
 	if (fusable(&l->gate_proj, &l->up_proj, n)) {
 		struct llmk_gemv_matrix gate = gemv_matrix(&l->gate_proj, NULL), up = gemv_matrix(&l->up_proj, NULL);
+		struct llmk_static_quant down_quant = {down->quant, down->input_scale, e->xq_mlp, e->mlp_scale};
+		bool quantize = static_input(down);
 		cudaError_t status = llmk_gemv_swiglu(&gate, &up, l->gate_proj.dtype, l->gate_proj.cols, e->h, e->xq,
-						      e->x_scales, e->gate, e->stream);
+						      e->x_scales, e->gate, quantize ? &down_quant : NULL, e->stream);
 		if (status != cudaErrorNotSupported) {
 			CUDA_TRY(status);
+			if (quantize)
+				*down_input = (struct quantized_input){e->xq_mlp, e->mlp_scale};
 			return 0;
 		}
 		cudaGetLastError();
@@ -631,15 +693,29 @@ static int run_gate_up(struct cuda_engine *e, const struct gpu_layer *l, int n, 
 	}
 	CUDA_TRY(llmk_swiglu_quantize(e->gate, e->up, e->gate, n, e->intermediate, down->quant, down->input_scale,
 				      e->xq, e->x_scales, e->stream));
-	*quantized = true;
+	*down_input = (struct quantized_input){e->xq, e->x_scales};
 	return 0;
 }
 
-/* Attention of n tokens at position pos over the layer's cache (the new tokens'
- * k and v already in it) into e->att; in a graph the position is read on the device. */
-static int run_attention(struct cuda_engine *e, void *key_cache, void *value_cache, int n, int pos, bool graph,
-			 char *err, size_t err_size)
+/* y = down_proj(e->gate) into e->tmp, its input quantized first unless down_input says where it is. */
+static int run_down(struct cuda_engine *e, const struct gpu_linear *down, const struct quantized_input *down_input,
+		    int n, char *err, size_t err_size)
 {
+	const int hidden = e->model->config.hidden_size;
+	if (down_input->xq)
+		return run_linear_quantized(e, down, e->gate, down_input->xq, down_input->scales, n, e->tmp, hidden, err,
+					    err_size);
+	return run_linear(e, down, e->gate, n, e->tmp, hidden, err, err_size);
+}
+
+/* Attention of n tokens at position pos over the layer's cache (the new tokens'
+ * k and v already in it) into e->att; in a graph the position is read on the device,
+ * and where o_proj's input scale is static the same launch quantizes e->att into e->xq
+ * (*quantized set then). */
+static int run_attention(struct cuda_engine *e, void *key_cache, void *value_cache, int n, int pos, bool graph,
+			 const struct gpu_linear *o_proj, bool *quantized, char *err, size_t err_size)
+{
+	*quantized = false;
 	const struct model_config *c = &e->model->config;
 	const float scale = (float)(1.0 / sqrt((double)c->head_dim));
 	cudaError_t status;
@@ -652,11 +728,14 @@ static int run_attention(struct cuda_engine *e, void *key_cache, void *value_cac
 		}
 		cudaGetLastError();
 	}
-	if (graph)
+	if (graph) {
+		struct llmk_static_quant o_quant = {o_proj->quant, o_proj->input_scale, e->xq, e->x_scales};
+		*quantized = static_input(o_proj);
 		status = llmk_attention_decode_device_pos_typed(e->q, key_cache, value_cache, e->cache_dtype, e->att, n,
 								e->device_position, e->plan.q_heads, e->plan.kv_heads,
-								c->head_dim, scale, e->attention_scratch, e->stream);
-	else
+								c->head_dim, scale, e->attention_scratch,
+								*quantized ? &o_quant : NULL, e->stream);
+	} else
 		status = llmk_attention_decode_typed(e->q, key_cache, value_cache, e->cache_dtype, e->att, n, pos,
 						     e->plan.q_heads, e->plan.kv_heads, c->head_dim, scale,
 						     e->attention_scratch, BATCH, e->stream);
@@ -666,6 +745,72 @@ static int run_attention(struct cuda_engine *e, void *key_cache, void *value_cac
 					      e->plan.q_heads, e->plan.kv_heads, c->head_dim, scale, e->stream);
 	}
 	CUDA_TRY(status);
+	return 0;
+}
+
+static size_t linear_bytes(const struct gpu_linear *l)
+{
+	return (size_t)l->rows * l->cols * (l->dtype == LLMK_BF16 ? 2 : 1);
+}
+
+/* In a decode graph's capture: once the work enqueued so far is done, the first
+ * prefetch_bytes of a product's weights load into L2 on the side stream.  The product
+ * reads parts one after another (q, k, v), or with lockstep row by row together (gate
+ * and up: each gets an equal share). */
+static int prefetch_product(struct cuda_engine *e, const struct gpu_linear *const *parts, int count, bool lockstep,
+			    char *err, size_t err_size)
+{
+	if (e->prefetch_bytes == 0)
+		return 0;
+	struct llmk_prefetch p = {.way = LLMK_PREFETCH_BULK};
+	size_t left = e->prefetch_bytes;
+	for (int i = 0; i < count && i < LLMK_PREFETCH_RANGES && left > 0; i++) {
+		size_t limit = lockstep ? e->prefetch_bytes / (size_t)count : left, bytes = linear_bytes(parts[i]);
+		p.base[p.count] = parts[i]->weight;
+		p.bytes[p.count++] = bytes < limit ? bytes : limit;
+		if (!lockstep)
+			left -= p.bytes[p.count - 1];
+	}
+	CUDA_TRY(cudaEventRecord(e->prefetch_fork, e->stream));
+	CUDA_TRY(cudaStreamWaitEvent(e->prefetch_stream, e->prefetch_fork, 0));
+	CUDA_TRY(llmk_prefetch_l2(&p, e->prefetch_stream));
+	e->prefetch_forked = true;
+	return 0;
+}
+
+static int prefetch_qkv(struct cuda_engine *e, const struct gpu_layer *l, char *err, size_t err_size)
+{
+	const struct gpu_linear *parts[] = {&l->q_proj, &l->k_proj, &l->v_proj};
+	return prefetch_product(e, parts, 3, false, err, err_size);
+}
+
+static int prefetch_gate_up(struct cuda_engine *e, const struct gpu_layer *l, char *err, size_t err_size)
+{
+	const struct gpu_linear *parts[] = {&l->gate_proj, &l->up_proj};
+	return prefetch_product(e, parts, 2, true, err, err_size);
+}
+
+static int prefetch_one(struct cuda_engine *e, const struct gpu_linear *l, char *err, size_t err_size)
+{
+	return prefetch_product(e, &l, 1, false, err, err_size);
+}
+
+/* After layer index's last product: the next layer's q/k/v, or lm_head after the last. */
+static int prefetch_after_layer(struct cuda_engine *e, int index, char *err, size_t err_size)
+{
+	if (index + 1 < e->model->config.num_hidden_layers)
+		return prefetch_qkv(e, &e->layers[index + 1], err, err_size);
+	return prefetch_one(e, &e->lm_head, err, err_size);
+}
+
+/* The end of a capture's side stream: the step waits for it (nothing when nothing forked). */
+static int join_prefetch(struct cuda_engine *e, char *err, size_t err_size)
+{
+	if (!e->prefetch_forked)
+		return 0;
+	e->prefetch_forked = false;
+	CUDA_TRY(cudaEventRecord(e->prefetch_join, e->prefetch_stream));
+	CUDA_TRY(cudaStreamWaitEvent(e->stream, e->prefetch_join, 0));
 	return 0;
 }
 
@@ -684,20 +829,26 @@ static int run_layer(struct cuda_engine *e, int index, int n, int pos, bool grap
 	void *value_cache = (unsigned char *)e->value_cache + layer_offset;
 
 	if (norm_input(e, index > 0, l->input_layernorm, &l->q_proj, n, err, err_size) ||
-	    run_qkv(e, l, n, e->key_rows, e->value_rows, err, err_size))
+	    run_qkv(e, l, n, e->key_rows, e->value_rows, err, err_size) ||
+	    (graph && (prefetch_one(e, &l->o_proj, err, err_size) || prefetch_gate_up(e, l, err, err_size))))
 		return -1;
 	CUDA_TRY(llmk_rope_store_kv(e->q, e->q_dim, e->plan.q_heads, e->key_rows, e->value_rows, e->plan.kv_heads,
 				    c->head_dim, n, graph ? 0 : pos, graph ? e->device_position : NULL, e->inv_freq,
 				    key_cache, value_cache, e->cache_dtype, e->stream));
-	if (run_attention(e, key_cache, value_cache, n, pos, graph, err, err_size) ||
-	    run_linear(e, &l->o_proj, e->att, n, e->tmp, hidden, err, err_size) ||
+	bool att_quantized;
+	if (run_attention(e, key_cache, value_cache, n, pos, graph, &l->o_proj, &att_quantized, err, err_size) ||
+	    (att_quantized ? run_linear_quantized(e, &l->o_proj, e->att, e->xq, e->x_scales, n, e->tmp, hidden, err,
+						  err_size)
+			   : run_linear(e, &l->o_proj, e->att, n, e->tmp, hidden, err, err_size)) ||
+	    (graph && prefetch_gate_up(e, l, err, err_size)) ||
 	    all_reduce(e, e->tmp, (size_t)n * hidden, err, err_size))
 		return -1;
-	bool quantized;
+	struct quantized_input down_input;
 	if (norm_input(e, true, l->post_attention_layernorm, &l->gate_proj, n, err, err_size) ||
-	    run_gate_up(e, l, n, &quantized, err, err_size) ||
-	    run_linear_after(e, quantized ? &l->down_proj : NULL, &l->down_proj, e->gate, n, e->tmp, hidden, err,
-			     err_size) ||
+	    run_gate_up(e, l, n, &down_input, err, err_size) ||
+	    (graph && prefetch_one(e, &l->down_proj, err, err_size)) ||
+	    run_down(e, &l->down_proj, &down_input, n, err, err_size) ||
+	    (graph && prefetch_after_layer(e, index, err, err_size)) ||
 	    all_reduce(e, e->tmp, (size_t)n * hidden, err, err_size))
 		return -1;
 	return 0;
@@ -764,6 +915,8 @@ static int enqueue_decode_step(struct cuda_engine *e, bool draw, char *err, size
 	CUDA_TRY(cudaMemcpyAsync(e->device_position, e->pinned_position, sizeof(int), cudaMemcpyHostToDevice,
 				 e->stream));
 	CUDA_TRY(llmk_embed(e->embed_tokens, e->embed_dtype, e->tokens, 1, c->hidden_size, e->x, e->stream));
+	if (prefetch_qkv(e, &e->layers[0], err, err_size) != 0)
+		return -1;
 	for (int i = 0; i < c->num_hidden_layers; i++)
 		if (run_layer(e, i, 1, 0, true, err, err_size) != 0)
 			return -1;
@@ -782,6 +935,8 @@ static bool capture_decode_graph(struct cuda_engine *e, bool draw, cudaGraphExec
 	if (cudaStreamBeginCapture(e->stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess)
 		return false;
 	int rc = enqueue_decode_step(e, draw, err, sizeof err);
+	if (join_prefetch(e, err, sizeof err) != 0) /* also after a failure: the capture must end joined */
+		rc = -1;
 	cudaError_t status = cudaStreamEndCapture(e->stream, &graph);
 	bool ok = rc == 0 && status == cudaSuccess && cudaGraphInstantiate(exec, graph, 0) == cudaSuccess;
 	if (graph)
