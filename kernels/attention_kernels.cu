@@ -125,6 +125,8 @@ __global__ static void rope_store_kernel(float *q, int q_stride, int q_heads, co
 					 const float *value_rows, int kv_heads, int head_dim, int pos0, const int *pos_dev,
 					 const float *inv_freq, T *key_cache, T *value_cache)
 {
+	wait_for_previous_kernels(); /* launched with programmatic dependent launch */
+	allow_next_kernel();
 	const int t = blockIdx.x, half = head_dim / 2, kv_dim = kv_heads * head_dim;
 	if (pos_dev)
 		pos0 = *pos_dev;
@@ -158,24 +160,20 @@ extern "C" cudaError_t llmk_rope_store_kv(float *q, int q_stride, int q_heads, c
 		return cudaSuccess;
 	switch (cache_dtype) {
 	case LLMK_F32:
-		rope_store_kernel<<<count, ROW_THREADS, 0, stream>>>(q, q_stride, q_heads, key_rows, value_rows, kv_heads, head_dim,
-							     pos0, pos_dev, inv_freq, (float *)key_cache,
-							     (float *)value_cache);
-		break;
+		return launch_maybe_pdl(rope_store_kernel<float>, dim3(count), dim3(ROW_THREADS), true, stream, q, q_stride,
+					q_heads, key_rows, value_rows, kv_heads, head_dim, pos0, pos_dev, inv_freq,
+					(float *)key_cache, (float *)value_cache);
 	case LLMK_BF16:
-		rope_store_kernel<<<count, ROW_THREADS, 0, stream>>>(q, q_stride, q_heads, key_rows, value_rows, kv_heads, head_dim,
-							     pos0, pos_dev, inv_freq, (__nv_bfloat16 *)key_cache,
-							     (__nv_bfloat16 *)value_cache);
-		break;
+		return launch_maybe_pdl(rope_store_kernel<__nv_bfloat16>, dim3(count), dim3(ROW_THREADS), true, stream, q,
+					q_stride, q_heads, key_rows, value_rows, kv_heads, head_dim, pos0, pos_dev,
+					inv_freq, (__nv_bfloat16 *)key_cache, (__nv_bfloat16 *)value_cache);
 	case LLMK_E4M3:
-		rope_store_kernel<<<count, ROW_THREADS, 0, stream>>>(q, q_stride, q_heads, key_rows, value_rows, kv_heads, head_dim,
-							     pos0, pos_dev, inv_freq, (__nv_fp8_storage_t *)key_cache,
-							     (__nv_fp8_storage_t *)value_cache);
-		break;
+		return launch_maybe_pdl(rope_store_kernel<__nv_fp8_storage_t>, dim3(count), dim3(ROW_THREADS), true, stream,
+					q, q_stride, q_heads, key_rows, value_rows, kv_heads, head_dim, pos0, pos_dev,
+					inv_freq, (__nv_fp8_storage_t *)key_cache, (__nv_fp8_storage_t *)value_cache);
 	default:
 		return cudaErrorInvalidValue;
 	}
-	return cudaGetLastError();
 }
 
 extern "C" cudaError_t llmk_store_kv_typed(const float *key_rows, const float *value_rows, void *key_cache,
@@ -393,6 +391,8 @@ attention_split_kernel(const float *q, const T *__restrict__ key_cache, const T 
 		       const int *pos_dev, int heads, int kv_heads, float score_scale, int splits, float *part_max,
 		       float *part_sum, float *part_acc)
 {
+	wait_for_previous_kernels(); /* launched with programmatic dependent launch */
+	allow_next_kernel();
 	using L = split_layout<T, HD, GROUP>;
 	constexpr int EPL = L::EPL, U = L::UNROLL;
 	if (pos_dev)
@@ -529,6 +529,8 @@ __global__ static void __launch_bounds__(COMBINE_THREADS)
 attention_combine_kernel(int heads, int splits, int pos0, const int *pos_dev, const float *part_max,
 			 const float *part_sum, const float *part_acc, float *out, struct llmk_static_quant outq)
 {
+	wait_for_previous_kernels(); /* launched with programmatic dependent launch */
+	allow_next_kernel();
 	constexpr int ROW_THREADS_4 = HD / 4, STRIPES = COMBINE_THREADS / ROW_THREADS_4;
 	__shared__ float s_weight[DECODE_MAX_SPLITS], s_partial[WARP];
 	__shared__ float4 s_stripe[STRIPES][ROW_THREADS_4];
@@ -616,15 +618,15 @@ static cudaError_t launch_split_group(const struct split_args &a, cudaStream_t s
 	/* the accumulators first: 16-byte aligned for the combine's loads */
 	float *part_acc = a.scratch, *part_max = a.scratch + slots * HD, *part_sum = part_max + slots;
 	const float score_scale = a.scale * 1.44269504088896341f; /* log2(e): scores in base 2 */
-	attention_split_kernel<T, HD, GROUP><<<dim3(a.kv_heads, a.count, splits), DECODE_WARPS * WARP, 0, stream>>>(
-		a.q, (const T *)a.key_cache, (const T *)a.value_cache, a.pos0, a.pos_dev, a.heads, a.kv_heads,
-		score_scale, splits, part_max, part_sum, part_acc);
-	status = cudaGetLastError();
+	status = launch_maybe_pdl(attention_split_kernel<T, HD, GROUP>, dim3(a.kv_heads, a.count, splits),
+				  dim3(DECODE_WARPS * WARP), true, stream, a.q, (const T *)a.key_cache,
+				  (const T *)a.value_cache, a.pos0, a.pos_dev, a.heads, a.kv_heads, score_scale, splits,
+				  part_max, part_sum, part_acc);
 	if (status != cudaSuccess)
 		return status;
-	attention_combine_kernel<HD><<<dim3(a.heads, a.count), COMBINE_THREADS, 0, stream>>>(
-		a.heads, splits, a.pos0, a.pos_dev, part_max, part_sum, part_acc, a.out, a.outq);
-	return cudaGetLastError();
+	return launch_maybe_pdl(attention_combine_kernel<HD>, dim3(a.heads, a.count), dim3(COMBINE_THREADS), true, stream,
+				a.heads, splits, a.pos0, a.pos_dev, (const float *)part_max, (const float *)part_sum,
+				(const float *)part_acc, a.out, a.outq);
 }
 
 /* The kernels for the group rounded up to 1, 2, 4 or 8 (the extra heads' queries are 0

@@ -144,4 +144,40 @@ __device__ static inline void static_quant_store(const struct llmk_static_quant 
 		q.scales[t] = s;
 }
 
+/* ---- programmatic dependent launch ------------------------------------------------ */
+
+/* Programmatic dependent launch (sm_90): a kernel launched with the
+ * programmatic-serialization attribute may start while the kernel before it in the
+ * stream is finishing; it must wait here before it reads anything an earlier kernel
+ * wrote or writes anything one reads.  Elsewhere (no such launch) both are no-ops. */
+__device__ static __forceinline__ void wait_for_previous_kernels(void)
+{
+	asm volatile("griddepcontrol.wait;" ::: "memory");
+}
+
+/* Lets the next kernel, if launched with the attribute, start its blocks (they wait
+ * in wait_for_previous_kernels for this one to finish). */
+__device__ static __forceinline__ void allow_next_kernel(void)
+{
+	asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+}
+
+/* Launches kernel, with programmatic dependent launch when pdl is set (it may then
+ * start while the stream's previous kernel finishes; see wait_for_previous_kernels). */
+template <typename... Params, typename... Args>
+static cudaError_t launch_maybe_pdl(void (*kernel)(Params...), dim3 grid, dim3 block, bool pdl, cudaStream_t stream,
+				    Args... args)
+{
+	cudaLaunchAttribute attribute = {};
+	attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+	attribute.val.programmaticStreamSerializationAllowed = 1;
+	cudaLaunchConfig_t config = {};
+	config.gridDim = grid;
+	config.blockDim = block;
+	config.stream = stream;
+	config.attrs = &attribute;
+	config.numAttrs = pdl ? 1 : 0;
+	return cudaLaunchKernelEx(&config, kernel, (Params)args...);
+}
+
 #endif

@@ -92,6 +92,8 @@ extern "C" cudaError_t llmk_add(float *x, const float *y, size_t n, cudaStream_t
 __global__ static void quantize_kernel(const float *x, int n, enum llmk_quant quant, float static_scale,
 				       uint8_t *xq, float *scales)
 {
+	wait_for_previous_kernels(); /* launched with programmatic dependent launch */
+	allow_next_kernel();
 	__shared__ float partial[32];
 	const float *row = x + (size_t)blockIdx.x * n;
 	uint8_t *out = xq + (size_t)blockIdx.x * n;
@@ -111,8 +113,8 @@ __global__ static void quantize_kernel(const float *x, int n, enum llmk_quant qu
 extern "C" cudaError_t llmk_quantize(const float *x, int count, int n, enum llmk_quant quant, float static_scale,
 				     void *xq, float *scales, cudaStream_t stream)
 {
-	quantize_kernel<<<count, ROW_THREADS, 0, stream>>>(x, n, quant, static_scale, (uint8_t *)xq, scales);
-	return cudaGetLastError();
+	return launch_maybe_pdl(quantize_kernel, dim3(count), dim3(ROW_THREADS), true, stream, x, n, quant, static_scale,
+				(uint8_t *)xq, scales);
 }
 
 /* RMSNorm then quantize, one block per token: the sum of squares as rmsnorm_kernel
@@ -124,6 +126,8 @@ __global__ static void rmsnorm_quantize_kernel(float *x, const float *residual, 
 					       int hidden, float eps, enum llmk_quant quant, float static_scale,
 					       uint8_t *xq, float *scales)
 {
+	wait_for_previous_kernels(); /* launched with programmatic dependent launch */
+	allow_next_kernel();
 	__shared__ double partial[32];
 	__shared__ float fpartial[32];
 	float *row = x + (size_t)blockIdx.x * hidden;
@@ -169,9 +173,8 @@ extern "C" cudaError_t llmk_rmsnorm_quantize(const float *x, const float *weight
 	if (quant == LLMK_QUANT_NONE)
 		return cudaErrorInvalidValue;
 	/* without a residual the kernel does not write x */
-	rmsnorm_quantize_kernel<<<count, ROW_THREADS, 0, stream>>>((float *)x, NULL, weight, out, hidden, eps, quant,
-								   static_scale, (uint8_t *)xq, scales);
-	return cudaGetLastError();
+	return launch_maybe_pdl(rmsnorm_quantize_kernel, dim3(count), dim3(ROW_THREADS), true, stream, (float *)x,
+				(const float *)NULL, weight, out, hidden, eps, quant, static_scale, (uint8_t *)xq, scales);
 }
 
 extern "C" cudaError_t llmk_add_rmsnorm_quantize(float *x, const float *residual, const float *weight, float *out,
@@ -180,15 +183,16 @@ extern "C" cudaError_t llmk_add_rmsnorm_quantize(float *x, const float *residual
 {
 	if (!out || out == x)
 		return cudaErrorInvalidValue;
-	rmsnorm_quantize_kernel<<<count, ROW_THREADS, 0, stream>>>(x, residual, weight, out, hidden, eps, quant,
-								   static_scale, (uint8_t *)xq, scales);
-	return cudaGetLastError();
+	return launch_maybe_pdl(rmsnorm_quantize_kernel, dim3(count), dim3(ROW_THREADS), true, stream, x, residual, weight,
+				out, hidden, eps, quant, static_scale, (uint8_t *)xq, scales);
 }
 
 /* silu(gate) * up then quantize, one block per token, as rmsnorm_quantize_kernel. */
 __global__ static void swiglu_quantize_kernel(const float *gate, const float *up, float *out, int n,
 					      enum llmk_quant quant, float static_scale, uint8_t *xq, float *scales)
 {
+	wait_for_previous_kernels(); /* launched with programmatic dependent launch */
+	allow_next_kernel();
 	__shared__ float partial[32];
 	const size_t offset = (size_t)blockIdx.x * n;
 	float max_abs = 0;
@@ -216,8 +220,8 @@ extern "C" cudaError_t llmk_swiglu_quantize(const float *gate, const float *up, 
 {
 	if (quant == LLMK_QUANT_NONE)
 		return cudaErrorInvalidValue;
-	swiglu_quantize_kernel<<<count, ROW_THREADS, 0, stream>>>(gate, up, out, n, quant, static_scale, (uint8_t *)xq, scales);
-	return cudaGetLastError();
+	return launch_maybe_pdl(swiglu_quantize_kernel, dim3(count), dim3(ROW_THREADS), true, stream, gate, up, out, n,
+				quant, static_scale, (uint8_t *)xq, scales);
 }
 
 /* ---- linear layers: one warp per output row, every token of the batch ------------
@@ -383,22 +387,6 @@ struct gemv_job {
 	int first_block[4];
 	int count;
 };
-
-/* Programmatic dependent launch (sm_90): a kernel launched with the
- * programmatic-serialization attribute may start while the kernel before it in the
- * stream is finishing; it must wait here before it reads anything an earlier kernel
- * wrote or writes anything one reads.  Elsewhere (no such launch) both are no-ops. */
-__device__ static __forceinline__ void wait_for_previous_kernels(void)
-{
-	asm volatile("griddepcontrol.wait;" ::: "memory");
-}
-
-/* Lets the next kernel, if launched with the attribute, start its blocks (they wait
- * in wait_for_previous_kernels for this one to finish). */
-__device__ static __forceinline__ void allow_next_kernel(void)
-{
-	asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-}
 
 /* raw[u][k] = chunk c0 + u * GEMV_THREADS of row k (zeros past the end). */
 template <int NR>
@@ -586,24 +574,6 @@ gemv_swiglu_kernel(struct gemv_matrix gate, struct gemv_matrix up, int cols, con
 		if (yq.quant != LLMK_QUANT_NONE)
 			static_quant_store(yq, gate.rows, 0, r0 + k, v);
 	}
-}
-
-/* Launches kernel, with programmatic dependent launch when pdl is set (it may then
- * start while the stream's previous kernel finishes; see wait_for_previous_kernels). */
-template <typename... Params, typename... Args>
-static cudaError_t launch_maybe_pdl(void (*kernel)(Params...), dim3 grid, dim3 block, bool pdl, cudaStream_t stream,
-				    Args... args)
-{
-	cudaLaunchAttribute attribute = {};
-	attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-	attribute.val.programmaticStreamSerializationAllowed = 1;
-	cudaLaunchConfig_t config = {};
-	config.gridDim = grid;
-	config.blockDim = block;
-	config.stream = stream;
-	config.attrs = &attribute;
-	config.numAttrs = pdl ? 1 : 0;
-	return cudaLaunchKernelEx(&config, kernel, (Params)args...);
 }
 
 /* Rows a block takes when the caller leaves it to us (-1): 4 was the fastest of 1, 2
