@@ -109,13 +109,6 @@ static cudaError_t launch_store_kv(const float *key_rows, const float *value_row
 	return cudaGetLastError();
 }
 
-extern "C" cudaError_t llmk_store_kv(const float *key_rows, const float *value_rows, float *key_cache,
-				     float *value_cache, int kv_dim, int count, const int *pos_dev, cudaStream_t stream)
-{
-	return launch_store_kv(key_rows, value_rows, key_cache, value_cache, LLMK_F32, kv_dim, count, 0, pos_dev,
-			       stream);
-}
-
 /* rope_kernel on q and on the new k rows, and store_kv_kernel's conversion of k and
  * v into the caches, in one launch: one block per token; the same expressions, so
  * the same bits as llmk_rope twice then llmk_store_kv_typed.  key_rows is left as it
@@ -706,13 +699,4 @@ extern "C" cudaError_t llmk_attention_decode_device_pos_typed(const float *q, co
 	if (outq)
 		a.outq = *outq;
 	return launch_attention_split(a, cache_dtype, stream);
-}
-
-extern "C" cudaError_t llmk_attention_decode_device_pos(const float *q, const float *key_cache,
-							const float *value_cache, float *out, int count,
-							const int *pos_dev, int heads, int kv_heads, int head_dim,
-							float scale, float *scratch, cudaStream_t stream)
-{
-	return llmk_attention_decode_device_pos_typed(q, key_cache, value_cache, LLMK_F32, out, count, pos_dev, heads,
-						      kv_heads, head_dim, scale, scratch, NULL, stream);
 }

@@ -144,11 +144,6 @@ cudaError_t llmk_rope(float *vec, int count, int stride, int heads, int head_dim
 cudaError_t llmk_rope_device_pos(float *vec, int count, int stride, int heads, int head_dim, const int *pos_dev,
 				 const float *inv_freq, cudaStream_t stream);
 
-/* Copies count new key and value rows (kv_dim floats each) into the caches at rows
- * *pos_dev.. (the position read on the device, for graph replay). */
-cudaError_t llmk_store_kv(const float *key_rows, const float *value_rows, float *key_cache, float *value_cache,
-			  int kv_dim, int count, const int *pos_dev, cudaStream_t stream);
-
 /* llmk_rope on q (q_heads heads, row stride q_stride) and on the new k rows, then
  * llmk_store_kv_typed of k and v, in one launch, bit for bit: count tokens at
  * positions pos0.. (or *pos_dev.. when pos_dev is not NULL); key_rows / value_rows are
@@ -211,12 +206,8 @@ cudaError_t llmk_attention_decode_typed(const float *q, const void *key_cache, c
 					int kv_heads, int head_dim, float scale, float *scratch, int max_tokens,
 					cudaStream_t stream);
 
-/* The same for graph replay: the position is *pos_dev, and the number of splits is
- * fixed (the grid cannot change between replays). */
-cudaError_t llmk_attention_decode_device_pos(const float *q, const float *key_cache, const float *value_cache,
-					     float *out, int count, const int *pos_dev, int heads, int kv_heads,
-					     int head_dim, float scale, float *scratch, cudaStream_t stream);
-/* llmk_attention_decode_device_pos over a cache of cache_dtype elements; with outq (not
+/* llmk_attention_decode_typed for graph replay: the position is *pos_dev, and the
+ * number of splits is fixed (the grid cannot change between replays); with outq (not
  * NULL), out also quantized for o_proj's static input scale (llmk_static_quant). */
 cudaError_t llmk_attention_decode_device_pos_typed(const float *q, const void *key_cache, const void *value_cache,
 						   enum llmk_dtype cache_dtype, float *out, int count,
