@@ -43,7 +43,7 @@ struct engine_test_hooks {
 	bool host_sampling;         /* LLMCHAT_GPU_SAMPLING=0: the engine does not draw sampled
 				     * tokens itself (engine_draws_on_device is false) */
 	/* LLMCHAT_L2_PREFETCH_MB=N: the CUDA decode graph prefetches N MB of each product's
-	 * weights into L2 (0: none); unset: the engine's own figure (BENCHMARKS.md) */
+	 * weights into L2 (0: none); unset: none for now (BENCHMARKS.md, "L2 prefetch") */
 	bool l2_prefetch_set;
 	int l2_prefetch_mb;
 };

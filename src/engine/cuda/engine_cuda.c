@@ -53,8 +53,10 @@
 #define LOGIT_ROWS 256        /* rows of logits made at once (all_logits goes in chunks) */
 #define GEMM_MIN_TOKENS 8   /* from here on cuBLASLt beats streaming the weights per token */
 /* Megabytes of each decode product's weights prefetched into L2 while the kernels
- * before it run (struct cuda_engine's prefetch_bytes; BENCHMARKS.md has the sweep). */
-#define PREFETCH_DEFAULT_MB 24
+ * before it run (struct cuda_engine's prefetch_bytes).  Off: on an H100 a GEMV whose
+ * weights were prefetched ran no faster (BENCHMARKS.md, "L2 prefetch"); the decode
+ * step with it on (LLMCHAT_L2_PREFETCH_MB) is still to be timed. */
+#define PREFETCH_DEFAULT_MB 0
 
 struct gpu_linear {
 	void *weight;
