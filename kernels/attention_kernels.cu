@@ -9,110 +9,10 @@
 
 #include <type_traits>
 
-/* ---- RoPE: rotate_half pairs (i, i + head_dim/2) ---------------------------------- */
-
-/* One RoPE rotation (rotate_half layout): the pair (a, b) of dimensions i and
- * i + head_dim/2 at position, as the CPU engine computes it; every RoPE kernel uses
- * this, so that they agree bit for bit. */
-__device__ static inline void rope_pair(float a, float b, int position, float inv_freq, float *ra, float *rb)
-{
-	float angle = (float)position * inv_freq;
-	float c = cosf(angle), s = sinf(angle);
-	*ra = a * c - b * s;
-	*rb = b * c + a * s;
-}
-
-__global__ static void rope_kernel(float *vec, int stride, int heads, int head_dim, int pos0,
-				   const int *pos_dev, const float *inv_freq)
-{
-	int t = blockIdx.x, half = head_dim / 2;
-	if (pos_dev)
-		pos0 = *pos_dev;
-	float *row = vec + (size_t)t * stride;
-	for (int k = threadIdx.x; k < heads * half; k += blockDim.x) {
-		int h = k / half, i = k % half;
-		float *v = row + h * head_dim;
-		rope_pair(v[i], v[i + half], pos0 + t, inv_freq[i], &v[i], &v[i + half]);
-	}
-}
-
-extern "C" cudaError_t llmk_rope(float *vec, int count, int stride, int heads, int head_dim, int pos0,
-				 const float *inv_freq, cudaStream_t stream)
-{
-	rope_kernel<<<count, 128, 0, stream>>>(vec, stride, heads, head_dim, pos0, NULL, inv_freq);
-	return cudaGetLastError();
-}
-
-extern "C" cudaError_t llmk_rope_device_pos(float *vec, int count, int stride, int heads, int head_dim,
-					    const int *pos_dev, const float *inv_freq, cudaStream_t stream)
-{
-	rope_kernel<<<count, 128, 0, stream>>>(vec, stride, heads, head_dim, 0, pos_dev, inv_freq);
-	return cudaGetLastError();
-}
-
-/* ---- the KV cache: float32, bf16 or e4m3 elements --------------------------------
- * Stored values are rounded once, at the store: bf16 to nearest even, e4m3 to
- * nearest even with saturation to +-448 (scale 1); reading widens to float, and
- * all attention arithmetic is float32. */
-
-__device__ static inline void cache_put(float *p, float v) { *p = v; }
-__device__ static inline void cache_put(__nv_bfloat16 *p, float v) { *p = __float2bfloat16_rn(v); }
-__device__ static inline void cache_put(__nv_fp8_storage_t *p, float v)
-{
-	*p = __nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3);
-}
-
-__device__ static inline float cache_get(const float *p) { return *p; }
-__device__ static inline float cache_get(const __nv_bfloat16 *p) { return __bfloat162float(*p); }
-__device__ static inline float cache_get(const __nv_fp8_storage_t *p)
-{
-	__half_raw h = __nv_cvt_fp8_to_halfraw(*p, __NV_E4M3);
-	return __half2float(*(const __half *)&h);
-}
-
-template <typename T>
-__global__ static void store_kv_kernel(const float *key_rows, const float *value_rows, T *key_cache,
-				       T *value_cache, int kv_dim, int count, int pos, const int *pos_dev)
-{
-	if (pos_dev)
-		pos = *pos_dev;
-	size_t base = (size_t)pos * kv_dim, n = (size_t)count * kv_dim;
-	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-		cache_put(key_cache + base + i, key_rows[i]);
-		cache_put(value_cache + base + i, value_rows[i]);
-	}
-}
-
-static cudaError_t launch_store_kv(const float *key_rows, const float *value_rows, void *key_cache,
-				   void *value_cache, enum llmk_dtype cache_dtype, int kv_dim, int count, int pos,
-				   const int *pos_dev, cudaStream_t stream)
-{
-	size_t n = (size_t)count * kv_dim;
-	unsigned blocks = (unsigned)((n + 255) / 256 < 8192 ? (n + 255) / 256 : 8192);
-	dim3 grid(blocks ? blocks : 1), block(256);
-	switch (cache_dtype) {
-	case LLMK_F32:
-		store_kv_kernel<<<grid, block, 0, stream>>>(key_rows, value_rows, (float *)key_cache,
-							    (float *)value_cache, kv_dim, count, pos, pos_dev);
-		break;
-	case LLMK_BF16:
-		store_kv_kernel<<<grid, block, 0, stream>>>(key_rows, value_rows, (__nv_bfloat16 *)key_cache,
-							    (__nv_bfloat16 *)value_cache, kv_dim, count, pos, pos_dev);
-		break;
-	case LLMK_E4M3:
-		store_kv_kernel<<<grid, block, 0, stream>>>(key_rows, value_rows, (__nv_fp8_storage_t *)key_cache,
-							    (__nv_fp8_storage_t *)value_cache, kv_dim, count, pos,
-							    pos_dev);
-		break;
-	default: return cudaErrorInvalidValue;
-	}
-	return cudaGetLastError();
-}
-
-/* rope_kernel on q and on the new k rows, and store_kv_kernel's conversion of k and
- * v into the caches, in one launch: one block per token; the same expressions, so
- * the same bits as llmk_rope twice then llmk_store_kv_typed.  key_rows is left as it
- * was (the rotated k goes straight into the cache). */
+/* RoPE on q and on the new k rows, and the conversion of k and v into the caches, in
+ * one launch: one block per token (rope_pair and cache_put, kernel_common.cuh, so the
+ * same bits as the separate rotations and store that tests/gpu/reference_kernels.cuh
+ * keeps).  key_rows is left as it was (the rotated k goes straight into the cache). */
 template <typename T>
 __global__ static void rope_store_kernel(float *q, int q_stride, int q_heads, const float *key_rows,
 					 const float *value_rows, int kv_heads, int head_dim, int pos0, const int *pos_dev,
@@ -167,22 +67,6 @@ extern "C" cudaError_t llmk_rope_store_kv(float *q, int q_stride, int q_heads, c
 	default:
 		return cudaErrorInvalidValue;
 	}
-}
-
-extern "C" cudaError_t llmk_store_kv_typed(const float *key_rows, const float *value_rows, void *key_cache,
-					   void *value_cache, enum llmk_dtype cache_dtype, int kv_dim, int count,
-					   const int *pos_dev, cudaStream_t stream)
-{
-	return launch_store_kv(key_rows, value_rows, key_cache, value_cache, cache_dtype, kv_dim, count, 0, pos_dev,
-			       stream);
-}
-
-extern "C" cudaError_t llmk_store_kv_typed_at(const float *key_rows, const float *value_rows, void *key_cache,
-					      void *value_cache, enum llmk_dtype cache_dtype, int kv_dim, int count,
-					      int pos, cudaStream_t stream)
-{
-	return launch_store_kv(key_rows, value_rows, key_cache, value_cache, cache_dtype, kv_dim, count, pos, NULL,
-			       stream);
 }
 
 /* ---- attention: one block per (head, query token), online softmax over tiles -----
@@ -273,14 +157,6 @@ extern "C" cudaError_t llmk_attention_typed(const float *q, const void *key_cach
 	default: return cudaErrorInvalidValue;
 	}
 	return cudaGetLastError();
-}
-
-extern "C" cudaError_t llmk_attention(const float *q, const float *key_cache, const float *value_cache, float *out,
-				      int count, int pos0, int heads, int kv_heads, int head_dim, float scale,
-				      cudaStream_t stream)
-{
-	return llmk_attention_typed(q, key_cache, value_cache, LLMK_F32, out, count, pos0, heads, kv_heads, head_dim,
-				    scale, stream);
 }
 
 /* ---- decode attention, split over the KV length ------------------------------------
@@ -676,14 +552,6 @@ extern "C" cudaError_t llmk_attention_decode_typed(const float *q, const void *k
 	const struct split_args a = {q, key_cache, value_cache, out, count, pos0, NULL, heads, kv_heads, head_dim,
 				     scale, scratch, {LLMK_QUANT_NONE, 0, NULL, NULL}};
 	return launch_attention_split(a, cache_dtype, stream);
-}
-
-extern "C" cudaError_t llmk_attention_decode(const float *q, const float *key_cache, const float *value_cache,
-					     float *out, int count, int pos0, int heads, int kv_heads, int head_dim,
-					     float scale, float *scratch, int max_tokens, cudaStream_t stream)
-{
-	return llmk_attention_decode_typed(q, key_cache, value_cache, LLMK_F32, out, count, pos0, heads, kv_heads,
-					   head_dim, scale, scratch, max_tokens, stream);
 }
 
 extern "C" cudaError_t llmk_attention_decode_device_pos_typed(const float *q, const void *key_cache,

@@ -94,6 +94,39 @@ __device__ static inline void e4m3x16_to_float(uint4 raw, float *out)
 	}
 }
 
+/* ---- RoPE: rotate_half pairs (i, i + head_dim/2) ---------------------------------- */
+
+/* One RoPE rotation (rotate_half layout): the pair (a, b) of dimensions i and
+ * i + head_dim/2 at position, as the CPU engine computes it; every RoPE kernel uses
+ * this, so that they agree bit for bit. */
+__device__ static inline void rope_pair(float a, float b, int position, float inv_freq, float *ra, float *rb)
+{
+	float angle = (float)position * inv_freq;
+	float c = cosf(angle), s = sinf(angle);
+	*ra = a * c - b * s;
+	*rb = b * c + a * s;
+}
+
+/* ---- the KV cache: float32, bf16 or e4m3 elements --------------------------------
+ * Stored values are rounded once, at the store: bf16 to nearest even, e4m3 to
+ * nearest even with saturation to +-448 (scale 1); reading widens to float, and
+ * all attention arithmetic is float32. */
+
+__device__ static inline void cache_put(float *p, float v) { *p = v; }
+__device__ static inline void cache_put(__nv_bfloat16 *p, float v) { *p = __float2bfloat16_rn(v); }
+__device__ static inline void cache_put(__nv_fp8_storage_t *p, float v)
+{
+	*p = __nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3);
+}
+
+__device__ static inline float cache_get(const float *p) { return *p; }
+__device__ static inline float cache_get(const __nv_bfloat16 *p) { return __bfloat162float(*p); }
+__device__ static inline float cache_get(const __nv_fp8_storage_t *p)
+{
+	__half_raw h = __nv_cvt_fp8_to_halfraw(*p, __NV_E4M3);
+	return __half2float(*(const __half *)&h);
+}
+
 /* ---- activation quantization, shared so that every kernel that quantizes (llmk_quantize,
  * the fused norm and SwiGLU forms, the static outputs of llmk_static_quant) gives the
  * same bits. */

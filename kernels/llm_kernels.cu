@@ -72,19 +72,6 @@ extern "C" cudaError_t llmk_swiglu(float *gate, const float *up, size_t n, cudaS
 	return cudaGetLastError();
 }
 
-__global__ static void add_kernel(float *x, const float *y, size_t n)
-{
-	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-		x[i] += y[i];
-}
-
-extern "C" cudaError_t llmk_add(float *x, const float *y, size_t n, cudaStream_t stream)
-{
-	unsigned blocks = (unsigned)((n + 255) / 256 < 4096 ? (n + 255) / 256 : 4096);
-	add_kernel<<<blocks ? blocks : 1, 256, 0, stream>>>(x, y, n);
-	return cudaGetLastError();
-}
-
 /* ---- activation quantization: one block per token -------------------------------
  * The scale and the rounding are shared device functions, so that the fused
  * norm/SwiGLU + quantize kernels below give llmk_quantize's bits exactly. */
@@ -121,7 +108,7 @@ extern "C" cudaError_t llmk_quantize(const float *x, int count, int n, enum llmk
  * adds it, the normed values with its expression, then the scale and the codes as
  * quantize_kernel makes them, so the same bits as the two launches.  With residual,
  * x += residual first (written back: a thread rereads only what it wrote), as
- * llmk_add does it; with quant NONE, the normed rows only (out required then). */
+ * the add everywhere else does it; with quant NONE, the normed rows only (out required then). */
 __global__ static void rmsnorm_quantize_kernel(float *x, const float *residual, const float *weight, float *out,
 					       int hidden, float eps, enum llmk_quant quant, float static_scale,
 					       uint8_t *xq, float *scales)

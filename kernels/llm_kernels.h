@@ -66,10 +66,10 @@ cudaError_t llmk_rmsnorm_quantize(const float *x, const float *weight, float *ou
 				  float eps, enum llmk_quant quant, float static_scale, void *xq, float *scales,
 				  cudaStream_t stream);
 
-/* llmk_add(x, residual) then llmk_rmsnorm_quantize(x, ..., out, ...) in one launch, bit
+/* x += residual then llmk_rmsnorm_quantize(x, ..., out, ...) in one launch, bit
  * for bit: x += residual (written back), out = the normed rows (required, not x), and
  * for quant other than LLMK_QUANT_NONE xq / scales as llmk_quantize writes them (with
- * LLMK_QUANT_NONE this is llmk_add then llmk_rmsnorm). */
+ * LLMK_QUANT_NONE this is the addition then llmk_rmsnorm). */
 cudaError_t llmk_add_rmsnorm_quantize(float *x, const float *residual, const float *weight, float *out, int count,
 				      int hidden, float eps, enum llmk_quant quant, float static_scale, void *xq,
 				      float *scales, cudaStream_t stream);
@@ -134,21 +134,11 @@ cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, const struct l
 			     enum llmk_dtype wdtype, int cols, const float *x, const void *xq, const float *x_scales,
 			     float *y, const struct llmk_static_quant *yq, cudaStream_t stream);
 
-/* Rotates count tokens of heads x head_dim in place (rotate_half layout): token t
- * at position pos0 + t; row stride in floats.  inv_freq has head_dim / 2 values. */
-cudaError_t llmk_rope(float *vec, int count, int stride, int heads, int head_dim, int pos0,
-		      const float *inv_freq, cudaStream_t stream);
-
-/* As llmk_rope, with the position read from device memory (*pos_dev) so that a
- * captured CUDA graph can be replayed at every position. */
-cudaError_t llmk_rope_device_pos(float *vec, int count, int stride, int heads, int head_dim, const int *pos_dev,
-				 const float *inv_freq, cudaStream_t stream);
-
-/* llmk_rope on q (q_heads heads, row stride q_stride) and on the new k rows, then
- * llmk_store_kv_typed of k and v, in one launch, bit for bit: count tokens at
- * positions pos0.. (or *pos_dev.. when pos_dev is not NULL); key_rows / value_rows are
- * [count][kv_heads * head_dim] floats, key_rows left unrotated (the rotated values go
- * to the cache only). */
+/* RoPE (rotate_half layout, inv_freq: head_dim / 2 values) on q (q_heads heads, row
+ * stride q_stride) and on the new k rows, then k and v into the caches (below), in
+ * one launch: count tokens at positions pos0.. (or *pos_dev.. when pos_dev is not
+ * NULL, for graph replay); key_rows / value_rows are [count][kv_heads * head_dim]
+ * floats, key_rows left unrotated (the rotated values go to the cache only). */
 cudaError_t llmk_rope_store_kv(float *q, int q_stride, int q_heads, const float *key_rows, const float *value_rows,
 			       int kv_heads, int head_dim, int count, int pos0, const int *pos_dev,
 			       const float *inv_freq, void *key_cache, void *value_cache, enum llmk_dtype cache_dtype,
@@ -160,26 +150,12 @@ cudaError_t llmk_rope_store_kv(float *q, int q_stride, int q_heads, const float 
  * to nearest even saturating to +-448 with scale 1 (__nv_cvt_float_to_fp8 with
  * __NV_SATFINITE); reading widens to float, and the attention math stays float32.
  * Other dtypes give cudaErrorInvalidValue (store) or cudaErrorNotSupported (decode).
- *
- * llmk_store_kv_typed: converts count rows (key_rows / value_rows: [count][kv_dim]
- * floats, contiguous) into the caches at rows *pos_dev.. (position read on the
- * device, for graph replay).  llmk_store_kv_typed_at: the same at rows pos.. given
- * by the host (prefill: n tokens from pos). */
-cudaError_t llmk_store_kv_typed(const float *key_rows, const float *value_rows, void *key_cache, void *value_cache,
-				enum llmk_dtype cache_dtype, int kv_dim, int count, const int *pos_dev,
-				cudaStream_t stream);
-cudaError_t llmk_store_kv_typed_at(const float *key_rows, const float *value_rows, void *key_cache,
-				   void *value_cache, enum llmk_dtype cache_dtype, int kv_dim, int count, int pos,
-				   cudaStream_t stream);
+ */
 
 /* Causal grouped-query attention of count query tokens at positions pos0.. over
  * the cache rows 0..pos0+t: out[t][h] = softmax(q k^T * scale) v, with an online
- * softmax over tiles of positions.  key/value caches are [positions][kv_dim]. */
-cudaError_t llmk_attention(const float *q, const float *key_cache, const float *value_cache, float *out,
-			   int count, int pos0, int heads, int kv_heads, int head_dim, float scale,
-			   cudaStream_t stream);
-
-/* llmk_attention over a cache of cache_dtype elements (any head_dim <= 256, e.g. 32). */
+ * softmax over tiles of positions.  key/value caches are [positions][kv_dim] of
+ * cache_dtype elements; any head_dim <= 256 (e.g. 32). */
 cudaError_t llmk_attention_typed(const float *q, const void *key_cache, const void *value_cache,
 				 enum llmk_dtype cache_dtype, float *out, int count, int pos0, int heads, int kv_heads,
 				 int head_dim, float scale, cudaStream_t stream);
@@ -196,11 +172,6 @@ cudaError_t llmk_attention_typed(const float *q, const void *key_cache, const vo
  * returns cudaErrorNotSupported otherwise. */
 #define LLMK_DECODE_MAX_TOKENS 8
 size_t llmk_attention_decode_scratch(int heads, int head_dim, int max_tokens);
-cudaError_t llmk_attention_decode(const float *q, const float *key_cache, const float *value_cache, float *out,
-				  int count, int pos0, int heads, int kv_heads, int head_dim, float scale,
-				  float *scratch, int max_tokens, cudaStream_t stream);
-
-/* llmk_attention_decode over a cache of cache_dtype elements (F32, BF16, E4M3). */
 cudaError_t llmk_attention_decode_typed(const float *q, const void *key_cache, const void *value_cache,
 					enum llmk_dtype cache_dtype, float *out, int count, int pos0, int heads,
 					int kv_heads, int head_dim, float scale, float *scratch, int max_tokens,
@@ -223,9 +194,6 @@ cudaError_t llmk_swiglu(float *gate, const float *up, size_t n, cudaStream_t str
  * For benchmarks at real shapes without weights (--dummy-weights). */
 cudaError_t llmk_fill_random(void *p, size_t count, enum llmk_dtype dtype, uint32_t seed, float amplitude,
 			     cudaStream_t stream);
-
-/* x[i] += y[i] over n values. */
-cudaError_t llmk_add(float *x, const float *y, size_t n, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

@@ -60,6 +60,7 @@ extern "C" {
 #include "numerics.h"
 #include "sampling_kernels.h"
 }
+#include "reference_kernels.cuh"
 
 static int passed, failed;
 static size_t differing_bytes(const void *a, const void *b, size_t bytes); /* two device buffers */
@@ -295,8 +296,9 @@ static void check_attention_decode(int heads, int kv_heads, int head_dim, int co
 	CUDA(cudaMemcpy(q, hq.data(), hq.size() * 4, cudaMemcpyHostToDevice));
 	CUDA(cudaMemset(b, 0xff, hq.size() * 4));
 	float scale = 1.0f / sqrtf((float)head_dim);
-	CUDA(llmk_attention(q, kc, vc, a, count, pos0, heads, kv_heads, head_dim, scale, 0));
-	CUDA(llmk_attention_decode(q, kc, vc, b, count, pos0, heads, kv_heads, head_dim, scale, scratch, 64, 0));
+	CUDA(llmk_attention_typed(q, kc, vc, LLMK_F32, a, count, pos0, heads, kv_heads, head_dim, scale, 0));
+	CUDA(llmk_attention_decode_typed(q, kc, vc, LLMK_F32, b, count, pos0, heads, kv_heads, head_dim, scale, scratch, 64,
+					 0));
 	CUDA(cudaDeviceSynchronize());
 	std::vector<float> ha(hq.size()), hb(hq.size());
 	CUDA(cudaMemcpy(ha.data(), a, ha.size() * 4, cudaMemcpyDeviceToHost));
@@ -367,8 +369,8 @@ static void check_store_kv(enum llmk_dtype d, int kv_dim, int count, int pos, bo
 	CUDA(cudaMemcpy(v, hv.data(), hv.size() * 4, cudaMemcpyHostToDevice));
 	CUDA(cudaMemcpy(pd, &pos, 4, cudaMemcpyHostToDevice));
 	CUDA(cudaMemset(kc, 0x5a, bytes)); CUDA(cudaMemset(vc, 0x5a, bytes));
-	if (device_pos) CUDA(llmk_store_kv_typed(k, v, kc, vc, d, kv_dim, count, pd, 0));
-	else CUDA(llmk_store_kv_typed_at(k, v, kc, vc, d, kv_dim, count, pos, 0));
+	if (device_pos) CUDA(ref_store_kv(k, v, kc, vc, d, kv_dim, count, 0, pd, 0));
+	else CUDA(ref_store_kv(k, v, kc, vc, d, kv_dim, count, pos, NULL, 0));
 	CUDA(cudaDeviceSynchronize());
 	std::vector<uint8_t> gk(bytes), gv(bytes);
 	CUDA(cudaMemcpy(gk.data(), kc, bytes, cudaMemcpyDeviceToHost));
@@ -390,7 +392,7 @@ static void check_store_kv(enum llmk_dtype d, int kv_dim, int count, int pos, bo
 
 enum attention_kernel_kind { ATT_FIRST, ATT_DECODE, ATT_DECODE_DEVICE_POS };
 
-/* count query tokens at pos0.. over a cache of dtype d filled by llmk_store_kv_typed_at
+/* count query tokens at pos0.. over a cache of dtype d filled by ref_store_kv
  * (prefill style, every row at once), against float64 attention over the cache's
  * rounded values (read back), so that the tolerance is float32 arithmetic's. */
 static void check_attention_cache(enum attention_kernel_kind kind, enum llmk_dtype d, int heads, int kv_heads,
@@ -411,7 +413,7 @@ static void check_attention_cache(enum attention_kernel_kind kind, enum llmk_dty
 	CUDA(cudaMemcpy(k, hk.data(), cn * 4, cudaMemcpyHostToDevice));
 	CUDA(cudaMemcpy(v, hv.data(), cn * 4, cudaMemcpyHostToDevice));
 	CUDA(cudaMemcpy(pd, &pos0, 4, cudaMemcpyHostToDevice));
-	CUDA(llmk_store_kv_typed_at(k, v, kc, vc, d, kv_dim, positions, 0, 0));
+	CUDA(ref_store_kv(k, v, kc, vc, d, kv_dim, positions, 0, NULL, 0));
 	CUDA(cudaMemset(out, 0xff, qn * 4));
 	const float scale = 1.0f / sqrtf((float)head_dim);
 	const char *kname = "first-version attention";
@@ -489,7 +491,7 @@ static void check_kv_cache(void)
 }
 
 /* One decode token at positions - 1 over a cache of dtype d (random rows stored by
- * llmk_store_kv_typed_at): llmk_attention_decode_typed and its device-position form
+ * ref_store_kv): llmk_attention_decode_typed and its device-position form
  * bit for bit alike (they share the split layout), every head written, and the first
  * and last query head of each KV head against float64 over the cache's rounded values,
  * relative error < 1e-5.  v has a mean of 0.5 (uniform in [-0.5, 1.5]), so that over a
@@ -511,7 +513,7 @@ static void check_attention_split_context(enum llmk_dtype d, int heads, int kv_h
 	CUDA(cudaMemcpy(k, hk.data(), cn * 4, cudaMemcpyHostToDevice));
 	CUDA(cudaMemcpy(v, hv.data(), cn * 4, cudaMemcpyHostToDevice));
 	CUDA(cudaMemcpy(pd, &pos0, 4, cudaMemcpyHostToDevice));
-	CUDA(llmk_store_kv_typed_at(k, v, kc, vc, d, kv_dim, positions, 0, 0));
+	CUDA(ref_store_kv(k, v, kc, vc, d, kv_dim, positions, 0, NULL, 0));
 	CUDA(cudaMemset(eager, 0xff, qn * 4)); CUDA(cudaMemset(graph, 0xff, qn * 4));
 	const float scale = 1.0f / sqrtf((float)head_dim);
 	CUDA(llmk_attention_decode_typed(q, kc, vc, d, eager, 1, pos0, heads, kv_heads, head_dim, scale, scratch, 1, 0));
@@ -717,7 +719,7 @@ static void check_add_rmsnorm_quantize(enum llmk_quant quant, const char *qname,
 	CUDA(cudaMemset(out2, 0xff, total * 4)); CUDA(cudaMemset(q1, 0x7f, total)); CUDA(cudaMemset(q2, 0x7f, total));
 	CUDA(cudaMemset(s1, 0, count * 4)); CUDA(cudaMemset(s2, 0xff, count * 4));
 	const float eps = 1e-5f, static_scale = quant_fp8(quant) ? 0.004f : 0.02f;
-	CUDA(llmk_add(x1, r, total, 0));
+	CUDA(ref_add(x1, r, total, 0));
 	if (quant == LLMK_QUANT_NONE)
 		CUDA(llmk_rmsnorm(x1, w, out1, count, n, eps, 0));
 	else
@@ -728,7 +730,7 @@ static void check_add_rmsnorm_quantize(enum llmk_quant quant, const char *qname,
 	if (quant != LLMK_QUANT_NONE)
 		bad += differing_bytes(q1, q2, total) + differing_bytes(s1, s2, count * 4);
 	char what[200];
-	snprintf(what, sizeof what, "add_rmsnorm_quantize %s, %d tokens of %d: bit for bit llmk_add + %s (%zu bytes differ)",
+	snprintf(what, sizeof what, "add_rmsnorm_quantize %s, %d tokens of %d: bit for bit ref_add + %s (%zu bytes differ)",
 		 qname, count, n, quant == LLMK_QUANT_NONE ? "llmk_rmsnorm" : "llmk_rmsnorm_quantize", bad);
 	check(bad == 0, what);
 	cudaFree(x1); cudaFree(x2); cudaFree(r); cudaFree(w); cudaFree(out1); cudaFree(out2);
@@ -754,13 +756,13 @@ static void check_rope_store(enum llmk_dtype d, const char *dname, int count, in
 	CUDA(cudaMemset(vc1, 0x5a, cache)); CUDA(cudaMemset(vc2, 0x5a, cache));
 	CUDA(cudaMalloc(&dpos, sizeof(int))); CUDA(cudaMemcpy(dpos, &pos, sizeof(int), cudaMemcpyHostToDevice));
 	if (device_pos) {
-		CUDA(llmk_rope_device_pos(q1, count, q_dim, q_heads, hd, dpos, inv, 0));
-		CUDA(llmk_rope_device_pos(k1, count, kv_dim, kv_heads, hd, dpos, inv, 0));
-		CUDA(llmk_store_kv_typed(k1, v, kc1, vc1, d, kv_dim, count, dpos, 0));
+		CUDA(ref_rope(q1, count, q_dim, q_heads, hd, 0, dpos, inv, 0));
+		CUDA(ref_rope(k1, count, kv_dim, kv_heads, hd, 0, dpos, inv, 0));
+		CUDA(ref_store_kv(k1, v, kc1, vc1, d, kv_dim, count, 0, dpos, 0));
 	} else {
-		CUDA(llmk_rope(q1, count, q_dim, q_heads, hd, pos, inv, 0));
-		CUDA(llmk_rope(k1, count, kv_dim, kv_heads, hd, pos, inv, 0));
-		CUDA(llmk_store_kv_typed_at(k1, v, kc1, vc1, d, kv_dim, count, pos, 0));
+		CUDA(ref_rope(q1, count, q_dim, q_heads, hd, pos, NULL, inv, 0));
+		CUDA(ref_rope(k1, count, kv_dim, kv_heads, hd, pos, NULL, inv, 0));
+		CUDA(ref_store_kv(k1, v, kc1, vc1, d, kv_dim, count, pos, NULL, 0));
 	}
 	CUDA(llmk_rope_store_kv(q2, q_dim, q_heads, k2, v, kv_heads, hd, count, device_pos ? 0 : pos,
 				device_pos ? dpos : NULL, inv, kc2, vc2, d, 0));
@@ -768,7 +770,7 @@ static void check_rope_store(enum llmk_dtype d, const char *dname, int count, in
 	size_t bad = differing_bytes(q1, q2, hq.size() * 4) + differing_bytes(kc1, kc2, cache) +
 		     differing_bytes(vc1, vc2, cache) + differing_bytes(k2, k_unrotated, hk.size() * 4);
 	char what[200];
-	snprintf(what, sizeof what, "rope_store_kv %s, %d tokens at %d (%s): bit for bit llmk_rope x2 + llmk_store_kv_typed, "
+	snprintf(what, sizeof what, "rope_store_kv %s, %d tokens at %d (%s): bit for bit ref_rope x2 + ref_store_kv, "
 		 "nothing else touched (%zu bytes differ)", dname, count, pos, device_pos ? "device position" : "host position",
 		 bad);
 	check(bad == 0, what);
@@ -1177,7 +1179,7 @@ static void time_attention(enum llmk_dtype d, int context, double copy_gbs, FILE
 	}
 	for (int c = 0; c < copies && ok; c++)
 		ok = cudaMalloc(&caches[c], bytes) == cudaSuccess &&
-		     llmk_store_kv_typed_at(rows, rows, caches[c], caches[c] + bytes / 2, d, kv_dim, context, 0, 0) == cudaSuccess;
+		     ref_store_kv(rows, rows, caches[c], caches[c] + bytes / 2, d, kv_dim, context, 0, NULL, 0) == cudaSuccess;
 	double us = !ok ? -1 : graph_us_per_launch(launches, [&](int i, cudaStream_t s) {
 		uint8_t *c = caches[i % copies];
 		return llmk_attention_decode_typed(q, c, c + bytes / 2, d, out, 1, context - 1, heads, kv_heads, head_dim,
@@ -1322,7 +1324,7 @@ static void check_attention_prefill(attention_case c, uint64_t seed)
 	CUDA(cudaMemset(out, 0xff, q_count * 4)); /* NaN poison */
 	const float scale = 1.0f / sqrtf((float)hd);
 	CUDA(llmk_attention_prefill(q, kc, vc, c.dtype, out, c.count, c.pos0, c.heads, c.kv_heads, hd, scale, 0));
-	CUDA(llmk_attention(q, kf, vf, first, c.count, c.pos0, c.heads, c.kv_heads, hd, scale, 0));
+	CUDA(llmk_attention_typed(q, kf, vf, LLMK_F32, first, c.count, c.pos0, c.heads, c.kv_heads, hd, scale, 0));
 	CUDA(cudaDeviceSynchronize());
 	std::vector<float> got(q_count), hfirst(q_count);
 	CUDA(cudaMemcpy(got.data(), out, q_count * 4, cudaMemcpyDeviceToHost));
@@ -1438,8 +1440,8 @@ static void time_attention_prefill(int count)
 									 hd, scale, 0)); }, 20);
 	double f32_ms = median_ms([&] { keep(llmk_attention_prefill(q, kf, vf, LLMK_F32, out, count, 0, heads, kv_heads,
 									hd, scale, 0)); }, 20);
-	double split_ms = median_ms([&] { keep(llmk_attention_decode(q, kf, vf, split_out, count, 0, heads, kv_heads, hd,
-								      scale, scratch, count, 0)); }, 5);
+	double split_ms = median_ms([&] { keep(llmk_attention_decode_typed(q, kf, vf, LLMK_F32, split_out, count, 0, heads,
+									    kv_heads, hd, scale, scratch, count, 0)); }, 5);
 	keep(cudaDeviceSynchronize());
 	std::vector<float> a(q_count), b(q_count);
 	keep(cudaMemcpy(a.data(), out, q_count * 4, cudaMemcpyDeviceToHost)); /* f32 run: the same values as bf16 */
