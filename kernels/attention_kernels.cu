@@ -131,12 +131,16 @@ __global__ static void attention_kernel(const float *q, const T *key_cache, cons
 		o[threadIdx.x + blockDim.x] = acc1 / running_sum;
 }
 
-extern "C" cudaError_t llmk_attention_typed(const float *q, const void *key_cache, const void *value_cache,
-					    enum llmk_dtype cache_dtype, float *out, int count, int pos0, int heads,
-					    int kv_heads, int head_dim, float scale, cudaStream_t stream)
+extern "C" cudaError_t llmk_attention_general(const struct llmk_attention *a, cudaStream_t stream)
 {
-	if (head_dim > ATTENTION_MAX_HEAD_DIM || heads % kv_heads)
+	if (a->head_dim > ATTENTION_MAX_HEAD_DIM || a->kv_heads <= 0 || a->heads % a->kv_heads || a->pos_dev || a->outq)
 		return cudaErrorInvalidValue;
+	const float *q = a->q;
+	const void *key_cache = a->key_cache, *value_cache = a->value_cache;
+	float *out = a->out;
+	const int count = a->count, pos0 = a->pos0, heads = a->heads, kv_heads = a->kv_heads, head_dim = a->head_dim;
+	const float scale = a->scale;
+	const enum llmk_dtype cache_dtype = a->cache_dtype;
 	dim3 grid(heads, count);
 	switch (cache_dtype) {
 	case LLMK_F32:
@@ -541,30 +545,16 @@ static bool decode_shape_supported(int heads, int kv_heads, int head_dim, enum l
 	       (cache_dtype == LLMK_F32 || cache_dtype == LLMK_BF16 || cache_dtype == LLMK_E4M3);
 }
 
-extern "C" cudaError_t llmk_attention_decode_typed(const float *q, const void *key_cache, const void *value_cache,
-						   enum llmk_dtype cache_dtype, float *out, int count, int pos0,
-						   int heads, int kv_heads, int head_dim, float scale, float *scratch,
-						   int max_tokens, cudaStream_t stream)
+extern "C" cudaError_t llmk_attention_decode(const struct llmk_attention *a, cudaStream_t stream)
 {
-	if (count > max_tokens || !decode_shape_supported(heads, kv_heads, head_dim, cache_dtype))
+	if (a->count > a->max_tokens || (a->pos_dev && a->count > LLMK_DECODE_MAX_TOKENS) ||
+	    !decode_shape_supported(a->heads, a->kv_heads, a->head_dim, a->cache_dtype))
 		return cudaErrorNotSupported;
-	/* decode_splits: the same grid as the captured graph's (the same bits) */
-	const struct split_args a = {q, key_cache, value_cache, out, count, pos0, NULL, heads, kv_heads, head_dim,
-				     scale, scratch, {LLMK_QUANT_NONE, 0, NULL, NULL}};
-	return launch_attention_split(a, cache_dtype, stream);
-}
-
-extern "C" cudaError_t llmk_attention_decode_device_pos_typed(const float *q, const void *key_cache,
-							      const void *value_cache, enum llmk_dtype cache_dtype,
-							      float *out, int count, const int *pos_dev, int heads,
-							      int kv_heads, int head_dim, float scale, float *scratch,
-							      const struct llmk_static_quant *outq, cudaStream_t stream)
-{
-	if (count > LLMK_DECODE_MAX_TOKENS || !decode_shape_supported(heads, kv_heads, head_dim, cache_dtype))
-		return cudaErrorNotSupported;
-	struct split_args a = {q, key_cache, value_cache, out, count, 0, pos_dev, heads, kv_heads, head_dim,
-			       scale, scratch, {LLMK_QUANT_NONE, 0, NULL, NULL}};
-	if (outq)
-		a.outq = *outq;
-	return launch_attention_split(a, cache_dtype, stream);
+	/* decode_splits: the same grid for the eager and the graph form (the same bits) */
+	struct split_args split = {a->q, a->key_cache, a->value_cache, a->out, a->count, a->pos_dev ? 0 : a->pos0,
+				   a->pos_dev, a->heads, a->kv_heads, a->head_dim, a->scale, a->scratch,
+				   {LLMK_QUANT_NONE, 0, NULL, NULL}};
+	if (a->outq)
+		split.outq = *a->outq;
+	return launch_attention_split(split, a->cache_dtype, stream);
 }

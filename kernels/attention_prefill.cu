@@ -420,10 +420,16 @@ static bool aligned16(const void *p)
 	return (uintptr_t)p % 16 == 0;
 }
 
-extern "C" cudaError_t llmk_attention_prefill(const float *q, const void *key_cache, const void *value_cache,
-					      enum llmk_dtype cache_dtype, float *out, int count, int pos0, int heads,
-					      int kv_heads, int head_dim, float scale, cudaStream_t stream)
+extern "C" cudaError_t llmk_attention_prefill(const struct llmk_attention *a, cudaStream_t stream)
 {
+	if (a->pos_dev || a->outq)
+		return cudaErrorInvalidValue;
+	const float *q = a->q;
+	const void *key_cache = a->key_cache, *value_cache = a->value_cache;
+	float *out = a->out;
+	const int count = a->count, pos0 = a->pos0, heads = a->heads, kv_heads = a->kv_heads, head_dim = a->head_dim;
+	const float scale = a->scale;
+	const enum llmk_dtype cache_dtype = a->cache_dtype;
 	if (count < 0 || pos0 < 0 || kv_heads <= 0 || heads <= 0 || heads % kv_heads || heads / kv_heads > MAX_GROUP ||
 	    !aligned16(q) || !aligned16(key_cache) || !aligned16(value_cache) || !aligned16(out))
 		return cudaErrorNotSupported;

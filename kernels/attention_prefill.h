@@ -2,7 +2,7 @@
  * attention_prefill.h - causal grouped-query attention of many query tokens at once
  * (prefill), flash-attention style on the tensor cores.
  *
- * The semantics are llmk_attention's (llm_kernels.h): query token t sits at position
+ * The semantics are struct llmk_attention's (llm_kernels.h): query token t sits at position
  * pos0 + t and attends to the cached positions 0..pos0+t; query head h reads KV head
  * h / (heads / kv_heads); out[t][h] = softmax(q k^T * scale) v.  The difference is the
  * arithmetic: Q, K, V and the softmax weights P enter the tensor cores as fp16 (10-bit
@@ -22,15 +22,13 @@
 extern "C" {
 #endif
 
-/* out[t][h] for t < count: q and out are [count][heads * head_dim] floats (q already
- * rotated), key_cache and value_cache are [positions][kv_heads * head_dim] of
- * cache_dtype (LLMK_F32, LLMK_BF16 or LLMK_E4M3, e4m3 decoded with scale 1) holding
- * the rows 0..pos0+count-1.  Takes head_dim 64 or 128, heads / kv_heads in 1..8
- * (dividing heads) and 16-byte aligned pointers; returns cudaErrorNotSupported for
- * anything else.  Enqueues on stream and returns the launch status. */
-cudaError_t llmk_attention_prefill(const float *q, const void *key_cache, const void *value_cache,
-				   enum llmk_dtype cache_dtype, float *out, int count, int pos0, int heads,
-				   int kv_heads, int head_dim, float scale, cudaStream_t stream);
+/* out[t][h] for t < count (struct llmk_attention, a->pos_dev, scratch and outq not
+ * used: cudaErrorInvalidValue when pos_dev or outq is set); e4m3 caches decoded with
+ * scale 1.  Takes head_dim 64 or 128, heads / kv_heads in 1..8 (dividing heads), a
+ * cache of LLMK_F32, LLMK_BF16 or LLMK_E4M3 and 16-byte aligned pointers; returns
+ * cudaErrorNotSupported for anything else.  Enqueues on stream and returns the launch
+ * status. */
+cudaError_t llmk_attention_prefill(const struct llmk_attention *a, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

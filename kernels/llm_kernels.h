@@ -152,39 +152,50 @@ cudaError_t llmk_rope_store_kv(float *q, int q_stride, int q_heads, const float 
  * Other dtypes give cudaErrorInvalidValue (store) or cudaErrorNotSupported (decode).
  */
 
-/* Causal grouped-query attention of count query tokens at positions pos0.. over
- * the cache rows 0..pos0+t: out[t][h] = softmax(q k^T * scale) v, with an online
- * softmax over tiles of positions.  key/value caches are [positions][kv_dim] of
- * cache_dtype elements; any head_dim <= 256 (e.g. 32). */
-cudaError_t llmk_attention_typed(const float *q, const void *key_cache, const void *value_cache,
-				 enum llmk_dtype cache_dtype, float *out, int count, int pos0, int heads, int kv_heads,
-				 int head_dim, float scale, cudaStream_t stream);
+/* One attention launch, for every attention kernel (llmk_attention_general,
+ * llmk_attention_decode, attention_prefill.h's llmk_attention_prefill): causal
+ * grouped-query attention of count query tokens (q: [count][heads * head_dim] floats,
+ * already rotated) at positions pos0.., over the cache rows 0..pos0+t of key_cache /
+ * value_cache ([positions][kv_heads * head_dim] of cache_dtype):
+ * out[t][h] = softmax(q k^T * scale) v, query head h reading KV head
+ * h / (heads / kv_heads); out is [count][heads * head_dim] floats. */
+struct llmk_attention {
+	const float *q;
+	const void *key_cache, *value_cache;
+	enum llmk_dtype cache_dtype;
+	float *out;
+	int count, pos0;
+	int heads, kv_heads, head_dim;
+	float scale;
+	/* llmk_attention_decode only (NULL / 0 elsewhere): */
+	const int *pos_dev;                   /* not NULL: the position is *pos_dev, read on the
+					       * device (graph replay), and pos0 is not used */
+	float *scratch;                       /* llmk_attention_decode_scratch(heads, head_dim,
+					       * max_tokens) floats */
+	int max_tokens;
+	const struct llmk_static_quant *outq; /* not NULL: out also quantized (o_proj's input) */
+};
+
+/* The first-version kernel, one block per (head, token) with an online softmax over
+ * tiles of positions: any head_dim <= 256 (e.g. 32) and any group; pos_dev, scratch
+ * and outq are not used (cudaErrorInvalidValue when pos_dev or outq is set). */
+cudaError_t llmk_attention_general(const struct llmk_attention *a, cudaStream_t stream);
 
 /* The same attention, faster: blocks of (KV head, token, split of the cached positions)
  * read each cached row once for the whole GQA group with coalesced loads and keep an
  * online softmax; a second kernel combines the splits.  A few tokens (decode, count <=
  * LLMK_DECODE_MAX_TOKENS) are split over one wave of resident blocks (at most 256
  * splits over the tokens; the grid depends on the shape and the GPU, never on the
- * position), every split at least 64 rows of the context, so that every SM has work
- * at long contexts and most splits are empty at short ones (flash-decoding); more
- * tokens (prefill) take one split each.  Needs head_dim 64 or 128, heads / kv_heads <= 8, count <= max_tokens and
- * scratch of llmk_attention_decode_scratch(heads, head_dim, max_tokens) floats;
- * returns cudaErrorNotSupported otherwise. */
+ * position, so a captured graph replays it at every position and eager and graph runs
+ * give the same bits), every split at least 64 rows of the context, so that every SM
+ * has work at long contexts and most splits are empty at short ones (flash-decoding);
+ * more tokens (prefill, not with pos_dev) take one split each.  Needs head_dim 64 or
+ * 128, heads / kv_heads <= 8, count <= max_tokens and a cache of F32, BF16 or E4M3:
+ * cudaErrorNotSupported otherwise; an outq scheme other than a static one (FP8_STATIC,
+ * INT8_STATIC) gives cudaErrorInvalidValue. */
 #define LLMK_DECODE_MAX_TOKENS 8
 size_t llmk_attention_decode_scratch(int heads, int head_dim, int max_tokens);
-cudaError_t llmk_attention_decode_typed(const float *q, const void *key_cache, const void *value_cache,
-					enum llmk_dtype cache_dtype, float *out, int count, int pos0, int heads,
-					int kv_heads, int head_dim, float scale, float *scratch, int max_tokens,
-					cudaStream_t stream);
-
-/* llmk_attention_decode_typed for graph replay: the position is *pos_dev, and the
- * number of splits is fixed (the grid cannot change between replays); with outq (not
- * NULL), out also quantized for o_proj's static input scale (llmk_static_quant). */
-cudaError_t llmk_attention_decode_device_pos_typed(const float *q, const void *key_cache, const void *value_cache,
-						   enum llmk_dtype cache_dtype, float *out, int count,
-						   const int *pos_dev, int heads, int kv_heads, int head_dim, float scale,
-						   float *scratch, const struct llmk_static_quant *outq,
-						   cudaStream_t stream);
+cudaError_t llmk_attention_decode(const struct llmk_attention *a, cudaStream_t stream);
 
 /* gate[i] = silu(gate[i]) * up[i] over n values. */
 cudaError_t llmk_swiglu(float *gate, const float *up, size_t n, cudaStream_t stream);

@@ -74,6 +74,44 @@ static void check(bool ok, const char *what)
 #define CUDA(call) do { cudaError_t s_ = (call); if (s_ != cudaSuccess) { \
 	printf("not ok - %s: %s\n", #call, cudaGetErrorString(s_)); failed++; return; } } while (0)
 
+/* struct llmk_attention for the checks: the common fields, then each kernel's call. */
+static struct llmk_attention attention_args(const float *q, const void *kc, const void *vc, enum llmk_dtype d,
+					    float *out, int count, int pos0, int heads, int kv_heads, int head_dim,
+					    float scale)
+{
+	struct llmk_attention a = {};
+	a.q = q; a.key_cache = kc; a.value_cache = vc; a.cache_dtype = d; a.out = out; a.count = count; a.pos0 = pos0;
+	a.heads = heads; a.kv_heads = kv_heads; a.head_dim = head_dim; a.scale = scale;
+	return a;
+}
+
+static cudaError_t attention_general(const float *q, const void *kc, const void *vc, enum llmk_dtype d, float *out,
+				     int count, int pos0, int heads, int kv_heads, int head_dim, float scale,
+				     cudaStream_t s)
+{
+	const struct llmk_attention a = attention_args(q, kc, vc, d, out, count, pos0, heads, kv_heads, head_dim, scale);
+	return llmk_attention_general(&a, s);
+}
+
+static cudaError_t attention_prefill(const float *q, const void *kc, const void *vc, enum llmk_dtype d, float *out,
+				     int count, int pos0, int heads, int kv_heads, int head_dim, float scale,
+				     cudaStream_t s)
+{
+	const struct llmk_attention a = attention_args(q, kc, vc, d, out, count, pos0, heads, kv_heads, head_dim, scale);
+	return llmk_attention_prefill(&a, s);
+}
+
+/* The split-KV decode at pos0, or at *pos_dev when it is not NULL; outq may be NULL. */
+static cudaError_t attention_decode(const float *q, const void *kc, const void *vc, enum llmk_dtype d, float *out,
+				    int count, int pos0, int heads, int kv_heads, int head_dim, float scale,
+				    float *scratch, int max_tokens, const int *pos_dev,
+				    const struct llmk_static_quant *outq, cudaStream_t s)
+{
+	struct llmk_attention a = attention_args(q, kc, vc, d, out, count, pos0, heads, kv_heads, head_dim, scale);
+	a.scratch = scratch; a.max_tokens = max_tokens; a.pos_dev = pos_dev; a.outq = outq;
+	return llmk_attention_decode(&a, s);
+}
+
 /* Random valid values of dtype (llmk_fill_random: BF16 in [-2, 2], e4m3 without NaN). */
 static void fill(void *p, size_t count, enum llmk_dtype dtype, uint32_t seed)
 {
@@ -296,8 +334,8 @@ static void check_attention_decode(int heads, int kv_heads, int head_dim, int co
 	CUDA(cudaMemcpy(q, hq.data(), hq.size() * 4, cudaMemcpyHostToDevice));
 	CUDA(cudaMemset(b, 0xff, hq.size() * 4));
 	float scale = 1.0f / sqrtf((float)head_dim);
-	CUDA(llmk_attention_typed(q, kc, vc, LLMK_F32, a, count, pos0, heads, kv_heads, head_dim, scale, 0));
-	CUDA(llmk_attention_decode_typed(q, kc, vc, LLMK_F32, b, count, pos0, heads, kv_heads, head_dim, scale, scratch, 64,
+	CUDA(attention_general(q, kc, vc, LLMK_F32, a, count, pos0, heads, kv_heads, head_dim, scale, 0));
+	CUDA(attention_decode(q, kc, vc, LLMK_F32, b, count, pos0, heads, kv_heads, head_dim, scale, scratch, 64, NULL, NULL,
 					 0));
 	CUDA(cudaDeviceSynchronize());
 	std::vector<float> ha(hq.size()), hb(hq.size());
@@ -418,15 +456,15 @@ static void check_attention_cache(enum attention_kernel_kind kind, enum llmk_dty
 	const float scale = 1.0f / sqrtf((float)head_dim);
 	const char *kname = "first-version attention";
 	if (kind == ATT_FIRST)
-		CUDA(llmk_attention_typed(q, kc, vc, d, out, count, pos0, heads, kv_heads, head_dim, scale, 0));
+		CUDA(attention_general(q, kc, vc, d, out, count, pos0, heads, kv_heads, head_dim, scale, 0));
 	else if (kind == ATT_DECODE) {
 		kname = "split-KV attention";
-		CUDA(llmk_attention_decode_typed(q, kc, vc, d, out, count, pos0, heads, kv_heads, head_dim, scale, scratch,
-						 max_tokens, 0));
+		CUDA(attention_decode(q, kc, vc, d, out, count, pos0, heads, kv_heads, head_dim, scale, scratch, max_tokens,
+				      NULL, NULL, 0));
 	} else {
 		kname = "split-KV attention (device position)";
-		CUDA(llmk_attention_decode_device_pos_typed(q, kc, vc, d, out, count, pd, heads, kv_heads, head_dim, scale,
-							    scratch, NULL, 0));
+		CUDA(attention_decode(q, kc, vc, d, out, count, 0, heads, kv_heads, head_dim, scale, scratch, max_tokens, pd,
+				      NULL, 0));
 	}
 	CUDA(cudaDeviceSynchronize());
 	std::vector<uint8_t> gk(cn * es), gv(cn * es);
@@ -491,7 +529,7 @@ static void check_kv_cache(void)
 }
 
 /* One decode token at positions - 1 over a cache of dtype d (random rows stored by
- * ref_store_kv): llmk_attention_decode_typed and its device-position form
+ * ref_store_kv): llmk_attention_decode and its device-position form
  * bit for bit alike (they share the split layout), every head written, and the first
  * and last query head of each KV head against float64 over the cache's rounded values,
  * relative error < 1e-5.  v has a mean of 0.5 (uniform in [-0.5, 1.5]), so that over a
@@ -516,7 +554,7 @@ static void check_attention_split_context(enum llmk_dtype d, int heads, int kv_h
 	CUDA(ref_store_kv(k, v, kc, vc, d, kv_dim, positions, 0, NULL, 0));
 	CUDA(cudaMemset(eager, 0xff, qn * 4)); CUDA(cudaMemset(graph, 0xff, qn * 4));
 	const float scale = 1.0f / sqrtf((float)head_dim);
-	CUDA(llmk_attention_decode_typed(q, kc, vc, d, eager, 1, pos0, heads, kv_heads, head_dim, scale, scratch, 1, 0));
+	CUDA(attention_decode(q, kc, vc, d, eager, 1, pos0, heads, kv_heads, head_dim, scale, scratch, 1, NULL, NULL, 0));
 	/* the device-position form also quantizes its output for a static input scale
 	 * (o_proj's, in the decode graph): FP8 for e4m3 caches, INT8 otherwise */
 	const enum llmk_quant outq_kind = d == LLMK_E4M3 ? LLMK_QUANT_FP8_STATIC : LLMK_QUANT_INT8_STATIC;
@@ -525,8 +563,7 @@ static void check_attention_split_context(enum llmk_dtype d, int heads, int kv_h
 	CUDA(cudaMemset(xq, 0x55, qn)); CUDA(cudaMemset(xs, 0xff, 4));
 	const struct llmk_static_quant outq = {outq_kind, outq_kind == LLMK_QUANT_FP8_STATIC ? 1.2f / 448 : 1.2f / 127, xq,
 					       xs};
-	CUDA(llmk_attention_decode_device_pos_typed(q, kc, vc, d, graph, 1, pd, heads, kv_heads, head_dim, scale, scratch,
-						    &outq, 0));
+	CUDA(attention_decode(q, kc, vc, d, graph, 1, 0, heads, kv_heads, head_dim, scale, scratch, 1, pd, &outq, 0));
 	CUDA(cudaDeviceSynchronize());
 	float *ref_scale; CUDA(cudaMalloc(&ref_scale, 4));
 	CUDA(llmk_quantize(graph, 1, (int)qn, outq.quant, outq.scale, xq_ref, ref_scale, 0));
@@ -1182,8 +1219,8 @@ static void time_attention(enum llmk_dtype d, int context, double copy_gbs, FILE
 		     ref_store_kv(rows, rows, caches[c], caches[c] + bytes / 2, d, kv_dim, context, 0, NULL, 0) == cudaSuccess;
 	double us = !ok ? -1 : graph_us_per_launch(launches, [&](int i, cudaStream_t s) {
 		uint8_t *c = caches[i % copies];
-		return llmk_attention_decode_typed(q, c, c + bytes / 2, d, out, 1, context - 1, heads, kv_heads, head_dim,
-						   0.088f, scratch, 1, s);
+		return attention_decode(q, c, c + bytes / 2, d, out, 1, context - 1, heads, kv_heads, head_dim, 0.088f,
+					scratch, 1, NULL, NULL, s);
 	});
 	double gbs = bytes / (us * 1e-6) / 1e9;
 	printf("  %-4s cache, context %6d: %7.1f us %6.0f GB/s %4.0f%% of copy\n", dtype_name(d), context, us, gbs,
@@ -1323,8 +1360,8 @@ static void check_attention_prefill(attention_case c, uint64_t seed)
 	CUDA(cudaMemcpy(vf, hv.data(), kv_count * 4, cudaMemcpyHostToDevice));
 	CUDA(cudaMemset(out, 0xff, q_count * 4)); /* NaN poison */
 	const float scale = 1.0f / sqrtf((float)hd);
-	CUDA(llmk_attention_prefill(q, kc, vc, c.dtype, out, c.count, c.pos0, c.heads, c.kv_heads, hd, scale, 0));
-	CUDA(llmk_attention_typed(q, kf, vf, LLMK_F32, first, c.count, c.pos0, c.heads, c.kv_heads, hd, scale, 0));
+	CUDA(attention_prefill(q, kc, vc, c.dtype, out, c.count, c.pos0, c.heads, c.kv_heads, hd, scale, 0));
+	CUDA(attention_general(q, kf, vf, LLMK_F32, first, c.count, c.pos0, c.heads, c.kv_heads, hd, scale, 0));
 	CUDA(cudaDeviceSynchronize());
 	std::vector<float> got(q_count), hfirst(q_count);
 	CUDA(cudaMemcpy(got.data(), out, q_count * 4, cudaMemcpyDeviceToHost));
@@ -1375,13 +1412,30 @@ static void check_attention_prefill_refuses(void)
 {
 	float *p;
 	CUDA(cudaMalloc(&p, 1 << 20));
-	bool ok = llmk_attention_prefill(p, p, p, LLMK_BF16, p, 4, 0, 8, 8, 96, 0.1f, 0) == cudaErrorNotSupported &&
-		  llmk_attention_prefill(p, p, p, LLMK_BF16, p, 4, 0, 9, 1, 64, 0.1f, 0) == cudaErrorNotSupported &&
-		  llmk_attention_prefill(p, p, p, LLMK_BF16, p, 4, 0, 6, 4, 64, 0.1f, 0) == cudaErrorNotSupported &&
-		  llmk_attention_prefill(p, p, p, LLMK_I8, p, 4, 0, 8, 2, 64, 0.1f, 0) == cudaErrorNotSupported &&
-		  llmk_attention_prefill(p + 1, p, p, LLMK_BF16, p, 4, 0, 8, 2, 64, 0.1f, 0) == cudaErrorNotSupported;
+	bool ok = attention_prefill(p, p, p, LLMK_BF16, p, 4, 0, 8, 8, 96, 0.1f, 0) == cudaErrorNotSupported &&
+		  attention_prefill(p, p, p, LLMK_BF16, p, 4, 0, 9, 1, 64, 0.1f, 0) == cudaErrorNotSupported &&
+		  attention_prefill(p, p, p, LLMK_BF16, p, 4, 0, 6, 4, 64, 0.1f, 0) == cudaErrorNotSupported &&
+		  attention_prefill(p, p, p, LLMK_I8, p, 4, 0, 8, 2, 64, 0.1f, 0) == cudaErrorNotSupported &&
+		  attention_prefill(p + 1, p, p, LLMK_BF16, p, 4, 0, 8, 2, 64, 0.1f, 0) == cudaErrorNotSupported;
 	check(ok && cudaGetLastError() == cudaSuccess,
 	      "prefill attention refuses head_dim 96, groups of 9, uneven groups, int8 caches, unaligned q");
+	/* the decode-only fields: a position on the device, a quantized output */
+	struct llmk_attention a = attention_args(p, p, p, LLMK_BF16, p, 4, 0, 8, 2, 64, 0.1f);
+	a.pos_dev = (const int *)p;
+	bool refused = llmk_attention_prefill(&a, 0) == cudaErrorInvalidValue &&
+		       llmk_attention_general(&a, 0) == cudaErrorInvalidValue;
+	const struct llmk_static_quant outq = {LLMK_QUANT_FP8_STATIC, 1, p, p};
+	a.pos_dev = NULL;
+	a.outq = &outq;
+	refused = refused && llmk_attention_prefill(&a, 0) == cudaErrorInvalidValue &&
+		  llmk_attention_general(&a, 0) == cudaErrorInvalidValue;
+	const struct llmk_static_quant dynamic = {LLMK_QUANT_INT8_DYNAMIC, 1, p, p};
+	a.outq = &dynamic;
+	a.scratch = p;
+	a.max_tokens = 4;
+	refused = refused && llmk_attention_decode(&a, 0) == cudaErrorInvalidValue;
+	check(refused && cudaGetLastError() == cudaSuccess,
+	      "prefill and general attention refuse a device position or a quantized output; decode a dynamic one");
 	cudaFree(p);
 }
 
@@ -1434,14 +1488,14 @@ static void time_attention_prefill(int count)
 	double pairs = (double)count * (count + 1) / 2, flops = 4.0 * heads * hd * pairs;
 	cudaError_t status = cudaSuccess;
 	auto keep = [&](cudaError_t s) { if (status == cudaSuccess) status = s; };
-	double bf16_ms = median_ms([&] { keep(llmk_attention_prefill(q, kc, vc, LLMK_BF16, out, count, 0, heads, kv_heads,
+	double bf16_ms = median_ms([&] { keep(attention_prefill(q, kc, vc, LLMK_BF16, out, count, 0, heads, kv_heads,
 									 hd, scale, 0)); }, 20);
-	double e4m3_ms = median_ms([&] { keep(llmk_attention_prefill(q, ke, ve, LLMK_E4M3, out, count, 0, heads, kv_heads,
+	double e4m3_ms = median_ms([&] { keep(attention_prefill(q, ke, ve, LLMK_E4M3, out, count, 0, heads, kv_heads,
 									 hd, scale, 0)); }, 20);
-	double f32_ms = median_ms([&] { keep(llmk_attention_prefill(q, kf, vf, LLMK_F32, out, count, 0, heads, kv_heads,
+	double f32_ms = median_ms([&] { keep(attention_prefill(q, kf, vf, LLMK_F32, out, count, 0, heads, kv_heads,
 									hd, scale, 0)); }, 20);
-	double split_ms = median_ms([&] { keep(llmk_attention_decode_typed(q, kf, vf, LLMK_F32, split_out, count, 0, heads,
-									    kv_heads, hd, scale, scratch, count, 0)); }, 5);
+	double split_ms = median_ms([&] { keep(attention_decode(q, kf, vf, LLMK_F32, split_out, count, 0, heads, kv_heads,
+								hd, scale, scratch, count, NULL, NULL, 0)); }, 5);
 	keep(cudaDeviceSynchronize());
 	std::vector<float> a(q_count), b(q_count);
 	keep(cudaMemcpy(a.data(), out, q_count * 4, cudaMemcpyDeviceToHost)); /* f32 run: the same values as bf16 */

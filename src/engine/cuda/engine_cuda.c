@@ -717,34 +717,35 @@ static int run_down(struct cuda_engine *e, const struct gpu_linear *down, const 
 static int run_attention(struct cuda_engine *e, void *key_cache, void *value_cache, int n, int pos, bool graph,
 			 const struct gpu_linear *o_proj, bool *quantized, char *err, size_t err_size)
 {
-	*quantized = false;
 	const struct model_config *c = &e->model->config;
-	const float scale = (float)(1.0 / sqrt((double)c->head_dim));
+	struct llmk_attention a = {
+		.q = e->q, .key_cache = key_cache, .value_cache = value_cache, .cache_dtype = e->cache_dtype,
+		.out = e->att, .count = n, .pos0 = pos, .heads = e->plan.q_heads, .kv_heads = e->plan.kv_heads,
+		.head_dim = c->head_dim, .scale = (float)(1.0 / sqrt((double)c->head_dim)),
+	};
+	*quantized = false;
 	cudaError_t status;
 	if (!graph && n > LLMK_DECODE_MAX_TOKENS) { /* prefill: the tiled tensor-core kernel where it applies */
-		status = llmk_attention_prefill(e->q, key_cache, value_cache, e->cache_dtype, e->att, n, pos,
-						e->plan.q_heads, e->plan.kv_heads, c->head_dim, scale, e->stream);
+		status = llmk_attention_prefill(&a, e->stream);
 		if (status != cudaErrorNotSupported) {
 			CUDA_TRY(status);
 			return 0;
 		}
 		cudaGetLastError();
 	}
+	const struct llmk_static_quant o_quant = {o_proj->quant, o_proj->input_scale, e->xq, e->x_scales};
+	struct llmk_attention decode = a;
+	decode.scratch = e->attention_scratch;
+	decode.max_tokens = BATCH;
 	if (graph) {
-		struct llmk_static_quant o_quant = {o_proj->quant, o_proj->input_scale, e->xq, e->x_scales};
+		decode.pos_dev = e->device_position;
 		*quantized = static_input(o_proj);
-		status = llmk_attention_decode_device_pos_typed(e->q, key_cache, value_cache, e->cache_dtype, e->att, n,
-								e->device_position, e->plan.q_heads, e->plan.kv_heads,
-								c->head_dim, scale, e->attention_scratch,
-								*quantized ? &o_quant : NULL, e->stream);
-	} else
-		status = llmk_attention_decode_typed(e->q, key_cache, value_cache, e->cache_dtype, e->att, n, pos,
-						     e->plan.q_heads, e->plan.kv_heads, c->head_dim, scale,
-						     e->attention_scratch, BATCH, e->stream);
+		decode.outq = *quantized ? &o_quant : NULL;
+	}
+	status = llmk_attention_decode(&decode, e->stream);
 	if (status == cudaErrorNotSupported && !graph) { /* a shape the split kernel does not take */
 		cudaGetLastError();
-		status = llmk_attention_typed(e->q, key_cache, value_cache, e->cache_dtype, e->att, n, pos,
-					      e->plan.q_heads, e->plan.kv_heads, c->head_dim, scale, e->stream);
+		status = llmk_attention_general(&a, e->stream);
 	}
 	CUDA_TRY(status);
 	return 0;
