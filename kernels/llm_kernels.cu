@@ -606,10 +606,15 @@ static bool gemv_rows_per_block_valid(int n)
 	return n == 1 || n == 2 || n == 4;
 }
 
-extern "C" cudaError_t llmk_gemv(const void *weight, enum llmk_dtype wdtype, int rows, int cols,
-				 const float *weight_scale, int weight_scale_count, const float *x, const void *xq,
-				 const float *x_scales, float *y, int rows_per_block, cudaStream_t stream)
+extern "C" cudaError_t llmk_gemv(const struct llmk_gemv_matrix *matrix, const struct llmk_gemv_input *in,
+				 int rows_per_block, cudaStream_t stream)
 {
+	const void *weight = matrix->weight;
+	const enum llmk_dtype wdtype = in->wdtype;
+	const int rows = matrix->rows, cols = in->cols, weight_scale_count = matrix->weight_scale_count;
+	const float *weight_scale = matrix->weight_scale, *x = in->x, *x_scales = in->x_scales;
+	const void *xq = in->xq;
+	float *y = matrix->y;
 	if (!gemv_aligned(wdtype, cols, weight, x, xq) || rows <= 0)
 		return cudaErrorNotSupported;
 	if (rows_per_block == 0) { /* the warp-a-row kernel */
@@ -630,9 +635,12 @@ extern "C" cudaError_t llmk_gemv(const void *weight, enum llmk_dtype wdtype, int
 }
 
 extern "C" cudaError_t llmk_gemv_multi(const struct llmk_gemv_matrix *matrices, int matrix_count,
-				       enum llmk_dtype wdtype, int cols, const float *x, const void *xq,
-				       const float *x_scales, cudaStream_t stream)
+				       const struct llmk_gemv_input *in, cudaStream_t stream)
 {
+	const enum llmk_dtype wdtype = in->wdtype;
+	const int cols = in->cols;
+	const float *x = in->x, *x_scales = in->x_scales;
+	const void *xq = in->xq;
 	if (matrix_count < 1 || matrix_count > 3)
 		return cudaErrorInvalidValue;
 	struct gemv_job job = {};
@@ -660,10 +668,13 @@ static cudaError_t launch_gemv_swiglu(const struct gemv_matrix &gate, const stru
 }
 
 extern "C" cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, const struct llmk_gemv_matrix *up,
-					enum llmk_dtype wdtype, int cols, const float *x, const void *xq,
-					const float *x_scales, float *y, const struct llmk_static_quant *yq,
+					const struct llmk_gemv_input *in, float *y, const struct llmk_static_quant *yq,
 					cudaStream_t stream)
 {
+	const enum llmk_dtype wdtype = in->wdtype;
+	const int cols = in->cols;
+	const float *x = in->x, *x_scales = in->x_scales;
+	const void *xq = in->xq;
 	if (gate->rows != up->rows || gate->rows <= 0 || !gemv_aligned(wdtype, cols, gate->weight, x, xq) ||
 	    !gemv_aligned(wdtype, cols, up->weight, x, xq))
 		return cudaErrorNotSupported;
@@ -694,9 +705,11 @@ extern "C" cudaError_t llmk_linear(const void *weight, enum llmk_dtype wdtype, i
 		       (!xq || (uintptr_t)xq % 16 == 0) && (!x || (uintptr_t)x % 16 == 0);
 	/* BF16 stays on the warp-a-row kernel: the block kernel re-reads the float input
 	 * through L2 for every block, which cost the 8B lm_head 12% (BENCHMARKS.md) */
-	if (count == 1 && wdtype != LLMK_BF16 && gemv_aligned(wdtype, cols, weight, x, xq))
-		return llmk_gemv(weight, wdtype, rows, cols, weight_scale, weight_scale_count, x, xq, x_scales, y, -1,
-				 stream);
+	if (count == 1 && wdtype != LLMK_BF16 && gemv_aligned(wdtype, cols, weight, x, xq)) {
+		const struct llmk_gemv_matrix matrix = {weight, weight_scale, weight_scale_count, rows, y};
+		const struct llmk_gemv_input in = {wdtype, cols, x, xq, x_scales};
+		return llmk_gemv(&matrix, &in, -1, stream);
+	}
 	if (aligned && count <= GEMV_MAX_TOKENS) {
 		dim3 grid(blocks), block(LINEAR_WARPS * WARP);
 		switch (count) {

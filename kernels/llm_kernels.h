@@ -90,10 +90,31 @@ cudaError_t llmk_linear(const void *weight, enum llmk_dtype wdtype, int rows, in
 			const float *x, const void *xq, const float *x_scales, int count,
 			float *y, int y_stride, cudaStream_t stream);
 
-/* The one-token GEMV (decode) alone: y[r] = sum_i W[r][i] * input[i] (input: x for
- * BF16, xq with x_scales[0] for FP8 / INT8), scaled as llmk_linear scales it; for FP8
- * and INT8 weights llmk_linear with count 1 is llmk_gemv(..., -1) (BF16 stays on the
- * warp-per-row kernel there, faster for BF16's float input).
+/* One matrix of a one-token GEMV: weight [rows][cols], its scale (as llmk_linear's
+ * weight_scale / weight_scale_count) and where its rows' outputs go. */
+struct llmk_gemv_matrix {
+	const void *weight;
+	const float *weight_scale;
+	int weight_scale_count;
+	int rows;
+	float *y;
+};
+
+/* The one token a GEMV reads: the matrices' element type and columns, and the input,
+ * x (BF16) or xq with x_scales[0] (FP8 / INT8, from llmk_quantize or a kernel that
+ * quantizes its output). */
+struct llmk_gemv_input {
+	enum llmk_dtype wdtype;
+	int cols;
+	const float *x;
+	const void *xq;
+	const float *x_scales;
+};
+
+/* The one-token GEMV (decode) alone: matrix->y[r] = sum_i W[r][i] * input[i], scaled
+ * as llmk_linear scales it; for FP8 and INT8 weights llmk_linear with count 1 is
+ * llmk_gemv(..., -1) (BF16 stays on the warp-per-row kernel there, faster for BF16's
+ * float input).
  * A block of 256 threads shares each row's 16-byte chunks and takes rows_per_block
  * rows: 1, 2 or 4; -1 picks (4); 0 runs the older warp-per-row kernel, kept for
  * comparison.  It is launched with programmatic dependent launch (sm_90): its blocks
@@ -105,34 +126,24 @@ cudaError_t llmk_linear(const void *weight, enum llmk_dtype wdtype, int rows, in
  * (1, 2, 4), nor on being computed by llmk_gemv_multi or llmk_gemv_swiglu: the same
  * bits. */
 #define LLMK_GEMV_NO_PDL 0x100
-cudaError_t llmk_gemv(const void *weight, enum llmk_dtype wdtype, int rows, int cols,
-		      const float *weight_scale, int weight_scale_count, const float *x, const void *xq,
-		      const float *x_scales, float *y, int rows_per_block, cudaStream_t stream);
+cudaError_t llmk_gemv(const struct llmk_gemv_matrix *matrix, const struct llmk_gemv_input *in, int rows_per_block,
+		      cudaStream_t stream);
 
-/* One matrix of a fused GEMV: weight [rows][cols], its scale (as llmk_linear's
- * weight_scale / weight_scale_count) and where its rows' outputs go. */
-struct llmk_gemv_matrix {
-	const void *weight;
-	const float *weight_scale;
-	int weight_scale_count;
-	int rows;
-	float *y;
-};
-
-/* One launch for 1 to 3 matrices of the same dtype and cols reading one input
- * (q/k/v: x, or xq with x_scales, of one token): matrices[i].y[r] is what llmk_gemv
- * gives for matrix i, bit for bit.  Launched as llmk_gemv (programmatic dependent launch). */
-cudaError_t llmk_gemv_multi(const struct llmk_gemv_matrix *matrices, int matrix_count, enum llmk_dtype wdtype,
-			    int cols, const float *x, const void *xq, const float *x_scales, cudaStream_t stream);
+/* One launch for 1 to 3 matrices of one input (q/k/v): matrices[i].y[r] is what
+ * llmk_gemv gives for matrix i, bit for bit.  Launched as llmk_gemv (programmatic
+ * dependent launch). */
+cudaError_t llmk_gemv_multi(const struct llmk_gemv_matrix *matrices, int matrix_count,
+			    const struct llmk_gemv_input *in, cudaStream_t stream);
 
 /* One launch for gate/up + SwiGLU of one token: y[r] = silu(g[r]) * u[r] where g and u
  * are llmk_gemv's outputs for gate and up (their .y are not used), bit for bit what
  * llmk_gemv, llmk_gemv, llmk_swiglu give; with yq (not NULL), y also quantized for
- * down_proj's static scale (llmk_static_quant; not into xq, which this launch reads).
- * gate and up have the same rows.  Launched as llmk_gemv (programmatic dependent launch). */
+ * down_proj's static scale (llmk_static_quant; not into in->xq, which this launch
+ * reads).  gate and up have the same rows.  Launched as llmk_gemv (programmatic
+ * dependent launch). */
 cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, const struct llmk_gemv_matrix *up,
-			     enum llmk_dtype wdtype, int cols, const float *x, const void *xq, const float *x_scales,
-			     float *y, const struct llmk_static_quant *yq, cudaStream_t stream);
+			     const struct llmk_gemv_input *in, float *y, const struct llmk_static_quant *yq,
+			     cudaStream_t stream);
 
 /* RoPE (rotate_half layout, inv_freq: head_dim / 2 values) on q (q_heads heads, row
  * stride q_stride) and on the new k rows, then k and v into the caches (below), in

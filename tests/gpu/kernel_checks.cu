@@ -895,6 +895,7 @@ static void check_swiglu_static_quant(const struct llmk_gemv_matrix *gate, const
 				      const std::vector<float> &want_ff)
 {
 	const int rows = gate->rows;
+	const struct llmk_gemv_input input = {dtype, cols, in->x, in->xq, in->xs};
 	float largest = 0;
 	for (float f : want_ff) largest = std::max(largest, fabsf(f));
 	float *ff, *xs, *ref_scale; uint8_t *xq, *xq_ref;
@@ -904,7 +905,7 @@ static void check_swiglu_static_quant(const struct llmk_gemv_matrix *gate, const
 		const bool fp8 = quant == LLMK_QUANT_FP8_STATIC;
 		const struct llmk_static_quant yq = {quant, 0.8f * largest / (fp8 ? 448 : 127), xq, xs};
 		CUDA(cudaMemset(ff, 0xff, rows * 4)); CUDA(cudaMemset(xq, 0x55, rows)); CUDA(cudaMemset(xs, 0xff, 4));
-		CUDA(llmk_gemv_swiglu(gate, up, dtype, cols, in->x, in->xq, in->xs, ff, &yq, 0));
+		CUDA(llmk_gemv_swiglu(gate, up, &input, ff, &yq, 0));
 		CUDA(llmk_quantize(ff, 1, rows, quant, yq.scale, xq_ref, ref_scale, 0));
 		CUDA(cudaDeviceSynchronize());
 		float got_scale = 0, want_scale = 1;
@@ -920,7 +921,7 @@ static void check_swiglu_static_quant(const struct llmk_gemv_matrix *gate, const
 	}
 	const struct llmk_static_quant dynamic = {LLMK_QUANT_INT8_DYNAMIC, 1, xq, xs};
 	snprintf(gemv_what, sizeof gemv_what, "%s fused gate/up + SwiGLU refuses a dynamic output scheme", name);
-	check(llmk_gemv_swiglu(gate, up, dtype, cols, in->x, in->xq, in->xs, ff, &dynamic, 0) == cudaErrorInvalidValue,
+	check(llmk_gemv_swiglu(gate, up, &input, ff, &dynamic, 0) == cudaErrorInvalidValue,
 	      gemv_what);
 	cudaFree(ff); cudaFree(xq); cudaFree(xq_ref); cudaFree(xs); cudaFree(ref_scale);
 }
@@ -939,14 +940,15 @@ static void check_gemv_layouts_and_fusions(enum llmk_dtype dtype, const char *na
 	/* every layout of llmk_gemv against its automatic one (which llmk_linear runs for
 	 * FP8 and INT8, checked against float64 by check_linear), bit for bit */
 	float *y; CUDA(cudaMalloc(&y, q_rows * 4));
-	CUDA(llmk_gemv(m[0].weight, dtype, q_rows, cols, m[0].weight_scale, m[0].weight_scale_count, in.x, in.xq, in.xs,
-		       m[0].y, -1, 0));
+	const struct llmk_gemv_input input = {dtype, cols, in.x, in.xq, in.xs};
+	CUDA(llmk_gemv(&m[0], &input, -1, 0));
 	std::vector<float> want_q = device_floats(m[0].y, q_rows);
 	size_t bad = 0;
 	for (int rpb : {1, 2, 4}) {
 		CUDA(cudaMemset(y, 0xff, q_rows * 4));
-		CUDA(llmk_gemv(m[0].weight, dtype, q_rows, cols, m[0].weight_scale, m[0].weight_scale_count, in.x, in.xq, in.xs,
-			       y, rpb, 0));
+		struct llmk_gemv_matrix into_y = m[0];
+		into_y.y = y;
+		CUDA(llmk_gemv(&into_y, &input, rpb, 0));
 		bad += differ(device_floats(y, q_rows), want_q);
 	}
 	snprintf(what, sizeof what, "%s GEMV %dx%d, 1 token: rows a block 1, 2, 4 give the same bits (%zu differ)",
@@ -955,12 +957,11 @@ static void check_gemv_layouts_and_fusions(enum llmk_dtype dtype, const char *na
 	/* q/k/v in one launch against three */
 	std::vector<float> want[3];
 	for (int i = 0; i < 3; i++) {
-		CUDA(llmk_gemv(m[i].weight, dtype, m[i].rows, cols, m[i].weight_scale, m[i].weight_scale_count, in.x, in.xq,
-			       in.xs, m[i].y, -1, 0));
+		CUDA(llmk_gemv(&m[i], &input, -1, 0));
 		want[i] = device_floats(m[i].y, m[i].rows);
 		CUDA(cudaMemset(m[i].y, 0xff, m[i].rows * 4));
 	}
-	CUDA(llmk_gemv_multi(m, 3, dtype, cols, in.x, in.xq, in.xs, 0));
+	CUDA(llmk_gemv_multi(m, 3, &input, 0));
 	CUDA(cudaDeviceSynchronize());
 	bad = 0;
 	for (int i = 0; i < 3; i++) bad += differ(device_floats(m[i].y, m[i].rows), want[i]);
@@ -968,14 +969,12 @@ static void check_gemv_layouts_and_fusions(enum llmk_dtype dtype, const char *na
 		 q_rows, kv_rows, kv_rows, cols, bad);
 	check(bad == 0, what);
 	/* gate/up + SwiGLU in one launch against llmk_gemv x 2 + llmk_swiglu */
-	CUDA(llmk_gemv(gate.weight, dtype, ff_rows, cols, gate.weight_scale, gate.weight_scale_count, in.x, in.xq, in.xs,
-		       gate.y, -1, 0));
-	CUDA(llmk_gemv(up.weight, dtype, ff_rows, cols, up.weight_scale, up.weight_scale_count, in.x, in.xq, in.xs,
-		       up.y, -1, 0));
+	CUDA(llmk_gemv(&gate, &input, -1, 0));
+	CUDA(llmk_gemv(&up, &input, -1, 0));
 	CUDA(llmk_swiglu(gate.y, up.y, ff_rows, 0));
 	std::vector<float> want_ff = device_floats(gate.y, ff_rows);
 	float *ff; CUDA(cudaMalloc(&ff, ff_rows * 4)); CUDA(cudaMemset(ff, 0xff, ff_rows * 4));
-	CUDA(llmk_gemv_swiglu(&gate, &up, dtype, cols, in.x, in.xq, in.xs, ff, NULL, 0));
+	CUDA(llmk_gemv_swiglu(&gate, &up, &input, ff, NULL, 0));
 	CUDA(cudaDeviceSynchronize());
 	bad = differ(device_floats(ff, ff_rows), want_ff);
 	snprintf(what, sizeof what, "%s fused gate/up + SwiGLU GEMV (2 x %dx%d): llmk_gemv x 2 + llmk_swiglu's bits "
@@ -1081,7 +1080,9 @@ static void time_prefetch(double copy_gbs, FILE *table)
 				cudaError_t st = way < 0 ? cudaSuccess : llmk_prefetch_l2(&p, s);
 				if (st != cudaSuccess) return st;
 				spin_kernel<<<1, 32, 0, s>>>(cycles);
-				return llmk_gemv(w[i % copies], LLMK_E4M3, rows, cols, ws, rows, in.x, in.xq, in.xs, y, -1, s);
+				const struct llmk_gemv_matrix m = {w[i % copies], ws, rows, rows, y};
+				const struct llmk_gemv_input input = {LLMK_E4M3, cols, in.x, in.xq, in.xs};
+				return llmk_gemv(&m, &input, -1, s);
 			});
 			ok = ok && us > 0;
 			double gemv_us = us - gap_us, gbs = wbytes / (gemv_us * 1e-6) / 1e9;
@@ -1119,8 +1120,9 @@ static void time_gemv(enum llmk_dtype dtype, int rows, int cols, const char *sha
 	bool ok = true;
 	for (int rpb : {0, 2 | LLMK_GEMV_NO_PDL, 1, 2, 4, -1}) {
 		double us = graph_us_per_launch(launches, [&](int i, cudaStream_t s) {
-			return llmk_gemv(w[i % copies], dtype, rows, cols, q ? ws : NULL, q ? rows : 0, in.x, in.xq, in.xs, y,
-					 rpb, s);
+			const struct llmk_gemv_matrix m = {w[i % copies], q ? ws : NULL, q ? rows : 0, rows, y};
+			const struct llmk_gemv_input input = {dtype, cols, in.x, in.xq, in.xs};
+			return llmk_gemv(&m, &input, rpb, s);
 		});
 		double gbs = wbytes / (us * 1e-6) / 1e9;
 		ok = ok && us > 0;
@@ -1165,7 +1167,8 @@ static void time_fused(enum llmk_dtype dtype, int hidden, int q_rows, int kv_row
 		return e;
 	});
 	double fused_qkv = graph_us_per_launch(launches, [&](int i, cudaStream_t s) {
-		return llmk_gemv_multi(&qkv[3 * (i % copies)], 3, dtype, hidden, in.x, in.xq, in.xs, s);
+		const struct llmk_gemv_input input = {dtype, hidden, in.x, in.xq, in.xs};
+		return llmk_gemv_multi(&qkv[3 * (i % copies)], 3, &input, s);
 	});
 	double unfused_ff = graph_us_per_launch(launches, [&](int i, cudaStream_t s) {
 		struct llmk_gemv_matrix *g = &ff[2 * (i % copies)], *u = g + 1;
@@ -1177,8 +1180,8 @@ static void time_fused(enum llmk_dtype dtype, int hidden, int q_rows, int kv_row
 		return e == cudaSuccess ? llmk_swiglu(g->y, u->y, ff_rows, s) : e;
 	});
 	double fused_ff = graph_us_per_launch(launches, [&](int i, cudaStream_t s) {
-		return llmk_gemv_swiglu(&ff[2 * (i % copies)], &ff[2 * (i % copies) + 1], dtype, hidden, in.x, in.xq, in.xs, y,
-					NULL, s);
+		const struct llmk_gemv_input input = {dtype, hidden, in.x, in.xq, in.xs};
+		return llmk_gemv_swiglu(&ff[2 * (i % copies)], &ff[2 * (i % copies) + 1], &input, y, NULL, s);
 	});
 	const char *dname = dtype == LLMK_E4M3 ? "FP8" : dtype == LLMK_I8 ? "INT8" : "BF16";
 	size_t es = dtype == LLMK_BF16 ? 2 : 1;

@@ -628,6 +628,12 @@ static struct llmk_gemv_matrix gemv_matrix(const struct gpu_linear *l, float *y)
 	return (struct llmk_gemv_matrix){l->weight, l->weight_scale, l->weight_scale_count, l->rows, y};
 }
 
+/* The one token a fused GEMV of l's type reads: e->h, or e->xq as norm_input left it. */
+static struct llmk_gemv_input gemv_input(const struct cuda_engine *e, const struct gpu_linear *l)
+{
+	return (struct llmk_gemv_input){l->dtype, l->cols, e->h, e->xq, e->x_scales};
+}
+
 /* Whether one fused GEMV launch can run a and b on one token: same weights' type,
  * same input, quantized the same way. */
 static bool fusable(const struct gpu_linear *a, const struct gpu_linear *b, int n)
@@ -644,8 +650,8 @@ static int run_qkv(struct cuda_engine *e, const struct gpu_layer *l, int n, floa
 	if (fusable(&l->q_proj, &l->k_proj, n) && fusable(&l->q_proj, &l->v_proj, n)) {
 		struct llmk_gemv_matrix m[3] = {gemv_matrix(&l->q_proj, e->q), gemv_matrix(&l->k_proj, k_rows),
 						gemv_matrix(&l->v_proj, v_rows)};
-		cudaError_t status = llmk_gemv_multi(m, 3, l->q_proj.dtype, l->q_proj.cols, e->h, e->xq, e->x_scales,
-						     e->stream);
+		const struct llmk_gemv_input in = gemv_input(e, &l->q_proj);
+		cudaError_t status = llmk_gemv_multi(m, 3, &in, e->stream);
 		if (status != cudaErrorNotSupported) {
 			CUDA_TRY(status);
 			return 0;
@@ -676,8 +682,8 @@ static int run_gate_up(struct cuda_engine *e, const struct gpu_layer *l, int n, 
 		struct llmk_gemv_matrix gate = gemv_matrix(&l->gate_proj, NULL), up = gemv_matrix(&l->up_proj, NULL);
 		struct llmk_static_quant down_quant = {down->quant, down->input_scale, e->xq_mlp, e->mlp_scale};
 		bool quantize = static_input(down);
-		cudaError_t status = llmk_gemv_swiglu(&gate, &up, l->gate_proj.dtype, l->gate_proj.cols, e->h, e->xq,
-						      e->x_scales, e->gate, quantize ? &down_quant : NULL, e->stream);
+		const struct llmk_gemv_input in = gemv_input(e, &l->gate_proj);
+		cudaError_t status = llmk_gemv_swiglu(&gate, &up, &in, e->gate, quantize ? &down_quant : NULL, e->stream);
 		if (status != cudaErrorNotSupported) {
 			CUDA_TRY(status);
 			if (quantize)
