@@ -131,33 +131,23 @@ __global__ static void attention_kernel(const float *q, const T *key_cache, cons
 		o[threadIdx.x + blockDim.x] = acc1 / running_sum;
 }
 
+/* attention_kernel over a cache of T elements. */
+template <typename T>
+static void launch_attention_general(const struct llmk_attention *a, cudaStream_t stream)
+{
+	attention_kernel<<<dim3(a->heads, a->count), ATTENTION_TILE, 0, stream>>>(
+		a->q, (const T *)a->key_cache, (const T *)a->value_cache, a->out, a->pos0, a->heads, a->kv_heads,
+		a->head_dim, a->scale);
+}
+
 extern "C" cudaError_t llmk_attention_general(const struct llmk_attention *a, cudaStream_t stream)
 {
 	if (a->head_dim > ATTENTION_MAX_HEAD_DIM || a->kv_heads <= 0 || a->heads % a->kv_heads || a->pos_dev || a->outq)
 		return cudaErrorInvalidValue;
-	const float *q = a->q;
-	const void *key_cache = a->key_cache, *value_cache = a->value_cache;
-	float *out = a->out;
-	const int count = a->count, pos0 = a->pos0, heads = a->heads, kv_heads = a->kv_heads, head_dim = a->head_dim;
-	const float scale = a->scale;
-	const enum llmk_dtype cache_dtype = a->cache_dtype;
-	dim3 grid(heads, count);
-	switch (cache_dtype) {
-	case LLMK_F32:
-		attention_kernel<<<grid, ATTENTION_TILE, 0, stream>>>(q, (const float *)key_cache,
-								      (const float *)value_cache, out, pos0, heads,
-								      kv_heads, head_dim, scale);
-		break;
-	case LLMK_BF16:
-		attention_kernel<<<grid, ATTENTION_TILE, 0, stream>>>(q, (const __nv_bfloat16 *)key_cache,
-								      (const __nv_bfloat16 *)value_cache, out, pos0,
-								      heads, kv_heads, head_dim, scale);
-		break;
-	case LLMK_E4M3:
-		attention_kernel<<<grid, ATTENTION_TILE, 0, stream>>>(q, (const __nv_fp8_storage_t *)key_cache,
-								      (const __nv_fp8_storage_t *)value_cache, out, pos0,
-								      heads, kv_heads, head_dim, scale);
-		break;
+	switch (a->cache_dtype) {
+	case LLMK_F32: launch_attention_general<float>(a, stream); break;
+	case LLMK_BF16: launch_attention_general<__nv_bfloat16>(a, stream); break;
+	case LLMK_E4M3: launch_attention_general<__nv_fp8_storage_t>(a, stream); break;
 	default: return cudaErrorInvalidValue;
 	}
 	return cudaGetLastError();

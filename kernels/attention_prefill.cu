@@ -424,22 +424,17 @@ extern "C" cudaError_t llmk_attention_prefill(const struct llmk_attention *a, cu
 {
 	if (a->pos_dev || a->outq)
 		return cudaErrorInvalidValue;
-	const float *q = a->q;
-	const void *key_cache = a->key_cache, *value_cache = a->value_cache;
-	float *out = a->out;
-	const int count = a->count, pos0 = a->pos0, heads = a->heads, kv_heads = a->kv_heads, head_dim = a->head_dim;
-	const float scale = a->scale;
-	const enum llmk_dtype cache_dtype = a->cache_dtype;
-	if (count < 0 || pos0 < 0 || kv_heads <= 0 || heads <= 0 || heads % kv_heads || heads / kv_heads > MAX_GROUP ||
-	    !aligned16(q) || !aligned16(key_cache) || !aligned16(value_cache) || !aligned16(out))
+	if (a->count < 0 || a->pos0 < 0 || a->kv_heads <= 0 || a->heads <= 0 || a->heads % a->kv_heads ||
+	    a->heads / a->kv_heads > MAX_GROUP || !aligned16(a->q) || !aligned16(a->key_cache) ||
+	    !aligned16(a->value_cache) || !aligned16(a->out))
 		return cudaErrorNotSupported;
-	if (count == 0)
+	if (a->count == 0)
 		return cudaSuccess;
-	if (head_dim == 128)
-		return launch_prefill_dtype<128>(q, key_cache, value_cache, cache_dtype, out, count, pos0, heads,
-						 kv_heads, scale, stream);
-	if (head_dim == 64)
-		return launch_prefill_dtype<64>(q, key_cache, value_cache, cache_dtype, out, count, pos0, heads,
-						kv_heads, scale, stream);
+	if (a->head_dim == 128)
+		return launch_prefill_dtype<128>(a->q, a->key_cache, a->value_cache, a->cache_dtype, a->out, a->count,
+						 a->pos0, a->heads, a->kv_heads, a->scale, stream);
+	if (a->head_dim == 64)
+		return launch_prefill_dtype<64>(a->q, a->key_cache, a->value_cache, a->cache_dtype, a->out, a->count,
+						a->pos0, a->heads, a->kv_heads, a->scale, stream);
 	return cudaErrorNotSupported;
 }
