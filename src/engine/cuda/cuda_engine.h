@@ -1,0 +1,112 @@
+/*
+ * cuda_engine.h - one CUDA rank's state, shared by the two files of the CUDA backend
+ * (private to src/engine/cuda/): cuda_engine_setup.c makes it (the weights uploaded
+ * in their stored form, the buffers, the KV cache) and frees it; engine_cuda.c runs
+ * the forward pass and the decode steps over it.
+ */
+#ifndef LLMCHAT_CUDA_ENGINE_H
+#define LLMCHAT_CUDA_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cuda_runtime_api.h>
+
+#include "cuda_memory.h"
+#include "engine_backend.h"
+#include "llm_kernels.h"
+#include "sampling_kernels.h"
+
+/* Tokens a prefill step takes at once.  engine_prefill polls its cancel flag between
+ * steps, so a step's time is how long Ctrl-C may wait: 512 tokens of an 8B FP8 model take
+ * about 12 ms on an H100, at the same tokens/s as 2048 (BENCHMARKS.md).  BF16 weights,
+ * still on the scalar kernel (about 156 tokens/s for 8B), take SCALAR_BATCH at a time:
+ * about 0.2 s, at the same tokens/s (the kernel is bound by its arithmetic, not by
+ * reading the weights once a step). */
+#define BATCH 512
+#define SCALAR_BATCH 32
+#define LOGIT_ROWS 256        /* rows of logits made at once (all_logits goes in chunks) */
+struct gpu_linear {
+	void *weight;
+	enum llmk_dtype dtype;
+	int rows, cols;
+	float *weight_scale;        /* device; NULL for float weights */
+	int weight_scale_count;
+	enum llmk_quant quant;
+	float input_scale;
+};
+
+struct gpu_layer {
+	float *input_layernorm, *post_attention_layernorm;
+	struct gpu_linear q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj;
+};
+
+struct cuda_engine {
+	const struct model *model;
+	struct tp_plan plan;              /* this rank's share (the whole model with one rank) */
+	struct communicator *comm;        /* NULL with one rank */
+	int device;
+	int context_length;
+	int q_dim, kv_dim;                /* this rank's heads x head_dim */
+	int intermediate;                 /* this rank's gate/up rows */
+	/* all-reduce timing for --bench (events around each call, eager runs only) */
+	bool time_comm;
+	cudaEvent_t *comm_events;         /* 2 per call site: 2 x 2 x layers */
+	int comm_events_recorded;
+	double comm_seconds;
+	cudaStream_t stream;
+	void *embed_tokens;
+	enum llmk_dtype embed_dtype;
+	struct gpu_layer *layers;
+	float *norm;
+	struct gpu_linear lm_head;
+	float *inv_freq;
+	void *key_cache, *value_cache;    /* layers x context x kv_dim elements of cache_dtype */
+	enum llmk_dtype cache_dtype;      /* LLMK_BF16 (default), LLMK_E4M3 or LLMK_F32 (--kv-cache) */
+	size_t cache_element;             /* its size in bytes */
+	int32_t *tokens;                  /* BATCH */
+	float *x, *h, *q, *att, *tmp;     /* BATCH x max(hidden, q_dim) */
+	float *gate, *up;                 /* BATCH x intermediate */
+	void *xq;                         /* BATCH x max(in) bytes */
+	float *x_scales;                  /* BATCH */
+	void *xq_mlp;                     /* intermediate bytes: down_proj's input, quantized by */
+	float *mlp_scale;                 /* the fused gate/up of one token (which reads xq) */
+	float *logits;                    /* LOGIT_ROWS x this rank's vocabulary slice */
+	struct llmk_gemm *gemm;           /* cuBLASLt for prefill */
+	int32_t *acc;                     /* BATCH x widest out: INT8 GEMM accumulators */
+	float *attention_scratch;         /* llmk_attention_decode's partial results */
+	/* the decode step as a CUDA graph, replayed at every position: the token and the
+	 * position travel through pinned host memory, the logits come back the same way */
+	cudaGraphExec_t decode_graph;
+	bool decode_graph_failed;         /* capture refused: decode runs eagerly */
+	int32_t *pinned_token;
+	int *pinned_position, *device_position;
+	float *pinned_logits;
+	struct llmk_best *best, *pinned_best; /* this rank's largest logit (greedy decoding) */
+	void *argmax_scratch;
+	/* sampled decoding on the GPU (one rank only): the step's settings in, the token
+	 * out, through pinned memory; seen marks the tokens the repetition penalty counts */
+	cudaGraphExec_t draw_graph;       /* the decode step, then llmk_sample */
+	struct llmk_draw *draw, *pinned_draw;
+	struct llmk_drawn *drawn, *pinned_drawn;
+	unsigned char *seen;              /* vocab */
+	void *sample_scratch;
+	float *key_rows, *value_rows;     /* BATCH x kv_dim: new tokens' k and v before they enter the cache */
+	/* L2 prefetch in the decode graph (l2_prefetch.h): after each product, a side stream
+	 * of the capture loads the next product's first prefetch_bytes while the one-token
+	 * kernels between them run; it joins the step at its end */
+	size_t prefetch_bytes;            /* 0: no prefetch */
+	cudaStream_t prefetch_stream;
+	cudaEvent_t prefetch_fork, prefetch_join;
+	bool prefetch_forked;             /* during a capture: the side stream holds work to join */
+	struct cuda_memory memory;        /* every device buffer, and the weights' upload */
+};
+
+/* engine_backend_ops.create and .free of the CUDA backend. */
+int cuda_engine_create(const struct model *model, const struct engine_options *options, const struct engine_rank *rank,
+		       int *context_length, void **state, char *description, size_t description_size, char *err,
+		       size_t err_size);
+void cuda_engine_free(void *state);
+
+#endif
