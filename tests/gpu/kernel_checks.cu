@@ -233,6 +233,14 @@ static double copy_bandwidth(void)
 	return 2.0 * bytes / (ms[ms.size() / 2] * 1e-3) / 1e9; /* read + written */
 }
 
+/* The copy bandwidth the timings are judged against, measured and printed. */
+static double measured_copy_bandwidth(void)
+{
+	double copy = copy_bandwidth();
+	printf("# device-to-device copy: %.0f GB/s (bytes read + written, 2 GiB, median of 10)\n", copy);
+	return copy;
+}
+
 /* The prefill GEMMs (cuBLASLt) against float64, then their rate. */
 static void check_gemm(struct llmk_gemm *g, enum llmk_dtype dtype, int rows, int cols, int count)
 {
@@ -1582,55 +1590,48 @@ static void check_argmax(void)
 	cudaFree(scratch);
 }
 
+/* The parts a first argument runs alone (see the top of this file). */
+struct part {
+	const char *name;
+	void (*run)(void);
+};
+
+static const struct part parts[] = {
+	{"argmax", check_argmax},
+	{"attention", attention_prefill_checks},
+	{"attention-speed", [] { time_attention_prefill(512); time_attention_prefill(2048); }},
+	{"decode-attention", [] {
+		check_attention_decode(32, 8, 128, 1, 0);
+		check_attention_decode(32, 8, 128, 3, 4093);
+		check_attention_decode(64, 8, 128, 40, 2000);
+		check_kv_cache();
+		check_attention_split_contexts();
+		time_attention_contexts(measured_copy_bandwidth(), stdout);
+	}},
+	{"fusions", [] {
+		check_gemv_layouts_and_fusions(LLMK_E4M3, "FP8", 4096, 1024, 14336, 4096);
+		check_gemv_layouts_and_fusions(LLMK_I8, "INT8", 1000, 24, 301, 512);
+		check_attention_split_contexts();
+		check_engine_fusions();
+	}},
+	{"prefetch", [] {
+		check_prefetch_arguments();
+		time_prefetch(measured_copy_bandwidth(), stdout);
+	}},
+};
+
 int main(int argc, char **argv)
 {
 	cudaDeviceProp prop; cudaGetDeviceProperties(&prop, 0);
 	printf("# %s, %d SMs, L2 %d MB\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
 	rng_state = argc > 2 ? strtoull(argv[2], NULL, 0) : (uint64_t)time(NULL) * 2654435761u | 1;
 	printf("# random seed %#llx (kernel_checks TABLE SEED repeats a run)\n", (unsigned long long)rng_state);
-	if (argc > 1 && strcmp(argv[1], "argmax") == 0) {
-		check_argmax();
-		printf("%d passed, %d failed\n", passed, failed);
-		return failed ? 1 : 0;
-	}
-	if (argc > 1 && (strcmp(argv[1], "attention") == 0 || strcmp(argv[1], "attention-speed") == 0)) {
-		if (strcmp(argv[1], "attention") == 0) {
-			attention_prefill_checks();
-		} else {
-			time_attention_prefill(512);
-			time_attention_prefill(2048);
+	for (const struct part &p : parts)
+		if (argc > 1 && strcmp(argv[1], p.name) == 0) {
+			p.run();
+			printf("%d passed, %d failed\n", passed, failed);
+			return failed ? 1 : 0;
 		}
-		printf("%d passed, %d failed\n", passed, failed);
-		return failed ? 1 : 0;
-	}
-	if (argc > 1 && strcmp(argv[1], "decode-attention") == 0) {
-		check_attention_decode(32, 8, 128, 1, 0);
-		check_attention_decode(32, 8, 128, 3, 4093);
-		check_attention_decode(64, 8, 128, 40, 2000);
-		check_kv_cache();
-		check_attention_split_contexts();
-		double copy = copy_bandwidth();
-		printf("# device-to-device copy: %.0f GB/s (bytes read + written, 2 GiB, median of 10)\n", copy);
-		time_attention_contexts(copy, stdout);
-		printf("%d passed, %d failed\n", passed, failed);
-		return failed ? 1 : 0;
-	}
-	if (argc > 1 && strcmp(argv[1], "fusions") == 0) {
-		check_gemv_layouts_and_fusions(LLMK_E4M3, "FP8", 4096, 1024, 14336, 4096);
-		check_gemv_layouts_and_fusions(LLMK_I8, "INT8", 1000, 24, 301, 512);
-		check_attention_split_contexts();
-		check_engine_fusions();
-		printf("%d passed, %d failed\n", passed, failed);
-		return failed ? 1 : 0;
-	}
-	if (argc > 1 && strcmp(argv[1], "prefetch") == 0) {
-		check_prefetch_arguments();
-		double copy = copy_bandwidth();
-		printf("# device-to-device copy: %.0f GB/s (bytes read + written, 2 GiB, median of 10)\n", copy);
-		time_prefetch(copy, stdout);
-		printf("%d passed, %d failed\n", passed, failed);
-		return failed ? 1 : 0;
-	}
 	FILE *table = fopen(argc > 1 ? argv[1] : "gemv_timings.tsv", "w");
 	if (!table) { printf("not ok - open the timings table\n"); return 1; }
 	const enum llmk_dtype dtypes[] = {LLMK_BF16, LLMK_E4M3, LLMK_I8};
@@ -1679,8 +1680,7 @@ int main(int argc, char **argv)
 			time_gemm(gemm, dtypes[d], 28672, 8192, 2048, "70B gate/up");
 		}
 	}
-	double copy = copy_bandwidth();
-	printf("# device-to-device copy: %.0f GB/s (bytes read + written, 2 GiB, median of 10)\n", copy);
+	double copy = measured_copy_bandwidth();
 	struct { int rows, cols; const char *name; } shapes[] = {
 		{4096, 4096, "8B q/o_proj"}, {1024, 4096, "8B k/v_proj"}, {14336, 4096, "8B gate/up"}, {4096, 14336, "8B down"},
 		{8192, 8192, "70B q/o_proj"}, {1024, 8192, "70B k/v_proj"}, {28672, 8192, "70B gate/up"}, {8192, 28672, "70B down"},
