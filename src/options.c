@@ -343,11 +343,14 @@ int options_open_runtime(const struct options *opts, struct model_runtime *rt, c
 	return model_runtime_open(&runtime_settings, rt, err, err_size);
 }
 
-/* $NAME as an integer from 0 to max, 0 when unset or empty. */
-static int environment_integer(const char *name, long max, long *out, char *err, size_t err_size)
+/* $NAME as an integer from 0 to max, 0 when unset or empty; *set (when not NULL)
+ * says whether it was set. */
+static int environment_integer(const char *name, long max, long *out, bool *set, char *err, size_t err_size)
 {
 	const char *text = getenv(name);
 	*out = 0;
+	if (set)
+		*set = text && text[0];
 	if (!text || !text[0])
 		return 0;
 	char *end;
@@ -398,7 +401,7 @@ static int environment_switch(const char *name, bool *off, char *err, size_t err
 
 int options_read_environment(struct options *opts, char *err, size_t err_size)
 {
-	if (environment_integer("LLMCHAT_STREAM_DELAY_MS", 10000, &opts->stream_delay_ms, err, err_size) != 0)
+	if (environment_integer("LLMCHAT_STREAM_DELAY_MS", 10000, &opts->stream_delay_ms, NULL, err, err_size) != 0)
 		return -1;
 	if (environment_fail_rank(&opts->engine_test_hooks, err, err_size) != 0)
 		return -1;
@@ -408,10 +411,9 @@ int options_read_environment(struct options *opts, char *err, size_t err_size)
 		return -1;
 	/* LLMCHAT_L2_PREFETCH_MB=N: the decode graph's L2 prefetch, in MB a product (0: off) */
 	long prefetch_mb;
-	if (environment_integer("LLMCHAT_L2_PREFETCH_MB", 1024, &prefetch_mb, err, err_size) != 0)
+	if (environment_integer("LLMCHAT_L2_PREFETCH_MB", 1024, &prefetch_mb, &opts->engine_test_hooks.l2_prefetch_set,
+				err, err_size) != 0)
 		return -1;
-	const char *prefetch_text = getenv("LLMCHAT_L2_PREFETCH_MB");
-	opts->engine_test_hooks.l2_prefetch_set = prefetch_text && prefetch_text[0];
 	opts->engine_test_hooks.l2_prefetch_mb = (int)prefetch_mb;
 	return environment_switch("LLMCHAT_CUDA_GRAPH", &opts->engine_test_hooks.eager_decode, err, err_size);
 }
