@@ -142,7 +142,8 @@ static void launch_attention_general(const struct llmk_attention *a, cudaStream_
 
 extern "C" cudaError_t llmk_attention_general(const struct llmk_attention *a, cudaStream_t stream)
 {
-	if (a->head_dim > ATTENTION_MAX_HEAD_DIM || a->kv_heads <= 0 || a->heads % a->kv_heads || a->pos_dev || a->outq)
+	if (a->head_dim > ATTENTION_MAX_HEAD_DIM || a->kv_heads <= 0 || a->heads % a->kv_heads || a->pos_dev || a->outq ||
+	    a->rope_store)
 		return cudaErrorInvalidValue;
 	switch (a->cache_dtype) {
 	case LLMK_F32: launch_attention_general<float>(a, stream); break;
@@ -245,14 +246,52 @@ __device__ static inline void merge_with_lane(float &m, float &l, float *acc, in
 	m = new_max;
 }
 
+/* The new token's work of a fused split block (rope.key_rows not NULL; one token):
+ * its group's query heads rotated into s_q, and, in the block whose split holds the
+ * token's own row (*new_row set to it, else -1), that row's rotated k and its v into
+ * the caches and, rounded as stored, into s_new (k, v) for the block's own reads.
+ * rope_pair and cache_put as rope_store_kernel uses them: the same bits. */
+template <typename T, int HD, int GROUP>
+__device__ static void split_rope_store(const float *q, const struct llmk_rope_store &rope, T *key_cache,
+					T *value_cache, int position, int kvh, int kv_heads, int group, bool owner,
+					float (*s_q)[HD], T (*s_new)[HD], int *new_row)
+{
+	constexpr int HALF = HD / 2;
+	for (int idx = threadIdx.x; idx < group * HALF; idx += blockDim.x) {
+		const int g = idx / HALF, i = idx % HALF;
+		const float *head = q + (size_t)(kvh * group + g) * HD;
+		rope_pair(head[i], head[i + HALF], position, rope.inv_freq[i], &s_q[g][i], &s_q[g][i + HALF]);
+	}
+	*new_row = owner ? position : -1;
+	if (owner) {
+		const size_t kv_dim = (size_t)kv_heads * HD, row = (size_t)position * kv_dim + kvh * HD;
+		const float *k = rope.key_rows + kvh * HD, *v = rope.value_rows + kvh * HD;
+		for (int i = threadIdx.x; i < HALF; i += blockDim.x) {
+			float ra, rb;
+			rope_pair(k[i], k[i + HALF], position, rope.inv_freq[i], &ra, &rb);
+			cache_put(&s_new[0][i], ra);
+			cache_put(&s_new[0][i + HALF], rb);
+			cache_put(key_cache + row + i, ra);
+			cache_put(key_cache + row + i + HALF, rb);
+		}
+		for (int i = threadIdx.x; i < HD; i += blockDim.x) {
+			cache_put(&s_new[1][i], v[i]);
+			cache_put(value_cache + row + i, v[i]);
+		}
+	}
+	__syncthreads();
+}
+
 /* One block: the softmax state of the group's query heads over one split's rows of
  * one KV head, written to part_max (base 2), part_sum and part_acc (unnormalized); a
- * split with no rows writes nothing.  Reads each of its rows once, for all the group. */
+ * split with no rows writes nothing.  Reads each of its rows once, for all the group.
+ * With rope.key_rows (one token), RoPE and the KV store of the token come first
+ * (split_rope_store), and its own row is read from the block's copy. */
 template <typename T, int HD, int GROUP>
 __global__ static void __launch_bounds__(DECODE_WARPS * WARP)
 attention_split_kernel(const float *q, const T *__restrict__ key_cache, const T *__restrict__ value_cache, int pos0,
 		       const int *pos_dev, int heads, int kv_heads, float score_scale, int splits, float *part_max,
-		       float *part_sum, float *part_acc)
+		       float *part_sum, float *part_acc, struct llmk_rope_store rope)
 {
 	wait_for_previous_kernels(); /* launched with programmatic dependent launch */
 	allow_next_kernel();
@@ -270,6 +309,13 @@ attention_split_kernel(const float *q, const T *__restrict__ key_cache, const T 
 	const int warp = threadIdx.x / WARP, lane = threadIdx.x % WARP;
 	const int sub = lane / L::ROW_LANES, dim0 = (lane % L::ROW_LANES) * EPL;
 	const T *keys = key_cache + kvh * HD + dim0, *values = value_cache + kvh * HD + dim0;
+	const bool fused = rope.key_rows != NULL;
+	__shared__ float s_q[GROUP][HD];
+	__shared__ __align__(16) T s_new[2][HD];
+	int new_row = -1;
+	if (fused)
+		split_rope_store<T, HD, GROUP>(q, rope, (T *)key_cache, (T *)value_cache, pos0, kvh, kv_heads, group,
+					       end == total, s_q, s_new, &new_row);
 
 	float qreg[GROUP][EPL], acc[GROUP][EPL], m[GROUP], l[GROUP];
 #pragma unroll
@@ -279,7 +325,9 @@ attention_split_kernel(const float *q, const T *__restrict__ key_cache, const T 
 #pragma unroll
 		for (int k = 0; k < EPL; k++) {
 			acc[g][k] = 0;
-			qreg[g][k] = g < group ? q[((size_t)t * heads + kvh * group + g) * HD + dim0 + k] * score_scale : 0;
+			const float qv = g >= group ? 0 : fused ? s_q[g][dim0 + k]
+							  : q[((size_t)t * heads + kvh * group + g) * HD + dim0 + k];
+			qreg[g][k] = g < group ? qv * score_scale : 0;
 		}
 	}
 	/* every lane runs the same trips (the shuffles need the whole warp); rows past the
@@ -290,7 +338,10 @@ attention_split_kernel(const float *q, const T *__restrict__ key_cache, const T 
 		for (int u = 0; u < U; u++) {
 			const int j = tile + u * L::ROWS + sub;
 			kbits[u] = vbits[u] = {};
-			if (j < end) {
+			if (j == new_row) {
+				kbits[u] = *(const typename L::bits *)(&s_new[0][dim0]);
+				vbits[u] = *(const typename L::bits *)(&s_new[1][dim0]);
+			} else if (j < end) {
 				kbits[u] = *(const typename L::bits *)(keys + (size_t)j * kv_dim);
 				vbits[u] = *(const typename L::bits *)(values + (size_t)j * kv_dim);
 			}
@@ -390,7 +441,7 @@ attention_split_kernel(const float *q, const T *__restrict__ key_cache, const T 
 template <int HD>
 __global__ static void __launch_bounds__(COMBINE_THREADS)
 attention_combine_kernel(int heads, int splits, int pos0, const int *pos_dev, const float *part_max,
-			 const float *part_sum, const float *part_acc, float *out, struct llmk_static_quant outq)
+			 const float *part_sum, const float *part_acc, float *out, struct llmk_out_quant outq)
 {
 	wait_for_previous_kernels(); /* launched with programmatic dependent launch */
 	allow_next_kernel();
@@ -430,9 +481,11 @@ attention_combine_kernel(int heads, int splits, int pos0, const int *pos_dev, co
 			total_value += ((const float *)s_stripe[s])[d];
 		const float value_out = total_value / sum;
 		out[((size_t)t * heads + h) * HD + d] = value_out;
-		if (outq.quant != LLMK_QUANT_NONE)
+		if (outq.quant != LLMK_QUANT_NONE && !out_quant_dynamic(&outq))
 			static_quant_store(outq, heads * HD, t, h * HD + d, value_out);
 	}
+	if (out_quant_dynamic(&outq) && last_block_to_finish(outq.counter))
+		quantize_rows(out, gridDim.y, heads * HD, outq.quant, outq.scale, (uint8_t *)outq.xq, outq.scales);
 }
 
 /* Splits of each of count tokens: for decode, one wave of the split kernel's resident
@@ -467,7 +520,8 @@ struct split_args {
 	int heads, kv_heads, head_dim;
 	float scale;
 	float *scratch;
-	struct llmk_static_quant outq; /* quant LLMK_QUANT_NONE: none */
+	struct llmk_out_quant outq; /* quant LLMK_QUANT_NONE: none */
+	struct llmk_rope_store rope;   /* key_rows NULL: none */
 };
 
 template <typename T, int HD, int GROUP>
@@ -484,7 +538,7 @@ static cudaError_t launch_split_group(const struct split_args &a, cudaStream_t s
 	status = launch_maybe_pdl(attention_split_kernel<T, HD, GROUP>, dim3(a.kv_heads, a.count, splits),
 				  dim3(DECODE_WARPS * WARP), true, stream, a.q, (const T *)a.key_cache,
 				  (const T *)a.value_cache, a.pos0, a.pos_dev, a.heads, a.kv_heads, score_scale, splits,
-				  part_max, part_sum, part_acc);
+				  part_max, part_sum, part_acc, a.rope);
 	if (status != cudaSuccess)
 		return status;
 	return launch_maybe_pdl(attention_combine_kernel<HD>, dim3(a.heads, a.count), dim3(COMBINE_THREADS), true, stream,
@@ -517,8 +571,7 @@ static cudaError_t launch_split_typed(const struct split_args &a, cudaStream_t s
 
 static cudaError_t launch_attention_split(const struct split_args &a, enum llmk_dtype cache_dtype, cudaStream_t stream)
 {
-	if (a.outq.quant != LLMK_QUANT_NONE && a.outq.quant != LLMK_QUANT_FP8_STATIC &&
-	    a.outq.quant != LLMK_QUANT_INT8_STATIC)
+	if (!out_quant_valid(&a.outq))
 		return cudaErrorInvalidValue;
 	switch (cache_dtype) {
 	case LLMK_F32: return launch_split_typed<float>(a, stream);
@@ -541,10 +594,15 @@ extern "C" cudaError_t llmk_attention_decode(const struct llmk_attention *a, cud
 	    !decode_shape_supported(a->heads, a->kv_heads, a->head_dim, a->cache_dtype))
 		return cudaErrorNotSupported;
 	/* decode_splits: the same grid for the eager and the graph form (the same bits) */
+	if (a->rope_store && (a->count != 1 || !a->rope_store->key_rows || !a->rope_store->value_rows ||
+			      !a->rope_store->inv_freq))
+		return cudaErrorInvalidValue;
 	struct split_args split = {a->q, a->key_cache, a->value_cache, a->out, a->count, a->pos_dev ? 0 : a->pos0,
 				   a->pos_dev, a->heads, a->kv_heads, a->head_dim, a->scale, a->scratch,
-				   {LLMK_QUANT_NONE, 0, NULL, NULL}};
+				   {LLMK_QUANT_NONE, 0, NULL, NULL, NULL}, {NULL, NULL, NULL}};
 	if (a->outq)
 		split.outq = *a->outq;
+	if (a->rope_store)
+		split.rope = *a->rope_store;
 	return launch_attention_split(split, a->cache_dtype, stream);
 }

@@ -422,7 +422,7 @@ static bool aligned16(const void *p)
 
 extern "C" cudaError_t llmk_attention_prefill(const struct llmk_attention *a, cudaStream_t stream)
 {
-	if (a->pos_dev || a->outq)
+	if (a->pos_dev || a->outq || a->rope_store)
 		return cudaErrorInvalidValue;
 	if (a->count < 0 || a->pos0 < 0 || a->kv_heads <= 0 || a->heads <= 0 || a->heads % a->kv_heads ||
 	    a->heads / a->kv_heads > MAX_GROUP || !aligned16(a->q) || !aligned16(a->key_cache) ||

@@ -57,6 +57,17 @@ grep -Eq 'LDL|STL' attention_prefill.sass
 [ $? -ne 0 ]
 check $? "the prefill attention kernels use no local memory (no LDL/STL)"
 
+# the decode step's fused launches against the pairs they replace, bit for bit, and their
+# time (step_fusion_checks.cu)
+nvcc -O3 -std=c++17 $gencode $part_includes "$top/tests/gpu/step_fusion_checks.cu" kernels/libkernels.a \
+	src/model/libmodel.a -lcudart -o step_fusion_checks >step_fusion_checks.build 2>&1
+check $? "step_fusion_checks builds"
+./step_fusion_checks >step_fusion_checks.out 2>&1
+grep -v '^ok' step_fusion_checks.out | grep -v 'passed, .* failed'
+passed=$((passed + $(grep -c '^ok' step_fusion_checks.out))); failed=$((failed + $(grep -c '^not ok' step_fusion_checks.out)))
+[ "$(grep -c '^ok' step_fusion_checks.out)" -ge 30 ]
+check $? "step_fusion_checks ran its checks ($(grep -c '^ok' step_fusion_checks.out) ok)"
+
 # the GPU's draw against the CPU sampler: kept sets, distributions, repeats, its time
 # (sampler_check.cu)
 nvcc -O3 -std=c++17 $gencode $part_includes "$top/tests/gpu/sampler_check.cu" kernels/libkernels.a \
