@@ -179,19 +179,18 @@ __device__ static inline void static_quant_store(const struct llmk_out_quant &q,
 
 /* ---- the last block of a launch ----------------------------------------------------- */
 
-/* True in the one block of the grid that calls this last, once the writes every other
+/* True in the one of `blocks` blocks that calls this last, once the writes every other
  * block made before its call are visible to it (each thread fences its own writes,
  * then one thread a block counts the block in *counter); that block also puts *counter
- * back to 0 for the next launch.  Every thread of every block calls it, once; counter
- * is a zeroed word of device memory that no launch running at the same time uses.
- * What the last block reads of other blocks' writes it reads through L2 (__ldcg). */
-__device__ static bool last_block_to_finish(unsigned int *counter)
+ * back to 0 for the next launch.  Every thread of each of the blocks calls it, once;
+ * counter is a zeroed word of device memory that no launch running at the same time
+ * uses.  What the last block reads of other blocks' writes it reads through L2 (__ldcg). */
+__device__ static bool last_block_to_finish(unsigned int *counter, unsigned int blocks)
 {
 	__shared__ bool last;
 	__threadfence();
 	__syncthreads();
 	if (threadIdx.x == 0) {
-		const unsigned int blocks = gridDim.x * gridDim.y * gridDim.z;
 		last = atomicAdd(counter, 1u) == blocks - 1;
 		if (last)
 			*counter = 0; /* every block has counted itself */

@@ -545,7 +545,7 @@ gemv_split_kernel(struct gemv_job job, int cols, const float *x, const uint8_t *
 	gemv_block_dots<WD, RB>(w, valid, chunks, x, xq, &fsum, &isum);
 	if (threadIdx.x < RB && r0 + threadIdx.x < m.rows)
 		m.y[r0 + threadIdx.x] = gemv_scaled<WD>(fsum, isum, m.scale, m.scale_count, r0 + threadIdx.x, x_scales);
-	if (NORM && last_block_to_finish(norm.counter))
+	if (NORM && last_block_to_finish(norm.counter, gridDim.x))
 		rmsnorm_quantize_row<ROW_THREADS / GEMV_THREADS>(norm.x, m.y, norm.weight, norm.out, m.rows, norm.eps,
 								 norm.quant, norm.static_scale, (uint8_t *)norm.xq,
 								 norm.scales);
@@ -586,7 +586,7 @@ gemv_swiglu_kernel(struct gemv_matrix gate, struct gemv_matrix up, int cols, con
 		if (yq.quant != LLMK_QUANT_NONE && !dynamic)
 			static_quant_store(yq, gate.rows, 0, r0 + k, v);
 	}
-	if (dynamic && last_block_to_finish(yq.counter))
+	if (dynamic && last_block_to_finish(yq.counter, gridDim.x))
 		quantize_rows(y, 1, gate.rows, yq.quant, yq.scale, (uint8_t *)yq.xq, yq.scales);
 }
 

@@ -226,6 +226,10 @@ struct llmk_attention {
 	const struct llmk_rope_store *rope_store; /* not NULL (count 1 only): q is not rotated
 					       * yet, and the token's k and v enter the cache in
 					       * the same launch (above) */
+	unsigned int *combine_counters;       /* not NULL: kv_heads * count zeroed words (left
+					       * 0): the splits are combined in the split
+					       * launch, by the last split of each KV head to
+					       * finish, with no combine launch (the same bits) */
 };
 
 /* The first-version kernel, one block per (head, token) with an online softmax over

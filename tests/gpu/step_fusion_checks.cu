@@ -15,6 +15,8 @@
  *   quantization, both caches whole (the new row and nothing else), for f32, bf16 and
  *   e4m3 caches, groups 1 to 8, head_dim 64 and 128, positions 0 to 40000, the position
  *   on the host and on the device; q is left unrotated; refused for more than one token;
+ *   the same with the splits combined in the split launch (combine_counters), and that
+ *   combination alone for 3 to 40 tokens, the counters back to 0;
  * - a dynamic scheme (FP8, INT8) for the output of the fused gate/up + SwiGLU and of the
  *   decode attention, written by the launch's last block: the launch without, then
  *   llmk_quantize, bit for bit, the counter back to 0.
@@ -232,7 +234,7 @@ static void *random_cache(enum llmk_dtype d, int positions, int kv_dim, const fl
 struct decode_case {
 	int heads, kv_heads, head_dim, pos;
 	enum llmk_dtype cache;
-	bool device_pos, quantize_out;
+	bool device_pos, quantize_out, fused_combine;
 };
 
 static void check_fused_rope_attention(struct decode_case c)
@@ -267,10 +269,12 @@ static void check_fused_rope_attention(struct decode_case c)
 	CUDA(llmk_attention_decode(&a, 0));
 	CUDA(cudaDeviceSynchronize());
 	CUDA(cudaMemset(scratch, 0xff, llmk_attention_decode_scratch(c.heads, c.head_dim, 8) * 4));
-	/* the fused launch */
+	/* the fused launch: RoPE and the store, and with counters the combination too */
 	const struct llmk_rope_store rope = {key_rows, value_rows, inv_freq};
+	unsigned int *counters = (unsigned int *)device_bytes((size_t)c.kv_heads * 4, 0);
 	a.q = q2; a.key_cache = k2; a.value_cache = v2; a.out = out2; a.outq = c.quantize_out ? &q2_out : NULL;
 	a.rope_store = &rope;
+	a.combine_counters = c.fused_combine ? counters : NULL;
 	CUDA(llmk_attention_decode(&a, 0));
 	CUDA(cudaDeviceSynchronize());
 	size_t bad = differing_bytes(out1, out2, (size_t)q_dim * 4) + differing_bytes(k1, k2, cache_bytes) +
@@ -278,16 +282,58 @@ static void check_fused_rope_attention(struct decode_case c)
 	if (c.quantize_out)
 		bad += differing_bytes(xq1, xq2, (size_t)q_dim) + differing_bytes(s1, s2, 4);
 	size_t q_changed = differing_bytes(q2, q_before, (size_t)q_dim * 4);
+	std::vector<unsigned int> left(c.kv_heads, 1);
+	CUDA(cudaMemcpy(left.data(), counters, (size_t)c.kv_heads * 4, cudaMemcpyDeviceToHost));
+	const bool counters_zero = std::count(left.begin(), left.end(), 0u) == c.kv_heads;
 	char what[300];
 	snprintf(what, sizeof what,
-		 "attention with rope_store, %d/%d heads of %d, %s cache, position %d (%s)%s: bit for bit rope_store_kv + "
-		 "attention_decode, both caches whole (%zu bytes differ), q unrotated (%zu bytes changed)",
-		 c.heads, c.kv_heads, c.head_dim, dtype_name(c.cache), c.pos, c.device_pos ? "device" : "host",
-		 c.quantize_out ? ", output quantized" : "", bad, q_changed);
-	check(bad == 0 && q_changed == 0, what);
+		 "attention with rope_store%s, %d/%d heads of %d, %s cache, position %d (%s)%s: bit for bit rope_store_kv + "
+		 "attention_decode, both caches whole (%zu bytes differ), q unrotated (%zu bytes changed)%s",
+		 c.fused_combine ? " and the combine" : "", c.heads, c.kv_heads, c.head_dim, dtype_name(c.cache), c.pos,
+		 c.device_pos ? "device" : "host", c.quantize_out ? ", output quantized" : "", bad, q_changed,
+		 counters_zero ? "" : ", counters not back to 0");
+	check(bad == 0 && q_changed == 0 && counters_zero, what);
+	cudaFree(counters);
 	cudaFree(inv_freq); cudaFree(k1); cudaFree(v1); cudaFree(k2); cudaFree(v2); cudaFree(q1); cudaFree(q2);
 	cudaFree(q_before); cudaFree(key_rows); cudaFree(value_rows); cudaFree(out1); cudaFree(out2); cudaFree(xq1);
 	cudaFree(xq2); cudaFree(s1); cudaFree(s2); cudaFree(dpos); cudaFree(scratch);
+}
+
+/* A few tokens (no RoPE in the launch): the combine in the split launch against the
+ * combine launch, out bit for bit, the counters back to 0. */
+static void check_fused_combine_tokens(enum llmk_dtype d, int count, int pos)
+{
+	const int heads = 32, kv_heads = 8, hd = 128, q_dim = heads * hd, kv_dim = kv_heads * hd;
+	std::vector<float> freq(hd / 2);
+	for (int i = 0; i < hd / 2; i++) freq[i] = (float)pow(500000.0, -2.0 * i / hd);
+	float *inv_freq = (float *)device_bytes(freq.size() * 4, 0);
+	CUDA(cudaMemcpy(inv_freq, freq.data(), freq.size() * 4, cudaMemcpyHostToDevice));
+	void *kc = random_cache(d, pos + count, kv_dim, inv_freq, hd), *vc = random_cache(d, pos + count, kv_dim, inv_freq, hd);
+	float *q = random_floats((size_t)count * q_dim, -3, 3);
+	float *out1 = (float *)device_bytes((size_t)count * q_dim * 4, 0xff);
+	float *out2 = (float *)device_bytes((size_t)count * q_dim * 4, 0xff);
+	float *scratch = (float *)device_bytes(llmk_attention_decode_scratch(heads, hd, 64) * 4, 0xff);
+	unsigned int *counters = (unsigned int *)device_bytes((size_t)count * kv_heads * 4, 0);
+	struct llmk_attention a = {};
+	a.q = q; a.key_cache = kc; a.value_cache = vc; a.cache_dtype = d; a.count = count; a.pos0 = pos;
+	a.heads = heads; a.kv_heads = kv_heads; a.head_dim = hd; a.scale = 0.088f; a.scratch = scratch;
+	a.max_tokens = 64; a.out = out1;
+	CUDA(llmk_attention_decode(&a, 0));
+	a.out = out2;
+	a.combine_counters = counters;
+	CUDA(llmk_attention_decode(&a, 0));
+	CUDA(cudaDeviceSynchronize());
+	size_t bad = differing_bytes(out1, out2, (size_t)count * q_dim * 4);
+	std::vector<unsigned int> left((size_t)count * kv_heads, 1);
+	CUDA(cudaMemcpy(left.data(), counters, left.size() * 4, cudaMemcpyDeviceToHost));
+	const bool counters_zero = std::count(left.begin(), left.end(), 0u) == (long)left.size();
+	char what[300];
+	snprintf(what, sizeof what, "attention of %d tokens at %d, %s cache, combined in the split launch: bit for bit "
+		 "the combine launch (%zu bytes differ)%s", count, pos, dtype_name(d), bad,
+		 counters_zero ? ", counters back to 0" : ", counters NOT back to 0");
+	check(bad == 0 && counters_zero, what);
+	cudaFree(inv_freq); cudaFree(kc); cudaFree(vc); cudaFree(q); cudaFree(out1); cudaFree(out2); cudaFree(scratch);
+	cudaFree(counters);
 }
 
 static void check_fused_rope_refusals(void)
@@ -346,7 +392,7 @@ static void check_swiglu_dynamic(enum llmk_dtype wdtype, enum llmk_quant quant, 
 
 /* The decode attention (RoPE and store fused) with a dynamic output scheme, against the
  * same launch without and llmk_quantize of its output. */
-static void check_attention_dynamic(enum llmk_quant quant, int heads, int kv_heads, int pos)
+static void check_attention_dynamic(enum llmk_quant quant, int heads, int kv_heads, int pos, bool fused_combine)
 {
 	const int hd = 128, q_dim = heads * hd, kv_dim = kv_heads * hd, positions = pos + 2;
 	std::vector<float> freq(hd / 2);
@@ -372,6 +418,8 @@ static void check_attention_dynamic(enum llmk_quant quant, int heads, int kv_hea
 	CUDA(llmk_quantize(out1, 1, q_dim, quant, 0, q1, s1, 0));
 	a.out = out2;
 	a.outq = &outq;
+	unsigned int *combine_counters = (unsigned int *)device_bytes((size_t)kv_heads * 4, 0);
+	a.combine_counters = fused_combine ? combine_counters : NULL;
 	CUDA(llmk_attention_decode(&a, 0));
 	CUDA(cudaDeviceSynchronize());
 	size_t bad = differing_bytes(out1, out2, (size_t)q_dim * 4) + differing_bytes(q1, q2, (size_t)q_dim) +
@@ -379,10 +427,11 @@ static void check_attention_dynamic(enum llmk_quant quant, int heads, int kv_hea
 	unsigned int left = 1;
 	CUDA(cudaMemcpy(&left, counter, 4, cudaMemcpyDeviceToHost));
 	char what[300];
-	snprintf(what, sizeof what, "decode attention, %d/%d heads at %d, its output quantized %s in the launch: bit for "
-		 "bit the launch without + llmk_quantize (%zu bytes differ), counter back to %u", heads, kv_heads, pos,
-		 quant_name(quant), bad, left);
+	snprintf(what, sizeof what, "decode attention%s, %d/%d heads at %d, its output quantized %s in the launch: bit "
+		 "for bit the launch without + llmk_quantize (%zu bytes differ), counter back to %u",
+		 fused_combine ? " (combined in the split launch)" : "", heads, kv_heads, pos, quant_name(quant), bad, left);
 	check(bad == 0 && left == 0, what);
+	cudaFree(combine_counters);
 	cudaFree(inv_freq); cudaFree(kc); cudaFree(vc); cudaFree(q); cudaFree(k); cudaFree(v); cudaFree(out1);
 	cudaFree(out2); cudaFree(q1); cudaFree(q2); cudaFree(s1); cudaFree(s2); cudaFree(scratch); cudaFree(counter);
 }
@@ -478,8 +527,15 @@ static void time_fused_rope_attention(int context)
 		b.key_cache = kc[i]; b.value_cache = vc[i]; b.rope_store = &rope;
 		return llmk_attention_decode(&b, s);
 	});
-	printf("  context %6d, bf16 cache: rope_store_kv + attention_decode %6.1f us, fused %6.1f us\n", context,
-	       2 * pair, fused);
+	unsigned int *counters = (unsigned int *)device_bytes((size_t)kv_heads * 4, 0);
+	double one_launch = graph_us(layers, [&](int i, cudaStream_t s) {
+		struct llmk_attention b = a;
+		b.key_cache = kc[i]; b.value_cache = vc[i]; b.rope_store = &rope; b.combine_counters = counters;
+		return llmk_attention_decode(&b, s);
+	});
+	cudaFree(counters);
+	printf("  context %6d, bf16 cache: rope_store_kv + split + combine %6.1f us, RoPE in the split %6.1f us, "
+	       "and the combine too (one launch) %6.1f us\n", context, 2 * pair, fused, one_launch);
 	for (int i = 0; i < layers; i++) { cudaFree(kc[i]); cudaFree(vc[i]); }
 	cudaFree(inv_freq); cudaFree(q); cudaFree(k); cudaFree(v); cudaFree(out); cudaFree(scratch); cudaFree(dpos);
 }
@@ -513,14 +569,22 @@ int main(int argc, char **argv)
 		{8, 8, 64, 1000, LLMK_E4M3, true, false},   {16, 2, 128, 5000, LLMK_BF16, false, false},
 		{24, 8, 128, 777, LLMK_BF16, true, true},
 	};
-	for (const struct decode_case &c : cases)
-		check_fused_rope_attention(c);
+	for (struct decode_case c : cases)
+		for (bool combine : {false, true}) {
+			c.fused_combine = combine;
+			check_fused_rope_attention(c);
+		}
+	for (enum llmk_dtype d : {LLMK_BF16, LLMK_E4M3})
+		for (int count : {3, 8, 40})
+			check_fused_combine_tokens(d, count, count == 40 ? 2000 : 4093);
 	check_fused_rope_refusals();
 	for (enum llmk_quant q : {LLMK_QUANT_INT8_DYNAMIC, LLMK_QUANT_FP8_DYNAMIC}) {
 		check_swiglu_dynamic(q == LLMK_QUANT_INT8_DYNAMIC ? LLMK_I8 : LLMK_E4M3, q, 14336, 4096);
 		check_swiglu_dynamic(LLMK_I8, q, 301, 512);
-		check_attention_dynamic(q, 32, 8, 100);
-		check_attention_dynamic(q, 64, 8, 5000);
+		check_attention_dynamic(q, 32, 8, 100, false);
+		check_attention_dynamic(q, 64, 8, 5000, false);
+		check_attention_dynamic(q, 32, 8, 100, true);
+		check_attention_dynamic(q, 32, 8, 33000, true);
 	}
 	printf("# the fused launches against the pairs they replace, per layer, inside a CUDA graph:\n");
 	time_gemv_add_norm(LLMK_E4M3, 4096, 4096, "o_proj");

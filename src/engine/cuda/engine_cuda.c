@@ -17,10 +17,10 @@
  * Prefill takes cuBLASLt for the 8-bit products and the tiled tensor-core attention;
  * one decoded token runs GEMV kernels, captured once as a CUDA graph (the position
  * read on the device) and replayed; greedy decoding ends the graph with an argmax, so
- * a token costs an 8-byte copy back.  One token on one rank takes 6 launches a layer
+ * a token costs an 8-byte copy back.  One token on one rank takes 5 launches a layer
  * (the step's kernels do each other's small work):
- *   q/k/v;  attention (split and combine), with RoPE, the KV store and o_proj's input
- *   quantization;  o_proj, whose last block adds into x and norms (+ quantizes) for gate/up;
+ *   q/k/v;  attention, with RoPE, the KV store, the splits' combination and o_proj's
+ *   input quantization;  o_proj, whose last block adds into x and norms (+ quantizes) for gate/up;
  *   gate/up + SwiGLU, quantizing down_proj's input;  down_proj, whose last block adds
  *   into x and norms for the next layer (or lm_head).
  * kernels/ holds the kernels, BENCHMARKS.md the figures.
@@ -332,6 +332,7 @@ static int run_attention(struct cuda_engine *e, void *key_cache, void *value_cac
 	struct llmk_attention decode = a;
 	decode.scratch = e->attention_scratch;
 	decode.max_tokens = BATCH;
+	decode.combine_counters = e->combine_counters;
 	*quantized = graph && o_proj->quant != LLMK_QUANT_NONE;
 	if (graph) {
 		decode.pos_dev = e->device_position;
