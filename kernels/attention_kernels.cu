@@ -246,82 +246,6 @@ __device__ static inline void merge_with_lane(float &m, float &l, float *acc, in
 	m = new_max;
 }
 
-/* Merges the splits of head h, token t that had rows (used of them; the same
- * split_chunk as the split kernel, from the same position) into out, and a static
- * outq's codes.  Bound by reading their partial states (in L2, read through it: other
- * blocks of the launch may have written them): COMBINE_THREADS / (HD / 4) stripes of
- * splits, 16-byte loads, then the stripes summed in a fixed order (the same bits at
- * every run).  Run by one block of COMBINE_THREADS / VIRTUAL threads, each standing
- * for VIRTUAL of the COMBINE_THREADS (their sums kept apart, then the same warp
- * butterflies and warps in the same order), so that every block size gives the bits
- * of the combine kernel's. */
-template <int HD, int VIRTUAL>
-__device__ static __forceinline__ void combine_head(int h, int t, int heads, int splits, int used,
-						    const float *part_max, const float *part_sum,
-						    const float *part_acc, float *out, struct llmk_out_quant outq)
-{
-	constexpr int THREADS = COMBINE_THREADS / VIRTUAL, ROW_THREADS_4 = HD / 4;
-	constexpr int STRIPES = COMBINE_THREADS / ROW_THREADS_4;
-	__shared__ float s_weight[DECODE_MAX_SPLITS], s_partial[COMBINE_THREADS / WARP];
-	__shared__ float4 s_stripe[STRIPES][ROW_THREADS_4];
-	const int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP;
-	const size_t base = ((size_t)t * heads + h) * splits;
-	float local_max = -INFINITY;
-	for (int s = threadIdx.x; s < used; s += THREADS)
-		local_max = fmaxf(local_max, __ldcg(part_max + base + s));
-	const float global_max = block_reduce(local_max, [](float a, float b) { return fmaxf(a, b); }, s_partial);
-	float local_sum[VIRTUAL];
-#pragma unroll
-	for (int k = 0; k < VIRTUAL; k++) {
-		local_sum[k] = 0;
-		for (int s = threadIdx.x + k * THREADS; s < used; s += COMBINE_THREADS) {
-			float w = exp2f(__ldcg(part_max + base + s) - global_max);
-			s_weight[s] = w;
-			local_sum[k] += __ldcg(part_sum + base + s) * w;
-		}
-		for (int offset = WARP / 2; offset > 0; offset /= 2)
-			local_sum[k] += __shfl_xor_sync(0xffffffffu, local_sum[k], offset);
-	}
-	__syncthreads();
-	if (lane == 0)
-#pragma unroll
-		for (int k = 0; k < VIRTUAL; k++)
-			s_partial[warp + k * (THREADS / WARP)] = local_sum[k];
-	__syncthreads();
-	float sum = s_partial[0];
-	for (int w = 1; w < COMBINE_THREADS / WARP; w++)
-		sum += s_partial[w];
-#pragma unroll
-	for (int k = 0; k < VIRTUAL; k++) {
-		const int v = threadIdx.x + k * THREADS, stripe = v / ROW_THREADS_4, d4 = v % ROW_THREADS_4;
-		float4 value = make_float4(0, 0, 0, 0);
-#pragma unroll 4
-		for (int s = stripe; s < used; s += STRIPES) {
-			const float4 a = __ldcg((const float4 *)(part_acc + (base + s) * HD + 4 * d4));
-			const float w = s_weight[s];
-			value.x += a.x * w; value.y += a.y * w; value.z += a.z * w; value.w += a.w * w;
-		}
-		s_stripe[stripe][d4] = value;
-	}
-	__syncthreads();
-	for (int d = threadIdx.x; d < HD; d += THREADS) {
-		float total_value = 0;
-		for (int s = 0; s < STRIPES; s++)
-			total_value += ((const float *)s_stripe[s])[d];
-		const float value_out = total_value / sum;
-		out[((size_t)t * heads + h) * HD + d] = value_out;
-		if (outq.quant != LLMK_QUANT_NONE && !out_quant_dynamic(&outq))
-			static_quant_store(outq, heads * HD, t, h * HD + d, value_out);
-	}
-	__syncthreads(); /* the shared arrays are free again (a block may combine several heads) */
-}
-
-/* Splits of a context of total rows that hold rows. */
-__device__ static inline int splits_used(int total, int splits)
-{
-	return (total + split_chunk(total, splits) - 1) / split_chunk(total, splits);
-}
-
 /* The new token's work of a fused split block (rope.key_rows not NULL; one token):
  * its group's query heads rotated into s_q, and, in the block whose split holds the
  * token's own row (owner), that row's rotated k and its v into the caches and, rounded
@@ -368,8 +292,7 @@ template <typename T, int HD, int GROUP>
 __global__ static void __launch_bounds__(DECODE_WARPS * WARP)
 attention_split_kernel(const float *q, const T *__restrict__ key_cache, const T *__restrict__ value_cache, int pos0,
 		       const int *pos_dev, int heads, int kv_heads, float score_scale, int splits, float *part_max,
-		       float *part_sum, float *part_acc, struct llmk_rope_store rope, unsigned int *combine_counters,
-		       float *out, struct llmk_out_quant outq)
+		       float *part_sum, float *part_acc, struct llmk_rope_store rope)
 {
 	wait_for_previous_kernels(); /* launched with programmatic dependent launch */
 	allow_next_kernel();
@@ -509,36 +432,58 @@ attention_split_kernel(const float *q, const T *__restrict__ key_cache, const T 
 			part_sum[out_slot] = sum;
 		}
 	}
-	if (!combine_counters)
-		return;
-	/* the last split of (KV head, token) to finish combines the group's heads, and the
-	 * last of those quantizes the rows for a dynamic outq */
-	const int used = splits_used(total, splits);
-	if (!last_block_to_finish(combine_counters + (size_t)t * kv_heads + kvh, used))
-		return;
-	for (int g = 0; g < group; g++)
-		combine_head<HD, COMBINE_THREADS / (DECODE_WARPS * WARP)>(kvh * group + g, t, heads, splits, used, part_max,
-									 part_sum, part_acc, out, outq);
-	if (out_quant_dynamic(&outq) && last_block_to_finish(outq.counter, gridDim.x * gridDim.y))
-		quantize_rows(out, gridDim.y, heads * HD, outq.quant, outq.scale, (uint8_t *)outq.xq, outq.scales);
 }
 
-/* One block a (head, token): combine_head; then, for a dynamic outq, the last block
- * quantizes the rows. */
+/* One block a (head, token): merges the splits that had rows (the same split_chunk as
+ * the split kernel, from the same position) into out, and quantized into outq.  Bound by reading their partial
+ * states (in L2): COMBINE_THREADS / (HD / 4) stripes of splits, 16-byte loads, then
+ * the stripes summed in a fixed order (the same bits at every run). */
 template <int HD>
 __global__ static void __launch_bounds__(COMBINE_THREADS)
 attention_combine_kernel(int heads, int splits, int pos0, const int *pos_dev, const float *part_max,
-			 const float *part_sum, const float *part_acc, float *out, struct llmk_out_quant outq)
+			 const float *part_sum, const float *part_acc, float *out, struct llmk_static_quant outq)
 {
 	wait_for_previous_kernels(); /* launched with programmatic dependent launch */
 	allow_next_kernel();
+	constexpr int ROW_THREADS_4 = HD / 4, STRIPES = COMBINE_THREADS / ROW_THREADS_4;
+	__shared__ float s_weight[DECODE_MAX_SPLITS], s_partial[WARP];
+	__shared__ float4 s_stripe[STRIPES][ROW_THREADS_4];
 	if (pos_dev)
 		pos0 = *pos_dev;
-	const int h = blockIdx.x, t = blockIdx.y;
-	combine_head<HD, 1>(h, t, heads, splits, splits_used(pos0 + t + 1, splits), part_max, part_sum, part_acc, out,
-			    outq);
-	if (out_quant_dynamic(&outq) && last_block_to_finish(outq.counter, gridDim.x * gridDim.y))
-		quantize_rows(out, gridDim.y, heads * HD, outq.quant, outq.scale, (uint8_t *)outq.xq, outq.scales);
+	const int h = blockIdx.x, t = blockIdx.y, total = pos0 + t + 1;
+	const int chunk = split_chunk(total, splits), used = (total + chunk - 1) / chunk;
+	const size_t base = ((size_t)t * heads + h) * splits;
+	float local_max = -INFINITY;
+	for (int s = threadIdx.x; s < used; s += blockDim.x)
+		local_max = fmaxf(local_max, part_max[base + s]);
+	const float global_max = block_reduce(local_max, [](float a, float b) { return fmaxf(a, b); }, s_partial);
+	float local_sum = 0;
+	for (int s = threadIdx.x; s < used; s += blockDim.x) {
+		float w = exp2f(part_max[base + s] - global_max);
+		s_weight[s] = w;
+		local_sum += part_sum[base + s] * w;
+	}
+	const float sum = block_reduce(local_sum, [](float a, float b) { return a + b; }, s_partial);
+	const int stripe = threadIdx.x / ROW_THREADS_4, d4 = threadIdx.x % ROW_THREADS_4;
+	float4 value = make_float4(0, 0, 0, 0);
+#pragma unroll 4
+	for (int s = stripe; s < used; s += STRIPES) {
+		const float4 a = *(const float4 *)(part_acc + (base + s) * HD + 4 * d4);
+		const float w = s_weight[s];
+		value.x += a.x * w; value.y += a.y * w; value.z += a.z * w; value.w += a.w * w;
+	}
+	s_stripe[stripe][d4] = value;
+	__syncthreads();
+	if (threadIdx.x < HD) {
+		const int d = threadIdx.x;
+		float total_value = 0;
+		for (int s = 0; s < STRIPES; s++)
+			total_value += ((const float *)s_stripe[s])[d];
+		const float value_out = total_value / sum;
+		out[((size_t)t * heads + h) * HD + d] = value_out;
+		if (outq.quant != LLMK_QUANT_NONE)
+			static_quant_store(outq, heads * HD, t, h * HD + d, value_out);
+	}
 }
 
 /* Splits of each of count tokens: for decode, one wave of the split kernel's resident
@@ -573,9 +518,8 @@ struct split_args {
 	int heads, kv_heads, head_dim;
 	float scale;
 	float *scratch;
-	struct llmk_out_quant outq; /* quant LLMK_QUANT_NONE: none */
+	struct llmk_static_quant outq; /* quant LLMK_QUANT_NONE: none */
 	struct llmk_rope_store rope;   /* key_rows NULL: none */
-	unsigned int *combine_counters; /* NULL: a combine launch of its own */
 };
 
 template <typename T, int HD, int GROUP>
@@ -592,8 +536,8 @@ static cudaError_t launch_split_group(const struct split_args &a, cudaStream_t s
 	status = launch_maybe_pdl(attention_split_kernel<T, HD, GROUP>, dim3(a.kv_heads, a.count, splits),
 				  dim3(DECODE_WARPS * WARP), true, stream, a.q, (const T *)a.key_cache,
 				  (const T *)a.value_cache, a.pos0, a.pos_dev, a.heads, a.kv_heads, score_scale, splits,
-				  part_max, part_sum, part_acc, a.rope, a.combine_counters, a.out, a.outq);
-	if (status != cudaSuccess || a.combine_counters)
+				  part_max, part_sum, part_acc, a.rope);
+	if (status != cudaSuccess)
 		return status;
 	return launch_maybe_pdl(attention_combine_kernel<HD>, dim3(a.heads, a.count), dim3(COMBINE_THREADS), true, stream,
 				a.heads, splits, a.pos0, a.pos_dev, (const float *)part_max, (const float *)part_sum,
@@ -625,7 +569,8 @@ static cudaError_t launch_split_typed(const struct split_args &a, cudaStream_t s
 
 static cudaError_t launch_attention_split(const struct split_args &a, enum llmk_dtype cache_dtype, cudaStream_t stream)
 {
-	if (!out_quant_valid(&a.outq))
+	if (a.outq.quant != LLMK_QUANT_NONE && a.outq.quant != LLMK_QUANT_FP8_STATIC &&
+	    a.outq.quant != LLMK_QUANT_INT8_STATIC)
 		return cudaErrorInvalidValue;
 	switch (cache_dtype) {
 	case LLMK_F32: return launch_split_typed<float>(a, stream);
@@ -653,7 +598,7 @@ extern "C" cudaError_t llmk_attention_decode(const struct llmk_attention *a, cud
 		return cudaErrorInvalidValue;
 	struct split_args split = {a->q, a->key_cache, a->value_cache, a->out, a->count, a->pos_dev ? 0 : a->pos0,
 				   a->pos_dev, a->heads, a->kv_heads, a->head_dim, a->scale, a->scratch,
-				   {LLMK_QUANT_NONE, 0, NULL, NULL, NULL}, {NULL, NULL, NULL}, a->combine_counters};
+				   {LLMK_QUANT_NONE, 0, NULL, NULL}, {NULL, NULL, NULL}};
 	if (a->outq)
 		split.outq = *a->outq;
 	if (a->rope_store)

@@ -128,7 +128,7 @@ __device__ static inline float cache_get(const __nv_fp8_storage_t *p)
 }
 
 /* ---- activation quantization, shared so that every kernel that quantizes (llmk_quantize,
- * the fused norm and SwiGLU forms, the static outputs of llmk_out_quant) gives the
+ * the fused norm and SwiGLU forms, the static outputs of llmk_static_quant) gives the
  * same bits. */
 
 /* The token's scale s (written to scales) and the factor its values are multiplied by. */
@@ -166,75 +166,15 @@ __device__ static inline bool quant_is_fp8(enum llmk_quant quant)
 	return quant == LLMK_QUANT_FP8_STATIC || quant == LLMK_QUANT_FP8_DYNAMIC;
 }
 
-/* Value i of token t (of n a token) into a llmk_out_quant output, and the token's
+/* Value i of token t (of n a token) into a llmk_static_quant output, and the token's
  * scale with value 0: as llmk_quantize writes them for the same static scheme. */
-__device__ static inline void static_quant_store(const struct llmk_out_quant &q, int n, int t, int i, float v)
+__device__ static inline void static_quant_store(const struct llmk_static_quant &q, int n, int t, int i, float v)
 {
 	float s, inv;
 	quantize_scale(0, q.quant, q.scale, &s, &inv);
 	((uint8_t *)q.xq)[(size_t)t * n + i] = quantize_value(v, inv, quant_is_fp8(q.quant));
 	if (i == 0)
 		q.scales[t] = s;
-}
-
-/* ---- the last block of a launch ----------------------------------------------------- */
-
-/* True in the one of `blocks` blocks that calls this last, once the writes every other
- * block made before its call are visible to it (each thread fences its own writes,
- * then one thread a block counts the block in *counter); that block also puts *counter
- * back to 0 for the next launch.  Every thread of each of the blocks calls it, once;
- * counter is a zeroed word of device memory that no launch running at the same time
- * uses.  What the last block reads of other blocks' writes it reads through L2 (__ldcg). */
-__device__ static bool last_block_to_finish(unsigned int *counter, unsigned int blocks)
-{
-	__shared__ bool last;
-	__threadfence();
-	__syncthreads();
-	if (threadIdx.x == 0) {
-		last = atomicAdd(counter, 1u) == blocks - 1;
-		if (last)
-			*counter = 0; /* every block has counted itself */
-	}
-	__syncthreads();
-	if (last)
-		__threadfence();
-	return last;
-}
-
-/* count rows of n floats quantized by one block as llmk_quantize does it (the largest
- * magnitude, the scale, each value rounded): the same bits.  The rows are read through
- * L2 (other blocks of the launch may have written them: see last_block_to_finish). */
-__device__ static void quantize_rows(const float *x, int count, int n, enum llmk_quant quant, float static_scale,
-				     uint8_t *xq, float *scales)
-{
-	__shared__ float partial[32];
-	const bool fp8 = quant_is_fp8(quant);
-	for (int t = 0; t < count; t++) {
-		const float *row = x + (size_t)t * n;
-		float max_abs = 0;
-		for (int i = threadIdx.x; i < n; i += blockDim.x)
-			max_abs = fmaxf(max_abs, fabsf(__ldcg(row + i)));
-		max_abs = block_reduce(max_abs, [](float a, float b) { return fmaxf(a, b); }, partial);
-		float s, inv;
-		quantize_scale(max_abs, quant, static_scale, &s, &inv);
-		if (threadIdx.x == 0)
-			scales[t] = s;
-		for (int i = threadIdx.x; i < n; i += blockDim.x)
-			xq[(size_t)t * n + i] = quantize_value(__ldcg(row + i), inv, fp8);
-	}
-}
-
-/* Whether q (NULL: none) asks for a dynamic scheme, which its launch's last block writes. */
-__host__ __device__ static inline bool out_quant_dynamic(const struct llmk_out_quant *q)
-{
-	return q && (q->quant == LLMK_QUANT_FP8_DYNAMIC || q->quant == LLMK_QUANT_INT8_DYNAMIC);
-}
-
-/* Whether a launch can write q: none, a static scheme, or a dynamic one with its counter. */
-static inline bool out_quant_valid(const struct llmk_out_quant *q)
-{
-	return !q || q->quant == LLMK_QUANT_NONE || q->quant == LLMK_QUANT_FP8_STATIC ||
-	       q->quant == LLMK_QUANT_INT8_STATIC || (out_quant_dynamic(q) && q->counter && q->xq && q->scales);
 }
 
 /* ---- programmatic dependent launch ------------------------------------------------ */

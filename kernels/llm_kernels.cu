@@ -81,8 +81,20 @@ __global__ static void quantize_kernel(const float *x, int n, enum llmk_quant qu
 {
 	wait_for_previous_kernels(); /* launched with programmatic dependent launch */
 	allow_next_kernel();
-	quantize_rows(x + (size_t)blockIdx.x * n, 1, n, quant, static_scale, xq + (size_t)blockIdx.x * n,
-		      scales + blockIdx.x);
+	__shared__ float partial[32];
+	const float *row = x + (size_t)blockIdx.x * n;
+	uint8_t *out = xq + (size_t)blockIdx.x * n;
+	float max_abs = 0;
+	for (int i = threadIdx.x; i < n; i += blockDim.x)
+		max_abs = fmaxf(max_abs, fabsf(row[i]));
+	max_abs = block_reduce(max_abs, [](float a, float b) { return fmaxf(a, b); }, partial);
+	float s, inv;
+	quantize_scale(max_abs, quant, static_scale, &s, &inv);
+	if (threadIdx.x == 0)
+		scales[blockIdx.x] = s;
+	bool fp8 = quant_is_fp8(quant);
+	for (int i = threadIdx.x; i < n; i += blockDim.x)
+		out[i] = quantize_value(row[i], inv, fp8);
 }
 
 extern "C" cudaError_t llmk_quantize(const float *x, int count, int n, enum llmk_quant quant, float static_scale,
@@ -92,50 +104,35 @@ extern "C" cudaError_t llmk_quantize(const float *x, int count, int n, enum llmk
 				(uint8_t *)xq, scales);
 }
 
-/* RMSNorm then quantize of one token's row, by one block of any size that divides
- * ROW_THREADS (VIRTUAL = ROW_THREADS / blockDim.x): the sum of squares added exactly as
- * rmsnorm_kernel's ROW_THREADS threads add it (each thread keeps the partial sums of the
- * VIRTUAL threads it stands for, then the same warp butterflies and the warps in the
- * same order), the normed values with its expression, then the scale and the codes as
- * quantize_kernel makes them: the same bits whatever the block.  With added, row +=
- * added first (written back; added is read through L2, as a kernel that just wrote it
- * may be another block of this launch); with quant NONE, the normed row only. */
-template <int VIRTUAL>
-__device__ static void rmsnorm_quantize_row(float *row, const float *added, const float *weight, float *out_row,
-					    int hidden, float eps, enum llmk_quant quant, float static_scale,
-					    uint8_t *q_row, float *scale_out)
+/* RMSNorm then quantize, one block per token: the sum of squares as rmsnorm_kernel
+ * adds it, the normed values with its expression, then the scale and the codes as
+ * quantize_kernel makes them, so the same bits as the two launches.  With residual,
+ * x += residual first (written back: a thread rereads only what it wrote), as
+ * the add everywhere else does it; with quant NONE, the normed rows only (out required then). */
+__global__ static void rmsnorm_quantize_kernel(float *x, const float *residual, const float *weight, float *out,
+					       int hidden, float eps, enum llmk_quant quant, float static_scale,
+					       uint8_t *xq, float *scales)
 {
-	static_assert(ROW_THREADS % (VIRTUAL * WARP) == 0, "a block of whole warps");
-	__shared__ double partial[ROW_THREADS / WARP];
+	wait_for_previous_kernels(); /* launched with programmatic dependent launch */
+	allow_next_kernel();
+	__shared__ double partial[32];
 	__shared__ float fpartial[32];
-	const int threads = ROW_THREADS / VIRTUAL, lane = threadIdx.x % WARP, warp = threadIdx.x / WARP;
-	double ss[VIRTUAL];
-#pragma unroll
-	for (int k = 0; k < VIRTUAL; k++) {
-		ss[k] = 0;
-		for (int i = threadIdx.x + k * threads; i < hidden; i += ROW_THREADS) {
-			float v = row[i];
-			if (added) {
-				v += __ldcg(added + i);
-				row[i] = v;
-			}
-			ss[k] += (double)v * v;
+	float *row = x + (size_t)blockIdx.x * hidden;
+	const float *added = residual ? residual + (size_t)blockIdx.x * hidden : NULL;
+	float *out_row = out ? out + (size_t)blockIdx.x * hidden : NULL;
+	double ss = 0;
+	for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
+		float v = row[i];
+		if (added) {
+			v += added[i];
+			row[i] = v;
 		}
-		for (int offset = WARP / 2; offset > 0; offset /= 2)
-			ss[k] += __shfl_xor_sync(0xffffffffu, ss[k], offset);
+		ss += (double)v * v;
 	}
-	__syncthreads();
-	if (lane == 0)
-#pragma unroll
-		for (int k = 0; k < VIRTUAL; k++)
-			partial[warp + k * (threads / WARP)] = ss[k];
-	__syncthreads();
-	double sum = partial[0];
-	for (int w = 1; w < ROW_THREADS / WARP; w++)
-		sum += partial[w];
-	float norm = 1.0f / sqrtf((float)(sum / hidden) + eps);
+	ss = block_reduce(ss, [](double a, double b) { return a + b; }, partial);
+	float norm = 1.0f / sqrtf((float)(ss / hidden) + eps);
 	float max_abs = 0;
-	for (int i = threadIdx.x; i < hidden; i += threads) {
+	for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
 		float v = weight[i] * (row[i] * norm);
 		if (out_row)
 			out_row[i] = v;
@@ -147,27 +144,13 @@ __device__ static void rmsnorm_quantize_row(float *row, const float *added, cons
 	float s, inv;
 	quantize_scale(max_abs, quant, static_scale, &s, &inv);
 	if (threadIdx.x == 0)
-		*scale_out = s;
+		scales[blockIdx.x] = s;
 	bool fp8 = quant_is_fp8(quant);
-	for (int i = threadIdx.x; i < hidden; i += threads) {
+	uint8_t *q_row = xq + (size_t)blockIdx.x * hidden;
+	for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
 		float v = out_row ? out_row[i] : weight[i] * (row[i] * norm);
 		q_row[i] = quantize_value(v, inv, fp8);
 	}
-}
-
-/* RMSNorm then quantize, one block per token (rmsnorm_quantize_row): the same bits as
- * rmsnorm_kernel then quantize_kernel.  With residual, x += residual first (written
- * back: a thread rereads only what it wrote), as the add everywhere else does it; with
- * quant NONE, the normed rows only (out required then). */
-__global__ static void rmsnorm_quantize_kernel(float *x, const float *residual, const float *weight, float *out,
-					       int hidden, float eps, enum llmk_quant quant, float static_scale,
-					       uint8_t *xq, float *scales)
-{
-	wait_for_previous_kernels(); /* launched with programmatic dependent launch */
-	allow_next_kernel();
-	const size_t offset = (size_t)blockIdx.x * hidden;
-	rmsnorm_quantize_row<1>(x + offset, residual ? residual + offset : NULL, weight, out ? out + offset : NULL,
-				hidden, eps, quant, static_scale, xq ? xq + offset : NULL, scales ? scales + blockIdx.x : NULL);
 }
 
 extern "C" cudaError_t llmk_rmsnorm_quantize(const float *x, const float *weight, float *out, int count, int hidden,
@@ -513,12 +496,9 @@ __device__ static __forceinline__ float gemv_scaled(float fsum, int isum, const 
 	return scale ? fsum * wscale : fsum;
 }
 
-/* With NORM, the last block to finish then does norm's add and RMSNorm (llmk_add_norm)
- * over the job's one matrix's y. */
-template <enum llmk_dtype WD, int RB, bool NORM>
+template <enum llmk_dtype WD, int RB>
 __global__ static void __launch_bounds__(GEMV_THREADS)
-gemv_split_kernel(struct gemv_job job, int cols, const float *x, const uint8_t *xq, const float *x_scales,
-		  struct llmk_add_norm norm)
+gemv_split_kernel(struct gemv_job job, int cols, const float *x, const uint8_t *xq, const float *x_scales)
 {
 	allow_next_kernel();
 	const int b = blockIdx.x;
@@ -545,17 +525,13 @@ gemv_split_kernel(struct gemv_job job, int cols, const float *x, const uint8_t *
 	gemv_block_dots<WD, RB>(w, valid, chunks, x, xq, &fsum, &isum);
 	if (threadIdx.x < RB && r0 + threadIdx.x < m.rows)
 		m.y[r0 + threadIdx.x] = gemv_scaled<WD>(fsum, isum, m.scale, m.scale_count, r0 + threadIdx.x, x_scales);
-	if (NORM && last_block_to_finish(norm.counter, gridDim.x))
-		rmsnorm_quantize_row<ROW_THREADS / GEMV_THREADS>(norm.x, m.y, norm.weight, norm.out, m.rows, norm.eps,
-								 norm.quant, norm.static_scale, (uint8_t *)norm.xq,
-								 norm.scales);
 }
 
 /* Gate and up rows r0.. together; y = silu(gate) * up of the two scaled outputs. */
 template <enum llmk_dtype WD, int RB>
 __global__ static void __launch_bounds__(GEMV_THREADS)
 gemv_swiglu_kernel(struct gemv_matrix gate, struct gemv_matrix up, int cols, const float *x, const uint8_t *xq,
-		   const float *x_scales, float *y, struct llmk_out_quant yq)
+		   const float *x_scales, float *y, struct llmk_static_quant yq)
 {
 	allow_next_kernel();
 	const int r0 = blockIdx.x * RB;
@@ -578,16 +554,13 @@ gemv_swiglu_kernel(struct gemv_matrix gate, struct gemv_matrix up, int cols, con
 	if (k >= RB && k < 2 * RB && r0 + k - RB < up.rows)
 		up_value[k - RB] = gemv_scaled<WD>(fsum, isum, up.scale, up.scale_count, r0 + k - RB, x_scales);
 	__syncthreads();
-	const bool dynamic = out_quant_dynamic(&yq);
 	if (k < RB && r0 + k < gate.rows) {
 		const float v = silu_times(gemv_scaled<WD>(fsum, isum, gate.scale, gate.scale_count, r0 + k, x_scales),
 					   up_value[k]);
 		y[r0 + k] = v;
-		if (yq.quant != LLMK_QUANT_NONE && !dynamic)
+		if (yq.quant != LLMK_QUANT_NONE)
 			static_quant_store(yq, gate.rows, 0, r0 + k, v);
 	}
-	if (dynamic && last_block_to_finish(yq.counter, gridDim.x))
-		quantize_rows(y, 1, gate.rows, yq.quant, yq.scale, (uint8_t *)yq.xq, yq.scales);
 }
 
 /* Rows a block takes when the caller leaves it to us (-1): 4 was the fastest of 1, 2
@@ -602,36 +575,29 @@ static bool gemv_aligned(enum llmk_dtype wdtype, int cols, const void *weight, c
 	       (wdtype == LLMK_BF16 ? x && (uintptr_t)x % 16 == 0 : xq && (uintptr_t)xq % 16 == 0);
 }
 
-/* norm: NULL, or the llmk_add_norm a job of one matrix runs after (GEMV_AUTO_ROWS rows a block then). */
 template <enum llmk_dtype WD>
 static cudaError_t launch_gemv_split(const struct gemv_job &job, int rows_per_block, bool pdl, int cols, const float *x,
-				     const uint8_t *xq, const float *x_scales, const struct llmk_add_norm *norm,
-				     cudaStream_t stream)
+				     const uint8_t *xq, const float *x_scales, cudaStream_t stream)
 {
 	dim3 grid(job.first_block[job.count]), block(GEMV_THREADS);
-	const struct llmk_add_norm none = {};
-	if (norm)
-		return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_AUTO_ROWS, true>, grid, block, pdl, stream, job, cols, x,
-					xq, x_scales, *norm);
 	switch (rows_per_block) {
-	case 1: return launch_maybe_pdl(gemv_split_kernel<WD, 1, false>, grid, block, pdl, stream, job, cols, x, xq, x_scales, none);
-	case 2: return launch_maybe_pdl(gemv_split_kernel<WD, 2, false>, grid, block, pdl, stream, job, cols, x, xq, x_scales, none);
-	default: return launch_maybe_pdl(gemv_split_kernel<WD, 4, false>, grid, block, pdl, stream, job, cols, x, xq, x_scales, none);
+	case 1: return launch_maybe_pdl(gemv_split_kernel<WD, 1>, grid, block, pdl, stream, job, cols, x, xq, x_scales);
+	case 2: return launch_maybe_pdl(gemv_split_kernel<WD, 2>, grid, block, pdl, stream, job, cols, x, xq, x_scales);
+	default: return launch_maybe_pdl(gemv_split_kernel<WD, 4>, grid, block, pdl, stream, job, cols, x, xq, x_scales);
 	}
 }
 
 static cudaError_t launch_gemv_job(struct gemv_job *job, enum llmk_dtype wdtype, int rows_per_block, bool pdl,
-				   int cols, const float *x, const void *xq, const float *x_scales,
-				   const struct llmk_add_norm *norm, cudaStream_t stream)
+				   int cols, const float *x, const void *xq, const float *x_scales, cudaStream_t stream)
 {
 	job->first_block[0] = 0;
 	for (int i = 0; i < job->count; i++)
 		job->first_block[i + 1] = job->first_block[i] + (job->m[i].rows + rows_per_block - 1) / rows_per_block;
 	const uint8_t *q = (const uint8_t *)xq;
 	switch (wdtype) {
-	case LLMK_E4M3: return launch_gemv_split<LLMK_E4M3>(*job, rows_per_block, pdl, cols, x, q, x_scales, norm, stream);
-	case LLMK_I8: return launch_gemv_split<LLMK_I8>(*job, rows_per_block, pdl, cols, x, q, x_scales, norm, stream);
-	default: return launch_gemv_split<LLMK_BF16>(*job, rows_per_block, pdl, cols, x, q, x_scales, norm, stream);
+	case LLMK_E4M3: return launch_gemv_split<LLMK_E4M3>(*job, rows_per_block, pdl, cols, x, q, x_scales, stream);
+	case LLMK_I8: return launch_gemv_split<LLMK_I8>(*job, rows_per_block, pdl, cols, x, q, x_scales, stream);
+	default: return launch_gemv_split<LLMK_BF16>(*job, rows_per_block, pdl, cols, x, q, x_scales, stream);
 	}
 }
 
@@ -665,22 +631,7 @@ extern "C" cudaError_t llmk_gemv(const struct llmk_gemv_matrix *matrix, const st
 	struct gemv_job job = {};
 	job.m[0] = {weight, weight_scale, weight_scale_count, rows, y};
 	job.count = 1;
-	return launch_gemv_job(&job, wdtype, rows_per_block, pdl, cols, x, xq, x_scales, NULL, stream);
-}
-
-extern "C" cudaError_t llmk_gemv_add_norm(const struct llmk_gemv_matrix *matrix, const struct llmk_gemv_input *in,
-					  const struct llmk_add_norm *norm, cudaStream_t stream)
-{
-	if (!gemv_aligned(in->wdtype, in->cols, matrix->weight, in->x, in->xq) || matrix->rows <= 0)
-		return cudaErrorNotSupported;
-	if (!norm->x || !norm->weight || !norm->out || norm->out == norm->x || !norm->counter ||
-	    (norm->quant != LLMK_QUANT_NONE && (!norm->xq || !norm->scales)))
-		return cudaErrorInvalidValue;
-	struct gemv_job job = {};
-	job.m[0] = {matrix->weight, matrix->weight_scale, matrix->weight_scale_count, matrix->rows, matrix->y};
-	job.count = 1;
-	return launch_gemv_job(&job, in->wdtype, GEMV_AUTO_ROWS, true, in->cols, in->x, in->xq, in->x_scales, norm,
-			       stream);
+	return launch_gemv_job(&job, wdtype, rows_per_block, pdl, cols, x, xq, x_scales, stream);
 }
 
 extern "C" cudaError_t llmk_gemv_multi(const struct llmk_gemv_matrix *matrices, int matrix_count,
@@ -700,13 +651,13 @@ extern "C" cudaError_t llmk_gemv_multi(const struct llmk_gemv_matrix *matrices, 
 		job.m[i] = {m->weight, m->weight_scale, m->weight_scale_count, m->rows, m->y};
 	}
 	job.count = matrix_count;
-	return launch_gemv_job(&job, wdtype, GEMV_AUTO_ROWS, true, cols, x, xq, x_scales, NULL, stream);
+	return launch_gemv_job(&job, wdtype, GEMV_AUTO_ROWS, true, cols, x, xq, x_scales, stream);
 }
 
 template <enum llmk_dtype WD>
 static cudaError_t launch_gemv_swiglu(const struct gemv_matrix &gate, const struct gemv_matrix &up, int rows_per_block,
 				      int cols, const float *x, const uint8_t *xq, const float *x_scales, float *y,
-				      const struct llmk_out_quant &yq, cudaStream_t stream)
+				      const struct llmk_static_quant &yq, cudaStream_t stream)
 {
 	dim3 grid((gate.rows + rows_per_block - 1) / rows_per_block), block(GEMV_THREADS);
 	if (rows_per_block == 2)
@@ -717,7 +668,7 @@ static cudaError_t launch_gemv_swiglu(const struct gemv_matrix &gate, const stru
 }
 
 extern "C" cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, const struct llmk_gemv_matrix *up,
-					const struct llmk_gemv_input *in, float *y, const struct llmk_out_quant *yq,
+					const struct llmk_gemv_input *in, float *y, const struct llmk_static_quant *yq,
 					cudaStream_t stream)
 {
 	const enum llmk_dtype wdtype = in->wdtype;
@@ -727,8 +678,9 @@ extern "C" cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, con
 	if (gate->rows != up->rows || gate->rows <= 0 || !gemv_aligned(wdtype, cols, gate->weight, x, xq) ||
 	    !gemv_aligned(wdtype, cols, up->weight, x, xq))
 		return cudaErrorNotSupported;
-	const struct llmk_out_quant none = {LLMK_QUANT_NONE, 0, NULL, NULL, NULL}, out_quant = yq ? *yq : none;
-	if (!out_quant_valid(yq))
+	const struct llmk_static_quant none = {LLMK_QUANT_NONE, 0, NULL, NULL}, out_quant = yq ? *yq : none;
+	if (out_quant.quant != LLMK_QUANT_NONE && out_quant.quant != LLMK_QUANT_FP8_STATIC &&
+	    out_quant.quant != LLMK_QUANT_INT8_STATIC)
 		return cudaErrorInvalidValue;
 	struct gemv_matrix g = {gate->weight, gate->weight_scale, gate->weight_scale_count, gate->rows, NULL};
 	struct gemv_matrix u = {up->weight, up->weight_scale, up->weight_scale_count, up->rows, NULL};

@@ -31,21 +31,17 @@ enum llmk_dtype { LLMK_BF16, LLMK_F16, LLMK_F32, LLMK_E4M3, LLMK_I8 };
 enum llmk_quant { LLMK_QUANT_NONE, LLMK_QUANT_FP8_STATIC, LLMK_QUANT_FP8_DYNAMIC,
 		  LLMK_QUANT_INT8_DYNAMIC, LLMK_QUANT_INT8_STATIC };
 
-/* A kernel that makes the input of a linear layer can write it quantized as well: xq
- * gets each token's bytes and scales[t] its scale, bit for bit what llmk_quantize
- * writes for the same rows.  A static scheme (LLMK_QUANT_FP8_STATIC,
- * LLMK_QUANT_INT8_STATIC) rounds every value alone, as the kernel makes it; a dynamic
- * one (LLMK_QUANT_FP8_DYNAMIC, LLMK_QUANT_INT8_DYNAMIC) needs the whole row's largest
- * value, so the launch's last block quantizes the rows once every block has written
- * its part: counter is then one zeroed unsigned int of device memory that no launch
- * running at the same time uses (the launch leaves it 0; NULL: cudaErrorInvalidValue).
- * Passed as a pointer, NULL for none. */
-struct llmk_out_quant {
+/* A kernel that makes the input of a linear layer with a static input scale
+ * (LLMK_QUANT_FP8_STATIC, LLMK_QUANT_INT8_STATIC) can write it quantized as well:
+ * xq gets each token's bytes and scales[t] its scale, bit for bit what llmk_quantize
+ * writes for the same rows (static schemes round every value alone, so the kernel
+ * that makes a value can round it).  Passed as a pointer, NULL for none; other
+ * schemes give cudaErrorInvalidValue. */
+struct llmk_static_quant {
 	enum llmk_quant quant;
 	float scale;
 	void *xq;
 	float *scales;
-	unsigned int *counter; /* dynamic schemes only */
 };
 
 /* out[t] = table[tokens[t]] as float; table is [vocab][hidden] of dtype. */
@@ -133,30 +129,6 @@ struct llmk_gemv_input {
 cudaError_t llmk_gemv(const struct llmk_gemv_matrix *matrix, const struct llmk_gemv_input *in, int rows_per_block,
 		      cudaStream_t stream);
 
-/* The residual add and RMSNorm (+ quantization) after a product whose output y is
- * added to the residual stream x (o_proj, down_proj), done by the product's own launch
- * once every row of y is written: x += y, out = the normed row, and for quant other
- * than LLMK_QUANT_NONE xq / scales[0] as well; bit for bit what
- * llmk_add_rmsnorm_quantize(x, y, weight, out, 1, rows, eps, quant, ...) gives.
- * counter is one zeroed unsigned int of device memory that no launch running at the
- * same time uses; the launch leaves it 0. */
-struct llmk_add_norm {
-	float *x;
-	const float *weight;
-	float *out;
-	float eps;
-	enum llmk_quant quant;
-	float static_scale;
-	void *xq;
-	float *scales;
-	unsigned int *counter;
-};
-
-/* llmk_gemv(matrix, in, -1) then norm (above) in one launch: matrix->y gets the same
- * bits as llmk_gemv's, x / out / xq / scales those of the separate norm launch. */
-cudaError_t llmk_gemv_add_norm(const struct llmk_gemv_matrix *matrix, const struct llmk_gemv_input *in,
-			       const struct llmk_add_norm *norm, cudaStream_t stream);
-
 /* One launch for 1 to 3 matrices of one input (q/k/v): matrices[i].y[r] is what
  * llmk_gemv gives for matrix i, bit for bit.  Launched as llmk_gemv (programmatic
  * dependent launch). */
@@ -166,11 +138,11 @@ cudaError_t llmk_gemv_multi(const struct llmk_gemv_matrix *matrices, int matrix_
 /* One launch for gate/up + SwiGLU of one token: y[r] = silu(g[r]) * u[r] where g and u
  * are llmk_gemv's outputs for gate and up (their .y are not used), bit for bit what
  * llmk_gemv, llmk_gemv, llmk_swiglu give; with yq (not NULL), y also quantized for
- * down_proj (llmk_out_quant, any scheme; not into in->xq, which this launch reads).
- * gate and up have the same rows.  Launched as llmk_gemv (programmatic dependent
- * launch). */
+ * down_proj's static scale (llmk_static_quant; not into in->xq, which this launch
+ * reads).  gate and up have the same rows.  Launched as llmk_gemv (programmatic
+ * dependent launch). */
 cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, const struct llmk_gemv_matrix *up,
-			     const struct llmk_gemv_input *in, float *y, const struct llmk_out_quant *yq,
+			     const struct llmk_gemv_input *in, float *y, const struct llmk_static_quant *yq,
 			     cudaStream_t stream);
 
 /* RoPE (rotate_half layout, inv_freq: head_dim / 2 values) on q (q_heads heads, row
@@ -222,14 +194,10 @@ struct llmk_attention {
 	float *scratch;                       /* llmk_attention_decode_scratch(heads, head_dim,
 					       * max_tokens) floats */
 	int max_tokens;
-	const struct llmk_out_quant *outq; /* not NULL: out also quantized (o_proj's input) */
+	const struct llmk_static_quant *outq; /* not NULL: out also quantized (o_proj's input) */
 	const struct llmk_rope_store *rope_store; /* not NULL (count 1 only): q is not rotated
 					       * yet, and the token's k and v enter the cache in
 					       * the same launch (above) */
-	unsigned int *combine_counters;       /* not NULL: kv_heads * count zeroed words (left
-					       * 0): the splits are combined in the split
-					       * launch, by the last split of each KV head to
-					       * finish, with no combine launch (the same bits) */
 };
 
 /* The first-version kernel, one block per (head, token) with an online softmax over
@@ -248,8 +216,8 @@ cudaError_t llmk_attention_general(const struct llmk_attention *a, cudaStream_t 
  * has work at long contexts and most splits are empty at short ones (flash-decoding);
  * more tokens (prefill, not with pos_dev) take one split each.  Needs head_dim 64 or
  * 128, heads / kv_heads <= 8, count <= max_tokens and a cache of F32, BF16 or E4M3:
- * cudaErrorNotSupported otherwise; outq may be any scheme (a dynamic one without its
- * counter, or rope_store with count other than 1, gives cudaErrorInvalidValue). */
+ * cudaErrorNotSupported otherwise; an outq scheme other than a static one (FP8_STATIC,
+ * INT8_STATIC), or rope_store with count other than 1, gives cudaErrorInvalidValue. */
 #define LLMK_DECODE_MAX_TOKENS 8
 size_t llmk_attention_decode_scratch(int heads, int head_dim, int max_tokens);
 cudaError_t llmk_attention_decode(const struct llmk_attention *a, cudaStream_t stream);

@@ -105,7 +105,7 @@ static cudaError_t attention_prefill(const float *q, const void *kc, const void 
 static cudaError_t attention_decode(const float *q, const void *kc, const void *vc, enum llmk_dtype d, float *out,
 				    int count, int pos0, int heads, int kv_heads, int head_dim, float scale,
 				    float *scratch, int max_tokens, const int *pos_dev,
-				    const struct llmk_out_quant *outq, cudaStream_t s)
+				    const struct llmk_static_quant *outq, cudaStream_t s)
 {
 	struct llmk_attention a = attention_args(q, kc, vc, d, out, count, pos0, heads, kv_heads, head_dim, scale);
 	a.scratch = scratch; a.max_tokens = max_tokens; a.pos_dev = pos_dev; a.outq = outq;
@@ -569,7 +569,7 @@ static void check_attention_split_context(enum llmk_dtype d, int heads, int kv_h
 	uint8_t *xq, *xq_ref; float *xs;
 	CUDA(cudaMalloc(&xq, qn)); CUDA(cudaMalloc(&xq_ref, qn)); CUDA(cudaMalloc(&xs, 4));
 	CUDA(cudaMemset(xq, 0x55, qn)); CUDA(cudaMemset(xs, 0xff, 4));
-	const struct llmk_out_quant outq = {outq_kind, outq_kind == LLMK_QUANT_FP8_STATIC ? 1.2f / 448 : 1.2f / 127, xq,
+	const struct llmk_static_quant outq = {outq_kind, outq_kind == LLMK_QUANT_FP8_STATIC ? 1.2f / 448 : 1.2f / 127, xq,
 					       xs};
 	CUDA(attention_decode(q, kc, vc, d, graph, 1, 0, heads, kv_heads, head_dim, scale, scratch, 1, pd, &outq, 0));
 	CUDA(cudaDeviceSynchronize());
@@ -911,7 +911,7 @@ static void check_swiglu_static_quant(const struct llmk_gemv_matrix *gate, const
 	CUDA(cudaMalloc(&xs, 4)); CUDA(cudaMalloc(&ref_scale, 4));
 	for (enum llmk_quant quant : {LLMK_QUANT_FP8_STATIC, LLMK_QUANT_INT8_STATIC}) {
 		const bool fp8 = quant == LLMK_QUANT_FP8_STATIC;
-		const struct llmk_out_quant yq = {quant, 0.8f * largest / (fp8 ? 448 : 127), xq, xs};
+		const struct llmk_static_quant yq = {quant, 0.8f * largest / (fp8 ? 448 : 127), xq, xs};
 		CUDA(cudaMemset(ff, 0xff, rows * 4)); CUDA(cudaMemset(xq, 0x55, rows)); CUDA(cudaMemset(xs, 0xff, 4));
 		CUDA(llmk_gemv_swiglu(gate, up, &input, ff, &yq, 0));
 		CUDA(llmk_quantize(ff, 1, rows, quant, yq.scale, xq_ref, ref_scale, 0));
@@ -927,8 +927,8 @@ static void check_swiglu_static_quant(const struct llmk_gemv_matrix *gate, const
 			 fp8 ? "FP8" : "INT8", rows, bad_floats, bad_bytes, got_scale == want_scale ? "equal" : "differs");
 		check(bad_floats == 0 && bad_bytes == 0 && got_scale == want_scale, what);
 	}
-	const struct llmk_out_quant dynamic = {LLMK_QUANT_INT8_DYNAMIC, 1, xq, xs};
-	snprintf(gemv_what, sizeof gemv_what, "%s fused gate/up + SwiGLU refuses a dynamic output scheme without its counter", name);
+	const struct llmk_static_quant dynamic = {LLMK_QUANT_INT8_DYNAMIC, 1, xq, xs};
+	snprintf(gemv_what, sizeof gemv_what, "%s fused gate/up + SwiGLU refuses a dynamic output scheme", name);
 	check(llmk_gemv_swiglu(gate, up, &input, ff, &dynamic, 0) == cudaErrorInvalidValue,
 	      gemv_what);
 	cudaFree(ff); cudaFree(xq); cudaFree(xq_ref); cudaFree(xs); cudaFree(ref_scale);
@@ -1435,19 +1435,18 @@ static void check_attention_prefill_refuses(void)
 	a.pos_dev = (const int *)p;
 	bool refused = llmk_attention_prefill(&a, 0) == cudaErrorInvalidValue &&
 		       llmk_attention_general(&a, 0) == cudaErrorInvalidValue;
-	const struct llmk_out_quant outq = {LLMK_QUANT_FP8_STATIC, 1, p, p};
+	const struct llmk_static_quant outq = {LLMK_QUANT_FP8_STATIC, 1, p, p};
 	a.pos_dev = NULL;
 	a.outq = &outq;
 	refused = refused && llmk_attention_prefill(&a, 0) == cudaErrorInvalidValue &&
 		  llmk_attention_general(&a, 0) == cudaErrorInvalidValue;
-	const struct llmk_out_quant dynamic = {LLMK_QUANT_INT8_DYNAMIC, 1, p, p};
+	const struct llmk_static_quant dynamic = {LLMK_QUANT_INT8_DYNAMIC, 1, p, p};
 	a.outq = &dynamic;
 	a.scratch = p;
 	a.max_tokens = 4;
 	refused = refused && llmk_attention_decode(&a, 0) == cudaErrorInvalidValue;
 	check(refused && cudaGetLastError() == cudaSuccess,
-	      "prefill and general attention refuse a device position or a quantized output; decode a dynamic one "
-	      "without its counter");
+	      "prefill and general attention refuse a device position or a quantized output; decode a dynamic one");
 	cudaFree(p);
 }
 

@@ -45,17 +45,17 @@ check $? "every GEMV kernel loads its weights 16 bytes at a time (LDG.E.128 in i
 gemv_sass | grep -Eq 'LDL|STL'
 [ $? -ne 0 ]
 check $? "the GEMV kernels use no local memory (no LDL/STL)"
-# the split-KV attention kernels: no register spills at head_dim 128 (every Llama 3 shape
-# but the 3.2 1B/3B); their 32-byte stack frame is sinf/cosf's slow path for angles past
-# 1e5 radians (RoPE runs in the split launch), so ptxas's spill count is what is checked
+# the split-KV attention kernels of the GQA groups Llama 3 has (4: 1B, 3B, 8B; 8: 70B), both
+# head_dims, every cache type: no register spills.  Their 32-byte stack frame is sinf/cosf's
+# slow path for angles past 1e5 radians (RoPE runs in the split launch), so ptxas's spill
+# count is what is checked, not the SASS's local loads
 nvcc -O3 -std=c++17 $gencode -I"$top/kernels" --resource-usage -c "$top/kernels/attention_kernels.cu" \
 	-o attention_usage.o >attention_usage.txt 2>&1
-split_spills=$(grep -A1 'Function properties for .*attention_split_kernel.*Li128E' attention_usage.txt |
-	grep -c 'bytes spill stores')
-split_clean=$(grep -A1 'Function properties for .*attention_split_kernel.*Li128E' attention_usage.txt |
-	grep -c ' 0 bytes spill stores, 0 bytes spill loads')
-[ "$split_spills" -eq 12 ] && [ "$split_clean" -eq 12 ]
-check $? "the 12 split-KV attention kernels of head_dim 128 spill no registers ($split_clean of $split_spills clean)"
+split_usage() { grep -A1 -E 'Function properties for .*attention_split_kernel.*Li(64|128)ELi(4|8)E' attention_usage.txt; }
+split_kernels=$(split_usage | grep -c 'bytes spill stores')
+split_clean=$(split_usage | grep -c ' 0 bytes spill stores, 0 bytes spill loads')
+[ "$split_kernels" -eq 12 ] && [ "$split_clean" -eq 12 ]
+check $? "the 12 split-KV attention kernels of groups 4 and 8 spill no registers ($split_clean of $split_kernels clean)"
 cuobjdump --dump-sass kernels/attention_prefill.o >attention_prefill.sass 2>&1
 [ "$(grep -c 'Function : .*attention_prefill_kernel' attention_prefill.sass)" -eq 6 ] &&
 	[ "$(awk '/Function : /{f=$0} /HMMA/{print f}' attention_prefill.sass | sort -u | wc -l)" -eq 6 ]
@@ -72,7 +72,7 @@ check $? "step_fusion_checks builds"
 ./step_fusion_checks >step_fusion_checks.out 2>&1
 grep -v '^ok' step_fusion_checks.out | grep -v 'passed, .* failed'
 passed=$((passed + $(grep -c '^ok' step_fusion_checks.out))); failed=$((failed + $(grep -c '^not ok' step_fusion_checks.out)))
-[ "$(grep -c '^ok' step_fusion_checks.out)" -ge 30 ]
+[ "$(grep -c '^ok' step_fusion_checks.out)" -ge 14 ]
 check $? "step_fusion_checks ran its checks ($(grep -c '^ok' step_fusion_checks.out) ok)"
 
 # the GPU's draw against the CPU sampler: kept sets, distributions, repeats, its time

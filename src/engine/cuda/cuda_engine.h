@@ -93,13 +93,6 @@ struct cuda_engine {
 	unsigned char *seen;              /* vocab */
 	void *sample_scratch;
 	float *key_rows, *value_rows;     /* BATCH x kv_dim: new tokens' k and v before they enter the cache */
-	/* one token, one rank: o_proj and down_proj add their output into e->x and norm it
-	 * for the next product in their own launch (llmk_gemv_add_norm) */
-	unsigned int *launch_counter;     /* llmk_add_norm's and llmk_out_quant's counter: one
-					   * launch at a time uses it */
-	unsigned int *combine_counters;   /* BATCH x kv_heads: llmk_attention's, the same */
-	bool normed_ahead;                /* while enqueuing: e->tmp is already added and e->h / e->xq
-					   * hold the next norm's output */
 	/* L2 prefetch in the decode graph (l2_prefetch.h): after each product, a side stream
 	 * of the capture loads the next product's first prefetch_bytes while the one-token
 	 * kernels between them run; it joins the step at its end */

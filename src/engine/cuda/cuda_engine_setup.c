@@ -218,16 +218,11 @@ static int allocate_buffers(struct cuda_engine *e, int requested_context, char *
 	    cuda_memory_alloc(&e->memory, llmk_attention_decode_scratch(e->plan.q_heads, c->head_dim, BATCH) * sizeof(float),
 			 (void **)&e->attention_scratch, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, sizeof(int), (void **)&e->device_position, err, err_size) ||
-	    cuda_memory_alloc(&e->memory, sizeof(unsigned int), (void **)&e->launch_counter, err, err_size) ||
-	    cuda_memory_alloc(&e->memory, BATCH * (size_t)e->plan.kv_heads * sizeof(unsigned int),
-			      (void **)&e->combine_counters, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, sizeof(struct llmk_best), (void **)&e->best, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, llmk_argmax_scratch(), &e->argmax_scratch, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, BATCH * (size_t)e->kv_dim * sizeof(float), (void **)&e->key_rows, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, BATCH * (size_t)e->kv_dim * sizeof(float), (void **)&e->value_rows, err, err_size))
 		return -1;
-	CUDA_TRY(cudaMemset(e->launch_counter, 0, sizeof(unsigned int)));
-	CUDA_TRY(cudaMemset(e->combine_counters, 0, BATCH * (size_t)e->plan.kv_heads * sizeof(unsigned int)));
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_token, sizeof(int32_t)));
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_position, sizeof(int)));
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_logits, (size_t)e->plan.vocab * sizeof(float)));

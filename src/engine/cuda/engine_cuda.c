@@ -10,20 +10,16 @@
  *
  * Per layer, for up to BATCH tokens at positions pos..:
  *   h = rmsnorm(x) (quantized in the same launch);  q, k, v = q/k/v_proj(h);
- *   rope(q, k) and k, v into the cache (one launch);  a = attention(q, cache);
+ *   rope(q, k) and k, v into the cache (one launch; for one token, in the attention's
+ *   launch);  a = attention(q, cache);
  *   x += all_reduce(o_proj(a)), normed and quantized in one launch;
  *   x += all_reduce(down_proj(silu(gate_proj(h)) * up_proj(h))), added by the next
  *   layer's first launch.
  * Prefill takes cuBLASLt for the 8-bit products and the tiled tensor-core attention;
  * one decoded token runs GEMV kernels, captured once as a CUDA graph (the position
  * read on the device) and replayed; greedy decoding ends the graph with an argmax, so
- * a token costs an 8-byte copy back.  One token on one rank takes 5 launches a layer
- * (the step's kernels do each other's small work):
- *   q/k/v;  attention, with RoPE, the KV store, the splits' combination and o_proj's
- *   input quantization;  o_proj, whose last block adds into x and norms (+ quantizes) for gate/up;
- *   gate/up + SwiGLU, quantizing down_proj's input;  down_proj, whose last block adds
- *   into x and norms for the next layer (or lm_head).
- * kernels/ holds the kernels, BENCHMARKS.md the figures.
+ * a token costs an 8-byte copy back.  kernels/ holds the kernels, BENCHMARKS.md the
+ * figures.
  */
 #include "config.h"
 
@@ -124,10 +120,6 @@ static int norm_input(struct cuda_engine *e, bool add_pending, const float *norm
 		      int n, char *err, size_t err_size)
 {
 	const struct model_config *c = &e->model->config;
-	if (e->normed_ahead) { /* the product before did it (run_residual_product) */
-		e->normed_ahead = false;
-		return 0;
-	}
 	if (add_pending)
 		CUDA_TRY(llmk_add_rmsnorm_quantize(e->x, e->tmp, norm, e->h, n, c->hidden_size, c->rms_norm_eps,
 						   layer->quant, layer->input_scale, e->xq, e->x_scales, e->stream));
@@ -144,23 +136,17 @@ static int norm_input(struct cuda_engine *e, bool add_pending, const float *norm
 static int final_norm(struct cuda_engine *e, int first, int rows, char *err, size_t err_size)
 {
 	const struct model_config *c = &e->model->config;
-	if (e->normed_ahead && first == 0 && rows == 1) {
-		e->normed_ahead = false;
-		return 0;
-	}
 	size_t offset = (size_t)first * c->hidden_size;
 	CUDA_TRY(llmk_add_rmsnorm_quantize(e->x + offset, e->tmp + offset, e->norm, e->h, rows, c->hidden_size,
 					   c->rms_norm_eps, LLMK_QUANT_NONE, 0, NULL, NULL, e->stream));
 	return 0;
 }
 
-/* Where the kernel that makes l's input (one token) quantizes it as well, in l's
- * scheme (llmk_out_quant: a dynamic scheme in the launch's last block, with the
- * engine's launch counter), into xq / scales. */
-static struct llmk_out_quant out_quant_for(const struct cuda_engine *e, const struct gpu_linear *l, void *xq,
-					   float *scales)
+/* Whether l's input scale is static: then the kernel that makes its input can quantize
+ * it too (llmk_static_quant), with no launch of its own. */
+static bool static_input(const struct gpu_linear *l)
 {
-	return (struct llmk_out_quant){l->quant, l->input_scale, xq, scales, e->launch_counter};
+	return l->quant == LLMK_QUANT_FP8_STATIC || l->quant == LLMK_QUANT_INT8_STATIC;
 }
 
 static struct llmk_gemv_matrix gemv_matrix(const struct gpu_linear *l, float *y)
@@ -220,8 +206,8 @@ static int run_gate_up(struct cuda_engine *e, const struct gpu_layer *l, int n, 
 	*down_input = (struct quantized_input){NULL, NULL};
 	if (fusable(&l->gate_proj, &l->up_proj, n)) {
 		struct llmk_gemv_matrix gate = gemv_matrix(&l->gate_proj, NULL), up = gemv_matrix(&l->up_proj, NULL);
-		const struct llmk_out_quant down_quant = out_quant_for(e, down, e->xq_mlp, e->mlp_scale);
-		const bool quantize = down->quant != LLMK_QUANT_NONE;
+		struct llmk_static_quant down_quant = {down->quant, down->input_scale, e->xq_mlp, e->mlp_scale};
+		bool quantize = static_input(down);
 		const struct llmk_gemv_input in = gemv_input(e, &l->gate_proj);
 		cudaError_t status = llmk_gemv_swiglu(&gate, &up, &in, e->gate, quantize ? &down_quant : NULL, e->stream);
 		if (status != cudaErrorNotSupported) {
@@ -245,59 +231,15 @@ static int run_gate_up(struct cuda_engine *e, const struct gpu_layer *l, int n, 
 	return 0;
 }
 
-/* The norm that follows a product whose output is added to the residual stream: its
- * weight and the layer it feeds (NULL: lm_head after the final norm, not quantized). */
-struct next_norm {
-	const float *weight;
-	const struct gpu_linear *layer;
-};
-
-/* For one token on one rank, l(input) into e->tmp, then e->x += e->tmp and next's norm
- * into e->h (and e->xq) in the same launch (llmk_gemv_add_norm): e->normed_ahead
- * tells norm_input / final_norm it is done.  0 when it ran, 1 when it does not apply
- * (nothing enqueued), -1 on an error.  The input is quantized in xq / x_scales, or
- * (xq NULL) quantized into e->xq first. */
-static int run_product_add_norm(struct cuda_engine *e, const struct gpu_linear *l, const float *input, const void *xq,
-				const float *x_scales, int n, struct next_norm next, char *err, size_t err_size)
-{
-	if (n != 1 || e->comm || l->dtype == LLMK_BF16 || l->quant == LLMK_QUANT_NONE)
-		return 1;
-	const struct llmk_gemv_matrix matrix = gemv_matrix(l, e->tmp);
-	const bool quantize = next.layer && next.layer->quant != LLMK_QUANT_NONE;
-	const struct llmk_add_norm norm = {
-		.x = e->x, .weight = next.weight, .out = e->h, .eps = e->model->config.rms_norm_eps,
-		.quant = quantize ? next.layer->quant : LLMK_QUANT_NONE, .static_scale = quantize ? next.layer->input_scale : 0,
-		.xq = quantize ? e->xq : NULL, .scales = quantize ? e->x_scales : NULL, .counter = e->launch_counter,
-	};
-	if (!xq) {
-		CUDA_TRY(llmk_quantize(input, 1, l->cols, l->quant, l->input_scale, e->xq, e->x_scales, e->stream));
-		xq = e->xq;
-		x_scales = e->x_scales;
-	}
-	const struct llmk_gemv_input in = {l->dtype, l->cols, input, xq, x_scales};
-	cudaError_t status = llmk_gemv_add_norm(&matrix, &in, &norm, e->stream);
-	if (status == cudaErrorNotSupported) {
-		cudaGetLastError();
-		return run_linear_quantized(e, l, input, xq, x_scales, n, e->tmp, matrix.rows, err, err_size);
-	}
-	CUDA_TRY(status);
-	e->normed_ahead = true;
-	return 0;
-}
-
-/* y = l(input) into e->tmp for n tokens (the residual stream's next addition), with
- * input quantized in xq / x_scales or (xq NULL) quantized first; for one token on one
- * rank, with the addition and next's norm in the same launch (run_product_add_norm). */
-static int run_residual_product(struct cuda_engine *e, const struct gpu_linear *l, const float *input, const void *xq,
-				const float *x_scales, int n, struct next_norm next, char *err, size_t err_size)
+/* y = down_proj(e->gate) into e->tmp, its input quantized first unless down_input says where it is. */
+static int run_down(struct cuda_engine *e, const struct gpu_linear *down, const struct quantized_input *down_input,
+		    int n, char *err, size_t err_size)
 {
 	const int hidden = e->model->config.hidden_size;
-	int rc = run_product_add_norm(e, l, input, xq, x_scales, n, next, err, err_size);
-	if (rc <= 0)
-		return rc;
-	if (xq)
-		return run_linear_quantized(e, l, input, xq, x_scales, n, e->tmp, hidden, err, err_size);
-	return run_linear(e, l, input, n, e->tmp, hidden, err, err_size);
+	if (down_input->xq)
+		return run_linear_quantized(e, down, e->gate, down_input->xq, down_input->scales, n, e->tmp, hidden, err,
+					    err_size);
+	return run_linear(e, down, e->gate, n, e->tmp, hidden, err, err_size);
 }
 
 /* RoPE on e->q and the new tokens' k (e->key_rows) and v (e->value_rows) into the
@@ -313,10 +255,10 @@ static int rope_store(struct cuda_engine *e, void *key_cache, void *value_cache,
 }
 
 /* RoPE and the KV store (rope_store), then attention of n tokens at position pos over
- * the layer's cache into e->att; one token's decode attention does the RoPE and the store
- * in its own launch.  In a graph the position is read on the device, and where o_proj's
- * input scale is static the attention quantizes e->att into e->xq too (*quantized set
- * then). */
+ * the layer's cache into e->att; one token's decode attention does the RoPE and the
+ * store in its own launch.  In a graph the position is read on the device, and where
+ * o_proj's input scale is static the attention quantizes e->att into e->xq too
+ * (*quantized set then). */
 static int run_attention(struct cuda_engine *e, void *key_cache, void *value_cache, int n, int pos, bool graph,
 			 const struct gpu_linear *o_proj, bool *quantized, char *err, size_t err_size)
 {
@@ -327,13 +269,12 @@ static int run_attention(struct cuda_engine *e, void *key_cache, void *value_cac
 		.head_dim = c->head_dim, .scale = (float)(1.0 / sqrt((double)c->head_dim)),
 	};
 	const bool prefill = !graph && n > LLMK_DECODE_MAX_TOKENS;
-	const struct llmk_out_quant o_quant = out_quant_for(e, o_proj, e->xq, e->x_scales);
+	const struct llmk_static_quant o_quant = {o_proj->quant, o_proj->input_scale, e->xq, e->x_scales};
 	const struct llmk_rope_store new_token = {e->key_rows, e->value_rows, e->inv_freq};
 	struct llmk_attention decode = a;
 	decode.scratch = e->attention_scratch;
 	decode.max_tokens = BATCH;
-	decode.combine_counters = e->combine_counters;
-	*quantized = graph && o_proj->quant != LLMK_QUANT_NONE;
+	*quantized = graph && static_input(o_proj);
 	if (graph) {
 		decode.pos_dev = e->device_position;
 		decode.outq = *quantized ? &o_quant : NULL;
@@ -448,13 +389,10 @@ static int run_layer(struct cuda_engine *e, int index, int n, int pos, bool grap
 	    (graph && (prefetch_one(e, &l->o_proj, err, err_size) || prefetch_gate_up(e, l, err, err_size))))
 		return -1;
 	bool att_quantized;
-	const struct next_norm after_attention = {l->post_attention_layernorm, &l->gate_proj};
-	const bool last = index + 1 == c->num_hidden_layers;
-	const struct next_norm after_mlp = {last ? e->norm : e->layers[index + 1].input_layernorm,
-					    last ? NULL : &e->layers[index + 1].q_proj};
 	if (run_attention(e, key_cache, value_cache, n, pos, graph, &l->o_proj, &att_quantized, err, err_size) ||
-	    run_residual_product(e, &l->o_proj, e->att, att_quantized ? e->xq : NULL, e->x_scales, n, after_attention, err,
-				 err_size) ||
+	    (att_quantized ? run_linear_quantized(e, &l->o_proj, e->att, e->xq, e->x_scales, n, e->tmp, hidden, err,
+						  err_size)
+			   : run_linear(e, &l->o_proj, e->att, n, e->tmp, hidden, err, err_size)) ||
 	    (graph && prefetch_gate_up(e, l, err, err_size)) ||
 	    all_reduce(e, e->tmp, (size_t)n * hidden, err, err_size))
 		return -1;
@@ -462,8 +400,7 @@ static int run_layer(struct cuda_engine *e, int index, int n, int pos, bool grap
 	if (norm_input(e, true, l->post_attention_layernorm, &l->gate_proj, n, err, err_size) ||
 	    run_gate_up(e, l, n, &down_input, err, err_size) ||
 	    (graph && prefetch_one(e, &l->down_proj, err, err_size)) ||
-	    run_residual_product(e, &l->down_proj, e->gate, down_input.xq, down_input.scales, n, after_mlp, err,
-				 err_size) ||
+	    run_down(e, &l->down_proj, &down_input, n, err, err_size) ||
 	    (graph && prefetch_after_layer(e, index, err, err_size)) ||
 	    all_reduce(e, e->tmp, (size_t)n * hidden, err, err_size))
 		return -1;
@@ -475,7 +412,6 @@ static int run_batch(struct cuda_engine *e, const int32_t *tokens, int n, int po
 		     char *err, size_t err_size)
 {
 	const struct model_config *c = &e->model->config;
-	e->normed_ahead = false;
 	CUDA_TRY(cudaMemcpyAsync(e->tokens, tokens, (size_t)n * sizeof *tokens, cudaMemcpyHostToDevice, e->stream));
 	CUDA_TRY(llmk_embed(e->embed_tokens, e->embed_dtype, e->tokens, n, c->hidden_size, e->x, e->stream));
 	for (int i = 0; i < c->num_hidden_layers; i++)
@@ -528,7 +464,6 @@ static int enqueue_draw(struct cuda_engine *e, char *err, size_t err_size)
 static int enqueue_decode_step(struct cuda_engine *e, bool draw, char *err, size_t err_size)
 {
 	const struct model_config *c = &e->model->config;
-	e->normed_ahead = false;
 	CUDA_TRY(cudaMemcpyAsync(e->tokens, e->pinned_token, sizeof(int32_t), cudaMemcpyHostToDevice, e->stream));
 	CUDA_TRY(cudaMemcpyAsync(e->device_position, e->pinned_position, sizeof(int), cudaMemcpyHostToDevice,
 				 e->stream));
