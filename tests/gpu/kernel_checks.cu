@@ -60,10 +60,10 @@ extern "C" {
 #include "numerics.h"
 #include "sampling_kernels.h"
 }
+#include "device_buffers.cuh"
 #include "reference_kernels.cuh"
 
 static int passed, failed;
-static size_t differing_bytes(const void *a, const void *b, size_t bytes); /* two device buffers */
 static char gemv_what[200];
 static void check(bool ok, const char *what)
 {
@@ -729,17 +729,6 @@ static void check_fused_quantizers(void)
 /* ---- the engine's other fusions: residual add + norm (+ quantize), RoPE + KV store ---- */
 
 /* Copies n floats (or bytes) back and counts the ones that differ in bits. */
-static size_t differing_bytes(const void *a, const void *b, size_t bytes)
-{
-	std::vector<uint8_t> ha(bytes), hb(bytes);
-	if (cudaMemcpy(ha.data(), a, bytes, cudaMemcpyDeviceToHost) != cudaSuccess ||
-	    cudaMemcpy(hb.data(), b, bytes, cudaMemcpyDeviceToHost) != cudaSuccess)
-		return bytes ? bytes : 1;
-	size_t bad = 0;
-	for (size_t i = 0; i < bytes; i++) bad += ha[i] != hb[i];
-	return bad;
-}
-
 static float *device_floats(const std::vector<float> &h)
 {
 	float *d = NULL;
@@ -995,34 +984,8 @@ static void check_gemv_layouts_and_fusions(enum llmk_dtype dtype, const char *na
 }
 
 /* ---- the decode GEMV's speed as a decode step sees it ---------------------------------
- * launches calls captured in one CUDA graph (no launch gaps from the host), each on
- * its own copy of the weights (rotated over enough copies that L2 holds none of
- * them when it is read again), the graph replayed; per-launch time = median replay
- * time / launches. */
-
-template <typename F>
-static double graph_us_per_launch(int launches, F launch)
-{
-	cudaStream_t s;
-	cudaGraph_t graph;
-	cudaGraphExec_t exec;
-	if (cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) != cudaSuccess) return -1;
-	cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal);
-	bool ok = true;
-	for (int i = 0; i < launches; i++) ok = ok && launch(i, s) == cudaSuccess;
-	if (cudaStreamEndCapture(s, &graph) != cudaSuccess || !ok) { cudaStreamDestroy(s); return -1; }
-	if (cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess) { cudaGraphDestroy(graph); cudaStreamDestroy(s); return -1; }
-	cudaEvent_t e0, e1; cudaEventCreate(&e0); cudaEventCreate(&e1);
-	std::vector<float> ms;
-	for (int r = 0; r < 23; r++) {
-		cudaEventRecord(e0, s); cudaGraphLaunch(exec, s); cudaEventRecord(e1, s); cudaEventSynchronize(e1);
-		float m; cudaEventElapsedTime(&m, e0, e1); if (r >= 3) ms.push_back(m);
-	}
-	std::sort(ms.begin(), ms.end());
-	cudaEventDestroy(e0); cudaEventDestroy(e1);
-	cudaGraphExecDestroy(exec); cudaGraphDestroy(graph); cudaStreamDestroy(s);
-	return cudaGetLastError() == cudaSuccess ? ms[ms.size() / 2] * 1e3 / launches : -1;
-}
+ * graph_us_per_launch (device_buffers.cuh), each launch on its own copy of the weights
+ * (rotated over enough copies that L2 holds none of them when it is read again). */
 
 /* Copies of a matrix, enough that together they are well past L2 (>= 512 MB). */
 static int weight_copies(size_t bytes) { return (int)std::max<size_t>(2, ((size_t)512 << 20) / bytes + 1); }

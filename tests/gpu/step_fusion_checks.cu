@@ -27,6 +27,7 @@
 extern "C" {
 #include "llm_kernels.h"
 }
+#include "device_buffers.cuh"
 
 static int passed, failed;
 
@@ -74,18 +75,6 @@ static void *device_copy(const void *src, size_t n)
 	void *d = device_bytes(n, 0);
 	CUDA(cudaMemcpy(d, src, n, cudaMemcpyDeviceToDevice));
 	return d;
-}
-
-/* Bytes that differ between two device buffers (all of them when one cannot be read). */
-static size_t differing_bytes(const void *a, const void *b, size_t bytes)
-{
-	std::vector<uint8_t> ha(bytes), hb(bytes);
-	if (cudaMemcpy(ha.data(), a, bytes, cudaMemcpyDeviceToHost) != cudaSuccess ||
-	    cudaMemcpy(hb.data(), b, bytes, cudaMemcpyDeviceToHost) != cudaSuccess)
-		return bytes ? bytes : 1;
-	size_t bad = 0;
-	for (size_t i = 0; i < bytes; i++) bad += ha[i] != hb[i];
-	return bad;
 }
 
 /* ---- llmk_attention_decode with rope_store -------------------------------------------- */
@@ -186,31 +175,6 @@ static void check_fused_rope_refusals(void)
 
 /* ---- timing ---------------------------------------------------------------------- */
 
-/* Median time of one replay of a graph of `launches` calls of launch, in microseconds a call. */
-template <typename F>
-static double graph_us(int launches, F launch)
-{
-	cudaStream_t s;
-	cudaGraph_t graph;
-	cudaGraphExec_t exec;
-	if (cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) != cudaSuccess) return -1;
-	cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal);
-	bool ok = true;
-	for (int i = 0; i < launches; i++) ok = ok && launch(i, s) == cudaSuccess;
-	if (cudaStreamEndCapture(s, &graph) != cudaSuccess || !ok) { cudaStreamDestroy(s); return -1; }
-	if (cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess) { cudaGraphDestroy(graph); cudaStreamDestroy(s); return -1; }
-	cudaEvent_t e0, e1; cudaEventCreate(&e0); cudaEventCreate(&e1);
-	std::vector<float> ms;
-	for (int r = 0; r < 23; r++) {
-		cudaEventRecord(e0, s); cudaGraphLaunch(exec, s); cudaEventRecord(e1, s); cudaEventSynchronize(e1);
-		float m; cudaEventElapsedTime(&m, e0, e1); if (r >= 3) ms.push_back(m);
-	}
-	std::sort(ms.begin(), ms.end());
-	cudaEventDestroy(e0); cudaEventDestroy(e1);
-	cudaGraphExecDestroy(exec); cudaGraphDestroy(graph); cudaStreamDestroy(s);
-	return cudaGetLastError() == cudaSuccess ? ms[ms.size() / 2] * 1e3 / launches : -1;
-}
-
 /* RoPE + store then attention, against the fused launch: 32/8 heads of 128, bf16 cache. */
 static void time_fused_rope_attention(int context)
 {
@@ -231,14 +195,14 @@ static void time_fused_rope_attention(int context)
 	a.q = q; a.cache_dtype = LLMK_BF16; a.out = out; a.count = 1; a.heads = heads; a.kv_heads = kv_heads;
 	a.head_dim = hd; a.scale = 0.088f; a.pos_dev = dpos; a.scratch = scratch; a.max_tokens = 8;
 	const struct llmk_rope_store rope = {k, v, inv_freq};
-	double pair = graph_us(2 * layers, [&](int i, cudaStream_t s) {
+	double pair = graph_us_per_launch(2 * layers, [&](int i, cudaStream_t s) {
 		struct llmk_attention b = a;
 		b.key_cache = kc[i / 2]; b.value_cache = vc[i / 2];
 		return i % 2 == 0 ? llmk_rope_store_kv(q, q_dim, heads, k, v, kv_heads, hd, 1, 0, dpos, inv_freq, kc[i / 2],
 						       vc[i / 2], LLMK_BF16, s)
 				  : llmk_attention_decode(&b, s);
 	});
-	double fused = graph_us(layers, [&](int i, cudaStream_t s) {
+	double fused = graph_us_per_launch(layers, [&](int i, cudaStream_t s) {
 		struct llmk_attention b = a;
 		b.key_cache = kc[i]; b.value_cache = vc[i]; b.rope_store = &rope;
 		return llmk_attention_decode(&b, s);
