@@ -325,9 +325,12 @@ attention_split_kernel(const float *q, const T *__restrict__ key_cache, const T 
 #pragma unroll
 		for (int k = 0; k < EPL; k++) {
 			acc[g][k] = 0;
-			const float qv = g >= group ? 0 : fused ? s_q[g][dim0 + k]
-							  : q[((size_t)t * heads + kvh * group + g) * HD + dim0 + k];
-			qreg[g][k] = g < group ? qv * score_scale : 0;
+			if (g >= group) {
+				qreg[g][k] = 0;
+				continue;
+			}
+			qreg[g][k] = (fused ? s_q[g][dim0 + k] : q[((size_t)t * heads + kvh * group + g) * HD + dim0 + k]) *
+				     score_scale;
 		}
 	}
 	/* every lane runs the same trips (the shuffles need the whole warp); rows past the

@@ -116,7 +116,7 @@ for comm in nccl p2p auto; do
 		"$top/tests/data/models/tiny-int8" "$top/tests/data/golden/tiny-int8.json" 2e-2 >"ranks-$comm.tap" 2>&1
 	[ $? -eq 124 ] && check 1 "test_engine_ranks through $comm finished within 90 s"
 	grep -E '^not ok|log-probs' "ranks-$comm.tap" | sed "s/^/  $comm: /"
-	passed=$((passed + $(grep -c '^ok' "ranks-$comm.tap"))); failed=$((failed + $(grep -c '^not ok' "ranks-$comm.tap")))
+	count_results "ranks-$comm.tap"
 	grep -q '^ok' "ranks-$comm.tap" || check 1 "test_engine_ranks ran through $comm"
 done
 echo "$passed passed, $failed failed"

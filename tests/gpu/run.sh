@@ -32,7 +32,7 @@ nvcc -O3 -std=c++17 $gencode $part_includes \
 check $? "kernel_checks builds"
 ./kernel_checks gemv_timings.tsv >kernel_checks.out 2>&1
 grep -v '^ok' kernel_checks.out | grep -v 'passed, .* failed'
-passed=$((passed + $(grep -c '^ok' kernel_checks.out))); failed=$((failed + $(grep -c '^not ok' kernel_checks.out)))
+count_results kernel_checks.out
 cat_sass() { for o in kernels/llm_kernels.o kernels/attention_kernels.o; do cuobjdump --dump-sass "$o"; done; }
 cat_sass >llm_kernels.sass 2>&1
 # every GEMV kernel (gemv_kernel, gemv_split_kernel, gemv_swiglu_kernel, each instantiation):
@@ -64,27 +64,26 @@ grep -Eq 'LDL|STL' attention_prefill.sass
 [ $? -ne 0 ]
 check $? "the prefill attention kernels use no local memory (no LDL/STL)"
 
+# a check program: tests/gpu/NAME.cu built against the kernels and LIBS, run, its results
+# counted, and at least MIN of its checks passed
+check_program() { # NAME MIN LIBS...
+	name=$1 min=$2
+	shift 2
+	nvcc -O3 -std=c++17 $gencode $part_includes "$top/tests/gpu/$name.cu" kernels/libkernels.a "$@" -lcudart \
+		-o "$name" >"$name.build" 2>&1
+	check $? "$name builds"
+	./"$name" >"$name.out" 2>&1
+	grep -v '^ok' "$name.out" | grep -v 'passed, .* failed'
+	count_results "$name.out"
+	[ "$(grep -c '^ok' "$name.out")" -ge "$min" ]
+	check $? "$name ran its checks ($(grep -c '^ok' "$name.out") ok)"
+}
 # the decode step's fused launches against the pairs they replace, bit for bit, and their
 # time (step_fusion_checks.cu)
-nvcc -O3 -std=c++17 $gencode $part_includes "$top/tests/gpu/step_fusion_checks.cu" kernels/libkernels.a \
-	src/model/libmodel.a -lcudart -o step_fusion_checks >step_fusion_checks.build 2>&1
-check $? "step_fusion_checks builds"
-./step_fusion_checks >step_fusion_checks.out 2>&1
-grep -v '^ok' step_fusion_checks.out | grep -v 'passed, .* failed'
-passed=$((passed + $(grep -c '^ok' step_fusion_checks.out))); failed=$((failed + $(grep -c '^not ok' step_fusion_checks.out)))
-[ "$(grep -c '^ok' step_fusion_checks.out)" -ge 14 ]
-check $? "step_fusion_checks ran its checks ($(grep -c '^ok' step_fusion_checks.out) ok)"
-
+check_program step_fusion_checks 14 src/model/libmodel.a
 # the GPU's draw against the CPU sampler: kept sets, distributions, repeats, its time
 # (sampler_check.cu)
-nvcc -O3 -std=c++17 $gencode $part_includes "$top/tests/gpu/sampler_check.cu" kernels/libkernels.a \
-	src/chat/libchat.a src/model/libmodel.a src/base/libbase.a -lcudart -o sampler_check >sampler_check.build 2>&1
-check $? "sampler_check builds"
-./sampler_check >sampler_check.out 2>&1
-grep -v '^ok' sampler_check.out | grep -v 'passed, .* failed'
-passed=$((passed + $(grep -c '^ok' sampler_check.out))); failed=$((failed + $(grep -c '^not ok' sampler_check.out)))
-[ "$(grep -c '^ok' sampler_check.out)" -gt 100 ]
-check $? "sampler_check ran its checks ($(grep -c '^ok' sampler_check.out) ok)"
+check_program sampler_check 101 src/chat/libchat.a src/model/libmodel.a src/base/libbase.a
 
 # sampled answers drawn on the GPU: --seed repeats them, with and without the CUDA
 # graph; another seed gives another answer (the tiny models recite their answers, so
@@ -114,7 +113,7 @@ check $? "graph_check builds"
 for config in llama-3.1-8b-fp8 llama-3.1-8b-int8; do
 	./graph_check "$top/tests/data/configs/$config" >"graph-$config.out" 2>&1
 	cat "graph-$config.out"
-	passed=$((passed + $(grep -c '^ok' "graph-$config.out"))); failed=$((failed + $(grep -c '^not ok' "graph-$config.out")))
+	count_results "graph-$config.out"
 done
 
 # a long prompt stops soon after Ctrl-C (its cancel flag), at real shapes: within 0.5 s
@@ -126,7 +125,7 @@ for run in "llama-3.1-8b-fp8 8192" "llama-3.1-8b-bf16 768"; do
 	set -- $run
 	./prefill_cancel "$top/tests/data/configs/$1" "$2" >"cancel-$1.out" 2>&1
 	cat "cancel-$1.out"
-	passed=$((passed + $(grep -c '^ok' "cancel-$1.out"))); failed=$((failed + $(grep -c '^not ok' "cancel-$1.out")))
+	count_results "cancel-$1.out"
 done
 
 for name in tiny-bf16 tiny-fp8 tiny-int8 tiny-bf16-tied; do
@@ -188,7 +187,7 @@ tp_run() { # LABEL COMM MODEL N...
 		>"tp-$label.tap" 2>&1
 	grep -E '^(not ok|#)' "tp-$label.tap" | head -n 8
 	grep -E 'log-probs' "tp-$label.tap" | sed 's/^/  /'
-	passed=$((passed + $(grep -c '^ok' "tp-$label.tap"))); failed=$((failed + $(grep -c '^not ok' "tp-$label.tap")))
+	count_results "tp-$label.tap"
 	grep -q '^ok' "tp-$label.tap" || check 1 "$label: tp_compare ran"
 }
 for name in bf16 fp8 int8; do
@@ -203,7 +202,7 @@ LLMCHAT_TEST_BACKEND=cuda LLMCHAT_TEST_COMM=one-gpu timeout 300 ./tests/engine/t
 	"$top/tests/data/models/tiny-fp8" "$top/tests/data/golden/tiny-fp8.json" 0.05 \
 	"$top/tests/data/models/tiny-int8" "$top/tests/data/golden/tiny-int8.json" 2e-2 >engine-ranks.tap 2>&1
 grep -E '^not ok|log-probs' engine-ranks.tap | sed 's/^/  one-gpu: /'
-passed=$((passed + $(grep -c '^ok' engine-ranks.tap))); failed=$((failed + $(grep -c '^not ok' engine-ranks.tap)))
+count_results engine-ranks.tap
 grep -q '^ok' engine-ranks.tap || check 1 "test_engine_ranks ran on the GPU"
 model="$top/tests/data/models/tiny-bf16"
 echo "Who are you?" | timeout 60 ./src/llmchat -m "$model" --temp 0 --gpus 1 --comm nccl >nccl-1.txt 2>nccl-1.err

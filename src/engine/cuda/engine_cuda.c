@@ -291,10 +291,11 @@ static int run_attention(struct cuda_engine *e, void *key_cache, void *value_cac
 			return -1;
 		/* prefill: the tiled tensor-core kernel where it applies; else the split kernel,
 		 * else (not in a graph) the general one */
-		if (prefill && (status = llmk_attention_prefill(&a, e->stream)) == cudaErrorNotSupported)
+		status = prefill ? llmk_attention_prefill(&a, e->stream) : cudaErrorNotSupported;
+		if (status == cudaErrorNotSupported) {
 			cudaGetLastError();
-		if (status == cudaErrorNotSupported)
 			status = llmk_attention_decode(&decode, e->stream);
+		}
 		if (status == cudaErrorNotSupported && !graph) {
 			cudaGetLastError();
 			status = llmk_attention_general(&a, e->stream);
@@ -386,7 +387,7 @@ static int run_layer(struct cuda_engine *e, int index, int n, int pos, bool grap
 
 	if (norm_input(e, index > 0, l->input_layernorm, &l->q_proj, n, err, err_size) ||
 	    run_qkv(e, l, n, e->key_rows, e->value_rows, err, err_size) ||
-	    (graph && (prefetch_one(e, &l->o_proj, err, err_size) || prefetch_gate_up(e, l, err, err_size))))
+	    (graph && prefetch_one(e, &l->o_proj, err, err_size)))
 		return -1;
 	bool att_quantized;
 	if (run_attention(e, key_cache, value_cache, n, pos, graph, &l->o_proj, &att_quantized, err, err_size) ||
