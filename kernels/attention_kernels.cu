@@ -294,8 +294,10 @@ attention_split_kernel(const float *q, const T *__restrict__ key_cache, const T 
 		       const int *pos_dev, int heads, int kv_heads, float score_scale, int splits, float *part_max,
 		       float *part_sum, float *part_acc, struct llmk_rope_store rope)
 {
-	wait_for_previous_kernels(); /* launched with programmatic dependent launch */
+	/* launched with programmatic dependent launch; the next launch (a persistent
+	 * decode segment streams weights that do not depend on this one) may start at once */
 	allow_next_kernel();
+	wait_for_previous_kernels();
 	using L = split_layout<T, HD, GROUP>;
 	constexpr int EPL = L::EPL, U = L::UNROLL;
 	if (pos_dev)
@@ -446,8 +448,10 @@ __global__ static void __launch_bounds__(COMBINE_THREADS)
 attention_combine_kernel(int heads, int splits, int pos0, const int *pos_dev, const float *part_max,
 			 const float *part_sum, const float *part_acc, float *out, struct llmk_static_quant outq)
 {
-	wait_for_previous_kernels(); /* launched with programmatic dependent launch */
+	/* launched with programmatic dependent launch; the next launch (a persistent
+	 * decode segment streams weights that do not depend on this one) may start at once */
 	allow_next_kernel();
+	wait_for_previous_kernels();
 	constexpr int ROW_THREADS_4 = HD / 4, STRIPES = COMBINE_THREADS / ROW_THREADS_4;
 	__shared__ float s_weight[DECODE_MAX_SPLITS], s_partial[WARP];
 	__shared__ float4 s_stripe[STRIPES][ROW_THREADS_4];

@@ -177,6 +177,13 @@ __device__ static inline void static_quant_store(const struct llmk_static_quant 
 		q.scales[t] = s;
 }
 
+/* silu(g) * u, the one expression of every SwiGLU kernel (the fused ones must match it
+ * bit for bit). */
+__device__ static inline float silu_times(float g, float u)
+{
+	return g / (1.0f + expf(-g)) * u;
+}
+
 /* ---- programmatic dependent launch ------------------------------------------------ */
 
 /* Programmatic dependent launch (sm_90): a kernel launched with the
@@ -195,11 +202,12 @@ __device__ static __forceinline__ void allow_next_kernel(void)
 	asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 }
 
-/* Launches kernel, with programmatic dependent launch when pdl is set (it may then
- * start while the stream's previous kernel finishes; see wait_for_previous_kernels). */
+/* Launches kernel with shared_bytes of dynamic shared memory, with programmatic
+ * dependent launch when pdl is set (it may then start while the stream's previous
+ * kernel finishes; see wait_for_previous_kernels). */
 template <typename... Params, typename... Args>
-static cudaError_t launch_maybe_pdl(void (*kernel)(Params...), dim3 grid, dim3 block, bool pdl, cudaStream_t stream,
-				    Args... args)
+static cudaError_t launch_maybe_pdl_shared(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes,
+					   bool pdl, cudaStream_t stream, Args... args)
 {
 	cudaLaunchAttribute attribute = {};
 	attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
@@ -207,10 +215,19 @@ static cudaError_t launch_maybe_pdl(void (*kernel)(Params...), dim3 grid, dim3 b
 	cudaLaunchConfig_t config = {};
 	config.gridDim = grid;
 	config.blockDim = block;
+	config.dynamicSmemBytes = shared_bytes;
 	config.stream = stream;
 	config.attrs = &attribute;
 	config.numAttrs = pdl ? 1 : 0;
 	return cudaLaunchKernelEx(&config, kernel, (Params)args...);
+}
+
+/* launch_maybe_pdl_shared with no dynamic shared memory. */
+template <typename... Params, typename... Args>
+static cudaError_t launch_maybe_pdl(void (*kernel)(Params...), dim3 grid, dim3 block, bool pdl, cudaStream_t stream,
+				    Args... args)
+{
+	return launch_maybe_pdl_shared(kernel, grid, block, 0, pdl, stream, args...);
 }
 
 #endif

@@ -53,12 +53,6 @@ extern "C" cudaError_t llmk_rmsnorm(const float *x, const float *weight, float *
 	return cudaGetLastError();
 }
 
-/* silu(g) * u, the one expression of every SwiGLU kernel (the fused ones must match it bit for bit). */
-__device__ static inline float silu_times(float g, float u)
-{
-	return g / (1.0f + expf(-g)) * u;
-}
-
 __global__ static void swiglu_kernel(float *gate, const float *up, size_t n)
 {
 	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)

@@ -415,5 +415,11 @@ int options_read_environment(struct options *opts, char *err, size_t err_size)
 				err, err_size) != 0)
 		return -1;
 	opts->engine_test_hooks.l2_prefetch_mb = (int)prefetch_mb;
+	/* LLMCHAT_DECODE_SEGMENTS=1: the decode graph with the persistent layer segments */
+	bool segments_off;
+	if (environment_switch("LLMCHAT_DECODE_SEGMENTS", &segments_off, err, err_size) != 0)
+		return -1;
+	const char *segments = getenv("LLMCHAT_DECODE_SEGMENTS");
+	opts->engine_test_hooks.decode_segments = segments && strcmp(segments, "1") == 0;
 	return environment_switch("LLMCHAT_CUDA_GRAPH", &opts->engine_test_hooks.eager_decode, err, err_size);
 }

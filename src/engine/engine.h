@@ -46,6 +46,9 @@ struct engine_test_hooks {
 	 * weights into L2 (0: none); unset: none for now (BENCHMARKS.md, "L2 prefetch") */
 	bool l2_prefetch_set;
 	int l2_prefetch_mb;
+	bool decode_segments;       /* LLMCHAT_DECODE_SEGMENTS=1: the CUDA decode graph runs each layer
+				     * after its attention as one persistent launch (decode_segment.h;
+				     * the same bits); off until it is faster (BENCHMARKS.md) */
 };
 
 struct engine_options {

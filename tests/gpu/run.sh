@@ -81,6 +81,9 @@ check_program() { # NAME MIN LIBS...
 # the decode step's fused launches against the pairs they replace, bit for bit, and their
 # time (step_fusion_checks.cu)
 check_program step_fusion_checks 14 src/model/libmodel.a
+# the persistent decode segment against the launches it replaces, bit for bit, and its
+# time (decode_segment_checks.cu)
+check_program decode_segment_checks 38 src/model/libmodel.a
 # the GPU's draw against the CPU sampler: kept sets, distributions, repeats, its time
 # (sampler_check.cu)
 check_program sampler_check 101 src/chat/libchat.a src/model/libmodel.a src/base/libbase.a
@@ -111,9 +114,11 @@ gcc -O2 -std=c11 -D_GNU_SOURCE $part_includes -I/usr/local/cuda/include -fopenmp
 	-L/usr/local/cuda/lib64 -lcublasLt -lnccl -lcudart -lstdc++ -lm -o graph_check >graph_check.build 2>&1
 check $? "graph_check builds"
 for config in llama-3.1-8b-fp8 llama-3.1-8b-int8; do
-	./graph_check "$top/tests/data/configs/$config" >"graph-$config.out" 2>&1
-	cat "graph-$config.out"
-	count_results "graph-$config.out"
+	for segments in "" segments; do # with the persistent layer segments too (LLMCHAT_DECODE_SEGMENTS=1)
+		./graph_check "$top/tests/data/configs/$config" $segments >"graph-$config$segments.out" 2>&1
+		cat "graph-$config$segments.out"
+		count_results "graph-$config$segments.out"
+	done
 done
 
 # a long prompt stops soon after Ctrl-C (its cancel flag), at real shapes: within 0.5 s
@@ -151,6 +156,9 @@ for name in tiny-bf16 tiny-fp8 tiny-int8; do
 	echo "Who are you?" | ./src/llmchat -m "$model" --temp 0 --cpu >"cpu-$name.txt" 2>/dev/null
 	cmp -s "gpu-$name.txt" "cpu-$name.txt"
 	check $? "$name: the GPU's greedy answer equals the CPU's"
+	echo "Who are you?" | LLMCHAT_DECODE_SEGMENTS=1 ./src/llmchat -m "$model" --temp 0 >"segments-$name.txt" 2>/dev/null
+	cmp -s "segments-$name.txt" "cpu-$name.txt"
+	check $? "$name: ... and with the persistent decode segments (LLMCHAT_DECODE_SEGMENTS=1)"
 	want=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["chat_answer_text"])' "$top/tests/data/golden/$name.json")
 	[ "$(cat "gpu-$name.txt")" = "$want" ]
 	check $? "$name: ... and the transformers reference's"

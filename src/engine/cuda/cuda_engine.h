@@ -14,6 +14,7 @@
 #include <cuda_runtime_api.h>
 
 #include "cuda_memory.h"
+#include "decode_segment.h"
 #include "engine_backend.h"
 #include "llm_kernels.h"
 #include "sampling_kernels.h"
@@ -93,6 +94,12 @@ struct cuda_engine {
 	unsigned char *seen;              /* vocab */
 	void *sample_scratch;
 	float *key_rows, *value_rows;     /* BATCH x kv_dim: new tokens' k and v before they enter the cache */
+	/* the decode graph's layers as persistent segments (decode_segment.h), when wanted
+	 * (engine_test_hooks.decode_segments), every layer fits them and one rank runs the
+	 * model: decided at the first capture */
+	bool segments_checked, segments, segments_wanted;
+	float *x_mid;                     /* hidden: the residual between a segment's two adds */
+	unsigned *segment_counters;       /* layers x LLMK_SEGMENT_COUNTERS, zeroed at each step */
 	/* L2 prefetch in the decode graph (l2_prefetch.h): after each product, a side stream
 	 * of the capture loads the next product's first prefetch_bytes while the one-token
 	 * kernels between them run; it joins the step at its end */

@@ -221,7 +221,10 @@ static int allocate_buffers(struct cuda_engine *e, int requested_context, char *
 	    cuda_memory_alloc(&e->memory, sizeof(struct llmk_best), (void **)&e->best, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, llmk_argmax_scratch(), &e->argmax_scratch, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, BATCH * (size_t)e->kv_dim * sizeof(float), (void **)&e->key_rows, err, err_size) ||
-	    cuda_memory_alloc(&e->memory, BATCH * (size_t)e->kv_dim * sizeof(float), (void **)&e->value_rows, err, err_size))
+	    cuda_memory_alloc(&e->memory, BATCH * (size_t)e->kv_dim * sizeof(float), (void **)&e->value_rows, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, width * sizeof(float), (void **)&e->x_mid, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, (size_t)c->num_hidden_layers * LLMK_SEGMENT_COUNTERS * sizeof(unsigned),
+			      (void **)&e->segment_counters, err, err_size))
 		return -1;
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_token, sizeof(int32_t)));
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_position, sizeof(int)));
@@ -376,6 +379,8 @@ int cuda_engine_create(const struct model *model, const struct engine_options *o
 	*context_length = e->context_length;
 	/* the eager_decode hook decodes without a graph (to compare the two in tests/gpu) */
 	e->decode_graph_failed = (options && options->test_hooks.eager_decode) || (e->comm && !e->comm->capturable);
+	/* the decode_segments hook runs the graph's layers as persistent segments */
+	e->segments_wanted = options && options->test_hooks.decode_segments;
 	if (e->comm) {
 		/* for --bench's all-reduce timing (cuda_time_comm): events around each call */
 		int count = 4 * c->num_hidden_layers;

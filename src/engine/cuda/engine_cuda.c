@@ -131,13 +131,14 @@ static int norm_input(struct cuda_engine *e, bool add_pending, const float *norm
 	return 0;
 }
 
-/* The final norm of rows first.. of the last layer's output (its MLP output still in
- * e->tmp, added here) into e->h, for lm_head. */
-static int final_norm(struct cuda_engine *e, int first, int rows, char *err, size_t err_size)
+/* The final norm of rows first.. of the last layer's output (the residual stream in
+ * residual, e->x or e->x_mid, and the MLP output still in e->tmp, added here) into
+ * e->h, for lm_head. */
+static int final_norm(struct cuda_engine *e, float *residual, int first, int rows, char *err, size_t err_size)
 {
 	const struct model_config *c = &e->model->config;
 	size_t offset = (size_t)first * c->hidden_size;
-	CUDA_TRY(llmk_add_rmsnorm_quantize(e->x + offset, e->tmp + offset, e->norm, e->h, rows, c->hidden_size,
+	CUDA_TRY(llmk_add_rmsnorm_quantize(residual + offset, e->tmp + offset, e->norm, e->h, rows, c->hidden_size,
 					   c->rms_norm_eps, LLMK_QUANT_NONE, 0, NULL, NULL, e->stream));
 	return 0;
 }
@@ -371,6 +372,12 @@ static int join_prefetch(struct cuda_engine *e, char *err, size_t err_size)
 	return 0;
 }
 
+/* Layer index's part of a cache (e->key_cache or e->value_cache). */
+static void *layer_cache(const struct cuda_engine *e, void *cache, int index)
+{
+	return (unsigned char *)cache + (size_t)index * e->context_length * e->kv_dim * e->cache_element;
+}
+
 /* One layer for n tokens at position pos; with graph set (one token, the position
  * read on the device at *device_position), nothing launched depends on pos, so the
  * launches can be captured once and replayed.  The layer's MLP output is left in
@@ -381,9 +388,7 @@ static int run_layer(struct cuda_engine *e, int index, int n, int pos, bool grap
 	const struct model_config *c = &e->model->config;
 	const struct gpu_layer *l = &e->layers[index];
 	const int hidden = c->hidden_size;
-	size_t layer_offset = (size_t)index * e->context_length * e->kv_dim * e->cache_element;
-	void *key_cache = (unsigned char *)e->key_cache + layer_offset;
-	void *value_cache = (unsigned char *)e->value_cache + layer_offset;
+	void *key_cache = layer_cache(e, e->key_cache, index), *value_cache = layer_cache(e, e->value_cache, index);
 
 	if (norm_input(e, index > 0, l->input_layernorm, &l->q_proj, n, err, err_size) ||
 	    run_qkv(e, l, n, e->key_rows, e->value_rows, err, err_size) ||
@@ -425,7 +430,7 @@ static int run_batch(struct cuda_engine *e, const int32_t *tokens, int n, int po
 	for (int first = all_logits ? 0 : n - 1; first < n; first += LOGIT_ROWS) {
 		int rows = n - first < LOGIT_ROWS ? n - first : LOGIT_ROWS;
 		float *out = logits + (size_t)(all_logits ? first : 0) * c->vocab_size + e->plan.first_vocab;
-		if (final_norm(e, first, rows, err, err_size) ||
+		if (final_norm(e, e->x, first, rows, err, err_size) ||
 		    run_linear(e, &e->lm_head, e->h, rows, e->logits, e->plan.vocab, err, err_size))
 			return -1;
 		CUDA_TRY(cudaMemcpy2DAsync(out, (size_t)c->vocab_size * sizeof(float), e->logits,
@@ -435,11 +440,11 @@ static int run_batch(struct cuda_engine *e, const int32_t *tokens, int n, int po
 	return 0;
 }
 
-/* The end of a decode step: the final norm, lm_head into e->logits, and this rank's
- * largest logit with its index copied to pinned memory. */
-static int enqueue_next_token(struct cuda_engine *e, char *err, size_t err_size)
+/* The end of a decode step (the residual stream in residual): the final norm, lm_head
+ * into e->logits, and this rank's largest logit with its index copied to pinned memory. */
+static int enqueue_next_token(struct cuda_engine *e, float *residual, char *err, size_t err_size)
 {
-	if (final_norm(e, 0, 1, err, err_size) ||
+	if (final_norm(e, residual, 0, 1, err, err_size) ||
 	    run_linear(e, &e->lm_head, e->h, 1, e->logits, e->plan.vocab, err, err_size))
 		return -1;
 	CUDA_TRY(llmk_argmax(e->logits, e->plan.vocab, e->plan.first_vocab, e->best, e->argmax_scratch, e->stream));
@@ -459,6 +464,89 @@ static int enqueue_draw(struct cuda_engine *e, char *err, size_t err_size)
 	return 0;
 }
 
+static struct llmk_segment_matrix segment_matrix(const struct gpu_linear *l)
+{
+	return (struct llmk_segment_matrix){l->weight, l->weight_scale, l->weight_scale_count, l->rows, l->quant,
+					    l->input_scale};
+}
+
+/* Layer index's segment (decode_segment.h): its o_proj to the next layer's q/k/v. */
+static struct llmk_decode_segment layer_segment(const struct cuda_engine *e, int index)
+{
+	const struct model_config *c = &e->model->config;
+	const struct gpu_layer *l = &e->layers[index];
+	struct llmk_decode_segment s = {
+		.wdtype = l->o_proj.dtype, .hidden = c->hidden_size, .intermediate = e->intermediate, .q_dim = e->q_dim,
+		.eps = c->rms_norm_eps, .att = e->att, .o_proj = segment_matrix(&l->o_proj), .x = e->x,
+		.x_mid = e->x_mid, .tmp = e->tmp, .post_norm = l->post_attention_layernorm,
+		.gate = segment_matrix(&l->gate_proj), .up = segment_matrix(&l->up_proj), .gate_out = e->gate,
+		.down = segment_matrix(&l->down_proj),
+		.counters = e->segment_counters + (size_t)index * LLMK_SEGMENT_COUNTERS,
+	};
+	if (index + 1 < c->num_hidden_layers) {
+		const struct gpu_layer *next = &e->layers[index + 1];
+		s.next_norm = next->input_layernorm;
+		s.q = segment_matrix(&next->q_proj);
+		s.k = segment_matrix(&next->k_proj);
+		s.v = segment_matrix(&next->v_proj);
+		s.q_out = e->q;
+		s.k_out = e->key_rows;
+		s.v_out = e->value_rows;
+	}
+	return s;
+}
+
+static bool same_dtype(const struct gpu_layer *l, enum llmk_dtype dtype)
+{
+	const struct gpu_linear *all[] = {&l->q_proj, &l->k_proj, &l->v_proj, &l->o_proj,
+					  &l->gate_proj, &l->up_proj, &l->down_proj};
+	for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+		if (all[i]->dtype != dtype)
+			return false;
+	return true;
+}
+
+/* Whether the decode graph runs its layers as segments: wanted, one rank, every product
+ * of one 8-bit type, and every segment accepted by the device (llmk_decode_segment_check). */
+static bool segments_usable(const struct cuda_engine *e)
+{
+	const struct model_config *c = &e->model->config;
+	if (e->comm || !e->segments_wanted)
+		return false;
+	const enum llmk_dtype dtype = e->layers[0].o_proj.dtype;
+	for (int i = 0; i < c->num_hidden_layers; i++) {
+		const struct llmk_decode_segment s = layer_segment(e, i);
+		if (!same_dtype(&e->layers[i], dtype) || llmk_decode_segment_check(&s) != cudaSuccess) {
+			cudaGetLastError();
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The layers of a decode step as segments: layer 0's norm and q/k/v, then each layer's
+ * attention and its segment (which ends with the next layer's q/k/v).  The residual
+ * stream ends in e->x_mid. */
+static int enqueue_segments(struct cuda_engine *e, char *err, size_t err_size)
+{
+	const struct model_config *c = &e->model->config;
+	const struct gpu_layer *first = &e->layers[0];
+	CUDA_TRY(cudaMemsetAsync(e->segment_counters, 0,
+				 (size_t)c->num_hidden_layers * LLMK_SEGMENT_COUNTERS * sizeof(unsigned), e->stream));
+	if (norm_input(e, false, first->input_layernorm, &first->q_proj, 1, err, err_size) ||
+	    run_qkv(e, first, 1, e->key_rows, e->value_rows, err, err_size))
+		return -1;
+	for (int i = 0; i < c->num_hidden_layers; i++) {
+		const struct llmk_decode_segment s = layer_segment(e, i);
+		bool quantized;
+		if (run_attention(e, layer_cache(e, e->key_cache, i), layer_cache(e, e->value_cache, i), 1, 0, true,
+				  &e->layers[i].o_proj, &quantized, err, err_size) != 0)
+			return -1;
+		CUDA_TRY(llmk_decode_segment(&s, e->stream));
+	}
+	return 0;
+}
+
 /* The launches of one decode step, position-free (see run_layer): token and position
  * from pinned memory; the rank's logits stay on the GPU (e->logits) and their largest
  * value and its index come back into pinned memory, then with draw the token drawn. */
@@ -469,12 +557,17 @@ static int enqueue_decode_step(struct cuda_engine *e, bool draw, char *err, size
 	CUDA_TRY(cudaMemcpyAsync(e->device_position, e->pinned_position, sizeof(int), cudaMemcpyHostToDevice,
 				 e->stream));
 	CUDA_TRY(llmk_embed(e->embed_tokens, e->embed_dtype, e->tokens, 1, c->hidden_size, e->x, e->stream));
+	if (e->segments) {
+		if (enqueue_segments(e, err, err_size) != 0 || enqueue_next_token(e, e->x_mid, err, err_size) != 0)
+			return -1;
+		return draw ? enqueue_draw(e, err, err_size) : 0;
+	}
 	if (prefetch_qkv(e, &e->layers[0], err, err_size) != 0)
 		return -1;
 	for (int i = 0; i < c->num_hidden_layers; i++)
 		if (run_layer(e, i, 1, 0, true, err, err_size) != 0)
 			return -1;
-	if (enqueue_next_token(e, err, err_size) != 0)
+	if (enqueue_next_token(e, e->x, err, err_size) != 0)
 		return -1;
 	return draw ? enqueue_draw(e, err, err_size) : 0;
 }
@@ -486,6 +579,10 @@ static bool capture_decode_graph(struct cuda_engine *e, bool draw, cudaGraphExec
 {
 	char err[256];
 	cudaGraph_t graph = NULL;
+	if (!e->segments_checked) { /* outside the capture: the check sets kernel attributes */
+		e->segments = segments_usable(e);
+		e->segments_checked = true;
+	}
 	if (cudaStreamBeginCapture(e->stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess)
 		return false;
 	int rc = enqueue_decode_step(e, draw, err, sizeof err);
@@ -548,7 +645,7 @@ static int cuda_decode_greedy_begin(void *state, int32_t token, int position, ch
 	/* no graph: the eager step, then the argmax */
 	if (run_batch(e, &token, 1, position, NULL, false, err, err_size) != 0)
 		return -1;
-	return enqueue_next_token(e, err, err_size);
+	return enqueue_next_token(e, e->x, err, err_size);
 }
 
 /* Second half: this rank's largest logit and its model-wide index. */
@@ -581,7 +678,7 @@ static int cuda_decode_sample_begin(void *state, int32_t token, int position, co
 		return rc;
 	/* no graph: the eager step, the argmax, then the draw */
 	if (run_batch(e, &token, 1, position, NULL, false, err, err_size) != 0 ||
-	    enqueue_next_token(e, err, err_size) != 0)
+	    enqueue_next_token(e, e->x, err, err_size) != 0)
 		return -1;
 	return enqueue_draw(e, err, err_size);
 }
