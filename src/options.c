@@ -409,12 +409,6 @@ int options_read_environment(struct options *opts, char *err, size_t err_size)
 	 * LLMCHAT_CUDA_GRAPH=0: CUDA decodes without a graph */
 	if (environment_switch("LLMCHAT_GPU_SAMPLING", &opts->engine_test_hooks.host_sampling, err, err_size) != 0)
 		return -1;
-	/* LLMCHAT_L2_PREFETCH_MB=N: the decode graph's L2 prefetch, in MB a product (0: off) */
-	long prefetch_mb;
-	if (environment_integer("LLMCHAT_L2_PREFETCH_MB", 1024, &prefetch_mb, &opts->engine_test_hooks.l2_prefetch_set,
-				err, err_size) != 0)
-		return -1;
-	opts->engine_test_hooks.l2_prefetch_mb = (int)prefetch_mb;
 	/* LLMCHAT_DECODE_SEGMENTS=1: the decode graph with the persistent layer segments */
 	bool segments_off;
 	if (environment_switch("LLMCHAT_DECODE_SEGMENTS", &segments_off, err, err_size) != 0)

@@ -42,10 +42,6 @@ struct engine_test_hooks {
 				     * bits, to compare the two) */
 	bool host_sampling;         /* LLMCHAT_GPU_SAMPLING=0: the engine does not draw sampled
 				     * tokens itself (engine_draws_on_device is false) */
-	/* LLMCHAT_L2_PREFETCH_MB=N: the CUDA decode graph prefetches N MB of each product's
-	 * weights into L2 (0: none); unset: none for now (BENCHMARKS.md, "L2 prefetch") */
-	bool l2_prefetch_set;
-	int l2_prefetch_mb;
 	bool decode_segments;       /* LLMCHAT_DECODE_SEGMENTS=1: the CUDA decode graph runs each layer
 				     * after its attention as one persistent launch (decode_segment.h;
 				     * the same bits); off until it is faster (BENCHMARKS.md) */

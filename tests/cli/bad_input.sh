@@ -91,10 +91,6 @@ expect_usage "LLMCHAT_DECODE_SEGMENTS=on" "\\\$LLMCHAT_DECODE_SEGMENTS: expected
 	env LLMCHAT_DECODE_SEGMENTS=on "$LLMCHAT" -m "$good" --cpu
 expect_usage "LLMCHAT_GPU_SAMPLING=no" "\\\$LLMCHAT_GPU_SAMPLING: expected 0 or 1, got 'no'\$" \
 	env LLMCHAT_GPU_SAMPLING=no "$LLMCHAT" -m "$good" --cpu
-expect_usage "LLMCHAT_L2_PREFETCH_MB=lots" "\\\$LLMCHAT_L2_PREFETCH_MB: expected an integer from 0 to 1024, got 'lots'\$" \
-	env LLMCHAT_L2_PREFETCH_MB=lots "$LLMCHAT" -m "$good" --cpu
-expect_usage "LLMCHAT_L2_PREFETCH_MB=2048" "\\\$LLMCHAT_L2_PREFETCH_MB: expected an integer from 0 to 1024, got '2048'\$" \
-	env LLMCHAT_L2_PREFETCH_MB=2048 "$LLMCHAT" -m "$good" --cpu
 # (after the status line "llmchat: MODEL ... on CPU (1 thread) x 4 ranks, context N tokens")
 env LLMCHAT_TEST_FAIL_RANK=3:forward timeout 120 "$LLMCHAT" -m "$good" --cpu --gpus 4 --temp 0 --max-tokens 4 \
 	<"$TMP/in" >"$TMP/out" 2>"$TMP/err"

@@ -23,7 +23,6 @@
  *   SwiGLU bit for bit against llmk_gemv's automatic layout (and llmk_swiglu);
  * - the static quantization written by the kernels that make a layer's input (the
  *   fused gate/up + SwiGLU, the split-KV decode attention): llmk_quantize's bits;
- * - llmk_prefetch_l2's argument checks (its effect is timed, not checked: a hint).
  * - llmk_attention_prefill (the tensor-core prefill attention) against float64 with the
  *   error bound stated above check_attention_prefill, and next to llmk_attention.
  * Timing: the cuBLASLt prefill GEMMs; the one-token GEMV at each Llama-3.1-8B and
@@ -37,8 +36,6 @@
  *                                         checks and timing (contexts 128 to 131072).
  *   kernel_checks fusions [SEED]          only the fused kernels' checks (GEMV forms, static
  *                                         quantization written by its producer, split-KV).
- *   kernel_checks prefetch [SEED]         only llmk_prefetch_l2's checks and the timing of a
- *                                         GEMV after a one-block kernel, with and without it.
  * Prints one "ok"/"not ok" line per check and the tables.
  */
 #include <math.h>
@@ -55,7 +52,6 @@
 extern "C" {
 #include "attention_prefill.h"
 #include "gemm_cublaslt.h"
-#include "l2_prefetch.h"
 #include "llm_kernels.h"
 #include "numerics.h"
 #include "sampling_kernels.h"
@@ -990,84 +986,6 @@ static void check_gemv_layouts_and_fusions(enum llmk_dtype dtype, const char *na
 /* Copies of a matrix, enough that together they are well past L2 (>= 512 MB). */
 static int weight_copies(size_t bytes) { return (int)std::max<size_t>(2, ((size_t)512 << 20) / bytes + 1); }
 
-/* ---- L2 prefetch: what a product gains when its weights load during the kernel before ----
- * Per iteration, in one CUDA graph: a one-block kernel that spins for gap_us (the
- * norms and quantizations of a decode step), then the FP8 GEMV of an 8B q/o_proj
- * matrix (16.8 MB, its own copy of the weights each time, rotated past L2); with a
- * prefetch, llmk_prefetch_l2 of that copy is launched just before the spin. */
-
-__global__ static void spin_kernel(long long cycles)
-{
-	long long start = clock64();
-	while (clock64() - start < cycles) {
-	}
-}
-
-static void check_prefetch_arguments(void)
-{
-	void *p;
-	if (cudaMalloc(&p, 1 << 20) != cudaSuccess) { check(false, "prefetch buffer"); return; }
-	struct llmk_prefetch bad = {{(const char *)p + 8}, {4096}, 1, LLMK_PREFETCH_BULK};
-	check(llmk_prefetch_l2(&bad, 0) == cudaErrorInvalidValue, "llmk_prefetch_l2 refuses a base not 16-byte aligned");
-	struct llmk_prefetch many = {{p, p, p}, {16, 16, 16}, 4, LLMK_PREFETCH_BULK};
-	check(llmk_prefetch_l2(&many, 0) == cudaErrorInvalidValue, "llmk_prefetch_l2 refuses 4 ranges");
-	struct llmk_prefetch odd = {{p, (const char *)p + 4096}, {1000, 17}, 2, LLMK_PREFETCH_BULK};
-	check(llmk_prefetch_l2(&odd, 0) == cudaSuccess && cudaDeviceSynchronize() == cudaSuccess,
-	      "llmk_prefetch_l2 takes sizes that are not a multiple of 16 (rounded down), bulk");
-	odd.way = LLMK_PREFETCH_LINES;
-	check(llmk_prefetch_l2(&odd, 0) == cudaSuccess && cudaDeviceSynchronize() == cudaSuccess,
-	      "llmk_prefetch_l2 takes them by lines too");
-	cudaFree(p);
-}
-
-static void time_prefetch(double copy_gbs, FILE *table)
-{
-	const int rows = 4096, cols = 4096;
-	size_t wbytes = (size_t)rows * cols;
-	int copies = weight_copies(wbytes), launches = std::max(20, copies);
-	std::vector<uint8_t *> w(copies, nullptr);
-	for (int c = 0; c < copies; c++) {
-		if (cudaMalloc(&w[c], wbytes) != cudaSuccess) { check(false, "prefetch timing weights"); return; }
-		fill(w[c], wbytes, LLMK_E4M3, c);
-	}
-	struct gemv_inputs in;
-	float *y, *ws;
-	if (!gemv_inputs_make(&in, LLMK_E4M3, cols) || cudaMalloc(&y, rows * 4) || cudaMalloc(&ws, rows * 4)) {
-		check(false, "prefetch timing buffers"); return;
-	}
-	std::vector<float> hw(rows, 0.01f);
-	cudaMemcpy(ws, hw.data(), rows * 4, cudaMemcpyHostToDevice);
-	int khz = 0;
-	cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, 0);
-	printf("# L2 prefetch: FP8 GEMV 4096x4096 (16.8 MB) after a one-block kernel of GAP us; per iteration, and\n"
-	       "# the GEMV's share (iteration - GAP) against the copy bandwidth\n");
-	bool ok = true;
-	for (double gap_us : {2.0, 5.0, 10.0}) {
-		long long cycles = (long long)(gap_us * khz / 1e3);
-		printf("  gap %4.1f us:", gap_us);
-		for (int way = -1; way <= 1; way++) {
-			double us = graph_us_per_launch(launches, [&](int i, cudaStream_t s) {
-				struct llmk_prefetch p = {{w[i % copies]}, {wbytes}, 1, (enum llmk_prefetch_way)(way < 0 ? 0 : way)};
-				cudaError_t st = way < 0 ? cudaSuccess : llmk_prefetch_l2(&p, s);
-				if (st != cudaSuccess) return st;
-				spin_kernel<<<1, 32, 0, s>>>(cycles);
-				const struct llmk_gemv_matrix m = {w[i % copies], ws, rows, rows, y};
-				const struct llmk_gemv_input input = {LLMK_E4M3, cols, in.x, in.xq, in.xs};
-				return llmk_gemv(&m, &input, -1, s);
-			});
-			ok = ok && us > 0;
-			double gemv_us = us - gap_us, gbs = wbytes / (gemv_us * 1e-6) / 1e9;
-			const char *name = way < 0 ? "none" : way == LLMK_PREFETCH_BULK ? "bulk" : "lines";
-			printf(" | %-5s %6.1f us (GEMV %5.1f us, %4.0f%%)", name, us, gemv_us, 100 * gbs / copy_gbs);
-			fprintf(table, "prefetch\t%.1f\t%s\t%.2f\t%.2f\n", gap_us, name, us, gemv_us);
-		}
-		printf("\n");
-	}
-	for (auto p : w) cudaFree(p);
-	gemv_inputs_free(&in); cudaFree(y); cudaFree(ws);
-	check(ok && cudaGetLastError() == cudaSuccess, "GEMV after a prefetch timed in a graph without a CUDA error");
-}
-
 static void time_gemv(enum llmk_dtype dtype, int rows, int cols, const char *shape, double copy_gbs, FILE *table)
 {
 	size_t esize = dtype == LLMK_BF16 ? 2 : 1, wbytes = (size_t)rows * cols * esize;
@@ -1577,10 +1495,6 @@ static const struct part parts[] = {
 		check_attention_split_contexts();
 		check_engine_fusions();
 	}},
-	{"prefetch", [] {
-		check_prefetch_arguments();
-		time_prefetch(measured_copy_bandwidth(), stdout);
-	}},
 };
 
 int main(int argc, char **argv)
@@ -1655,8 +1569,6 @@ int main(int argc, char **argv)
 		for (auto &s : shapes)
 			time_gemv(dtypes[d], s.rows, s.cols, s.name, copy, table);
 	time_gemv(LLMK_BF16, 128256, 4096, "8B lm_head", copy, table);
-	check_prefetch_arguments();
-	time_prefetch(copy, table);
 	printf("# fused one-token GEMVs against the launches they replace, per layer:\n");
 	for (int d = 1; d < 3; d++) {
 		time_fused(dtypes[d], 4096, 4096, 1024, 14336, "8B", copy, table);

@@ -100,13 +100,6 @@ struct cuda_engine {
 	bool segments_checked, segments, segments_wanted;
 	float *x_mid;                     /* hidden: the residual between a segment's two adds */
 	unsigned *segment_counters;       /* layers x LLMK_SEGMENT_COUNTERS, zeroed at each step */
-	/* L2 prefetch in the decode graph (l2_prefetch.h): after each product, a side stream
-	 * of the capture loads the next product's first prefetch_bytes while the one-token
-	 * kernels between them run; it joins the step at its end */
-	size_t prefetch_bytes;            /* 0: no prefetch */
-	cudaStream_t prefetch_stream;
-	cudaEvent_t prefetch_fork, prefetch_join;
-	bool prefetch_forked;             /* during a capture: the side stream holds work to join */
 	struct cuda_memory memory;        /* every device buffer, and the weights' upload */
 };
 

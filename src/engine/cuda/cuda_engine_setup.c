@@ -19,12 +19,6 @@
 #include "gemm_cublaslt.h"
 #include "rope.h"
 
-/* Megabytes of each decode product's weights prefetched into L2 while the kernels
- * before it run (struct cuda_engine's prefetch_bytes).  Off: on an H100 a GEMV whose
- * weights were prefetched ran no faster (BENCHMARKS.md, "L2 prefetch"); the decode
- * step with it on (LLMCHAT_L2_PREFETCH_MB) is still to be timed. */
-#define PREFETCH_DEFAULT_MB 0
-
 /* A weight tensor: uploaded, or for a dummy model (host NULL) random values made here. */
 static int upload_weight(struct cuda_engine *e, const void *host, size_t count, enum llmk_dtype dtype,
 			 size_t element_size, void **out, char *err, size_t err_size)
@@ -278,31 +272,10 @@ void cuda_engine_free(void *state)
 	cudaFreeHost(e->pinned_best);
 	cudaFreeHost(e->pinned_draw);
 	cudaFreeHost(e->pinned_drawn);
-	if (e->prefetch_fork)
-		cudaEventDestroy(e->prefetch_fork);
-	if (e->prefetch_join)
-		cudaEventDestroy(e->prefetch_join);
-	if (e->prefetch_stream)
-		cudaStreamDestroy(e->prefetch_stream);
 	if (e->stream)
 		cudaStreamDestroy(e->stream);
 	free(e->layers);
 	free(e);
-}
-
-/* The decode graph's side stream for L2 prefetch (see struct cuda_engine), and how
- * much it loads ahead of each product: the test hook's figure, else
- * PREFETCH_DEFAULT_MB. */
-static int create_prefetch_stream(struct cuda_engine *e, const struct engine_options *options, char *err,
-				  size_t err_size)
-{
-	const struct engine_test_hooks *hooks = options ? &options->test_hooks : NULL;
-	e->prefetch_bytes = (size_t)(hooks && hooks->l2_prefetch_set ? hooks->l2_prefetch_mb : PREFETCH_DEFAULT_MB)
-			    << 20;
-	CUDA_TRY(cudaStreamCreateWithFlags(&e->prefetch_stream, cudaStreamNonBlocking));
-	CUDA_TRY(cudaEventCreateWithFlags(&e->prefetch_fork, cudaEventDisableTiming));
-	CUDA_TRY(cudaEventCreateWithFlags(&e->prefetch_join, cudaEventDisableTiming));
-	return 0;
 }
 
 int cuda_engine_create(const struct model *model, const struct engine_options *options, const struct engine_rank *rank,
@@ -365,8 +338,6 @@ int cuda_engine_create(const struct model *model, const struct engine_options *o
 		snprintf(err, err_size, "CUDA: cudaStreamCreate: %s", cudaGetErrorString(status));
 		goto done;
 	}
-	if (create_prefetch_stream(e, options, err, err_size) != 0)
-		goto done;
 	e->memory.stream = e->stream;
 	e->memory.device = device;
 	e->memory.ranks = e->plan.ranks;

@@ -36,7 +36,6 @@
 #include "cuda_engine.h"
 #include "cuda_try.h"
 #include "gemm_cublaslt.h"
-#include "l2_prefetch.h"
 
 #define GEMM_MIN_TOKENS 8   /* from here on cuBLASLt beats streaming the weights per token */
 
@@ -306,72 +305,6 @@ static int run_attention(struct cuda_engine *e, void *key_cache, void *value_cac
 	return 0;
 }
 
-static size_t linear_bytes(const struct gpu_linear *l)
-{
-	return (size_t)l->rows * l->cols * (l->dtype == LLMK_BF16 ? 2 : 1);
-}
-
-/* In a decode graph's capture: once the work enqueued so far is done, the first
- * prefetch_bytes of a product's weights load into L2 on the side stream.  The product
- * reads parts one after another (q, k, v), or with lockstep row by row together (gate
- * and up: each gets an equal share). */
-static int prefetch_product(struct cuda_engine *e, const struct gpu_linear *const *parts, int count, bool lockstep,
-			    char *err, size_t err_size)
-{
-	if (e->prefetch_bytes == 0)
-		return 0;
-	struct llmk_prefetch p = {.way = LLMK_PREFETCH_BULK};
-	size_t left = e->prefetch_bytes;
-	for (int i = 0; i < count && i < LLMK_PREFETCH_RANGES && left > 0; i++) {
-		size_t limit = lockstep ? e->prefetch_bytes / (size_t)count : left, bytes = linear_bytes(parts[i]);
-		p.base[p.count] = parts[i]->weight;
-		p.bytes[p.count++] = bytes < limit ? bytes : limit;
-		if (!lockstep)
-			left -= p.bytes[p.count - 1];
-	}
-	CUDA_TRY(cudaEventRecord(e->prefetch_fork, e->stream));
-	CUDA_TRY(cudaStreamWaitEvent(e->prefetch_stream, e->prefetch_fork, 0));
-	CUDA_TRY(llmk_prefetch_l2(&p, e->prefetch_stream));
-	e->prefetch_forked = true;
-	return 0;
-}
-
-static int prefetch_qkv(struct cuda_engine *e, const struct gpu_layer *l, char *err, size_t err_size)
-{
-	const struct gpu_linear *parts[] = {&l->q_proj, &l->k_proj, &l->v_proj};
-	return prefetch_product(e, parts, 3, false, err, err_size);
-}
-
-static int prefetch_gate_up(struct cuda_engine *e, const struct gpu_layer *l, char *err, size_t err_size)
-{
-	const struct gpu_linear *parts[] = {&l->gate_proj, &l->up_proj};
-	return prefetch_product(e, parts, 2, true, err, err_size);
-}
-
-static int prefetch_one(struct cuda_engine *e, const struct gpu_linear *l, char *err, size_t err_size)
-{
-	return prefetch_product(e, &l, 1, false, err, err_size);
-}
-
-/* After layer index's last product: the next layer's q/k/v, or lm_head after the last. */
-static int prefetch_after_layer(struct cuda_engine *e, int index, char *err, size_t err_size)
-{
-	if (index + 1 < e->model->config.num_hidden_layers)
-		return prefetch_qkv(e, &e->layers[index + 1], err, err_size);
-	return prefetch_one(e, &e->lm_head, err, err_size);
-}
-
-/* The end of a capture's side stream: the step waits for it (nothing when nothing forked). */
-static int join_prefetch(struct cuda_engine *e, char *err, size_t err_size)
-{
-	if (!e->prefetch_forked)
-		return 0;
-	e->prefetch_forked = false;
-	CUDA_TRY(cudaEventRecord(e->prefetch_join, e->prefetch_stream));
-	CUDA_TRY(cudaStreamWaitEvent(e->stream, e->prefetch_join, 0));
-	return 0;
-}
-
 /* Layer index's part of a cache (e->key_cache or e->value_cache). */
 static void *layer_cache(const struct cuda_engine *e, void *cache, int index)
 {
@@ -391,23 +324,19 @@ static int run_layer(struct cuda_engine *e, int index, int n, int pos, bool grap
 	void *key_cache = layer_cache(e, e->key_cache, index), *value_cache = layer_cache(e, e->value_cache, index);
 
 	if (norm_input(e, index > 0, l->input_layernorm, &l->q_proj, n, err, err_size) ||
-	    run_qkv(e, l, n, e->key_rows, e->value_rows, err, err_size) ||
-	    (graph && prefetch_one(e, &l->o_proj, err, err_size)))
+	    run_qkv(e, l, n, e->key_rows, e->value_rows, err, err_size))
 		return -1;
 	bool att_quantized;
 	if (run_attention(e, key_cache, value_cache, n, pos, graph, &l->o_proj, &att_quantized, err, err_size) ||
 	    (att_quantized ? run_linear_quantized(e, &l->o_proj, e->att, e->xq, e->x_scales, n, e->tmp, hidden, err,
 						  err_size)
 			   : run_linear(e, &l->o_proj, e->att, n, e->tmp, hidden, err, err_size)) ||
-	    (graph && prefetch_gate_up(e, l, err, err_size)) ||
 	    all_reduce(e, e->tmp, (size_t)n * hidden, err, err_size))
 		return -1;
 	struct quantized_input down_input;
 	if (norm_input(e, true, l->post_attention_layernorm, &l->gate_proj, n, err, err_size) ||
 	    run_gate_up(e, l, n, &down_input, err, err_size) ||
-	    (graph && prefetch_one(e, &l->down_proj, err, err_size)) ||
 	    run_down(e, &l->down_proj, &down_input, n, err, err_size) ||
-	    (graph && prefetch_after_layer(e, index, err, err_size)) ||
 	    all_reduce(e, e->tmp, (size_t)n * hidden, err, err_size))
 		return -1;
 	return 0;
@@ -562,8 +491,6 @@ static int enqueue_decode_step(struct cuda_engine *e, bool draw, char *err, size
 			return -1;
 		return draw ? enqueue_draw(e, err, err_size) : 0;
 	}
-	if (prefetch_qkv(e, &e->layers[0], err, err_size) != 0)
-		return -1;
 	for (int i = 0; i < c->num_hidden_layers; i++)
 		if (run_layer(e, i, 1, 0, true, err, err_size) != 0)
 			return -1;
@@ -586,8 +513,6 @@ static bool capture_decode_graph(struct cuda_engine *e, bool draw, cudaGraphExec
 	if (cudaStreamBeginCapture(e->stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess)
 		return false;
 	int rc = enqueue_decode_step(e, draw, err, sizeof err);
-	if (join_prefetch(e, err, sizeof err) != 0) /* also after a failure: the capture must end joined */
-		rc = -1;
 	cudaError_t status = cudaStreamEndCapture(e->stream, &graph);
 	bool ok = rc == 0 && status == cudaSuccess && cudaGraphInstantiate(exec, graph, 0) == cudaSuccess;
 	if (graph)
