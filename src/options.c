@@ -399,6 +399,18 @@ static int environment_switch(const char *name, bool *off, char *err, size_t err
 	return -1;
 }
 
+/* A switch in the environment, off by default: $name 1 sets *on; 0, unset or empty
+ * leaves it false; anything else is an error naming the variable. */
+static int environment_opt_in(const char *name, bool *on, char *err, size_t err_size)
+{
+	bool off;
+	if (environment_switch(name, &off, err, err_size) != 0)
+		return -1;
+	const char *text = getenv(name);
+	*on = text && strcmp(text, "1") == 0;
+	return 0;
+}
+
 int options_read_environment(struct options *opts, char *err, size_t err_size)
 {
 	if (environment_integer("LLMCHAT_STREAM_DELAY_MS", 10000, &opts->stream_delay_ms, NULL, err, err_size) != 0)
@@ -410,10 +422,7 @@ int options_read_environment(struct options *opts, char *err, size_t err_size)
 	if (environment_switch("LLMCHAT_GPU_SAMPLING", &opts->engine_test_hooks.host_sampling, err, err_size) != 0)
 		return -1;
 	/* LLMCHAT_DECODE_SEGMENTS=1: the decode graph with the persistent layer segments */
-	bool segments_off;
-	if (environment_switch("LLMCHAT_DECODE_SEGMENTS", &segments_off, err, err_size) != 0)
+	if (environment_opt_in("LLMCHAT_DECODE_SEGMENTS", &opts->engine_test_hooks.decode_segments, err, err_size) != 0)
 		return -1;
-	const char *segments = getenv("LLMCHAT_DECODE_SEGMENTS");
-	opts->engine_test_hooks.decode_segments = segments && strcmp(segments, "1") == 0;
 	return environment_switch("LLMCHAT_CUDA_GRAPH", &opts->engine_test_hooks.eager_decode, err, err_size);
 }
