@@ -166,8 +166,8 @@ __device__ static inline void signal_done(unsigned *counter)
 	}
 }
 
-/* Until every block has signalled counter; the consumers may then read what they wrote
- * (through L2: __ldcg). */
+/* Until every block has signalled counter; the consumers may then read what the other
+ * blocks wrote (through L2: __ldcg, as L1 is not kept coherent). */
 __device__ static inline void wait_for_all(const unsigned *counter)
 {
 	if (threadIdx.x == 0)
@@ -695,8 +695,9 @@ static bool same_input(const struct llmk_segment_matrix *a, const struct llmk_se
 static bool segment_shapes_fit(const struct llmk_decode_segment *s)
 {
 	const int h = s->hidden, mid = s->intermediate;
-	bool ok = (s->wdtype == LLMK_E4M3 || s->wdtype == LLMK_I8) && h <= SEG_NORM_MAX && s->att && s->x && s->x_mid && s->tmp &&
-		  s->post_norm && s->gate_out && s->counters && matrix_fits(&s->o_proj, h, s->q_dim, 1) &&
+	bool ok = (s->wdtype == LLMK_E4M3 || s->wdtype == LLMK_I8) && h <= SEG_NORM_MAX && s->att && s->x &&
+		  s->x_mid && s->tmp && s->post_norm && s->gate_out && s->counters &&
+		  matrix_fits(&s->o_proj, h, s->q_dim, 1) &&
 		  matrix_fits(&s->gate, mid, h, 2) && matrix_fits(&s->up, mid, h, 2) && same_input(&s->gate, &s->up) &&
 		  matrix_fits(&s->down, h, mid, 1);
 	if (!ok || !s->next_norm)
