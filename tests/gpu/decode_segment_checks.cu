@@ -14,8 +14,9 @@
  * llmk_add_rmsnorm_quantize, llmk_gemv_multi: the residual after each add, o_proj's and
  * down_proj's outputs, the SwiGLU, q, k and v.  FP8 and INT8 weights, static and
  * dynamic input scales, the Llama-3.1-8B shape, a small one whose k and v end in a
- * partial tile, one 5120 wide (4 rows a tile), and a last layer (no next); the segment launched twice in a row gives the same
- * bits; refusals (BF16 weights, no quantization, columns not a multiple of 16).
+ * partial tile, one 5120 wide (4 rows a tile), and a last layer (no next); the segment
+ * launched twice in a row gives the same bits; refusals (BF16 weights, no quantization,
+ * columns not a multiple of 16, q/k/v quantized differently).
  * Timing, inside CUDA graphs, the Llama-3.1-8B shape (FP8 with a static input scale,
  * INT8 with dynamic ones): the segment against the launches it replaces, and the bytes
  * of its weights over that time.
@@ -392,7 +393,8 @@ static void profile_segment(void)
 	       full / sms, empty / sms);
 	double dots = 0, sync = 0, tiles = 0;
 	for (int b = 0; b < sms; b++) { dots += host[b][20] / 1e3; sync += host[b][21] / 1e3; tiles += host[b][22]; }
-	printf("# profile group 0's thread 0, a block: %.1f tiles, %.1f us in the dot products, %.1f us waiting for its group\n",
+	printf("# profile group 0's thread 0, a block: %.1f tiles, %.1f us in the dot products, "
+	       "%.1f us waiting for its group\n",
 	       tiles / sms, dots / sms, sync / sms);
 }
 #endif
