@@ -370,6 +370,13 @@ __device__ static void quantize_input(const float *src, int n, enum llmk_quant q
 #define SEG_NORM_VIRTUAL_WARPS (ROW_THREADS / SEG_CONSUMERS) /* 4 */
 #define SEG_NORM_TRIPS (SEG_NORM_MAX / ROW_THREADS)          /* 8 */
 
+/* The element this thread's j-th virtual thread (virtual warp warp + 8j, or + 16j with
+ * two groups, at the thread's lane) of the 1024-thread norm takes on its m-th trip. */
+__device__ static inline int norm_element(int j, int m)
+{
+	return (threadIdx.x / WARP + SEG_CONSUMER_WARPS * j) * WARP + threadIdx.x % WARP + ROW_THREADS * m;
+}
+
 /* v = x_in + delta (written to x_out when not NULL), RMSNorm with weight, quantized
  * into xs: llmk_add_rmsnorm_quantize's bits.  Its sum of squares is the 1024-thread
  * block's: virtual thread u adds elements u, u + 1024, ... in double, each virtual
@@ -386,7 +393,7 @@ __device__ static void norm_quantize_input(const float *x_in, const float *delta
 	for (int j = 0; j < SEG_NORM_VIRTUAL_WARPS; j++)
 #pragma unroll
 		for (int m = 0; m < SEG_NORM_TRIPS; m++) {
-			const int i = (warp + SEG_CONSUMER_WARPS * j) * WARP + lane + ROW_THREADS * m;
+			const int i = norm_element(j, m);
 			v[j][m] = wn[j][m] = 0;
 			if (i < n) {
 				v[j][m] = __ldcg(x_in + i);
@@ -401,7 +408,7 @@ __device__ static void norm_quantize_input(const float *x_in, const float *delta
 		ss[j] = 0;
 #pragma unroll
 		for (int m = 0; m < SEG_NORM_TRIPS; m++)
-			if ((warp + SEG_CONSUMER_WARPS * j) * WARP + lane + ROW_THREADS * m < n)
+			if (norm_element(j, m) < n)
 				ss[j] += (double)v[j][m] * v[j][m];
 		for (int offset = WARP / 2; offset > 0; offset /= 2)
 			ss[j] = ss[j] + __shfl_xor_sync(0xffffffffu, ss[j], offset);
@@ -419,7 +426,7 @@ __device__ static void norm_quantize_input(const float *x_in, const float *delta
 	for (int j = 0; j < SEG_NORM_VIRTUAL_WARPS; j++)
 #pragma unroll
 		for (int m = 0; m < SEG_NORM_TRIPS; m++) {
-			const int i = (warp + SEG_CONSUMER_WARPS * j) * WARP + lane + ROW_THREADS * m;
+			const int i = norm_element(j, m);
 			if (i < n) {
 				if (x_out)
 					x_out[i] = v[j][m];
@@ -436,7 +443,7 @@ __device__ static void norm_quantize_input(const float *x_in, const float *delta
 	for (int j = 0; j < SEG_NORM_VIRTUAL_WARPS; j++)
 #pragma unroll
 		for (int m = 0; m < SEG_NORM_TRIPS; m++) {
-			const int i = (warp + SEG_CONSUMER_WARPS * j) * WARP + lane + ROW_THREADS * m;
+			const int i = norm_element(j, m);
 			if (i < n)
 				xs[i] = quantize_value(v[j][m], inv, fp8);
 		}

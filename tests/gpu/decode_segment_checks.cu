@@ -38,62 +38,8 @@ extern "C" {
 #ifdef SEG_PROFILE /* the profile build: the kernel compiled in, with its timer stamps */
 #include "decode_segment.cu"
 #endif
+#include "check_program.cuh"
 #include "device_buffers.cuh"
-
-static int passed, failed;
-
-static void check(bool ok, const char *what)
-{
-	printf("%s - %s\n", ok ? "ok" : "not ok", what);
-	(ok ? passed : failed)++;
-}
-
-#define CUDA(call)                                                                                  \
-	do {                                                                                        \
-		cudaError_t status_ = (call);                                                       \
-		if (status_ != cudaSuccess)                                                         \
-			printf("not ok - %s: %s (line %d)\n", #call, cudaGetErrorString(status_), __LINE__), failed++; \
-	} while (0)
-
-static uint64_t rng_state;
-static float uniform_in(float lo, float hi)
-{
-	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-	return lo + (hi - lo) * (float)((rng_state >> 40) / (double)(1ull << 24));
-}
-
-static std::vector<void *> allocations;
-
-static void *device_bytes(size_t n, int poison)
-{
-	void *d = NULL;
-	CUDA(cudaMalloc(&d, n ? n : 1));
-	CUDA(cudaMemset(d, poison, n ? n : 1));
-	allocations.push_back(d);
-	return d;
-}
-
-static float *random_floats(size_t n, float lo, float hi)
-{
-	std::vector<float> h(n);
-	for (auto &f : h) f = uniform_in(lo, hi);
-	float *d = (float *)device_bytes(n * 4, 0);
-	CUDA(cudaMemcpy(d, h.data(), n * 4, cudaMemcpyHostToDevice));
-	return d;
-}
-
-static float *copy_floats(const float *src, size_t n)
-{
-	float *d = (float *)device_bytes(n * 4, 0);
-	CUDA(cudaMemcpy(d, src, n * 4, cudaMemcpyDeviceToDevice));
-	return d;
-}
-
-static void free_all(void)
-{
-	for (void *p : allocations) cudaFree(p);
-	allocations.clear();
-}
 
 /* ---- one layer's worth of random products ---------------------------------------- */
 
@@ -152,7 +98,7 @@ struct outputs {
 static struct outputs poisoned_outputs(const struct shape &sh, const float *x0)
 {
 	struct outputs o;
-	o.x = copy_floats(x0, sh.hidden);
+	o.x = (float *)device_copy(x0, (size_t)sh.hidden * 4);
 	o.x_mid = (float *)device_bytes(sh.hidden * 4, 0xff);
 	o.tmp = (float *)device_bytes(sh.hidden * 4, 0xff);
 	o.gate_out = (float *)device_bytes(sh.intermediate * 4, 0xff);

@@ -27,55 +27,8 @@
 extern "C" {
 #include "llm_kernels.h"
 }
+#include "check_program.cuh"
 #include "device_buffers.cuh"
-
-static int passed, failed;
-
-static void check(bool ok, const char *what)
-{
-	printf("%s - %s\n", ok ? "ok" : "not ok", what);
-	(ok ? passed : failed)++;
-}
-
-#define CUDA(call)                                                                                  \
-	do {                                                                                        \
-		cudaError_t status_ = (call);                                                       \
-		if (status_ != cudaSuccess)                                                         \
-			printf("not ok - %s: %s (line %d)\n", #call, cudaGetErrorString(status_), __LINE__), failed++; \
-	} while (0)
-
-static uint64_t rng_state;
-static float uniform_in(float lo, float hi)
-{
-	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-	return lo + (hi - lo) * (float)((rng_state >> 40) / (double)(1ull << 24));
-}
-
-/* A device buffer of n random floats in [lo, hi). */
-static float *random_floats(size_t n, float lo, float hi)
-{
-	std::vector<float> h(n);
-	for (auto &f : h) f = uniform_in(lo, hi);
-	float *d = NULL;
-	CUDA(cudaMalloc(&d, n * 4));
-	CUDA(cudaMemcpy(d, h.data(), n * 4, cudaMemcpyHostToDevice));
-	return d;
-}
-
-static void *device_bytes(size_t n, int poison)
-{
-	void *d = NULL;
-	CUDA(cudaMalloc(&d, n ? n : 1));
-	CUDA(cudaMemset(d, poison, n ? n : 1));
-	return d;
-}
-
-static void *device_copy(const void *src, size_t n)
-{
-	void *d = device_bytes(n, 0);
-	CUDA(cudaMemcpy(d, src, n, cudaMemcpyDeviceToDevice));
-	return d;
-}
 
 /* ---- llmk_attention_decode with rope_store -------------------------------------------- */
 
