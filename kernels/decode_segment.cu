@@ -312,6 +312,16 @@ __device__ static float consumers_max(float v, struct seg_shared &sh)
  * flight that a pass over the input costs about one trip to L2, not one per load. */
 #define SEG_LOADS_IN_FLIGHT 8
 
+/* f[b] = src4[base + b * SEG_CONSUMERS] (zeros past n4), every load issued before any is used. */
+__device__ static inline void load_batch(const float4 *src4, int n4, int base, float4 *f)
+{
+#pragma unroll
+	for (int b = 0; b < SEG_LOADS_IN_FLIGHT; b++) {
+		const int i = base + b * SEG_CONSUMERS;
+		f[b] = i < n4 ? __ldcg(src4 + i) : make_float4(0, 0, 0, 0);
+	}
+}
+
 /* The magnitude of the largest of src's n values (n a multiple of 4). */
 __device__ static float largest_magnitude(const float *src, int n, struct seg_shared &sh)
 {
@@ -320,11 +330,7 @@ __device__ static float largest_magnitude(const float *src, int n, struct seg_sh
 	float max_abs = 0;
 	for (int base = threadIdx.x; base < n4; base += SEG_CONSUMERS * SEG_LOADS_IN_FLIGHT) {
 		float4 f[SEG_LOADS_IN_FLIGHT];
-#pragma unroll
-		for (int b = 0; b < SEG_LOADS_IN_FLIGHT; b++) {
-			const int i = base + b * SEG_CONSUMERS;
-			f[b] = i < n4 ? __ldcg(src4 + i) : make_float4(0, 0, 0, 0);
-		}
+		load_batch(src4, n4, base, f);
 #pragma unroll
 		for (int b = 0; b < SEG_LOADS_IN_FLIGHT; b++)
 			max_abs = fmaxf(max_abs, fmaxf(fmaxf(fabsf(f[b].x), fabsf(f[b].y)), fmaxf(fabsf(f[b].z), fabsf(f[b].w))));
@@ -347,11 +353,7 @@ __device__ static void quantize_input(const float *src, int n, enum llmk_quant q
 	const int n4 = n / 4;
 	for (int base = threadIdx.x; base < n4; base += SEG_CONSUMERS * SEG_LOADS_IN_FLIGHT) {
 		float4 f[SEG_LOADS_IN_FLIGHT];
-#pragma unroll
-		for (int b = 0; b < SEG_LOADS_IN_FLIGHT; b++) {
-			const int i = base + b * SEG_CONSUMERS;
-			f[b] = i < n4 ? __ldcg(src4 + i) : make_float4(0, 0, 0, 0);
-		}
+		load_batch(src4, n4, base, f);
 #pragma unroll
 		for (int b = 0; b < SEG_LOADS_IN_FLIGHT; b++) {
 			const int i = base + b * SEG_CONSUMERS;
