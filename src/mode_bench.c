@@ -181,6 +181,54 @@ static int bench_decode(const struct model *m, struct engine *engine, enum engin
 	return 0;
 }
 
+/* Speculative decoding's step (chat_session.c): the last token and k proposals in
+ * one engine_forward with every row's logits copied back, at 128 of context, next
+ * to a greedy step there; the median of 3 runs of 32 steps. */
+static int bench_verify(struct engine *engine, int vocab, const int32_t *tokens, float *logits)
+{
+	const int context = 128, steps = 32;
+	char err[512];
+	if (context + 68 + SPECULATION_MAX_DRAFT > engine_context_length(engine))
+		return 0;
+	double greedy;
+	if (time_decode(engine, vocab, &decode_ways[0], context, tokens, logits, &greedy, err, sizeof err) != 0) {
+		fprintf(stderr, "llmchat: decode at %d context: %s\n", context, err);
+		return -1;
+	}
+	float *rows = malloc((size_t)(SPECULATION_MAX_DRAFT + 1) * vocab * sizeof *rows);
+	if (!rows) {
+		fprintf(stderr, "llmchat: out of memory\n");
+		return -1;
+	}
+	static const int proposals[] = {4, 8};
+	for (size_t k = 0; k < sizeof proposals / sizeof proposals[0]; k++) {
+		const int n = proposals[k] + 1;
+		double runs[3];
+		for (int run = 0; run < 3; run++) {
+			double t0 = 0;
+			for (int step = -2; step < steps; step++) {
+				if (step == 0)
+					t0 = clock_monotonic_seconds();
+				engine_rewind(engine, context);
+				if (engine_forward(engine, tokens, (size_t)n, rows, true, err, sizeof err) != 0) {
+					fprintf(stderr, "llmchat: verify %d tokens: %s\n", n, err);
+					free(rows);
+					return -1;
+				}
+			}
+			runs[run] = (clock_monotonic_seconds() - t0) / steps;
+		}
+		double lo = runs[0] < runs[1] ? runs[0] : runs[1], hi = runs[0] < runs[1] ? runs[1] : runs[0];
+		double median = runs[2] < lo ? lo : runs[2] > hi ? hi : runs[2];
+		char label[64];
+		snprintf(label, sizeof label, "verify 1+%d tokens at %d", proposals[k], context);
+		printf("%-36s %9.2f ms %12s %14s %10s  %.2fx a greedy step (%.2f ms)\n", label, median * 1e3, "", "", "",
+		       median / greedy, greedy * 1e3);
+	}
+	free(rows);
+	return 0;
+}
+
 static int bench_run(const struct model *m, struct engine *engine, enum engine_kv_cache kv, double copy_gbs,
 		     double gemm_tflops)
 {
@@ -232,7 +280,8 @@ static int bench_run(const struct model *m, struct engine *engine, enum engine_k
 		printf("%-36s %9.1f ms %12.0f %14.0f %9.1f%%\n", label, best * 1e3, n / best, ceiling,
 		       ceiling > 0 ? 100.0 * (n / best) / ceiling : 0);
 	}
-	if (bench_decode(m, engine, kv, copy_gbs, weight_bytes, tokens, logits) != 0) {
+	if (bench_decode(m, engine, kv, copy_gbs, weight_bytes, tokens, logits) != 0 ||
+	    bench_verify(engine, vocab, tokens, logits) != 0) {
 		free(logits);
 		free(tokens);
 		return EXIT_ERROR;

@@ -237,6 +237,7 @@ int mode_pipe(const struct options *opts)
 		return EXIT_ERROR;
 	}
 	model_runtime_generation_settings(&rt, &opts->sampling, &settings);
+	options_speculation(opts, &settings.speculation);
 	out.delay_ms = opts->stream_delay_ms;
 
 	catch_stop_signals();
@@ -256,6 +257,11 @@ int mode_pipe(const struct options *opts)
 		fprintf(stderr, "llmchat: %d prompt tokens, %d generated, first after %.2f s, %.1f tokens/s\n",
 			stats.prompt_tokens, stats.generated_tokens, stats.time_to_first_token,
 			stats.tokens_per_second);
+		if (settings.speculation.propose)
+			fprintf(stderr, "llmchat: lookup: %d steps proposed %d tokens, %d accepted (%.0f%%), %.2f tokens a step\n",
+				stats.speculation_steps, stats.proposed_tokens, stats.accepted_tokens,
+				stats.proposed_tokens ? 100.0 * stats.accepted_tokens / stats.proposed_tokens : 0.0,
+				stats.speculation_steps ? (double)(stats.accepted_tokens + stats.speculation_steps) / stats.speculation_steps : 0.0);
 	}
 	model_runtime_close(&rt);
 	free(message);

@@ -25,5 +25,6 @@ int mode_tui(const struct options *opts)
 		.resume_from = opts->resume_from,
 		.stream_delay_ms = opts->stream_delay_ms,
 	};
+	options_speculation(opts, &settings.speculation);
 	return tui_run(&settings);
 }

@@ -16,6 +16,7 @@
 #include "config_file.h"
 #include "model_runtime.h"
 #include "presets.h"
+#include "prompt_lookup.h"
 #include "setting_ranges.h"
 #include "tensor_parallel.h"
 
@@ -26,6 +27,7 @@ enum {
 	OPT_VERSION, OPT_BENCH, OPT_DUMMY_WEIGHTS,
 	OPT_PRESET = 300, OPT_LIST_PRESETS, OPT_THEME, OPT_LIST_THEMES, OPT_NO_COLOR, OPT_RESUME,
 	OPT_GPUS = 320, OPT_TP, OPT_COMM, OPT_KV_CACHE,
+	OPT_LOOKUP = 340, OPT_DRAFT,
 };
 
 static const struct option long_options[] = {
@@ -52,6 +54,8 @@ static const struct option long_options[] = {
 	{"repeat-penalty", required_argument, NULL, OPT_REPEAT_PENALTY},
 	{"seed", required_argument, NULL, OPT_SEED},
 	{"max-tokens", required_argument, NULL, OPT_MAX_TOKENS},
+	{"lookup", no_argument, NULL, OPT_LOOKUP},
+	{"draft", required_argument, NULL, OPT_DRAFT},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{"bench", no_argument, NULL, OPT_BENCH},
@@ -85,6 +89,10 @@ const char *options_usage(void)
 	       "                            model's generation_config.json (do_sample, temperature,\n"
 	       "                            top_p, top_k, min_p, repetition_penalty, max_new_tokens,\n"
 	       "                            max_length), which flags override\n"
+	       "      --lookup              speculative decoding: propose what followed the last\n"
+	       "                            words where they occurred before (same answers, faster\n"
+	       "                            when an answer quotes or repeats)\n"
+	       "      --draft=N             tokens proposed a step, 1 to 8 (default: adaptive)\n"
 	       "      --perplexity=FILE     perplexity of the model on FILE's text\n"
 	       "      --tokenize            print the token ids of stdin's text\n"
 	       "      --detokenize          print the text of the token ids on stdin\n"
@@ -169,7 +177,7 @@ static int set_mode(struct options *opts, enum run_mode mode, char *err, size_t 
 
 int options_parse(struct options *opts, int argc, char **argv, char *err, size_t err_size)
 {
-	long ranks = 0;
+	long ranks = 0, draft = 0;
 	double number = 0;
 	int c, choice = 0;
 	options_defaults(opts);
@@ -204,6 +212,11 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 		case OPT_THREADS:
 			rc = parse_number_flag(flag, optarg, &number, err, err_size);
 			opts->threads = (int)number;
+			break;
+		case OPT_LOOKUP: opts->lookup = true; break;
+		case OPT_DRAFT:
+			rc = parse_long(flag, optarg, 1, SPECULATION_MAX_DRAFT, &draft, err, err_size);
+			opts->draft_tokens = (int)draft;
 			break;
 		case OPT_GPUS:
 		case OPT_TP:
@@ -285,6 +298,14 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 		if (rc)
 			return -1;
 	}
+	if (opts->lookup && opts->raw) {
+		snprintf(err, err_size, "--lookup speeds up chat answers; --raw continues text without it");
+		return -1;
+	}
+	if (opts->draft_tokens > 0 && !opts->lookup) {
+		snprintf(err, err_size, "--draft sets how many tokens speculative decoding proposes; give --lookup with it");
+		return -1;
+	}
 	if (optind < argc) {
 		snprintf(err, err_size, "unexpected argument '%s' (the message is read from stdin%s; see --help)",
 			 argv[optind], opts->resume && !opts->resume_from ? "; a conversation to resume is --resume=ID" : "");
@@ -313,6 +334,15 @@ void options_apply_preset(struct options *opts, const struct preset *preset)
 	if (!opts->system_prompt)
 		opts->system_prompt = preset->system_prompt;
 	sampling_overrides_fill(&opts->sampling, &preset->sampling);
+}
+
+void options_speculation(const struct options *opts, struct speculation *out)
+{
+	*out = (struct speculation){
+		.propose = opts->lookup ? prompt_lookup_proposer : NULL,
+		.user_data = NULL,
+		.draft_tokens = opts->draft_tokens,
+	};
 }
 
 void options_runtime_settings(const struct options *opts, struct engine_options *engine,

@@ -44,6 +44,8 @@ struct options {
 	enum comm_kind comm;      /* --comm */
 	enum engine_kv_cache kv_cache; /* --kv-cache; default bf16 */
 	struct sampling_overrides sampling;
+	bool lookup;                /* --lookup: speculative decoding from prompt lookup */
+	int draft_tokens;           /* --draft: tokens proposed a step; 0: adaptive */
 	const char *preset;         /* --preset: a built-in or user preset */
 	const char *theme;          /* --theme: the TUI's colours */
 	bool no_color;              /* --no-color */
@@ -71,6 +73,10 @@ struct model_runtime_settings;
  * points into *engine and opts, which must outlive it. */
 void options_runtime_settings(const struct options *opts, struct engine_options *engine,
 			      struct model_runtime_settings *runtime);
+
+/* The speculative decoding opts asks for (--lookup, --draft) as chat_session.h's
+ * settings; propose NULL when none. */
+void options_speculation(const struct options *opts, struct speculation *out);
 
 struct model_runtime;
 

@@ -98,6 +98,7 @@ void generation_settings_resolve(const struct sampling_overrides *o, const struc
 	out->max_tokens = o->max_tokens > 0 ? o->max_tokens
 			: c->default_max_new_tokens > 0 ? c->default_max_new_tokens : DEFAULT_MAX_TOKENS;
 	out->max_length = o->max_tokens > 0 ? 0 : c->default_max_length;
+	out->speculation = (struct speculation){NULL, NULL, 0};
 }
 
 int chat_session_create(const struct model *model, struct engine *engine, const struct bpe *bpe,
@@ -300,6 +301,211 @@ void chat_engine_draw(const struct sampler_settings *sampling, struct sampler *s
 	};
 }
 
+/* The sampler of the session's next answer, over sampling: answer k of a session
+ * draws with seed + k (sampling's seed moves), so a /retry gives another answer and
+ * a session with a given --seed still repeats as a whole. */
+static int answer_sampler(struct chat_session *s, struct sampler_settings *sampling, struct sampler **out, char *err,
+			  size_t err_size)
+{
+	sampling->seed += s->answers++;
+	return sampler_create(s->model->config.vocab_size, sampling, out, err, err_size);
+}
+
+/* The end of an answer, rc being how the decoding went: an incomplete character
+ * left in the stream is shown as its bytes, and the decode rate after the first
+ * token (at time first) is counted.  Returns rc, or -1 when showing failed. */
+static int end_answer(struct bpe_stream *stream, struct answer *answer, struct generation_stats *stats, double first,
+		      int rc, chat_text_fn on_text, void *user_data, char *err, size_t err_size)
+{
+	const char *text;
+	size_t length;
+	bpe_stream_flush(stream, &text, &length);
+	if (rc == 0 && show_text(answer, text, length, stats->cancelled ? NULL : on_text, user_data, err,
+				 err_size) < 0)
+		rc = -1;
+	bpe_stream_free(stream);
+	double end = clock_monotonic_seconds();
+	if (stats->generated_tokens > 1 && end > first)
+		stats->tokens_per_second = (stats->generated_tokens - 1) / (end - first);
+	return rc;
+}
+
+/* Whether an answer ends with its token number generated (from 1), the answer
+ * having begun at position prompt: max_tokens, max_length (transformers counts the
+ * prompt and the answer so far) or the context's end (the engine then holds every
+ * token before this one, and no room for it). */
+static bool answer_at_limit(const struct chat_session *s, const struct generation_settings *settings, int prompt,
+			    int generated)
+{
+	const int length = prompt + generated;
+	return (settings->max_tokens > 0 && generated >= settings->max_tokens) ||
+	       (settings->max_length > 0 && length >= settings->max_length) ||
+	       length - 1 >= engine_context_length(s->engine);
+}
+
+/* How many tokens a speculative step may propose after the answer's token number
+ * generated (not at a limit): the step gives one token more than it keeps, and
+ * runs them all in the engine, which holds the prompt and the tokens before this
+ * one. */
+static size_t proposal_room(const struct chat_session *s, const struct generation_settings *settings, int prompt,
+			    int generated)
+{
+	long room = SPECULATION_MAX_DRAFT;
+	long in_context = (long)engine_context_length(s->engine) - prompt - generated;
+	room = in_context < room ? in_context : room;
+	if (settings->max_tokens > 0 && settings->max_tokens - generated - 1 < room)
+		room = settings->max_tokens - generated - 1;
+	if (settings->max_length > 0 && settings->max_length - prompt - generated - 1 < room)
+		room = settings->max_length - prompt - generated - 1;
+	return room > 0 ? (size_t)room : 0;
+}
+
+/* The tokens one speculative step settles: the proposals kept, then one token of
+ * the model's own. */
+struct settled {
+	int32_t tokens[SPECULATION_MAX_DRAFT + 1];
+	size_t count;
+};
+
+/* Drops what the cache holds past position from the session's record (the engine
+ * rewinds itself). */
+static void cache_truncate(struct chat_session *s, size_t position)
+{
+	if (s->cached_count > position) {
+		s->cached_count = position;
+		atomic_store(&s->context_used, (int)position);
+	}
+}
+
+/* One speculative step: token (the answer's newest, not yet run) and up to room
+ * proposals after it run in one forward pass (rows: a row of logits each); the
+ * proposals the sampler accepts in turn, then the token it draws after the last
+ * of them, go to *out, and the engine keeps token and the accepted proposals.
+ * *cap is the adaptive number of proposals (struct speculation's rule). */
+static int speculation_step(struct chat_session *s, const struct speculation *spec, struct sampler *sampler,
+			    int32_t token, size_t room, size_t *cap, float *rows, struct settled *out,
+			    struct generation_stats *stats, char *err, size_t err_size)
+{
+	const size_t vocab = (size_t)s->model->config.vocab_size, start = s->cached_count;
+	int32_t input[SPECULATION_MAX_DRAFT + 1] = {token};
+	size_t want = *cap < room ? *cap : room;
+	if (cache_push(s, &token, 1) != 0) {
+		snprintf(err, err_size, "out of memory");
+		return -1;
+	}
+	size_t proposed = want > 0 ? spec->propose(spec->user_data, s->cached, s->cached_count, input + 1, want) : 0;
+	if (proposed > want)
+		proposed = want;
+	for (size_t i = 0; i < proposed; i++)   /* a proposal outside the vocabulary ends the draft */
+		if (input[1 + i] < 0 || (size_t)input[1 + i] >= vocab)
+			proposed = i;
+	if (cache_push(s, input + 1, proposed) != 0) {
+		cache_truncate(s, start);
+		snprintf(err, err_size, "out of memory");
+		return -1;
+	}
+	if (engine_forward(s->engine, input, proposed + 1, rows, true, err, err_size) != 0) {
+		cache_truncate(s, start);   /* the engine is where it was */
+		return -1;
+	}
+	/* row i follows input[0..i]: its history is the cache up to there */
+	size_t kept = 0;
+	int32_t next = -1;
+	while (kept < proposed && sampler_accept_proposal(sampler, rows + kept * vocab, s->cached, start + 1 + kept,
+							  input[1 + kept], &next))
+		kept++;
+	if (kept == proposed)
+		next = sampler_sample(sampler, rows + kept * vocab, s->cached, start + 1 + kept);
+	cache_truncate(s, start + 1 + kept);
+	engine_rewind(s->engine, (int)(start + 1 + kept));
+	memcpy(out->tokens, input + 1, kept * sizeof *input);
+	out->tokens[kept] = next;
+	out->count = kept + 1;
+	if (proposed > 0) {
+		stats->speculation_steps++;
+		stats->proposed_tokens += (int)proposed;
+		stats->accepted_tokens += (int)kept;
+		if (spec->draft_tokens == 0)
+			*cap = kept == proposed ? (*cap < SPECULATION_MAX_DRAFT ? *cap + 1 : *cap) : kept + 1;
+	}
+	return 0;
+}
+
+/* decode_answer with speculation (settings->speculation): each token settled by a
+ * step is shown in turn, with the same stops; the last of them, not yet run, starts
+ * the next step.  What the engine ran past the shown answer (proposals kept after
+ * an EOS or a stop) is forgotten at the end. */
+static int decode_speculative(struct chat_session *s, const struct generation_settings *settings,
+			      const atomic_bool *cancel, chat_text_fn on_text, void *user_data,
+			      struct generation_stats *stats, struct answer *answer, double start, char *err,
+			      size_t err_size)
+{
+	const struct speculation *spec = &settings->speculation;
+	const size_t vocab = (size_t)s->model->config.vocab_size;
+	struct sampler_settings sampling = settings->sampling;
+	struct sampler *sampler;
+	struct bpe_stream stream;
+	struct settled settled = {.count = 1};
+	size_t cap = spec->draft_tokens > 0 ? (size_t)spec->draft_tokens : SPECULATION_FIRST_DRAFT, next = 0;
+	const int prompt = engine_position(s->engine);
+	double first = 0;
+	int rc = 0;
+
+	if (answer_sampler(s, &sampling, &sampler, err, err_size) != 0)
+		return -1;
+	float *rows = malloc((SPECULATION_MAX_DRAFT + 1) * vocab * sizeof *rows);
+	if (!rows) {
+		sampler_free(sampler);
+		snprintf(err, err_size, "out of memory");
+		return -1;
+	}
+	settled.tokens[0] = sampler_sample(sampler, s->logits, s->cached, s->cached_count);
+	bpe_stream_init(&stream);
+	for (;;) {
+		int32_t token = settled.tokens[next++];
+		if (stats->generated_tokens == 0) {
+			first = clock_monotonic_seconds();
+			stats->time_to_first_token = first - start;
+		}
+		if (is_eos(&s->model->config, token)) {
+			stats->stopped_by_eos = true;
+			break;
+		}
+		stats->generated_tokens++;
+		const bool at_limit = answer_at_limit(s, settings, prompt, stats->generated_tokens);
+		int shown = show_token(s, &stream, token, answer, on_text, user_data, err, err_size);
+		if (shown < 0) {
+			rc = -1;
+			break;
+		}
+		if (shown > 0 || (cancel && atomic_load(cancel))) {
+			stats->cancelled = true;
+			break;
+		}
+		if (at_limit) {
+			stats->stopped_by_limit = true;
+			break;
+		}
+		if (next < settled.count)   /* a kept proposal: the engine has run it */
+			continue;
+		size_t room = proposal_room(s, settings, prompt, stats->generated_tokens);
+		if (speculation_step(s, spec, sampler, token, room, &cap, rows, &settled, stats, err, err_size) != 0) {
+			rc = -1;
+			break;
+		}
+		next = 0;
+	}
+	size_t answered = (size_t)prompt + (size_t)stats->generated_tokens;
+	if (s->cached_count > answered) {
+		cache_truncate(s, answered);
+		engine_rewind(s->engine, (int)answered);
+	}
+	rc = end_answer(&stream, answer, stats, first, rc, on_text, user_data, err, err_size);
+	free(rows);
+	sampler_free(sampler);
+	return rc;
+}
+
 /* Starts the engine's step for token that picks the next token itself: greedy, or
  * drawn on the device. */
 static int begin_step(struct chat_session *s, bool greedy, const struct sampler_settings *sampling,
@@ -324,10 +530,7 @@ static int decode_answer(struct chat_session *s, const struct generation_setting
 	double first = 0;
 	int rc = 0;
 
-	/* answer k of a session draws with seed + k: a /retry gives another answer,
-	 * and a session with a given --seed still repeats as a whole */
-	sampling.seed += s->answers++;
-	if (sampler_create(s->model->config.vocab_size, &sampling, &sampler, err, err_size) != 0)
+	if (answer_sampler(s, &sampling, &sampler, err, err_size) != 0)
 		return -1;
 	/* greedy without a repetition penalty, or a draw on the GPU: the engine picks the
 	 * next token itself (no logits copied back); the first token comes from the
@@ -339,6 +542,7 @@ static int decode_answer(struct chat_session *s, const struct generation_setting
 		sampler_free(sampler);
 		return -1;
 	}
+	const int prompt = engine_position(s->engine);
 	int32_t next = -1;
 	bpe_stream_init(&stream);
 	for (;;) {
@@ -352,11 +556,7 @@ static int decode_answer(struct chat_session *s, const struct generation_setting
 			break;
 		}
 		stats->generated_tokens++;
-		/* the engine holds every token before this one: position + 1 is the length of
-		 * prompt and answer so far, what transformers compares with max_length */
-		const bool at_limit = (settings->max_tokens > 0 && stats->generated_tokens >= settings->max_tokens) ||
-				      (settings->max_length > 0 && engine_position(s->engine) + 1 >= settings->max_length) ||
-				      engine_position(s->engine) >= engine_context_length(s->engine);
+		const bool at_limit = answer_at_limit(s, settings, prompt, stats->generated_tokens);
 		/* the GPU computes the next token while this one's text is shown */
 		bool begun = false;
 		if (engine_picks && !at_limit && !(cancel && atomic_load(cancel))) {
@@ -401,17 +601,7 @@ static int decode_answer(struct chat_session *s, const struct generation_setting
 			break;
 		}
 	}
-	/* an incomplete character at the end: its bytes, as they are */
-	const char *text;
-	size_t length;
-	bpe_stream_flush(&stream, &text, &length);
-	if (rc == 0 && show_text(answer, text, length, stats->cancelled ? NULL : on_text, user_data, err,
-				 err_size) < 0)
-		rc = -1;
-	bpe_stream_free(&stream);
-	double end = clock_monotonic_seconds();
-	if (stats->generated_tokens > 1 && end > first)
-		stats->tokens_per_second = (stats->generated_tokens - 1) / (end - first);
+	rc = end_answer(&stream, answer, stats, first, rc, on_text, user_data, err, err_size);
 	sampler_free(sampler);
 	return rc;
 }
@@ -519,7 +709,9 @@ int chat_session_ask(struct chat_session *session, const char *user_message,
 		remove_message(s, s->message_count - 1);
 		return 0;
 	}
-	rc = decode_answer(s, settings, cancel, on_text, user_data, stats, &answer, start, err, err_size);
+	rc = settings->speculation.propose
+		     ? decode_speculative(s, settings, cancel, on_text, user_data, stats, &answer, start, err, err_size)
+		     : decode_answer(s, settings, cancel, on_text, user_data, stats, &answer, start, err, err_size);
 	/* the answer joins the conversation even when cut short */
 	if (insert_message(s, s->message_count, CHAT_ROLE_ASSISTANT, answer.text ? answer.text : "",
 			   answer.length) != 0 && rc == 0) {

@@ -44,10 +44,30 @@ void sampling_overrides_init(struct sampling_overrides *overrides);
  * not): how a source of lower precedence fills what the ones above left open. */
 void sampling_overrides_fill(struct sampling_overrides *to, const struct sampling_overrides *from);
 
+/* Proposes up to max tokens to follow history (every token of the conversation so
+ * far, the last one not yet run by the model) into draft; returns how many (0 to
+ * max).  Speculative decoding checks them all in one forward pass of the model. */
+typedef size_t (*chat_propose_fn)(void *user_data, const int32_t *history, size_t count, int32_t *draft,
+				  size_t max);
+
+/* The most tokens a step proposes (engine_forward runs one token more). */
+#define SPECULATION_MAX_DRAFT 8
+/* The adaptive number's start. */
+#define SPECULATION_FIRST_DRAFT 4
+
+struct speculation {
+	chat_propose_fn propose;     /* NULL: no speculation */
+	void *user_data;
+	int draft_tokens;            /* tokens proposed a step, 1 to SPECULATION_MAX_DRAFT; 0:
+				      * adaptive (one more after a step that kept all it
+				      * proposed, what was kept plus one after a rejection) */
+};
+
 struct generation_settings {
 	struct sampler_settings sampling;
 	int max_tokens;              /* per answer */
 	int max_length;              /* prompt + answer, in tokens; 0: no such limit */
+	struct speculation speculation;   /* off unless the caller sets it */
 };
 
 /* The settings an answer uses: each value given in OVERRIDES (NAN / -1 when not
@@ -75,6 +95,9 @@ struct generation_stats {
 				      * message left the conversation again */
 	int left_out_messages;       /* the oldest messages this ask left out of the prompt,
 				      * so that the conversation fits the context */
+	int speculation_steps;       /* with speculation: forward passes that checked proposals */
+	int proposed_tokens;         /* tokens proposed in those */
+	int accepted_tokens;         /* of those, the ones kept */
 };
 
 /* Called with each piece of answer text as it is decoded (whole UTF-8 sequences).
@@ -93,7 +116,12 @@ void chat_session_free(struct chat_session *session);
 int chat_session_set_system(struct chat_session *session, const char *system_prompt);
 
 /* Appends a user message, generates the assistant's answer streaming through
- * on_text, and appends the answer (even a cancelled or partial one) to the
+ * on_text (with settings->speculation, proposals checked in one pass each and kept
+ * by the rule of speculative sampling (sampler_accept_proposal): the answer is the
+ * one decoding without them gives, greedy token for token, sampled in
+ * distribution; engine_forward's rows for several tokens must be the bits of as
+ * many single steps for greedy answers to agree byte for byte), and appends
+ * the answer (even a cancelled or partial one) to the
  * conversation.  cancel (may be NULL; another thread or a signal handler sets
  * it) is polled between tokens, and in the prefill between the engine's batches
  * (engine_prefill): set there, ask returns 0 with stats->cancelled_in_prefill,

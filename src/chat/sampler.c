@@ -267,6 +267,45 @@ int32_t sampler_sample(struct sampler *sampler, float *logits, const int32_t *hi
 	return s->candidates[n - 1].id;
 }
 
+bool sampler_accept_proposal(struct sampler *sampler, float *logits, const int32_t *history, size_t history_len,
+			     int32_t token, int32_t *next)
+{
+	struct sampler *s = sampler;
+	float max;
+	size_t n = s->settings.temperature > 0 ? filter(s, logits, history, history_len, &max, NULL) : 0;
+	if (n == 0) {   /* greedy (or nothing left to draw from): the argmax or not */
+		if (s->settings.temperature == 0)
+			apply_repetition_penalty(s, logits, history, history_len);
+		int32_t best = (int32_t)numerics_argmax(logits, (size_t)s->vocab_size);
+		if (best == token)
+			return true;
+		*next = best;
+		return false;
+	}
+	double total = 0, proposed = 0;
+	for (size_t i = 0; i < n; i++) {
+		double w = exp((double)s->candidates[i].logit - max);
+		total += w;
+		if (s->candidates[i].id == token)
+			proposed = w;
+	}
+	if (uniform(s) * total < proposed)
+		return true;
+	/* rejected: the residual max(0, p - q) is p with token taken out */
+	double r = uniform(s) * (total - proposed), cumulative = 0;
+	int32_t last = -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s->candidates[i].id == token)
+			continue;
+		last = s->candidates[i].id;
+		cumulative += exp((double)s->candidates[i].logit - max);
+		if (r < cumulative)
+			break;
+	}
+	*next = last;
+	return false;
+}
+
 double sampler_uniform(struct sampler *sampler)
 {
 	return uniform(sampler);

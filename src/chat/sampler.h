@@ -8,6 +8,7 @@
 #ifndef LLMCHAT_SAMPLER_H
 #define LLMCHAT_SAMPLER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,17 @@ int32_t sampler_sample(struct sampler *sampler, float *logits, const int32_t *hi
 /* The next number in [0, 1) of the sampler's seeded generator, the one sampler_sample
  * draws with: a draw made elsewhere (on the GPU) with it repeats run after run. */
 double sampler_uniform(struct sampler *sampler);
+
+/* Speculative decoding's acceptance of a token a proposer put forward for certain
+ * (q(token) = 1, as prompt lookup does), over the logits that followed it (modified
+ * in place, as sampler_sample does): accepted with probability p(token), p being
+ * sampler_sample's distribution after every filter; else *next receives a draw
+ * from p without token, renormalized, so that whatever is accepted or drawn
+ * follows p exactly.  Temperature 0: accepted when token is the argmax (after the
+ * penalty), else *next is the argmax; no number is drawn.  Returns true when
+ * accepted (then *next is untouched). */
+bool sampler_accept_proposal(struct sampler *sampler, float *logits, const int32_t *history, size_t history_len,
+			     int32_t token, int32_t *next);
 
 /* How many candidates each filter of sampler_sample keeps of logits (modified in
  * place, as sampler_sample does, and drawing nothing): the numbers that are neither

@@ -35,6 +35,7 @@
 struct tui_settings {
 	const struct model_runtime_settings *runtime;  /* the model to open */
 	struct sampling_overrides sampling;  /* flags and config file; NAN / -1 when not given */
+	struct speculation speculation;      /* --lookup, --draft: off when propose is NULL */
 	const char *preset;                  /* NULL: "default" */
 	const char *theme;                   /* NULL: "default" */
 	const char *system_prompt;           /* NULL: the preset's */

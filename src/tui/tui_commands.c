@@ -453,8 +453,13 @@ static enum tui_command_status cmd_stats(struct tui *t, char *args, char *err, s
 			 "prompt %d tokens (%d prefilled)%s.", s->generated_tokens, s->tokens_per_second,
 			 s->time_to_first_token, s->prompt_tokens, s->prefilled_tokens,
 			 s->cancelled ? "; stopped" : s->stopped_by_limit ? "; cut at the limit" : "");
-	tui_notice_add(t, TRANSCRIPT_INFO, "%s%s\nContext: %d of %d tokens.  Messages: %zu%s.", last,
-		       t->answer.running ? "  An answer is in progress." : "", t->context_used, t->context_length,
+	char speculation[256] = "";
+	if (t->have_stats && t->settings.speculation.propose)
+		snprintf(speculation, sizeof speculation, "\nLookup: %d steps proposed %d tokens, %d kept (%.0f%%).",
+			 s->speculation_steps, s->proposed_tokens, s->accepted_tokens,
+			 s->proposed_tokens ? 100.0 * s->accepted_tokens / s->proposed_tokens : 0.0);
+	tui_notice_add(t, TRANSCRIPT_INFO, "%s%s%s\nContext: %d of %d tokens.  Messages: %zu%s.", last,
+		       speculation, t->answer.running ? "  An answer is in progress." : "", t->context_used, t->context_length,
 		       message_count(t), t->answer.running ? " (the answer in progress included)" : "");
 	return TUI_COMMAND_DONE;
 }

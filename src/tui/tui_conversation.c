@@ -25,6 +25,7 @@ void tui_conversation_apply_settings(struct tui *t)
 	sampling_overrides_fill(&s, &t->setup->sampling);
 	sampling_overrides_fill(&s, &t->preset.sampling);
 	model_runtime_generation_settings(&t->runtime, &s, &t->settings);
+	t->settings.speculation = t->setup->speculation;
 }
 
 int tui_conversation_set_system(struct tui *t, const char *prompt)

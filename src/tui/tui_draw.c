@@ -198,12 +198,15 @@ static void draw_transcript(const struct tui *t, const struct tui_view *v)
  * screen the less telling parts go first. */
 static void status_text(const struct tui *t, const struct tui_view *v, char *out, size_t size)
 {
-	enum { TTFT, BACKEND, PRESET, FORMAT, SPEED, PART_COUNT };   /* dropped in this order */
+	enum { TTFT, ACCEPTED, BACKEND, PRESET, FORMAT, SPEED, PART_COUNT };   /* dropped in this order */
 	char parts[PART_COUNT][160];
 	snprintf(parts[BACKEND], sizeof parts[0], " | %s", model_runtime_backend(&t->runtime));
 	snprintf(parts[FORMAT], sizeof parts[0], " | %s", model_runtime_weight_format(&t->runtime));
 	snprintf(parts[PRESET], sizeof parts[0], " | preset: %s", t->preset.name);
-	parts[SPEED][0] = parts[TTFT][0] = '\0';
+	parts[SPEED][0] = parts[TTFT][0] = parts[ACCEPTED][0] = '\0';
+	if (t->have_stats && t->last_stats.proposed_tokens > 0)
+		snprintf(parts[ACCEPTED], sizeof parts[0], " | lookup %.0f%% kept",
+			 100.0 * t->last_stats.accepted_tokens / t->last_stats.proposed_tokens);
 	if (t->have_stats) {
 		snprintf(parts[SPEED], sizeof parts[0], " | %.1f tok/s", t->last_stats.tokens_per_second);
 		snprintf(parts[TTFT], sizeof parts[0], " | first token %.2fs", t->last_stats.time_to_first_token);
@@ -211,10 +214,10 @@ static void status_text(const struct tui *t, const struct tui_view *v, char *out
 	for (int dropped = 0; dropped <= PART_COUNT; dropped++) {
 		/* parts below `dropped` (in the enum's order) are left out */
 #define PART(i) ((i) < dropped ? "" : parts[i])
-		snprintf(out, size, " %s%s%s%s | ctx %d/%d%s%s%s%s", t->answer.running ? "answering... | " : "",
+		snprintf(out, size, " %s%s%s%s | ctx %d/%d%s%s%s%s%s", t->answer.running ? "answering... | " : "",
 			 model_runtime_model_name(&t->runtime),
-			 PART(FORMAT), PART(BACKEND), t->context_used, t->context_length, PART(SPEED), PART(TTFT),
-			 PART(PRESET), v->scroll ? " | more below: PgDn" : "");
+			 PART(FORMAT), PART(BACKEND), t->context_used, t->context_length, PART(SPEED), PART(ACCEPTED),
+			 PART(TTFT), PART(PRESET), v->scroll ? " | more below: PgDn" : "");
 #undef PART
 		if (text_width(out, strlen(out)) <= v->cols)
 			return;
