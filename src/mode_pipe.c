@@ -28,6 +28,7 @@
 
 #include "bpe.h"
 #include "chat_session.h"
+#include "draft_model.h"
 #include "engine.h"
 #include "model.h"
 #include "model_runtime.h"
@@ -236,8 +237,15 @@ int mode_pipe(const struct options *opts)
 		free(message);
 		return EXIT_ERROR;
 	}
+	struct draft_model *draft = NULL;
+	if (options_open_draft(opts, &rt, &draft, err, sizeof err) != 0) {
+		fprintf(stderr, "llmchat: %s\n", err);
+		model_runtime_close(&rt);
+		free(message);
+		return EXIT_ERROR;
+	}
 	model_runtime_generation_settings(&rt, &opts->sampling, &settings);
-	options_speculation(opts, &settings.speculation);
+	options_speculation(opts, draft, &settings.speculation);
 	out.delay_ms = opts->stream_delay_ms;
 
 	catch_stop_signals();
@@ -258,11 +266,12 @@ int mode_pipe(const struct options *opts)
 			stats.prompt_tokens, stats.generated_tokens, stats.time_to_first_token,
 			stats.tokens_per_second);
 		if (settings.speculation.propose)
-			fprintf(stderr, "llmchat: lookup: %d steps proposed %d tokens, %d accepted (%.0f%%), %.2f tokens a step\n",
-				stats.speculation_steps, stats.proposed_tokens, stats.accepted_tokens,
+			fprintf(stderr, "llmchat: %s%s: %d steps proposed %d tokens, %d accepted (%.0f%%), %.2f tokens a step\n",
+				draft ? "draft " : "lookup", draft ? draft_model_name(draft) : "", stats.speculation_steps, stats.proposed_tokens, stats.accepted_tokens,
 				stats.proposed_tokens ? 100.0 * stats.accepted_tokens / stats.proposed_tokens : 0.0,
 				stats.speculation_steps ? (double)(stats.accepted_tokens + stats.speculation_steps) / stats.speculation_steps : 0.0);
 	}
+	draft_model_free(draft);
 	model_runtime_close(&rt);
 	free(message);
 	return status;

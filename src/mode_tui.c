@@ -25,6 +25,7 @@ int mode_tui(const struct options *opts)
 		.resume_from = opts->resume_from,
 		.stream_delay_ms = opts->stream_delay_ms,
 	};
-	options_speculation(opts, &settings.speculation);
+	options_speculation(opts, NULL, &settings.speculation);
+	settings.draft_model = opts->draft_model;
 	return tui_run(&settings);
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "config_file.h"
+#include "draft_model.h"
 #include "model_runtime.h"
 #include "presets.h"
 #include "prompt_lookup.h"
@@ -27,7 +28,7 @@ enum {
 	OPT_VERSION, OPT_BENCH, OPT_DUMMY_WEIGHTS,
 	OPT_PRESET = 300, OPT_LIST_PRESETS, OPT_THEME, OPT_LIST_THEMES, OPT_NO_COLOR, OPT_RESUME,
 	OPT_GPUS = 320, OPT_TP, OPT_COMM, OPT_KV_CACHE,
-	OPT_LOOKUP = 340, OPT_DRAFT,
+	OPT_LOOKUP = 340, OPT_DRAFT, OPT_DRAFT_MODEL,
 };
 
 static const struct option long_options[] = {
@@ -56,6 +57,7 @@ static const struct option long_options[] = {
 	{"max-tokens", required_argument, NULL, OPT_MAX_TOKENS},
 	{"lookup", no_argument, NULL, OPT_LOOKUP},
 	{"draft", required_argument, NULL, OPT_DRAFT},
+	{"draft-model", required_argument, NULL, OPT_DRAFT_MODEL},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{"bench", no_argument, NULL, OPT_BENCH},
@@ -92,6 +94,8 @@ const char *options_usage(void)
 	       "      --lookup              speculative decoding: propose what followed the last\n"
 	       "                            words where they occurred before (same answers, faster\n"
 	       "                            when an answer quotes or repeats)\n"
+	       "      --draft-model=DIR     speculative decoding: a small model sharing the\n"
+	       "                            tokenizer proposes (e.g. Llama 3.2 1B for 3.1 8B)\n"
 	       "      --draft=N             tokens proposed a step, 1 to 8 (default: adaptive)\n"
 	       "      --perplexity=FILE     perplexity of the model on FILE's text\n"
 	       "      --tokenize            print the token ids of stdin's text\n"
@@ -158,6 +162,25 @@ static int parse_choice(const char *flag, const char *text, const char *const *n
 	return -1;
 }
 
+/* --lookup, --draft-model and --draft go together only as they can. */
+static int speculation_flags_check(const struct options *opts, char *err, size_t err_size)
+{
+	const char *flag = opts->lookup ? "--lookup" : "--draft-model";
+	if (opts->lookup && opts->draft_model) {
+		snprintf(err, err_size, "--lookup and --draft-model are two ways to propose tokens; give one");
+		return -1;
+	}
+	if ((opts->lookup || opts->draft_model) && opts->raw) {
+		snprintf(err, err_size, "%s speeds up chat answers; --raw continues text without it", flag);
+		return -1;
+	}
+	if (opts->draft_tokens > 0 && !opts->lookup && !opts->draft_model) {
+		snprintf(err, err_size, "--draft sets how many tokens speculative decoding proposes; give --lookup or --draft-model with it");
+		return -1;
+	}
+	return 0;
+}
+
 static void options_defaults(struct options *opts)
 {
 	memset(opts, 0, sizeof *opts);
@@ -214,6 +237,7 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 			opts->threads = (int)number;
 			break;
 		case OPT_LOOKUP: opts->lookup = true; break;
+		case OPT_DRAFT_MODEL: opts->draft_model = optarg; break;
 		case OPT_DRAFT:
 			rc = parse_long(flag, optarg, 1, SPECULATION_MAX_DRAFT, &draft, err, err_size);
 			opts->draft_tokens = (int)draft;
@@ -298,14 +322,8 @@ int options_parse(struct options *opts, int argc, char **argv, char *err, size_t
 		if (rc)
 			return -1;
 	}
-	if (opts->lookup && opts->raw) {
-		snprintf(err, err_size, "--lookup speeds up chat answers; --raw continues text without it");
+	if (speculation_flags_check(opts, err, err_size) != 0)
 		return -1;
-	}
-	if (opts->draft_tokens > 0 && !opts->lookup) {
-		snprintf(err, err_size, "--draft sets how many tokens speculative decoding proposes; give --lookup with it");
-		return -1;
-	}
 	if (optind < argc) {
 		snprintf(err, err_size, "unexpected argument '%s' (the message is read from stdin%s; see --help)",
 			 argv[optind], opts->resume && !opts->resume_from ? "; a conversation to resume is --resume=ID" : "");
@@ -336,11 +354,23 @@ void options_apply_preset(struct options *opts, const struct preset *preset)
 	sampling_overrides_fill(&opts->sampling, &preset->sampling);
 }
 
-void options_speculation(const struct options *opts, struct speculation *out)
+int options_open_draft(const struct options *opts, const struct model_runtime *rt, struct draft_model **out,
+		       char *err, size_t err_size)
+{
+	*out = NULL;
+	if (!opts->draft_model)
+		return 0;
+	struct engine_options engine;
+	struct model_runtime_settings runtime;
+	options_runtime_settings(opts, &engine, &runtime);
+	return draft_model_open(opts->draft_model, &engine, rt, out, err, err_size);
+}
+
+void options_speculation(const struct options *opts, struct draft_model *draft, struct speculation *out)
 {
 	*out = (struct speculation){
-		.propose = opts->lookup ? prompt_lookup_proposer : NULL,
-		.user_data = NULL,
+		.propose = draft ? draft_model_propose : opts->lookup ? prompt_lookup_proposer : NULL,
+		.user_data = draft,
 		.draft_tokens = opts->draft_tokens,
 	};
 }

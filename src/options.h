@@ -45,6 +45,7 @@ struct options {
 	enum engine_kv_cache kv_cache; /* --kv-cache; default bf16 */
 	struct sampling_overrides sampling;
 	bool lookup;                /* --lookup: speculative decoding from prompt lookup */
+	const char *draft_model;    /* --draft-model: speculative decoding from a small model */
 	int draft_tokens;           /* --draft: tokens proposed a step; 0: adaptive */
 	const char *preset;         /* --preset: a built-in or user preset */
 	const char *theme;          /* --theme: the TUI's colours */
@@ -68,17 +69,25 @@ int options_read_environment(struct options *opts, char *err, size_t err_size);
 struct config_file;
 struct preset;
 struct model_runtime_settings;
+struct model_runtime;
 
 /* What opts asks of the engine and of the model runtime (model_runtime.h); *runtime
  * points into *engine and opts, which must outlive it. */
 void options_runtime_settings(const struct options *opts, struct engine_options *engine,
 			      struct model_runtime_settings *runtime);
 
-/* The speculative decoding opts asks for (--lookup, --draft) as chat_session.h's
- * settings; propose NULL when none. */
-void options_speculation(const struct options *opts, struct speculation *out);
+struct draft_model;
 
-struct model_runtime;
+/* Opens --draft-model's folder as a draft for rt's model (draft_model.h), with the
+ * engine settings opts gives rt; *out NULL without the flag.  Returns 0, or -1 with
+ * a message. */
+int options_open_draft(const struct options *opts, const struct model_runtime *rt, struct draft_model **out,
+		       char *err, size_t err_size);
+
+/* The speculative decoding opts asks for (--lookup, or --draft-model with draft
+ * opened by options_open_draft; --draft) as chat_session.h's settings; propose
+ * NULL when none. */
+void options_speculation(const struct options *opts, struct draft_model *draft, struct speculation *out);
 
 /* model_runtime_open (model_runtime.h) with what opts asks: pipe mode and perplexity
  * open their model this way.  Returns 0, or -1 with a message. */

@@ -393,7 +393,12 @@ static int speculation_step(struct chat_session *s, const struct speculation *sp
 		snprintf(err, err_size, "out of memory");
 		return -1;
 	}
-	size_t proposed = want > 0 ? spec->propose(spec->user_data, s->cached, s->cached_count, input + 1, want) : 0;
+	size_t proposed = 0;
+	if (want > 0 && spec->propose(spec->user_data, s->cached, s->cached_count, input + 1, want, &proposed, err,
+				      err_size) != 0) {
+		cache_truncate(s, start);
+		return -1;
+	}
 	if (proposed > want)
 		proposed = want;
 	for (size_t i = 0; i < proposed; i++)   /* a proposal outside the vocabulary ends the draft */

@@ -45,10 +45,11 @@ void sampling_overrides_init(struct sampling_overrides *overrides);
 void sampling_overrides_fill(struct sampling_overrides *to, const struct sampling_overrides *from);
 
 /* Proposes up to max tokens to follow history (every token of the conversation so
- * far, the last one not yet run by the model) into draft; returns how many (0 to
- * max).  Speculative decoding checks them all in one forward pass of the model. */
-typedef size_t (*chat_propose_fn)(void *user_data, const int32_t *history, size_t count, int32_t *draft,
-				  size_t max);
+ * far, the last one not yet run by the model) into draft, *proposed of them (0 to
+ * max); speculative decoding checks them all in one forward pass of the model.
+ * Returns 0, or -1 with a message (the answer then fails with it). */
+typedef int (*chat_propose_fn)(void *user_data, const int32_t *history, size_t count, int32_t *draft, size_t max,
+			       size_t *proposed, char *err, size_t err_size);
 
 /* The most tokens a step proposes (engine_forward runs one token more). */
 #define SPECULATION_MAX_DRAFT 8

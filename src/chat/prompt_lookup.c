@@ -36,8 +36,12 @@ size_t prompt_lookup_propose(const int32_t *history, size_t count, int32_t *draf
 	return 0;
 }
 
-size_t prompt_lookup_proposer(void *user_data, const int32_t *history, size_t count, int32_t *draft, size_t max)
+int prompt_lookup_proposer(void *user_data, const int32_t *history, size_t count, int32_t *draft, size_t max,
+			   size_t *proposed, char *err, size_t err_size)
 {
 	(void)user_data;
-	return prompt_lookup_propose(history, count, draft, max);
+	(void)err;
+	(void)err_size;
+	*proposed = prompt_lookup_propose(history, count, draft, max);
+	return 0;
 }

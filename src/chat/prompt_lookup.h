@@ -19,7 +19,9 @@
  * max of the tokens that followed it into draft.  Returns how many (0: no match). */
 size_t prompt_lookup_propose(const int32_t *history, size_t count, int32_t *draft, size_t max);
 
-/* prompt_lookup_propose as chat_session.h's chat_propose_fn (user_data unused). */
-size_t prompt_lookup_proposer(void *user_data, const int32_t *history, size_t count, int32_t *draft, size_t max);
+/* prompt_lookup_propose as chat_session.h's chat_propose_fn (user_data unused; never
+ * fails). */
+int prompt_lookup_proposer(void *user_data, const int32_t *history, size_t count, int32_t *draft, size_t max,
+			   size_t *proposed, char *err, size_t err_size);
 
 #endif

@@ -27,6 +27,7 @@
 #include <utf8proc.h>
 
 #include "config_file.h"
+#include "draft_model.h"
 #include "history.h"
 #include "clock.h"
 #include "prompt_history.h"
@@ -503,6 +504,9 @@ static int tui_open_model(struct tui *t, char *err, size_t err_size)
 {
 	if (model_runtime_open(t->setup->runtime, &t->runtime, err, err_size) != 0)
 		return -1;
+	if (t->setup->draft_model &&
+	    draft_model_open(t->setup->draft_model, t->setup->runtime->engine, &t->runtime, &t->draft, err, err_size) != 0)
+		return -1;
 	if (chat_session_create(t->runtime.model, t->runtime.engine, t->runtime.bpe, t->runtime.template_kind,
 				&t->session, err, err_size) != 0)
 		return -1;
@@ -513,6 +517,7 @@ static int tui_open_model(struct tui *t, char *err, size_t err_size)
 static void tui_free(struct tui *t)
 {
 	chat_session_free(t->session);
+	draft_model_free(t->draft);
 	model_runtime_close(&t->runtime);
 	transcript_free(&t->transcript);
 	input_free(&t->input);

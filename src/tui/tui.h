@@ -26,6 +26,8 @@
 #include "model_runtime.h"
 #include "presets.h"
 #include "themes.h"
+
+struct draft_model;
 #include "tui_answer.h"        /* struct tui_answer */
 #include "tui_input.h"
 #include "tui_notice.h"        /* struct tui_hint */
@@ -36,6 +38,8 @@ struct tui_settings {
 	const struct model_runtime_settings *runtime;  /* the model to open */
 	struct sampling_overrides sampling;  /* flags and config file; NAN / -1 when not given */
 	struct speculation speculation;      /* --lookup, --draft: off when propose is NULL */
+	const char *draft_model;             /* --draft-model: opened after the model (with its
+					      * engine settings), proposes instead */
 	const char *preset;                  /* NULL: "default" */
 	const char *theme;                   /* NULL: "default" */
 	const char *system_prompt;           /* NULL: the preset's */
@@ -53,6 +57,7 @@ int tui_run(const struct tui_settings *settings);
 struct tui {
 	const struct tui_settings *setup;
 	struct model_runtime runtime;
+	struct draft_model *draft;           /* --draft-model's, or NULL */
 	struct chat_session *session;
 
 	/* what an answer uses: /set > flags and config > preset > the model's defaults */

@@ -455,8 +455,8 @@ static enum tui_command_status cmd_stats(struct tui *t, char *args, char *err, s
 			 s->cancelled ? "; stopped" : s->stopped_by_limit ? "; cut at the limit" : "");
 	char speculation[256] = "";
 	if (t->have_stats && t->settings.speculation.propose)
-		snprintf(speculation, sizeof speculation, "\nLookup: %d steps proposed %d tokens, %d kept (%.0f%%).",
-			 s->speculation_steps, s->proposed_tokens, s->accepted_tokens,
+		snprintf(speculation, sizeof speculation, "\n%s: %d steps proposed %d tokens, %d kept (%.0f%%).",
+			 t->draft ? "Draft model" : "Lookup", s->speculation_steps, s->proposed_tokens, s->accepted_tokens,
 			 s->proposed_tokens ? 100.0 * s->accepted_tokens / s->proposed_tokens : 0.0);
 	tui_notice_add(t, TRANSCRIPT_INFO, "%s%s%s\nContext: %d of %d tokens.  Messages: %zu%s.", last,
 		       speculation, t->answer.running ? "  An answer is in progress." : "", t->context_used, t->context_length,

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config_file.h"
+#include "draft_model.h"
 #include "file_read.h"
 #include "history.h"
 #include "tui.h"
@@ -26,6 +27,10 @@ void tui_conversation_apply_settings(struct tui *t)
 	sampling_overrides_fill(&s, &t->preset.sampling);
 	model_runtime_generation_settings(&t->runtime, &s, &t->settings);
 	t->settings.speculation = t->setup->speculation;
+	if (t->draft) {
+		t->settings.speculation.propose = draft_model_propose;
+		t->settings.speculation.user_data = t->draft;
+	}
 }
 
 int tui_conversation_set_system(struct tui *t, const char *prompt)

@@ -205,7 +205,7 @@ static void status_text(const struct tui *t, const struct tui_view *v, char *out
 	snprintf(parts[PRESET], sizeof parts[0], " | preset: %s", t->preset.name);
 	parts[SPEED][0] = parts[TTFT][0] = parts[ACCEPTED][0] = '\0';
 	if (t->have_stats && t->last_stats.proposed_tokens > 0)
-		snprintf(parts[ACCEPTED], sizeof parts[0], " | lookup %.0f%% kept",
+		snprintf(parts[ACCEPTED], sizeof parts[0], " | %s %.0f%% kept", t->draft ? "draft" : "lookup",
 			 100.0 * t->last_stats.accepted_tokens / t->last_stats.proposed_tokens);
 	if (t->have_stats) {
 		snprintf(parts[SPEED], sizeof parts[0], " | %.1f tok/s", t->last_stats.tokens_per_second);

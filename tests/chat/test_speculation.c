@@ -239,33 +239,45 @@ struct oracle {
 	int32_t tokens[1024];
 	size_t count;
 	int wrong;
+	int fail;           /* fails its call */
 	int32_t vocab;
 	size_t calls;
 };
 
-static size_t oracle_propose(void *user_data, const int32_t *history, size_t count, int32_t *draft, size_t max)
+static int oracle_propose(void *user_data, const int32_t *history, size_t count, int32_t *draft, size_t max,
+			  size_t *proposed, char *err, size_t err_size)
 {
 	struct oracle *o = user_data;
 	o->calls++;
+	*proposed = 0;
+	if (o->fail) {
+		snprintf(err, err_size, "the oracle failed on purpose");
+		return -1;
+	}
 	if (count > o->count || memcmp(history, o->tokens, count * sizeof *history) != 0)
 		return 0;
 	size_t n = o->count - count < max ? o->count - count : max;
 	memcpy(draft, o->tokens + count, n * sizeof *draft);
 	if (o->wrong && n > 0)
 		draft[0] = (draft[0] + 1) % o->vocab;
-	return n;
+	*proposed = n;
+	return 0;
 }
 
 /* A proposer that proposes nothing and keeps the history of its last call. */
-static size_t record_history(void *user_data, const int32_t *history, size_t count, int32_t *draft, size_t max)
+static int record_history(void *user_data, const int32_t *history, size_t count, int32_t *draft, size_t max,
+			  size_t *proposed, char *err, size_t err_size)
 {
 	struct oracle *o = user_data;
 	(void)draft;
 	(void)max;
+	(void)err;
+	(void)err_size;
 	if (count <= sizeof o->tokens / sizeof o->tokens[0]) {
 		memcpy(o->tokens, history, count * sizeof *history);
 		o->count = count;
 	}
+	*proposed = 0;
 	return 0;
 }
 
@@ -275,23 +287,31 @@ struct conversation {
 
 /* One answer to "Who are you?" in a fresh session (the engine rewound by the prefill):
  * its text, stats and the context it leaves used. */
-static int answer(const struct conversation *c, const struct generation_settings *settings, struct collected *text,
-		  struct generation_stats *stats, int *context_used)
+static int answer_or_fail(const struct conversation *c, const struct generation_settings *settings,
+			  struct collected *text, struct generation_stats *stats, int *context_used, char *err,
+			  size_t err_size)
 {
 	struct chat_session *session = NULL;
-	char err[256];
 	memset(text, 0, sizeof *text);
 	struct model_runtime *rt = c->runtime;
-	if (chat_session_create(rt->model, rt->engine, rt->bpe, rt->template_kind, &session, err, sizeof err) != 0)
+	if (chat_session_create(rt->model, rt->engine, rt->bpe, rt->template_kind, &session, err, err_size) != 0)
 		return -1;
 	engine_rewind(rt->engine, 0);
-	int rc = chat_session_ask(session, "Who are you?", settings, NULL, collect, text, stats, err, sizeof err);
-	if (rc != 0)
-		tap_diag("chat_session_ask: %s", err);
+	int rc = chat_session_ask(session, "Who are you?", settings, NULL, collect, text, stats, err, err_size);
 	*context_used = chat_session_context_used(session);
 	if (*context_used != engine_position(rt->engine))
 		rc = -1;
 	chat_session_free(session);
+	return rc;
+}
+
+static int answer(const struct conversation *c, const struct generation_settings *settings, struct collected *text,
+		  struct generation_stats *stats, int *context_used)
+{
+	char err[256] = "";
+	int rc = answer_or_fail(c, settings, text, stats, context_used, err, sizeof err);
+	if (rc != 0)
+		tap_diag("chat_session_ask: %s", err);
 	return rc;
 }
 
@@ -348,6 +368,15 @@ static void check_conversation(const struct conversation *c, int max_tokens)
 	       "an EOS among the kept proposals ends the answer there (%d tokens, %d kept), and the cache forgets the rest "
 	       "(%d used, plain %d)", st.generated_tokens, st.accepted_tokens, used, used_plain);
 	config->eos_token_count = 1;
+
+	/* a proposer that fails fails the answer, with its message */
+	struct oracle failing = recorder;
+	char err[256] = "";
+	failing.fail = 1;
+	spec.speculation = (struct speculation){oracle_propose, &failing, 4};
+	rc = answer_or_fail(c, &spec, &got, &st, &used, err, sizeof err);
+	tap_ok(rc != 0 && strstr(err, "failed on purpose") && used == engine_position(c->runtime->engine),
+	       "a proposer that fails ends the answer with its message, the cache in step: %s", err);
 
 	/* sampled: the same seed gives the same answer, run after run */
 	struct generation_settings sampled = {{0.8f, 0.95f, 0, 1, 0, 99}, max_tokens, 0, {NULL, NULL, 0}};

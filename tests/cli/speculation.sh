@@ -1,9 +1,12 @@
 #!/bin/sh
-# tests/cli/speculation.sh - --lookup and --draft as a user runs them, on the tiny
-# trained models: greedy answers are byte for byte the ones without speculation, for
-# 1 to 8 proposals a step and the adaptive number, on a message whose answer quotes
-# it (so that proposals are made and kept); pipe mode says on stderr how many were
-# kept; a seeded sampled answer repeats; the flags' misuse is a usage error.
+# tests/cli/speculation.sh - --lookup, --draft-model and --draft as a user runs them,
+# on the tiny trained models: greedy answers are byte for byte the ones without
+# speculation, for 1 to 8 proposals a step and the adaptive number, on a message
+# whose answer quotes it (so that lookup proposes and proposals are kept) and with
+# another tiny model as the draft (tiny-bf16-tied was trained apart: it proposes
+# wrong tokens too); pipe mode says on stderr how many were kept; a seeded sampled
+# answer repeats; a draft with another tokenizer is refused; the flags' misuse is a
+# usage error.
 . "$SRCDIR/tests/lib.sh"
 story=$(head -c 700 "$SRCDIR/tests/data/golden/perplexity.txt")
 message="Recite the story about Ada, the lighthouse keeper. $story"
@@ -20,6 +23,48 @@ for name in tiny-bf16 tiny-fp8 tiny-int8 tiny-bf16-tied; do
 	done
 	ok "$same" "$name: --lookup answers as plain greedy decoding, byte for byte, with --draft 1 to 8 and adaptive"
 done
+# with a draft model: each model with another as its draft
+for pair in tiny-bf16:tiny-bf16-tied tiny-fp8:tiny-int8 tiny-int8:tiny-bf16-tied tiny-bf16-tied:tiny-bf16; do
+	model="$SRCDIR/tests/data/models/${pair%%:*}" draft="$SRCDIR/tests/data/models/${pair#*:}"
+	same=0
+	for question in "Who are you?" "Recite the story about Ada."; do
+		want=$(printf '%s\n' "$question" | "$LLMCHAT" -m "$model" --temp 0 --max-tokens 80 2>/dev/null)
+		for draft_tokens in adaptive 1 3 8; do
+			flags="--draft-model $draft"
+			[ "$draft_tokens" = adaptive ] || flags="$flags --draft $draft_tokens"
+			# shellcheck disable=SC2086 # words on purpose
+			got=$(printf '%s\n' "$question" | "$LLMCHAT" -m "$model" --temp 0 --max-tokens 80 $flags 2>"$TMP/draft-err")
+			[ "$got" = "$want" ] || { same=1; printf '# %s %s differs:\n#   got:  %s\n#   want: %s\n' "$pair" "$flags" "$got" "$want"; }
+		done
+	done
+	ok "$same" "${pair%%:*} with ${pair#*:} as its draft answers as plain greedy decoding, with --draft 1, 3, 8 and adaptive"
+done
+like "$(grep 'steps' "$TMP/draft-err")" '^llmchat: draft tiny-bf16: [0-9]+ steps proposed [0-9]+ tokens, [0-9]+ accepted' \
+	"pipe mode names the draft with its numbers on stderr"
+# a draft whose tokenizer gives one id another text
+mkdir -p "$TMP/other-tokenizer"
+for file in config.json generation_config.json model.safetensors tokenizer_config.json; do
+	ln -s "$SRCDIR/tests/data/models/tiny-bf16/$file" "$TMP/other-tokenizer/$file"
+done
+python3 -c 'import json, sys
+t = json.load(open(sys.argv[1]))
+vocab = t["model"]["vocab"]
+a, b = sorted(vocab, key=vocab.get)[300:302]
+vocab[a], vocab[b] = vocab[b], vocab[a]
+json.dump(t, open(sys.argv[2], "w"))' "$SRCDIR/tests/data/models/tiny-bf16/tokenizer.json" "$TMP/other-tokenizer/tokenizer.json"
+# refused after the "loaded" lines of the model (and the draft): exit status 1, the error the
+# last line and the only other, no answer
+expect_refused() {
+	echo "Who are you?" | "$LLMCHAT" -m "$SRCDIR/tests/data/models/tiny-bf16" --draft-model "$2" >"$TMP/out" 2>"$TMP/err"
+	status=$?
+	[ "$status" -eq 1 ] && [ ! -s "$TMP/out" ] && tail -n 1 "$TMP/err" | grep -Eq "^llmchat: $3" &&
+		[ "$(grep -Evc '^llmchat: [^ ]+ \(BF16, 4 layers\) on ' "$TMP/err")" -eq 1 ]
+	ok $? "$1: refused in one line (status $status): $(tail -n 1 "$TMP/err")"
+}
+expect_refused "a draft with another tokenizer" "$TMP/other-tokenizer" \
+	"--draft-model .*other-tokenizer.*token 300 is not the same text as tiny-bf16's"
+expect_refused "a draft folder that is missing" "$TMP/no-such-folder" "--draft-model .*no-such-folder"
+
 stats=$(grep 'lookup:' "$TMP/err-adaptive")
 like "$stats" '^llmchat: lookup: [0-9]+ steps proposed [0-9]+ tokens, [0-9]+ accepted \([0-9]+%\), [0-9.]+ tokens a step$' \
 	"pipe mode prints the lookup's numbers on stderr: $stats"
@@ -37,4 +82,6 @@ ok $? "sampled with --lookup: the same seed gives the same answer"
 expect_usage "--draft 9" "--draft: expected an integer from 1 to 8, got '9'$" "$LLMCHAT" -m "$model" --lookup --draft 9
 expect_usage "--draft without --lookup" "--draft .*give --lookup" "$LLMCHAT" -m "$model" --draft 3
 expect_usage "--lookup --raw" "--lookup .*--raw" "$LLMCHAT" -m "$model" --lookup --raw
+expect_usage "--draft-model --raw" "--draft-model .*--raw" "$LLMCHAT" -m "$model" --draft-model "$model" --raw
+expect_usage "--lookup --draft-model" "--lookup and --draft-model .*give one" "$LLMCHAT" -m "$model" --lookup --draft-model "$model"
 done_testing

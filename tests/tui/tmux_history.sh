@@ -23,6 +23,20 @@ if mtime != "-": os.utime(path, (int(mtime), int(mtime)))' "$@"
 
 # messages FILE: the file's messages, one "role: content" a line (newlines as \n),
 # then "answering" when the file is so marked
+# wait_saved FILE COUNT: until FILE holds COUNT messages and no answer in progress (10 s
+# at most).  The file is written as the answer ends, which can come after the screen
+# shows it: "tok/s" stays on the status line from an earlier answer, and a tiny
+# model's answer can start and end between two looks for "answering".
+wait_saved() {
+	i=0
+	while [ $i -lt 100 ]; do
+		messages "$1" >"$TMP/saved" 2>/dev/null && [ "$(grep -vc '^answering$' "$TMP/saved")" -eq "$2" ] &&
+			! grep -q '^answering$' "$TMP/saved" && return 0
+		sleep 0.1; i=$((i + 1))
+	done
+	return 1
+}
+
 messages() {
 	python3 -c 'import json, sys
 d = json.load(open(sys.argv[1]))
@@ -60,6 +74,7 @@ n=$(context load)
 [ "${n:-0}" -gt 10 ]; ok $? "after /load the status line counts the conversation's context ($n tokens), not 0"
 $T send-keys -t load "Who are you?" Enter
 wait_idle load && wait_for load "tok/s" 30
+wait_saved "$loaded" 4
 is "$(messages "$loaded" | wc -l)" "4" "the loaded conversation goes on in its new file"
 is "$(sha256sum "$before" | cut -d' ' -f1)" "$sum_before" "... and the one before is still untouched"
 is "$(sha256sum "$TMP/other.json" | cut -d' ' -f1)" "$sum_other" "... as is the file loaded"
@@ -127,6 +142,7 @@ wait_for unanswered "has no answer" 5; ok $? "a notice says its last message has
 $T send-keys -t unanswered "/retry" Enter
 wait_idle unanswered && wait_for unanswered "^I am the tiny" 30; ok $? "/retry answers the unanswered message"
 is "$(screen unanswered | grep -c '^> Who are you?')" "1" "... shown once"
+wait_saved "$H2/20261201-100000-1.json" 2
 is "$(messages "$H2/20261201-100000-1.json" | cut -c1-22)" "user: Who are you?
 assistant: I am the ti" "the answer goes into that conversation's own file"
 $T send-keys -t unanswered C-d
