@@ -193,6 +193,7 @@ n=$(context hist)
 [ "${n:-0}" -gt 5 ]; ok $? "... and the status line counts its context ($n tokens)"
 $T send-keys -t hist "Who are you?" Enter
 wait_idle hist && wait_for hist "^I am the tiny" 30
+wait_saved "$H2/20261202-100000-2.json" 4
 is "$(messages "$H2/20261202-100000-2.json" | wc -l)" "4" "it goes on in its own file"
 is "$(ls "$H2"/*.json | wc -l)" "5" "no new file is made"
 $T send-keys -t hist "/history" Enter
