@@ -7,10 +7,11 @@
  *     p = 0.001), for each filter alone and combined, and for a proposal that is the
  *     top token, a middle one, one a filter drops, a -inf and a NaN one; greedy keeps
  *     only the argmax and draws no number;
- *   - a conversation answers the same with proposals always right, always wrong, or
- *     none, for 1 to 8 proposals a step and the adaptive number, stops where it
- *     stopped (max_tokens, an EOS inside the kept proposals), and its cache holds
- *     what the plain answer's holds.
+ *   - a conversation with each tiny trained model answers the same with proposals
+ *     always right, always wrong, or none, for 1 to 8 proposals a step and the
+ *     adaptive number, stops where it stopped (max_tokens, an EOS inside the kept
+ *     proposals), and its cache holds what the plain answer's holds; a proposer
+ *     that fails fails the answer with its message; a seeded sampled answer repeats.
  */
 #include <math.h>
 #include <stdio.h>
@@ -323,8 +324,8 @@ static void check_conversation(const struct conversation *c, int max_tokens)
 	int used_plain, used;
 	int rc = answer(c, &plain, &want, &st, &used_plain);
 	const int prompt = st.prompt_tokens;
-	tap_ok(rc == 0 && st.generated_tokens == max_tokens, "the plain greedy answer (%d tokens): %.60s", st.generated_tokens,
-	       want.text);
+	tap_ok(rc == 0 && st.generated_tokens == max_tokens, "%s: the plain greedy answer (%d tokens): %.60s",
+	       c->runtime->model->name, st.generated_tokens, want.text);
 
 	/* the tokens the answer runs, through a proposer that proposes nothing */
 	struct oracle recorder = {.vocab = c->runtime->model->config.vocab_size};
@@ -389,22 +390,24 @@ static void check_conversation(const struct conversation *c, int max_tokens)
 	tap_ok(rc == 0 && strcmp(first.text, second.text) == 0, "sampled with speculation: the same seed, the same answer");
 }
 
-/* On the tiny trained model (tests/data/models/tiny-bf16), whose answer to "Who
- * are you?" is a sentence of many tokens. */
+/* On every tiny trained model (tests/data/models), whose answer to "Who are you?" is
+ * a sentence of many tokens. */
 static void check_conversations(void)
 {
-	struct engine_options engine = {.backend = ENGINE_BACKEND_CPU, .context_length = 512, .threads = 2};
-	struct model_runtime_settings settings = {
-		.model = LLMCHAT_SRCDIR "/tests/data/models/tiny-bf16", .engine = &engine,
-	};
-	struct model_runtime rt;
-	char err[512];
-	int rc = model_runtime_open(&settings, &rt, err, sizeof err);
-	if (!tap_ok(rc == 0, "the tiny model opens%s%s", rc ? ": " : "", rc ? err : ""))
-		return;
-	struct conversation c = {&rt};
-	check_conversation(&c, 24);
-	model_runtime_close(&rt);
+	static const char *const models[] = {"tiny-bf16", "tiny-fp8", "tiny-int8", "tiny-bf16-tied"};
+	for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
+		struct engine_options engine = {.backend = ENGINE_BACKEND_CPU, .context_length = 512, .threads = 2};
+		char path[512], err[512];
+		snprintf(path, sizeof path, "%s/tests/data/models/%s", LLMCHAT_SRCDIR, models[i]);
+		struct model_runtime_settings settings = {.model = path, .engine = &engine};
+		struct model_runtime rt;
+		int rc = model_runtime_open(&settings, &rt, err, sizeof err);
+		if (!tap_ok(rc == 0, "%s opens%s%s", models[i], rc ? ": " : "", rc ? err : ""))
+			continue;
+		struct conversation c = {&rt};
+		check_conversation(&c, 24);
+		model_runtime_close(&rt);
+	}
 }
 
 int main(void)
