@@ -193,12 +193,13 @@ static void draw_transcript(const struct tui *t, const struct tui_view *v)
 }
 
 /* The status line's text: the model, its weights' format, the backend, the
- * context used, the last answer's speed, the preset, and "more below: PgDn" while
+ * context used, the last answer's speed (and with speculative decoding the share of
+ * proposals kept), the preset, and "more below: PgDn" while
  * scrolled back; each part that is not plain by itself is labelled.  On a narrow
  * screen the less telling parts go first. */
 static void status_text(const struct tui *t, const struct tui_view *v, char *out, size_t size)
 {
-	enum { TTFT, ACCEPTED, BACKEND, PRESET, FORMAT, SPEED, PART_COUNT };   /* dropped in this order */
+	enum { TTFT, BACKEND, PRESET, ACCEPTED, FORMAT, SPEED, PART_COUNT };   /* dropped in this order */
 	char parts[PART_COUNT][160];
 	snprintf(parts[BACKEND], sizeof parts[0], " | %s", model_runtime_backend(&t->runtime));
 	snprintf(parts[FORMAT], sizeof parts[0], " | %s", model_runtime_weight_format(&t->runtime));
