@@ -206,6 +206,16 @@ static int cache_push(struct chat_session *s, const int32_t *ids, size_t count)
 	return 0;
 }
 
+/* Drops what the cache holds past position from the session's record (the engine
+ * rewinds itself). */
+static void cache_truncate(struct chat_session *s, size_t position)
+{
+	if (s->cached_count > position) {
+		s->cached_count = position;
+		atomic_store(&s->context_used, (int)position);
+	}
+}
+
 /* Runs ids through the engine after the longest prefix it already holds; the
  * logits of the last token end in s->logits.  Returns 0, -1 with a message, or 1
  * when cancel stopped it (the cache then holds the prefix alone). */
@@ -218,8 +228,7 @@ static int prefill(struct chat_session *s, const int32_t *ids, size_t count, con
 	if (prefix == count)   /* everything cached: recompute the last token for its logits */
 		prefix--;
 	engine_rewind(s->engine, (int)prefix);
-	s->cached_count = prefix;
-	atomic_store(&s->context_used, (int)prefix);
+	cache_truncate(s, prefix);
 	int rc = engine_prefill(s->engine, ids + prefix, count - prefix, s->logits, cancel, err, err_size);
 	if (rc != 0)
 		return rc;
@@ -366,16 +375,6 @@ struct settled {
 	int32_t tokens[SPECULATION_MAX_DRAFT + 1];
 	size_t count;
 };
-
-/* Drops what the cache holds past position from the session's record (the engine
- * rewinds itself). */
-static void cache_truncate(struct chat_session *s, size_t position)
-{
-	if (s->cached_count > position) {
-		s->cached_count = position;
-		atomic_store(&s->context_used, (int)position);
-	}
-}
 
 /* One speculative step: token (the answer's newest, not yet run) and up to room
  * proposals after it run in one forward pass (rows: a row of logits each); the
