@@ -339,6 +339,24 @@ static int end_answer(struct bpe_stream *stream, struct answer *answer, struct g
 	return rc;
 }
 
+/* An answer's next token, before it is shown: the time of the first one (the
+ * request came at start), then false for an EOS, which ends the answer unshown,
+ * else the token is counted. */
+static bool answer_takes(const struct chat_session *s, int32_t token, double start, double *first,
+			 struct generation_stats *stats)
+{
+	if (stats->generated_tokens == 0) {
+		*first = clock_monotonic_seconds();
+		stats->time_to_first_token = *first - start;
+	}
+	if (is_eos(&s->model->config, token)) {
+		stats->stopped_by_eos = true;
+		return false;
+	}
+	stats->generated_tokens++;
+	return true;
+}
+
 /* Whether an answer ends with its token number generated (from 1), the answer
  * having begun at position prompt: max_tokens, max_length (transformers counts the
  * prompt and the answer so far) or the context's end (the engine then holds every
@@ -467,15 +485,8 @@ static int decode_speculative(struct chat_session *s, const struct generation_se
 	bpe_stream_init(&stream);
 	for (;;) {
 		int32_t token = settled.tokens[next++];
-		if (stats->generated_tokens == 0) {
-			first = clock_monotonic_seconds();
-			stats->time_to_first_token = first - start;
-		}
-		if (is_eos(&s->model->config, token)) {
-			stats->stopped_by_eos = true;
+		if (!answer_takes(s, token, start, &first, stats))
 			break;
-		}
-		stats->generated_tokens++;
 		const bool at_limit = answer_at_limit(s, settings, prompt, stats->generated_tokens);
 		int shown = show_token(s, &stream, token, answer, on_text, user_data, err, err_size);
 		if (shown < 0) {
@@ -551,15 +562,8 @@ static int decode_answer(struct chat_session *s, const struct generation_setting
 	bpe_stream_init(&stream);
 	for (;;) {
 		int32_t token = next >= 0 ? next : sampler_sample(sampler, s->logits, s->cached, s->cached_count);
-		if (stats->generated_tokens == 0) {
-			first = clock_monotonic_seconds();
-			stats->time_to_first_token = first - start;
-		}
-		if (is_eos(&s->model->config, token)) {
-			stats->stopped_by_eos = true;
+		if (!answer_takes(s, token, start, &first, stats))
 			break;
-		}
-		stats->generated_tokens++;
 		const bool at_limit = answer_at_limit(s, settings, prompt, stats->generated_tokens);
 		/* the GPU computes the next token while this one's text is shown */
 		bool begun = false;
