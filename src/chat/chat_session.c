@@ -357,6 +357,21 @@ static bool answer_takes(const struct chat_session *s, int32_t token, double sta
 	return true;
 }
 
+/* After a token was shown (shown: show_token's result, not -1): whether the answer
+ * stops there, cancelled (by on_text or cancel) or at a limit, which stats record. */
+static bool answer_stops(int shown, const atomic_bool *cancel, bool at_limit, struct generation_stats *stats)
+{
+	if (shown > 0 || (cancel && atomic_load(cancel))) {
+		stats->cancelled = true;
+		return true;
+	}
+	if (at_limit) {
+		stats->stopped_by_limit = true;
+		return true;
+	}
+	return false;
+}
+
 /* Whether an answer ends with its token number generated (from 1), the answer
  * having begun at position prompt: max_tokens, max_length (transformers counts the
  * prompt and the answer so far) or the context's end (the engine then holds every
@@ -493,14 +508,8 @@ static int decode_speculative(struct chat_session *s, const struct generation_se
 			rc = -1;
 			break;
 		}
-		if (shown > 0 || (cancel && atomic_load(cancel))) {
-			stats->cancelled = true;
+		if (answer_stops(shown, cancel, at_limit, stats))
 			break;
-		}
-		if (at_limit) {
-			stats->stopped_by_limit = true;
-			break;
-		}
 		if (next < settled.count)   /* a kept proposal: the engine has run it */
 			continue;
 		size_t room = proposal_room(s, settings, prompt, stats->generated_tokens);
@@ -591,14 +600,8 @@ static int decode_answer(struct chat_session *s, const struct generation_setting
 		}
 		if (rc != 0)
 			break;
-		if (shown > 0 || (cancel && atomic_load(cancel))) {
-			stats->cancelled = true;
+		if (answer_stops(shown, cancel, at_limit, stats))
 			break;
-		}
-		if (at_limit) {
-			stats->stopped_by_limit = true;
-			break;
-		}
 		if (!begun && engine_forward(s->engine, &token, 1, s->logits, false, err, err_size) != 0) {
 			rc = -1;
 			break;
