@@ -181,9 +181,10 @@ extern "C" cudaError_t llmk_attention_general(const struct llmk_attention *a, cu
 
 extern "C" size_t llmk_attention_decode_scratch(int heads, int head_dim, int max_tokens)
 {
-	/* per (token, head, split): max, sum, head_dim accumulators; decode tokens share at
-	 * most DECODE_MAX_SPLITS splits (decode_splits), prefill takes one a token */
-	size_t slots = (size_t)heads * (max_tokens > DECODE_MAX_SPLITS ? max_tokens : DECODE_MAX_SPLITS);
+	/* per (token, head, split): max, sum, head_dim accumulators; each decode token takes
+	 * at most DECODE_MAX_SPLITS splits (decode_splits), prefill one a token */
+	const size_t decode = (size_t)LLMK_DECODE_MAX_TOKENS * DECODE_MAX_SPLITS;
+	size_t slots = (size_t)heads * ((size_t)max_tokens > decode ? (size_t)max_tokens : decode);
 	return slots * (head_dim + 2);
 }
 
@@ -493,10 +494,11 @@ attention_combine_kernel(int heads, int splits, int pos0, const int *pos_dev, co
 	}
 }
 
-/* Splits of each of count tokens: for decode, one wave of the split kernel's resident
- * blocks on this GPU (a function of the shape alone, so that eager and graph runs add
- * in the same order), at most DECODE_MAX_SPLITS over the tokens; prefill: one a token,
- * the tokens themselves fill the GPU. */
+/* Splits of each of count tokens: for decode, what one token takes, one wave of the
+ * split kernel's resident blocks on this GPU, at most DECODE_MAX_SPLITS (a function of
+ * the shape alone, so that eager, graph and several-token runs add in the same order:
+ * speculative decoding's verify pass gives each token the one-token step's bits);
+ * prefill: one a token, the tokens themselves fill the GPU. */
 template <typename T, int HD, int GROUP>
 static cudaError_t decode_splits(int kv_heads, int count, int *splits)
 {
@@ -511,7 +513,7 @@ static cudaError_t decode_splits(int kv_heads, int count, int *splits)
 		status = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, attention_split_kernel<T, HD, GROUP>,
 								       DECODE_WARPS * WARP, 0);
 	if (status == cudaSuccess)
-		*splits = max(1, min(sms * per_sm / (kv_heads * count), DECODE_MAX_SPLITS / count));
+		*splits = max(1, min(sms * per_sm / kv_heads, DECODE_MAX_SPLITS));
 	return status;
 }
 

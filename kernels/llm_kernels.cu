@@ -254,20 +254,19 @@ __global__ static void linear_kernel(const void *weight, enum llmk_dtype wdtype,
 	}
 }
 
-/* The decode GEMV: up to GEMV_MAX_TOKENS tokens, one warp per output row, every
+/* The decode GEMV: count <= TOKENS tokens, one warp per output row, every
  * lane streaming 16 bytes of the row per load (LDG.128) with GEMV_UNROLL loads in
  * flight, each weight chunk used for every token before the next is loaded.
  * Bound by reading the weights once: rows x cols x element size bytes.  Needs
  * rows 16-byte aligned (cols x element size a multiple of 16) and cudaMalloc'd
  * (256-byte aligned) buffers; llmk_linear falls back to linear_kernel otherwise. */
 
-#define GEMV_MAX_TOKENS 4
 #define GEMV_UNROLL 4
 
 template <int TOKENS>
 __global__ static void gemv_kernel(const void *weight, enum llmk_dtype wdtype, int rows, int cols,
 				   const float *weight_scale, int weight_scale_count, const float *x,
-				   const uint8_t *xq, const float *x_scales, float *y, int y_stride)
+				   const uint8_t *xq, const float *x_scales, int count, float *y, int y_stride)
 {
 	const int row = blockIdx.x * LINEAR_WARPS + threadIdx.x / WARP;
 	const int lane = threadIdx.x % WARP;
@@ -299,6 +298,8 @@ __global__ static void gemv_kernel(const void *weight, enum llmk_dtype wdtype, i
 				const int *wi = (const int *)&raw[u];
 #pragma unroll
 				for (int t = 0; t < TOKENS; t++) {
+					if (t >= count)
+						break;
 					uint4 a = *((const uint4 *)(xq + (size_t)t * cols) + c);
 					const int *ai = (const int *)&a;
 					for (int k = 0; k < 4; k++)
@@ -309,6 +310,8 @@ __global__ static void gemv_kernel(const void *weight, enum llmk_dtype wdtype, i
 				e4m3x16_to_float(raw[u], wf);
 #pragma unroll
 				for (int t = 0; t < TOKENS; t++) {
+					if (t >= count)
+						break;
 					uint4 a = *((const uint4 *)(xq + (size_t)t * cols) + c);
 					float af[16];
 					e4m3x16_to_float(a, af);
@@ -320,6 +323,8 @@ __global__ static void gemv_kernel(const void *weight, enum llmk_dtype wdtype, i
 				bf16x8_to_float(raw[u], wf);
 #pragma unroll
 				for (int t = 0; t < TOKENS; t++) {
+					if (t >= count)
+						break;
 					const float4 *a = (const float4 *)(x + (size_t)t * cols) + 2 * c;
 					float4 a0 = a[0], a1 = a[1];
 					facc[t] += wf[0] * a0.x + wf[1] * a0.y + wf[2] * a0.z + wf[3] * a0.w +
@@ -331,6 +336,8 @@ __global__ static void gemv_kernel(const void *weight, enum llmk_dtype wdtype, i
 	float wscale = weight_scale ? weight_scale[weight_scale_count == 1 ? 0 : row] : 1.0f;
 #pragma unroll
 	for (int t = 0; t < TOKENS; t++) {
+		if (t >= count)
+			break;
 		float result;
 		if (wdtype == LLMK_I8)
 			result = (float)warp_sum_int(iacc[t]) * x_scales[t] * wscale;
@@ -383,19 +390,69 @@ __device__ static __forceinline__ void gemv_load_chunks(uint4 (*raw)[NR], const 
 	}
 }
 
-/* Thread k < NR gets row k's dot product with the input, unscaled: in *fsum (FP8,
- * BF16) or *isum (INT8, exact); w[k] is row k, valid[k] false for rows past the end. */
+/* The products of one chunk c of NR rows (raw[k]) with one token's input (xq or x at
+ * chunk c), into that token's accumulators facc[k] / iacc[k]: for each row, the
+ * chunk's elements in order, one multiply-add each.  Every GEMV of the split kind
+ * adds a row's products in this order, so that a token's sum has the same bits
+ * whatever else the launch computes. */
 template <enum llmk_dtype WD, int NR>
-__device__ static __forceinline__ void gemv_block_dots(const uint4 *const *w, const bool *valid, int chunks,
-						       const float *x, const uint8_t *xq, float *fsum, int *isum)
+__device__ static __forceinline__ void gemv_chunk_token(const uint4 *raw, int c, const float *x, const uint8_t *xq,
+							 float *facc, int *iacc)
 {
-	float facc[NR];
-	int iacc[NR];
+	if (WD == LLMK_I8) {
+		uint4 a = __ldcg((const uint4 *)xq + c);
+		const int *ai = (const int *)&a;
 #pragma unroll
-	for (int k = 0; k < NR; k++) {
-		facc[k] = 0;
-		iacc[k] = 0;
+		for (int k = 0; k < NR; k++) {
+			const int *wi = (const int *)&raw[k];
+#pragma unroll
+			for (int e = 0; e < 4; e++)
+				iacc[k] = __dp4a(wi[e], ai[e], iacc[k]);
+		}
+	} else if (WD == LLMK_E4M3) {
+		float af[16];
+		e4m3x16_to_float(__ldcg((const uint4 *)xq + c), af);
+#pragma unroll
+		for (int k = 0; k < NR; k++) {
+			float wf[16];
+			e4m3x16_to_float(raw[k], wf);
+#pragma unroll
+			for (int e = 0; e < 16; e++)
+				facc[k] += wf[e] * af[e];
+		}
+	} else {
+		const float4 *a = (const float4 *)x + 2 * c;
+		float4 a0 = __ldcg(a), a1 = __ldcg(a + 1);
+#pragma unroll
+		for (int k = 0; k < NR; k++) {
+			float wf[8];
+			bf16x8_to_float(raw[k], wf);
+			facc[k] += wf[0] * a0.x + wf[1] * a0.y + wf[2] * a0.z + wf[3] * a0.w + wf[4] * a1.x +
+				   wf[5] * a1.y + wf[6] * a1.z + wf[7] * a1.w;
+		}
 	}
+}
+
+/* Thread k * TOK + t (k < NR, t < tokens <= TOK) gets row k's dot product with token
+ * t's input, unscaled: in *fsum (FP8, BF16) or *isum (INT8, exact); w[k] is row k,
+ * valid[k] false for rows past the end; token t's input is x + t * cols (BF16) or
+ * xq + t * cols (8-bit).  Each (row, token) sum is made as the one-token kernel makes
+ * it (gemv_chunk_token, then a warp butterfly, then the warps in order), so that a
+ * token's row has the same bits alone or with others. */
+template <enum llmk_dtype WD, int NR, int TOK>
+__device__ static __forceinline__ void gemv_block_dots(const uint4 *const *w, const bool *valid, int chunks, int cols,
+						       int tokens, const float *x, const uint8_t *xq, float *fsum,
+						       int *isum)
+{
+	float facc[TOK][NR];
+	int iacc[TOK][NR];
+#pragma unroll
+	for (int t = 0; t < TOK; t++)
+#pragma unroll
+		for (int k = 0; k < NR; k++) {
+			facc[t][k] = 0;
+			iacc[t][k] = 0;
+		}
 	/* the weights do not depend on earlier kernels: the first loads go out before
 	 * waiting for them (programmatic dependent launch).  The input, which the kernel before may have just
 	 * written, is read after the wait and through L2 (__ldcg), never the
@@ -412,58 +469,33 @@ __device__ static __forceinline__ void gemv_block_dots(const uint4 *const *w, co
 			int c = c0 + u * GEMV_THREADS;
 			if (c >= chunks)
 				break;
-			if (WD == LLMK_I8) {
-				uint4 a = __ldcg((const uint4 *)xq + c);
-				const int *ai = (const int *)&a;
 #pragma unroll
-				for (int k = 0; k < NR; k++) {
-					const int *wi = (const int *)&raw[u][k];
-#pragma unroll
-					for (int e = 0; e < 4; e++)
-						iacc[k] = __dp4a(wi[e], ai[e], iacc[k]);
-				}
-			} else if (WD == LLMK_E4M3) {
-				float af[16];
-				e4m3x16_to_float(__ldcg((const uint4 *)xq + c), af);
-#pragma unroll
-				for (int k = 0; k < NR; k++) {
-					float wf[16];
-					e4m3x16_to_float(raw[u][k], wf);
-#pragma unroll
-					for (int e = 0; e < 16; e++)
-						facc[k] += wf[e] * af[e];
-				}
-			} else {
-				const float4 *a = (const float4 *)x + 2 * c;
-				float4 a0 = __ldcg(a), a1 = __ldcg(a + 1);
-#pragma unroll
-				for (int k = 0; k < NR; k++) {
-					float wf[8];
-					bf16x8_to_float(raw[u][k], wf);
-					facc[k] += wf[0] * a0.x + wf[1] * a0.y + wf[2] * a0.z + wf[3] * a0.w +
-						   wf[4] * a1.x + wf[5] * a1.y + wf[6] * a1.z + wf[7] * a1.w;
-				}
-			}
+			for (int t = 0; t < TOK; t++)
+				if (TOK == 1 || t < tokens) /* one token: no test, the step's code */
+					gemv_chunk_token<WD, NR>(raw[u], c, x + (size_t)t * cols, xq + (size_t)t * cols,
+								 facc[t], iacc[t]);
 		}
 	}
 	constexpr int WARPS = GEMV_THREADS / WARP;
-	__shared__ float fpart[NR][WARPS];
-	__shared__ int ipart[NR][WARPS];
+	__shared__ float fpart[NR * TOK][WARPS];
+	__shared__ int ipart[NR * TOK][WARPS];
 	const int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP;
 #pragma unroll
-	for (int k = 0; k < NR; k++) {
-		if (WD == LLMK_I8) {
-			int v = warp_sum_int(iacc[k]);
-			if (lane == 0)
-				ipart[k][warp] = v;
-		} else {
-			float v = warp_sum(facc[k]);
-			if (lane == 0)
-				fpart[k][warp] = v;
+	for (int k = 0; k < NR; k++)
+#pragma unroll
+		for (int t = 0; t < TOK; t++) {
+			if (WD == LLMK_I8) {
+				int v = warp_sum_int(iacc[t][k]);
+				if (lane == 0)
+					ipart[k * TOK + t][warp] = v;
+			} else {
+				float v = warp_sum(facc[t][k]);
+				if (lane == 0)
+					fpart[k * TOK + t][warp] = v;
+			}
 		}
-	}
 	__syncthreads();
-	if (threadIdx.x < NR) {
+	if (threadIdx.x < NR * TOK) {
 		float f = 0;
 		int i = 0;
 		for (int v = 0; v < WARPS; v++) {
@@ -490,9 +522,11 @@ __device__ static __forceinline__ float gemv_scaled(float fsum, int isum, const 
 	return scale ? fsum * wscale : fsum;
 }
 
-template <enum llmk_dtype WD, int RB>
+/* Blocks of RB rows of one of a job's matrices, for tokens <= TOK tokens: token t's
+ * outputs go to y + t * rows. */
+template <enum llmk_dtype WD, int RB, int TOK>
 __global__ static void __launch_bounds__(GEMV_THREADS)
-gemv_split_kernel(struct gemv_job job, int cols, const float *x, const uint8_t *xq, const float *x_scales)
+gemv_split_kernel(struct gemv_job job, int cols, int tokens, const float *x, const uint8_t *xq, const float *x_scales)
 {
 	allow_next_kernel();
 	const int b = blockIdx.x;
@@ -516,16 +550,18 @@ gemv_split_kernel(struct gemv_job job, int cols, const float *x, const uint8_t *
 	}
 	float fsum;
 	int isum;
-	gemv_block_dots<WD, RB>(w, valid, chunks, x, xq, &fsum, &isum);
-	if (threadIdx.x < RB && r0 + threadIdx.x < m.rows)
-		m.y[r0 + threadIdx.x] = gemv_scaled<WD>(fsum, isum, m.scale, m.scale_count, r0 + threadIdx.x, x_scales);
+	gemv_block_dots<WD, RB, TOK>(w, valid, chunks, cols, tokens, x, xq, &fsum, &isum);
+	const int row = r0 + threadIdx.x / TOK, t = threadIdx.x % TOK;
+	if (threadIdx.x < RB * TOK && (TOK == 1 || t < tokens) && row < m.rows)
+		m.y[(size_t)t * m.rows + row] = gemv_scaled<WD>(fsum, isum, m.scale, m.scale_count, row, x_scales + t);
 }
 
-/* Gate and up rows r0.. together; y = silu(gate) * up of the two scaled outputs. */
-template <enum llmk_dtype WD, int RB>
+/* Gate and up rows r0.. together, for tokens <= TOK tokens; y = silu(gate) * up of the
+ * two scaled outputs, token t's at y + t * rows (and quantized into yq's token t). */
+template <enum llmk_dtype WD, int RB, int TOK>
 __global__ static void __launch_bounds__(GEMV_THREADS)
-gemv_swiglu_kernel(struct gemv_matrix gate, struct gemv_matrix up, int cols, const float *x, const uint8_t *xq,
-		   const float *x_scales, float *y, struct llmk_static_quant yq)
+gemv_swiglu_kernel(struct gemv_matrix gate, struct gemv_matrix up, int cols, int tokens, const float *x,
+		   const uint8_t *xq, const float *x_scales, float *y, struct llmk_static_quant yq)
 {
 	allow_next_kernel();
 	const int r0 = blockIdx.x * RB;
@@ -539,21 +575,22 @@ gemv_swiglu_kernel(struct gemv_matrix gate, struct gemv_matrix up, int cols, con
 		w[k] = (const uint4 *)((const uint8_t *)gate.weight + offset);
 		w[RB + k] = (const uint4 *)((const uint8_t *)up.weight + offset);
 	}
-	/* gemv_block_dots leaves row k's sum in thread k: gate's in k < RB, up's in RB + k */
+	/* gemv_block_dots leaves row j's sum for token t in thread j * TOK + t: gate's rows
+	 * j < RB, up's RB + j */
 	float fsum;
 	int isum;
-	gemv_block_dots<WD, 2 * RB>(w, valid, chunks, x, xq, &fsum, &isum);
-	__shared__ float up_value[RB];
-	const int k = threadIdx.x;
-	if (k >= RB && k < 2 * RB && r0 + k - RB < up.rows)
-		up_value[k - RB] = gemv_scaled<WD>(fsum, isum, up.scale, up.scale_count, r0 + k - RB, x_scales);
+	gemv_block_dots<WD, 2 * RB, TOK>(w, valid, chunks, cols, tokens, x, xq, &fsum, &isum);
+	__shared__ float up_value[RB][TOK];
+	const int j = threadIdx.x / TOK, t = threadIdx.x % TOK;
+	if (j >= RB && j < 2 * RB && (TOK == 1 || t < tokens) && r0 + j - RB < up.rows)
+		up_value[j - RB][t] = gemv_scaled<WD>(fsum, isum, up.scale, up.scale_count, r0 + j - RB, x_scales + t);
 	__syncthreads();
-	if (k < RB && r0 + k < gate.rows) {
-		const float v = silu_times(gemv_scaled<WD>(fsum, isum, gate.scale, gate.scale_count, r0 + k, x_scales),
-					   up_value[k]);
-		y[r0 + k] = v;
+	if (j < RB && (TOK == 1 || t < tokens) && r0 + j < gate.rows) {
+		const float v = silu_times(gemv_scaled<WD>(fsum, isum, gate.scale, gate.scale_count, r0 + j, x_scales + t),
+					   up_value[j][t]);
+		y[(size_t)t * gate.rows + r0 + j] = v;
 		if (yq.quant != LLMK_QUANT_NONE)
-			static_quant_store(yq, gate.rows, 0, r0 + k, v);
+			static_quant_store(yq, gate.rows, t, r0 + j, v);
 	}
 }
 
@@ -569,29 +606,54 @@ static bool gemv_aligned(enum llmk_dtype wdtype, int cols, const void *weight, c
 	       (wdtype == LLMK_BF16 ? x && (uintptr_t)x % 16 == 0 : xq && (uintptr_t)xq % 16 == 0);
 }
 
+/* Rows a block takes for several tokens: each thread holds TOK x rows accumulators, so
+ * fewer rows than for one token (any count gives the same bits). */
+#define GEMV_TOKENS_ROWS 2
+
+/* The tokens of a GEMV's input (0 means 1); 0 when more than the kernels take. */
+static int gemv_tokens(const struct llmk_gemv_input *in)
+{
+	int tokens = in->tokens == 0 ? 1 : in->tokens;
+	return tokens >= 1 && tokens <= LLMK_GEMV_MAX_TOKENS ? tokens : 0;
+}
+
 template <enum llmk_dtype WD>
-static cudaError_t launch_gemv_split(const struct gemv_job &job, int rows_per_block, bool pdl, int cols, const float *x,
-				     const uint8_t *xq, const float *x_scales, cudaStream_t stream)
+static cudaError_t launch_gemv_split(const struct gemv_job &job, int rows_per_block, bool pdl, int cols, int tokens,
+				     const float *x, const uint8_t *xq, const float *x_scales, cudaStream_t stream)
 {
 	dim3 grid(job.first_block[job.count]), block(GEMV_THREADS);
+	if (tokens > 4)
+		return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_TOKENS_ROWS, LLMK_GEMV_MAX_TOKENS>, grid, block, pdl,
+					stream, job, cols, tokens, x, xq, x_scales);
+	if (tokens > 1)
+		return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_TOKENS_ROWS, 4>, grid, block, pdl, stream, job, cols,
+					tokens, x, xq, x_scales);
 	switch (rows_per_block) {
-	case 1: return launch_maybe_pdl(gemv_split_kernel<WD, 1>, grid, block, pdl, stream, job, cols, x, xq, x_scales);
-	case 2: return launch_maybe_pdl(gemv_split_kernel<WD, 2>, grid, block, pdl, stream, job, cols, x, xq, x_scales);
-	default: return launch_maybe_pdl(gemv_split_kernel<WD, 4>, grid, block, pdl, stream, job, cols, x, xq, x_scales);
+	case 1: return launch_maybe_pdl(gemv_split_kernel<WD, 1, 1>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales);
+	case 2: return launch_maybe_pdl(gemv_split_kernel<WD, 2, 1>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales);
+	default: return launch_maybe_pdl(gemv_split_kernel<WD, 4, 1>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales);
 	}
 }
 
-static cudaError_t launch_gemv_job(struct gemv_job *job, enum llmk_dtype wdtype, int rows_per_block, bool pdl,
-				   int cols, const float *x, const void *xq, const float *x_scales, cudaStream_t stream)
+/* The job's matrices in blocks of rows_per_block rows (GEMV_TOKENS_ROWS for several
+ * tokens). */
+static cudaError_t launch_gemv_job(struct gemv_job *job, const struct llmk_gemv_input *in, int tokens,
+				   int rows_per_block, bool pdl, cudaStream_t stream)
 {
+	if (tokens > 1)
+		rows_per_block = GEMV_TOKENS_ROWS;
 	job->first_block[0] = 0;
 	for (int i = 0; i < job->count; i++)
 		job->first_block[i + 1] = job->first_block[i] + (job->m[i].rows + rows_per_block - 1) / rows_per_block;
-	const uint8_t *q = (const uint8_t *)xq;
-	switch (wdtype) {
-	case LLMK_E4M3: return launch_gemv_split<LLMK_E4M3>(*job, rows_per_block, pdl, cols, x, q, x_scales, stream);
-	case LLMK_I8: return launch_gemv_split<LLMK_I8>(*job, rows_per_block, pdl, cols, x, q, x_scales, stream);
-	default: return launch_gemv_split<LLMK_BF16>(*job, rows_per_block, pdl, cols, x, q, x_scales, stream);
+	const uint8_t *q = (const uint8_t *)in->xq;
+	const int cols = in->cols;
+	switch (in->wdtype) {
+	case LLMK_E4M3:
+		return launch_gemv_split<LLMK_E4M3>(*job, rows_per_block, pdl, cols, tokens, in->x, q, in->x_scales, stream);
+	case LLMK_I8:
+		return launch_gemv_split<LLMK_I8>(*job, rows_per_block, pdl, cols, tokens, in->x, q, in->x_scales, stream);
+	default:
+		return launch_gemv_split<LLMK_BF16>(*job, rows_per_block, pdl, cols, tokens, in->x, q, in->x_scales, stream);
 	}
 }
 
@@ -609,13 +671,16 @@ extern "C" cudaError_t llmk_gemv(const struct llmk_gemv_matrix *matrix, const st
 	const float *weight_scale = matrix->weight_scale, *x = in->x, *x_scales = in->x_scales;
 	const void *xq = in->xq;
 	float *y = matrix->y;
-	if (!gemv_aligned(wdtype, cols, weight, x, xq) || rows <= 0)
+	const int tokens = gemv_tokens(in);
+	if (!gemv_aligned(wdtype, cols, weight, x, xq) || rows <= 0 || tokens == 0)
 		return cudaErrorNotSupported;
 	if (rows_per_block == 0) { /* the warp-a-row kernel */
+		if (tokens != 1)
+			return cudaErrorInvalidValue;
 		unsigned blocks = (unsigned)((rows + LINEAR_WARPS - 1) / LINEAR_WARPS);
 		gemv_kernel<1><<<blocks, LINEAR_WARPS * WARP, 0, stream>>>(weight, wdtype, rows, cols, weight_scale,
 									  weight_scale_count, x, (const uint8_t *)xq,
-									  x_scales, y, rows);
+									  x_scales, 1, y, rows);
 		return cudaGetLastError();
 	}
 	bool pdl = rows_per_block < 0 || !(rows_per_block & LLMK_GEMV_NO_PDL);
@@ -625,40 +690,44 @@ extern "C" cudaError_t llmk_gemv(const struct llmk_gemv_matrix *matrix, const st
 	struct gemv_job job = {};
 	job.m[0] = {weight, weight_scale, weight_scale_count, rows, y};
 	job.count = 1;
-	return launch_gemv_job(&job, wdtype, rows_per_block, pdl, cols, x, xq, x_scales, stream);
+	return launch_gemv_job(&job, in, tokens, rows_per_block, pdl, stream);
 }
 
 extern "C" cudaError_t llmk_gemv_multi(const struct llmk_gemv_matrix *matrices, int matrix_count,
 				       const struct llmk_gemv_input *in, cudaStream_t stream)
 {
-	const enum llmk_dtype wdtype = in->wdtype;
-	const int cols = in->cols;
-	const float *x = in->x, *x_scales = in->x_scales;
-	const void *xq = in->xq;
+	const int tokens = gemv_tokens(in);
 	if (matrix_count < 1 || matrix_count > 3)
 		return cudaErrorInvalidValue;
 	struct gemv_job job = {};
 	for (int i = 0; i < matrix_count; i++) {
 		const struct llmk_gemv_matrix *m = &matrices[i];
-		if (!gemv_aligned(wdtype, cols, m->weight, x, xq) || m->rows <= 0)
+		if (!gemv_aligned(in->wdtype, in->cols, m->weight, in->x, in->xq) || m->rows <= 0 || tokens == 0)
 			return cudaErrorNotSupported;
 		job.m[i] = {m->weight, m->weight_scale, m->weight_scale_count, m->rows, m->y};
 	}
 	job.count = matrix_count;
-	return launch_gemv_job(&job, wdtype, GEMV_AUTO_ROWS, true, cols, x, xq, x_scales, stream);
+	return launch_gemv_job(&job, in, tokens, GEMV_AUTO_ROWS, true, stream);
 }
 
 template <enum llmk_dtype WD>
-static cudaError_t launch_gemv_swiglu(const struct gemv_matrix &gate, const struct gemv_matrix &up, int rows_per_block,
-				      int cols, const float *x, const uint8_t *xq, const float *x_scales, float *y,
+static cudaError_t launch_gemv_swiglu(const struct gemv_matrix &gate, const struct gemv_matrix &up, int cols,
+				      int tokens, const float *x, const uint8_t *xq, const float *x_scales, float *y,
 				      const struct llmk_static_quant &yq, cudaStream_t stream)
 {
+	/* a block loads rows of both matrices: half the rows of a plain GEMV's block */
+	if (tokens > 1) {
+		dim3 grid((gate.rows + GEMV_TOKENS_ROWS / 2 - 1) / (GEMV_TOKENS_ROWS / 2)), block(GEMV_THREADS);
+		if (tokens > 4)
+			return launch_maybe_pdl(gemv_swiglu_kernel<WD, GEMV_TOKENS_ROWS / 2, LLMK_GEMV_MAX_TOKENS>, grid,
+						block, true, stream, gate, up, cols, tokens, x, xq, x_scales, y, yq);
+		return launch_maybe_pdl(gemv_swiglu_kernel<WD, GEMV_TOKENS_ROWS / 2, 4>, grid, block, true, stream, gate,
+					up, cols, tokens, x, xq, x_scales, y, yq);
+	}
+	const int rows_per_block = GEMV_AUTO_ROWS / 2;
 	dim3 grid((gate.rows + rows_per_block - 1) / rows_per_block), block(GEMV_THREADS);
-	if (rows_per_block == 2)
-		return launch_maybe_pdl(gemv_swiglu_kernel<WD, 2>, grid, block, true, stream, gate, up, cols, x, xq,
-					x_scales, y, yq);
-	return launch_maybe_pdl(gemv_swiglu_kernel<WD, 1>, grid, block, true, stream, gate, up, cols, x, xq, x_scales,
-				y, yq);
+	return launch_maybe_pdl(gemv_swiglu_kernel<WD, GEMV_AUTO_ROWS / 2, 1>, grid, block, true, stream, gate, up, cols,
+				1, x, xq, x_scales, y, yq);
 }
 
 extern "C" cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, const struct llmk_gemv_matrix *up,
@@ -666,11 +735,11 @@ extern "C" cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, con
 					cudaStream_t stream)
 {
 	const enum llmk_dtype wdtype = in->wdtype;
-	const int cols = in->cols;
+	const int cols = in->cols, tokens = gemv_tokens(in);
 	const float *x = in->x, *x_scales = in->x_scales;
 	const void *xq = in->xq;
 	if (gate->rows != up->rows || gate->rows <= 0 || !gemv_aligned(wdtype, cols, gate->weight, x, xq) ||
-	    !gemv_aligned(wdtype, cols, up->weight, x, xq))
+	    !gemv_aligned(wdtype, cols, up->weight, x, xq) || tokens == 0)
 		return cudaErrorNotSupported;
 	const struct llmk_static_quant none = {LLMK_QUANT_NONE, 0, NULL, NULL}, out_quant = yq ? *yq : none;
 	if (out_quant.quant != LLMK_QUANT_NONE && out_quant.quant != LLMK_QUANT_FP8_STATIC &&
@@ -678,14 +747,30 @@ extern "C" cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, con
 		return cudaErrorInvalidValue;
 	struct gemv_matrix g = {gate->weight, gate->weight_scale, gate->weight_scale_count, gate->rows, NULL};
 	struct gemv_matrix u = {up->weight, up->weight_scale, up->weight_scale_count, up->rows, NULL};
-	/* a block loads rows of both matrices: half the rows of a plain GEMV's block */
-	int rb = GEMV_AUTO_ROWS / 2;
 	const uint8_t *q = (const uint8_t *)xq;
 	switch (wdtype) {
-	case LLMK_E4M3: return launch_gemv_swiglu<LLMK_E4M3>(g, u, rb, cols, x, q, x_scales, y, out_quant, stream);
-	case LLMK_I8: return launch_gemv_swiglu<LLMK_I8>(g, u, rb, cols, x, q, x_scales, y, out_quant, stream);
-	default: return launch_gemv_swiglu<LLMK_BF16>(g, u, rb, cols, x, q, x_scales, y, out_quant, stream);
+	case LLMK_E4M3: return launch_gemv_swiglu<LLMK_E4M3>(g, u, cols, tokens, x, q, x_scales, y, out_quant, stream);
+	case LLMK_I8: return launch_gemv_swiglu<LLMK_I8>(g, u, cols, tokens, x, q, x_scales, y, out_quant, stream);
+	default: return launch_gemv_swiglu<LLMK_BF16>(g, u, cols, tokens, x, q, x_scales, y, out_quant, stream);
 	}
+}
+
+/* gemv_kernel for count tokens (1 to LLMK_GEMV_MAX_TOKENS): a token's row has the same
+ * bits whatever count is. */
+static cudaError_t launch_gemv_warps(const void *weight, enum llmk_dtype wdtype, int rows, int cols,
+				     const float *weight_scale, int weight_scale_count, const float *x, const void *xq,
+				     const float *x_scales, int count, float *y, int y_stride, cudaStream_t stream)
+{
+	dim3 grid((unsigned)((rows + LINEAR_WARPS - 1) / LINEAR_WARPS)), block(LINEAR_WARPS * WARP);
+	const uint8_t *q = (const uint8_t *)xq;
+	switch (count) {
+	case 1: gemv_kernel<1><<<grid, block, 0, stream>>>(weight, wdtype, rows, cols, weight_scale, weight_scale_count, x, q, x_scales, 1, y, y_stride); break;
+	case 2: gemv_kernel<2><<<grid, block, 0, stream>>>(weight, wdtype, rows, cols, weight_scale, weight_scale_count, x, q, x_scales, 2, y, y_stride); break;
+	case 3: gemv_kernel<3><<<grid, block, 0, stream>>>(weight, wdtype, rows, cols, weight_scale, weight_scale_count, x, q, x_scales, 3, y, y_stride); break;
+	case 4: gemv_kernel<4><<<grid, block, 0, stream>>>(weight, wdtype, rows, cols, weight_scale, weight_scale_count, x, q, x_scales, 4, y, y_stride); break;
+	default: gemv_kernel<LLMK_GEMV_MAX_TOKENS><<<grid, block, 0, stream>>>(weight, wdtype, rows, cols, weight_scale, weight_scale_count, x, q, x_scales, count, y, y_stride); break;
+	}
+	return cudaGetLastError();
 }
 
 extern "C" cudaError_t llmk_linear(const void *weight, enum llmk_dtype wdtype, int rows, int cols,
@@ -693,27 +778,23 @@ extern "C" cudaError_t llmk_linear(const void *weight, enum llmk_dtype wdtype, i
 				   const float *x, const void *xq, const float *x_scales, int count,
 				   float *y, int y_stride, cudaStream_t stream)
 {
-	unsigned blocks = (unsigned)((rows + LINEAR_WARPS - 1) / LINEAR_WARPS);
 	size_t element_size = wdtype == LLMK_BF16 ? 2 : (wdtype == LLMK_E4M3 || wdtype == LLMK_I8) ? 1 : 0;
 	bool aligned = element_size && ((size_t)cols * element_size) % 16 == 0 && ((uintptr_t)weight % 16) == 0 &&
 		       (!xq || (uintptr_t)xq % 16 == 0) && (!x || (uintptr_t)x % 16 == 0);
-	/* BF16 stays on the warp-a-row kernel: the block kernel re-reads the float input
-	 * through L2 for every block, which cost the 8B lm_head 12% (BENCHMARKS.md) */
-	if (count == 1 && wdtype != LLMK_BF16 && gemv_aligned(wdtype, cols, weight, x, xq)) {
+	/* 8-bit weights: the split GEMV for up to LLMK_GEMV_MAX_TOKENS tokens (each token's
+	 * rows as one token's).  BF16 stays on the warp-a-row kernel: the block kernel
+	 * re-reads the float input through L2 for every block, which cost the 8B lm_head
+	 * 12% (BENCHMARKS.md) */
+	if (wdtype != LLMK_BF16 && count <= LLMK_GEMV_MAX_TOKENS && (count == 1 || y_stride == rows) &&
+	    gemv_aligned(wdtype, cols, weight, x, xq)) {
 		const struct llmk_gemv_matrix matrix = {weight, weight_scale, weight_scale_count, rows, y};
-		const struct llmk_gemv_input in = {wdtype, cols, x, xq, x_scales};
+		const struct llmk_gemv_input in = {wdtype, cols, x, xq, x_scales, count};
 		return llmk_gemv(&matrix, &in, -1, stream);
 	}
-	if (aligned && count <= GEMV_MAX_TOKENS) {
-		dim3 grid(blocks), block(LINEAR_WARPS * WARP);
-		switch (count) {
-		case 1: gemv_kernel<1><<<grid, block, 0, stream>>>(weight, wdtype, rows, cols, weight_scale, weight_scale_count, x, (const uint8_t *)xq, x_scales, y, y_stride); break;
-		case 2: gemv_kernel<2><<<grid, block, 0, stream>>>(weight, wdtype, rows, cols, weight_scale, weight_scale_count, x, (const uint8_t *)xq, x_scales, y, y_stride); break;
-		case 3: gemv_kernel<3><<<grid, block, 0, stream>>>(weight, wdtype, rows, cols, weight_scale, weight_scale_count, x, (const uint8_t *)xq, x_scales, y, y_stride); break;
-		default: gemv_kernel<4><<<grid, block, 0, stream>>>(weight, wdtype, rows, cols, weight_scale, weight_scale_count, x, (const uint8_t *)xq, x_scales, y, y_stride); break;
-		}
-		return cudaGetLastError();
-	}
+	if (aligned && count <= LLMK_GEMV_MAX_TOKENS)
+		return launch_gemv_warps(weight, wdtype, rows, cols, weight_scale, weight_scale_count, x, xq, x_scales,
+					 count, y, y_stride, stream);
+	unsigned blocks = (unsigned)((rows + LINEAR_WARPS - 1) / LINEAR_WARPS);
 	linear_kernel<<<blocks, LINEAR_WARPS * WARP, 0, stream>>>(weight, wdtype, rows, cols, weight_scale,
 								   weight_scale_count, x, (const uint8_t *)xq,
 								   x_scales, count, y, y_stride);

@@ -100,15 +100,23 @@ struct llmk_gemv_matrix {
 	float *y;
 };
 
-/* The one token a GEMV reads: the matrices' element type and columns, and the input,
- * x (BF16) or xq with x_scales[0] (FP8 / INT8, from llmk_quantize or a kernel that
- * quantizes its output). */
+/* Tokens a GEMV takes at once: the one-token step and 8 proposals, speculative
+ * decoding's verify pass (chat_session.h's SPECULATION_MAX_DRAFT). */
+#define LLMK_GEMV_MAX_TOKENS 9
+
+/* The tokens a GEMV reads: the matrices' element type and columns, and the input, x
+ * (BF16) or xq with x_scales (FP8 / INT8, from llmk_quantize or a kernel that
+ * quantizes its output); tokens of them (0 means 1; at most LLMK_GEMV_MAX_TOKENS),
+ * token t at x + t * cols or xq + t * cols with scale x_scales[t].  Token t's outputs
+ * go to y + t * rows.  Each token's rows are the bits it gets alone: a verify pass of
+ * several tokens computes what as many one-token steps would. */
 struct llmk_gemv_input {
 	enum llmk_dtype wdtype;
 	int cols;
 	const float *x;
 	const void *xq;
 	const float *x_scales;
+	int tokens;
 };
 
 /* The one-token GEMV (decode) alone: matrix->y[r] = sum_i W[r][i] * input[i], scaled
@@ -135,7 +143,7 @@ cudaError_t llmk_gemv(const struct llmk_gemv_matrix *matrix, const struct llmk_g
 cudaError_t llmk_gemv_multi(const struct llmk_gemv_matrix *matrices, int matrix_count,
 			    const struct llmk_gemv_input *in, cudaStream_t stream);
 
-/* One launch for gate/up + SwiGLU of one token: y[r] = silu(g[r]) * u[r] where g and u
+/* One launch for gate/up + SwiGLU (of in->tokens tokens): y[r] = silu(g[r]) * u[r] where g and u
  * are llmk_gemv's outputs for gate and up (their .y are not used), bit for bit what
  * llmk_gemv, llmk_gemv, llmk_swiglu give; with yq (not NULL), y also quantized for
  * down_proj's static scale (llmk_static_quant; not into in->xq, which this launch
@@ -209,16 +217,17 @@ cudaError_t llmk_attention_general(const struct llmk_attention *a, cudaStream_t 
 /* The same attention, faster: blocks of (KV head, token, split of the cached positions)
  * read each cached row once for the whole GQA group with coalesced loads and keep an
  * online softmax; a second kernel combines the splits.  A few tokens (decode, count <=
- * LLMK_DECODE_MAX_TOKENS) are split over one wave of resident blocks (at most 256
- * splits over the tokens; the grid depends on the shape and the GPU, never on the
- * position, so a captured graph replays it at every position and eager and graph runs
- * give the same bits), every split at least 64 rows of the context, so that every SM
+ * LLMK_DECODE_MAX_TOKENS) each take the splits one token takes: one wave of resident
+ * blocks (at most 256 splits; the grid depends on the shape and the GPU, never on the
+ * position or the count, so a captured graph replays it at every position, and eager,
+ * graph and several-token runs give each token the same bits), every split at least
+ * 64 rows of the context, so that every SM
  * has work at long contexts and most splits are empty at short ones (flash-decoding);
  * more tokens (prefill, not with pos_dev) take one split each.  Needs head_dim 64 or
  * 128, heads / kv_heads <= 8, count <= max_tokens and a cache of F32, BF16 or E4M3:
  * cudaErrorNotSupported otherwise; an outq scheme other than a static one (FP8_STATIC,
  * INT8_STATIC), or rope_store with count other than 1, gives cudaErrorInvalidValue. */
-#define LLMK_DECODE_MAX_TOKENS 8
+#define LLMK_DECODE_MAX_TOKENS LLMK_GEMV_MAX_TOKENS
 size_t llmk_attention_decode_scratch(int heads, int head_dim, int max_tokens);
 cudaError_t llmk_attention_decode(const struct llmk_attention *a, cudaStream_t stream);
 

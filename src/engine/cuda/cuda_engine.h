@@ -71,8 +71,8 @@ struct cuda_engine {
 	float *gate, *up;                 /* BATCH x intermediate */
 	void *xq;                         /* BATCH x max(in) bytes */
 	float *x_scales;                  /* BATCH */
-	void *xq_mlp;                     /* intermediate bytes: down_proj's input, quantized by */
-	float *mlp_scale;                 /* the fused gate/up of one token (which reads xq) */
+	void *xq_mlp;                     /* LLMK_GEMV_MAX_TOKENS x intermediate bytes: down_proj's */
+	float *mlp_scale;                 /* input, quantized by the fused gate/up (which reads xq) */
 	float *logits;                    /* LOGIT_ROWS x this rank's vocabulary slice */
 	struct llmk_gemm *gemm;           /* cuBLASLt for prefill */
 	int32_t *acc;                     /* BATCH x widest out: INT8 GEMM accumulators */

@@ -204,8 +204,8 @@ static int allocate_buffers(struct cuda_engine *e, int requested_context, char *
 	    cuda_memory_alloc(&e->memory, BATCH * (size_t)e->intermediate * sizeof(float), (void **)&e->up, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, BATCH * widest_in, &e->xq, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, BATCH * sizeof(float), (void **)&e->x_scales, err, err_size) ||
-	    cuda_memory_alloc(&e->memory, (size_t)e->intermediate, &e->xq_mlp, err, err_size) ||
-	    cuda_memory_alloc(&e->memory, sizeof(float), (void **)&e->mlp_scale, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, LLMK_GEMV_MAX_TOKENS * (size_t)e->intermediate, &e->xq_mlp, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, LLMK_GEMV_MAX_TOKENS * sizeof(float), (void **)&e->mlp_scale, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, LOGIT_ROWS * (size_t)e->plan.vocab * sizeof(float), (void **)&e->logits, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, BATCH * max_size(widest_in, (size_t)e->kv_dim) * sizeof(int32_t), (void **)&e->acc, err,
 			 err_size) ||

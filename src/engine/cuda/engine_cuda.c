@@ -37,7 +37,10 @@
 #include "cuda_try.h"
 #include "gemm_cublaslt.h"
 
-#define GEMM_MIN_TOKENS 8   /* from here on cuBLASLt beats streaming the weights per token */
+/* From here on cuBLASLt: below, the GEMV kernels stream the weights once for all the
+ * tokens and give each token the one-token step's bits (speculative decoding's verify
+ * pass must agree with the step it replaces). */
+#define GEMM_MIN_TOKENS (LLMK_GEMV_MAX_TOKENS + 1)
 
 /* Many tokens of an 8-bit layer through cuBLASLt; 1 when it does not apply. */
 static int run_gemm(struct cuda_engine *e, const struct gpu_linear *l, int n, float *y, int y_stride, char *err,
@@ -154,29 +157,29 @@ static struct llmk_gemv_matrix gemv_matrix(const struct gpu_linear *l, float *y)
 	return (struct llmk_gemv_matrix){l->weight, l->weight_scale, l->weight_scale_count, l->rows, y};
 }
 
-/* The one token a fused GEMV of l's type reads: e->h, or e->xq as norm_input left it. */
-static struct llmk_gemv_input gemv_input(const struct cuda_engine *e, const struct gpu_linear *l)
+/* The n tokens a fused GEMV of l's type reads: e->h, or e->xq as norm_input left it. */
+static struct llmk_gemv_input gemv_input(const struct cuda_engine *e, const struct gpu_linear *l, int n)
 {
-	return (struct llmk_gemv_input){l->dtype, l->cols, e->h, e->xq, e->x_scales};
+	return (struct llmk_gemv_input){l->dtype, l->cols, e->h, e->xq, e->x_scales, n};
 }
 
-/* Whether one fused GEMV launch can run a and b on one token: same weights' type,
- * same input, quantized the same way. */
+/* Whether one fused GEMV launch can run a and b on n tokens: few enough tokens, same
+ * weights' type, same input, quantized the same way. */
 static bool fusable(const struct gpu_linear *a, const struct gpu_linear *b, int n)
 {
-	return n == 1 && a->dtype == b->dtype && a->cols == b->cols &&
+	return n <= LLMK_GEMV_MAX_TOKENS && a->dtype == b->dtype && a->cols == b->cols &&
 	       (a->quant == LLMK_QUANT_NONE ? b->quant == LLMK_QUANT_NONE : same_quantization(a, b));
 }
 
 /* q, k, v of n tokens from e->h (and e->xq, quantized for q_proj by norm_input):
- * one launch for one token, else one product each. */
+ * one launch for a few tokens, else one product each. */
 static int run_qkv(struct cuda_engine *e, const struct gpu_layer *l, int n, float *k_rows, float *v_rows, char *err,
 		   size_t err_size)
 {
 	if (fusable(&l->q_proj, &l->k_proj, n) && fusable(&l->q_proj, &l->v_proj, n)) {
 		struct llmk_gemv_matrix m[3] = {gemv_matrix(&l->q_proj, e->q), gemv_matrix(&l->k_proj, k_rows),
 						gemv_matrix(&l->v_proj, v_rows)};
-		const struct llmk_gemv_input in = gemv_input(e, &l->q_proj);
+		const struct llmk_gemv_input in = gemv_input(e, &l->q_proj, n);
 		cudaError_t status = llmk_gemv_multi(m, 3, &in, e->stream);
 		if (status != cudaErrorNotSupported) {
 			CUDA_TRY(status);
@@ -208,7 +211,7 @@ static int run_gate_up(struct cuda_engine *e, const struct gpu_layer *l, int n, 
 		struct llmk_gemv_matrix gate = gemv_matrix(&l->gate_proj, NULL), up = gemv_matrix(&l->up_proj, NULL);
 		struct llmk_static_quant down_quant = {down->quant, down->input_scale, e->xq_mlp, e->mlp_scale};
 		bool quantize = static_input(down);
-		const struct llmk_gemv_input in = gemv_input(e, &l->gate_proj);
+		const struct llmk_gemv_input in = gemv_input(e, &l->gate_proj, n);
 		cudaError_t status = llmk_gemv_swiglu(&gate, &up, &in, e->gate, quantize ? &down_quant : NULL, e->stream);
 		if (status != cudaErrorNotSupported) {
 			CUDA_TRY(status);
