@@ -181,12 +181,45 @@ static int bench_decode(const struct model *m, struct engine *engine, enum engin
 	return 0;
 }
 
+/* One verify pass of n tokens at context: greedy (each row's argmax on the device,
+ * engine_forward_argmax) or sampled (every row's logits copied back into rows). */
+static int verify_pass(struct engine *engine, int context, const int32_t *tokens, int n, bool greedy, float *rows,
+		       char *err, size_t err_size)
+{
+	int32_t best[ENGINE_ARGMAX_MAX_ROWS];
+	engine_rewind(engine, context);
+	return greedy ? engine_forward_argmax(engine, tokens, (size_t)n, best, err, err_size)
+		      : engine_forward(engine, tokens, (size_t)n, rows, true, err, err_size);
+}
+
+/* Seconds a verify pass takes: the median of 3 runs of steps passes (2 warm-up). */
+static int time_verify(struct engine *engine, int context, const int32_t *tokens, int n, bool greedy, float *rows,
+		       double *seconds, char *err, size_t err_size)
+{
+	const int steps = 32;
+	double runs[3];
+	for (int run = 0; run < 3; run++) {
+		double t0 = 0;
+		for (int step = -2; step < steps; step++) {
+			if (step == 0)
+				t0 = clock_monotonic_seconds();
+			if (verify_pass(engine, context, tokens, n, greedy, rows, err, err_size) != 0)
+				return -1;
+		}
+		runs[run] = (clock_monotonic_seconds() - t0) / steps;
+	}
+	double lo = runs[0] < runs[1] ? runs[0] : runs[1], hi = runs[0] < runs[1] ? runs[1] : runs[0];
+	*seconds = runs[2] < lo ? lo : runs[2] > hi ? hi : runs[2];
+	return 0;
+}
+
 /* Speculative decoding's step (chat_session.c): the last token and k proposals in
- * one engine_forward with every row's logits copied back, at 128 of context, next
- * to a greedy step there; the median of 3 runs of 32 steps. */
+ * one pass, at 128 of context, next to a greedy step there: greedy verification
+ * (each row's argmax, engine_forward_argmax) and sampled (every row's logits copied
+ * back, engine_forward). */
 static int bench_verify(struct engine *engine, int vocab, const int32_t *tokens, float *logits)
 {
-	const int context = 128, steps = 32;
+	const int context = 128;
 	char err[512];
 	if (context + 68 + SPECULATION_MAX_DRAFT > engine_context_length(engine))
 		return 0;
@@ -201,30 +234,22 @@ static int bench_verify(struct engine *engine, int vocab, const int32_t *tokens,
 		return -1;
 	}
 	static const int proposals[] = {4, 8};
-	for (size_t k = 0; k < sizeof proposals / sizeof proposals[0]; k++) {
-		const int n = proposals[k] + 1;
-		double runs[3];
-		for (int run = 0; run < 3; run++) {
-			double t0 = 0;
-			for (int step = -2; step < steps; step++) {
-				if (step == 0)
-					t0 = clock_monotonic_seconds();
-				engine_rewind(engine, context);
-				if (engine_forward(engine, tokens, (size_t)n, rows, true, err, sizeof err) != 0) {
-					fprintf(stderr, "llmchat: verify %d tokens: %s\n", n, err);
-					free(rows);
-					return -1;
-				}
+	for (size_t k = 0; k < sizeof proposals / sizeof proposals[0]; k++)
+		for (int way = 0; way < 2; way++) {
+			const bool argmax = way == 0;
+			const int n = proposals[k] + 1;
+			double median;
+			if (time_verify(engine, context, tokens, n, argmax, rows, &median, err, sizeof err) != 0) {
+				fprintf(stderr, "llmchat: verify %d tokens: %s\n", n, err);
+				free(rows);
+				return -1;
 			}
-			runs[run] = (clock_monotonic_seconds() - t0) / steps;
+			char label[64];
+			snprintf(label, sizeof label, "verify 1+%d at %d, %s", proposals[k], context,
+				 argmax ? "argmax" : "logits");
+			printf("%-36s %9.2f ms %12s %14s %10s  %.2fx a greedy step (%.2f ms)\n", label, median * 1e3, "", "",
+			       "", median / greedy, greedy * 1e3);
 		}
-		double lo = runs[0] < runs[1] ? runs[0] : runs[1], hi = runs[0] < runs[1] ? runs[1] : runs[0];
-		double median = runs[2] < lo ? lo : runs[2] > hi ? hi : runs[2];
-		char label[64];
-		snprintf(label, sizeof label, "verify 1+%d tokens at %d", proposals[k], context);
-		printf("%-36s %9.2f ms %12s %14s %10s  %.2fx a greedy step (%.2f ms)\n", label, median * 1e3, "", "", "",
-		       median / greedy, greedy * 1e3);
-	}
 	free(rows);
 	return 0;
 }

@@ -409,6 +409,35 @@ struct settled {
 	size_t count;
 };
 
+/* Runs input[0] (the answer's newest token) and its proposed proposals in one pass
+ * and settles them: *kept proposals accepted in turn, then *next, the token drawn
+ * after the last of them.  Greedy without a penalty asks the engine for each row's
+ * argmax (no logits copied back: the sampler's choice, the same ids); otherwise every
+ * row's logits go through sampler_accept_proposal (rows: room for them). */
+static int verify(struct chat_session *s, struct sampler *sampler, const int32_t *input, size_t proposed,
+		  float *rows, size_t *kept, int32_t *next, char *err, size_t err_size)
+{
+	const size_t vocab = (size_t)s->model->config.vocab_size, start = s->cached_count - proposed - 1;
+	if (sampler_picks_argmax(sampler)) {
+		int32_t best[SPECULATION_MAX_DRAFT + 1];
+		if (engine_forward_argmax(s->engine, input, proposed + 1, best, err, err_size) != 0)
+			return -1;
+		while (*kept < proposed && best[*kept] == input[1 + *kept])
+			(*kept)++;
+		*next = best[*kept];
+		return 0;
+	}
+	if (engine_forward(s->engine, input, proposed + 1, rows, true, err, err_size) != 0)
+		return -1;
+	/* row i follows input[0..i]: its history is the cache up to there */
+	while (*kept < proposed && sampler_accept_proposal(sampler, rows + *kept * vocab, s->cached, start + 1 + *kept,
+							   input[1 + *kept], next))
+		(*kept)++;
+	if (*kept == proposed)
+		*next = sampler_sample(sampler, rows + *kept * vocab, s->cached, start + 1 + *kept);
+	return 0;
+}
+
 /* One speculative step: token (the answer's newest, not yet run) and up to room
  * proposals after it run in one forward pass (rows: a row of logits each); the
  * proposals the sampler accepts in turn, then the token it draws after the last
@@ -441,18 +470,12 @@ static int speculation_step(struct chat_session *s, const struct speculation *sp
 		snprintf(err, err_size, "out of memory");
 		return -1;
 	}
-	if (engine_forward(s->engine, input, proposed + 1, rows, true, err, err_size) != 0) {
+	size_t kept = 0;
+	int32_t next = -1;
+	if (verify(s, sampler, input, proposed, rows, &kept, &next, err, err_size) != 0) {
 		cache_truncate(s, start);   /* the engine is where it was */
 		return -1;
 	}
-	/* row i follows input[0..i]: its history is the cache up to there */
-	size_t kept = 0;
-	int32_t next = -1;
-	while (kept < proposed && sampler_accept_proposal(sampler, rows + kept * vocab, s->cached, start + 1 + kept,
-							  input[1 + kept], &next))
-		kept++;
-	if (kept == proposed)
-		next = sampler_sample(sampler, rows + kept * vocab, s->cached, start + 1 + kept);
 	cache_truncate(s, start + 1 + kept);
 	engine_rewind(s->engine, (int)(start + 1 + kept));
 	memcpy(out->tokens, input + 1, kept * sizeof *input);

@@ -306,6 +306,11 @@ bool sampler_accept_proposal(struct sampler *sampler, float *logits, const int32
 	return false;
 }
 
+bool sampler_picks_argmax(const struct sampler *sampler)
+{
+	return sampler->settings.temperature == 0 && sampler->settings.repeat_penalty == 1;
+}
+
 double sampler_uniform(struct sampler *sampler)
 {
 	return uniform(sampler);

@@ -31,6 +31,11 @@ void sampler_free(struct sampler *sampler);
  * the repetition penalty. */
 int32_t sampler_sample(struct sampler *sampler, float *logits, const int32_t *history, size_t history_len);
 
+/* Whether sampler_sample takes the argmax of the logits as they are (temperature 0,
+ * no repetition penalty: the lowest id among the largest), so that an engine's
+ * argmax (engine_forward_argmax) makes its choice. */
+bool sampler_picks_argmax(const struct sampler *sampler);
+
 /* The next number in [0, 1) of the sampler's seeded generator, the one sampler_sample
  * draws with: a draw made elsewhere (on the GPU) with it repeats run after run. */
 double sampler_uniform(struct sampler *sampler);

@@ -44,6 +44,7 @@ struct forward_call {
 	float *logits;
 	bool all_logits;
 	bool greedy;                 /* engine_decode_greedy: each rank reports its best logit */
+	bool argmax;                 /* engine_forward_argmax: each rank reports every row's */
 };
 
 /* One rank: its backend state and what its last command reported. */
@@ -57,8 +58,8 @@ struct rank_slot {
 	bool thread_started;
 	int status;
 	char err[256];
-	float best_value;            /* a greedy step's largest logit of the rank, and its id */
-	int32_t best_index;
+	struct engine_best best[ENGINE_ARGMAX_MAX_ROWS]; /* the rank's largest logit of each row
+					* of a greedy step (one) or an argmax pass, and its id */
 };
 
 struct engine {
@@ -143,9 +144,12 @@ static int rank_forward(struct engine *e, struct rank_slot *slot, const struct f
 		if (e->ops->decode_greedy_begin(slot->state, call->tokens[0], call->position, slot->err,
 						sizeof slot->err) != 0)
 			return -1;
-		return e->ops->decode_greedy_end(slot->state, &slot->best_value, &slot->best_index, slot->err,
+		return e->ops->decode_greedy_end(slot->state, &slot->best[0].value, &slot->best[0].index, slot->err,
 						 sizeof slot->err);
 	}
+	if (call->argmax && e->ops->forward_argmax)
+		return e->ops->forward_argmax(slot->state, call->tokens, call->count, call->position, slot->best,
+					      slot->err, sizeof slot->err);
 	return e->ops->forward(slot->state, call->tokens, call->count, call->position, call->logits,
 			       call->all_logits, slot->err, sizeof slot->err);
 }
@@ -507,7 +511,7 @@ int engine_forward(struct engine *engine, const int32_t *tokens, size_t count,
 {
 	if (check_step(engine, tokens, count, err, err_size) != 0)
 		return -1;
-	struct forward_call call = {tokens, count, engine->position, logits, all_logits, false};
+	struct forward_call call = {tokens, count, engine->position, logits, all_logits, false, false};
 	if (forward_ranks(engine, &call, err, err_size) != 0)
 		return -1;
 	if (logits && check_logits(engine, logits, all_logits ? count : 1,
@@ -553,7 +557,8 @@ int engine_decode_greedy_begin(struct engine *engine, int32_t token, char *err, 
 	if (check_step(engine, &token, 1, err, err_size) != 0)
 		return -1;
 	engine->greedy_token = token;
-	struct forward_call call = {&engine->greedy_token, 1, engine->position, engine->greedy_logits, false, true};
+	struct forward_call call = {&engine->greedy_token, 1, engine->position, engine->greedy_logits, false, true,
+				    false};
 	struct rank_slot *slot = &engine->slots[0];
 	engine->forwards++;
 	if (engine->ranks > 1) {
@@ -573,9 +578,26 @@ int engine_decode_greedy_begin(struct engine *engine, int32_t token, char *err, 
 	return 0;
 }
 
+/* The id of row's largest logit over the ranks' reports, lowest on ties (row 0 of
+ * the token at position); fails on a NaN or infinite logit (a rank's argmax reports a
+ * NaN it met as its best value, and -1 as the index when it met nothing else). */
+static int best_over_ranks(const struct engine *engine, size_t row, int position, int32_t *next, char *err,
+			   size_t err_size)
+{
+	const struct engine_best *winner = &engine->slots[0].best[row];
+	for (int r = 0; r < engine->ranks; r++) {
+		const struct engine_best *b = &engine->slots[r].best[row];
+		if (!float_finite(b->value) || b->index < 0)
+			return broken_logits(b->index < 0 ? NAN : b->value, position, err, err_size);
+		if (b->value > winner->value || (b->value == winner->value && b->index < winner->index))
+			winner = b;
+	}
+	*next = winner->index;
+	return 0;
+}
+
 /* The id of the largest logit over the ranks' reports (or the logits), lowest on
- * ties; fails on a NaN or infinite logit (a rank's argmax reports a NaN it met as
- * its best value, and -1 as the index when it met nothing else). */
+ * ties; fails on a NaN or infinite logit. */
 static int greedy_choice(const struct engine *engine, int32_t *next, char *err, size_t err_size)
 {
 	const int vocab = engine->model->config.vocab_size;
@@ -585,16 +607,52 @@ static int greedy_choice(const struct engine *engine, int32_t *next, char *err, 
 		*next = (int32_t)numerics_argmax(engine->greedy_logits, (size_t)vocab);
 		return 0;
 	}
-	const struct rank_slot *winner = &engine->slots[0];
-	for (int r = 0; r < engine->ranks; r++) {
-		const struct rank_slot *s = &engine->slots[r];
-		if (!float_finite(s->best_value) || s->best_index < 0)
-			return broken_logits(s->best_index < 0 ? NAN : s->best_value, engine->position, err, err_size);
-		if (s->best_value > winner->best_value ||
-		    (s->best_value == winner->best_value && s->best_index < winner->best_index))
-			winner = s;
+	return best_over_ranks(engine, 0, engine->position, next, err, err_size);
+}
+
+/* engine_forward_argmax where the backend gives logits: every row's, then the
+ * sampler's argmax of each. */
+static int argmax_of_logits(struct engine *engine, struct forward_call *call, int32_t *best, char *err,
+			    size_t err_size)
+{
+	const size_t vocab = (size_t)engine->model->config.vocab_size;
+	float *rows = malloc(call->count * vocab * sizeof *rows);
+	if (!rows) {
+		snprintf(err, err_size, "out of memory");
+		return -1;
 	}
-	*next = winner->best_index;
+	call->logits = rows;
+	call->all_logits = true;
+	int rc = forward_ranks(engine, call, err, err_size);
+	if (rc == 0)
+		rc = check_logits(engine, rows, call->count, engine->position, err, err_size);
+	for (size_t i = 0; rc == 0 && i < call->count; i++)
+		best[i] = (int32_t)numerics_argmax(rows + i * vocab, vocab);
+	free(rows);
+	return rc;
+}
+
+int engine_forward_argmax(struct engine *engine, const int32_t *tokens, size_t count, int32_t *best, char *err,
+			  size_t err_size)
+{
+	if (count > ENGINE_ARGMAX_MAX_ROWS) {
+		snprintf(err, err_size, "engine_forward_argmax: %zu rows, more than %d", count, ENGINE_ARGMAX_MAX_ROWS);
+		return -1;
+	}
+	if (check_step(engine, tokens, count, err, err_size) != 0)
+		return -1;
+	struct forward_call call = {tokens, count, engine->position, NULL, false, false, true};
+	if (!engine->ops->forward_argmax) {
+		if (argmax_of_logits(engine, &call, best, err, err_size) != 0)
+			return -1;
+	} else {
+		if (forward_ranks(engine, &call, err, err_size) != 0)
+			return -1;
+		for (size_t i = 0; i < count; i++)
+			if (best_over_ranks(engine, i, engine->position + (int)i, &best[i], err, err_size) != 0)
+				return -1;
+	}
+	engine->position += (int)count;
 	return 0;
 }
 
@@ -614,7 +672,7 @@ int engine_decode_greedy_end(struct engine *engine, int32_t *next, char *err, si
 			return -1;
 		}
 	} else if (engine->ops->decode_greedy_end &&
-		   engine->ops->decode_greedy_end(slot->state, &slot->best_value, &slot->best_index, slot->err,
+		   engine->ops->decode_greedy_end(slot->state, &slot->best[0].value, &slot->best[0].index, slot->err,
 						  sizeof slot->err) != 0) {
 		snprintf(err, err_size, "%s", slot->err);
 		return -1;
@@ -682,7 +740,7 @@ int engine_decode_sample_end(struct engine *engine, int32_t *next, char *err, si
 	engine->step_pending = false;
 	struct rank_slot *slot = &engine->slots[0];
 	int32_t drawn;
-	if (engine->ops->decode_sample_end(slot->state, &slot->best_value, &slot->best_index, &drawn, slot->err,
+	if (engine->ops->decode_sample_end(slot->state, &slot->best[0].value, &slot->best[0].index, &drawn, slot->err,
 					   sizeof slot->err) != 0) {
 		snprintf(err, err_size, "%s", slot->err);
 		return -1;

@@ -87,6 +87,17 @@ int engine_prefill(struct engine *engine, const int32_t *tokens, size_t count, f
  * included). */
 int engine_decode_greedy(struct engine *engine, int32_t token, int32_t *next, char *err, size_t err_size);
 
+/* Rows engine_forward_argmax takes at once. */
+#define ENGINE_ARGMAX_MAX_ROWS 16
+
+/* engine_forward of count tokens (1 to ENGINE_ARGMAX_MAX_ROWS) that gives best[i], the
+ * id of row i's largest logit (the lowest id among equal ones, as
+ * engine_decode_greedy picks), without copying the logits back from the GPU:
+ * speculative decoding's greedy verify pass.  Fails as engine_forward does (a NaN
+ * logit included). */
+int engine_forward_argmax(struct engine *engine, const int32_t *tokens, size_t count, int32_t *best, char *err,
+			  size_t err_size);
+
 /* engine_decode_greedy in two halves, so that the caller can work (show the last
  * token's text) while the GPU computes: begin starts the step for token at the current
  * position, end waits for it and gives the next id.  Nothing else may be called on

@@ -29,6 +29,12 @@ struct engine_rank {
  * message: the default backend then runs on the CPU without a word. */
 #define ENGINE_NO_DEVICE CUDA_NO_DEVICE
 
+/* A rank's largest logit of a row and its model-wide index. */
+struct engine_best {
+	float value;
+	int32_t index;
+};
+
 struct engine_backend_ops {
 	/* The rank count when the user names none (NULL: one). */
 	int (*default_ranks)(const struct model *model);
@@ -67,6 +73,12 @@ struct engine_backend_ops {
 	int (*decode_greedy_begin)(void *state, int32_t token, int position, char *err, size_t err_size);
 	int (*decode_greedy_end)(void *state, float *best_value, int32_t *best_index, char *err, size_t err_size);
 	double (*comm_seconds)(void *state);
+	/* forward of count tokens (at most ENGINE_ARGMAX_MAX_ROWS) giving each row's
+	 * largest logit of the rank with its model-wide index (lowest index on ties), as
+	 * decode_greedy_end does, in rows[] (NULL: the engine takes the argmax of
+	 * forward's logits). */
+	int (*forward_argmax)(void *state, const int32_t *tokens, size_t count, int position, struct engine_best *rows,
+			      char *err, size_t err_size);
 	/* Sampled decoding on the device (NULL: the engine cannot; one rank only): begin
 	 * starts the step and the draw, end waits and gives the largest logit with its
 	 * index (for engine.c's NaN check) and the token drawn (-1 when no logit is a

@@ -304,6 +304,32 @@ static void check_engine_promises(void)
 	int rc_again = engine_decode_greedy_end(e, &next2, err, sizeof err);
 	tap_ok(rc == 0 && next2 == want && engine_position(e) == 11 && rc_again != 0 && strstr(err, "no greedy step"),
 	       "begin + end give the same token; an end without a begin is refused: %s", err);
+	/* engine_forward_argmax: each row's argmax of engine_forward's logits, the position moved */
+	static float rows[ENGINE_ARGMAX_MAX_ROWS * VOCAB];
+	int32_t best[ENGINE_ARGMAX_MAX_ROWS + 1];
+	engine_rewind(e, 10);
+	engine_forward(e, tokens + 10, 9, rows, true, err, sizeof err);
+	engine_rewind(e, 10);
+	rc = engine_forward_argmax(e, tokens + 10, 9, best, err, sizeof err);
+	int rows_right = 0;
+	for (int r = 0; r < 9; r++) {
+		int32_t row_best = 0;
+		for (int i = 1; i < VOCAB; i++)
+			if (rows[r * VOCAB + i] > rows[r * VOCAB + row_best])
+				row_best = i;
+		rows_right += best[r] == row_best;
+	}
+	tap_ok(rc == 0 && rows_right == 9 && engine_position(e) == 19,
+	       "engine_forward_argmax of 9 tokens gives each row's argmax (%d of 9) and moves the position", rows_right);
+	engine_rewind(e, 10);
+	rc = engine_forward_argmax(e, tokens + 10, ENGINE_ARGMAX_MAX_ROWS + 1, best, err, sizeof err);
+	tap_ok(rc != 0 && engine_position(e) == 10 && strstr(err, "more than 16"),
+	       "engine_forward_argmax refuses more rows than it takes, the position stays: %s", err);
+	engine_forward(e, tokens, SEQ, NULL, false, err, sizeof err);   /* to 50 */
+	engine_forward(e, other, 10, NULL, false, err, sizeof err);     /* to 60 */
+	rc = engine_forward_argmax(e, other, 5, best, err, sizeof err);
+	tap_ok(rc != 0 && engine_position(e) == 60 && strstr(err, "context"), "... and a pass past the context: %s", err);
+	engine_rewind(e, 11);
 	/* the CPU engine does not draw itself: the caller samples the logits */
 	struct engine_draw draw = {.temperature = 0.6f, .top_p = 0.9f, .repeat_penalty = 1, .uniform = 0.5};
 	rc = engine_decode_sample_begin(e, tokens[11], &draw, err, sizeof err);
@@ -383,6 +409,10 @@ static void check_nan_logits(void)
 	rc = engine_decode_greedy(e, tokens[10], &next, err, sizeof err);
 	tap_ok(rc != 0 && next == -1 && engine_position(e) == 10 && strstr(err, "NaN logits at position 10"),
 	       "greedy decoding fails rather than pick a token: %s", err);
+	int32_t best[4] = {-1, -1, -1, -1};
+	rc = engine_forward_argmax(e, tokens + 10, 4, best, err, sizeof err);
+	tap_ok(rc != 0 && best[0] == -1 && engine_position(e) == 10 && strstr(err, "NaN logits at position 10"),
+	       "... and so does an argmax pass: %s", err);
 	engine_free(e);
 	s.model.norm.weight[3] = INFINITY;
 	e = make_engine(&s.model, 0, 2);

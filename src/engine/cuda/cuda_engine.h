@@ -84,7 +84,8 @@ struct cuda_engine {
 	int32_t *pinned_token;
 	int *pinned_position, *device_position;
 	float *pinned_logits;
-	struct llmk_best *best, *pinned_best; /* this rank's largest logit (greedy decoding) */
+	struct llmk_best *best, *pinned_best; /* this rank's largest logit (greedy decoding), of each
+					* row (ENGINE_ARGMAX_MAX_ROWS) for cuda_forward_argmax */
 	void *argmax_scratch;
 	/* sampled decoding on the GPU (one rank only): the step's settings in, the token
 	 * out, through pinned memory; seen marks the tokens the repetition penalty counts */

@@ -212,7 +212,7 @@ static int allocate_buffers(struct cuda_engine *e, int requested_context, char *
 	    cuda_memory_alloc(&e->memory, llmk_attention_decode_scratch(e->plan.q_heads, c->head_dim, BATCH) * sizeof(float),
 			 (void **)&e->attention_scratch, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, sizeof(int), (void **)&e->device_position, err, err_size) ||
-	    cuda_memory_alloc(&e->memory, sizeof(struct llmk_best), (void **)&e->best, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, ENGINE_ARGMAX_MAX_ROWS * sizeof(struct llmk_best), (void **)&e->best, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, llmk_argmax_scratch(), &e->argmax_scratch, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, BATCH * (size_t)e->kv_dim * sizeof(float), (void **)&e->key_rows, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, BATCH * (size_t)e->kv_dim * sizeof(float), (void **)&e->value_rows, err, err_size) ||
@@ -223,7 +223,7 @@ static int allocate_buffers(struct cuda_engine *e, int requested_context, char *
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_token, sizeof(int32_t)));
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_position, sizeof(int)));
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_logits, (size_t)e->plan.vocab * sizeof(float)));
-	CUDA_TRY(cudaMallocHost((void **)&e->pinned_best, sizeof(struct llmk_best)));
+	CUDA_TRY(cudaMallocHost((void **)&e->pinned_best, ENGINE_ARGMAX_MAX_ROWS * sizeof(struct llmk_best)));
 	if (allocate_draw_buffers(e, err, err_size) != 0)
 		return -1;
 	/* KV cache: what was asked, else the model's maximum capped to 90% of free memory */

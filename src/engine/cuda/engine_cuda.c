@@ -681,6 +681,33 @@ static int cuda_forward(void *state, const int32_t *tokens, size_t count, int po
 	return add_comm_time(e, err, err_size);
 }
 
+/* count tokens (at most ENGINE_ARGMAX_MAX_ROWS, one batch), then each row's final
+ * norm, lm_head and argmax as the greedy step makes them (enqueue_next_token): only
+ * the rows' best values and indices come back. */
+static int cuda_forward_argmax(void *state, const int32_t *tokens, size_t count, int position,
+			       struct engine_best *rows, char *err, size_t err_size)
+{
+	struct cuda_engine *e = state;
+	const int n = (int)count, vocab = e->plan.vocab;
+	if (count > ENGINE_ARGMAX_MAX_ROWS || n > cuda_batch_tokens(e) || n > LOGIT_ROWS) {
+		snprintf(err, err_size, "cuda_forward_argmax: %zu rows, more than one batch", count);
+		return -1;
+	}
+	e->comm_events_recorded = 0;
+	if (run_batch(e, tokens, n, position, NULL, false, err, err_size) != 0 ||
+	    final_norm(e, e->x, 0, n, err, err_size) != 0 ||
+	    run_linear(e, &e->lm_head, e->h, n, e->logits, vocab, err, err_size) != 0)
+		return -1;
+	for (int r = 0; r < n; r++)
+		CUDA_TRY(llmk_argmax(e->logits + (size_t)r * vocab, vocab, e->plan.first_vocab, e->best + r,
+				     e->argmax_scratch, e->stream));
+	CUDA_TRY(cudaMemcpyAsync(e->pinned_best, e->best, count * sizeof *e->best, cudaMemcpyDeviceToHost, e->stream));
+	CUDA_TRY(cudaStreamSynchronize(e->stream));
+	for (int r = 0; r < n; r++)
+		rows[r] = (struct engine_best){e->pinned_best[r].value, e->pinned_best[r].index};
+	return add_comm_time(e, err, err_size);
+}
+
 /* Seconds spent in all-reduces (events around the calls) since the last call. */
 static double cuda_comm_seconds(void *state)
 {
@@ -733,6 +760,7 @@ const struct engine_backend_ops engine_cuda_ops = {
 	.time_comm = cuda_time_comm,
 	.decode_greedy_begin = cuda_decode_greedy_begin,
 	.decode_greedy_end = cuda_decode_greedy_end,
+	.forward_argmax = cuda_forward_argmax,
 	.decode_sample_begin = cuda_decode_sample_begin,
 	.decode_sample_end = cuda_decode_sample_end,
 	.set_draw_history = cuda_set_draw_history,
