@@ -8,9 +8,10 @@
  *
  * Prefills 16 tokens, decodes 24 with the one-token step (the CUDA graph), then for
  * n = 2 to 9 runs the same tokens n at a time through engine_forward with every
- * row's logits, as chat_session's speculative step does, and prints for each n the
+ * row's logits, as the sampled speculative step does (chat_decode.c), and prints for each n the
  * rows that are the same bits, the largest difference relative to the row's largest
- * logit, and the rows whose argmax differs.
+ * logit, the rows whose argmax differs, and the rows where engine_forward_argmax
+ * (greedy verification's pass) picks another token than the step's argmax.
  */
 #include <math.h>
 #include <stdio.h>
@@ -72,7 +73,7 @@ int main(int argc, char **argv)
 	if (rc == 0)
 		rc = one_token_steps(e, vocab, prompt_row, tokens, step_rows, err, sizeof err);
 	for (int n = 2; rc == 0 && n <= 9; n++) {
-		int same = 0, argmax_differs = 0, compared = 0;
+		int same = 0, argmax_differs = 0, device_differs = 0, compared = 0;
 		double worst = 0;
 		for (int s = 0; rc == 0 && s + n <= STEPS; s += n) {
 			engine_rewind(e, PROMPT + s);
@@ -89,10 +90,18 @@ int main(int argc, char **argv)
 				argmax_differs += argmax(a, vocab) != argmax(b, vocab);
 				worst = fmax(worst, scale > 0 ? diff / scale : diff);
 			}
+			/* greedy verification: each row's argmax on the device */
+			int32_t best[9];
+			engine_rewind(e, PROMPT + s);
+			if (rc == 0)
+				rc = engine_forward_argmax(e, tokens + s, (size_t)n, best, err, sizeof err);
+			for (int i = 0; rc == 0 && i < n; i++)
+				device_differs += best[i] != argmax(step_rows + (size_t)(s + i) * vocab, vocab);
 		}
 		if (rc == 0)
 			printf("%s: %d tokens a pass: %d of %d rows the same bits, largest difference %.2e of the row's "
-			       "largest logit, argmax differs in %d\n", m->name, n, same, compared, worst, argmax_differs);
+			       "largest logit, argmax differs in %d; engine_forward_argmax differs in %d\n", m->name, n,
+			       same, compared, worst, argmax_differs, device_differs);
 	}
 	if (rc != 0)
 		fprintf(stderr, "verify_rows: %s\n", err);
