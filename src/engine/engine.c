@@ -147,7 +147,7 @@ static int rank_forward(struct engine *e, struct rank_slot *slot, const struct f
 		return e->ops->decode_greedy_end(slot->state, &slot->best[0].value, &slot->best[0].index, slot->err,
 						 sizeof slot->err);
 	}
-	if (call->argmax && e->ops->forward_argmax)
+	if (call->argmax)
 		return e->ops->forward_argmax(slot->state, call->tokens, call->count, call->position, slot->best,
 					      slot->err, sizeof slot->err);
 	return e->ops->forward(slot->state, call->tokens, call->count, call->position, call->logits,
@@ -610,28 +610,6 @@ static int greedy_choice(const struct engine *engine, int32_t *next, char *err, 
 	return best_over_ranks(engine, 0, engine->position, next, err, err_size);
 }
 
-/* engine_forward_argmax where the backend gives logits: every row's, then the
- * sampler's argmax of each. */
-static int argmax_of_logits(struct engine *engine, struct forward_call *call, int32_t *best, char *err,
-			    size_t err_size)
-{
-	const size_t vocab = (size_t)engine->model->config.vocab_size;
-	float *rows = malloc(call->count * vocab * sizeof *rows);
-	if (!rows) {
-		snprintf(err, err_size, "out of memory");
-		return -1;
-	}
-	call->logits = rows;
-	call->all_logits = true;
-	int rc = forward_ranks(engine, call, err, err_size);
-	if (rc == 0)
-		rc = check_logits(engine, rows, call->count, engine->position, err, err_size);
-	for (size_t i = 0; rc == 0 && i < call->count; i++)
-		best[i] = (int32_t)numerics_argmax(rows + i * vocab, vocab);
-	free(rows);
-	return rc;
-}
-
 int engine_forward_argmax(struct engine *engine, const int32_t *tokens, size_t count, int32_t *best, char *err,
 			  size_t err_size)
 {
@@ -642,16 +620,11 @@ int engine_forward_argmax(struct engine *engine, const int32_t *tokens, size_t c
 	if (check_step(engine, tokens, count, err, err_size) != 0)
 		return -1;
 	struct forward_call call = {tokens, count, engine->position, NULL, false, false, true};
-	if (!engine->ops->forward_argmax) {
-		if (argmax_of_logits(engine, &call, best, err, err_size) != 0)
+	if (forward_ranks(engine, &call, err, err_size) != 0)
+		return -1;
+	for (size_t i = 0; i < count; i++)
+		if (best_over_ranks(engine, i, engine->position + (int)i, &best[i], err, err_size) != 0)
 			return -1;
-	} else {
-		if (forward_ranks(engine, &call, err, err_size) != 0)
-			return -1;
-		for (size_t i = 0; i < count; i++)
-			if (best_over_ranks(engine, i, engine->position + (int)i, &best[i], err, err_size) != 0)
-				return -1;
-	}
 	engine->position += (int)count;
 	return 0;
 }

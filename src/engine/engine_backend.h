@@ -74,9 +74,9 @@ struct engine_backend_ops {
 	int (*decode_greedy_end)(void *state, float *best_value, int32_t *best_index, char *err, size_t err_size);
 	double (*comm_seconds)(void *state);
 	/* forward of count tokens (at most ENGINE_ARGMAX_MAX_ROWS) giving each row's
-	 * largest logit of the rank with its model-wide index (lowest index on ties), as
-	 * decode_greedy_end does, in rows[] (NULL: the engine takes the argmax of
-	 * forward's logits). */
+	 * largest logit of the rank with its model-wide index (lowest index on ties) in
+	 * rows[], as decode_greedy_end does: a NaN or infinite logit met is reported as
+	 * the value instead, for engine.c's check. */
 	int (*forward_argmax)(void *state, const int32_t *tokens, size_t count, int position, struct engine_best *rows,
 			      char *err, size_t err_size);
 	/* Sampled decoding on the device (NULL: the engine cannot; one rank only): begin

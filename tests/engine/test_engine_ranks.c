@@ -34,11 +34,14 @@
 #include "logits.h"
 #include "tap.h"
 
+#define ARGMAX_ROWS 9   /* a speculative verify pass: the step's token and 8 proposals */
+
 struct run {
 	double *logprobs;          /* text tokens - 1 */
 	int32_t *greedy;           /* each prompt's continuation, concatenated */
 	size_t greedy_count;
 	float *last_logits;        /* vocab: after the last greedy step of the first prompt */
+	int32_t row_best[ARGMAX_ROWS]; /* the argmax of each of the text's first rows */
 };
 
 /* $LLMCHAT_TEST_BACKEND=cuda runs the ranks on the GPU (tests/gpu/), with the split
@@ -99,6 +102,8 @@ static int run_model(struct engine *engine, int vocab, const int32_t *text, size
 	int rc = engine_forward(engine, text, n, logits, true, err, err_size);
 	for (size_t i = 0; rc == 0 && i + 1 < n; i++)
 		out->logprobs[i] = log_prob(logits + i * (size_t)vocab, vocab, text[i + 1]);
+	for (size_t i = 0; rc == 0 && i < ARGMAX_ROWS && i < n; i++)
+		out->row_best[i] = (int32_t)numerics_argmax(logits + i * (size_t)vocab, (size_t)vocab);
 	size_t index, total = 0;
 	json_t *item;
 	json_array_foreach(greedy, index, item)
@@ -197,6 +202,13 @@ static void check_model(const char *dir, const char *golden_path, double toleran
 		tap_ok(rc == 0 && split.greedy_count == one.greedy_count &&
 		       memcmp(split.greedy, one.greedy, one.greedy_count * sizeof *one.greedy) == 0,
 		       "%s: %d ranks: greedy continuations (%zu tokens) equal one rank's", name, ranks, one.greedy_count);
+		int32_t best[ARGMAX_ROWS];
+		const size_t rows = n < ARGMAX_ROWS ? n : ARGMAX_ROWS;
+		engine_rewind(engine, 0);
+		int rc_best = engine_forward_argmax(engine, text, rows, best, err, sizeof err);
+		tap_ok(rc_best == 0 && memcmp(best, one.row_best, rows * sizeof *best) == 0,
+		       "%s: %d ranks: engine_forward_argmax of %zu tokens picks one rank's argmax in each row%s%s", name,
+		       ranks, rows, rc_best ? ": " : "", rc_best ? err : "");
 		/* on the GPU a prefill runs other kernels (cuBLASLt, tiled attention) than decoding */
 		if (!on_gpu())
 			tap_ok(prefill_equals_decoding(engine, vocab, text, n),

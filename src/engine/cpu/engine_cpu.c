@@ -664,6 +664,41 @@ static int cpu_forward(void *state, const int32_t *tokens, size_t count, int pos
 	return 0;
 }
 
+/* The largest of the rank's n logits x (model-wide ids from first on), the lowest id
+ * among equals; the first NaN or infinite one instead when there is one (engine.c
+ * names it), as the GPU's argmax reports it. */
+static struct engine_best rank_best(const float *x, size_t n, int32_t first)
+{
+	struct engine_best best = {x[0], first};
+	for (size_t i = 0; i < n; i++) {
+		if (isnan(x[i]) || isinf(x[i]))
+			return (struct engine_best){x[i], first + (int32_t)i};
+		if (x[i] > best.value)
+			best = (struct engine_best){x[i], first + (int32_t)i};
+	}
+	return best;
+}
+
+/* forward with every row's logits, then each row's largest logit of the rank's
+ * columns. */
+static int cpu_forward_argmax(void *state, const int32_t *tokens, size_t count, int position, struct engine_best *rows,
+			      char *err, size_t err_size)
+{
+	struct cpu_engine *e = state;
+	const size_t vocab = (size_t)e->model->config.vocab_size;
+	float *logits = malloc(count * vocab * sizeof *logits);
+	if (!logits) {
+		snprintf(err, err_size, "out of memory");
+		return -1;
+	}
+	int rc = cpu_forward(state, tokens, count, position, logits, true, err, err_size);
+	for (size_t r = 0; rc == 0 && r < count; r++)
+		rows[r] = rank_best(logits + r * vocab + e->rank.plan.first_vocab, (size_t)e->rank.plan.vocab,
+				    e->rank.plan.first_vocab);
+	free(logits);
+	return rc;
+}
+
 /* The ranks are threads of this process: they sum in shared memory. */
 static int cpu_create_comm(int ranks, const struct engine_options *options, struct communicator **out, int *devices,
 			   char *err, size_t err_size)
@@ -684,6 +719,7 @@ const struct engine_backend_ops engine_cpu_ops = {
 	.create_comm = cpu_create_comm,
 	.create = cpu_create,
 	.forward = cpu_forward,
+	.forward_argmax = cpu_forward_argmax,
 	.free = cpu_free,
 	.batch_tokens = cpu_batch_tokens,
 };
