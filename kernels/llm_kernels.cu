@@ -433,6 +433,56 @@ __device__ static __forceinline__ void gemv_chunk_token(const uint4 *raw, int c,
 	}
 }
 
+/* gemv_chunk_token for tokens <= TOK tokens at once (token t's input at x + t * cols or
+ * xq + t * cols, its accumulators facc[t] / iacc[t]): the chunk's weights are made
+ * float once for every token, and each (row, token) gets the same multiply-adds in
+ * the same order as gemv_chunk_token gives it alone. */
+template <enum llmk_dtype WD, int NR, int TOK>
+__device__ static __forceinline__ void gemv_chunk_tokens(const uint4 *raw, int c, int cols, int tokens,
+							  const float *x, const uint8_t *xq, float (*facc)[NR],
+							  int (*iacc)[NR])
+{
+	if (WD == LLMK_I8) { /* integer sums: exact in any order, nothing to convert */
+#pragma unroll
+		for (int t = 0; t < TOK; t++)
+			if (t < tokens)
+				gemv_chunk_token<WD, NR>(raw, c, x, xq + (size_t)t * cols, facc[t], iacc[t]);
+	} else if (WD == LLMK_E4M3) {
+		float wf[NR][16];
+#pragma unroll
+		for (int k = 0; k < NR; k++)
+			e4m3x16_to_float(raw[k], wf[k]);
+#pragma unroll
+		for (int t = 0; t < TOK; t++) {
+			if (t >= tokens)
+				break;
+			float af[16];
+			e4m3x16_to_float(__ldcg((const uint4 *)(xq + (size_t)t * cols) + c), af);
+#pragma unroll
+			for (int k = 0; k < NR; k++)
+#pragma unroll
+				for (int e = 0; e < 16; e++)
+					facc[t][k] += wf[k][e] * af[e];
+		}
+	} else {
+		float wf[NR][8];
+#pragma unroll
+		for (int k = 0; k < NR; k++)
+			bf16x8_to_float(raw[k], wf[k]);
+#pragma unroll
+		for (int t = 0; t < TOK; t++) {
+			if (t >= tokens)
+				break;
+			const float4 *a = (const float4 *)(x + (size_t)t * cols) + 2 * c;
+			float4 a0 = __ldcg(a), a1 = __ldcg(a + 1);
+#pragma unroll
+			for (int k = 0; k < NR; k++)
+				facc[t][k] += wf[k][0] * a0.x + wf[k][1] * a0.y + wf[k][2] * a0.z + wf[k][3] * a0.w +
+					      wf[k][4] * a1.x + wf[k][5] * a1.y + wf[k][6] * a1.z + wf[k][7] * a1.w;
+		}
+	}
+}
+
 /* Thread k * TOK + t (k < NR, t < tokens <= TOK) gets row k's dot product with token
  * t's input, unscaled: in *fsum (FP8, BF16) or *isum (INT8, exact); w[k] is row k,
  * valid[k] false for rows past the end; token t's input is x + t * cols (BF16) or
@@ -469,11 +519,10 @@ __device__ static __forceinline__ void gemv_block_dots(const uint4 *const *w, co
 			int c = c0 + u * GEMV_THREADS;
 			if (c >= chunks)
 				break;
-#pragma unroll
-			for (int t = 0; t < TOK; t++)
-				if (TOK == 1 || t < tokens) /* one token: no test, the step's code */
-					gemv_chunk_token<WD, NR>(raw[u], c, x + (size_t)t * cols, xq + (size_t)t * cols,
-								 facc[t], iacc[t]);
+			if (TOK == 1) /* the step's code */
+				gemv_chunk_token<WD, NR>(raw[u], c, x, xq, facc[0], iacc[0]);
+			else
+				gemv_chunk_tokens<WD, NR, TOK>(raw[u], c, cols, tokens, x, xq, facc, iacc);
 		}
 	}
 	constexpr int WARPS = GEMV_THREADS / WARP;
