@@ -162,10 +162,28 @@ static int parse_choice(const char *flag, const char *text, const char *const *n
 	return -1;
 }
 
+/* The flag of a mode that decodes no answer (NULL for the chat modes). */
+static const char *answerless_mode_flag(enum run_mode mode)
+{
+	switch (mode) {
+	case MODE_TOKENIZE: return "--tokenize";
+	case MODE_DETOKENIZE: return "--detokenize";
+	case MODE_PRINT_PROMPT: return "--print-prompt";
+	case MODE_PERPLEXITY: return "--perplexity";
+	case MODE_BENCH: return "--bench";
+	default: return NULL;
+	}
+}
+
 /* --lookup, --draft-model and --draft go together only as they can. */
 static int speculation_flags_check(const struct options *opts, char *err, size_t err_size)
 {
 	const char *flag = opts->lookup ? "--lookup" : "--draft-model";
+	const char *mode = answerless_mode_flag(opts->mode);
+	if ((opts->lookup || opts->draft_model) && mode) {
+		snprintf(err, err_size, "%s speeds up chat answers; %s decodes none", flag, mode);
+		return -1;
+	}
 	if (opts->lookup && opts->draft_model) {
 		snprintf(err, err_size, "--lookup and --draft-model are two ways to propose tokens; give one");
 		return -1;

@@ -84,4 +84,7 @@ expect_usage "--draft without --lookup" "--draft .*give --lookup" "$LLMCHAT" -m 
 expect_usage "--lookup --raw" "--lookup .*--raw" "$LLMCHAT" -m "$model" --lookup --raw
 expect_usage "--draft-model --raw" "--draft-model .*--raw" "$LLMCHAT" -m "$model" --draft-model "$model" --raw
 expect_usage "--lookup --draft-model" "--lookup and --draft-model .*give one" "$LLMCHAT" -m "$model" --lookup --draft-model "$model"
+expect_usage "--lookup --perplexity" "--lookup speeds up chat answers; --perplexity decodes none$" "$LLMCHAT" -m "$model" --lookup --perplexity "$SRCDIR/tests/data/golden/perplexity.txt"
+expect_usage "--draft-model --bench" "--draft-model speeds up chat answers; --bench decodes none$" "$LLMCHAT" --bench --dummy-weights "$SRCDIR/tests/data/configs/llama-3.2-1b-bf16" --draft-model "$model"
+expect_usage "--lookup --tokenize" "--lookup speeds up chat answers; --tokenize decodes none$" "$LLMCHAT" -m "$model" --tokenize --lookup
 done_testing
