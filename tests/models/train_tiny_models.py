@@ -136,7 +136,8 @@ def encode_with_specials(tokenizer, text):
 
 # ---- 2. training -------------------------------------------------------------------
 
-def make_config(tok, tied):
+def make_config(tok, tied, **overrides):
+    """The tiny models' config; overrides change the shape (train_tiny_draft.py's smaller one)."""
     bos = special(tok, "<|begin_of_text|>")
     eos = [special(tok, "<|end_of_text|>"), bos + 8, special(tok, "<|eot_id|>")]
     shape = dict(vocab_size=N_REGULAR + N_SPECIAL, hidden_size=128, intermediate_size=384,
@@ -144,6 +145,7 @@ def make_config(tok, tied):
                  max_position_embeddings=131072, rms_norm_eps=1e-5, hidden_act="silu",
                  tie_word_embeddings=tied, bos_token_id=bos, eos_token_id=eos,
                  attention_bias=False, mlp_bias=False)
+    shape.update(overrides)
     rope = {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0,
             "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}
     try:  # transformers 5
