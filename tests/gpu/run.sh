@@ -10,7 +10,10 @@
 #     1e-3 nats (0.05 for FP8, whose prefill runs on the FP8 tensor cores), greedy
 #     continuations token for token);
 #   - the program as a user runs it: the default backend is the GPU, its greedy answer
-#     equals the CPU backend's and the reference's; --perplexity agrees with --cpu.
+#     equals the CPU backend's and the reference's; --perplexity agrees with --cpu;
+#   - speculative decoding's verify pass: each token the one-token step's bits
+#     (verify_checks.cu, bench/verify_rows.c), --lookup and --draft-model answers
+#     the plain greedy ones (tests/cli/speculation.sh).
 # The last line is "N passed, N failed".
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -170,6 +173,28 @@ for name in tiny-bf16 tiny-fp8 tiny-int8; do
 	python3 -c 'import sys; a, b = (float(v.split()[-1]) for v in sys.argv[1:3]); sys.exit(0 if abs(a - b) <= 1e-3 * b else 1)' \
 		"${gpu_ppl:-x nan}" "${cpu_ppl:-x nan}"
 	check $? "$name: --perplexity on the GPU ($gpu_ppl) equals the CPU's ($cpu_ppl) within 1e-3 relative"
+done
+
+# speculative decoding (issue 21): a verify pass gives each token the one-token step's bits
+# (verify_checks above, kernel by kernel), so --lookup and --draft-model answer byte for
+# byte as plain greedy decoding on the GPU too (tests/cli/speculation.sh with this build),
+# and at real shapes every row of a pass of 2 to 9 tokens is the step's, and each row's
+# argmax on the device (engine_forward_argmax) the step's choice (bench/verify_rows.c)
+LLMCHAT=$PWD/src/llmchat SRCDIR=$top BUILDDIR=$PWD timeout 180 sh "$top/tests/cli/speculation.sh" >speculation-gpu.tap 2>&1
+grep '^not ok' speculation-gpu.tap | head -n 5
+count_results speculation-gpu.tap
+grep -q '^ok' speculation-gpu.tap || check 1 "tests/cli/speculation.sh ran on the GPU"
+gcc -O2 -std=c11 -D_GNU_SOURCE $part_includes -I/usr/local/cuda/include -fopenmp \
+	"$top/bench/verify_rows.c" $part_libs $(pkg-config --libs jansson libutf8proc ncursesw) \
+	-L/usr/local/cuda/lib64 -lcublasLt -lnccl -lcudart -lstdc++ -lm -o verify_rows >verify_rows.build 2>&1
+check $? "verify_rows builds"
+for config in llama-3.1-8b-fp8 llama-3.1-8b-int8 llama-3.1-8b-bf16; do
+	timeout 120 ./verify_rows "$top/tests/data/configs/$config" >"verify-$config.out" 2>&1
+	sed 's/^/  /' "verify-$config.out"
+	passes=$(grep -c 'tokens a pass' "verify-$config.out")
+	exact=$(grep -cE ': ([0-9]+) of \1 rows the same bits.*engine_forward_argmax differs in 0$' "verify-$config.out")
+	[ "$passes" -eq 8 ] && [ "$exact" -eq 8 ]
+	check $? "$config: passes of 2 to 9 tokens give every row the one-token step's bits and argmax ($exact of $passes)"
 done
 
 # tensor parallel on this one GPU (tests/engine/tp_compare.c): N ranks against one rank, with
