@@ -354,7 +354,7 @@ static int decode_answer(struct chat_session *s, const struct generation_setting
 	/* greedy without a repetition penalty, or a draw on the GPU: the engine picks the
 	 * next token itself (no logits copied back); the first token comes from the
 	 * prompt's logits, through the sampler */
-	const bool greedy = sampling.temperature == 0 && sampling.repeat_penalty == 1;
+	const bool greedy = sampler_picks_argmax(sampler);
 	const bool drawn = !greedy && engine_draws_on_device(s->engine);
 	const bool engine_picks = greedy || drawn;
 	if (drawn && engine_set_draw_history(s->engine, s->cached, s->cached_count, err, err_size) != 0) {

@@ -1,14 +1,17 @@
 /*
  * check_program.cuh - what a GPU check program (step_fusion_checks.cu,
- * decode_segment_checks.cu) keeps the same way: its counts and "ok" / "not ok" lines,
- * a CUDA call counted as a failed check when it fails, a seeded generator, and device
- * buffers (random, poisoned, copied) that free_all releases.
+ * decode_segment_checks.cu, verify_checks.cu) keeps the same way: its counts and
+ * "ok" / "not ok" lines, a CUDA call counted as a failed check when it fails, a seeded
+ * generator and the start that seeds it, and device buffers (random, poisoned, copied)
+ * that free_all releases.
  */
 #ifndef LLMCHAT_CHECK_PROGRAM_CUH
 #define LLMCHAT_CHECK_PROGRAM_CUH
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 #include <vector>
 
 #include <cuda_runtime.h>
@@ -35,6 +38,22 @@ static float uniform_in(float lo, float hi)
 {
 	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
 	return lo + (hi - lo) * (float)((rng_state >> 40) / (double)(1ull << 24));
+}
+
+/* A check program's start: the device's name, and the generator seeded from argv[1]
+ * (else the clock), the seed printed so that `NAME SEED` repeats the run; false (with a
+ * failed check printed) when there is no CUDA device. */
+static inline bool check_program_start(int argc, char **argv, const char *name)
+{
+	cudaDeviceProp prop;
+	if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
+		printf("not ok - a CUDA device\n0 passed, 1 failed\n");
+		return false;
+	}
+	printf("# %s\n", prop.name);
+	rng_state = argc > 1 ? strtoull(argv[1], NULL, 0) : (uint64_t)time(NULL) * 2654435761u | 1;
+	printf("# random seed %#llx (%s SEED repeats a run)\n", (unsigned long long)rng_state, name);
+	return true;
 }
 
 static std::vector<void *> allocations;

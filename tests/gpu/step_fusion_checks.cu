@@ -168,14 +168,8 @@ static void time_fused_rope_attention(int context)
 
 int main(int argc, char **argv)
 {
-	cudaDeviceProp prop;
-	if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
-		printf("not ok - a CUDA device\n0 passed, 1 failed\n");
+	if (!check_program_start(argc, argv, "step_fusion_checks"))
 		return 1;
-	}
-	printf("# %s\n", prop.name);
-	rng_state = argc > 1 ? strtoull(argv[1], NULL, 0) : (uint64_t)time(NULL) * 2654435761u | 1;
-	printf("# random seed %#llx (step_fusion_checks SEED repeats a run)\n", (unsigned long long)rng_state);
 	const struct decode_case cases[] = {
 		{32, 8, 128, 0, LLMK_BF16, true, true},     {32, 8, 128, 63, LLMK_BF16, false, true},
 		{32, 8, 128, 64, LLMK_BF16, true, false},   {32, 8, 128, 4000, LLMK_BF16, true, true},

@@ -247,14 +247,8 @@ static void time_layer_gemvs(enum llmk_dtype d, const char *model, int hidden, i
 
 int main(int argc, char **argv)
 {
-	cudaDeviceProp prop;
-	if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
-		printf("not ok - a CUDA device\n0 passed, 1 failed\n");
+	if (!check_program_start(argc, argv, "verify_checks"))
 		return 1;
-	}
-	printf("# %s\n", prop.name);
-	rng_state = argc > 1 ? strtoull(argv[1], NULL, 0) : (uint64_t)time(NULL) * 2654435761u | 1;
-	printf("# random seed %#llx (verify_checks SEED repeats a run)\n", (unsigned long long)rng_state);
 	for (enum llmk_dtype d : {LLMK_E4M3, LLMK_I8, LLMK_BF16}) {
 		for (int n = 2; n <= LLMK_GEMV_MAX_TOKENS; n++)
 			check_gemv_tokens(d, 1000, 4096, n);
