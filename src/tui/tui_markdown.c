@@ -6,7 +6,7 @@
  * paragraph's lines for a setext underline, a table's rows for their widths.
  * Each displayed line is a styled_line whose text is what the screen shows;
  * inline markers are dropped as their spans are recognised, and an unmatched
- * marker stays literal (tui_markdown_inline.c: the spans and the line builder).
+ * marker stays literal (tui_markdown_inline.c: the spans and the line (struct markdown_line)).
  */
 #include "tui_markdown.h"
 
@@ -31,10 +31,10 @@ int styled_lines_add_plain(struct styled_lines *out, const char *text, size_t le
 	do {
 		const char *nl = memchr(text + pos, '\n', length - pos);
 		size_t end = nl ? (size_t)(nl - text) : length;
-		struct line_builder b;
-		builder_init(&b, indent, false, THEME_TEXT);
-		builder_text(&b, text + pos, end - pos, element);
-		if (builder_finish(&b, out) != 0)
+		struct markdown_line b;
+		markdown_line_init(&b, indent, false, THEME_TEXT);
+		markdown_line_text(&b, text + pos, end - pos, element);
+		if (markdown_line_finish(&b, out) != 0)
 			return -1;
 		pos = end + 1;
 	} while (pos <= length);
@@ -207,7 +207,7 @@ struct render {
  * rule, a list item, or text in element. */
 static int render_line(const struct render *m, const char *line, size_t length, enum theme_element element)
 {
-	struct line_builder b;
+	struct markdown_line b;
 	struct span heading;
 	size_t rest, indent = 0;
 	bool bullet;
@@ -216,29 +216,29 @@ static int render_line(const struct render *m, const char *line, size_t length, 
 	line += rest, length -= rest;
 	if (depth)
 		element = THEME_QUOTE;
-	builder_init(&b, depth * QUOTE_BAR_WIDTH, false, THEME_TEXT);
-	builder_repeat(&b, QUOTE_BAR, depth, THEME_QUOTE);
+	markdown_line_init(&b, depth * QUOTE_BAR_WIDTH, false, THEME_TEXT);
+	markdown_line_repeat(&b, QUOTE_BAR, depth, THEME_QUOTE);
 	if (heading_level(line, length, &heading)) {
-		render_inline(&b, heading.text, heading.length, THEME_HEADING);
+		markdown_inline(&b, heading.text, heading.length, THEME_HEADING);
 	} else if (is_thematic_break(line, length)) {
 		int columns = m->width - depth * QUOTE_BAR_WIDTH;
-		builder_repeat(&b, RULE, columns > 1 ? columns : 1, THEME_RULE);
+		markdown_line_repeat(&b, RULE, columns > 1 ? columns : 1, THEME_RULE);
 	} else {
 		while (indent < length && line[indent] == ' ')
 			indent++;
 		size_t mlen = list_marker(line, length, indent, &bullet);
 		if (mlen) {
 			b.line.indent += (int)(indent + mlen);
-			builder_text(&b, line, indent, element);
+			markdown_line_text(&b, line, indent, element);
 			if (bullet)
-				builder_text(&b, "\u2022 ", strlen("\u2022 "), element);
+				markdown_line_text(&b, "\u2022 ", strlen("\u2022 "), element);
 			else
-				builder_text(&b, line + indent, mlen, element);
+				markdown_line_text(&b, line + indent, mlen, element);
 			line += indent + mlen, length -= indent + mlen;
 		}
-		render_inline(&b, line, length, element);
+		markdown_inline(&b, line, length, element);
 	}
-	return builder_finish(&b, m->out);
+	return markdown_line_finish(&b, m->out);
 }
 
 /* ---- tables ---- */
@@ -325,9 +325,9 @@ static size_t table_rows(const struct render *m, size_t i, size_t *columns, enum
 /* Display width of a cell's rendered text, or -1 when out of memory. */
 static int cell_width(const struct span *cell)
 {
-	struct line_builder b;
-	builder_init(&b, 0, false, THEME_TEXT);
-	render_inline(&b, cell->text, cell->length, THEME_TEXT);
+	struct markdown_line b;
+	markdown_line_init(&b, 0, false, THEME_TEXT);
+	markdown_inline(&b, cell->text, cell->length, THEME_TEXT);
 	int width = b.failed ? -1 : text_width(b.line.text ? b.line.text : "", b.line.length);
 	free(b.line.text);
 	free(b.line.runs);
@@ -365,9 +365,9 @@ static int table_row(const struct render *m, const struct span *line, bool heade
 		     const int *widths, const enum align *aligns)
 {
 	struct span cells[MAX_COLUMNS];
-	struct line_builder b;
+	struct markdown_line b;
 	size_t n = split_cells(line->text, line->length, cells, MAX_COLUMNS);
-	builder_init(&b, 0, false, THEME_TEXT);
+	markdown_line_init(&b, 0, false, THEME_TEXT);
 	for (size_t c = 0; c < columns; c++) {
 		struct span cell = c < n ? cells[c] : (struct span){"", 0};
 		int width = cell_width(&cell), pad = widths[c] - width;
@@ -375,24 +375,24 @@ static int table_row(const struct render *m, const struct span *line, bool heade
 			b.failed = true;
 		int before = aligns[c] == ALIGN_RIGHT ? pad : aligns[c] == ALIGN_CENTER ? pad / 2 : 0;
 		if (c > 0)
-			builder_text(&b, TABLE_BAR, strlen(TABLE_BAR), THEME_RULE);
-		builder_repeat(&b, " ", before, m->base);
-		render_inline(&b, cell.text, cell.length, header ? THEME_STRONG : m->base);
-		builder_repeat(&b, " ", pad - before, m->base);
+			markdown_line_text(&b, TABLE_BAR, strlen(TABLE_BAR), THEME_RULE);
+		markdown_line_repeat(&b, " ", before, m->base);
+		markdown_inline(&b, cell.text, cell.length, header ? THEME_STRONG : m->base);
+		markdown_line_repeat(&b, " ", pad - before, m->base);
 	}
-	return builder_finish(&b, m->out);
+	return markdown_line_finish(&b, m->out);
 }
 
 static int table_rule(const struct render *m, size_t columns, const int *widths)
 {
-	struct line_builder b;
-	builder_init(&b, 0, false, THEME_TEXT);
+	struct markdown_line b;
+	markdown_line_init(&b, 0, false, THEME_TEXT);
 	for (size_t c = 0; c < columns; c++) {
 		if (c > 0)
-			builder_text(&b, TABLE_CROSS, strlen(TABLE_CROSS), THEME_RULE);
-		builder_repeat(&b, RULE, widths[c], THEME_RULE);
+			markdown_line_text(&b, TABLE_CROSS, strlen(TABLE_CROSS), THEME_RULE);
+		markdown_line_repeat(&b, RULE, widths[c], THEME_RULE);
 	}
-	return builder_finish(&b, m->out);
+	return markdown_line_finish(&b, m->out);
 }
 
 /* The table of rows lines from first: aligned, or its raw lines when it does not fit. */
@@ -422,12 +422,12 @@ static int render_table(const struct render *m, size_t first, size_t rows, size_
 /* A fence's row (padding, the opening one naming the language) or a code line. */
 static int code_row(const struct render *m, const char *text, size_t length, bool fence)
 {
-	struct line_builder b;
-	builder_init(&b, fence ? 0 : 1, true, THEME_CODE_BLOCK);
+	struct markdown_line b;
+	markdown_line_init(&b, fence ? 0 : 1, true, THEME_CODE_BLOCK);
 	if (!fence || length)
-		builder_text(&b, " ", 1, THEME_CODE_BLOCK);
-	builder_text(&b, text, length, THEME_CODE_BLOCK);
-	return builder_finish(&b, m->out);
+		markdown_line_text(&b, " ", 1, THEME_CODE_BLOCK);
+	markdown_line_text(&b, text, length, THEME_CODE_BLOCK);
+	return markdown_line_finish(&b, m->out);
 }
 
 /* The paragraph starting at line i: its lines, a heading when a setext underline

@@ -13,7 +13,7 @@
 
 #define MAX_NESTING 8                        /* spans inside spans, deeper stays literal */
 
-void builder_text(struct line_builder *b, const char *text, size_t length, enum theme_element element)
+void markdown_line_text(struct markdown_line *b, const char *text, size_t length, enum theme_element element)
 {
 	struct styled_line *l = &b->line;
 	if (b->failed || length == 0)
@@ -49,7 +49,7 @@ void builder_text(struct line_builder *b, const char *text, size_t length, enum 
 	l->text[l->length] = '\0';
 }
 
-int builder_finish(struct line_builder *b, struct styled_lines *out)
+int markdown_line_finish(struct markdown_line *b, struct styled_lines *out)
 {
 	if (!b->failed && !b->line.text) {
 		b->line.text = malloc(1);
@@ -77,7 +77,7 @@ int builder_finish(struct line_builder *b, struct styled_lines *out)
 	return 0;
 }
 
-void builder_init(struct line_builder *b, int indent, bool code, enum theme_element fill)
+void markdown_line_init(struct markdown_line *b, int indent, bool code, enum theme_element fill)
 {
 	memset(b, 0, sizeof *b);
 	b->line.indent = indent;
@@ -85,10 +85,10 @@ void builder_init(struct line_builder *b, int indent, bool code, enum theme_elem
 	b->line.fill = fill;
 }
 
-void builder_repeat(struct line_builder *b, const char *text, int count, enum theme_element element)
+void markdown_line_repeat(struct markdown_line *b, const char *text, int count, enum theme_element element)
 {
 	for (int i = 0; i < count; i++)
-		builder_text(b, text, strlen(text), element);
+		markdown_line_text(b, text, strlen(text), element);
 }
 
 /* ---- inline spans ---- */
@@ -267,10 +267,10 @@ static enum theme_element span_element(char marker, size_t r)
 	return r == 1 ? THEME_EMPHASIS : r == 2 ? THEME_STRONG : THEME_STRONG_EMPHASIS;
 }
 
-static void render_inline_at(struct line_builder *b, const char *s, size_t n, enum theme_element outer, int depth);
+static void render_inline_at(struct markdown_line *b, const char *s, size_t n, enum theme_element outer, int depth);
 
 /* A code span's text: one space either side is dropped when both are there. */
-static void code_span(struct line_builder *b, const char *s, size_t n)
+static void code_span(struct markdown_line *b, const char *s, size_t n)
 {
 	size_t r = run_length(s, n, 0), a = r, z = n - r;
 	bool all_spaces = true;
@@ -278,30 +278,30 @@ static void code_span(struct line_builder *b, const char *s, size_t n)
 		all_spaces = all_spaces && s[k] == ' ';
 	if (z - a >= 2 && s[a] == ' ' && s[z - 1] == ' ' && !all_spaces)
 		a++, z--;
-	builder_text(b, s + a, z - a, THEME_CODE);
+	markdown_line_text(b, s + a, z - a, THEME_CODE);
 }
 
-static void link_span(struct line_builder *b, const char *s, const struct link *l, enum theme_element outer, int depth)
+static void link_span(struct markdown_line *b, const char *s, const struct link *l, enum theme_element outer, int depth)
 {
 	enum theme_element element = combine(outer, THEME_LINK);
 	if (l->text_length == 0) {
-		builder_text(b, s + l->url, l->url_length, element);
+		markdown_line_text(b, s + l->url, l->url_length, element);
 		return;
 	}
 	render_inline_at(b, s + l->text, l->text_length, element, depth + 1);
 	if (l->url_length && !(l->url_length == l->text_length && !memcmp(s + l->url, s + l->text, l->url_length))) {
-		builder_text(b, " (", 2, outer);
-		builder_text(b, s + l->url, l->url_length, element);
-		builder_text(b, ")", 1, outer);
+		markdown_line_text(b, " (", 2, outer);
+		markdown_line_text(b, s + l->url, l->url_length, element);
+		markdown_line_text(b, ")", 1, outer);
 	}
 }
 
 /* Inline spans of s[0..n) into b, plain text in outer. */
-static void render_inline_at(struct line_builder *b, const char *s, size_t n, enum theme_element outer, int depth)
+static void render_inline_at(struct markdown_line *b, const char *s, size_t n, enum theme_element outer, int depth)
 {
 	size_t plain = 0, i = 0;
 	if (depth > MAX_NESTING) {
-		builder_text(b, s, n, outer);
+		markdown_line_text(b, s, n, outer);
 		return;
 	}
 	while (i < n) {
@@ -309,20 +309,20 @@ static void render_inline_at(struct line_builder *b, const char *s, size_t n, en
 		size_t end = 0, r = 1, close;
 		struct link link;
 		if (c == '\\' && i + 1 < n && is_punct_byte(s[i + 1])) {
-			builder_text(b, s + plain, i - plain, outer);
+			markdown_line_text(b, s + plain, i - plain, outer);
 			plain = i + 1;    /* the escaped character starts the next plain text */
 			i += 2;
 			continue;
 		}
 		if (c == '`' && (end = code_span_end(s, n, i)) != 0) {
-			builder_text(b, s + plain, i - plain, outer);
+			markdown_line_text(b, s + plain, i - plain, outer);
 			code_span(b, s + i, end - i);
 		} else if (c == '<' && (end = autolink_end(s, n, i)) != 0) {
-			builder_text(b, s + plain, i - plain, outer);
-			builder_text(b, s + i + 1, end - i - 2, combine(outer, THEME_LINK));
+			markdown_line_text(b, s + plain, i - plain, outer);
+			markdown_line_text(b, s + i + 1, end - i - 2, combine(outer, THEME_LINK));
 		} else if ((c == '[' || (c == '!' && i + 1 < n && s[i + 1] == '[')) &&
 			   (end = link_end(s, n, i + (c == '!'), &link)) != 0) {
-			builder_text(b, s + plain, i - plain, outer);
+			markdown_line_text(b, s + plain, i - plain, outer);
 			link_span(b, s, &link, outer, depth);   /* an image shows as a link to it */
 		} else if (c == '*' || c == '_' || c == '~' || c == '`') {
 			r = run_length(s, n, i);
@@ -330,7 +330,7 @@ static void render_inline_at(struct line_builder *b, const char *s, size_t n, en
 				i += r;   /* a marker run with no partner stays literal, whole */
 				continue;
 			}
-			builder_text(b, s + plain, i - plain, outer);
+			markdown_line_text(b, s + plain, i - plain, outer);
 			render_inline_at(b, s + i + r, close - i - r, combine(outer, span_element(c, r)), depth + 1);
 			end = close + r;
 		} else {
@@ -339,10 +339,10 @@ static void render_inline_at(struct line_builder *b, const char *s, size_t n, en
 		}
 		i = plain = end;
 	}
-	builder_text(b, s + plain, n - plain, outer);
+	markdown_line_text(b, s + plain, n - plain, outer);
 }
 
-void render_inline(struct line_builder *b, const char *s, size_t n, enum theme_element outer)
+void markdown_inline(struct markdown_line *b, const char *s, size_t n, enum theme_element outer)
 {
 	render_inline_at(b, s, n, outer, 0);
 }
