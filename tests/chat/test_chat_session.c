@@ -13,28 +13,10 @@
 #include "engine.h"
 #include "synthetic_model.h"
 #include "references.h"
+#include "collected.h"
 #include "tap.h"
 
 #define TOKENIZER REFERENCE_TOKENIZER
-
-struct collected {
-	char text[8192];
-	size_t length;
-	int calls;
-	int stop_after;     /* the callback returns 1 after this many calls (0: never) */
-};
-
-static int collect(void *user_data, const char *text, size_t length)
-{
-	struct collected *c = user_data;
-	if (c->length + length < sizeof c->text) {
-		memcpy(c->text + c->length, text, length);
-		c->length += length;
-		c->text[c->length] = '\0';
-	}
-	c->calls++;
-	return c->stop_after && c->calls >= c->stop_after;
-}
 
 static struct generation_settings greedy(int max_tokens)
 {

@@ -24,6 +24,7 @@
 #include "model_runtime.h"
 #include "prompt_lookup.h"
 #include "sampler.h"
+#include "collected.h"
 #include "tap.h"
 
 /* ---- prompt lookup ---------------------------------------------------------- */
@@ -217,22 +218,6 @@ static void check_greedy_acceptance(void)
 }
 
 /* ---- a conversation with speculation ----------------------------------------- */
-
-struct collected {
-	char text[8192];
-	size_t length;
-};
-
-static int collect(void *user_data, const char *text, size_t length)
-{
-	struct collected *c = user_data;
-	if (c->length + length < sizeof c->text) {
-		memcpy(c->text + c->length, text, length);
-		c->length += length;
-		c->text[c->length] = '\0';
-	}
-	return 0;
-}
 
 /* A proposer that knows the answer: the tokens of `tokens` after the history (which
  * must be their prefix), or with wrong set, the same with the first one changed. */
