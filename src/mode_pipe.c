@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "bpe.h"
 #include "chat_session.h"
 #include "draft_model.h"
@@ -152,13 +153,10 @@ static int continue_raw(struct model_runtime *rt, const char *text, size_t lengt
 			break;
 		if (atomic_load(&pipe_stop_requested))
 			break;
-		if (count == capacity) {
-			int32_t *more = realloc(ids, 2 * capacity * sizeof *ids);
-			if (!more)
-				goto oom;
-			ids = more;
-			capacity *= 2;
-		}
+		int32_t *more = array_grow(ids, &capacity, count, sizeof *ids, 64);
+		if (!more)
+			goto oom;
+		ids = more;
 		ids[count++] = token;
 		/* generation_config.json's max_length counts the prompt too, as in transformers */
 		if (engine_position(rt->engine) >= context ||

@@ -6,15 +6,27 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-void *array_grow(void *items, size_t *capacity, size_t count, size_t item_size, size_t first_capacity)
+void *array_reserve(void *items, size_t *capacity, size_t needed, size_t item_size, size_t first_capacity)
 {
-	if (count < *capacity)
+	if (needed <= *capacity)
 		return items;
-	size_t cap = *capacity ? 2 * *capacity : first_capacity;
-	if (cap < *capacity || cap > SIZE_MAX / item_size)
+	size_t cap = *capacity ? *capacity : first_capacity ? first_capacity : 1;
+	while (cap < needed) {
+		if (cap > SIZE_MAX / 2)
+			return NULL;
+		cap *= 2;
+	}
+	if (cap > SIZE_MAX / item_size)
 		return NULL;
 	void *grown = realloc(items, cap * item_size);
 	if (grown)
 		*capacity = cap;
 	return grown;
+}
+
+void *array_grow(void *items, size_t *capacity, size_t count, size_t item_size, size_t first_capacity)
+{
+	if (count == SIZE_MAX)
+		return NULL;
+	return array_reserve(items, capacity, count + 1, item_size, first_capacity);
 }

@@ -173,16 +173,10 @@ int chat_session_set_system(struct chat_session *session, const char *system_pro
 
 int chat_cache_push(struct chat_session *s, const int32_t *ids, size_t count)
 {
-	if (s->cached_count + count > s->cached_capacity) {
-		size_t cap = s->cached_capacity ? s->cached_capacity : 256;
-		while (cap < s->cached_count + count)
-			cap *= 2;
-		int32_t *c = realloc(s->cached, cap * sizeof *c);
-		if (!c)
-			return -1;
-		s->cached = c;
-		s->cached_capacity = cap;
-	}
+	int32_t *cached = array_reserve(s->cached, &s->cached_capacity, s->cached_count + count, sizeof *cached, 256);
+	if (!cached)
+		return -1;
+	s->cached = cached;
 	memcpy(s->cached + s->cached_count, ids, count * sizeof *ids);
 	s->cached_count += count;
 	atomic_store(&s->context_used, (int)s->cached_count);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
 #include "bpe.h"
 #include "engine.h"
 #include "model.h"
@@ -86,18 +87,12 @@ const char *draft_model_name(const struct draft_model *draft)
 /* Records that the engine ran tokens after what it held. */
 static int cache_append(struct draft_model *d, const int32_t *tokens, size_t count, char *err, size_t err_size)
 {
-	if (d->cached_count + count > d->cached_capacity) {
-		size_t capacity = d->cached_capacity ? d->cached_capacity : 256;
-		while (capacity < d->cached_count + count)
-			capacity *= 2;
-		int32_t *more = realloc(d->cached, capacity * sizeof *more);
-		if (!more) {
-			snprintf(err, err_size, "out of memory");
-			return -1;
-		}
-		d->cached = more;
-		d->cached_capacity = capacity;
+	int32_t *cached = array_reserve(d->cached, &d->cached_capacity, d->cached_count + count, sizeof *cached, 256);
+	if (!cached) {
+		snprintf(err, err_size, "out of memory");
+		return -1;
 	}
+	d->cached = cached;
 	memcpy(d->cached + d->cached_count, tokens, count * sizeof *tokens);
 	d->cached_count += count;
 	return 0;

@@ -26,6 +26,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "file_read.h"
 
 /* The reference implementation refuses headers over 100 MB; a 70B shard's is ~100 KB. */
@@ -274,18 +275,12 @@ static int check_overlaps(const char *path, struct tensor *tensors, size_t count
 
 static int grow_tensors(struct safetensors_set *set, size_t more, char *err, size_t err_size)
 {
-	if (set->tensor_count + more <= set->tensor_capacity)
-		return 0;
-	size_t capacity = set->tensor_capacity ? set->tensor_capacity : 64;
-	while (capacity < set->tensor_count + more)
-		capacity *= 2;
-	struct tensor *grown = realloc(set->tensors, capacity * sizeof *grown);
+	struct tensor *grown = array_reserve(set->tensors, &set->tensor_capacity, set->tensor_count + more, sizeof *grown, 64);
 	if (!grown) {
 		snprintf(err, err_size, "out of memory");
 		return -1;
 	}
 	set->tensors = grown;
-	set->tensor_capacity = capacity;
 	return 0;
 }
 
