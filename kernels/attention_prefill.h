@@ -8,8 +8,8 @@
  * arithmetic: Q, K, V and the softmax weights P enter the tensor cores as fp16 (10-bit
  * mantissa; BF16 and e4m3 cache values convert to it exactly while |x| < 65504), the
  * products accumulate in float32, and the online softmax (running max and sum per
- * row) and the output accumulators are float32.  kernel_checks.cu states the error
- * this costs against a float64 reference.
+ * row) and the output accumulators are float32.  tests/gpu/attention_checks.cu states
+ * the error this costs against a float64 reference.
  */
 #ifndef LLMCHAT_ATTENTION_PREFILL_H
 #define LLMCHAT_ATTENTION_PREFILL_H

@@ -1,9 +1,9 @@
 /*
  * check_program.cuh - what a GPU check program (step_fusion_checks.cu,
- * decode_segment_checks.cu, verify_checks.cu) keeps the same way: its counts and
- * "ok" / "not ok" lines, a CUDA call counted as a failed check when it fails, a seeded
- * generator and the start that seeds it, and device buffers (random, poisoned, copied)
- * that free_all releases.
+ * decode_segment_checks.cu, verify_checks.cu, linear_checks.cu, attention_checks.cu,
+ * activation_checks.cu) keeps the same way: its counts and "ok" / "not ok" lines, a
+ * CUDA call counted as a failed check when it fails, a seeded generator and the start
+ * that seeds it, and device buffers (random, poisoned, copied) that free_all releases.
  */
 #ifndef LLMCHAT_CHECK_PROGRAM_CUH
 #define LLMCHAT_CHECK_PROGRAM_CUH
@@ -18,7 +18,7 @@
 
 static int passed, failed;
 
-static void check(bool ok, const char *what)
+static inline void check(bool ok, const char *what)
 {
 	printf("%s - %s\n", ok ? "ok" : "not ok", what);
 	(ok ? passed : failed)++;
@@ -31,10 +31,22 @@ static void check(bool ok, const char *what)
 			printf("not ok - %s: %s (line %d)\n", #call, cudaGetErrorString(status_), __LINE__), failed++; \
 	} while (0)
 
+/* The same, and the (void) check function returns: for a check whose later steps need
+ * what the failed call should have made (its buffers from cudaMalloc, say). */
+#define CUDA_OR_RETURN(call)                                                                        \
+	do {                                                                                        \
+		cudaError_t status_ = (call);                                                       \
+		if (status_ != cudaSuccess) {                                                       \
+			printf("not ok - %s: %s (line %d)\n", #call, cudaGetErrorString(status_), __LINE__); \
+			failed++;                                                                   \
+			return;                                                                     \
+		}                                                                                   \
+	} while (0)
+
 /* The generator's state: the program seeds it (and prints the seed). */
 static uint64_t rng_state;
 
-static float uniform_in(float lo, float hi)
+static inline float uniform_in(float lo, float hi)
 {
 	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
 	return lo + (hi - lo) * (float)((rng_state >> 40) / (double)(1ull << 24));
@@ -59,7 +71,7 @@ static inline bool check_program_start(int argc, char **argv, const char *name)
 static std::vector<void *> allocations;
 
 /* A device buffer of n bytes (at least 1), every byte poison. */
-static void *device_bytes(size_t n, int poison)
+static inline void *device_bytes(size_t n, int poison)
 {
 	void *d = NULL;
 	CUDA(cudaMalloc(&d, n ? n : 1));
@@ -69,7 +81,7 @@ static void *device_bytes(size_t n, int poison)
 }
 
 /* A device buffer of n random floats in [lo, hi). */
-static float *random_floats(size_t n, float lo, float hi)
+static inline float *random_floats(size_t n, float lo, float hi)
 {
 	std::vector<float> h(n);
 	for (auto &f : h) f = uniform_in(lo, hi);
@@ -78,7 +90,7 @@ static float *random_floats(size_t n, float lo, float hi)
 	return d;
 }
 
-static void *device_copy(const void *src, size_t n)
+static inline void *device_copy(const void *src, size_t n)
 {
 	void *d = device_bytes(n, 0);
 	CUDA(cudaMemcpy(d, src, n, cudaMemcpyDeviceToDevice));
@@ -86,7 +98,7 @@ static void *device_copy(const void *src, size_t n)
 }
 
 /* Frees every buffer made above. */
-static void free_all(void)
+static inline void free_all(void)
 {
 	for (void *p : allocations) cudaFree(p);
 	allocations.clear();

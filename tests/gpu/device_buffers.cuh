@@ -1,7 +1,7 @@
 /*
- * device_buffers.cuh - what the GPU check programs (kernel_checks.cu,
- * step_fusion_checks.cu) share: comparing two device buffers byte for byte, and timing
- * launches inside a CUDA graph.
+ * device_buffers.cuh - what the GPU check programs (linear_checks.cu,
+ * attention_checks.cu, activation_checks.cu, step_fusion_checks.cu, ...) share: comparing
+ * two device buffers byte for byte, and timing launches inside a CUDA graph.
  */
 #ifndef LLMCHAT_DEVICE_BUFFERS_CUH
 #define LLMCHAT_DEVICE_BUFFERS_CUH

@@ -1,8 +1,9 @@
 /*
  * reference_kernels.cuh - the unfused forms the checks hold the fused kernels to
- * (kernel_checks.cu): RoPE alone, the KV-cache store alone, the residual add.  The
- * engine never runs them; they use the fused kernels' own device helpers (rope_pair,
- * cache_put, kernel_common.cuh), so that "bit for bit" compares like with like.
+ * (activation_checks.cu; attention_checks.cu fills its caches with the store): RoPE
+ * alone, the KV-cache store alone, the residual add.  The engine never runs them; they
+ * use the fused kernels' own device helpers (rope_pair, cache_put, kernel_common.cuh),
+ * so that "bit for bit" compares like with like.
  */
 #ifndef LLMCHAT_REFERENCE_KERNELS_CUH
 #define LLMCHAT_REFERENCE_KERNELS_CUH
@@ -25,8 +26,8 @@ __global__ static void ref_rope_kernel(float *vec, int stride, int heads, int he
 
 /* Rotates count tokens of heads x head_dim in place (row stride in floats): token t at
  * position pos0 + t, or *pos_dev + t when pos_dev is not NULL. */
-static cudaError_t ref_rope(float *vec, int count, int stride, int heads, int head_dim, int pos0, const int *pos_dev,
-			    const float *inv_freq, cudaStream_t stream)
+static inline cudaError_t ref_rope(float *vec, int count, int stride, int heads, int head_dim, int pos0,
+				   const int *pos_dev, const float *inv_freq, cudaStream_t stream)
 {
 	ref_rope_kernel<<<count, 128, 0, stream>>>(vec, stride, heads, head_dim, pos0, pos_dev, inv_freq);
 	return cudaGetLastError();
@@ -47,9 +48,9 @@ __global__ static void ref_store_kv_kernel(const float *key_rows, const float *v
 
 /* Converts count rows of kv_dim floats into the caches (elements of cache_dtype) at rows
  * pos.., or *pos_dev.. when pos_dev is not NULL. */
-static cudaError_t ref_store_kv(const float *key_rows, const float *value_rows, void *key_cache, void *value_cache,
-				enum llmk_dtype cache_dtype, int kv_dim, int count, int pos, const int *pos_dev,
-				cudaStream_t stream)
+static inline cudaError_t ref_store_kv(const float *key_rows, const float *value_rows, void *key_cache,
+				       void *value_cache, enum llmk_dtype cache_dtype, int kv_dim, int count, int pos,
+				       const int *pos_dev, cudaStream_t stream)
 {
 	size_t n = (size_t)count * kv_dim;
 	unsigned blocks = (unsigned)((n + 255) / 256 < 8192 ? (n + 255) / 256 : 8192);
@@ -80,7 +81,7 @@ __global__ static void ref_add_kernel(float *x, const float *y, size_t n)
 }
 
 /* x[i] += y[i] over n values. */
-static cudaError_t ref_add(float *x, const float *y, size_t n, cudaStream_t stream)
+static inline cudaError_t ref_add(float *x, const float *y, size_t n, cudaStream_t stream)
 {
 	unsigned blocks = (unsigned)((n + 255) / 256 < 4096 ? (n + 255) / 256 : 4096);
 	ref_add_kernel<<<blocks ? blocks : 1, 256, 0, stream>>>(x, y, n);

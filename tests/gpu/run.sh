@@ -26,16 +26,35 @@ grep -q '^#define HAVE_CUDA 1' config.h
 check $? "configure found CUDA"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 
-# the kernels against float64, the decode GEMV's bandwidth and the prefill attention's
-# rate (kernel_checks.cu)
 gencode=$(sed -n 's/^CUDA_GENCODE = //p' Makefile) # configure's --with-cuda-arch, as nvcc flags
 eval "$(make -s print-build-flags)"   # part_includes, part_libs: the parts' include paths and libraries
-nvcc -O3 -std=c++17 $gencode $part_includes \
-	"$top/tests/gpu/kernel_checks.cu" kernels/libkernels.a src/model/libmodel.a -lcublasLt -lcudart -o kernel_checks >kernel_checks.build 2>&1
-check $? "kernel_checks builds"
-./kernel_checks gemv_timings.tsv >kernel_checks.out 2>&1
-grep -v '^ok' kernel_checks.out | grep -v 'passed, .* failed'
-count_results kernel_checks.out
+
+# a check program: tests/gpu/NAME.cu built against the kernels and LIBS, run, its results
+# counted, and at least MIN of its checks passed
+check_program() { # NAME MIN LIBS...
+	name=$1 min=$2
+	shift 2
+	nvcc -O3 -std=c++17 $gencode $part_includes "$top/tests/gpu/$name.cu" kernels/libkernels.a "$@" -lcudart \
+		-o "$name" >"$name.build" 2>&1
+	check $? "$name builds"
+	./"$name" >"$name.out" 2>&1
+	grep -v '^ok' "$name.out" | grep -v 'passed, .* failed'
+	count_results "$name.out"
+	[ "$(grep -c '^ok' "$name.out")" -ge "$min" ]
+	check $? "$name ran its checks ($(grep -c '^ok' "$name.out") ok)"
+}
+# the kernels against float64 or their unfused forms, and their speed, in three programs
+# (MIN: every check each runs, loops counted).  The linear layers' products: llmk_linear,
+# the GEMV's layouts and fused forms, the cuBLASLt GEMMs, the decode GEMV's bandwidth
+# (linear_checks.cu; the table in gemv_timings.tsv)
+check_program linear_checks 88 src/model/libmodel.a -lcublasLt
+# the attention kernels over the KV cache, the decode attention's bandwidth and the
+# prefill attention's rate (attention_checks.cu; the table in attention_timings.tsv)
+check_program attention_checks 321 src/model/libmodel.a -lcublasLt
+# between the products, bit for bit: quantize, the KV stores, argmax, norm and SwiGLU +
+# quantize, residual add + norm, RoPE + KV store (activation_checks.cu)
+check_program activation_checks 65 src/model/libmodel.a -lcublasLt
+
 cat_sass() { for o in kernels/llm_kernels.o kernels/attention_kernels.o; do cuobjdump --dump-sass "$o"; done; }
 cat_sass >llm_kernels.sass 2>&1
 # every GEMV kernel (gemv_kernel, gemv_split_kernel, gemv_swiglu_kernel, each instantiation):
@@ -67,20 +86,6 @@ grep -Eq 'LDL|STL' attention_prefill.sass
 [ $? -ne 0 ]
 check $? "the prefill attention kernels use no local memory (no LDL/STL)"
 
-# a check program: tests/gpu/NAME.cu built against the kernels and LIBS, run, its results
-# counted, and at least MIN of its checks passed
-check_program() { # NAME MIN LIBS...
-	name=$1 min=$2
-	shift 2
-	nvcc -O3 -std=c++17 $gencode $part_includes "$top/tests/gpu/$name.cu" kernels/libkernels.a "$@" -lcudart \
-		-o "$name" >"$name.build" 2>&1
-	check $? "$name builds"
-	./"$name" >"$name.out" 2>&1
-	grep -v '^ok' "$name.out" | grep -v 'passed, .* failed'
-	count_results "$name.out"
-	[ "$(grep -c '^ok' "$name.out")" -ge "$min" ]
-	check $? "$name ran its checks ($(grep -c '^ok' "$name.out") ok)"
-}
 # the decode step's fused launches against the pairs they replace, bit for bit, and their
 # time (step_fusion_checks.cu)
 check_program step_fusion_checks 14 src/model/libmodel.a
@@ -141,7 +146,7 @@ done
 
 for name in tiny-bf16 tiny-fp8 tiny-int8 tiny-bf16-tied; do
 	# FP8 prefill runs on Hopper's FP8 tensor cores (cuBLASLt), whose accumulation is
-	# narrower than float32 (~2e-4 relative, kernel_checks): 0.05 nats for FP8 there.
+	# narrower than float32 (~2e-4 relative, linear_checks): 0.05 nats for FP8 there.
 	tolerance=0.001
 	[ "$name" = tiny-fp8 ] && tolerance=0.05
 	GOLDEN_TOLERANCE=$tolerance LLMCHAT_TEST_BACKEND=cuda ./tests/engine/test_golden "$top/tests/data/models/$name" "$top/tests/data/golden/$name.json" \

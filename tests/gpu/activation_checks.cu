@@ -1,0 +1,408 @@
+/*
+ * activation_checks.cu - the kernels between the products, bit for bit against the
+ * CPU path's numerics or the unfused launches they replace, and the logits' argmax.
+ *
+ *   activation_checks [SEED]          (built and run by tests/gpu/run.sh on the device machine)
+ *   activation_checks argmax [SEED]   only llmk_argmax's checks
+ *   activation_checks fusions [SEED]  only the engine's fusions (residual add + norm, RoPE +
+ *                                     KV store)
+ *
+ * Checks, on random inputs (the seed is printed; never zeros), outputs poisoned first:
+ * - llmk_quantize for every scheme bit for bit against the CPU path's numerics
+ *   (numerics.h);
+ * - the KV cache stores (ref_store_kv, which attention_checks.cu and the fusions below
+ *   are held to) in f32, bf16 and e4m3, position on the host and on the device: bit for
+ *   bit numerics.h's rounding, nothing else touched;
+ * - llmk_argmax: the largest value, the lowest index on ties, a NaN wins;
+ * - llmk_rmsnorm_quantize and llmk_swiglu_quantize bit for bit against llmk_rmsnorm /
+ *   llmk_swiglu + llmk_quantize for every scheme, 1 and 37 tokens, widths 4096, 14336;
+ * - llmk_add_rmsnorm_quantize against ref_add + llmk_rmsnorm(_quantize), and
+ *   llmk_rope_store_kv against ref_rope x 2 + ref_store_kv, bit for bit.
+ * Prints one "ok"/"not ok" line per check, then "N passed, N failed".
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <vector>
+
+#include <cuda_runtime.h>
+
+extern "C" {
+#include "llm_kernels.h"
+#include "numerics.h"
+#include "sampling_kernels.h"
+}
+#include "check_program.cuh"
+#include "device_buffers.cuh"
+#include "kernel_check_common.cuh"
+#include "reference_kernels.cuh"
+
+/* ---- llmk_quantize: the CPU path's bits -------------------------------------------- */
+
+static void check_quantize(enum llmk_quant quant, const char *name)
+{
+	const int count = 3, n = 4096;
+	std::vector<float> hx((size_t)count * n);
+	for (size_t i = 0; i < hx.size(); i++) hx[i] = sinf((float)i * 0.37f) * (1 + (i % 97)) * 0.05f;
+	float *x, *scales; uint8_t *xq;
+	CUDA_OR_RETURN(cudaMalloc(&x, hx.size() * 4)); CUDA_OR_RETURN(cudaMalloc(&xq, hx.size()));
+	CUDA_OR_RETURN(cudaMalloc(&scales, count * 4));
+	CUDA_OR_RETURN(cudaMemcpy(x, hx.data(), hx.size() * 4, cudaMemcpyHostToDevice));
+	const float static_scale = 0.0123f;
+	CUDA_OR_RETURN(llmk_quantize(x, count, n, quant, static_scale, xq, scales, 0));
+	std::vector<uint8_t> got(hx.size()); std::vector<float> got_scales(count);
+	CUDA_OR_RETURN(cudaMemcpy(got.data(), xq, got.size(), cudaMemcpyDeviceToHost));
+	CUDA_OR_RETURN(cudaMemcpy(got_scales.data(), scales, count * 4, cudaMemcpyDeviceToHost));
+	int mismatches = 0;
+	bool fp8 = quant == LLMK_QUANT_FP8_STATIC || quant == LLMK_QUANT_FP8_DYNAMIC;
+	for (int t = 0; t < count; t++) {
+		const float *row = hx.data() + (size_t)t * n;
+		float m = 0;
+		for (int i = 0; i < n; i++) m = fmaxf(m, fabsf(row[i]));
+		float s = quant == LLMK_QUANT_INT8_DYNAMIC ? m / 127.0f
+			: quant == LLMK_QUANT_FP8_DYNAMIC ? fmaxf(m / 448.0f, 1.0f / (448.0f * 512.0f)) : static_scale;
+		float inv = quant == LLMK_QUANT_INT8_DYNAMIC ? 127.0f / m : 1.0f / s;
+		if (got_scales[t] != s) mismatches++;
+		for (int i = 0; i < n; i++) {
+			float v = row[i] * inv;
+			uint8_t want;
+			if (fp8) {
+				v = fminf(fmaxf(v, -448.0f), 448.0f);
+				want = numerics_float_to_e4m3(v);
+			} else {
+				want = (uint8_t)numerics_float_to_int8(v);
+			}
+			if (got[(size_t)t * n + i] != want) mismatches++;
+		}
+	}
+	char what[160];
+	snprintf(what, sizeof what, "quantize %s: bit for bit the CPU path's (%d mismatches)", name, mismatches);
+	check(mismatches == 0, what);
+	cudaFree(x); cudaFree(xq); cudaFree(scales);
+}
+
+/* ---- the KV cache stores in float32, bf16 and e4m3 ------------------------------------ */
+
+/* The bytes a store of f must leave: bf16 nearest even, e4m3 nearest even saturating. */
+static void expected_bytes(float f, enum llmk_dtype d, uint8_t *out)
+{
+	if (d == LLMK_F32) memcpy(out, &f, 4);
+	else if (d == LLMK_BF16) { uint16_t h = numerics_float_to_bf16(f); memcpy(out, &h, 2); }
+	else out[0] = numerics_float_to_e4m3(f);
+}
+
+/* Both stores (host and device position) of count rows at pos into a poisoned cache:
+ * the rows bit for bit, nothing else touched. */
+static void check_store_kv(enum llmk_dtype d, int kv_dim, int count, int pos, bool device_pos)
+{
+	const int positions = pos + count + 3;
+	const size_t es = dtype_size(d), bytes = (size_t)positions * kv_dim * es;
+	std::vector<float> hk((size_t)count * kv_dim), hv(hk.size());
+	for (size_t i = 0; i < hk.size(); i++) {
+		/* normal values, tiny ones (subnormal in e4m3), ties and out-of-range ones (saturation) */
+		float r = (float)uniform();
+		hk[i] = r < 0.8f ? uniform_in(-3, 3) : r < 0.9f ? uniform_in(-0.01f, 0.01f) : uniform_in(-900, 900);
+		hv[i] = uniform_in(-2, 2) * (i % 17 == 0 ? 300.0f : 1.0f);
+	}
+	float *k, *v; uint8_t *kc, *vc; int *pd;
+	CUDA_OR_RETURN(cudaMalloc(&k, hk.size() * 4)); CUDA_OR_RETURN(cudaMalloc(&v, hv.size() * 4));
+	CUDA_OR_RETURN(cudaMalloc(&kc, bytes)); CUDA_OR_RETURN(cudaMalloc(&vc, bytes));
+	CUDA_OR_RETURN(cudaMalloc(&pd, 4));
+	CUDA_OR_RETURN(cudaMemcpy(k, hk.data(), hk.size() * 4, cudaMemcpyHostToDevice));
+	CUDA_OR_RETURN(cudaMemcpy(v, hv.data(), hv.size() * 4, cudaMemcpyHostToDevice));
+	CUDA_OR_RETURN(cudaMemcpy(pd, &pos, 4, cudaMemcpyHostToDevice));
+	CUDA_OR_RETURN(cudaMemset(kc, 0x5a, bytes)); CUDA_OR_RETURN(cudaMemset(vc, 0x5a, bytes));
+	if (device_pos) CUDA_OR_RETURN(ref_store_kv(k, v, kc, vc, d, kv_dim, count, 0, pd, 0));
+	else CUDA_OR_RETURN(ref_store_kv(k, v, kc, vc, d, kv_dim, count, pos, NULL, 0));
+	CUDA_OR_RETURN(cudaDeviceSynchronize());
+	std::vector<uint8_t> gk(bytes), gv(bytes);
+	CUDA_OR_RETURN(cudaMemcpy(gk.data(), kc, bytes, cudaMemcpyDeviceToHost));
+	CUDA_OR_RETURN(cudaMemcpy(gv.data(), vc, bytes, cudaMemcpyDeviceToHost));
+	size_t bad = 0, start = (size_t)pos * kv_dim * es, end = start + hk.size() * es;
+	for (size_t b = 0; b < bytes; b++)
+		if ((b < start || b >= end) && (gk[b] != 0x5a || gv[b] != 0x5a)) bad++;
+	for (size_t i = 0; i < hk.size(); i++) {
+		uint8_t ek[4], ev[4];
+		expected_bytes(hk[i], d, ek); expected_bytes(hv[i], d, ev);
+		if (memcmp(ek, gk.data() + start + i * es, es) || memcmp(ev, gv.data() + start + i * es, es)) bad++;
+	}
+	char what[200];
+	snprintf(what, sizeof what, "store %d rows of %d at %d (%s position) into a %s cache: bit for bit, nothing else "
+		 "touched (%zu wrong)", count, kv_dim, pos, device_pos ? "device" : "host", dtype_name(d), bad);
+	check(bad == 0, what);
+	cudaFree(k); cudaFree(v); cudaFree(kc); cudaFree(vc); cudaFree(pd);
+}
+
+static void check_kv_stores(void)
+{
+	for (enum llmk_dtype d : {LLMK_F32, LLMK_BF16, LLMK_E4M3}) {
+		check_store_kv(d, 1024, 1, 777, true);
+		check_store_kv(d, 1024, 37, 100, false);
+		check_store_kv(d, 64, 300, 5, false);
+	}
+}
+
+/* llmk_argmax: the largest value, the lowest index on ties; a NaN anywhere wins (the
+ * host refuses the row: broken weights must not become a token). */
+static void check_argmax(void)
+{
+	const int n = 128256;
+	std::vector<float> h(n);
+	for (int i = 0; i < n; i++)
+		h[i] = (float)((i * 7919) % 1000) / 100.0f;   /* max 9.99, first at the lowest such i */
+	int want = 0;
+	for (int i = 1; i < n; i++)
+		if (h[i] > h[want])
+			want = i;
+	float *x = NULL;
+	struct llmk_best *best = NULL, got;
+	void *scratch = NULL;
+	if (cudaMalloc(&x, n * sizeof(float)) != cudaSuccess || cudaMalloc(&best, sizeof *best) != cudaSuccess ||
+	    cudaMalloc(&scratch, llmk_argmax_scratch()) != cudaSuccess) {
+		check(false, "argmax: memory");
+		return;
+	}
+	struct { int nans[2]; int count; int index; bool nan; const char *what; } cases[] = {
+		{{0, 0}, 0, want, false, "argmax: the largest, lowest index on ties"},
+		{{77777, 0}, 1, 77777, true, "argmax: one NaN among numbers wins"},
+		{{90001, 5}, 2, 5, true, "argmax: of two NaNs the lower index"},
+		{{n - 1, 0}, 1, n - 1, true, "argmax: a NaN at the last index"},
+	};
+	for (auto &c : cases) {
+		std::vector<float> row = h;
+		for (int k = 0; k < c.count; k++)
+			row[c.nans[k]] = NAN;
+		cudaMemcpy(x, row.data(), n * sizeof(float), cudaMemcpyHostToDevice);
+		bool ran = llmk_argmax(x, n, 1000, best, scratch, 0) == cudaSuccess &&
+			   cudaMemcpy(&got, best, sizeof got, cudaMemcpyDeviceToHost) == cudaSuccess;
+		check(ran && got.index == 1000 + c.index && (bool)isnan(got.value) == c.nan, c.what);
+	}
+	cudaFree(x);
+	cudaFree(best);
+	cudaFree(scratch);
+}
+
+/* ---- fused activation quantization: bit for bit the unfused pair ------------------- */
+
+static bool quant_fp8(enum llmk_quant q) { return q == LLMK_QUANT_FP8_STATIC || q == LLMK_QUANT_FP8_DYNAMIC; }
+
+/* rmsnorm (swiglu false) or swiglu then quantize: fused (with and without the float
+ * output) against llmk_rmsnorm / llmk_swiglu + llmk_quantize, every byte compared. */
+static void check_fused_quantize(bool swiglu, enum llmk_quant quant, const char *qname, int count, int n)
+{
+	const size_t total = (size_t)count * n;
+	std::vector<float> ha(total), hb(swiglu ? total : (size_t)n);
+	for (int t = 0; t < count; t++) {
+		float amp = t % 5 == 3 ? 40.0f : t % 5 == 1 ? 0.02f : 2.0f; /* rows of different size */
+		for (int i = 0; i < n; i++) ha[(size_t)t * n + i] = uniform_in(-amp, amp);
+	}
+	for (auto &f : hb) f = swiglu ? uniform_in(-3, 3) : uniform_in(0.2f, 1.8f);
+	/* static scales that saturate some values */
+	const float static_scale = quant_fp8(quant) ? (swiglu ? 0.02f : 0.004f) : (swiglu ? 0.2f : 0.02f);
+	float *a, *b, *ref_out, *out, *ref_scales, *scales, *scales2; uint8_t *ref_q, *xq, *xq2;
+	CUDA_OR_RETURN(cudaMalloc(&a, total * 4)); CUDA_OR_RETURN(cudaMalloc(&b, hb.size() * 4));
+	CUDA_OR_RETURN(cudaMalloc(&ref_out, total * 4));
+	CUDA_OR_RETURN(cudaMalloc(&out, total * 4)); CUDA_OR_RETURN(cudaMalloc(&ref_q, total));
+	CUDA_OR_RETURN(cudaMalloc(&xq, total));
+	CUDA_OR_RETURN(cudaMalloc(&xq2, total)); CUDA_OR_RETURN(cudaMalloc(&ref_scales, count * 4));
+	CUDA_OR_RETURN(cudaMalloc(&scales, count * 4));
+	CUDA_OR_RETURN(cudaMalloc(&scales2, count * 4));
+	CUDA_OR_RETURN(cudaMemcpy(a, ha.data(), total * 4, cudaMemcpyHostToDevice));
+	CUDA_OR_RETURN(cudaMemcpy(b, hb.data(), hb.size() * 4, cudaMemcpyHostToDevice));
+	CUDA_OR_RETURN(cudaMemset(out, 0xff, total * 4)); CUDA_OR_RETURN(cudaMemset(xq, 0x7f, total));
+	CUDA_OR_RETURN(cudaMemset(xq2, 0x7f, total));
+	CUDA_OR_RETURN(cudaMemset(scales, 0xff, count * 4)); CUDA_OR_RETURN(cudaMemset(scales2, 0xff, count * 4));
+	const float eps = 1e-5f;
+	if (swiglu) {
+		CUDA_OR_RETURN(cudaMemcpy(ref_out, a, total * 4, cudaMemcpyDeviceToDevice));
+		CUDA_OR_RETURN(llmk_swiglu(ref_out, b, total, 0));
+		CUDA_OR_RETURN(llmk_swiglu_quantize(a, b, out, count, n, quant, static_scale, xq, scales, 0));
+		CUDA_OR_RETURN(llmk_swiglu_quantize(a, b, NULL, count, n, quant, static_scale, xq2, scales2, 0));
+	} else {
+		CUDA_OR_RETURN(llmk_rmsnorm(a, b, ref_out, count, n, eps, 0));
+		CUDA_OR_RETURN(llmk_rmsnorm_quantize(a, b, out, count, n, eps, quant, static_scale, xq, scales, 0));
+		CUDA_OR_RETURN(llmk_rmsnorm_quantize(a, b, NULL, count, n, eps, quant, static_scale, xq2, scales2, 0));
+	}
+	CUDA_OR_RETURN(llmk_quantize(ref_out, count, n, quant, static_scale, ref_q, ref_scales, 0));
+	CUDA_OR_RETURN(cudaDeviceSynchronize());
+	std::vector<float> g_ref(total), g_out(total), s_ref(count), s1(count), s2(count);
+	std::vector<uint8_t> q_ref(total), q1(total), q2(total);
+	CUDA_OR_RETURN(cudaMemcpy(g_ref.data(), ref_out, total * 4, cudaMemcpyDeviceToHost));
+	CUDA_OR_RETURN(cudaMemcpy(g_out.data(), out, total * 4, cudaMemcpyDeviceToHost));
+	CUDA_OR_RETURN(cudaMemcpy(q_ref.data(), ref_q, total, cudaMemcpyDeviceToHost));
+	CUDA_OR_RETURN(cudaMemcpy(q1.data(), xq, total, cudaMemcpyDeviceToHost));
+	CUDA_OR_RETURN(cudaMemcpy(q2.data(), xq2, total, cudaMemcpyDeviceToHost));
+	CUDA_OR_RETURN(cudaMemcpy(s_ref.data(), ref_scales, count * 4, cudaMemcpyDeviceToHost));
+	CUDA_OR_RETURN(cudaMemcpy(s1.data(), scales, count * 4, cudaMemcpyDeviceToHost));
+	CUDA_OR_RETURN(cudaMemcpy(s2.data(), scales2, count * 4, cudaMemcpyDeviceToHost));
+	size_t bad = 0, saturated = 0;
+	for (size_t i = 0; i < total; i++) {
+		if (memcmp(&g_ref[i], &g_out[i], 4)) bad++;
+		if (q_ref[i] != q1[i] || q_ref[i] != q2[i]) bad++;
+		if (quant_fp8(quant) ? (q_ref[i] & 0x7f) == 0x7e : (q_ref[i] == 0x7f || q_ref[i] == 0x80)) saturated++;
+	}
+	for (int t = 0; t < count; t++)
+		if (memcmp(&s_ref[t], &s1[t], 4) || memcmp(&s_ref[t], &s2[t], 4)) bad++;
+	char what[240];
+	snprintf(what, sizeof what, "%s_quantize %s, %d tokens of %d: bit for bit %s + llmk_quantize, with and without "
+		 "the float output (%zu differ; %zu values at the range's end)", swiglu ? "swiglu" : "rmsnorm", qname,
+		 count, n, swiglu ? "llmk_swiglu" : "llmk_rmsnorm", bad, saturated);
+	check(bad == 0, what);
+	cudaFree(a); cudaFree(b); cudaFree(ref_out); cudaFree(out); cudaFree(ref_q); cudaFree(xq); cudaFree(xq2);
+	cudaFree(ref_scales); cudaFree(scales); cudaFree(scales2);
+}
+
+static void check_fused_quantizers(void)
+{
+	const enum llmk_quant quants[] = {LLMK_QUANT_FP8_STATIC, LLMK_QUANT_FP8_DYNAMIC, LLMK_QUANT_INT8_DYNAMIC,
+					  LLMK_QUANT_INT8_STATIC};
+	const char *names[] = {"FP8 static", "FP8 dynamic", "INT8 dynamic", "INT8 static"};
+	for (int q = 0; q < 4; q++)
+		for (int count : {1, 37})
+			for (int n : {4096, 14336}) {
+				check_fused_quantize(false, quants[q], names[q], count, n);
+				check_fused_quantize(true, quants[q], names[q], count, n);
+			}
+}
+
+/* ---- the engine's other fusions: residual add + norm (+ quantize), RoPE + KV store ---- */
+
+/* A device copy of h (a failed check printed when it cannot be made). */
+static float *device_floats(const std::vector<float> &h)
+{
+	float *d = NULL;
+	if (cudaMalloc(&d, h.size() * 4) != cudaSuccess ||
+	    cudaMemcpy(d, h.data(), h.size() * 4, cudaMemcpyHostToDevice) != cudaSuccess)
+		printf("not ok - device_floats: %s\n", cudaGetErrorString(cudaGetLastError())), failed++;
+	return d;
+}
+
+static void check_add_rmsnorm_quantize(enum llmk_quant quant, const char *qname, int count, int n)
+{
+	const size_t total = (size_t)count * n;
+	std::vector<float> hx(total), hr(total), hw(n);
+	for (auto &f : hx) f = uniform_in(-3, 3);
+	for (auto &f : hr) f = uniform_in(-1, 1);
+	for (auto &f : hw) f = uniform_in(0.2f, 1.8f);
+	float *x1 = device_floats(hx), *x2 = device_floats(hx), *r = device_floats(hr), *w = device_floats(hw);
+	float *out1, *out2, *s1, *s2; uint8_t *q1, *q2;
+	CUDA_OR_RETURN(cudaMalloc(&out1, total * 4)); CUDA_OR_RETURN(cudaMalloc(&out2, total * 4));
+	CUDA_OR_RETURN(cudaMalloc(&q1, total)); CUDA_OR_RETURN(cudaMalloc(&q2, total));
+	CUDA_OR_RETURN(cudaMalloc(&s1, count * 4)); CUDA_OR_RETURN(cudaMalloc(&s2, count * 4));
+	CUDA_OR_RETURN(cudaMemset(out2, 0xff, total * 4)); CUDA_OR_RETURN(cudaMemset(q1, 0x7f, total));
+	CUDA_OR_RETURN(cudaMemset(q2, 0x7f, total));
+	CUDA_OR_RETURN(cudaMemset(s1, 0, count * 4)); CUDA_OR_RETURN(cudaMemset(s2, 0xff, count * 4));
+	const float eps = 1e-5f, static_scale = quant_fp8(quant) ? 0.004f : 0.02f;
+	CUDA_OR_RETURN(ref_add(x1, r, total, 0));
+	if (quant == LLMK_QUANT_NONE)
+		CUDA_OR_RETURN(llmk_rmsnorm(x1, w, out1, count, n, eps, 0));
+	else
+		CUDA_OR_RETURN(llmk_rmsnorm_quantize(x1, w, out1, count, n, eps, quant, static_scale, q1, s1, 0));
+	CUDA_OR_RETURN(llmk_add_rmsnorm_quantize(x2, r, w, out2, count, n, eps, quant, static_scale, q2, s2, 0));
+	CUDA_OR_RETURN(cudaDeviceSynchronize());
+	size_t bad = differing_bytes(x1, x2, total * 4) + differing_bytes(out1, out2, total * 4);
+	if (quant != LLMK_QUANT_NONE)
+		bad += differing_bytes(q1, q2, total) + differing_bytes(s1, s2, count * 4);
+	char what[200];
+	snprintf(what, sizeof what, "add_rmsnorm_quantize %s, %d tokens of %d: bit for bit ref_add + %s (%zu bytes differ)",
+		 qname, count, n, quant == LLMK_QUANT_NONE ? "llmk_rmsnorm" : "llmk_rmsnorm_quantize", bad);
+	check(bad == 0, what);
+	cudaFree(x1); cudaFree(x2); cudaFree(r); cudaFree(w); cudaFree(out1); cudaFree(out2);
+	cudaFree(q1); cudaFree(q2); cudaFree(s1); cudaFree(s2);
+}
+
+static void check_rope_store(enum llmk_dtype d, const char *dname, int count, int pos, bool device_pos)
+{
+	const int q_heads = 32, kv_heads = 8, hd = 128, q_dim = q_heads * hd, kv_dim = kv_heads * hd;
+	const int positions = pos + count + 3;
+	const size_t elem = d == LLMK_F32 ? 4 : d == LLMK_BF16 ? 2 : 1;
+	std::vector<float> hq((size_t)count * q_dim), hk((size_t)count * kv_dim), hv((size_t)count * kv_dim), hf(hd / 2);
+	for (auto &f : hq) f = uniform_in(-3, 3);
+	for (auto &f : hk) f = uniform_in(-20, 20);
+	for (auto &f : hv) f = uniform_in(-2, 2);
+	for (int i = 0; i < hd / 2; i++) hf[i] = (float)pow(500000.0, -2.0 * i / hd);
+	float *q1 = device_floats(hq), *q2 = device_floats(hq), *k1 = device_floats(hk), *k2 = device_floats(hk);
+	float *v = device_floats(hv), *inv = device_floats(hf), *k_unrotated = device_floats(hk);
+	void *kc1, *kc2, *vc1, *vc2; int *dpos;
+	size_t cache = (size_t)positions * kv_dim * elem;
+	CUDA_OR_RETURN(cudaMalloc(&kc1, cache)); CUDA_OR_RETURN(cudaMalloc(&kc2, cache));
+	CUDA_OR_RETURN(cudaMalloc(&vc1, cache)); CUDA_OR_RETURN(cudaMalloc(&vc2, cache));
+	CUDA_OR_RETURN(cudaMemset(kc1, 0x5a, cache)); CUDA_OR_RETURN(cudaMemset(kc2, 0x5a, cache));
+	CUDA_OR_RETURN(cudaMemset(vc1, 0x5a, cache)); CUDA_OR_RETURN(cudaMemset(vc2, 0x5a, cache));
+	CUDA_OR_RETURN(cudaMalloc(&dpos, sizeof(int)));
+	CUDA_OR_RETURN(cudaMemcpy(dpos, &pos, sizeof(int), cudaMemcpyHostToDevice));
+	if (device_pos) {
+		CUDA_OR_RETURN(ref_rope(q1, count, q_dim, q_heads, hd, 0, dpos, inv, 0));
+		CUDA_OR_RETURN(ref_rope(k1, count, kv_dim, kv_heads, hd, 0, dpos, inv, 0));
+		CUDA_OR_RETURN(ref_store_kv(k1, v, kc1, vc1, d, kv_dim, count, 0, dpos, 0));
+	} else {
+		CUDA_OR_RETURN(ref_rope(q1, count, q_dim, q_heads, hd, pos, NULL, inv, 0));
+		CUDA_OR_RETURN(ref_rope(k1, count, kv_dim, kv_heads, hd, pos, NULL, inv, 0));
+		CUDA_OR_RETURN(ref_store_kv(k1, v, kc1, vc1, d, kv_dim, count, pos, NULL, 0));
+	}
+	CUDA_OR_RETURN(llmk_rope_store_kv(q2, q_dim, q_heads, k2, v, kv_heads, hd, count, device_pos ? 0 : pos,
+					  device_pos ? dpos : NULL, inv, kc2, vc2, d, 0));
+	CUDA_OR_RETURN(cudaDeviceSynchronize());
+	size_t bad = differing_bytes(q1, q2, hq.size() * 4) + differing_bytes(kc1, kc2, cache) +
+		     differing_bytes(vc1, vc2, cache) + differing_bytes(k2, k_unrotated, hk.size() * 4);
+	char what[200];
+	snprintf(what, sizeof what, "rope_store_kv %s, %d tokens at %d (%s): bit for bit ref_rope x2 + ref_store_kv, "
+		 "nothing else touched (%zu bytes differ)", dname, count, pos, device_pos ? "device position" : "host position",
+		 bad);
+	check(bad == 0, what);
+	cudaFree(q1); cudaFree(q2); cudaFree(k1); cudaFree(k2); cudaFree(v); cudaFree(inv); cudaFree(k_unrotated);
+	cudaFree(kc1); cudaFree(kc2); cudaFree(vc1); cudaFree(vc2); cudaFree(dpos);
+}
+
+static void check_engine_fusions(void)
+{
+	const enum llmk_quant quants[] = {LLMK_QUANT_NONE, LLMK_QUANT_FP8_STATIC, LLMK_QUANT_FP8_DYNAMIC,
+					  LLMK_QUANT_INT8_DYNAMIC, LLMK_QUANT_INT8_STATIC};
+	const char *names[] = {"none", "FP8 static", "FP8 dynamic", "INT8 dynamic", "INT8 static"};
+	for (int q = 0; q < 5; q++)
+		for (int count : {1, 37})
+			check_add_rmsnorm_quantize(quants[q], names[q], count, 4096);
+	const enum llmk_dtype dtypes[] = {LLMK_F32, LLMK_BF16, LLMK_E4M3};
+	const char *dnames[] = {"f32", "bf16", "e4m3"};
+	for (int d = 0; d < 3; d++) {
+		check_rope_store(dtypes[d], dnames[d], 1, 4000, true);
+		check_rope_store(dtypes[d], dnames[d], 37, 300, false);
+	}
+}
+
+/* The parts a first argument runs alone (see the top of this file). */
+struct part {
+	const char *name;
+	void (*run)(void);
+};
+
+static const struct part parts[] = {
+	{"argmax", check_argmax},
+	{"fusions", check_engine_fusions},
+};
+
+int main(int argc, char **argv)
+{
+	const struct part *only = NULL;
+	for (const struct part &p : parts)
+		if (argc > 1 && strcmp(argv[1], p.name) == 0) only = &p;
+	/* the seed is the first argument, or the one after a part */
+	if (!(only ? check_program_start(argc - 1, argv + 1, "activation_checks PART")
+		   : check_program_start(argc, argv, "activation_checks")))
+		return 1;
+	if (only) {
+		only->run();
+	} else {
+		check_quantize(LLMK_QUANT_FP8_STATIC, "FP8 static");
+		check_quantize(LLMK_QUANT_FP8_DYNAMIC, "FP8 dynamic");
+		check_quantize(LLMK_QUANT_INT8_DYNAMIC, "INT8 dynamic");
+		check_quantize(LLMK_QUANT_INT8_STATIC, "INT8 static");
+		check_kv_stores();
+		check_argmax();
+		check_fused_quantizers();
+		check_engine_fusions();
+	}
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
