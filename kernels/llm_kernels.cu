@@ -827,6 +827,8 @@ extern "C" cudaError_t llmk_linear(const void *weight, enum llmk_dtype wdtype, i
 				   const float *x, const void *xq, const float *x_scales, int count,
 				   float *y, int y_stride, cudaStream_t stream)
 {
+	if (count <= 0)   /* nothing to compute (a GEMV's 0 tokens would mean 1) */
+		return cudaSuccess;
 	size_t element_size = wdtype == LLMK_BF16 ? 2 : (wdtype == LLMK_E4M3 || wdtype == LLMK_I8) ? 1 : 0;
 	bool aligned = element_size && ((size_t)cols * element_size) % 16 == 0 && ((uintptr_t)weight % 16) == 0 &&
 		       (!xq || (uintptr_t)xq % 16 == 0) && (!x || (uintptr_t)x % 16 == 0);

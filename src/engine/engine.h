@@ -87,8 +87,10 @@ int engine_prefill(struct engine *engine, const int32_t *tokens, size_t count, f
  * included). */
 int engine_decode_greedy(struct engine *engine, int32_t token, int32_t *next, char *err, size_t err_size);
 
-/* Rows engine_forward_argmax takes at once. */
-#define ENGINE_ARGMAX_MAX_ROWS 16
+/* Rows engine_forward_argmax takes at once: a verify pass of 1 + 8 proposals, the most
+ * that the GPU's decode kernels run as a step (LLMK_GEMV_MAX_TOKENS), so that every row
+ * is the bits the one-token step would give. */
+#define ENGINE_ARGMAX_MAX_ROWS 9
 
 /* engine_forward of count tokens (1 to ENGINE_ARGMAX_MAX_ROWS) that gives best[i], the
  * id of row i's largest logit (the lowest id among equal ones, as

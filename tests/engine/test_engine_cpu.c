@@ -323,7 +323,7 @@ static void check_engine_promises(void)
 	       "engine_forward_argmax of 9 tokens gives each row's argmax (%d of 9) and moves the position", rows_right);
 	engine_rewind(e, 10);
 	rc = engine_forward_argmax(e, tokens + 10, ENGINE_ARGMAX_MAX_ROWS + 1, best, err, sizeof err);
-	tap_ok(rc != 0 && engine_position(e) == 10 && strstr(err, "more than 16"),
+	tap_ok(rc != 0 && engine_position(e) == 10 && strstr(err, "more than 9"),
 	       "engine_forward_argmax refuses more rows than it takes, the position stays: %s", err);
 	engine_forward(e, tokens, SEQ, NULL, false, err, sizeof err);   /* to 50 */
 	engine_forward(e, other, 10, NULL, false, err, sizeof err);     /* to 60 */

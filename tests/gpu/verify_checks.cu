@@ -4,7 +4,8 @@
  *
  *   verify_checks [SEED]   (built and run by tests/gpu/run.sh on the device machine)
  *
- * On random inputs (the seed is printed), every output poisoned first, for 2 to
+ * On random inputs (the seed is printed), every output poisoned first (the one-token
+ * references with another byte, so that a row no launch writes differs), for 2 to
  * LLMK_GEMV_MAX_TOKENS tokens:
  * - llmk_gemv, llmk_gemv_multi (q/k/v) and llmk_gemv_swiglu (with its static
  *   quantization) of FP8, INT8 and BF16 weights: each token's rows the bits the same
@@ -58,17 +59,19 @@ static struct llmk_gemv_input token_input(enum llmk_dtype d, int cols, const str
 	return (struct llmk_gemv_input){d, cols, in.x + (size_t)t * cols, in.xq + (size_t)t * cols, in.scales + t, tokens};
 }
 
-/* A matrix of random weights with per-row scales (none for BF16), its output poisoned
- * for tokens tokens. */
-static struct llmk_gemv_matrix random_matrix(enum llmk_dtype d, int rows, int cols, int tokens)
+/* A matrix of random weights with per-row scales (one per-tensor scale with per_tensor,
+ * as FP8 checkpoints with static scales have; none for BF16), its output poisoned for
+ * tokens tokens. */
+static struct llmk_gemv_matrix random_matrix(enum llmk_dtype d, int rows, int cols, int tokens, bool per_tensor = false)
 {
 	size_t es = d == LLMK_BF16 ? 2 : 1;
 	void *w = device_bytes((size_t)rows * cols * es, 0);
 	CUDA(llmk_fill_random(w, (size_t)rows * cols, d, (uint32_t)(rng_state >> 31), 2.0f, 0));
-	float *s = d == LLMK_BF16 ? NULL : random_floats((size_t)rows, 0.001f, 0.01f);
+	const int scales = d == LLMK_BF16 ? 0 : per_tensor ? 1 : rows;
+	float *s = scales ? random_floats((size_t)scales, 0.001f, 0.01f) : NULL;
 	float *y = (float *)device_bytes((size_t)tokens * rows * 4, 0xff);
 	uniform_in(0, 1);
-	return (struct llmk_gemv_matrix){w, s, d == LLMK_BF16 ? 0 : rows, rows, y};
+	return (struct llmk_gemv_matrix){w, s, scales, rows, y};
 }
 
 /* Rows of token t in a several-token output y that differ from one (one token's). */
@@ -77,13 +80,15 @@ static size_t token_rows_differ(const float *y, int t, int rows, const float *on
 	return differing_bytes(y + (size_t)t * rows, one, (size_t)rows * 4);
 }
 
-/* llmk_gemv and llmk_linear: n tokens in one launch against each token alone. */
-static void check_gemv_tokens(enum llmk_dtype d, int rows, int cols, int n)
+/* llmk_gemv and llmk_linear: n tokens in one launch against each token alone.  The
+ * one-token outputs are poisoned with another byte than the several-token ones, so
+ * that a row neither launch writes differs. */
+static void check_gemv_tokens(enum llmk_dtype d, int rows, int cols, int n, bool per_tensor = false)
 {
 	struct token_inputs in = random_inputs(d, n, cols);
-	struct llmk_gemv_matrix m = random_matrix(d, rows, cols, n);
-	float *one = (float *)device_bytes((size_t)rows * 4, 0xff), *lin = (float *)device_bytes((size_t)n * rows * 4, 0xff);
-	float *lin_one = (float *)device_bytes((size_t)rows * 4, 0xff);
+	struct llmk_gemv_matrix m = random_matrix(d, rows, cols, n, per_tensor);
+	float *one = (float *)device_bytes((size_t)rows * 4, 0xfe), *lin = (float *)device_bytes((size_t)n * rows * 4, 0xff);
+	float *lin_one = (float *)device_bytes((size_t)rows * 4, 0xfe);
 	const struct llmk_gemv_input all = token_input(d, cols, in, 0, n);
 	CUDA(llmk_gemv(&m, &all, -1, 0));
 	CUDA(llmk_linear(m.weight, d, rows, cols, m.weight_scale, m.weight_scale_count, in.x, in.xq, in.scales, n, lin,
@@ -101,8 +106,9 @@ static void check_gemv_tokens(enum llmk_dtype d, int rows, int cols, int n)
 		bad_linear += token_rows_differ(lin, t, rows, lin_one);
 	}
 	char what[240];
-	snprintf(what, sizeof what, "%s GEMV %dx%d, %d tokens at once: each token's rows its bits alone (%zu bytes differ); "
-		 "llmk_linear the same (%zu)", weight_name(d), rows, cols, n, bad, bad_linear);
+	snprintf(what, sizeof what, "%s GEMV %dx%d%s, %d tokens at once: each token's rows its bits alone (%zu bytes "
+		 "differ); llmk_linear the same (%zu)", weight_name(d), rows, cols, per_tensor ? " (one weight scale)" : "",
+		 n, bad, bad_linear);
 	check(bad == 0 && bad_linear == 0, what);
 	free_all();
 }
@@ -115,9 +121,9 @@ static void check_fused_tokens(enum llmk_dtype d, int q_rows, int kv_rows, int f
 	struct llmk_gemv_matrix qkv[3] = {random_matrix(d, q_rows, cols, n), random_matrix(d, kv_rows, cols, n),
 					  random_matrix(d, kv_rows, cols, n)};
 	struct llmk_gemv_matrix gate = random_matrix(d, ff_rows, cols, n), up = random_matrix(d, ff_rows, cols, n);
-	float *ff = (float *)device_bytes((size_t)n * ff_rows * 4, 0xff), *ff_one = (float *)device_bytes((size_t)ff_rows * 4, 0xff);
-	uint8_t *yq = (uint8_t *)device_bytes((size_t)n * ff_rows, 0x55), *yq_one = (uint8_t *)device_bytes((size_t)ff_rows, 0x55);
-	float *ys = (float *)device_bytes((size_t)n * 4, 0xff), *ys_one = (float *)device_bytes(4, 0xff);
+	float *ff = (float *)device_bytes((size_t)n * ff_rows * 4, 0xff), *ff_one = (float *)device_bytes((size_t)ff_rows * 4, 0xfe);
+	uint8_t *yq = (uint8_t *)device_bytes((size_t)n * ff_rows, 0x55), *yq_one = (uint8_t *)device_bytes((size_t)ff_rows, 0x56);
+	float *ys = (float *)device_bytes((size_t)n * 4, 0xff), *ys_one = (float *)device_bytes(4, 0xfe);
 	const enum llmk_quant quant = d == LLMK_I8 ? LLMK_QUANT_INT8_STATIC : LLMK_QUANT_FP8_STATIC;
 	const struct llmk_static_quant out_all = {quant, 0.02f, yq, ys}, out_one = {quant, 0.02f, yq_one, ys_one};
 	const bool quantize = d != LLMK_BF16;
@@ -125,7 +131,7 @@ static void check_fused_tokens(enum llmk_dtype d, int q_rows, int kv_rows, int f
 	CUDA(llmk_gemv_multi(qkv, 3, &all, 0));
 	CUDA(llmk_gemv_swiglu(&gate, &up, &all, ff, quantize ? &out_all : NULL, 0));
 	std::vector<float *> one(3);
-	for (int i = 0; i < 3; i++) one[i] = (float *)device_bytes((size_t)qkv[i].rows * 4, 0xff);
+	for (int i = 0; i < 3; i++) one[i] = (float *)device_bytes((size_t)qkv[i].rows * 4, 0xfe);
 	size_t bad_qkv = 0, bad_ff = 0;
 	for (int t = 0; t < n; t++) {
 		struct llmk_gemv_matrix alone[3] = {qkv[0], qkv[1], qkv[2]};
@@ -180,7 +186,7 @@ static void check_attention_tokens(enum llmk_dtype cache, int heads, int kv_head
 		uniform_in(0, 1);
 	}
 	float *q = random_floats((size_t)n * q_dim, -3, 3);
-	float *out = (float *)device_bytes((size_t)n * q_dim * 4, 0xff), *one = (float *)device_bytes((size_t)q_dim * 4, 0xff);
+	float *out = (float *)device_bytes((size_t)n * q_dim * 4, 0xff), *one = (float *)device_bytes((size_t)q_dim * 4, 0xfe);
 	float *scratch = (float *)device_bytes(llmk_attention_decode_scratch(heads, head_dim, 512) * 4, 0xff);
 	struct llmk_attention a = {};
 	a.key_cache = k; a.value_cache = v; a.cache_dtype = cache; a.heads = heads; a.kv_heads = kv_heads;
@@ -255,7 +261,13 @@ int main(int argc, char **argv)
 		check_gemv_tokens(d, 4096, 14336, LLMK_GEMV_MAX_TOKENS);
 		for (int n : {2, 5, LLMK_GEMV_MAX_TOKENS})
 			check_fused_tokens(d, 4096, 1024, 14336, 4096, n);
-		check_fused_tokens(d, 1000, 24, 301, 512, 3); /* rows not a multiple of a block's */
+		/* rows not a multiple of a block's */
+		check_gemv_tokens(d, 1001, 4096, 5);
+		check_gemv_tokens(d, 301, 512, LLMK_GEMV_MAX_TOKENS);
+		check_fused_tokens(d, 1000, 24, 301, 512, 3);
+		check_fused_tokens(d, 1000, 24, 301, 512, LLMK_GEMV_MAX_TOKENS);
+		if (d != LLMK_BF16) /* FP8 checkpoints' one scale for the whole matrix */
+			check_gemv_tokens(d, 1000, 4096, LLMK_GEMV_MAX_TOKENS, true);
 	}
 	check_gemv_refusals();
 	for (int n : {2, 5, LLMK_GEMV_MAX_TOKENS}) {

@@ -31,8 +31,10 @@
  * 16384-wide model); larger all-reduces go in pieces of this size. */
 #define COMM_CUDA_MAX_COUNT ((size_t)256 * 16384)
 
-/* The largest message COMM_AUTO sends through the peer-to-peer kernel. */
-#define COMM_AUTO_P2P_MAX_COUNT ((size_t)8 * 16384)
+/* The largest message COMM_AUTO sends through the peer-to-peer kernel: a verify pass
+ * of 9 tokens (LLMK_GEMV_MAX_TOKENS) of a 16384-wide model, so that it adds the ranks'
+ * parts in the one-token step's order (NCCL's order may change with the size). */
+#define COMM_AUTO_P2P_MAX_COUNT ((size_t)9 * 16384)
 
 /* A communicator of kind for ranks ranks; devices[rank] receives each rank's GPU.
  * Returns 0, -1 with a message, or CUDA_NO_DEVICE (cuda_devices.h) when no GPU is
