@@ -1,5 +1,5 @@
 /*
- * gemm_cublaslt.cu - cuBLASLt FP8 / INT8 GEMMs for prefill (see gemm_cublaslt.h).
+ * gemm_cublaslt.cu - cuBLASLt FP8 / INT8 / BF16 GEMMs for prefill (see gemm_cublaslt.h).
  *
  * Column-major view (cuBLASLt's): W row-major [rows][cols] is W^T column-major with
  * ld = cols, so A = W with op T gives [rows x cols]; x row-major [count][cols] is
@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <vector>
 #include <cublasLt.h>
+#include <cuda_bf16.h>
 
 #define WORKSPACE_BYTES (32u << 20)
 
@@ -157,6 +158,51 @@ extern "C" int llmk_gemm_int8(struct llmk_gemm *g, const void *weight, int rows,
 	return 0;
 }
 
+/* hi[i] = bf16(x[i]), lo[i] = bf16(x[i] - hi[i]): x to about 16 bits in two BF16 parts. */
+__global__ static void split_bf16_kernel(const float *x, size_t n, __nv_bfloat16 *hi, __nv_bfloat16 *lo)
+{
+	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+		float v = x[i];
+		__nv_bfloat16 h = __float2bfloat16_rn(v);
+		hi[i] = h;
+		lo[i] = __float2bfloat16_rn(v - __bfloat162float(h));
+	}
+}
+
+/* y = x . W^T + beta * y, BF16 x and W, float32 accumulation and y. */
+static int bf16_product(struct llmk_gemm *g, const void *weight, int rows, int cols, const void *x, int count,
+			float beta, float *y, cudaStream_t stream, char *err, size_t err_size)
+{
+	const float alpha = 1;
+	tn_product p;
+	LT_TRY(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+	return run_tn(g, p, CUDA_R_16BF, CUDA_R_32F, rows, cols, count, &alpha, &beta, weight, x, y, stream, err,
+		      err_size);
+}
+
+extern "C" int llmk_gemm_bf16(struct llmk_gemm *g, const void *weight, int rows, int cols, const float *x, int count,
+			      void *split, float *y, cudaStream_t stream, char *err, size_t err_size)
+{
+	if (cols % 8 || (uintptr_t)weight % 16 || (uintptr_t)split % 16)
+		return 1;
+	const size_t n = (size_t)count * cols;
+	__nv_bfloat16 *hi = (__nv_bfloat16 *)split, *lo = hi + n;
+	unsigned blocks = (unsigned)((n + 255) / 256 < 8192 ? (n + 255) / 256 : 8192);
+	split_bf16_kernel<<<blocks, 256, 0, stream>>>(x, n, hi, lo);
+	cudaError_t cs = cudaGetLastError();
+	if (cs != cudaSuccess) {
+		snprintf(err, err_size, "split_bf16_kernel: %s", cudaGetErrorString(cs));
+		return -1;
+	}
+	int rc = bf16_product(g, weight, rows, cols, hi, count, 0, y, stream, err, err_size);
+	if (rc != 0)
+		return rc;
+	rc = bf16_product(g, weight, rows, cols, lo, count, 1, y, stream, err, err_size);
+	if (rc == 1) /* the first product is in y already: a half-made y is an error, not a fallback */
+		snprintf(err, err_size, "cuBLASLt: no BF16 algorithm for the second part of a %dx%d product", rows, cols);
+	return rc == 0 ? 0 : -1;
+}
+
 /* Median milliseconds of reps runs of fn, timed with events after two warm-ups. */
 template <typename Fn>
 static float median_ms(int reps, Fn fn)
@@ -182,7 +228,7 @@ static float median_ms(int reps, Fn fn)
 }
 
 extern "C" int llmk_measure_ceilings(struct llmk_gemm *g, double *copy_gbs, double *fp8_tflops, double *int8_tops,
-				     char *err, size_t err_size)
+				     double *bf16_tflops, char *err, size_t err_size)
 {
 	const size_t copy_bytes = (size_t)1 << 30, n = 8192;
 	void *a = nullptr, *b = nullptr;
@@ -213,6 +259,15 @@ extern "C" int llmk_measure_ceilings(struct llmk_gemm *g, double *copy_gbs, doub
 			status |= llmk_gemm_int8(g, a, (int)n, (int)n, scale, 1, b, scale, (int)n, acc, y, 0, err, err_size);
 		});
 		*int8_tops = status ? 0 : 2.0 * n * n * n / (ms * 1e-3) / 1e12;
+		/* BF16: one product of 8192 x 8192 BF16 operands (128 MiB each, in the copy
+		 * buffers), random values in [-1, 1] */
+		llmk_fill_random(a, n * n, LLMK_BF16, 2, 1.0f, 0);
+		llmk_fill_random(b, n * n, LLMK_BF16, 3, 1.0f, 0);
+		status = 0;
+		ms = median_ms(10, [&] {
+			status |= bf16_product(g, a, (int)n, (int)n, b, (int)n, 0, y, 0, err, err_size);
+		});
+		*bf16_tflops = status ? 0 : 2.0 * n * n * n / (ms * 1e-3) / 1e12;
 	}
 	rc = cudaGetLastError() == cudaSuccess ? 0 : -1;
 	if (rc)

@@ -1,5 +1,5 @@
 /*
- * gemm_cublaslt.h - prefill's 8-bit matrix products through cuBLASLt.
+ * gemm_cublaslt.h - prefill's matrix products through cuBLASLt (8-bit, and BF16).
  *
  * Many tokens at once (prefill) are bound by the matrix units, not by reading the
  * weights, so they go to cuBLASLt's FP8 and INT8 tensor-core kernels:
@@ -41,12 +41,22 @@ int llmk_gemm_int8(struct llmk_gemm *gemm, const void *weight, int rows, int col
 		   int weight_scale_count, const void *xq, const float *x_scales, int count, int32_t *acc,
 		   float *y, cudaStream_t stream, char *err, size_t err_size);
 
+/* y = x . W^T for BF16 weights and float x, on the BF16 tensor cores: x is split into
+ * two BF16 parts, hi = bf16(x) and lo = bf16(x - hi), and y = hi . W^T + lo . W^T with
+ * float32 accumulation, so that x keeps about 16 of its 24 bits (relative error near
+ * 1e-5, where one BF16 x would give 4e-3).  split holds 2 x count x cols BF16 values
+ * (scratch).  Same return values as llmk_gemm_fp8 (1: cols not a multiple of 8, or no
+ * algorithm). */
+int llmk_gemm_bf16(struct llmk_gemm *gemm, const void *weight, int rows, int cols, const float *x, int count,
+		   void *split, float *y, cudaStream_t stream, char *err, size_t err_size);
+
 /* The ceilings a benchmark is judged against, measured now on the current device:
  * device-to-device copy bandwidth in GB/s (bytes read + written, 1 GiB copies,
- * median of 8) and the FP8 / INT8 GEMM rates at 8192^3 in TFLOP/s (median of 10).
+ * median of 8) and the FP8 / INT8 / BF16 GEMM rates at 8192^3 in TFLOP/s (median of
+ * 10; BF16: one product of BF16 operands, half of what llmk_gemm_bf16 computes).
  * Returns 0, or -1 with a message. */
 int llmk_measure_ceilings(struct llmk_gemm *gemm, double *copy_gbs, double *fp8_tflops, double *int8_tops,
-			  char *err, size_t err_size);
+			  double *bf16_tflops, char *err, size_t err_size);
 
 #ifdef __cplusplus
 }

@@ -9,8 +9,9 @@
  * type), so its floor is those bytes over the device-to-device copy bandwidth; prefill
  * (16, 64, 256, 512 and 2048 tokens) does 2 x parameters FLOPs per token (plus
  * attention) and reads every weight once, so its floor is the longer of those FLOPs
- * over the FP8 (or INT8) cuBLASLt GEMM rate at 8192^3 and the weights over the copy
- * bandwidth.  All three rates are measured
+ * over the cuBLASLt GEMM rate at 8192^3 of the weights' type (FP8, INT8 or BF16; BF16
+ * prefill computes two products, so at most half of it) and the weights over the copy
+ * bandwidth.  All four rates are measured
  * by this run on GPU 0 (llmk_measure_ceilings); with N GPUs (--gpus) each reads its
  * share, so the ceilings are N times one GPU's.
  *
@@ -350,9 +351,9 @@ int mode_bench(const struct options *opts)
 		return EXIT_ERROR;
 	}
 	struct llmk_gemm *gemm = NULL;
-	double copy_gbs = 0, fp8 = 0, int8 = 0;
+	double copy_gbs = 0, fp8 = 0, int8 = 0, bf16 = 0;
 	if (llmk_gemm_create(&gemm, err, sizeof err) != 0 ||
-	    llmk_measure_ceilings(gemm, &copy_gbs, &fp8, &int8, err, sizeof err) != 0) {
+	    llmk_measure_ceilings(gemm, &copy_gbs, &fp8, &int8, &bf16, err, sizeof err) != 0) {
 		fprintf(stderr, "llmchat: --bench: %s\n", err);
 		llmk_gemm_free(gemm);
 		model_close(model);
@@ -380,11 +381,14 @@ int mode_bench(const struct options *opts)
 		model_close(model);
 		return EXIT_ERROR;
 	}
-	double gemm_rate = model->config.format == WEIGHT_FORMAT_INT8 ? int8 : fp8;
+	/* the matrix units' rate for the weights' type (BF16 prefill computes two BF16
+	 * products a layer, gemm_cublaslt.h: its share is at most 50% of this ceiling) */
+	const enum weight_format format = model->config.format;
+	double gemm_rate = format == WEIGHT_FORMAT_INT8 ? int8 : format == WEIGHT_FORMAT_BF16 ? bf16 : fp8;
 	printf("llmchat --bench: %s, %s weights, %d layers, on %s\n", model->name,
 	       weight_format_name(model->config.format), model->config.num_hidden_layers, engine_describe(engine));
-	printf("ceilings measured now: copy %.0f GB/s (read + write); cuBLASLt 8192^3 FP8 %.0f TFLOP/s, INT8 %.0f TOP/s\n",
-	       copy_gbs, fp8, int8);
+	printf("ceilings measured now: copy %.0f GB/s (read + write); cuBLASLt 8192^3 FP8 %.0f TFLOP/s, INT8 %.0f TOP/s, "
+	       "BF16 %.0f TFLOP/s\n", copy_gbs, fp8, int8, bf16);
 	rc = bench_run(model, engine, opts->kv_cache, copy_gbs, gemm_rate);
 	engine_free(engine);
 	model_close(model);

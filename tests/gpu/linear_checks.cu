@@ -160,6 +160,80 @@ static void check_gemm(struct llmk_gemm *g, enum llmk_dtype dtype, int rows, int
 	cudaFree(w); cudaFree(xq); cudaFree(y); cudaFree(acc); cudaFree(scales); cudaFree(ws);
 }
 
+/* llmk_gemm_bf16: BF16 weights times float inputs (split in two BF16 parts) against
+ * float64, outputs poisoned first.  The split keeps about 16 bits of each input: the
+ * error bound is 1e-4 relative, where one BF16 part would give about 4e-3 (also checked,
+ * so that a GEMM on the high part alone fails). */
+static void check_gemm_bf16(struct llmk_gemm *g, int rows, int cols, int count)
+{
+	void *w, *split; float *x, *y;
+	CUDA_OR_RETURN(cudaMalloc(&w, (size_t)rows * cols * 2)); CUDA_OR_RETURN(cudaMalloc(&x, (size_t)count * cols * 4));
+	CUDA_OR_RETURN(cudaMalloc(&split, (size_t)count * cols * 4)); CUDA_OR_RETURN(cudaMalloc(&y, (size_t)count * rows * 4));
+	fill(w, (size_t)rows * cols, LLMK_BF16, 53);
+	std::vector<float> hx((size_t)count * cols);
+	for (float &v : hx) v = uniform_in(-3, 3);
+	CUDA_OR_RETURN(cudaMemcpy(x, hx.data(), hx.size() * 4, cudaMemcpyHostToDevice));
+	CUDA_OR_RETURN(cudaMemset(y, 0xff, (size_t)count * rows * 4));
+	char err[256] = "";
+	int rc = llmk_gemm_bf16(g, w, rows, cols, x, count, split, y, 0, err, sizeof err);
+	CUDA_OR_RETURN(cudaDeviceSynchronize());
+	char what[200];
+	snprintf(what, sizeof what, "cuBLASLt BF16 GEMM %dx%d, %d tokens runs (%s)", rows, cols, count,
+		 rc == 0 ? "yes" : rc == 1 ? "no algorithm" : err);
+	check(rc == 0, what);
+	if (rc == 0) {
+		std::vector<uint8_t> hw((size_t)rows * cols * 2);
+		std::vector<float> hy((size_t)count * rows);
+		CUDA_OR_RETURN(cudaMemcpy(hw.data(), w, hw.size(), cudaMemcpyDeviceToHost));
+		CUDA_OR_RETURN(cudaMemcpy(hy.data(), y, hy.size() * 4, cudaMemcpyDeviceToHost));
+		double num = 0, num_hi = 0, den = 0; bool written = true;
+		for (int t = 0; t < count; t++)
+			for (int r = 0; r < rows; r++) {
+				double a = 0, a_hi = 0;
+				for (int i = 0; i < cols; i++) {
+					double wv = host_weight(hw.data(), LLMK_BF16, (size_t)r * cols + i);
+					float xv = hx[(size_t)t * cols + i];
+					a += wv * xv;
+					a_hi += wv * numerics_bf16_to_float(numerics_float_to_bf16(xv));
+				}
+				double got = hy[(size_t)t * rows + r];
+				if (!isfinite(got)) written = false;
+				num += (got - a) * (got - a); num_hi += (a_hi - a) * (a_hi - a); den += a * a;
+			}
+		snprintf(what, sizeof what, "cuBLASLt BF16 GEMM: every output written, relative error %.2e < 1e-4 "
+			 "(one BF16 part of the inputs alone: %.2e)", sqrt(num / den), sqrt(num_hi / den));
+		check(written && sqrt(num / den) < 1e-4 && sqrt(num_hi / den) > 1e-3, what);
+	}
+	cudaFree(w); cudaFree(x); cudaFree(split); cudaFree(y);
+}
+
+/* The BF16 product's time: the split and its two GEMMs, next to one BF16 GEMM's FLOPs. */
+static void time_gemm_bf16(struct llmk_gemm *g, int rows, int cols, int count, const char *shape)
+{
+	void *w, *split; float *x, *y;
+	CUDA_OR_RETURN(cudaMalloc(&w, (size_t)rows * cols * 2)); CUDA_OR_RETURN(cudaMalloc(&x, (size_t)count * cols * 4));
+	CUDA_OR_RETURN(cudaMalloc(&split, (size_t)count * cols * 4)); CUDA_OR_RETURN(cudaMalloc(&y, (size_t)count * rows * 4));
+	fill(w, (size_t)rows * cols, LLMK_BF16, 59);
+	CUDA_OR_RETURN(cudaMemset(x, 0, (size_t)count * cols * 4));
+	char err[256] = "";
+	int rc = 0;
+	cudaEvent_t a, b;
+	cudaEventCreate(&a); cudaEventCreate(&b);
+	for (int i = 0; i < 3; i++) rc |= llmk_gemm_bf16(g, w, rows, cols, x, count, split, y, 0, err, sizeof err);
+	const int reps = 10;
+	cudaEventRecord(a);
+	for (int i = 0; i < reps; i++) rc |= llmk_gemm_bf16(g, w, rows, cols, x, count, split, y, 0, err, sizeof err);
+	cudaEventRecord(b);
+	cudaEventSynchronize(b);
+	float ms = 0;
+	cudaEventElapsedTime(&ms, a, b);
+	ms /= reps;
+	printf("# BF16 GEMM (split input, two products) %s %dx%dx%d: %.3f ms, %.0f TFLOP/s of one product%s\n", shape, rows,
+	       cols, count, ms, 2.0 * rows * cols * count / (ms * 1e-3) / 1e12, rc ? " (FAILED)" : "");
+	cudaEventDestroy(a); cudaEventDestroy(b);
+	cudaFree(w); cudaFree(x); cudaFree(split); cudaFree(y);
+}
+
 static void time_gemm(struct llmk_gemm *g, enum llmk_dtype dtype, int rows, int cols, int count, const char *shape)
 {
 	uint8_t *w, *xq; float *y, *scales, *ws; int32_t *acc;
@@ -486,7 +560,11 @@ int main(int argc, char **argv)
 		for (int count : {8, 64, 300}) {
 			check_gemm(gemm, LLMK_E4M3, 512, 4096, count);
 			check_gemm(gemm, LLMK_I8, 512, 4096, count);
+			check_gemm_bf16(gemm, 512, 4096, count);
 		}
+		check_gemm_bf16(gemm, 301, 200, 10); /* rows not a multiple of anything */
+		time_gemm_bf16(gemm, 14336, 4096, 2048, "8B gate/up");
+		time_gemm_bf16(gemm, 4096, 4096, 16, "8B q/o_proj, 16 tokens");
 		printf("# prefill GEMMs (cuBLASLt), including the INT8 dequantizing epilogue:\n");
 		for (int d = 1; d < 3; d++) {
 			time_gemm(gemm, dtypes[d], 8192, 8192, 8192, "8192^3 (peak)");

@@ -21,10 +21,11 @@
 
 /* Tokens a prefill step takes at once.  engine_prefill polls its cancel flag between
  * steps, so a step's time is how long Ctrl-C may wait: 512 tokens of an 8B FP8 model take
- * about 12 ms on an H100, at the same tokens/s as 2048 (BENCHMARKS.md).  BF16 weights,
- * still on the scalar kernel (about 156 tokens/s for 8B), take SCALAR_BATCH at a time:
- * about 0.2 s, at the same tokens/s (the kernel is bound by its arithmetic, not by
- * reading the weights once a step). */
+ * about 12 ms on an H100, at the same tokens/s as 2048 (BENCHMARKS.md); BF16 weights go
+ * to cuBLASLt's BF16 products too.  Weights of any other type, on the scalar kernel
+ * (about 156 tokens/s for 8B), take SCALAR_BATCH at a time: about 0.2 s, at the same
+ * tokens/s (the kernel is bound by its arithmetic, not by reading the weights once a
+ * step). */
 #define BATCH 512
 #define SCALAR_BATCH 32
 #define LOGIT_ROWS 256        /* rows of logits made at once (all_logits goes in chunks) */

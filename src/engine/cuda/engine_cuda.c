@@ -42,6 +42,18 @@
  * pass must agree with the step it replaces). */
 #define GEMM_MIN_TOKENS (LLMK_GEMV_MAX_TOKENS + 1)
 
+/* Many tokens of a BF16 layer (a BF16 model's, or an 8-bit model's lm_head) through
+ * cuBLASLt's BF16 tensor cores, the float input split in two BF16 parts; their room is
+ * e->acc, the INT8 product's accumulators, which every product uses only within its
+ * own launches, in stream order.  1 when it does not apply. */
+static int run_gemm_bf16(struct cuda_engine *e, const struct gpu_linear *l, const float *input, int n, float *y,
+			 int y_stride, char *err, size_t err_size)
+{
+	if (l->dtype != LLMK_BF16 || n < GEMM_MIN_TOKENS || y_stride != l->rows)
+		return 1;
+	return llmk_gemm_bf16(e->gemm, l->weight, l->rows, l->cols, input, n, e->acc, y, e->stream, err, err_size);
+}
+
 /* Many tokens of an 8-bit layer through cuBLASLt; 1 when it does not apply. */
 static int run_gemm(struct cuda_engine *e, const struct gpu_linear *l, int n, float *y, int y_stride, char *err,
 		    size_t err_size)
@@ -72,11 +84,13 @@ static bool same_quantization(const struct gpu_linear *previous, const struct gp
 static int run_linear_quantized(struct cuda_engine *e, const struct gpu_linear *l, const float *input, const void *xq,
 				const float *x_scales, int n, float *y, int y_stride, char *err, size_t err_size)
 {
-	if (l->quant != LLMK_QUANT_NONE && xq == e->xq) {
-		int rc = run_gemm(e, l, n, y, y_stride, err, err_size);
-		if (rc <= 0)
-			return rc;
-	}
+	int rc = 1;
+	if (l->quant != LLMK_QUANT_NONE && xq == e->xq)
+		rc = run_gemm(e, l, n, y, y_stride, err, err_size);
+	else if (l->quant == LLMK_QUANT_NONE)
+		rc = run_gemm_bf16(e, l, input, n, y, y_stride, err, err_size);
+	if (rc <= 0)
+		return rc;
 	CUDA_TRY(llmk_linear(l->weight, l->dtype, l->rows, l->cols, l->weight_scale, l->weight_scale_count, input, xq,
 			     x_scales, n, y, y_stride, e->stream));
 	return 0;
@@ -642,11 +656,12 @@ static int cuda_set_draw_history(void *state, const int32_t *tokens, size_t coun
 }
 
 /* Tokens a forward call runs at once: BATCH, or SCALAR_BATCH when the layers' weights
- * are not 8-bit (the scalar kernel). */
+ * are neither 8-bit nor BF16 (no cuBLASLt product: the scalar kernel). */
 static int cuda_batch_tokens(const void *state)
 {
 	const struct cuda_engine *e = state;
-	return e->layers[0].q_proj.quant == LLMK_QUANT_NONE ? SCALAR_BATCH : BATCH;
+	const struct gpu_linear *l = &e->layers[0].q_proj;
+	return l->quant == LLMK_QUANT_NONE && l->dtype != LLMK_BF16 ? SCALAR_BATCH : BATCH;
 }
 
 static int cuda_forward(void *state, const int32_t *tokens, size_t count, int position, float *logits,
