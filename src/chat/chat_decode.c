@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
 #include "bpe.h"
 #include "clock.h"
 #include "engine.h"
@@ -19,16 +20,10 @@
 
 static int answer_append(struct answer *a, const char *text, size_t length)
 {
-	if (a->length + length + 1 > a->capacity) {
-		size_t cap = a->capacity ? a->capacity : 256;
-		while (cap < a->length + length + 1)
-			cap *= 2;
-		char *t = realloc(a->text, cap);
-		if (!t)
-			return -1;
-		a->text = t;
-		a->capacity = cap;
-	}
+	char *t = array_reserve(a->text, &a->capacity, a->length + length + 1, 1, 256);
+	if (!t)
+		return -1;
+	a->text = t;
 	memcpy(a->text + a->length, text, length);
 	a->length += length;
 	a->text[a->length] = '\0';

@@ -29,6 +29,7 @@
 
 #include <utf8proc.h>
 
+#include "array_grow.h"
 #include "chat_template_pieces.h"
 
 #define BEGIN_OF_TEXT "<|begin_of_text|>"
@@ -87,14 +88,10 @@ static void python_strip(const char *text, size_t *start, size_t *len)
 
 static int piece_add(struct chat_pieces *list, const char *special, const char *text, size_t length)
 {
-	if (list->count == list->capacity) {
-		size_t capacity = list->capacity ? list->capacity * 2 : 32;
-		struct chat_piece *items = realloc(list->items, capacity * sizeof *items);
-		if (!items)
-			return -1;
-		list->items = items;
-		list->capacity = capacity;
-	}
+	struct chat_piece *items = array_grow(list->items, &list->capacity, list->count, sizeof *items, 32);
+	if (!items)
+		return -1;
+	list->items = items;
 	list->items[list->count++] = (struct chat_piece){ special, text, length };
 	return 0;
 }

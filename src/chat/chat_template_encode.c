@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
 #include "bpe.h"
 #include "chat_template.h"
 #include "chat_template_pieces.h"
@@ -19,14 +20,10 @@
 /* Appends one id to the caller's array. */
 static int push_id(int32_t id, int32_t **ids, size_t *count, size_t *capacity)
 {
-	if (*count == *capacity) {
-		size_t grown = *capacity ? *capacity * 2 : 256;
-		int32_t *bigger = realloc(*ids, grown * sizeof *bigger);
-		if (!bigger)
-			return -1;
-		*ids = bigger;
-		*capacity = grown;
-	}
+	int32_t *bigger = array_grow(*ids, capacity, *count, sizeof *bigger, 256);
+	if (!bigger)
+		return -1;
+	*ids = bigger;
 	(*ids)[(*count)++] = id;
 	return 0;
 }
