@@ -5,7 +5,9 @@
 #
 # Runs `llmchat --bench --dummy-weights CONFIG` under Nsight Compute, which times COUNT
 # kernels (default 720: two decode steps of the 8B shape) after skipping SKIP (default
-# 3000: the ceilings, the prefills and the first decode steps at 128 of context), each
+# 0) inside the profiler range --bench opens around the timed greedy steps of its first
+# decode run at 128 of context (cudaProfilerStart / Stop, mode_bench.c; the ceilings,
+# prefills and warm-up steps are outside it: --profile-from-start off), each
 # kernel alone (--cache-control none --clock-control none: the GPU's own clocks, warm
 # caches; inside the CUDA graph each node is a kernel of its own).  Prints the time by
 # kernel, summed over the window and divided by the steps the window holds (the count
@@ -14,14 +16,15 @@
 set -u
 build=${1:?usage: profile_decode.sh BUILD_DIR CONFIG [SKIP] [COUNT]}
 config=${2:?usage: profile_decode.sh BUILD_DIR CONFIG [SKIP] [COUNT]}
-skip=${3:-3000}
+skip=${3:-0}
 count=${4:-720}
 csv=${TMPDIR:-/tmp}/profile_decode.$$.csv
-ncu --clock-control none --cache-control none --metrics gpu__time_duration.sum --csv --print-units base \
+ncu --profile-from-start off --clock-control none --cache-control none --metrics gpu__time_duration.sum --csv \
+	--print-units base \
 	--launch-skip "$skip" --launch-count "$count" \
 	"$build/src/llmchat" --bench --dummy-weights "$config" --ctx 4224 >"$csv" 2>&1
 status=$?
-grep 'decode at 128' "$csv" | head -n 1
+grep 'decode 128, greedy' "$csv" | head -n 1
 python3 - "$csv" <<'PY'
 import csv, re, sys
 rows = [r for r in csv.reader(l for l in open(sys.argv[1]) if l.startswith('"'))]

@@ -41,6 +41,7 @@
 #include "sampler.h"
 
 #ifdef HAVE_CUDA
+#include <cuda_profiler_api.h>
 #include <cuda_runtime_api.h>
 
 #include "cuda_devices.h"
@@ -112,9 +113,12 @@ static int decode_one(struct engine *engine, const struct sampler_settings *samp
 }
 
 /* Seconds per decoded token at context positions, the way's median of 3 runs of
- * steps tokens (after 4 warm-up steps); the first token is tokens[64 - 1]'s argmax. */
+ * steps tokens (after 4 warm-up steps); the first token is tokens[64 - 1]'s argmax.
+ * With profiled, the first run's timed steps are the profiler's range
+ * (cudaProfilerStart / Stop: bench/profile_decode.sh profiles those steps only). */
 static int time_decode(struct engine *engine, int vocab, const struct decode_way *way, int context,
-		       const int32_t *tokens, float *logits, double *seconds, char *err, size_t err_size)
+		       const int32_t *tokens, float *logits, bool profiled, double *seconds, char *err,
+		       size_t err_size)
 {
 	const int steps = 64;
 	struct sampler *sampler = NULL;
@@ -131,12 +135,18 @@ static int time_decode(struct engine *engine, int vocab, const struct decode_way
 		}
 		int32_t token = (int32_t)numerics_argmax(logits, (size_t)vocab);
 		double t0 = 0;
+		const bool in_range = profiled && run == 0;
 		for (int s = -4; s < steps && rc == 0; s++) {
-			if (s == 0)
+			if (s == 0) {
+				if (in_range)
+					cudaProfilerStart();
 				t0 = clock_monotonic_seconds();
+			}
 			rc = decode_one(engine, &way->sampling, sampler, logits, &token, err, err_size);
 		}
 		runs[run] = (clock_monotonic_seconds() - t0) / steps;
+		if (in_range)
+			cudaProfilerStop();
 	}
 	sampler_free(sampler);
 	if (rc != 0)
@@ -164,7 +174,8 @@ static int bench_decode(const struct model *m, struct engine *engine, enum engin
 		double ceiling = ranks * copy_gbs * 1e9 / (weight_bytes + kv_bytes), greedy = 0;
 		for (size_t w = 0; w < sizeof decode_ways / sizeof decode_ways[0]; w++) {
 			double per_token;
-			if (time_decode(engine, c->vocab_size, &decode_ways[w], context, tokens, logits, &per_token, err,
+			if (time_decode(engine, c->vocab_size, &decode_ways[w], context, tokens, logits, k == 0 && w == 0,
+					&per_token, err,
 					sizeof err) != 0) {
 				fprintf(stderr, "llmchat: decode at %d context (%s): %s\n", context, decode_ways[w].label, err);
 				return -1;
@@ -225,7 +236,7 @@ static int bench_verify(struct engine *engine, int vocab, const int32_t *tokens,
 	if (context + 68 + SPECULATION_MAX_DRAFT > engine_context_length(engine))
 		return 0;
 	double greedy;
-	if (time_decode(engine, vocab, &decode_ways[0], context, tokens, logits, &greedy, err, sizeof err) != 0) {
+	if (time_decode(engine, vocab, &decode_ways[0], context, tokens, logits, false, &greedy, err, sizeof err) != 0) {
 		fprintf(stderr, "llmchat: decode at %d context: %s\n", context, err);
 		return -1;
 	}
