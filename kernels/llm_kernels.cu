@@ -12,6 +12,7 @@
  */
 #include "llm_kernels.h"
 
+#include "gemv_mma.cuh"
 #include "kernel_common.cuh"
 
 /* ---- embedding, norm, elementwise: bound by reading their inputs once ---------- */
@@ -571,9 +572,24 @@ __device__ static __forceinline__ float gemv_scaled(float fsum, int isum, const 
 	return scale ? fsum * wscale : fsum;
 }
 
+/* gemv_block_dots on the CUDA cores (MMA none) or the tensor cores (gemv_mma.cuh; RB is
+ * GEMV_MMA_ROWS then). */
+template <enum llmk_dtype WD, int RB, int TOK, enum gemv_mma_kind MMA>
+__device__ static __forceinline__ void gemv_rows_dots(const uint4 *const *w, const bool *valid, int chunks, int cols,
+						      int tokens, const float *x, const uint8_t *xq, float *fsum,
+						      int *isum)
+{
+	if constexpr (MMA == GEMV_MMA_NONE) {
+		gemv_block_dots<WD, RB, TOK>(w, valid, chunks, cols, tokens, x, xq, fsum, isum);
+	} else {
+		static_assert(RB == GEMV_MMA_ROWS && GEMV_MMA_THREADS == GEMV_THREADS, "a tensor-core block's rows");
+		gemv_mma_block_dots<MMA, TOK>(w, valid, chunks, cols, tokens, xq, fsum, isum);
+	}
+}
+
 /* Blocks of RB rows of one of a job's matrices, for tokens <= TOK tokens: token t's
  * outputs go to y + t * rows. */
-template <enum llmk_dtype WD, int RB, int TOK>
+template <enum llmk_dtype WD, int RB, int TOK, enum gemv_mma_kind MMA>
 __global__ static void __launch_bounds__(GEMV_THREADS)
 gemv_split_kernel(struct gemv_job job, int cols, int tokens, const float *x, const uint8_t *xq, const float *x_scales)
 {
@@ -599,7 +615,7 @@ gemv_split_kernel(struct gemv_job job, int cols, int tokens, const float *x, con
 	}
 	float fsum;
 	int isum;
-	gemv_block_dots<WD, RB, TOK>(w, valid, chunks, cols, tokens, x, xq, &fsum, &isum);
+	gemv_rows_dots<WD, RB, TOK, MMA>(w, valid, chunks, cols, tokens, x, xq, &fsum, &isum);
 	const int row = r0 + threadIdx.x / TOK, t = threadIdx.x % TOK;
 	if (threadIdx.x < RB * TOK && (TOK == 1 || t < tokens) && row < m.rows)
 		m.y[(size_t)t * m.rows + row] = gemv_scaled<WD>(fsum, isum, m.scale, m.scale_count, row, x_scales + t);
@@ -607,7 +623,7 @@ gemv_split_kernel(struct gemv_job job, int cols, int tokens, const float *x, con
 
 /* Gate and up rows r0.. together, for tokens <= TOK tokens; y = silu(gate) * up of the
  * two scaled outputs, token t's at y + t * rows (and quantized into yq's token t). */
-template <enum llmk_dtype WD, int RB, int TOK>
+template <enum llmk_dtype WD, int RB, int TOK, enum gemv_mma_kind MMA>
 __global__ static void __launch_bounds__(GEMV_THREADS)
 gemv_swiglu_kernel(struct gemv_matrix gate, struct gemv_matrix up, int cols, int tokens, const float *x,
 		   const uint8_t *xq, const float *x_scales, float *y, struct llmk_static_quant yq)
@@ -628,7 +644,7 @@ gemv_swiglu_kernel(struct gemv_matrix gate, struct gemv_matrix up, int cols, int
 	 * j < RB, up's RB + j */
 	float fsum;
 	int isum;
-	gemv_block_dots<WD, 2 * RB, TOK>(w, valid, chunks, cols, tokens, x, xq, &fsum, &isum);
+	gemv_rows_dots<WD, 2 * RB, TOK, MMA>(w, valid, chunks, cols, tokens, x, xq, &fsum, &isum);
 	__shared__ float up_value[RB][TOK];
 	const int j = threadIdx.x / TOK, t = threadIdx.x % TOK;
 	if (j >= RB && j < 2 * RB && (TOK == 1 || t < tokens) && r0 + j - RB < up.rows)
@@ -672,37 +688,83 @@ static cudaError_t launch_gemv_split(const struct gemv_job &job, int rows_per_bl
 {
 	dim3 grid(job.first_block[job.count]), block(GEMV_THREADS);
 	if (tokens > 4)
-		return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_TOKENS_ROWS, LLMK_GEMV_MAX_TOKENS>, grid, block, pdl,
+		return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_TOKENS_ROWS, LLMK_GEMV_MAX_TOKENS, GEMV_MMA_NONE>, grid, block, pdl,
 					stream, job, cols, tokens, x, xq, x_scales);
 	if (tokens > 1)
-		return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_TOKENS_ROWS, 4>, grid, block, pdl, stream, job, cols,
+		return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_TOKENS_ROWS, 4, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols,
 					tokens, x, xq, x_scales);
 	switch (rows_per_block) {
-	case 1: return launch_maybe_pdl(gemv_split_kernel<WD, 1, 1>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales);
-	case 2: return launch_maybe_pdl(gemv_split_kernel<WD, 2, 1>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales);
-	default: return launch_maybe_pdl(gemv_split_kernel<WD, 4, 1>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales);
+	case 1: return launch_maybe_pdl(gemv_split_kernel<WD, 1, 1, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales);
+	case 2: return launch_maybe_pdl(gemv_split_kernel<WD, 2, 1, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales);
+	default: return launch_maybe_pdl(gemv_split_kernel<WD, 4, 1, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales);
 	}
 }
 
+/* The tensor-core kernel of a job (GEMV_MMA_ROWS rows a block): one tile of tokens for up
+ * to 8, two past 8; a token's rows have the same bits in each (one column of B). */
+template <enum llmk_dtype WD, enum gemv_mma_kind MMA>
+static cudaError_t launch_gemv_split_mma(const struct gemv_job &job, bool pdl, int cols, int tokens,
+					 const uint8_t *xq, const float *x_scales, cudaStream_t stream)
+{
+	dim3 grid(job.first_block[job.count]), block(GEMV_MMA_THREADS);
+	const float *x = NULL;
+	if (tokens > 8)
+		return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_MMA_ROWS, LLMK_GEMV_MAX_TOKENS, MMA>, grid, block, pdl,
+					stream, job, cols, tokens, x, xq, x_scales);
+	if (tokens > 1)
+		return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_MMA_ROWS, 8, MMA>, grid, block, pdl, stream, job, cols,
+					tokens, x, xq, x_scales);
+	return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_MMA_ROWS, 1, MMA>, grid, block, pdl, stream, job, cols, 1, x,
+				xq, x_scales);
+}
+
+/* Where a GEMV of in's weights on tokens tokens adds its products (llmk_gemv_products):
+ * GEMV_MMA_NONE for the CUDA cores' kernels. */
+static enum gemv_mma_kind gemv_mma(const struct llmk_gemv_input *in, int tokens)
+{
+	if (in->wdtype == LLMK_I8)
+		return tokens > 1 || in->products != LLMK_PRODUCTS_DEFAULT ? GEMV_MMA_S8 : GEMV_MMA_NONE;
+	if (in->wdtype != LLMK_E4M3)
+		return GEMV_MMA_NONE;
+	return in->products == LLMK_PRODUCTS_TENSOR_F16    ? GEMV_MMA_E4M3_F16
+	       : in->products == LLMK_PRODUCTS_TENSOR_E4M3 ? GEMV_MMA_E4M3
+							   : GEMV_MMA_NONE;
+}
+
+static bool gemv_products_valid(enum llmk_gemv_products p)
+{
+	return p == LLMK_PRODUCTS_DEFAULT || p == LLMK_PRODUCTS_TENSOR_F16 || p == LLMK_PRODUCTS_TENSOR_E4M3;
+}
+
 /* The job's matrices in blocks of rows_per_block rows (GEMV_TOKENS_ROWS for several
- * tokens). */
+ * tokens, GEMV_MMA_ROWS on the tensor cores). */
 static cudaError_t launch_gemv_job(struct gemv_job *job, const struct llmk_gemv_input *in, int tokens,
 				   int rows_per_block, bool pdl, cudaStream_t stream)
 {
-	if (tokens > 1)
+	if (!gemv_products_valid(in->products))
+		return cudaErrorInvalidValue;
+	const enum gemv_mma_kind mma = gemv_mma(in, tokens);
+	if (mma != GEMV_MMA_NONE)
+		rows_per_block = GEMV_MMA_ROWS;
+	else if (tokens > 1)
 		rows_per_block = GEMV_TOKENS_ROWS;
 	job->first_block[0] = 0;
 	for (int i = 0; i < job->count; i++)
 		job->first_block[i + 1] = job->first_block[i] + (job->m[i].rows + rows_per_block - 1) / rows_per_block;
 	const uint8_t *q = (const uint8_t *)in->xq;
 	const int cols = in->cols;
+	const float *xs = in->x_scales;
+	switch (mma) {
+	case GEMV_MMA_S8: return launch_gemv_split_mma<LLMK_I8, GEMV_MMA_S8>(*job, pdl, cols, tokens, q, xs, stream);
+	case GEMV_MMA_E4M3_F16:
+		return launch_gemv_split_mma<LLMK_E4M3, GEMV_MMA_E4M3_F16>(*job, pdl, cols, tokens, q, xs, stream);
+	case GEMV_MMA_E4M3: return launch_gemv_split_mma<LLMK_E4M3, GEMV_MMA_E4M3>(*job, pdl, cols, tokens, q, xs, stream);
+	case GEMV_MMA_NONE: break;
+	}
 	switch (in->wdtype) {
-	case LLMK_E4M3:
-		return launch_gemv_split<LLMK_E4M3>(*job, rows_per_block, pdl, cols, tokens, in->x, q, in->x_scales, stream);
-	case LLMK_I8:
-		return launch_gemv_split<LLMK_I8>(*job, rows_per_block, pdl, cols, tokens, in->x, q, in->x_scales, stream);
-	default:
-		return launch_gemv_split<LLMK_BF16>(*job, rows_per_block, pdl, cols, tokens, in->x, q, in->x_scales, stream);
+	case LLMK_E4M3: return launch_gemv_split<LLMK_E4M3>(*job, rows_per_block, pdl, cols, tokens, in->x, q, xs, stream);
+	case LLMK_I8: return launch_gemv_split<LLMK_I8>(*job, rows_per_block, pdl, cols, tokens, in->x, q, xs, stream);
+	default: return launch_gemv_split<LLMK_BF16>(*job, rows_per_block, pdl, cols, tokens, in->x, q, xs, stream);
 	}
 }
 
@@ -724,7 +786,7 @@ extern "C" cudaError_t llmk_gemv(const struct llmk_gemv_matrix *matrix, const st
 	if (!gemv_aligned(wdtype, cols, weight, x, xq) || rows <= 0 || tokens == 0)
 		return cudaErrorNotSupported;
 	if (rows_per_block == 0) { /* the warp-a-row kernel */
-		if (tokens != 1)
+		if (tokens != 1 || in->products != LLMK_PRODUCTS_DEFAULT)
 			return cudaErrorInvalidValue;
 		unsigned blocks = (unsigned)((rows + LINEAR_WARPS - 1) / LINEAR_WARPS);
 		gemv_kernel<1><<<blocks, LINEAR_WARPS * WARP, 0, stream>>>(weight, wdtype, rows, cols, weight_scale,
@@ -759,6 +821,25 @@ extern "C" cudaError_t llmk_gemv_multi(const struct llmk_gemv_matrix *matrices, 
 	return launch_gemv_job(&job, in, tokens, GEMV_AUTO_ROWS, true, stream);
 }
 
+/* gemv_swiglu_kernel on the tensor cores: gate's and up's GEMV_MMA_ROWS / 2 rows a block. */
+template <enum llmk_dtype WD, enum gemv_mma_kind MMA>
+static cudaError_t launch_gemv_swiglu_mma(const struct gemv_matrix &gate, const struct gemv_matrix &up, int cols,
+					  int tokens, const uint8_t *xq, const float *x_scales, float *y,
+					  const struct llmk_static_quant &yq, cudaStream_t stream)
+{
+	constexpr int RB = GEMV_MMA_ROWS / 2;
+	dim3 grid((gate.rows + RB - 1) / RB), block(GEMV_MMA_THREADS);
+	const float *x = NULL;
+	if (tokens > 8)
+		return launch_maybe_pdl(gemv_swiglu_kernel<WD, RB, LLMK_GEMV_MAX_TOKENS, MMA>, grid, block, true, stream,
+					gate, up, cols, tokens, x, xq, x_scales, y, yq);
+	if (tokens > 1)
+		return launch_maybe_pdl(gemv_swiglu_kernel<WD, RB, 8, MMA>, grid, block, true, stream, gate, up, cols,
+					tokens, x, xq, x_scales, y, yq);
+	return launch_maybe_pdl(gemv_swiglu_kernel<WD, RB, 1, MMA>, grid, block, true, stream, gate, up, cols, 1, x, xq,
+				x_scales, y, yq);
+}
+
 template <enum llmk_dtype WD>
 static cudaError_t launch_gemv_swiglu(const struct gemv_matrix &gate, const struct gemv_matrix &up, int cols,
 				      int tokens, const float *x, const uint8_t *xq, const float *x_scales, float *y,
@@ -768,14 +849,14 @@ static cudaError_t launch_gemv_swiglu(const struct gemv_matrix &gate, const stru
 	if (tokens > 1) {
 		dim3 grid((gate.rows + GEMV_TOKENS_ROWS / 2 - 1) / (GEMV_TOKENS_ROWS / 2)), block(GEMV_THREADS);
 		if (tokens > 4)
-			return launch_maybe_pdl(gemv_swiglu_kernel<WD, GEMV_TOKENS_ROWS / 2, LLMK_GEMV_MAX_TOKENS>, grid,
+			return launch_maybe_pdl(gemv_swiglu_kernel<WD, GEMV_TOKENS_ROWS / 2, LLMK_GEMV_MAX_TOKENS, GEMV_MMA_NONE>, grid,
 						block, true, stream, gate, up, cols, tokens, x, xq, x_scales, y, yq);
-		return launch_maybe_pdl(gemv_swiglu_kernel<WD, GEMV_TOKENS_ROWS / 2, 4>, grid, block, true, stream, gate,
+		return launch_maybe_pdl(gemv_swiglu_kernel<WD, GEMV_TOKENS_ROWS / 2, 4, GEMV_MMA_NONE>, grid, block, true, stream, gate,
 					up, cols, tokens, x, xq, x_scales, y, yq);
 	}
 	const int rows_per_block = GEMV_AUTO_ROWS / 2;
 	dim3 grid((gate.rows + rows_per_block - 1) / rows_per_block), block(GEMV_THREADS);
-	return launch_maybe_pdl(gemv_swiglu_kernel<WD, GEMV_AUTO_ROWS / 2, 1>, grid, block, true, stream, gate, up, cols,
+	return launch_maybe_pdl(gemv_swiglu_kernel<WD, GEMV_AUTO_ROWS / 2, 1, GEMV_MMA_NONE>, grid, block, true, stream, gate, up, cols,
 				1, x, xq, x_scales, y, yq);
 }
 
@@ -797,6 +878,19 @@ extern "C" cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, con
 	struct gemv_matrix g = {gate->weight, gate->weight_scale, gate->weight_scale_count, gate->rows, NULL};
 	struct gemv_matrix u = {up->weight, up->weight_scale, up->weight_scale_count, up->rows, NULL};
 	const uint8_t *q = (const uint8_t *)xq;
+	if (!gemv_products_valid(in->products))
+		return cudaErrorInvalidValue;
+	switch (gemv_mma(in, tokens)) {
+	case GEMV_MMA_S8:
+		return launch_gemv_swiglu_mma<LLMK_I8, GEMV_MMA_S8>(g, u, cols, tokens, q, x_scales, y, out_quant, stream);
+	case GEMV_MMA_E4M3_F16:
+		return launch_gemv_swiglu_mma<LLMK_E4M3, GEMV_MMA_E4M3_F16>(g, u, cols, tokens, q, x_scales, y, out_quant,
+									     stream);
+	case GEMV_MMA_E4M3:
+		return launch_gemv_swiglu_mma<LLMK_E4M3, GEMV_MMA_E4M3>(g, u, cols, tokens, q, x_scales, y, out_quant,
+									 stream);
+	case GEMV_MMA_NONE: break;
+	}
 	switch (wdtype) {
 	case LLMK_E4M3: return launch_gemv_swiglu<LLMK_E4M3>(g, u, cols, tokens, x, q, x_scales, y, out_quant, stream);
 	case LLMK_I8: return launch_gemv_swiglu<LLMK_I8>(g, u, cols, tokens, x, q, x_scales, y, out_quant, stream);

@@ -109,7 +109,19 @@ struct llmk_gemv_matrix {
  * quantizes its output); tokens of them (0 means 1; at most LLMK_GEMV_MAX_TOKENS),
  * token t at x + t * cols or xq + t * cols with scale x_scales[t].  Token t's outputs
  * go to y + t * rows.  Each token's rows are the bits it gets alone: a verify pass of
- * several tokens computes what as many one-token steps would. */
+ * several tokens computes what as many one-token steps would, whatever products
+ * says, as long as the step and the pass say the same. */
+enum llmk_gemv_products {
+	LLMK_PRODUCTS_DEFAULT,      /* INT8: the tensor cores (mma.sync s8, int32 sums) for 2 or
+				     * more tokens, dp4a for one: exact, so the same bits either
+				     * way; FP8: float32 multiply-adds on the CUDA cores */
+	LLMK_PRODUCTS_TENSOR_F16,   /* the tensor cores for every token count: INT8 as above; FP8
+				     * widened to f16 (exact) for mma.sync m16n8k16 with float32
+				     * accumulation (the tensor core's own rounding: other bits than
+				     * DEFAULT's, the same alone or with other tokens) */
+	LLMK_PRODUCTS_TENSOR_E4M3,  /* as TENSOR_F16, FP8 through mma.sync m16n8k32 on e4m3 itself */
+};
+
 struct llmk_gemv_input {
 	enum llmk_dtype wdtype;
 	int cols;
@@ -117,6 +129,7 @@ struct llmk_gemv_input {
 	const void *xq;
 	const float *x_scales;
 	int tokens;
+	enum llmk_gemv_products products; /* 8-bit weights: where the products add (above) */
 };
 
 /* The one-token GEMV (decode) alone: matrix->y[r] = sum_i W[r][i] * input[i], scaled
@@ -132,7 +145,9 @@ struct llmk_gemv_input {
  * multiple of 16 and 16-byte aligned weight and input (cudaErrorNotSupported
  * otherwise: use llmk_linear).  A row's result does not depend on rows_per_block
  * (1, 2, 4), nor on being computed by llmk_gemv_multi or llmk_gemv_swiglu: the same
- * bits. */
+ * bits.  On the tensor cores (in->products, and INT8 of 2 or more tokens) a block
+ * takes 16 rows whatever rows_per_block says; 0 (the warp-per-row kernel) with
+ * products other than LLMK_PRODUCTS_DEFAULT gives cudaErrorInvalidValue. */
 #define LLMK_GEMV_NO_PDL 0x100
 cudaError_t llmk_gemv(const struct llmk_gemv_matrix *matrix, const struct llmk_gemv_input *in, int rows_per_block,
 		      cudaStream_t stream);

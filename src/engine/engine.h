@@ -35,6 +35,13 @@ enum engine_test_failure {
 				     * in the first all-reduce) */
 };
 
+/* Where the CUDA backend's one-token and verify-pass GEMVs of 8-bit weights add their
+ * products (llm_kernels.h's llmk_gemv_products): the CUDA cores for FP8 (INT8 takes the
+ * tensor cores for several tokens, the same bits), or the tensor cores for every GEMV
+ * (FP8 through f16 or e4m3 mma.sync: other last bits than the CUDA cores', measured
+ * before it becomes the default). */
+enum engine_gemv_products { ENGINE_PRODUCTS_DEFAULT, ENGINE_PRODUCTS_TENSOR_F16, ENGINE_PRODUCTS_TENSOR_E4M3 };
+
 struct engine_test_hooks {
 	enum engine_test_failure fail;
 	int fail_rank;              /* the rank that fails, with fail */
@@ -45,6 +52,8 @@ struct engine_test_hooks {
 	bool decode_segments;       /* LLMCHAT_DECODE_SEGMENTS=1: the CUDA decode graph runs each layer
 				     * after its attention as one persistent launch (decode_segment.h;
 				     * the same bits); off until it is faster (BENCHMARKS.md) */
+	enum engine_gemv_products gemv_products; /* LLMCHAT_GEMV_PRODUCTS: default, tensor-f16 or
+				     * tensor-e4m3 (not with decode_segments for FP8) */
 };
 
 struct engine_options {

@@ -2,10 +2,12 @@
  * graph_check.c - the decode step replayed as a CUDA graph equals the same step run
  * eagerly (engine.h's eager_decode hook, LLMCHAT_CUDA_GRAPH=0), on a model of real shapes with dummy weights.
  *
- *   graph_check CONFIG [segments]   (tests/gpu/run.sh; needs a GPU)
+ *   graph_check CONFIG [segments | tensor-f16 | tensor-e4m3]   (tests/gpu/run.sh; needs a GPU)
  *
  * With "segments" the graph runs each layer after its attention as a persistent
- * segment (engine_test_hooks.decode_segments): other launches, the same bits.
+ * segment (engine_test_hooks.decode_segments): other launches, the same bits.  With
+ * "tensor-f16" or "tensor-e4m3" both runs take the 8-bit GEMVs on the tensor cores
+ * (engine_test_hooks.gemv_products).
  *
  * Prefills 16 tokens, then decodes 40 tokens greedily with the graph, and feeds the
  * same 40 tokens through the eager path (random weights make near ties, so the
@@ -26,13 +28,13 @@
 
 /* Decodes STEPS tokens: greedily when follow is NULL (writing them to tokens_out),
  * else feeding follow's tokens; with a CUDA graph, or eagerly when eager. */
-static int decode(const struct model *m, bool eager, bool segments, const int32_t *follow, int32_t *tokens_out,
-		  float *logits_all)
+static int decode(const struct model *m, bool eager, struct engine_test_hooks hooks, const int32_t *follow,
+		  int32_t *tokens_out, float *logits_all)
 {
 	char err[512];
 	struct engine *engine;
-	struct engine_options o = {.backend = ENGINE_BACKEND_CUDA, .context_length = 4096,
-				   .test_hooks = {.eager_decode = eager, .decode_segments = segments}};
+	hooks.eager_decode = eager;
+	struct engine_options o = {.backend = ENGINE_BACKEND_CUDA, .context_length = 4096, .test_hooks = hooks};
 	if (engine_create(m, &o, &engine, err, sizeof err) != 0) {
 		printf("not ok - engine: %s\n", err);
 		return -1;
@@ -64,16 +66,28 @@ int main(int argc, char **argv)
 {
 	char err[512];
 	struct model *m;
-	const bool segments = argc == 3 && strcmp(argv[2], "segments") == 0;
-	if (argc < 2 || argc > 3 || (argc == 3 && !segments) || model_open_dummy(argv[1], &m, err, sizeof err) != 0) {
-		printf("not ok - dummy model: %s\n", argc == 2 || segments ? err : "usage: graph_check CONFIG [segments]");
+	const char *variant = argc == 3 ? argv[2] : "";
+	struct engine_test_hooks graph_hooks = {0}, eager_hooks = {0};
+	bool known = true;
+	if (strcmp(variant, "segments") == 0)
+		graph_hooks.decode_segments = true;
+	else if (strcmp(variant, "tensor-f16") == 0)
+		graph_hooks.gemv_products = eager_hooks.gemv_products = ENGINE_PRODUCTS_TENSOR_F16;
+	else if (strcmp(variant, "tensor-e4m3") == 0)
+		graph_hooks.gemv_products = eager_hooks.gemv_products = ENGINE_PRODUCTS_TENSOR_E4M3;
+	else
+		known = variant[0] == '\0';
+	if (argc < 2 || argc > 3 || !known || model_open_dummy(argv[1], &m, err, sizeof err) != 0) {
+		printf("not ok - dummy model: %s\n",
+		       known && argc >= 2 && argc <= 3 ? err
+						: "usage: graph_check CONFIG [segments | tensor-f16 | tensor-e4m3]");
 		return 1;
 	}
 	size_t n = (size_t)(STEPS + 1) * m->config.vocab_size;
 	float *graph_logits = malloc(n * sizeof(float)), *eager_logits = malloc(n * sizeof(float));
 	int32_t graph_tokens[STEPS], eager_tokens[STEPS];
-	int rc = decode(m, false, segments, NULL, graph_tokens, graph_logits);
-	rc |= decode(m, true, false, graph_tokens, eager_tokens, eager_logits);
+	int rc = decode(m, false, graph_hooks, NULL, graph_tokens, graph_logits);
+	rc |= decode(m, true, eager_hooks, graph_tokens, eager_tokens, eager_logits);
 	int failed = rc != 0;
 	if (rc == 0) {
 		double num = 0, den = 0;
@@ -83,8 +97,8 @@ int main(int argc, char **argv)
 			den += (double)eager_logits[i] * eager_logits[i];
 		}
 		double rel = sqrt(num / den);
-		printf("%s - CUDA graph decode%s vs eager, %d steps of %s: logits relative difference %.2e == 0\n",
-		       rel == 0 ? "ok" : "not ok", segments ? " (persistent segments)" : "", STEPS, m->name, rel);
+		printf("%s - CUDA graph decode%s%s vs eager, %d steps of %s: logits relative difference %.2e == 0\n",
+		       rel == 0 ? "ok" : "not ok", variant[0] ? " " : "", variant, STEPS, m->name, rel);
 		failed = rel != 0;
 	}
 	free(graph_logits);

@@ -48,6 +48,10 @@ check_program() { # NAME MIN LIBS...
 # the GEMV's layouts and fused forms, the cuBLASLt GEMMs, the decode GEMV's bandwidth
 # (linear_checks.cu; the table in gemv_timings.tsv)
 check_program linear_checks 96 src/model/libmodel.a -lcublasLt
+# the 8-bit GEMV on the tensor cores (llmk_gemv_products): against float64, each token of a
+# pass the bits of its one-token launch, INT8 the dp4a kernel's bits; its speed at 1 and 9
+# tokens beside the CUDA cores' (gemv_mma_checks.cu)
+check_program gemv_mma_checks 180 src/model/libmodel.a
 # the attention kernels over the KV cache, the decode attention's bandwidth and the
 # prefill attention's rate (attention_checks.cu; the table in attention_timings.tsv)
 check_program attention_checks 321 src/model/libmodel.a -lcublasLt
@@ -125,10 +129,12 @@ gcc -O2 -std=c11 -D_GNU_SOURCE $part_includes -I/usr/local/cuda/include -fopenmp
 	-L/usr/local/cuda/lib64 -lcublasLt -lnccl -lcudart -lstdc++ -lm -o graph_check >graph_check.build 2>&1
 check $? "graph_check builds"
 for config in llama-3.1-8b-fp8 llama-3.1-8b-int8; do
-	for segments in "" segments; do # with the persistent layer segments too (LLMCHAT_DECODE_SEGMENTS=1)
-		./graph_check "$top/tests/data/configs/$config" $segments >"graph-$config$segments.out" 2>&1
-		cat "graph-$config$segments.out"
-		count_results "graph-$config$segments.out"
+	# with the persistent layer segments too (LLMCHAT_DECODE_SEGMENTS=1), and with the
+	# GEMVs on the tensor cores (LLMCHAT_GEMV_PRODUCTS=tensor-f16)
+	for variant in "" segments tensor-f16; do
+		./graph_check "$top/tests/data/configs/$config" $variant >"graph-$config$variant.out" 2>&1
+		cat "graph-$config$variant.out"
+		count_results "graph-$config$variant.out"
 	done
 done
 
@@ -170,6 +176,11 @@ for name in tiny-bf16 tiny-fp8 tiny-int8; do
 	echo "Who are you?" | LLMCHAT_DECODE_SEGMENTS=1 ./src/llmchat -m "$model" --temp 0 >"segments-$name.txt" 2>/dev/null
 	cmp -s "segments-$name.txt" "cpu-$name.txt"
 	check $? "$name: ... and with the persistent decode segments (LLMCHAT_DECODE_SEGMENTS=1)"
+	for products in tensor-f16 tensor-e4m3; do
+		echo "Who are you?" | LLMCHAT_GEMV_PRODUCTS=$products ./src/llmchat -m "$model" --temp 0 >"$products-$name.txt" 2>/dev/null
+		cmp -s "$products-$name.txt" "cpu-$name.txt"
+		check $? "$name: ... and with the GEMVs on the tensor cores (LLMCHAT_GEMV_PRODUCTS=$products)"
+	done
 	want=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["chat_answer_text"])' "$top/tests/data/golden/$name.json")
 	[ "$(cat "gpu-$name.txt")" = "$want" ]
 	check $? "$name: ... and the transformers reference's"
@@ -193,13 +204,16 @@ gcc -O2 -std=c11 -D_GNU_SOURCE $part_includes -I/usr/local/cuda/include -fopenmp
 	"$top/bench/verify_rows.c" $part_libs $(pkg-config --libs jansson libutf8proc ncursesw) \
 	-L/usr/local/cuda/lib64 -lcublasLt -lnccl -lcudart -lstdc++ -lm -o verify_rows >verify_rows.build 2>&1
 check $? "verify_rows builds"
-for config in llama-3.1-8b-fp8 llama-3.1-8b-int8 llama-3.1-8b-bf16; do
-	timeout 120 ./verify_rows "$top/tests/data/configs/$config" >"verify-$config.out" 2>&1
-	sed 's/^/  /' "verify-$config.out"
-	passes=$(grep -c 'tokens a pass' "verify-$config.out")
-	exact=$(grep -cE ': ([0-9]+) of \1 rows the same bits.*engine_forward_argmax differs in 0$' "verify-$config.out")
+for run in llama-3.1-8b-fp8 llama-3.1-8b-int8 llama-3.1-8b-bf16 "llama-3.1-8b-fp8 tensor-f16" \
+	"llama-3.1-8b-fp8 tensor-e4m3" "llama-3.1-8b-int8 tensor-f16"; do
+	set -- $run
+	label=$(echo "$run" | tr ' ' -)
+	timeout 120 ./verify_rows "$top/tests/data/configs/$1" ${2:-} >"verify-$label.out" 2>&1
+	sed 's/^/  /' "verify-$label.out"
+	passes=$(grep -c 'tokens a pass' "verify-$label.out")
+	exact=$(grep -cE ': ([0-9]+) of \1 rows the same bits.*engine_forward_argmax differs in 0$' "verify-$label.out")
 	[ "$passes" -eq 8 ] && [ "$exact" -eq 8 ]
-	check $? "$config: passes of 2 to 9 tokens give every row the one-token step's bits and argmax ($exact of $passes)"
+	check $? "$run: passes of 2 to 9 tokens give every row the one-token step's bits and argmax ($exact of $passes)"
 done
 
 # tensor parallel on this one GPU (tests/engine/tp_compare.c): N ranks against one rank, with

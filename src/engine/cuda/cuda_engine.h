@@ -100,6 +100,7 @@ struct cuda_engine {
 	 * (engine_test_hooks.decode_segments), every layer fits them and one rank runs the
 	 * model: decided at the first capture */
 	bool segments_checked, segments, segments_wanted;
+	enum llmk_gemv_products gemv_products; /* the 8-bit GEMVs' (engine_test_hooks.gemv_products) */
 	float *x_mid;                     /* hidden: the residual between a segment's two adds */
 	unsigned *segment_counters;       /* layers x LLMK_SEGMENT_COUNTERS, zeroed at each step */
 	struct cuda_memory memory;        /* every device buffer, and the weights' upload */

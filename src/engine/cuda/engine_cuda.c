@@ -79,12 +79,33 @@ static bool same_quantization(const struct gpu_linear *previous, const struct gp
 		previous->input_scale == l->input_scale);
 }
 
+/* y = layer(input) as a GEMV with the engine's products, for a few tokens of 8-bit
+ * weights: 1 when it does not apply (too many tokens, a strided output, an unaligned
+ * shape), else 0 or -1. */
+static int run_gemv(struct cuda_engine *e, const struct gpu_linear *l, const float *input, const void *xq,
+		    const float *x_scales, int n, float *y, int y_stride, char *err, size_t err_size)
+{
+	if (l->quant == LLMK_QUANT_NONE || n > LLMK_GEMV_MAX_TOKENS || (n > 1 && y_stride != l->rows))
+		return 1;
+	const struct llmk_gemv_matrix m = {l->weight, l->weight_scale, l->weight_scale_count, l->rows, y};
+	const struct llmk_gemv_input in = {l->dtype, l->cols, input, xq, x_scales, n, e->gemv_products};
+	cudaError_t status = llmk_gemv(&m, &in, -1, e->stream);
+	if (status == cudaErrorNotSupported) {
+		cudaGetLastError();
+		return 1;
+	}
+	CUDA_TRY(status);
+	return 0;
+}
+
 /* y = layer(input) for n tokens whose input is already quantized for l (8-bit weights)
  * in xq / x_scales: e->xq, or another buffer for one token (the GEMV reads any). */
 static int run_linear_quantized(struct cuda_engine *e, const struct gpu_linear *l, const float *input, const void *xq,
 				const float *x_scales, int n, float *y, int y_stride, char *err, size_t err_size)
 {
-	int rc = 1;
+	int rc = run_gemv(e, l, input, xq, x_scales, n, y, y_stride, err, err_size);
+	if (rc <= 0)
+		return rc;
 	if (l->quant != LLMK_QUANT_NONE && xq == e->xq)
 		rc = run_gemm(e, l, n, y, y_stride, err, err_size);
 	else if (l->quant == LLMK_QUANT_NONE)
@@ -174,7 +195,7 @@ static struct llmk_gemv_matrix gemv_matrix(const struct gpu_linear *l, float *y)
 /* The n tokens a fused GEMV of l's type reads: e->h, or e->xq as norm_input left it. */
 static struct llmk_gemv_input gemv_input(const struct cuda_engine *e, const struct gpu_linear *l, int n)
 {
-	return (struct llmk_gemv_input){l->dtype, l->cols, e->h, e->xq, e->x_scales, n};
+	return (struct llmk_gemv_input){l->dtype, l->cols, e->h, e->xq, e->x_scales, n, e->gemv_products};
 }
 
 /* Whether one fused GEMV launch can run a and b on n tokens: few enough tokens, same
