@@ -4,8 +4,8 @@
  * answers are the same only where the rows are the same bits).
  *
  *   verify_rows CONFIG [PRODUCTS]   (needs a GPU; tests/gpu/run.sh builds it; PRODUCTS,
- *                                    default, tensor-f16 or tensor-e4m3, says where the
- *                                    8-bit GEMVs add: engine_test_hooks.gemv_products)
+ *                                    default, cuda-cores, tensor or tensor-f16, says where
+ *                                    the 8-bit GEMVs add: engine_test_hooks.gemv_products)
  *
  * Prefills 16 tokens, decodes 24 with the one-token step (the CUDA graph), then for
  * n = 2 to 9 runs the same tokens n at a time through engine_forward with every
@@ -56,15 +56,18 @@ int main(int argc, char **argv)
 	struct engine *e;
 	struct engine_options o = {.backend = ENGINE_BACKEND_CUDA, .context_length = 4096};
 	const char *products = argc == 3 ? argv[2] : "default";
-	if (strcmp(products, "tensor-f16") == 0)
+	if (strcmp(products, "cuda-cores") == 0)
+		o.test_hooks.gemv_products = ENGINE_PRODUCTS_CUDA_CORES;
+	else if (strcmp(products, "tensor") == 0)
+		o.test_hooks.gemv_products = ENGINE_PRODUCTS_TENSOR;
+	else if (strcmp(products, "tensor-f16") == 0)
 		o.test_hooks.gemv_products = ENGINE_PRODUCTS_TENSOR_F16;
-	else if (strcmp(products, "tensor-e4m3") == 0)
-		o.test_hooks.gemv_products = ENGINE_PRODUCTS_TENSOR_E4M3;
 	else if (strcmp(products, "default") != 0)
 		argc = 0;
 	if (argc < 2 || argc > 3 || model_open_dummy(argv[1], &m, err, sizeof err) != 0) {
 		fprintf(stderr, "verify_rows: %s\n",
-			argc >= 2 && argc <= 3 ? err : "usage: verify_rows CONFIG [default | tensor-f16 | tensor-e4m3]");
+			argc >= 2 && argc <= 3 ? err
+					       : "usage: verify_rows CONFIG [default | cuda-cores | tensor | tensor-f16]");
 		return 1;
 	}
 	if (engine_create(m, &o, &e, err, sizeof err) != 0) {

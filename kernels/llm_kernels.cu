@@ -723,17 +723,17 @@ static cudaError_t launch_gemv_split_mma(const struct gemv_job &job, bool pdl, i
 static enum gemv_mma_kind gemv_mma(const struct llmk_gemv_input *in, int tokens)
 {
 	if (in->wdtype == LLMK_I8)
-		return tokens > 1 || in->products != LLMK_PRODUCTS_DEFAULT ? GEMV_MMA_S8 : GEMV_MMA_NONE;
+		return tokens > 1 || in->products != LLMK_PRODUCTS_CUDA_CORES ? GEMV_MMA_S8 : GEMV_MMA_NONE;
 	if (in->wdtype != LLMK_E4M3)
 		return GEMV_MMA_NONE;
 	return in->products == LLMK_PRODUCTS_TENSOR_F16    ? GEMV_MMA_E4M3_F16
-	       : in->products == LLMK_PRODUCTS_TENSOR_E4M3 ? GEMV_MMA_E4M3
+	       : in->products == LLMK_PRODUCTS_TENSOR ? GEMV_MMA_E4M3
 							   : GEMV_MMA_NONE;
 }
 
 static bool gemv_products_valid(enum llmk_gemv_products p)
 {
-	return p == LLMK_PRODUCTS_DEFAULT || p == LLMK_PRODUCTS_TENSOR_F16 || p == LLMK_PRODUCTS_TENSOR_E4M3;
+	return p == LLMK_PRODUCTS_CUDA_CORES || p == LLMK_PRODUCTS_TENSOR_F16 || p == LLMK_PRODUCTS_TENSOR;
 }
 
 /* The job's matrices in blocks of rows_per_block rows (GEMV_TOKENS_ROWS for several
@@ -786,7 +786,7 @@ extern "C" cudaError_t llmk_gemv(const struct llmk_gemv_matrix *matrix, const st
 	if (!gemv_aligned(wdtype, cols, weight, x, xq) || rows <= 0 || tokens == 0)
 		return cudaErrorNotSupported;
 	if (rows_per_block == 0) { /* the warp-a-row kernel */
-		if (tokens != 1 || in->products != LLMK_PRODUCTS_DEFAULT)
+		if (tokens != 1 || in->products != LLMK_PRODUCTS_CUDA_CORES)
 			return cudaErrorInvalidValue;
 		unsigned blocks = (unsigned)((rows + LINEAR_WARPS - 1) / LINEAR_WARPS);
 		gemv_kernel<1><<<blocks, LINEAR_WARPS * WARP, 0, stream>>>(weight, wdtype, rows, cols, weight_scale,

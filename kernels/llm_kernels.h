@@ -112,14 +112,14 @@ struct llmk_gemv_matrix {
  * several tokens computes what as many one-token steps would, whatever products
  * says, as long as the step and the pass say the same. */
 enum llmk_gemv_products {
-	LLMK_PRODUCTS_DEFAULT,      /* INT8: the tensor cores (mma.sync s8, int32 sums) for 2 or
-				     * more tokens, dp4a for one: exact, so the same bits either
-				     * way; FP8: float32 multiply-adds on the CUDA cores */
-	LLMK_PRODUCTS_TENSOR_F16,   /* the tensor cores for every token count: INT8 as above; FP8
-				     * widened to f16 (exact) for mma.sync m16n8k16 with float32
-				     * accumulation (the tensor core's own rounding: other bits than
-				     * DEFAULT's, the same alone or with other tokens) */
-	LLMK_PRODUCTS_TENSOR_E4M3,  /* as TENSOR_F16, FP8 through mma.sync m16n8k32 on e4m3 itself */
+	LLMK_PRODUCTS_CUDA_CORES,   /* FP8: float32 multiply-adds on the CUDA cores; INT8: dp4a for
+				     * one token, the tensor cores (mma.sync s8, int32 sums) for 2 or
+				     * more: exact, so the same bits either way */
+	LLMK_PRODUCTS_TENSOR,       /* the tensor cores for every token count: INT8 as above; FP8
+				     * through mma.sync m16n8k32 on e4m3 with float32 accumulation
+				     * (the tensor core's own rounding: other last bits than the CUDA
+				     * cores', the same alone or with other tokens) */
+	LLMK_PRODUCTS_TENSOR_F16,   /* as TENSOR, FP8 widened to f16 (exact) for m16n8k16 */
 };
 
 struct llmk_gemv_input {
@@ -147,7 +147,7 @@ struct llmk_gemv_input {
  * (1, 2, 4), nor on being computed by llmk_gemv_multi or llmk_gemv_swiglu: the same
  * bits.  On the tensor cores (in->products, and INT8 of 2 or more tokens) a block
  * takes 16 rows whatever rows_per_block says; 0 (the warp-per-row kernel) with
- * products other than LLMK_PRODUCTS_DEFAULT gives cudaErrorInvalidValue. */
+ * products other than LLMK_PRODUCTS_CUDA_CORES gives cudaErrorInvalidValue. */
 #define LLMK_GEMV_NO_PDL 0x100
 cudaError_t llmk_gemv(const struct llmk_gemv_matrix *matrix, const struct llmk_gemv_input *in, int rows_per_block,
 		      cudaStream_t stream);

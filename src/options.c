@@ -489,13 +489,13 @@ static int environment_opt_in(const char *name, bool *on, char *err, size_t err_
 	return 0;
 }
 
-/* $LLMCHAT_GEMV_PRODUCTS: default (or unset, empty), tensor-f16 or tensor-e4m3 (engine.h's
- * engine_gemv_products); anything else is an error naming the variable. */
+/* $LLMCHAT_GEMV_PRODUCTS: default (or unset, empty), cuda-cores, tensor or tensor-f16
+ * (engine.h's engine_gemv_products); anything else is an error naming the variable. */
 static int environment_gemv_products(enum engine_gemv_products *out, char *err, size_t err_size)
 {
-	static const char *const names[] = {"default", "tensor-f16", "tensor-e4m3"};
-	static const enum engine_gemv_products values[] = {ENGINE_PRODUCTS_DEFAULT, ENGINE_PRODUCTS_TENSOR_F16,
-							   ENGINE_PRODUCTS_TENSOR_E4M3};
+	static const char *const names[] = {"default", "cuda-cores", "tensor", "tensor-f16"};
+	static const enum engine_gemv_products values[] = {ENGINE_PRODUCTS_DEFAULT, ENGINE_PRODUCTS_CUDA_CORES,
+							   ENGINE_PRODUCTS_TENSOR, ENGINE_PRODUCTS_TENSOR_F16};
 	const char *name = "LLMCHAT_GEMV_PRODUCTS", *text = getenv(name);
 	*out = ENGINE_PRODUCTS_DEFAULT;
 	if (!text || !text[0])
@@ -505,7 +505,7 @@ static int environment_gemv_products(enum engine_gemv_products *out, char *err, 
 			*out = values[i];
 			return 0;
 		}
-	snprintf(err, err_size, "$%s: expected default, tensor-f16 or tensor-e4m3, got '%s'", name, text);
+	snprintf(err, err_size, "$%s: expected default, cuda-cores, tensor or tensor-f16, got '%s'", name, text);
 	return -1;
 }
 
@@ -522,7 +522,7 @@ int options_read_environment(struct options *opts, char *err, size_t err_size)
 	/* LLMCHAT_DECODE_SEGMENTS=1: the decode graph with the persistent layer segments */
 	if (environment_opt_in("LLMCHAT_DECODE_SEGMENTS", &opts->engine_test_hooks.decode_segments, err, err_size) != 0)
 		return -1;
-	/* LLMCHAT_GEMV_PRODUCTS=tensor-f16 or tensor-e4m3: the 8-bit GEMVs on the tensor cores */
+	/* LLMCHAT_GEMV_PRODUCTS: where the 8-bit GEMVs add (the CUDA cores or the tensor cores) */
 	if (environment_gemv_products(&opts->engine_test_hooks.gemv_products, err, err_size) != 0)
 		return -1;
 	return environment_switch("LLMCHAT_CUDA_GRAPH", &opts->engine_test_hooks.eager_decode, err, err_size);

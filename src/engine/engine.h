@@ -36,11 +36,12 @@ enum engine_test_failure {
 };
 
 /* Where the CUDA backend's one-token and verify-pass GEMVs of 8-bit weights add their
- * products (llm_kernels.h's llmk_gemv_products): the CUDA cores for FP8 (INT8 takes the
- * tensor cores for several tokens, the same bits), or the tensor cores for every GEMV
- * (FP8 through f16 or e4m3 mma.sync: other last bits than the CUDA cores', measured
- * before it becomes the default). */
-enum engine_gemv_products { ENGINE_PRODUCTS_DEFAULT, ENGINE_PRODUCTS_TENSOR_F16, ENGINE_PRODUCTS_TENSOR_E4M3 };
+ * products (llm_kernels.h's llmk_gemv_products): the backend's choice, the CUDA cores
+ * (INT8 takes the tensor cores for several tokens, the same bits), or the tensor cores
+ * for every GEMV (FP8 through e4m3 or f16 mma.sync: other last bits than the CUDA
+ * cores'). */
+enum engine_gemv_products { ENGINE_PRODUCTS_DEFAULT, ENGINE_PRODUCTS_CUDA_CORES, ENGINE_PRODUCTS_TENSOR,
+			    ENGINE_PRODUCTS_TENSOR_F16 };
 
 struct engine_test_hooks {
 	enum engine_test_failure fail;
@@ -52,8 +53,8 @@ struct engine_test_hooks {
 	bool decode_segments;       /* LLMCHAT_DECODE_SEGMENTS=1: the CUDA decode graph runs each layer
 				     * after its attention as one persistent launch (decode_segment.h;
 				     * the same bits); off until it is faster (BENCHMARKS.md) */
-	enum engine_gemv_products gemv_products; /* LLMCHAT_GEMV_PRODUCTS: default, tensor-f16 or
-				     * tensor-e4m3 (not with decode_segments for FP8) */
+	enum engine_gemv_products gemv_products; /* LLMCHAT_GEMV_PRODUCTS: default, cuda-cores,
+				     * tensor or tensor-f16 (decode_segments takes the CUDA cores) */
 };
 
 struct engine_options {

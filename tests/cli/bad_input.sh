@@ -89,8 +89,8 @@ expect_usage "LLMCHAT_CUDA_GRAPH=off" "\\\$LLMCHAT_CUDA_GRAPH: expected 0 or 1, 
 	env LLMCHAT_CUDA_GRAPH=off "$LLMCHAT" -m "$good" --cpu
 expect_usage "LLMCHAT_DECODE_SEGMENTS=on" "\\\$LLMCHAT_DECODE_SEGMENTS: expected 0 or 1, got 'on'\$" \
 	env LLMCHAT_DECODE_SEGMENTS=on "$LLMCHAT" -m "$good" --cpu
-expect_usage "LLMCHAT_GEMV_PRODUCTS=tensor" "\\\$LLMCHAT_GEMV_PRODUCTS: expected default, tensor-f16 or tensor-e4m3, got 'tensor'\$" \
-	env LLMCHAT_GEMV_PRODUCTS=tensor "$LLMCHAT" -m "$good" --cpu
+expect_usage "LLMCHAT_GEMV_PRODUCTS=tensor-e4m3" "\\\$LLMCHAT_GEMV_PRODUCTS: expected default, cuda-cores, tensor or tensor-f16, got 'tensor-e4m3'\$" \
+	env LLMCHAT_GEMV_PRODUCTS=tensor-e4m3 "$LLMCHAT" -m "$good" --cpu
 expect_usage "LLMCHAT_GPU_SAMPLING=no" "\\\$LLMCHAT_GPU_SAMPLING: expected 0 or 1, got 'no'\$" \
 	env LLMCHAT_GPU_SAMPLING=no "$LLMCHAT" -m "$good" --cpu
 # (after the status line "llmchat: MODEL ... on CPU (1 thread) x 4 ranks, context N tokens")

@@ -2,11 +2,11 @@
  * graph_check.c - the decode step replayed as a CUDA graph equals the same step run
  * eagerly (engine.h's eager_decode hook, LLMCHAT_CUDA_GRAPH=0), on a model of real shapes with dummy weights.
  *
- *   graph_check CONFIG [segments | tensor-f16 | tensor-e4m3]   (tests/gpu/run.sh; needs a GPU)
+ *   graph_check CONFIG [segments | cuda-cores | tensor | tensor-f16]   (tests/gpu/run.sh; needs a GPU)
  *
  * With "segments" the graph runs each layer after its attention as a persistent
  * segment (engine_test_hooks.decode_segments): other launches, the same bits.  With
- * "tensor-f16" or "tensor-e4m3" both runs take the 8-bit GEMVs on the tensor cores
+ * "cuda-cores", "tensor" or "tensor-f16" both runs add the 8-bit GEMVs' products there
  * (engine_test_hooks.gemv_products).
  *
  * Prefills 16 tokens, then decodes 40 tokens greedily with the graph, and feeds the
@@ -71,16 +71,18 @@ int main(int argc, char **argv)
 	bool known = true;
 	if (strcmp(variant, "segments") == 0)
 		graph_hooks.decode_segments = true;
+	else if (strcmp(variant, "cuda-cores") == 0)
+		graph_hooks.gemv_products = eager_hooks.gemv_products = ENGINE_PRODUCTS_CUDA_CORES;
+	else if (strcmp(variant, "tensor") == 0)
+		graph_hooks.gemv_products = eager_hooks.gemv_products = ENGINE_PRODUCTS_TENSOR;
 	else if (strcmp(variant, "tensor-f16") == 0)
 		graph_hooks.gemv_products = eager_hooks.gemv_products = ENGINE_PRODUCTS_TENSOR_F16;
-	else if (strcmp(variant, "tensor-e4m3") == 0)
-		graph_hooks.gemv_products = eager_hooks.gemv_products = ENGINE_PRODUCTS_TENSOR_E4M3;
 	else
 		known = variant[0] == '\0';
 	if (argc < 2 || argc > 3 || !known || model_open_dummy(argv[1], &m, err, sizeof err) != 0) {
 		printf("not ok - dummy model: %s\n",
 		       known && argc >= 2 && argc <= 3 ? err
-						: "usage: graph_check CONFIG [segments | tensor-f16 | tensor-e4m3]");
+						: "usage: graph_check CONFIG [segments | cuda-cores | tensor | tensor-f16]");
 		return 1;
 	}
 	size_t n = (size_t)(STEPS + 1) * m->config.vocab_size;

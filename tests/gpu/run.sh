@@ -130,8 +130,8 @@ gcc -O2 -std=c11 -D_GNU_SOURCE $part_includes -I/usr/local/cuda/include -fopenmp
 check $? "graph_check builds"
 for config in llama-3.1-8b-fp8 llama-3.1-8b-int8; do
 	# with the persistent layer segments too (LLMCHAT_DECODE_SEGMENTS=1), and with the
-	# GEMVs on the tensor cores (LLMCHAT_GEMV_PRODUCTS=tensor-f16)
-	for variant in "" segments tensor-f16; do
+	# GEMVs on the tensor cores (LLMCHAT_GEMV_PRODUCTS=tensor)
+	for variant in "" segments tensor; do
 		./graph_check "$top/tests/data/configs/$config" $variant >"graph-$config$variant.out" 2>&1
 		cat "graph-$config$variant.out"
 		count_results "graph-$config$variant.out"
@@ -176,7 +176,7 @@ for name in tiny-bf16 tiny-fp8 tiny-int8; do
 	echo "Who are you?" | LLMCHAT_DECODE_SEGMENTS=1 ./src/llmchat -m "$model" --temp 0 >"segments-$name.txt" 2>/dev/null
 	cmp -s "segments-$name.txt" "cpu-$name.txt"
 	check $? "$name: ... and with the persistent decode segments (LLMCHAT_DECODE_SEGMENTS=1)"
-	for products in tensor-f16 tensor-e4m3; do
+	for products in tensor tensor-f16; do
 		echo "Who are you?" | LLMCHAT_GEMV_PRODUCTS=$products ./src/llmchat -m "$model" --temp 0 >"$products-$name.txt" 2>/dev/null
 		cmp -s "$products-$name.txt" "cpu-$name.txt"
 		check $? "$name: ... and with the GEMVs on the tensor cores (LLMCHAT_GEMV_PRODUCTS=$products)"
@@ -205,7 +205,7 @@ gcc -O2 -std=c11 -D_GNU_SOURCE $part_includes -I/usr/local/cuda/include -fopenmp
 	-L/usr/local/cuda/lib64 -lcublasLt -lnccl -lcudart -lstdc++ -lm -o verify_rows >verify_rows.build 2>&1
 check $? "verify_rows builds"
 for run in llama-3.1-8b-fp8 llama-3.1-8b-int8 llama-3.1-8b-bf16 "llama-3.1-8b-fp8 tensor-f16" \
-	"llama-3.1-8b-fp8 tensor-e4m3" "llama-3.1-8b-int8 tensor-f16"; do
+	"llama-3.1-8b-fp8 tensor" "llama-3.1-8b-int8 tensor-f16"; do
 	set -- $run
 	label=$(echo "$run" | tr ' ' -)
 	timeout 120 ./verify_rows "$top/tests/data/configs/$1" ${2:-} >"verify-$label.out" 2>&1

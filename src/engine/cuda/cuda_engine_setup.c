@@ -156,15 +156,17 @@ static int upload_model(struct cuda_engine *e, char *err, size_t err_size)
 	return upload_linear(e, &lm_head, &e->lm_head, err, err_size);
 }
 
-/* The 8-bit GEMVs' products the options' test hook asks for. */
+/* The 8-bit GEMVs' products the options' test hook asks for; by default the CUDA cores
+ * (BENCHMARKS.md: the tensor cores' one-token step is slower today). */
 static enum llmk_gemv_products gemv_products(const struct engine_options *options)
 {
 	switch (options ? options->test_hooks.gemv_products : ENGINE_PRODUCTS_DEFAULT) {
+	case ENGINE_PRODUCTS_TENSOR: return LLMK_PRODUCTS_TENSOR;
 	case ENGINE_PRODUCTS_TENSOR_F16: return LLMK_PRODUCTS_TENSOR_F16;
-	case ENGINE_PRODUCTS_TENSOR_E4M3: return LLMK_PRODUCTS_TENSOR_E4M3;
+	case ENGINE_PRODUCTS_CUDA_CORES:
 	case ENGINE_PRODUCTS_DEFAULT: break;
 	}
-	return LLMK_PRODUCTS_DEFAULT;
+	return LLMK_PRODUCTS_CUDA_CORES;
 }
 
 static size_t max_size(size_t a, size_t b)
@@ -363,10 +365,10 @@ int cuda_engine_create(const struct model *model, const struct engine_options *o
 	e->decode_graph_failed = (options && options->test_hooks.eager_decode) || (e->comm && !e->comm->capturable);
 	/* the decode_segments hook runs the graph's layers as persistent segments */
 	e->segments_wanted = options && options->test_hooks.decode_segments;
-	/* the gemv_products hook moves FP8 GEMVs to the tensor cores; the segments keep the
-	 * CUDA cores' order, so they are not used then */
+	/* the gemv_products hook says where the 8-bit GEMVs add; the segments add in the CUDA
+	 * cores' order, so they are not used with the tensor cores */
 	e->gemv_products = gemv_products(options);
-	if (e->gemv_products != LLMK_PRODUCTS_DEFAULT)
+	if (e->gemv_products != LLMK_PRODUCTS_CUDA_CORES)
 		e->segments_wanted = false;
 	if (e->comm) {
 		/* for --bench's all-reduce timing (cuda_time_comm): events around each call */
