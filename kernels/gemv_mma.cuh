@@ -1,5 +1,5 @@
 /*
- * gemv_mma.cuh - the 8-bit GEMV's dot products on the tensor cores (llm_kernels.cu's
+ * gemv_mma.cuh - the 8-bit GEMV's dot products on the tensor cores (gemv_kernels.cu's
  * split GEMV with llmk_gemv_products other than the CUDA cores').
  *
  * A block of GEMV_MMA_THREADS threads takes GEMV_MMA_ROWS rows and up to 16 tokens: one

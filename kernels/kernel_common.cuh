@@ -1,5 +1,5 @@
 /*
- * kernel_common.cuh - device helpers shared by the kernels of llm_kernels.cu and
+ * kernel_common.cuh - device helpers shared by the kernels of llm_kernels.cu, gemv_kernels.cu and
  * attention_kernels.cu: element loads, warp and block reductions, and the thread
  * count of the kernels that take one block a token.
  */

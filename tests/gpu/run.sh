@@ -59,7 +59,7 @@ check_program attention_checks 321 src/model/libmodel.a -lcublasLt
 # quantize, residual add + norm, RoPE + KV store (activation_checks.cu)
 check_program activation_checks 65 src/model/libmodel.a -lcublasLt
 
-cat_sass() { for o in kernels/llm_kernels.o kernels/attention_kernels.o; do cuobjdump --dump-sass "$o"; done; }
+cat_sass() { for o in kernels/llm_kernels.o kernels/gemv_kernels.o kernels/attention_kernels.o; do cuobjdump --dump-sass "$o"; done; }
 cat_sass >llm_kernels.sass 2>&1
 # every GEMV kernel (gemv_kernel, gemv_split_kernel, gemv_swiglu_kernel, each instantiation):
 # its weights in 16-byte loads, and no local memory
