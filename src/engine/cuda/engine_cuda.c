@@ -79,6 +79,11 @@ static bool same_quantization(const struct gpu_linear *previous, const struct gp
 		previous->input_scale == l->input_scale);
 }
 
+static struct llmk_gemv_matrix gemv_matrix(const struct gpu_linear *l, float *y)
+{
+	return (struct llmk_gemv_matrix){l->weight, l->weight_scale, l->weight_scale_count, l->rows, y};
+}
+
 /* y = layer(input) as a GEMV with the engine's products, for a few tokens of 8-bit
  * weights: 1 when it does not apply (too many tokens, a strided output, an unaligned
  * shape), else 0 or -1. */
@@ -87,7 +92,7 @@ static int run_gemv(struct cuda_engine *e, const struct gpu_linear *l, const flo
 {
 	if (l->quant == LLMK_QUANT_NONE || n > LLMK_GEMV_MAX_TOKENS || (n > 1 && y_stride != l->rows))
 		return 1;
-	const struct llmk_gemv_matrix m = {l->weight, l->weight_scale, l->weight_scale_count, l->rows, y};
+	const struct llmk_gemv_matrix m = gemv_matrix(l, y);
 	const struct llmk_gemv_input in = {l->dtype, l->cols, input, xq, x_scales, n, e->gemv_products};
 	cudaError_t status = llmk_gemv(&m, &in, -1, e->stream);
 	if (status == cudaErrorNotSupported) {
@@ -185,11 +190,6 @@ static int final_norm(struct cuda_engine *e, float *residual, int first, int row
 static bool static_input(const struct gpu_linear *l)
 {
 	return l->quant == LLMK_QUANT_FP8_STATIC || l->quant == LLMK_QUANT_INT8_STATIC;
-}
-
-static struct llmk_gemv_matrix gemv_matrix(const struct gpu_linear *l, float *y)
-{
-	return (struct llmk_gemv_matrix){l->weight, l->weight_scale, l->weight_scale_count, l->rows, y};
 }
 
 /* The n tokens a fused GEMV of l's type reads: e->h, or e->xq as norm_input left it. */
