@@ -7,7 +7,7 @@
 #include "modes.h"
 #include "presets.h"
 #include "standard_io.h"
-#include "themes.h"
+#include "theme.h"
 
 /* The first write error of a listing (0: none); glibc drops its buffer on a
  * failed write, so errno is kept where the failure happens. */

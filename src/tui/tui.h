@@ -10,8 +10,8 @@
  *   tui_commands.c      the /commands
  *   tui_terminal.c      whether the terminal can take the interface
  *   tui.c               set-up, the event loop, keys: the top, calls them all
- * A file calls only files above it in this list; none calls tui.c.  The models (tui_transcript.h,
- * tui_input.h, tui_markdown.h, tui_text.h) and the clipboard (tui_clipboard.h) know
+ * A file calls only files above it in this list; none calls tui.c.  The models (transcript.h,
+ * input.h, markdown.h, text.h) and the clipboard (clipboard.h) know
  * nothing of ncurses nor of struct tui.
  */
 #ifndef LLMCHAT_TUI_H
@@ -25,13 +25,13 @@
 #include "history.h"
 #include "model_runtime.h"
 #include "presets.h"
-#include "themes.h"
+#include "theme.h"
 
 struct draft_model;
 #include "tui_answer.h"        /* struct tui_answer */
-#include "tui_input.h"
+#include "input.h"
 #include "tui_notice.h"        /* struct tui_hint */
-#include "tui_transcript.h"
+#include "transcript.h"
 
 /* What the program gives the interface (mode_tui.c fills it from the options). */
 struct tui_settings {

@@ -21,7 +21,7 @@
 #include "setting_ranges.h"
 #include "tui.h"
 #include "tui_answer.h"
-#include "tui_clipboard.h"
+#include "clipboard.h"
 #include "tui_conversation.h"
 #include "tui_draw.h"
 #include "tui_notice.h"

@@ -17,7 +17,7 @@
 
 #include <stdbool.h>
 
-#include "tui_transcript.h"
+#include "transcript.h"
 
 struct tui;
 

@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "tui_text.h"
+#include "text.h"
 
 struct tui;
 

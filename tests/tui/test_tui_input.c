@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "tap.h"
-#include "tui_input.h"
+#include "input.h"
 
 static void type(struct input_editor *ed, const char *s)
 {

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "tap.h"
-#include "tui_markdown.h"
+#include "markdown.h"
 
 #define BAR "\xE2\x94\x82"      /* │ */
 #define H "\xE2\x94\x80"        /* ─ */

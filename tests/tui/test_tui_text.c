@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "tap.h"
-#include "tui_text.h"
+#include "text.h"
 
 static int clusters(const char *s)
 {

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "tap.h"
-#include "tui_transcript.h"
+#include "transcript.h"
 
 /* Row index of the transcript as text ("" for a separator). */
 static const char *row_text(const struct transcript *t, size_t index)

@@ -19,7 +19,7 @@
 #include "scratch.h"
 #include "tap.h"
 #include "text_escape.h"
-#include "themes.h"
+#include "theme.h"
 
 /* Loads the theme NAME from the scratch config folder; the error goes to err. */
 static int load_theme(const char *name, char *err, size_t err_size)

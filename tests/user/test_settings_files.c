@@ -13,7 +13,7 @@
 #include "options.h"
 #include "presets.h"
 #include "tap.h"
-#include "themes.h"
+#include "theme.h"
 
 static void write_file(const char *path, const char *text)
 {

@@ -1,5 +1,5 @@
 /*
- * themes.h - colour themes: which colours and attributes each element of the
+ * theme.h - colour themes: which colours and attributes each element of the
  * screen is drawn with.
  *
  * A theme file (NAME.theme) is lines of `element = SPEC`; blank lines and lines
@@ -11,8 +11,8 @@
  * (default ~/.config), then $LLMCHAT_DATADIR/themes (installed: $(pkgdatadir)),
  * then the source tree's themes/ for uninstalled runs.
  */
-#ifndef LLMCHAT_THEMES_H
-#define LLMCHAT_THEMES_H
+#ifndef LLMCHAT_TUI_THEME_H
+#define LLMCHAT_TUI_THEME_H
 
 #include <stdbool.h>
 #include <stddef.h>

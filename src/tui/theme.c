@@ -1,7 +1,7 @@
 /*
- * themes.c - theme files: parsing, lookup, and the built-in default.
+ * theme.c - theme files: parsing, lookup, and the built-in default.
  */
-#include "themes.h"
+#include "theme.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,12 +1,12 @@
 /*
- * tui_markdown_inline.c - light Markdown within a line: the line builder, and the
+ * markdown_inline.c - light Markdown within a line: the line builder, and the
  * inline spans rendered into it.
  *
  * A span's markers are dropped once its closer is found on the same text; a
  * marker run with no partner stays literal, whole.  Spans nest up to MAX_NESTING
  * deep, and code spans are opaque: nothing inside them is interpreted.
  */
-#include "tui_markdown_inline.h"
+#include "markdown_inline.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /*
- * tui_transcript.c - entries, their styled lines and their wrapped rows.
+ * transcript.c - entries, their styled lines and their wrapped rows.
  */
-#include "tui_transcript.h"
+#include "transcript.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,11 +1,11 @@
 /*
- * tui_text.c - grapheme clusters, widths and wrapping over libutf8proc.
+ * text.c - grapheme clusters, widths and wrapping over libutf8proc.
  *
  * Every measurement goes through text_next_grapheme, so the editor's cursor, the
  * wrapping of the transcript and the drawing agree on where each cluster starts
  * and how many columns it takes.
  */
-#include "tui_text.h"
+#include "text.h"
 
 #include <stdlib.h>
 #include <utf8proc.h>

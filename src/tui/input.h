@@ -1,5 +1,5 @@
 /*
- * tui_input.h - the multi-line input editor: a UTF-8 buffer, a cursor that moves
+ * input.h - the multi-line input editor: a UTF-8 buffer, a cursor that moves
  * by grapheme cluster and by word, readline's kill keys, and the history of the
  * messages sent before.
  *
@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "tui_text.h"
+#include "text.h"
 
 struct input_editor {
 	char *text;              /* NUL-terminated */

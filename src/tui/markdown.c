@@ -1,20 +1,20 @@
 /*
- * tui_markdown.c - light Markdown, line by line: the blocks.
+ * markdown.c - light Markdown, line by line: the blocks.
  *
  * The source is split into lines; a pass over them tracks one bit of block state
  * (inside a fenced block or not) and looks ahead only where Markdown needs it: a
  * paragraph's lines for a setext underline, a table's rows for their widths.
  * Each displayed line is a styled_line whose text is what the screen shows;
  * inline markers are dropped as their spans are recognised, and an unmatched
- * marker stays literal (tui_markdown_inline.c: the spans and the line (struct markdown_line)).
+ * marker stays literal (markdown_inline.c: the spans and the line (struct markdown_line)).
  */
-#include "tui_markdown.h"
+#include "markdown.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "tui_markdown_inline.h"
-#include "tui_text.h"
+#include "markdown_inline.h"
+#include "text.h"
 
 #define QUOTE_BAR "\u2502 "                 /* one per level: "│ " */
 #define QUOTE_BAR_WIDTH 2

@@ -1,5 +1,5 @@
 /*
- * tui_transcript.h - the conversation as the screen shows it: a list of entries
+ * transcript.h - the conversation as the screen shows it: a list of entries
  * (the user's messages, the model's answers, notices), each keeping its raw text
  * and, for the current width, its wrapped rows.
  *
@@ -14,8 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "tui_markdown.h"
-#include "tui_text.h"
+#include "markdown.h"
+#include "text.h"
 
 enum transcript_kind { TRANSCRIPT_USER, TRANSCRIPT_ASSISTANT, TRANSCRIPT_INFO, TRANSCRIPT_ERROR };
 

@@ -1,5 +1,5 @@
 /*
- * tui_text.h - UTF-8 text as the screen sees it: grapheme clusters, display
+ * text.h - UTF-8 text as the screen sees it: grapheme clusters, display
  * widths, and rows wrapped to a width.
  *
  * A grapheme cluster (UAX #29, through utf8proc_grapheme_break_stateful) is the

@@ -1,5 +1,5 @@
 /*
- * tui_markdown.h - an answer's raw text as the screen shows it: light Markdown.
+ * markdown.h - an answer's raw text as the screen shows it: light Markdown.
  *
  * Blocks, one source line giving at most one displayed line:
  *  - fenced code blocks (``` or ~~~ lines; the block is set apart with its own
@@ -38,7 +38,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "themes.h"
+#include "theme.h"
 
 /* Bytes [start, start + length) of a styled line's text drawn with element. */
 struct styled_run {

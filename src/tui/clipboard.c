@@ -1,12 +1,12 @@
 /*
- * tui_clipboard.c - the clipboard through a helper program or OSC 52; see
- * tui_clipboard.h.
+ * clipboard.c - the clipboard through a helper program or OSC 52; see
+ * clipboard.h.
  *
  * The helper's standard input is one end of a socket pair rather than a pipe:
  * send() with MSG_NOSIGNAL gets EPIPE instead of a SIGPIPE that would end the
  * program when a helper exits without reading.
  */
-#include "tui_clipboard.h"
+#include "clipboard.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /*
- * tui_clipboard.h - putting text on the system clipboard, and saying how.
+ * clipboard.h - putting text on the system clipboard, and saying how.
  *
  * The way is chosen from the environment: wl-copy when WAYLAND_DISPLAY is set,
  * xclip or xsel when DISPLAY is set, pbcopy (macOS), each only when it is in

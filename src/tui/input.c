@@ -1,10 +1,10 @@
 /*
- * tui_input.c - the input editor's buffer operations.
+ * input.c - the input editor's buffer operations.
  *
- * All movement goes through tui_text.c's clusters, so a combining mark or an
+ * All movement goes through text.c's clusters, so a combining mark or an
  * emoji sequence is never split by the cursor or by a deletion.
  */
-#include "tui_input.h"
+#include "input.h"
 
 #include <stdlib.h>
 #include <string.h>

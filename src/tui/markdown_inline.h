@@ -1,8 +1,8 @@
 /*
- * tui_markdown_inline.h - what tui_markdown.c's block renderer takes from
- * tui_markdown_inline.c: a styled line built piece by piece, and the inline spans
+ * markdown_inline.h - what markdown.c's block renderer takes from
+ * markdown_inline.c: a styled line built piece by piece, and the inline spans
  * (code spans, emphasis, strike, links, autolinks, escapes) rendered into it.
- * Private to the two files; users include tui_markdown.h.
+ * Private to the two files; users include markdown.h.
  *
  * A markdown_line owns its growing line until markdown_line_finish hands it over.  Out of
  * memory is sticky: the first failed allocation sets failed, every later append is
@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "tui_markdown.h"
+#include "markdown.h"
 
 /* A growing styled_line under construction. */
 struct markdown_line {
