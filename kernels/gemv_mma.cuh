@@ -27,7 +27,9 @@
 #define GEMV_MMA_THREADS 256
 #define GEMV_MMA_WARPS (GEMV_MMA_THREADS / WARP)
 #define GEMV_MMA_STEP_CHUNKS 8 /* a warp step: each thread of a quad takes 2 chunks */
-#define GEMV_MMA_UNROLL 2      /* warp steps whose weights load at once */
+#ifndef GEMV_MMA_ONE_TOKEN_STEPS
+#define GEMV_MMA_ONE_TOKEN_STEPS 2 /* warp steps a stage loads for one token (1 for more) */
+#endif
 
 /* The instruction a block's products go through (none: the CUDA cores' kernel). */
 enum gemv_mma_kind { GEMV_MMA_NONE, GEMV_MMA_S8, GEMV_MMA_E4M3_F16, GEMV_MMA_E4M3 };
@@ -124,40 +126,65 @@ __device__ static __forceinline__ void gemv_mma_block_dots(const uint4 *const *w
 #pragma unroll
 	for (int i = 0; i < TILES; i++)
 		acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0;
-	uint4 lo[GEMV_MMA_UNROLL][2], hi[GEMV_MMA_UNROLL][2];
-	auto load_weights = [&](int s0) {
+	/* U warp steps' weights and inputs a stage; two stages, so that one loads while the
+	 * other's products run.  Past the row's end every load is zeros (no memory read). */
+	constexpr int U = TOK == 1 ? GEMV_MMA_ONE_TOKEN_STEPS : 1;
+	constexpr int STRIDE = U * GEMV_MMA_WARPS;
+	struct stage {
+		uint4 lo[U][2], hi[U][2], act[U][2][TILES];
+	};
+	auto chunk_of = [&](int s, int half) { return s * GEMV_MMA_STEP_CHUNKS + half * 4 + c; };
+	auto load_weights = [&](stage &st, int s0) {
 #pragma unroll
-		for (int u = 0; u < GEMV_MMA_UNROLL; u++)
+		for (int u = 0; u < U; u++)
 #pragma unroll
 			for (int half = 0; half < 2; half++) {
-				const int chunk = (s0 + u * GEMV_MMA_WARPS) * GEMV_MMA_STEP_CHUNKS + half * 4 + c;
-				lo[u][half] = chunk < chunks && lo_valid ? __ldg(row_lo + chunk) : zero;
-				hi[u][half] = chunk < chunks && hi_valid ? __ldg(row_hi + chunk) : zero;
+				const int chunk = chunk_of(s0 + u * GEMV_MMA_WARPS, half);
+				st.lo[u][half] = chunk < chunks && lo_valid ? __ldg(row_lo + chunk) : zero;
+				st.hi[u][half] = chunk < chunks && hi_valid ? __ldg(row_hi + chunk) : zero;
 			}
 	};
-	load_weights(warp);
-	wait_for_previous_kernels(); /* the input may be the kernel before's output */
-	for (int s0 = warp; s0 < steps; s0 += GEMV_MMA_UNROLL * GEMV_MMA_WARPS) {
-		if (s0 != warp)
-			load_weights(s0);
+	auto load_inputs = [&](stage &st, int s0) {
 #pragma unroll
-		for (int u = 0; u < GEMV_MMA_UNROLL; u++) {
-			const int s = s0 + u * GEMV_MMA_WARPS;
-			if (s >= steps) /* the same for the whole warp */
-				break;
+		for (int u = 0; u < U; u++)
 #pragma unroll
 			for (int half = 0; half < 2; half++) {
-				const int chunk = s * GEMV_MMA_STEP_CHUNKS + half * 4 + c;
+				const int chunk = chunk_of(s0 + u * GEMV_MMA_WARPS, half);
 #pragma unroll
 				for (int tile = 0; tile < TILES; tile++) {
 					const int token = tile * 8 + g;
-					const uint4 act = chunk < chunks && token < tokens
-								  ? __ldcg((const uint4 *)(xq + (size_t)token * cols) + chunk)
-								  : zero;
-					gemv_mma_chunk<KIND>(lo[u][half], hi[u][half], act, acc[tile]);
+					st.act[u][half][tile] = chunk < chunks && token < tokens
+									? __ldcg((const uint4 *)(xq + (size_t)token * cols) + chunk)
+									: zero;
 				}
 			}
+	};
+	/* the warp's steps in order, whatever U: the same sums for every TOK */
+	auto products = [&](const stage &st, int s0) {
+#pragma unroll
+		for (int u = 0; u < U; u++) {
+			if (s0 + u * GEMV_MMA_WARPS >= steps) /* the same for the whole warp */
+				break;
+#pragma unroll
+			for (int half = 0; half < 2; half++)
+#pragma unroll
+				for (int tile = 0; tile < TILES; tile++)
+					gemv_mma_chunk<KIND>(st.lo[u][half], st.hi[u][half], st.act[u][half][tile], acc[tile]);
 		}
+	};
+	stage a, b;
+	load_weights(a, warp);
+	wait_for_previous_kernels(); /* the input may be the kernel before's output */
+	load_inputs(a, warp);
+	for (int s0 = warp; s0 < steps; s0 += 2 * STRIDE) {
+		load_weights(b, s0 + STRIDE);
+		load_inputs(b, s0 + STRIDE);
+		products(a, s0);
+		if (s0 + STRIDE >= steps)
+			break;
+		load_weights(a, s0 + 2 * STRIDE);
+		load_inputs(a, s0 + 2 * STRIDE);
+		products(b, s0 + STRIDE);
 	}
 	__shared__ Acc part[GEMV_MMA_WARPS][GEMV_MMA_ROWS][TILES * 8];
 #pragma unroll

@@ -3,7 +3,8 @@
  * llmk_gemv_products, kernels/gemv_mma.cuh) against float64 and against itself, and its
  * speed beside the CUDA cores' GEMV.
  *
- *   gemv_mma_checks [SEED]   (built and run by tests/gpu/run.sh on the device machine)
+ *   gemv_mma_checks [SEED]         (built and run by tests/gpu/run.sh on the device machine)
+ *   gemv_mma_checks times [SEED]   the timings only
  *
  * Checks, on random weights, inputs and scales, every output poisoned first:
  * - FP8 and INT8 weights, each products setting (cuda-cores, tensor, tensor-f16), 1, 2,
@@ -308,8 +309,15 @@ static void time_shapes(double copy_gbs)
 
 int main(int argc, char **argv)
 {
-	if (!check_program_start(argc, argv, "gemv_mma_checks")) return 1;
+	/* "times" first: the timings only (for builds of the kernels with other settings) */
+	const bool times_only = argc > 1 && strcmp(argv[1], "times") == 0;
+	if (!check_program_start(argc - times_only, argv + times_only, "gemv_mma_checks")) return 1;
 	print_device_caches();
+	if (times_only) {
+		time_shapes(measured_copy_bandwidth());
+		printf("%d passed, %d failed\n", passed, failed);
+		return failed ? 1 : 0;
+	}
 	for (enum llmk_dtype dtype : {LLMK_E4M3, LLMK_I8})
 		for (enum llmk_gemv_products p : settings) {
 			check_products(dtype, p, 1000, 4112); /* 62.5 blocks of 16 rows; 257 chunks a row */
