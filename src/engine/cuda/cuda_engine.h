@@ -82,7 +82,11 @@ struct cuda_engine {
 	 * position travel through pinned host memory, the logits come back the same way */
 	cudaGraphExec_t decode_graph;
 	bool decode_graph_failed;         /* capture refused: decode runs eagerly */
-	int32_t *pinned_token;
+	/* cuda_forward_argmax's pass of n tokens as a graph, verify_graphs[n], captured at
+	 * its first use; refused once, every pass runs eagerly */
+	cudaGraphExec_t verify_graphs[ENGINE_ARGMAX_MAX_ROWS + 1];
+	bool verify_graph_failed;
+	int32_t *pinned_token;            /* ENGINE_ARGMAX_MAX_ROWS tokens */
 	int *pinned_position, *device_position;
 	float *pinned_logits;
 	struct llmk_best *best, *pinned_best; /* this rank's largest logit (greedy decoding), of each

@@ -717,27 +717,94 @@ static int cuda_forward(void *state, const int32_t *tokens, size_t count, int po
 	return add_comm_time(e, err, err_size);
 }
 
-/* count tokens (at most ENGINE_ARGMAX_MAX_ROWS, one batch), then each row's final
- * norm, lm_head and argmax as the greedy step makes them (enqueue_next_token): only
- * the rows' best values and indices come back. */
-static int cuda_forward_argmax(void *state, const int32_t *tokens, size_t count, int position,
-			       struct engine_best *rows, char *err, size_t err_size)
+/* The rows' final norm, lm_head and argmax as the greedy step makes them
+ * (enqueue_next_token), each row's best copied to pinned memory. */
+static int enqueue_rows_argmax(struct cuda_engine *e, int n, char *err, size_t err_size)
 {
-	struct cuda_engine *e = state;
-	const int n = (int)count, vocab = e->plan.vocab;
-	if (count > ENGINE_ARGMAX_MAX_ROWS || n > cuda_batch_tokens(e) || n > LOGIT_ROWS) {
-		snprintf(err, err_size, "cuda_forward_argmax: %zu rows, more than one batch", count);
-		return -1;
-	}
-	e->comm_events_recorded = 0;
-	if (run_batch(e, tokens, n, position, NULL, false, err, err_size) != 0 ||
-	    final_norm(e, e->x, 0, n, err, err_size) != 0 ||
+	const int vocab = e->plan.vocab;
+	if (final_norm(e, e->x, 0, n, err, err_size) != 0 ||
 	    run_linear(e, &e->lm_head, e->h, n, e->logits, vocab, err, err_size) != 0)
 		return -1;
 	for (int r = 0; r < n; r++)
 		CUDA_TRY(llmk_argmax(e->logits + (size_t)r * vocab, vocab, e->plan.first_vocab, e->best + r,
 				     e->argmax_scratch, e->stream));
-	CUDA_TRY(cudaMemcpyAsync(e->pinned_best, e->best, count * sizeof *e->best, cudaMemcpyDeviceToHost, e->stream));
+	CUDA_TRY(cudaMemcpyAsync(e->pinned_best, e->best, (size_t)n * sizeof *e->best, cudaMemcpyDeviceToHost,
+				 e->stream));
+	return 0;
+}
+
+/* The launches of a pass of n tokens, position-free as the decode step's (run_layer
+ * with graph set: the same kernels a token at a time would run, so each row keeps the
+ * step's bits): tokens and position from pinned memory, each row's best back there. */
+static int enqueue_verify_pass(struct cuda_engine *e, int n, char *err, size_t err_size)
+{
+	const struct model_config *c = &e->model->config;
+	CUDA_TRY(cudaMemcpyAsync(e->tokens, e->pinned_token, (size_t)n * sizeof(int32_t), cudaMemcpyHostToDevice,
+				 e->stream));
+	CUDA_TRY(cudaMemcpyAsync(e->device_position, e->pinned_position, sizeof(int), cudaMemcpyHostToDevice,
+				 e->stream));
+	CUDA_TRY(llmk_embed(e->embed_tokens, e->embed_dtype, e->tokens, n, c->hidden_size, e->x, e->stream));
+	for (int i = 0; i < c->num_hidden_layers; i++)
+		if (run_layer(e, i, n, 0, true, err, err_size) != 0)
+			return -1;
+	return enqueue_rows_argmax(e, n, err, err_size);
+}
+
+/* Launches the pass of count tokens at position through its graph, captured at first
+ * use; 1 when graphs are not in use or the capture is refused (the caller runs the pass
+ * eagerly).  The caller synchronizes. */
+static int verify_pass_launch(struct cuda_engine *e, const int32_t *tokens, int n, int position, char *err,
+			      size_t err_size)
+{
+	if (e->decode_graph_failed || e->verify_graph_failed || e->time_comm)
+		return 1;
+	cudaGraphExec_t *exec = &e->verify_graphs[n];
+	if (!*exec) {
+		cudaGraph_t graph = NULL;
+		if (cudaStreamBeginCapture(e->stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
+			cudaGetLastError();
+			e->verify_graph_failed = true;
+			return 1;
+		}
+		char capture_err[256];
+		int rc = enqueue_verify_pass(e, n, capture_err, sizeof capture_err);
+		cudaError_t status = cudaStreamEndCapture(e->stream, &graph);
+		bool ok = rc == 0 && status == cudaSuccess && cudaGraphInstantiate(exec, graph, 0) == cudaSuccess;
+		if (graph)
+			cudaGraphDestroy(graph);
+		if (!ok) {
+			*exec = NULL;
+			cudaGetLastError(); /* clear what the refused capture left */
+			e->verify_graph_failed = true;
+			return 1;
+		}
+	}
+	memcpy(e->pinned_token, tokens, (size_t)n * sizeof *tokens);
+	*e->pinned_position = position;
+	CUDA_TRY(cudaGraphLaunch(*exec, e->stream));
+	return 0;
+}
+
+/* count tokens (at most ENGINE_ARGMAX_MAX_ROWS, one batch), then each row's final
+ * norm, lm_head and argmax as the greedy step makes them (enqueue_next_token): only
+ * the rows' best values and indices come back.  Through a graph of the pass where
+ * graphs are in use (the pass is launch-bound otherwise), else eagerly. */
+static int cuda_forward_argmax(void *state, const int32_t *tokens, size_t count, int position,
+			       struct engine_best *rows, char *err, size_t err_size)
+{
+	struct cuda_engine *e = state;
+	const int n = (int)count;
+	if (count > ENGINE_ARGMAX_MAX_ROWS || n > cuda_batch_tokens(e) || n > LOGIT_ROWS) {
+		snprintf(err, err_size, "cuda_forward_argmax: %zu rows, more than one batch", count);
+		return -1;
+	}
+	e->comm_events_recorded = 0;
+	int launched = verify_pass_launch(e, tokens, n, position, err, err_size);
+	if (launched < 0)
+		return -1;
+	if (launched == 1 && (run_batch(e, tokens, n, position, NULL, false, err, err_size) != 0 ||
+			      enqueue_rows_argmax(e, n, err, err_size) != 0))
+		return -1;
 	CUDA_TRY(cudaStreamSynchronize(e->stream));
 	for (int r = 0; r < n; r++)
 		rows[r] = (struct engine_best){e->pinned_best[r].value, e->pinned_best[r].index};
