@@ -187,7 +187,11 @@ int theme_load(const char *name, struct theme *theme, char *err, size_t err_size
 	}
 	int n = theme_dirs(dirs);
 	for (int i = 0; i < n; i++) {
-		snprintf(path, sizeof path, "%s/%s.theme", dirs[i], name);
+		int written = snprintf(path, sizeof path, "%s/%s.theme", dirs[i], name);
+		if (written < 0 || (size_t)written >= sizeof path) {
+			snprintf(err, err_size, "theme name too long for a path (%zu bytes): %.64s...", strlen(name), name);
+			return -1;
+		}
 		/* only absence moves on to the next folder; a file there that cannot be
 		 * read (permission, a symlink loop, a FIFO, a directory) is an error */
 		if (access(path, F_OK) != 0 && (errno == ENOENT || errno == ENOTDIR))

@@ -98,6 +98,11 @@ int main(void)
 	tap_ok(chmod(path, 0) == 0 && unreadable_theme_says_permission(), "an unreadable theme says permission denied");
 	tap_ok(load_theme("nowhere", err, sizeof err) != 0 && strstr(err, "theme 'nowhere' not found"),
 	       "a theme that is nowhere is not found (%s)", err);
+	char long_name[4500];
+	memset(long_name, 'a', sizeof long_name - 1);
+	long_name[sizeof long_name - 1] = '\0';
+	tap_ok(load_theme(long_name, err, sizeof err) != 0 && strstr(err, "theme name too long for a path (4499 bytes)"),
+	       "a theme name too long for a path is refused, not cut short (%.60s...)", err);
 
 	/* conversation files (/load, --resume) */
 	snprintf(path, sizeof path, "%s/conversation.fifo", dir);
