@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "bpe.h"
 #include "engine.h"
 #include "file_read.h"
@@ -56,21 +57,19 @@ static int read_text(const char *path, char **text, size_t *length, char *err, s
 	int flags = fcntl(fd, F_GETFL);
 	if (flags >= 0)
 		(void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);   /* a writer there: wait for its text */
-	size_t cap = 1 << 16, len = 0;
-	char *buf = malloc(cap + 1);
+	size_t cap = 0, len = 0;
+	char *buf = NULL;
 	ssize_t n = 1;
-	while (buf && n > 0 && len <= FILE_LIMIT_LARGE) {
-		if (len == cap) {
-			char *bigger = realloc(buf, 2 * cap + 1);
-			if (!bigger) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = bigger;
-			cap *= 2;
+	while (n > 0 && len <= FILE_LIMIT_LARGE) {
+		/* room for a read and the closing NUL */
+		char *bigger = array_reserve(buf, &cap, len + 2, 1, (size_t)1 << 16);
+		if (!bigger) {
+			free(buf);
+			buf = NULL;
+			break;
 		}
-		n = read(fd, buf + len, cap - len);
+		buf = bigger;
+		n = read(fd, buf + len, cap - 1 - len);
 		if (n < 0 && errno == EINTR)
 			n = 1;
 		else if (n > 0)

@@ -8,27 +8,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
 
 int standard_io_read_input(char **text, size_t *length, char *err, size_t err_size)
 {
-	size_t capacity = 1 << 16, used = 0;
-	char *buffer = malloc(capacity + 1);
-	if (!buffer) {
-		snprintf(err, err_size, "standard input: out of memory");
-		return -1;
-	}
+	size_t capacity = 0, used = 0;
+	char *buffer = NULL;
 	for (;;) {
-		if (used == capacity) {
-			char *bigger = capacity <= (size_t)-1 / 4 ? realloc(buffer, 2 * capacity + 1) : NULL;
-			if (!bigger) {
-				free(buffer);
-				snprintf(err, err_size, "standard input: out of memory");
-				return -1;
-			}
-			buffer = bigger;
-			capacity *= 2;
+		/* room for a read and the closing NUL */
+		char *bigger = array_reserve(buffer, &capacity, used + 2, 1, (size_t)1 << 16);
+		if (!bigger) {
+			free(buffer);
+			snprintf(err, err_size, "standard input: out of memory");
+			return -1;
 		}
-		size_t n = fread(buffer + used, 1, capacity - used, stdin);
+		buffer = bigger;
+		size_t n = fread(buffer + used, 1, capacity - 1 - used, stdin);
 		used += n;
 		/* at the end, without another read: a terminal's one Ctrl-D is the end (a
 		 * read after it would wait for a second) */

@@ -41,17 +41,13 @@ static int encode_pieces(const struct chat_pieces *list, const struct bpe *bpe, 
 	for (size_t i = 0; i <= list->count && status == 0; i++) {
 		const struct chat_piece *p = i < list->count ? &list->items[i] : NULL;
 		if (p && !p->special) {
-			if (segment_len + p->length > segment_cap) {
-				size_t cap = (segment_len + p->length) * 2;
-				char *bigger = realloc(segment, cap);
-				if (!bigger) {
-					snprintf(err, err_size, "chat template: out of memory");
-					status = -1;
-					break;
-				}
-				segment = bigger;
-				segment_cap = cap;
+			char *bigger = array_reserve(segment, &segment_cap, segment_len + p->length + 1, 1, 256);
+			if (!bigger) {
+				snprintf(err, err_size, "chat template: out of memory");
+				status = -1;
+				break;
 			}
+			segment = bigger;
 			memcpy(segment + segment_len, p->text, p->length);
 			segment_len += p->length;
 			continue;

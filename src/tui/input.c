@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
+
 int input_init(struct input_editor *ed)
 {
 	memset(ed, 0, sizeof *ed);
@@ -32,14 +34,10 @@ void input_free(struct input_editor *ed)
 
 static int reserve(struct input_editor *ed, size_t extra)
 {
-	if (ed->length + extra + 1 <= ed->capacity)
-		return 0;
-	size_t cap = (ed->length + extra + 1) * 2;
-	char *t = realloc(ed->text, cap);
+	char *t = array_reserve(ed->text, &ed->capacity, ed->length + extra + 1, 1, 64);
 	if (!t)
 		return -1;
 	ed->text = t;
-	ed->capacity = cap;
 	return 0;
 }
 
@@ -257,14 +255,10 @@ int input_history_add(struct input_editor *ed, const char *text)
 		ed->history_index = ed->history_count;
 		return 0;
 	}
-	if (ed->history_count == ed->history_capacity) {
-		size_t cap = ed->history_capacity ? 2 * ed->history_capacity : 16;
-		char **h = realloc(ed->history, cap * sizeof *h);
-		if (!h)
-			return -1;
-		ed->history = h;
-		ed->history_capacity = cap;
-	}
+	char **h = array_grow(ed->history, &ed->history_capacity, ed->history_count, sizeof *h, 16);
+	if (!h)
+		return -1;
+	ed->history = h;
 	if (!(ed->history[ed->history_count] = strdup(text)))
 		return -1;
 	ed->history_index = ++ed->history_count;

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
+
 #define MAX_NESTING 8                        /* spans inside spans, deeper stays literal */
 
 void markdown_line_text(struct markdown_line *b, const char *text, size_t length, enum theme_element element)
@@ -18,31 +20,23 @@ void markdown_line_text(struct markdown_line *b, const char *text, size_t length
 	struct styled_line *l = &b->line;
 	if (b->failed || length == 0)
 		return;
-	if (l->length + length + 1 > b->text_capacity) {
-		size_t cap = (l->length + length + 1) * 2;
-		char *t = realloc(l->text, cap);
-		if (!t) {
-			b->failed = true;
-			return;
-		}
-		l->text = t;
-		b->text_capacity = cap;
+	char *t = array_reserve(l->text, &b->text_capacity, l->length + length + 1, 1, 64);
+	if (!t) {
+		b->failed = true;
+		return;
 	}
+	l->text = t;
 	memcpy(l->text + l->length, text, length);
 	if (l->run_count > 0 && l->runs[l->run_count - 1].element == element &&
 	    l->runs[l->run_count - 1].start + l->runs[l->run_count - 1].length == l->length) {
 		l->runs[l->run_count - 1].length += length;
 	} else {
-		if (l->run_count == b->run_capacity) {
-			size_t cap = b->run_capacity ? 2 * b->run_capacity : 4;
-			struct styled_run *r = realloc(l->runs, cap * sizeof *r);
-			if (!r) {
-				b->failed = true;
-				return;
-			}
-			l->runs = r;
-			b->run_capacity = cap;
+		struct styled_run *r = array_grow(l->runs, &b->run_capacity, l->run_count, sizeof *r, 4);
+		if (!r) {
+			b->failed = true;
+			return;
 		}
+		l->runs = r;
 		l->runs[l->run_count++] = (struct styled_run){l->length, length, element};
 	}
 	l->length += length;
@@ -58,15 +52,12 @@ int markdown_line_finish(struct markdown_line *b, struct styled_lines *out)
 		else
 			b->failed = true;
 	}
-	if (!b->failed && out->count == out->capacity) {
-		size_t cap = out->capacity ? 2 * out->capacity : 16;
-		struct styled_line *lines = realloc(out->lines, cap * sizeof *lines);
-		if (lines) {
+	if (!b->failed) {
+		struct styled_line *lines = array_grow(out->lines, &out->capacity, out->count, sizeof *lines, 16);
+		if (lines)
 			out->lines = lines;
-			out->capacity = cap;
-		} else {
+		else
 			b->failed = true;
-		}
 	}
 	if (b->failed) {
 		free(b->line.text);

@@ -39,14 +39,10 @@ void transcript_clear(struct transcript *t)
 
 static int entry_reserve(struct transcript_entry *e, size_t extra)
 {
-	if (e->length + extra + 1 <= e->capacity)
-		return 0;
-	size_t cap = (e->length + extra + 1) * 2;
-	char *text = realloc(e->text, cap);
+	char *text = array_reserve(e->text, &e->capacity, e->length + extra + 1, 1, 64);
 	if (!text)
 		return -1;
 	e->text = text;
-	e->capacity = cap;
 	return 0;
 }
 

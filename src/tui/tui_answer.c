@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "clock.h"
 #include "tui.h"
 #include "tui_conversation.h"
@@ -61,15 +62,9 @@ static int on_answer_text(void *user_data, const char *text, size_t length)
 {
 	struct tui_answer *answer = user_data;
 	pthread_mutex_lock(&answer->lock);
-	if (answer->pending_length + length + 1 > answer->pending_capacity) {
-		size_t cap = (answer->pending_length + length + 1) * 2;
-		char *p = realloc(answer->pending, cap);
-		if (p) {
-			answer->pending = p;
-			answer->pending_capacity = cap;
-		}
-	}
-	if (answer->pending_length + length + 1 <= answer->pending_capacity) {
+	char *p = array_reserve(answer->pending, &answer->pending_capacity, answer->pending_length + length + 1, 1, 256);
+	if (p) {
+		answer->pending = p;
 		memcpy(answer->pending + answer->pending_length, text, length);
 		answer->pending_length += length;
 	}

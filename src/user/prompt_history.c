@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "config_file.h"
 #include "file_read.h"
 #include "history.h"
@@ -70,17 +71,13 @@ static int rewrite(const char *path, const struct prompt_list *list, char *err, 
 	for (size_t i = 0; i < list->count; i++) {
 		char *line = encode_line(list->items[i]);
 		size_t n = line ? strlen(line) : 0;
-		if (line && length + n + 1 > capacity) {
-			size_t cap = (length + n + 1) * 2;
-			char *grown = realloc(data, cap);
-			if (grown)
-				data = grown, capacity = cap;
-		}
-		if (!line || length + n + 1 > capacity) {
+		char *grown = line ? array_reserve(data, &capacity, length + n + 1, 1, 4096) : NULL;
+		if (!grown) {
 			free(line);
 			snprintf(err, err_size, "%s: out of memory", path);
 			goto done;
 		}
+		data = grown;
 		memcpy(data + length, line, n + 1);
 		length += n;
 		free(line);

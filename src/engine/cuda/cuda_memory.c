@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "clock.h"
 #include "cuda_devices.h"
 #include "cuda_try.h"
@@ -18,16 +19,12 @@
 
 int cuda_memory_alloc(struct cuda_memory *m, size_t bytes, void **out, char *err, size_t err_size)
 {
-	if (m->count == m->capacity) {
-		size_t capacity = m->capacity ? 2 * m->capacity : 64;
-		void **grown = realloc(m->allocations, capacity * sizeof *grown);
-		if (!grown) {
-			snprintf(err, err_size, "out of memory");
-			return -1;
-		}
-		m->allocations = grown;
-		m->capacity = capacity;
+	void **grown = array_grow(m->allocations, &m->capacity, m->count, sizeof *grown, 64);
+	if (!grown) {
+		snprintf(err, err_size, "out of memory");
+		return -1;
 	}
+	m->allocations = grown;
 	cudaError_t status = cudaMalloc(out, bytes ? bytes : 1);
 	if (status != cudaSuccess) {
 		size_t free_bytes = 0, total = 0;
