@@ -537,20 +537,21 @@ static int enqueue_decode_step(struct cuda_engine *e, bool draw, char *err, size
 	return draw ? enqueue_draw(e, err, err_size) : 0;
 }
 
-/* Captures the decode step (with the draw, or not) once into *exec; false when the
- * model's shapes or the driver refuse (decode then runs eagerly, with the same
- * results). */
-static bool capture_decode_graph(struct cuda_engine *e, bool draw, cudaGraphExec_t *exec)
+/* Starts capturing e->stream's launches into a graph; false when refused. */
+static bool capture_begin(struct cuda_engine *e)
 {
-	char err[256];
+	if (cudaStreamBeginCapture(e->stream, cudaStreamCaptureModeThreadLocal) == cudaSuccess)
+		return true;
+	cudaGetLastError();
+	return false;
+}
+
+/* Ends the capture of launches that returned rc, and instantiates the graph into
+ * *exec; false (*exec NULL, the error cleared) when the launches failed or the
+ * capture or the instantiation was refused. */
+static bool capture_end(struct cuda_engine *e, int rc, cudaGraphExec_t *exec)
+{
 	cudaGraph_t graph = NULL;
-	if (!e->segments_checked) { /* outside the capture: the check sets kernel attributes */
-		e->segments = segments_usable(e);
-		e->segments_checked = true;
-	}
-	if (cudaStreamBeginCapture(e->stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess)
-		return false;
-	int rc = enqueue_decode_step(e, draw, err, sizeof err);
 	cudaError_t status = cudaStreamEndCapture(e->stream, &graph);
 	bool ok = rc == 0 && status == cudaSuccess && cudaGraphInstantiate(exec, graph, 0) == cudaSuccess;
 	if (graph)
@@ -560,6 +561,21 @@ static bool capture_decode_graph(struct cuda_engine *e, bool draw, cudaGraphExec
 		cudaGetLastError(); /* clear what the refused capture left */
 	}
 	return ok;
+}
+
+/* Captures the decode step (with the draw, or not) once into *exec; false when the
+ * model's shapes or the driver refuse (decode then runs eagerly, with the same
+ * results). */
+static bool capture_decode_graph(struct cuda_engine *e, bool draw, cudaGraphExec_t *exec)
+{
+	char err[256];
+	if (!e->segments_checked) { /* outside the capture: the check sets kernel attributes */
+		e->segments = segments_usable(e);
+		e->segments_checked = true;
+	}
+	if (!capture_begin(e))
+		return false;
+	return capture_end(e, enqueue_decode_step(e, draw, err, sizeof err), exec);
 }
 
 /* After an eager run has finished: adds the time between each pair of events around
@@ -760,21 +776,9 @@ static int verify_pass_launch(struct cuda_engine *e, const int32_t *tokens, int 
 		return 1;
 	cudaGraphExec_t *exec = &e->verify_graphs[n];
 	if (!*exec) {
-		cudaGraph_t graph = NULL;
-		if (cudaStreamBeginCapture(e->stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
-			cudaGetLastError();
-			e->verify_graph_failed = true;
-			return 1;
-		}
 		char capture_err[256];
-		int rc = enqueue_verify_pass(e, n, capture_err, sizeof capture_err);
-		cudaError_t status = cudaStreamEndCapture(e->stream, &graph);
-		bool ok = rc == 0 && status == cudaSuccess && cudaGraphInstantiate(exec, graph, 0) == cudaSuccess;
-		if (graph)
-			cudaGraphDestroy(graph);
-		if (!ok) {
-			*exec = NULL;
-			cudaGetLastError(); /* clear what the refused capture left */
+		if (!capture_begin(e) ||
+		    !capture_end(e, enqueue_verify_pass(e, n, capture_err, sizeof capture_err), exec)) {
 			e->verify_graph_failed = true;
 			return 1;
 		}
