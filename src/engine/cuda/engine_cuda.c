@@ -380,6 +380,28 @@ static int run_layer(struct cuda_engine *e, int index, int n, int pos, bool grap
 	return 0;
 }
 
+/* Every layer for n tokens at position pos (run_layer, graph as it says). */
+static int run_layers(struct cuda_engine *e, int n, int pos, bool graph, char *err, size_t err_size)
+{
+	for (int i = 0; i < e->model->config.num_hidden_layers; i++)
+		if (run_layer(e, i, n, pos, graph, err, err_size) != 0)
+			return -1;
+	return 0;
+}
+
+/* The start of a position-free pass (a decode step or a verify pass): its n tokens
+ * and its position copied from pinned memory, the tokens' embeddings into e->x. */
+static int enqueue_pinned_input(struct cuda_engine *e, int n, char *err, size_t err_size)
+{
+	CUDA_TRY(cudaMemcpyAsync(e->tokens, e->pinned_token, (size_t)n * sizeof(int32_t), cudaMemcpyHostToDevice,
+				 e->stream));
+	CUDA_TRY(cudaMemcpyAsync(e->device_position, e->pinned_position, sizeof(int), cudaMemcpyHostToDevice,
+				 e->stream));
+	CUDA_TRY(llmk_embed(e->embed_tokens, e->embed_dtype, e->tokens, n, e->model->config.hidden_size, e->x,
+			    e->stream));
+	return 0;
+}
+
 /* One batch of n <= BATCH tokens; logits of every token or of the last one. */
 static int run_batch(struct cuda_engine *e, const int32_t *tokens, int n, int pos, float *logits, bool all_logits,
 		     char *err, size_t err_size)
@@ -387,9 +409,8 @@ static int run_batch(struct cuda_engine *e, const int32_t *tokens, int n, int po
 	const struct model_config *c = &e->model->config;
 	CUDA_TRY(cudaMemcpyAsync(e->tokens, tokens, (size_t)n * sizeof *tokens, cudaMemcpyHostToDevice, e->stream));
 	CUDA_TRY(llmk_embed(e->embed_tokens, e->embed_dtype, e->tokens, n, c->hidden_size, e->x, e->stream));
-	for (int i = 0; i < c->num_hidden_layers; i++)
-		if (run_layer(e, i, n, pos, false, err, err_size) != 0)
-			return -1;
+	if (run_layers(e, n, pos, false, err, err_size) != 0)
+		return -1;
 	if (!logits)
 		return 0;
 	/* the last token's logits, or every token's LOGIT_ROWS at a time; each chunk's copy
@@ -519,20 +540,14 @@ static int enqueue_segments(struct cuda_engine *e, char *err, size_t err_size)
  * value and its index come back into pinned memory, then with draw the token drawn. */
 static int enqueue_decode_step(struct cuda_engine *e, bool draw, char *err, size_t err_size)
 {
-	const struct model_config *c = &e->model->config;
-	CUDA_TRY(cudaMemcpyAsync(e->tokens, e->pinned_token, sizeof(int32_t), cudaMemcpyHostToDevice, e->stream));
-	CUDA_TRY(cudaMemcpyAsync(e->device_position, e->pinned_position, sizeof(int), cudaMemcpyHostToDevice,
-				 e->stream));
-	CUDA_TRY(llmk_embed(e->embed_tokens, e->embed_dtype, e->tokens, 1, c->hidden_size, e->x, e->stream));
+	if (enqueue_pinned_input(e, 1, err, err_size) != 0)
+		return -1;
 	if (e->segments) {
 		if (enqueue_segments(e, err, err_size) != 0 || enqueue_next_token(e, e->x_mid, err, err_size) != 0)
 			return -1;
 		return draw ? enqueue_draw(e, err, err_size) : 0;
 	}
-	for (int i = 0; i < c->num_hidden_layers; i++)
-		if (run_layer(e, i, 1, 0, true, err, err_size) != 0)
-			return -1;
-	if (enqueue_next_token(e, e->x, err, err_size) != 0)
+	if (run_layers(e, 1, 0, true, err, err_size) != 0 || enqueue_next_token(e, e->x, err, err_size) != 0)
 		return -1;
 	return draw ? enqueue_draw(e, err, err_size) : 0;
 }
@@ -754,15 +769,8 @@ static int enqueue_rows_argmax(struct cuda_engine *e, int n, char *err, size_t e
  * step's bits): tokens and position from pinned memory, each row's best back there. */
 static int enqueue_verify_pass(struct cuda_engine *e, int n, char *err, size_t err_size)
 {
-	const struct model_config *c = &e->model->config;
-	CUDA_TRY(cudaMemcpyAsync(e->tokens, e->pinned_token, (size_t)n * sizeof(int32_t), cudaMemcpyHostToDevice,
-				 e->stream));
-	CUDA_TRY(cudaMemcpyAsync(e->device_position, e->pinned_position, sizeof(int), cudaMemcpyHostToDevice,
-				 e->stream));
-	CUDA_TRY(llmk_embed(e->embed_tokens, e->embed_dtype, e->tokens, n, c->hidden_size, e->x, e->stream));
-	for (int i = 0; i < c->num_hidden_layers; i++)
-		if (run_layer(e, i, n, 0, true, err, err_size) != 0)
-			return -1;
+	if (enqueue_pinned_input(e, n, err, err_size) != 0 || run_layers(e, n, 0, true, err, err_size) != 0)
+		return -1;
 	return enqueue_rows_argmax(e, n, err, err_size);
 }
 
