@@ -56,13 +56,7 @@ int main(int argc, char **argv)
 	struct engine *e;
 	struct engine_options o = {.backend = ENGINE_BACKEND_CUDA, .context_length = 4096};
 	const char *products = argc == 3 ? argv[2] : "default";
-	if (strcmp(products, "cuda-cores") == 0)
-		o.test_hooks.gemv_products = ENGINE_PRODUCTS_CUDA_CORES;
-	else if (strcmp(products, "tensor") == 0)
-		o.test_hooks.gemv_products = ENGINE_PRODUCTS_TENSOR;
-	else if (strcmp(products, "tensor-f16") == 0)
-		o.test_hooks.gemv_products = ENGINE_PRODUCTS_TENSOR_F16;
-	else if (strcmp(products, "default") != 0)
+	if (engine_gemv_products_from_name(products, &o.test_hooks.gemv_products) != 0)
 		argc = 0;
 	if (argc < 2 || argc > 3 || model_open_dummy(argv[1], &m, err, sizeof err) != 0) {
 		fprintf(stderr, "verify_rows: %s\n",

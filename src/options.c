@@ -489,23 +489,15 @@ static int environment_opt_in(const char *name, bool *on, char *err, size_t err_
 	return 0;
 }
 
-/* $LLMCHAT_GEMV_PRODUCTS: default (or unset, empty), cuda-cores, tensor or tensor-f16
- * (engine.h's engine_gemv_products); anything else is an error naming the variable. */
+/* $LLMCHAT_GEMV_PRODUCTS: unset, empty or a name engine_gemv_products_from_name reads;
+ * anything else is an error naming the variable. */
 static int environment_gemv_products(enum engine_gemv_products *out, char *err, size_t err_size)
 {
-	static const char *const names[] = {"default", "cuda-cores", "tensor", "tensor-f16"};
-	static const enum engine_gemv_products values[] = {ENGINE_PRODUCTS_DEFAULT, ENGINE_PRODUCTS_CUDA_CORES,
-							   ENGINE_PRODUCTS_TENSOR, ENGINE_PRODUCTS_TENSOR_F16};
 	const char *name = "LLMCHAT_GEMV_PRODUCTS", *text = getenv(name);
 	*out = ENGINE_PRODUCTS_DEFAULT;
-	if (!text || !text[0])
+	if (!text || !text[0] || engine_gemv_products_from_name(text, out) == 0)
 		return 0;
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (strcmp(text, names[i]) == 0) {
-			*out = values[i];
-			return 0;
-		}
-	snprintf(err, err_size, "$%s: expected default, cuda-cores, tensor or tensor-f16, got '%s'", name, text);
+	snprintf(err, err_size, "$%s: expected %s, got '%s'", name, ENGINE_GEMV_PRODUCTS_NAMES, text);
 	return -1;
 }
 

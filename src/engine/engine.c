@@ -776,6 +776,19 @@ int engine_ranks(const struct engine *engine)
 	return engine->ranks;
 }
 
+int engine_gemv_products_from_name(const char *name, enum engine_gemv_products *out)
+{
+	static const char *const names[] = {"default", "cuda-cores", "tensor", "tensor-f16"};
+	static const enum engine_gemv_products values[] = {ENGINE_PRODUCTS_DEFAULT, ENGINE_PRODUCTS_CUDA_CORES,
+							   ENGINE_PRODUCTS_TENSOR, ENGINE_PRODUCTS_TENSOR_F16};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(name, names[i]) == 0) {
+			*out = values[i];
+			return 0;
+		}
+	return -1;
+}
+
 const char *engine_describe(const struct engine *engine)
 {
 	return engine->description;

@@ -43,6 +43,13 @@ enum engine_test_failure {
 enum engine_gemv_products { ENGINE_PRODUCTS_DEFAULT, ENGINE_PRODUCTS_CUDA_CORES, ENGINE_PRODUCTS_TENSOR,
 			    ENGINE_PRODUCTS_TENSOR_F16 };
 
+/* The names engine_gemv_products_from_name reads, in a sentence for messages. */
+#define ENGINE_GEMV_PRODUCTS_NAMES "default, cuda-cores, tensor or tensor-f16"
+
+/* *out from its name ("default", "cuda-cores", "tensor" or "tensor-f16"; also what
+ * $LLMCHAT_GEMV_PRODUCTS holds).  Returns 0, or -1 for any other name (*out unchanged). */
+int engine_gemv_products_from_name(const char *name, enum engine_gemv_products *out);
+
 struct engine_test_hooks {
 	enum engine_test_failure fail;
 	int fail_rank;              /* the rank that fails, with fail */

@@ -71,12 +71,8 @@ int main(int argc, char **argv)
 	bool known = true;
 	if (strcmp(variant, "segments") == 0)
 		graph_hooks.decode_segments = true;
-	else if (strcmp(variant, "cuda-cores") == 0)
-		graph_hooks.gemv_products = eager_hooks.gemv_products = ENGINE_PRODUCTS_CUDA_CORES;
-	else if (strcmp(variant, "tensor") == 0)
-		graph_hooks.gemv_products = eager_hooks.gemv_products = ENGINE_PRODUCTS_TENSOR;
-	else if (strcmp(variant, "tensor-f16") == 0)
-		graph_hooks.gemv_products = eager_hooks.gemv_products = ENGINE_PRODUCTS_TENSOR_F16;
+	else if (variant[0] && engine_gemv_products_from_name(variant, &graph_hooks.gemv_products) == 0)
+		eager_hooks.gemv_products = graph_hooks.gemv_products;
 	else
 		known = variant[0] == '\0';
 	if (argc < 2 || argc > 3 || !known || model_open_dummy(argv[1], &m, err, sizeof err) != 0) {
