@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,18 +58,24 @@ static void wake_event_loop(struct tui_answer *answer, char why)
 	(void)ignored;
 }
 
-/* chat_text_fn: keeps a piece for the event loop; non-zero stops the answer. */
-static int on_answer_text(void *user_data, const char *text, size_t length)
+int tui_answer_keep_text(void *user_data, const char *text, size_t length)
 {
 	struct tui_answer *answer = user_data;
 	pthread_mutex_lock(&answer->lock);
-	char *p = array_reserve(answer->pending, &answer->pending_capacity, answer->pending_length + length + 1, 1, 256);
+	char *p = length < SIZE_MAX - answer->pending_length
+			  ? array_reserve(answer->pending, &answer->pending_capacity,
+					  answer->pending_length + length + 1, 1, 256)
+			  : NULL;
 	if (p) {
 		answer->pending = p;
 		memcpy(answer->pending + answer->pending_length, text, length);
 		answer->pending_length += length;
+	} else {
+		answer->text_lost = true;
 	}
 	pthread_mutex_unlock(&answer->lock);
+	if (!p)
+		return 1;
 	wake_event_loop(answer, 't');
 	long delay_ms = answer->stream_delay_ms;
 	if (delay_ms > 0 && !atomic_load(&answer->cancel)) {
@@ -86,8 +93,12 @@ static void *answer_worker(void *arg)
 	char err[512] = "";
 	memset(&stats, 0, sizeof stats);
 	int rc = chat_session_ask(answer->session, answer->question, &answer->settings, &answer->cancel,
-				  on_answer_text, answer, &stats, err, sizeof err);
+				  tui_answer_keep_text, answer, &stats, err, sizeof err);
 	pthread_mutex_lock(&answer->lock);
+	if (rc == 0 && answer->text_lost) {
+		rc = -1;
+		snprintf(err, sizeof err, "%s", TUI_ANSWER_TEXT_LOST);
+	}
 	answer->finished = true;
 	answer->status = rc;
 	answer->stats = stats;
@@ -168,6 +179,7 @@ int tui_answer_start(struct tui *t, const char *message, bool show_message)
 	answer->stream_delay_ms = t->setup->stream_delay_ms;
 	atomic_store(&answer->cancel, false);
 	answer->finished = false;
+	answer->text_lost = false;
 	answer->pending_length = 0;
 	t->scroll = 0;
 	/* signals belong to the event loop: the worker starts with all of them blocked */

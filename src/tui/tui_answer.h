@@ -47,7 +47,8 @@ struct tui_answer {
 	char *pending;                       /* streamed, not yet in the transcript */
 	size_t pending_length, pending_capacity;
 	bool finished;
-	int status;                          /* chat_session_ask's */
+	bool text_lost;                      /* a piece found no memory: the answer stopped there */
+	int status;                          /* chat_session_ask's, or -1 when text_lost */
 	char error[512];
 	struct generation_stats stats;
 
@@ -79,6 +80,14 @@ int tui_answer_start(struct tui *t, const char *message, bool show_message);
  * stopped while the model read it, back to the editor (the conversation is then as
  * before it: no unanswered turn), the history saved. */
 void tui_answer_collect(struct tui *t, int width);
+
+/* The worker's chat_text_fn (user_data: the answer): keeps a piece of the answer for
+ * the event loop and wakes it.  Returns 1 to stop the answer when it is cancelled, or
+ * when the piece finds no memory: then text_lost is set, and the answer ends with
+ * TUI_ANSWER_TEXT_LOST as its error (the session, and so the saved conversation, has
+ * every piece). */
+int tui_answer_keep_text(void *answer, const char *text, size_t length);
+#define TUI_ANSWER_TEXT_LOST "no memory for the answer's text on screen: it stopped there (the saved conversation has all of it)"
 
 /* Asks the worker to stop; the next collect finishes the answer. */
 void tui_answer_cancel(struct tui_answer *answer);
