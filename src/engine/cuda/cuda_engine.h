@@ -82,13 +82,16 @@ struct cuda_engine {
 	 * position travel through pinned host memory, the logits come back the same way */
 	cudaGraphExec_t decode_graph;
 	bool decode_graph_failed;         /* capture refused: decode runs eagerly */
-	/* cuda_forward_argmax's pass of n tokens as a graph, verify_graphs[n], captured at
-	 * its first use; refused once, every pass runs eagerly */
+	/* a verify pass of n tokens as a graph, captured at its first use: each row's best
+	 * (cuda_forward_argmax) in verify_graphs[n], every row's logits (cuda_forward of
+	 * 2 to ENGINE_ARGMAX_MAX_ROWS tokens, sampled checking) in verify_logits_graphs[n];
+	 * refused once, every pass runs eagerly */
 	cudaGraphExec_t verify_graphs[ENGINE_ARGMAX_MAX_ROWS + 1];
+	cudaGraphExec_t verify_logits_graphs[ENGINE_ARGMAX_MAX_ROWS + 1];
 	bool verify_graph_failed;
 	int32_t *pinned_token;            /* ENGINE_ARGMAX_MAX_ROWS tokens */
 	int *pinned_position, *device_position;
-	float *pinned_logits;
+	float *pinned_logits;             /* ENGINE_ARGMAX_MAX_ROWS rows of this rank's slice */
 	struct llmk_best *best, *pinned_best; /* this rank's largest logit (greedy decoding), of each
 					* row (ENGINE_ARGMAX_MAX_ROWS) for cuda_forward_argmax */
 	void *argmax_scratch;

@@ -235,7 +235,7 @@ static int allocate_buffers(struct cuda_engine *e, int requested_context, char *
 		return -1;
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_token, ENGINE_ARGMAX_MAX_ROWS * sizeof(int32_t)));
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_position, sizeof(int)));
-	CUDA_TRY(cudaMallocHost((void **)&e->pinned_logits, (size_t)e->plan.vocab * sizeof(float)));
+	CUDA_TRY(cudaMallocHost((void **)&e->pinned_logits, ENGINE_ARGMAX_MAX_ROWS * (size_t)e->plan.vocab * sizeof(float)));
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_best, ENGINE_ARGMAX_MAX_ROWS * sizeof(struct llmk_best)));
 	if (allocate_draw_buffers(e, err, err_size) != 0)
 		return -1;
@@ -273,9 +273,12 @@ void cuda_engine_free(void *state)
 		cudaGraphExecDestroy(e->decode_graph);
 	if (e->draw_graph)
 		cudaGraphExecDestroy(e->draw_graph);
-	for (int n = 0; n <= ENGINE_ARGMAX_MAX_ROWS; n++)
+	for (int n = 0; n <= ENGINE_ARGMAX_MAX_ROWS; n++) {
 		if (e->verify_graphs[n])
 			cudaGraphExecDestroy(e->verify_graphs[n]);
+		if (e->verify_logits_graphs[n])
+			cudaGraphExecDestroy(e->verify_logits_graphs[n]);
+	}
 	if (e->comm_events) {
 		for (int i = 0; i < 4 * e->model->config.num_hidden_layers; i++)
 			if (e->comm_events[i])

@@ -716,38 +716,6 @@ static int cuda_batch_tokens(const void *state)
 	return l->quant == LLMK_QUANT_NONE && l->dtype != LLMK_BF16 ? SCALAR_BATCH : BATCH;
 }
 
-static int cuda_forward(void *state, const int32_t *tokens, size_t count, int position, float *logits,
-			bool all_logits, char *err, size_t err_size)
-{
-	struct cuda_engine *e = state;
-	if (count == 1 && logits) {
-		int rc = decode_step_launch(e, tokens[0], position, false, true, err, err_size);
-		if (rc < 0)
-			return -1;
-		if (rc == 0) {
-			CUDA_TRY(cudaStreamSynchronize(e->stream));
-			memcpy(logits + e->plan.first_vocab, e->pinned_logits, (size_t)e->plan.vocab * sizeof(float));
-			return 0;
-		}
-	}
-	const int vocab = e->model->config.vocab_size, batch = cuda_batch_tokens(e);
-	e->comm_events_recorded = 0;
-	for (size_t done = 0; done < count;) {
-		int n = count - done > (size_t)batch ? batch : (int)(count - done);
-		bool last_batch = done + (size_t)n == count;
-		float *out = NULL;
-		if (logits && all_logits)
-			out = logits + done * (size_t)vocab;
-		else if (logits && last_batch)
-			out = logits;
-		if (run_batch(e, tokens + done, n, position + (int)done, out, all_logits, err, err_size) != 0)
-			return -1;
-		done += (size_t)n;
-	}
-	CUDA_TRY(cudaStreamSynchronize(e->stream));
-	return add_comm_time(e, err, err_size);
-}
-
 /* The rows' final norm, lm_head and argmax as the greedy step makes them
  * (enqueue_next_token), each row's best copied to pinned memory. */
 static int enqueue_rows_argmax(struct cuda_engine *e, int n, char *err, size_t err_size)
@@ -764,29 +732,42 @@ static int enqueue_rows_argmax(struct cuda_engine *e, int n, char *err, size_t e
 	return 0;
 }
 
+/* The rows' final norm and lm_head as run_batch makes them for every row, this rank's
+ * slice of each row's logits copied to pinned memory. */
+static int enqueue_rows_logits(struct cuda_engine *e, int n, char *err, size_t err_size)
+{
+	if (final_norm(e, e->x, 0, n, err, err_size) != 0 ||
+	    run_linear(e, &e->lm_head, e->h, n, e->logits, e->plan.vocab, err, err_size) != 0)
+		return -1;
+	CUDA_TRY(cudaMemcpyAsync(e->pinned_logits, e->logits, (size_t)n * e->plan.vocab * sizeof(float),
+				 cudaMemcpyDeviceToHost, e->stream));
+	return 0;
+}
+
 /* The launches of a pass of n tokens, position-free as the decode step's (run_layer
  * with graph set: the same kernels a token at a time would run, so each row keeps the
- * step's bits): tokens and position from pinned memory, each row's best back there. */
-static int enqueue_verify_pass(struct cuda_engine *e, int n, char *err, size_t err_size)
+ * step's bits): tokens and position from pinned memory, each row's best (or with
+ * logits, each row's logits) back there. */
+static int enqueue_verify_pass(struct cuda_engine *e, int n, bool logits, char *err, size_t err_size)
 {
 	if (enqueue_pinned_input(e, n, err, err_size) != 0 || run_layers(e, n, 0, true, err, err_size) != 0)
 		return -1;
-	return enqueue_rows_argmax(e, n, err, err_size);
+	return logits ? enqueue_rows_logits(e, n, err, err_size) : enqueue_rows_argmax(e, n, err, err_size);
 }
 
 /* Launches the pass of count tokens at position through its graph, captured at first
  * use; 1 when graphs are not in use or the capture is refused (the caller runs the pass
  * eagerly).  The caller synchronizes. */
-static int verify_pass_launch(struct cuda_engine *e, const int32_t *tokens, int n, int position, char *err,
-			      size_t err_size)
+static int verify_pass_launch(struct cuda_engine *e, const int32_t *tokens, int n, int position, bool logits,
+			      char *err, size_t err_size)
 {
 	if (e->decode_graph_failed || e->verify_graph_failed || e->time_comm)
 		return 1;
-	cudaGraphExec_t *exec = &e->verify_graphs[n];
+	cudaGraphExec_t *exec = logits ? &e->verify_logits_graphs[n] : &e->verify_graphs[n];
 	if (!*exec) {
 		char capture_err[256];
 		if (!capture_begin(e) ||
-		    !capture_end(e, enqueue_verify_pass(e, n, capture_err, sizeof capture_err), exec)) {
+		    !capture_end(e, enqueue_verify_pass(e, n, logits, capture_err, sizeof capture_err), exec)) {
 			e->verify_graph_failed = true;
 			return 1;
 		}
@@ -795,6 +776,51 @@ static int verify_pass_launch(struct cuda_engine *e, const int32_t *tokens, int 
 	*e->pinned_position = position;
 	CUDA_TRY(cudaGraphLaunch(*exec, e->stream));
 	return 0;
+}
+
+static int cuda_forward(void *state, const int32_t *tokens, size_t count, int position, float *logits,
+			bool all_logits, char *err, size_t err_size)
+{
+	struct cuda_engine *e = state;
+	if (count == 1 && logits) {
+		int rc = decode_step_launch(e, tokens[0], position, false, true, err, err_size);
+		if (rc < 0)
+			return -1;
+		if (rc == 0) {
+			CUDA_TRY(cudaStreamSynchronize(e->stream));
+			memcpy(logits + e->plan.first_vocab, e->pinned_logits, (size_t)e->plan.vocab * sizeof(float));
+			return 0;
+		}
+	}
+	const int vocab = e->model->config.vocab_size, batch = cuda_batch_tokens(e);
+	e->comm_events_recorded = 0;
+	if (count >= 2 && count <= ENGINE_ARGMAX_MAX_ROWS && logits && all_logits && (int)count <= batch) {
+		/* a verify pass whose every row is checked (sampled speculation) */
+		int launched = verify_pass_launch(e, tokens, (int)count, position, true, err, err_size);
+		if (launched < 0)
+			return -1;
+		if (launched == 0) {
+			CUDA_TRY(cudaStreamSynchronize(e->stream));
+			for (size_t r = 0; r < count; r++)
+				memcpy(logits + r * vocab + e->plan.first_vocab, e->pinned_logits + r * e->plan.vocab,
+				       (size_t)e->plan.vocab * sizeof(float));
+			return add_comm_time(e, err, err_size);
+		}
+	}
+	for (size_t done = 0; done < count;) {
+		int n = count - done > (size_t)batch ? batch : (int)(count - done);
+		bool last_batch = done + (size_t)n == count;
+		float *out = NULL;
+		if (logits && all_logits)
+			out = logits + done * (size_t)vocab;
+		else if (logits && last_batch)
+			out = logits;
+		if (run_batch(e, tokens + done, n, position + (int)done, out, all_logits, err, err_size) != 0)
+			return -1;
+		done += (size_t)n;
+	}
+	CUDA_TRY(cudaStreamSynchronize(e->stream));
+	return add_comm_time(e, err, err_size);
 }
 
 /* count tokens (at most ENGINE_ARGMAX_MAX_ROWS, one batch), then each row's final
@@ -811,7 +837,7 @@ static int cuda_forward_argmax(void *state, const int32_t *tokens, size_t count,
 		return -1;
 	}
 	e->comm_events_recorded = 0;
-	int launched = verify_pass_launch(e, tokens, n, position, err, err_size);
+	int launched = verify_pass_launch(e, tokens, n, position, false, err, err_size);
 	if (launched < 0)
 		return -1;
 	if (launched == 1 && (run_batch(e, tokens, n, position, NULL, false, err, err_size) != 0 ||
