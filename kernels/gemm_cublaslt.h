@@ -6,7 +6,7 @@
  *   FP8:  y = (xq . Wq^T) * input_scale * weight_scale, per-tensor scales passed as
  *         device pointers (A/B scale pointers), float32 accumulation and output;
  *   INT8: acc = xq . Wq^T in int32, then y = acc * token_scale * weight_scale[row]
- *         (llmk_dequantize_int32), the CPU path's arithmetic exactly.
+ *         (gemm_cublaslt.cu's dequantize_int32_kernel), the CPU path's arithmetic exactly.
  * W is [rows][cols] row-major (as stored), x is [count][cols], y is [count][rows].
  * cuBLASLt wants the "TN" layout for 8-bit inputs and cols a multiple of 16.
  */
