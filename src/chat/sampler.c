@@ -14,6 +14,7 @@
  */
 #include "sampler.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -32,8 +33,14 @@ struct sampler {
 	struct sampler_settings settings;
 	uint64_t rng[4];
 	struct candidate *candidates;   /* vocab_size */
+	uint64_t *keys, *keys_other;    /* vocab_size each: the radix sort's two buffers */
+	double *weight_by_id;           /* vocab_size: exp(logit - the largest logit) of each
+					 * candidate filter kept (and others), by id */
 	unsigned char *seen;            /* vocab_size: penalty applied once per distinct token */
 };
+
+#define RADIX_BITS 11   /* a digit: the 6 digits' 2048 counters each take 48 KB */
+#define RADIX_BUCKETS (1u << RADIX_BITS)
 
 static uint64_t splitmix64(uint64_t *state)
 {
@@ -85,9 +92,12 @@ int sampler_create(int32_t vocab_size, const struct sampler_settings *settings,
 	struct sampler *s = calloc(1, sizeof *s);
 	if (s) {
 		s->candidates = malloc((size_t)vocab_size * sizeof *s->candidates);
+		s->keys = malloc((size_t)vocab_size * sizeof *s->keys);
+		s->keys_other = malloc((size_t)vocab_size * sizeof *s->keys_other);
+		s->weight_by_id = malloc((size_t)vocab_size * sizeof *s->weight_by_id);
 		s->seen = calloc((size_t)vocab_size, 1);
 	}
-	if (!s || !s->candidates || !s->seen) {
+	if (!s || !s->candidates || !s->keys || !s->keys_other || !s->weight_by_id || !s->seen) {
 		sampler_free(s);
 		snprintf(err, err_size, "out of memory");
 		return -1;
@@ -106,6 +116,9 @@ void sampler_free(struct sampler *sampler)
 	if (!sampler)
 		return;
 	free(sampler->candidates);
+	free(sampler->keys);
+	free(sampler->keys_other);
+	free(sampler->weight_by_id);
 	free(sampler->seen);
 	free(sampler);
 }
@@ -127,13 +140,70 @@ static void apply_repetition_penalty(struct sampler *s, float *logits, const int
 			s->seen[history[i]] = 0;
 }
 
-/* Descending by logit, then ascending id, so that results never depend on qsort's order. */
-static int candidate_compare(const void *a, const void *b)
+/* c's sort key: ascending keys are descending logits, then ascending ids (-0 and +0
+ * the same logit), so that the order is the one order of the candidates. */
+static uint64_t candidate_key(const struct candidate *c)
 {
-	const struct candidate *x = a, *y = b;
-	if (x->logit != y->logit)
-		return x->logit > y->logit ? -1 : 1;
-	return (x->id > y->id) - (x->id < y->id);
+	float logit = c->logit == 0 ? 0.0f : c->logit;
+	uint32_t bits;
+	memcpy(&bits, &logit, sizeof bits);
+	uint32_t ascending = (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
+	return (uint64_t)~ascending << 32 | (uint32_t)c->id;
+}
+
+/* The candidate of a key (a zero logit comes back +0, which every use treats as it
+ * treats -0). */
+static struct candidate key_candidate(uint64_t key)
+{
+	uint32_t ascending = ~(uint32_t)(key >> 32);
+	uint32_t bits = (ascending & 0x80000000u) ? ascending & 0x7fffffffu : ~ascending;
+	float logit;
+	memcpy(&logit, &bits, sizeof logit);
+	return (struct candidate){logit, (int32_t)(uint32_t)key};
+}
+
+/* Sorts keys[0..n) ascending through other: a least-significant-digit radix sort
+ * (every digit's histogram from one read) that skips the digits every key shares
+ * (most of an id's).  Returns the buffer that holds the result. */
+static uint64_t *radix_sort(uint64_t *keys, uint64_t *other, size_t n)
+{
+	enum { DIGITS = (64 + RADIX_BITS - 1) / RADIX_BITS };
+	static_assert(DIGITS * RADIX_BUCKETS * sizeof(uint32_t) <= 64 * 1024, "the histograms fit the stack");
+	uint32_t count[DIGITS][RADIX_BUCKETS];
+	memset(count, 0, sizeof count);
+	for (size_t i = 0; i < n; i++)
+		for (int d = 0; d < DIGITS; d++)
+			count[d][keys[i] >> (d * RADIX_BITS) & (RADIX_BUCKETS - 1)]++;
+	for (int d = 0; d < DIGITS; d++) {
+		const int shift = d * RADIX_BITS;
+		uint32_t *c = count[d];
+		if (c[keys[0] >> shift & (RADIX_BUCKETS - 1)] == n)
+			continue;   /* one digit for all: this pass would keep the order */
+		uint32_t start = 0;
+		for (size_t b = 0; b < RADIX_BUCKETS; b++) {
+			uint32_t k = c[b];
+			c[b] = start;
+			start += k;
+		}
+		for (size_t i = 0; i < n; i++)
+			other[c[keys[i] >> shift & (RADIX_BUCKETS - 1)]++] = keys[i];
+		uint64_t *t = keys;
+		keys = other;
+		other = t;
+	}
+	return keys;
+}
+
+/* Sorts c[0..n) by candidate_key. */
+static void sort_candidates(struct sampler *s, struct candidate *c, size_t n)
+{
+	if (n < 2)
+		return;
+	for (size_t i = 0; i < n; i++)
+		s->keys[i] = candidate_key(&c[i]);
+	const uint64_t *sorted = radix_sort(s->keys, s->keys_other, n);
+	for (size_t i = 0; i < n; i++)
+		c[i] = key_candidate(sorted[i]);
 }
 
 /* Moves the candidates whose logit is >= threshold to the front; returns how many. */
@@ -185,20 +255,22 @@ static float kth_largest(struct candidate *c, size_t n, size_t k)
  * Only the head of the distribution is sorted: the candidates within `spread` of
  * the best are sorted when their mass already reaches top_p, else the spread
  * doubles. */
-static size_t top_p_prefix(struct candidate *c, size_t n, double max, double total, double top_p)
+static size_t top_p_prefix(struct sampler *s, struct candidate *c, size_t n, double max, double total,
+			   double top_p)
 {
+	const double *weight = s->weight_by_id;
 	for (float spread = 16; ; spread *= 2) {
 		size_t head = partition_at_least(c, n, (float)(max - spread));
 		double mass = 0;
 		for (size_t i = 0; i < head; i++)
-			mass += exp(c[i].logit - max) / total;
+			mass += weight[c[i].id] / total;
 		if (mass < top_p && head < n && spread < 1e30f)
 			continue;
-		qsort(c, head, sizeof *c, candidate_compare);
+		sort_candidates(s, c, head);
 		double before = 0;
 		size_t keep = 0;
 		while (keep < head && before < top_p) {
-			before += exp(c[keep].logit - max) / total;
+			before += weight[c[keep].id] / total;
 			keep++;
 		}
 		return keep;
@@ -227,16 +299,23 @@ static size_t filter(struct sampler *s, float *logits, const int32_t *history, s
 	if (n > 0 && set->top_k > 0 && (size_t)set->top_k < n)   /* ties with the k-th stay, as in transformers */
 		n = partition_at_least(s->candidates, n, kth_largest(s->candidates, n, (size_t)set->top_k));
 	counts.after_top_k = n;
-	if (n > 0 && set->top_p < 1) {
+	const bool top_p = n > 0 && set->top_p < 1;
+	if (top_p) {
 		double total = 0;
-		for (size_t i = 0; i < n; i++)
-			total += exp((double)s->candidates[i].logit - max);
-		n = top_p_prefix(s->candidates, n, max, total, set->top_p);
+		for (size_t i = 0; i < n; i++) {
+			const struct candidate *c = &s->candidates[i];
+			s->weight_by_id[c->id] = exp((double)c->logit - max);
+			total += s->weight_by_id[c->id];
+		}
+		n = top_p_prefix(s, s->candidates, n, max, total, set->top_p);
 	}
 	counts.after_top_p = n;
 	if (n > 0 && set->min_p > 0)   /* p < min_p * p_top  <=>  logit < max + log(min_p) */
 		n = partition_at_least(s->candidates, n, (float)(max + log(set->min_p)));
 	counts.after_min_p = n;
+	if (!top_p)   /* top-p weighed the candidates it kept */
+		for (size_t i = 0; i < n; i++)
+			s->weight_by_id[s->candidates[i].id] = exp((double)s->candidates[i].logit - max);
 	if (kept)
 		*kept = counts;
 	*max_out = max;
@@ -257,10 +336,10 @@ int32_t sampler_sample(struct sampler *sampler, float *logits, const int32_t *hi
 
 	double total = 0;
 	for (size_t i = 0; i < n; i++)
-		total += exp((double)s->candidates[i].logit - max);
+		total += s->weight_by_id[s->candidates[i].id];
 	double r = uniform(s) * total, cumulative = 0;
 	for (size_t i = 0; i < n; i++) {
-		cumulative += exp((double)s->candidates[i].logit - max);
+		cumulative += s->weight_by_id[s->candidates[i].id];
 		if (r < cumulative)
 			return s->candidates[i].id;
 	}
@@ -284,7 +363,7 @@ bool sampler_accept_proposal(struct sampler *sampler, float *logits, const int32
 	}
 	double total = 0, proposed = 0;
 	for (size_t i = 0; i < n; i++) {
-		double w = exp((double)s->candidates[i].logit - max);
+		double w = s->weight_by_id[s->candidates[i].id];
 		total += w;
 		if (s->candidates[i].id == token)
 			proposed = w;
@@ -298,7 +377,7 @@ bool sampler_accept_proposal(struct sampler *sampler, float *logits, const int32
 		if (s->candidates[i].id == token)
 			continue;
 		last = s->candidates[i].id;
-		cumulative += exp((double)s->candidates[i].logit - max);
+		cumulative += s->weight_by_id[s->candidates[i].id];
 		if (r < cumulative)
 			break;
 	}

@@ -32,6 +32,100 @@ static void histogram(struct sampler *s, const float *logits, int n, int *counts
 	}
 }
 
+/* ---- a vocabulary of Llama 3's size with flat logits, many ties and both zeros ---- */
+
+#define BIG_V 128256
+
+struct ranked {
+	float logit;
+	int32_t id;
+};
+
+/* The order top-p reads: descending logits, then ascending ids (-0 equals +0). */
+static int ranked_compare(const void *a, const void *b)
+{
+	const struct ranked *x = a, *y = b;
+	if (x->logit != y->logit)
+		return x->logit > y->logit ? -1 : 1;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+/* The token sampler.h's rules draw with uniform number u at temperature 1 and top-p
+ * top_p, written out plainly: the mass summed in id order, the candidates sorted by
+ * qsort, the prefix kept while the mass before it is below top_p, then the draw over
+ * the kept ones in that order.  *kept gets the prefix's length. */
+static int32_t reference_top_p_draw(const float *logits, int n, double top_p, double u, struct ranked *r,
+				    size_t *kept)
+{
+	float max = -INFINITY;
+	for (int i = 0; i < n; i++)
+		max = logits[i] > max ? logits[i] : max;
+	double total = 0;
+	for (int i = 0; i < n; i++) {
+		total += exp((double)logits[i] - max);
+		r[i] = (struct ranked){logits[i], i};
+	}
+	qsort(r, (size_t)n, sizeof *r, ranked_compare);
+	double before = 0;
+	size_t keep = 0;
+	while (keep < (size_t)n && before < top_p)
+		before += exp((double)r[keep++].logit - max) / total;
+	double kept_total = 0, cumulative = 0;
+	for (size_t i = 0; i < keep; i++)
+		kept_total += exp((double)r[i].logit - max);
+	*kept = keep;
+	double x = u * kept_total;
+	for (size_t i = 0; i < keep; i++) {
+		cumulative += exp((double)r[i].logit - max);
+		if (x < cumulative)
+			return r[i].id;
+	}
+	return r[keep - 1].id;
+}
+
+/* Flat logits (nearly uniform: every candidate in the head top-p sorts) with runs of
+ * equal values, +0 and -0: sampler_sample and sampler_count_kept against the plain
+ * reference, draw by draw with the same generator. */
+static void check_flat_top_p(void)
+{
+	float *logits = malloc(BIG_V * sizeof *logits), *work = malloc(BIG_V * sizeof *work);
+	struct ranked *r = malloc(BIG_V * sizeof *r);
+	srand(7);
+	for (int i = 0; i < BIG_V; i++)
+		logits[i] = (float)(rand() % 2001 - 1000) / 4000.0f;   /* 2001 values: ties everywhere */
+	for (int i = 0; i < BIG_V; i += 37)
+		logits[i] = i % 74 ? 0.0f : -0.0f;
+	const float top_ps[] = {0.9f, 0.5f, 0.01f};
+	for (size_t k = 0; k < sizeof top_ps / sizeof top_ps[0]; k++) {
+		struct sampler_settings set = {1, top_ps[k], 0, 1, 0, 1234 + k};
+		struct sampler *s = NULL, *twin = NULL;
+		char err[256];
+		if (sampler_create(BIG_V, &set, &s, err, sizeof err) != 0 ||
+		    sampler_create(BIG_V, &set, &twin, err, sizeof err) != 0) {
+			tap_ok(0, "sampler_create: %s", err);
+			break;
+		}
+		struct sampler_kept counts;
+		memcpy(work, logits, BIG_V * sizeof *work);
+		sampler_count_kept(s, work, NULL, 0, &counts);
+		int same = 1;
+		size_t kept = 0;
+		for (int d = 0; d < 20; d++) {
+			memcpy(work, logits, BIG_V * sizeof *work);
+			int32_t drawn = sampler_sample(s, work, NULL, 0);
+			same &= drawn == reference_top_p_draw(logits, BIG_V, top_ps[k], sampler_uniform(twin), r, &kept);
+		}
+		tap_ok(counts.after_top_p == kept, "flat %d logits, top-p %g: %zu kept, as the plain rule keeps (%zu)",
+		       BIG_V, top_ps[k], counts.after_top_p, kept);
+		tap_ok(same, "flat logits, top-p %g: 20 draws the plain rule's, token for token", top_ps[k]);
+		sampler_free(s);
+		sampler_free(twin);
+	}
+	free(logits);
+	free(work);
+	free(r);
+}
+
 int main(void)
 {
 	/* probabilities at temperature 1: softmax of log(p) is p */
@@ -184,5 +278,6 @@ int main(void)
 	struct sampler_settings bad = {-1, 1, 0, 1, 0, 0};
 	char err[256];
 	tap_ok(sampler_create(V, &bad, &s, err, sizeof err) != 0, "a negative temperature is refused: %s", err);
+	check_flat_top_p();
 	return tap_done();
 }
