@@ -220,9 +220,47 @@ static size_t partition_at_least(struct candidate *c, size_t n, float threshold)
 	return front;
 }
 
-/* The k-th largest logit (k >= 1, k <= n), by quickselect on a scratch order of c. */
+/* The smallest of the k largest logits seen so far at heap[0]: logit replaces it when
+ * larger, sifted down to keep heap[0..k) a min-heap. */
+static void heap_offer(float *heap, size_t k, float logit)
+{
+	if (!(logit > heap[0]))
+		return;
+	size_t i = 0;
+	for (;;) {
+		size_t child = 2 * i + 1;
+		if (child >= k)
+			break;
+		if (child + 1 < k && heap[child + 1] < heap[child])
+			child++;
+		if (!(heap[child] < logit))
+			break;
+		heap[i] = heap[child];
+		i = child;
+	}
+	heap[i] = logit;
+}
+
+#define HEAP_MAX_K 1024   /* top-k up to this by a heap on the stack (4 KB), past it by quickselect */
+
+/* The k-th largest logit (k >= 1, k <= n).  Up to HEAP_MAX_K by one read through a
+ * min-heap of the k largest, leaving c's order as it is; past it by quickselect on
+ * a scratch order of c. */
 static float kth_largest(struct candidate *c, size_t n, size_t k)
 {
+	if (k <= HEAP_MAX_K) {
+		float heap[HEAP_MAX_K];
+		for (size_t i = 0; i < k; i++) {   /* the first k, as a min-heap */
+			size_t j = i;
+			for (; j > 0 && c[i].logit < heap[(j - 1) / 2]; j = (j - 1) / 2)
+				heap[j] = heap[(j - 1) / 2];
+			heap[j] = c[i].logit;
+		}
+		for (size_t i = k; i < n; i++)
+			heap_offer(heap, k, c[i].logit);
+		return heap[0];
+	}
+
 	size_t lo = 0, hi = n;   /* the answer is at index k-1 of the descending order within [lo, hi) */
 	size_t want = k - 1;
 	while (hi - lo > 1) {

@@ -126,6 +126,46 @@ static void check_flat_top_p(void)
 	free(r);
 }
 
+static int descending_float(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+	return (x < y) - (x > y);
+}
+
+/* Top-k over the flat, tied logits, through the heap (k up to 1024) and quickselect
+ * (past it): every logit tied with the k-th largest stays, as the plain rule keeps. */
+static void check_flat_top_k(void)
+{
+	float *logits = malloc(BIG_V * sizeof *logits), *work = malloc(BIG_V * sizeof *work);
+	srand(11);
+	for (int i = 0; i < BIG_V; i++)
+		logits[i] = i % 29 ? (float)(rand() % 3001 - 1500) / 1000.0f : (i % 58 ? 0.0f : -0.0f);
+	memcpy(work, logits, BIG_V * sizeof *work);
+	qsort(work, BIG_V, sizeof *work, descending_float);
+	const int ks[] = {1, 40, 1024, 1025, 50000};
+	for (size_t j = 0; j < sizeof ks / sizeof ks[0]; j++) {
+		const float kth = work[ks[j] - 1];
+		size_t want = 0;
+		for (int i = 0; i < BIG_V; i++)
+			want += logits[i] >= kth;
+		struct sampler_settings set = {1, 1, 0, 1, ks[j], 5};
+		struct sampler *s = NULL;
+		char err[256];
+		float *row = malloc(BIG_V * sizeof *row);
+		struct sampler_kept counts = {0, 0, 0, 0};
+		if (sampler_create(BIG_V, &set, &s, err, sizeof err) == 0) {
+			memcpy(row, logits, BIG_V * sizeof *row);
+			sampler_count_kept(s, row, NULL, 0, &counts);
+		}
+		tap_ok(counts.after_top_k == want, "flat tied logits, top-k %d: %zu kept, every tie with the k-th (%zu)",
+		       ks[j], counts.after_top_k, want);
+		sampler_free(s);
+		free(row);
+	}
+	free(logits);
+	free(work);
+}
+
 int main(void)
 {
 	/* probabilities at temperature 1: softmax of log(p) is p */
@@ -279,5 +319,6 @@ int main(void)
 	char err[256];
 	tap_ok(sampler_create(V, &bad, &s, err, sizeof err) != 0, "a negative temperature is refused: %s", err);
 	check_flat_top_p();
+	check_flat_top_k();
 	return tap_done();
 }
