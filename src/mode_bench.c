@@ -159,7 +159,7 @@ static int time_decode(struct engine *engine, int vocab, const struct decode_way
 /* Decode rows: every way at each context the engine holds, next to the roofline
  * (weights plus the KV rows read, over the copy bandwidth). */
 static int bench_decode(const struct model *m, struct engine *engine, enum engine_kv_cache kv, double copy_gbs,
-			double weight_bytes, const int32_t *tokens, float *logits)
+			double weight_bytes, const int32_t *tokens, float *logits, bool profile_greedy)
 {
 	const struct model_config *c = &m->config;
 	const int ranks = engine_ranks(engine), ctx = engine_context_length(engine);
@@ -174,9 +174,9 @@ static int bench_decode(const struct model *m, struct engine *engine, enum engin
 		double ceiling = ranks * copy_gbs * 1e9 / (weight_bytes + kv_bytes), greedy = 0;
 		for (size_t w = 0; w < sizeof decode_ways / sizeof decode_ways[0]; w++) {
 			double per_token;
-			if (time_decode(engine, c->vocab_size, &decode_ways[w], context, tokens, logits, k == 0 && w == 0,
-					&per_token, err,
-					sizeof err) != 0) {
+			const bool profiled = profile_greedy && k == 0 && w == 0;
+			if (time_decode(engine, c->vocab_size, &decode_ways[w], context, tokens, logits, profiled,
+					&per_token, err, sizeof err) != 0) {
 				fprintf(stderr, "llmchat: decode at %d context (%s): %s\n", context, decode_ways[w].label, err);
 				return -1;
 			}
@@ -204,21 +204,31 @@ static int verify_pass(struct engine *engine, int context, const int32_t *tokens
 		      : engine_forward(engine, tokens, (size_t)n, rows, true, err, err_size);
 }
 
-/* Seconds a verify pass takes: the median of 3 runs of steps passes (2 warm-up). */
+/* Seconds a verify pass takes: the median of 3 runs of steps passes (2 warm-up).
+ * With profiled, the first run's timed passes are the profiler's range. */
 static int time_verify(struct engine *engine, int context, const int32_t *tokens, int n, bool greedy, float *rows,
-		       double *seconds, char *err, size_t err_size)
+		       bool profiled, double *seconds, char *err, size_t err_size)
 {
 	const int steps = 32;
 	double runs[3];
 	for (int run = 0; run < 3; run++) {
 		double t0 = 0;
+		const bool in_range = profiled && run == 0;
 		for (int step = -2; step < steps; step++) {
-			if (step == 0)
+			if (step == 0) {
+				if (in_range)
+					cudaProfilerStart();
 				t0 = clock_monotonic_seconds();
-			if (verify_pass(engine, context, tokens, n, greedy, rows, err, err_size) != 0)
+			}
+			if (verify_pass(engine, context, tokens, n, greedy, rows, err, err_size) != 0) {
+				if (in_range)
+					cudaProfilerStop();
 				return -1;
+			}
 		}
 		runs[run] = (clock_monotonic_seconds() - t0) / steps;
+		if (in_range)
+			cudaProfilerStop();
 	}
 	double lo = runs[0] < runs[1] ? runs[0] : runs[1], hi = runs[0] < runs[1] ? runs[1] : runs[0];
 	*seconds = runs[2] < lo ? lo : runs[2] > hi ? hi : runs[2];
@@ -229,7 +239,7 @@ static int time_verify(struct engine *engine, int context, const int32_t *tokens
  * one pass, at 128 of context, next to a greedy step there: greedy verification
  * (each row's argmax, engine_forward_argmax) and sampled (every row's logits copied
  * back, engine_forward). */
-static int bench_verify(struct engine *engine, int vocab, const int32_t *tokens, float *logits)
+static int bench_verify(struct engine *engine, int vocab, const int32_t *tokens, float *logits, bool profile_verify)
 {
 	const int context = 128;
 	char err[512];
@@ -251,7 +261,8 @@ static int bench_verify(struct engine *engine, int vocab, const int32_t *tokens,
 			const bool argmax = way == 0;
 			const int n = proposals[k] + 1;
 			double median;
-			if (time_verify(engine, context, tokens, n, argmax, rows, &median, err, sizeof err) != 0) {
+			const bool profiled = profile_verify && proposals[k] == 8 && argmax;
+			if (time_verify(engine, context, tokens, n, argmax, rows, profiled, &median, err, sizeof err) != 0) {
 				fprintf(stderr, "llmchat: verify %d tokens: %s\n", n, err);
 				free(rows);
 				return -1;
@@ -267,7 +278,7 @@ static int bench_verify(struct engine *engine, int vocab, const int32_t *tokens,
 }
 
 static int bench_run(const struct model *m, struct engine *engine, enum engine_kv_cache kv, double copy_gbs,
-		     double gemm_tflops)
+		     double gemm_tflops, bool profile_verify)
 {
 	const int ranks = engine_ranks(engine);
 	const struct model_config *c = &m->config;
@@ -317,8 +328,8 @@ static int bench_run(const struct model *m, struct engine *engine, enum engine_k
 		printf("%-36s %9.1f ms %12.0f %14.0f %9.1f%%\n", label, best * 1e3, n / best, ceiling,
 		       ceiling > 0 ? 100.0 * (n / best) / ceiling : 0);
 	}
-	if (bench_decode(m, engine, kv, copy_gbs, weight_bytes, tokens, logits) != 0 ||
-	    bench_verify(engine, vocab, tokens, logits) != 0) {
+	if (bench_decode(m, engine, kv, copy_gbs, weight_bytes, tokens, logits, !profile_verify) != 0 ||
+	    bench_verify(engine, vocab, tokens, logits, profile_verify) != 0) {
 		free(logits);
 		free(tokens);
 		return EXIT_ERROR;
@@ -400,7 +411,7 @@ int mode_bench(const struct options *opts)
 	       weight_format_name(model->config.format), model->config.num_hidden_layers, engine_describe(engine));
 	printf("ceilings measured now: copy %.0f GB/s (read + write); cuBLASLt 8192^3 FP8 %.0f TFLOP/s, INT8 %.0f TOP/s, "
 	       "BF16 %.0f TFLOP/s\n", copy_gbs, fp8, int8, bf16);
-	rc = bench_run(model, engine, opts->kv_cache, copy_gbs, gemm_rate);
+	rc = bench_run(model, engine, opts->kv_cache, copy_gbs, gemm_rate, opts->bench_profile_verify);
 	engine_free(engine);
 	model_close(model);
 	return rc;

@@ -514,6 +514,9 @@ int options_read_environment(struct options *opts, char *err, size_t err_size)
 	/* LLMCHAT_DECODE_SEGMENTS=1: the decode graph with the persistent layer segments */
 	if (environment_opt_in("LLMCHAT_DECODE_SEGMENTS", &opts->engine_test_hooks.decode_segments, err, err_size) != 0)
 		return -1;
+	/* LLMCHAT_BENCH_PROFILE_VERIFY=1: bench/profile_decode.sh verify */
+	if (environment_opt_in("LLMCHAT_BENCH_PROFILE_VERIFY", &opts->bench_profile_verify, err, err_size) != 0)
+		return -1;
 	/* LLMCHAT_GEMV_PRODUCTS: where the 8-bit GEMVs add (the CUDA cores or the tensor cores) */
 	if (environment_gemv_products(&opts->engine_test_hooks.gemv_products, err, err_size) != 0)
 		return -1;

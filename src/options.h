@@ -55,6 +55,8 @@ struct options {
 	const char *resume_from;    /* --resume=ID|FILE: that one instead (history_find) */
 	/* from the environment (options_read_environment), for tests and demos */
 	long stream_delay_ms;       /* $LLMCHAT_STREAM_DELAY_MS: a pause after each streamed piece */
+	bool bench_profile_verify;  /* $LLMCHAT_BENCH_PROFILE_VERIFY=1: --bench's profiler range is a
+	                               verify pass of 1+8 tokens, not the greedy steps at 128 */
 	struct engine_test_hooks engine_test_hooks; /* $LLMCHAT_TEST_FAIL_RANK, $LLMCHAT_CUDA_GRAPH */
 };
 
