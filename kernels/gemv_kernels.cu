@@ -158,6 +158,87 @@ __global__ static void gemv_kernel(const void *weight, enum llmk_dtype wdtype, i
 	}
 }
 
+/* gemv_kernel's BF16 sums for several tokens, a warp taking BF16_ROWS rows: each float
+ * input chunk a lane loads serves the BF16_ROWS rows (gemv_kernel loads it again for
+ * every row, and at 9 tokens those loads, 18 times the weights' bytes, bound the 8B
+ * lm_head at a quarter of the copy rate).  A lane takes a row's chunks in gemv_kernel's
+ * order (lane, lane + WARP, ...) and adds each with gemv_kernel's expression, and the
+ * warp's sum is the same butterfly, so every row of every token has gemv_kernel<1>'s
+ * bits (tests/gpu/verify_checks.cu). */
+
+#define BF16_ROWS 4
+#define BF16_ROWS_UNROLL 2
+
+template <int TOKENS>
+__global__ static void __launch_bounds__(LINEAR_WARPS *WARP)
+	gemv_bf16_rows_kernel(const void *weight, int rows, int cols, const float *weight_scale,
+			      int weight_scale_count, const float *x, int count, float *y, int y_stride)
+{
+	const int row0 = (blockIdx.x * LINEAR_WARPS + threadIdx.x / WARP) * BF16_ROWS;
+	const int lane = threadIdx.x % WARP;
+	if (row0 >= rows)
+		return;
+	const int chunks = cols / 8;
+	const uint4 *w[BF16_ROWS];
+#pragma unroll
+	for (int r = 0; r < BF16_ROWS; r++) /* a row past the end reads row0 again, unused */
+		w[r] = (const uint4 *)((const uint8_t *)weight + (size_t)(row0 + r < rows ? row0 + r : row0) * cols * 2);
+	float facc[BF16_ROWS][TOKENS];
+#pragma unroll
+	for (int r = 0; r < BF16_ROWS; r++)
+#pragma unroll
+		for (int t = 0; t < TOKENS; t++)
+			facc[r][t] = 0;
+	for (int base = lane; base < chunks; base += WARP * BF16_ROWS_UNROLL) {
+		uint4 raw[BF16_ROWS_UNROLL][BF16_ROWS];
+#pragma unroll
+		for (int u = 0; u < BF16_ROWS_UNROLL; u++) {
+			const int c = base + u * WARP;
+#pragma unroll
+			for (int r = 0; r < BF16_ROWS; r++)
+				raw[u][r] = c < chunks ? __ldg(w[r] + c) : make_uint4(0, 0, 0, 0);
+		}
+#pragma unroll
+		for (int u = 0; u < BF16_ROWS_UNROLL; u++) {
+			const int c = base + u * WARP;
+			if (c >= chunks)
+				break;
+			float wf[BF16_ROWS][8];
+#pragma unroll
+			for (int r = 0; r < BF16_ROWS; r++)
+				bf16x8_to_float(raw[u][r], wf[r]);
+#pragma unroll
+			for (int t = 0; t < TOKENS; t++) {
+				if (t >= count)
+					break;
+				const float4 *a = (const float4 *)(x + (size_t)t * cols) + 2 * c;
+				float4 a0 = a[0], a1 = a[1];
+#pragma unroll
+				for (int r = 0; r < BF16_ROWS; r++)
+					facc[r][t] += wf[r][0] * a0.x + wf[r][1] * a0.y + wf[r][2] * a0.z +
+						      wf[r][3] * a0.w + wf[r][4] * a1.x + wf[r][5] * a1.y +
+						      wf[r][6] * a1.z + wf[r][7] * a1.w;
+			}
+		}
+	}
+#pragma unroll
+	for (int r = 0; r < BF16_ROWS; r++) {
+		const int row = row0 + r;
+		if (row >= rows) /* the same for the whole warp */
+			break;
+		const float wscale = weight_scale ? weight_scale[weight_scale_count == 1 ? 0 : row] : 1.0f;
+#pragma unroll
+		for (int t = 0; t < TOKENS; t++) {
+			if (t >= count)
+				break;
+			const float sum = warp_sum(facc[r][t]);
+			const float result = weight_scale ? sum * wscale : sum;
+			if (lane == 0)
+				y[(size_t)t * y_stride + row] = result;
+		}
+	}
+}
+
 /* The one-token GEMV with the row split across a block: GEMV_THREADS threads share
  * each row's 16-byte chunks (thread i takes chunks i, i + GEMV_THREADS, ...), and a
  * block takes NR rows at once, so that each thread has NR x GEMV_SPLIT_UNROLL
@@ -705,14 +786,25 @@ extern "C" cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, con
 	}
 }
 
-/* gemv_kernel for count tokens (1 to LLMK_GEMV_MAX_TOKENS): a token's row has the same
- * bits whatever count is. */
+/* gemv_kernel for count tokens (1 to LLMK_GEMV_MAX_TOKENS), BF16's several tokens
+ * gemv_bf16_rows_kernel: a token's row has the same bits whatever count is. */
 static cudaError_t launch_gemv_warps(const void *weight, enum llmk_dtype wdtype, int rows, int cols,
 				     const float *weight_scale, int weight_scale_count, const float *x, const void *xq,
 				     const float *x_scales, int count, float *y, int y_stride, cudaStream_t stream)
 {
 	dim3 grid((unsigned)((rows + LINEAR_WARPS - 1) / LINEAR_WARPS)), block(LINEAR_WARPS * WARP);
 	const uint8_t *q = (const uint8_t *)xq;
+	if (wdtype == LLMK_BF16 && count > 1) {
+		const int rows_a_block = LINEAR_WARPS * BF16_ROWS;
+		dim3 bf16_grid((unsigned)((rows + rows_a_block - 1) / rows_a_block));
+		if (count <= 4)
+			gemv_bf16_rows_kernel<4><<<bf16_grid, block, 0, stream>>>(weight, rows, cols, weight_scale,
+										  weight_scale_count, x, count, y, y_stride);
+		else
+			gemv_bf16_rows_kernel<LLMK_GEMV_MAX_TOKENS><<<bf16_grid, block, 0, stream>>>(
+				weight, rows, cols, weight_scale, weight_scale_count, x, count, y, y_stride);
+		return cudaGetLastError();
+	}
 	switch (count) {
 	case 1: gemv_kernel<1><<<grid, block, 0, stream>>>(weight, wdtype, rows, cols, weight_scale, weight_scale_count, x, q, x_scales, 1, y, y_stride); break;
 	case 2: gemv_kernel<2><<<grid, block, 0, stream>>>(weight, wdtype, rows, cols, weight_scale, weight_scale_count, x, q, x_scales, 2, y, y_stride); break;

@@ -101,7 +101,7 @@ check_program decode_segment_checks 38 src/model/libmodel.a
 check_program sampler_check 101 src/chat/libchat.a src/model/libmodel.a src/base/libbase.a
 # speculative decoding's verify pass: several tokens through the decode kernels, each
 # token's bits as alone, and its time (verify_checks.cu)
-check_program verify_checks 63
+check_program verify_checks 65
 
 # sampled answers drawn on the GPU: --seed repeats them, with and without the CUDA
 # graph; another seed gives another answer (the tiny models recite their answers, so

@@ -251,6 +251,31 @@ static void time_layer_gemvs(enum llmk_dtype d, const char *model, int hidden, i
 	printf("\n");
 }
 
+/* Microseconds llmk_linear takes for a BF16 lm_head (vocab x hidden, float input: an
+ * 8-bit checkpoint's head) at 1, 5 and 9 tokens: the verify pass's last product. */
+static void time_bf16_head(const char *model, int vocab, int hidden)
+{
+	const int copies = 2; /* each at least 1 GB: L2 holds neither when it is read again */
+	std::vector<llmk_gemv_matrix> heads(copies);
+	for (auto &h : heads)
+		h = random_matrix(LLMK_BF16, vocab, hidden, LLMK_GEMV_MAX_TOKENS);
+	struct token_inputs in = random_inputs(LLMK_BF16, LLMK_GEMV_MAX_TOKENS, hidden);
+	const double bytes = 2.0 * vocab * hidden;
+	printf("# %s BF16 lm_head %dx%d through llmk_linear:", model, vocab, hidden);
+	double one = 0;
+	for (int n : {1, 5, LLMK_GEMV_MAX_TOKENS}) {
+		double us = graph_us_per_launch(copies, [&](int i, cudaStream_t s) {
+			return llmk_linear(heads[i].weight, LLMK_BF16, vocab, hidden, NULL, 0, in.x, NULL, NULL, n,
+					   heads[i].y, vocab, s);
+		});
+		if (n == 1)
+			one = us;
+		printf(" %d token%s %.1f us (%.0f GB/s, %.2fx)", n, n == 1 ? "" : "s", us, bytes / us / 1e3, us / one);
+	}
+	printf("\n");
+	free_all();
+}
+
 int main(int argc, char **argv)
 {
 	if (!check_program_start(argc, argv, "verify_checks"))
@@ -269,6 +294,9 @@ int main(int argc, char **argv)
 		if (d != LLMK_BF16) /* FP8 checkpoints' one scale for the whole matrix */
 			check_gemv_tokens(d, 1000, 4096, LLMK_GEMV_MAX_TOKENS, true);
 	}
+	/* the lm_head of Llama 3 (an 8-bit checkpoint's is BF16), 5 and 9 tokens */
+	for (int n : {5, LLMK_GEMV_MAX_TOKENS})
+		check_gemv_tokens(LLMK_BF16, 128256, 4096, n);
 	check_gemv_refusals();
 	for (int n : {2, 5, LLMK_GEMV_MAX_TOKENS}) {
 		check_attention_tokens(LLMK_BF16, 32, 8, 128, 100, n);
@@ -281,6 +309,8 @@ int main(int argc, char **argv)
 		time_layer_gemvs(d, "8B", 4096, 1024, 14336);
 		time_layer_gemvs(d, "70B", 8192, 1024, 28672);
 	}
+	time_bf16_head("8B", 128256, 4096);
+	time_bf16_head("70B", 128256, 8192);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
