@@ -166,8 +166,30 @@ __global__ static void gemv_kernel(const void *weight, enum llmk_dtype wdtype, i
  * warp's sum is the same butterfly, so every row of every token has gemv_kernel<1>'s
  * bits (tests/gpu/verify_checks.cu). */
 
+#ifndef BF16_ROWS
 #define BF16_ROWS 4
+#endif
+#ifndef BF16_ROWS_UNROLL
 #define BF16_ROWS_UNROLL 2
+#endif
+#ifndef BF16_ROWS_NO_L1
+#define BF16_ROWS_NO_L1 0
+#endif
+
+/* 16 bytes of weights, read once: with BF16_ROWS_NO_L1 not kept in L1, where the
+ * tokens' inputs, read again by every warp, stay. */
+__device__ static __forceinline__ uint4 load_weights_once(const uint4 *p)
+{
+#if BF16_ROWS_NO_L1
+	uint4 v;
+	asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+	    : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+	    : "l"(p));
+	return v;
+#else
+	return __ldg(p);
+#endif
+}
 
 template <int TOKENS>
 __global__ static void __launch_bounds__(LINEAR_WARPS *WARP)
@@ -196,7 +218,7 @@ __global__ static void __launch_bounds__(LINEAR_WARPS *WARP)
 			const int c = base + u * WARP;
 #pragma unroll
 			for (int r = 0; r < BF16_ROWS; r++)
-				raw[u][r] = c < chunks ? __ldg(w[r] + c) : make_uint4(0, 0, 0, 0);
+				raw[u][r] = c < chunks ? load_weights_once(w[r] + c) : make_uint4(0, 0, 0, 0);
 		}
 #pragma unroll
 		for (int u = 0; u < BF16_ROWS_UNROLL; u++) {

@@ -1,0 +1,49 @@
+#!/bin/bash
+# bench/bf16_head_variants.sh - the BF16 lm_head of a verify pass (gemv_bf16_rows_kernel,
+# kernels/gemv_kernels.cu) built four ways, each checked and timed in one device call:
+#
+#   bash .device/setup.sh && bash bench/bf16_head_variants.sh
+#
+# v0 is the default (4 rows a warp, 2 loads a row in flight, weights through L1); v1 keeps
+# the weights out of L1 (BF16_ROWS_NO_L1, so that the tokens' inputs, which every warp reads
+# again, stay there); v2 and v3 take 8 rows a warp (half the input loads per weight byte),
+# with and without L1 for the weights.  Each variant's gemv_kernels.o replaces the default's
+# in a copy of kernels/libkernels.a; tests/gpu/verify_checks.cu is built against it and run
+# (its bits checks: every token's rows the one-token kernel's; its table: the 8B and 70B
+# heads at 1, 5 and 9 tokens).  The fastest variant whose checks all pass is then linked
+# into llmchat and `--bench` times the 8B FP8 verify pass beside the default's (tensor-core
+# products).  Writes progress.txt and out.tgz (every output) into $OUT.
+set -u
+T0=$(date +%s)
+W=/tmp/w; mkdir -p $W
+say() { echo "== $* (+$(($(date +%s) - T0)) s)" | tee -a "$W/progress.txt"; }
+finish() { say done; tar czf "$OUT/out.tgz" -C $W .; cp $W/progress.txt "$OUT/"; }
+trap finish EXIT
+export LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+top=$PWD
+say "device $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
+autoreconf -fi >/dev/null 2>&1
+mkdir -p build-gpu && cd build-gpu && ../configure >"$W/configure.log" 2>&1 && make -j16 >"$W/make.log" 2>&1
+say "built rc=$?"
+nv=$(sed -n 's/^NVCCFLAGS = //p' Makefile); gencode=$(sed -n 's/^CUDA_GENCODE = //p' Makefile); eval "$(make -s print-build-flags)"
+member=$(ar t kernels/libkernels.a | grep gemv_kernels); say "member $member"
+i=0
+for v in "" "-DBF16_ROWS_NO_L1=1" "-DBF16_ROWS=8 -DBF16_ROWS_UNROLL=1 -DBF16_ROWS_NO_L1=1" "-DBF16_ROWS=8 -DBF16_ROWS_UNROLL=1"; do
+	d=$W/v$i; mkdir -p $d
+	nvcc $nv $v -I"$top/kernels" -c "$top/kernels/gemv_kernels.cu" -o $d/$member >$d/nvcc.log 2>&1
+	cp kernels/libkernels.a $d/ && (cd $d && ar r libkernels.a $member)
+	nvcc -O3 -std=c++17 $gencode $part_includes "$top/tests/gpu/verify_checks.cu" $d/libkernels.a -lcudart -o $d/vc >$d/vc.build 2>&1
+	timeout 60 $d/vc >$d/vc.out 2>&1
+	say "v$i [$v]: $(tail -n 1 $d/vc.out); $(grep 'lm_head' $d/vc.out | tr '\n' ' ')"
+	i=$((i + 1))
+done
+best=$(for j in 0 1 2 3; do t=$(grep '8B BF16 lm_head' $W/v$j/vc.out | sed -n 's/.* 9 tokens \([0-9.]*\) us.*/\1/p'); ok=$(tail -n 1 $W/v$j/vc.out | grep -c ' 0 failed'); [ "$ok" = 1 ] && [ -n "$t" ] && echo "$t $j"; done | sort -n | head -1 | cut -d' ' -f2)
+say "best v$best"
+cd "$top"
+LLMCHAT_GEMV_PRODUCTS=tensor timeout 60 build-gpu/src/llmchat --bench --dummy-weights tests/data/configs/llama-3.1-8b-fp8 --ctx 4400 >"$W/bench-v0.txt" 2>&1
+say "bench v0: $(grep -E 'greedy|verify' $W/bench-v0.txt | tr -s ' ' | tr '\n' ';')"
+if [ -n "$best" ] && [ "$best" != 0 ]; then
+	cp $W/v$best/libkernels.a build-gpu/kernels/libkernels.a && touch build-gpu/kernels/libkernels.a && (cd build-gpu && make src/llmchat >/dev/null 2>&1)
+	LLMCHAT_GEMV_PRODUCTS=tensor timeout 60 build-gpu/src/llmchat --bench --dummy-weights tests/data/configs/llama-3.1-8b-fp8 --ctx 4400 >"$W/bench-v$best.txt" 2>&1
+	say "bench v$best: $(grep -E 'greedy|verify' $W/bench-v$best.txt | tr -s ' ' | tr '\n' ';')"
+fi
