@@ -71,6 +71,15 @@ __global__ static void linear_kernel(const void *weight, enum llmk_dtype wdtype,
 
 #define GEMV_UNROLL 4
 
+/* One 16-byte chunk of BF16 weights (as floats) times its 8 float inputs, added in
+ * one fixed order: every kernel that must give gemv_kernel<1>'s bits adds a chunk
+ * through this expression. */
+__device__ static __forceinline__ float bf16_chunk_dot(const float *wf, float4 a0, float4 a1)
+{
+	return wf[0] * a0.x + wf[1] * a0.y + wf[2] * a0.z + wf[3] * a0.w + wf[4] * a1.x + wf[5] * a1.y +
+	       wf[6] * a1.z + wf[7] * a1.w;
+}
+
 template <int TOKENS>
 __global__ static void gemv_kernel(const void *weight, enum llmk_dtype wdtype, int rows, int cols,
 				   const float *weight_scale, int weight_scale_count, const float *x,
@@ -134,9 +143,7 @@ __global__ static void gemv_kernel(const void *weight, enum llmk_dtype wdtype, i
 					if (t >= count)
 						break;
 					const float4 *a = (const float4 *)(x + (size_t)t * cols) + 2 * c;
-					float4 a0 = a[0], a1 = a[1];
-					facc[t] += wf[0] * a0.x + wf[1] * a0.y + wf[2] * a0.z + wf[3] * a0.w +
-						   wf[4] * a1.x + wf[5] * a1.y + wf[6] * a1.z + wf[7] * a1.w;
+					facc[t] += bf16_chunk_dot(wf, a[0], a[1]);
 				}
 			}
 		}
@@ -237,9 +244,7 @@ __global__ static void __launch_bounds__(LINEAR_WARPS *WARP)
 				float4 a0 = a[0], a1 = a[1];
 #pragma unroll
 				for (int r = 0; r < BF16_ROWS; r++)
-					facc[r][t] += wf[r][0] * a0.x + wf[r][1] * a0.y + wf[r][2] * a0.z +
-						      wf[r][3] * a0.w + wf[r][4] * a1.x + wf[r][5] * a1.y +
-						      wf[r][6] * a1.z + wf[r][7] * a1.w;
+					facc[r][t] += bf16_chunk_dot(wf[r], a0, a1);
 			}
 		}
 	}
