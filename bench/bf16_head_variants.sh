@@ -27,23 +27,38 @@ mkdir -p build-gpu && cd build-gpu && ../configure >"$W/configure.log" 2>&1 && m
 say "built rc=$?"
 nv=$(sed -n 's/^NVCCFLAGS = //p' Makefile); gencode=$(sed -n 's/^CUDA_GENCODE = //p' Makefile); eval "$(make -s print-build-flags)"
 member=$(ar t kernels/libkernels.a | grep gemv_kernels); say "member $member"
-i=0
-for v in "" "-DBF16_ROWS_NO_L1=1" "-DBF16_ROWS=8 -DBF16_ROWS_UNROLL=1 -DBF16_ROWS_NO_L1=1" "-DBF16_ROWS=8 -DBF16_ROWS_UNROLL=1"; do
+variants=("" "-DBF16_ROWS_NO_L1=1" "-DBF16_ROWS=8 -DBF16_ROWS_UNROLL=1 -DBF16_ROWS_NO_L1=1" "-DBF16_ROWS=8 -DBF16_ROWS_UNROLL=1" "-DBF16_ROWS_STAGED=1" "-DBF16_ROWS_STAGED=1 -DBF16_STAGED_WARPS=8")
+n=${#variants[@]}
+for i in $(seq 0 $((n - 1))); do
 	d=$W/v$i; mkdir -p $d
-	nvcc $nv $v -I"$top/kernels" -c "$top/kernels/gemv_kernels.cu" -o $d/$member >$d/nvcc.log 2>&1
-	cp kernels/libkernels.a $d/ && (cd $d && ar r libkernels.a $member)
-	nvcc -O3 -std=c++17 $gencode $part_includes "$top/tests/gpu/verify_checks.cu" $d/libkernels.a -lcudart -o $d/vc >$d/vc.build 2>&1
-	timeout 60 $d/vc >$d/vc.out 2>&1
-	say "v$i [$v]: $(tail -n 1 $d/vc.out); $(grep 'lm_head' $d/vc.out | tr '\n' ' ')"
-	i=$((i + 1))
+	(nvcc $nv ${variants[$i]} -I"$top/kernels" -c "$top/kernels/gemv_kernels.cu" -o $d/$member >$d/nvcc.log 2>&1 &&
+		cp kernels/libkernels.a $d/ && (cd $d && ar r libkernels.a $member) &&
+		nvcc -O3 -std=c++17 $gencode $part_includes "$top/tests/gpu/verify_checks.cu" $d/libkernels.a -lcudart -o $d/vc >$d/vc.build 2>&1) &
 done
-best=$(for j in 0 1 2 3; do t=$(grep '8B BF16 lm_head' $W/v$j/vc.out | sed -n 's/.* 9 tokens \([0-9.]*\) us.*/\1/p'); ok=$(tail -n 1 $W/v$j/vc.out | grep -c ' 0 failed'); [ "$ok" = 1 ] && [ -n "$t" ] && echo "$t $j"; done | sort -n | head -1 | cut -d' ' -f2)
+wait
+say "variants built"
+for i in $(seq 0 $((n - 1))); do
+	d=$W/v$i
+	timeout 60 $d/vc >$d/vc.out 2>&1
+	say "v$i [${variants[$i]}]: $(tail -n 1 $d/vc.out); $(grep 'lm_head' $d/vc.out | tr '\n' ' ')"
+done
+best=$(for j in $(seq 0 $((n - 1))); do t=$(grep '8B BF16 lm_head' $W/v$j/vc.out | sed -n 's/.* 9 tokens \([0-9.]*\) us.*/\1/p'); ok=$(tail -n 1 $W/v$j/vc.out | grep -c ' 0 failed'); [ "$ok" = 1 ] && [ -n "$t" ] && echo "$t $j"; done | sort -n | head -1 | cut -d' ' -f2)
 say "best v$best"
 cd "$top"
 LLMCHAT_GEMV_PRODUCTS=tensor timeout 60 build-gpu/src/llmchat --bench --dummy-weights tests/data/configs/llama-3.1-8b-fp8 --ctx 4400 >"$W/bench-v0.txt" 2>&1
 say "bench v0: $(grep -E 'greedy|verify' $W/bench-v0.txt | tr -s ' ' | tr '\n' ';')"
 if [ -n "$best" ] && [ "$best" != 0 ]; then
-	cp $W/v$best/libkernels.a build-gpu/kernels/libkernels.a && touch build-gpu/kernels/libkernels.a && (cd build-gpu && make src/llmchat >/dev/null 2>&1)
-	LLMCHAT_GEMV_PRODUCTS=tensor timeout 60 build-gpu/src/llmchat --bench --dummy-weights tests/data/configs/llama-3.1-8b-fp8 --ctx 4400 >"$W/bench-v$best.txt" 2>&1
-	say "bench v$best: $(grep -E 'greedy|verify' $W/bench-v$best.txt | tr -s ' ' | tr '\n' ';')"
+	# the best variant's settings as the defaults, everything rebuilt with them
+	for f in ${variants[$best]}; do f=${f#-D}; echo "#define ${f%%=*} ${f#*=}"; done >$W/defaults.h
+	sed -i "/#include \"kernel_common.cuh\"/r $W/defaults.h" kernels/gemv_kernels.cu
+	(cd build-gpu && make -j16 >"$W/make-best.log" 2>&1)
+	say "rebuilt with v$best rc=$?"
+	for c in llama-3.1-8b-fp8 llama-3.1-8b-int8; do
+		LLMCHAT_GEMV_PRODUCTS=tensor timeout 60 build-gpu/src/llmchat --bench --dummy-weights tests/data/configs/$c --ctx 4400 >"$W/bench-v$best-$c.txt" 2>&1
+		say "bench v$best $c: $(grep -E 'greedy|verify' $W/bench-v$best-$c.txt | tr -s ' ' | tr '\n' ';')"
+	done
+	if [ "${GPU_CHECKS:-1}" = 1 ]; then
+		timeout 300 tests/gpu/run.sh build-gpu >"$W/gpu-checks.txt" 2>&1
+		say "gpu checks with v$best: $(tail -n 1 $W/gpu-checks.txt); $(grep '^not ok' $W/gpu-checks.txt | head -5 | tr '\n' ';')"
+	fi
 fi
