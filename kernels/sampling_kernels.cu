@@ -68,8 +68,11 @@ __device__ static void block_best(float *value, int32_t *index)
 	}
 }
 
+/* Row blockIdx.y's share of blockIdx.x: its best into partial[blockIdx.y][blockIdx.x]. */
 __global__ static void argmax_partial_kernel(const float *x, int n, struct llmk_best *partial)
 {
+	x += (size_t)blockIdx.y * n;
+	partial += (size_t)blockIdx.y * ARGMAX_BLOCKS;
 	float value = NAN;
 	int32_t index = -1;
 	for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x)
@@ -82,9 +85,12 @@ __global__ static void argmax_partial_kernel(const float *x, int n, struct llmk_
 		partial[blockIdx.x] = (struct llmk_best){value, index};
 }
 
+/* Row blockIdx.x's best of its ARGMAX_BLOCKS shares into best[blockIdx.x]. */
 __global__ static void argmax_final_kernel(const struct llmk_best *partial, int32_t first_index,
 					   struct llmk_best *best)
 {
+	partial += (size_t)blockIdx.x * ARGMAX_BLOCKS;
+	best += blockIdx.x;
 	float value = NAN;
 	int32_t index = -1;
 	if (threadIdx.x < ARGMAX_BLOCKS) {
@@ -96,17 +102,19 @@ __global__ static void argmax_final_kernel(const struct llmk_best *partial, int3
 		*best = (struct llmk_best){value, index < 0 ? -1 : first_index + index};
 }
 
-extern "C" size_t llmk_argmax_scratch(void)
+extern "C" size_t llmk_argmax_scratch(int rows)
 {
-	return ARGMAX_BLOCKS * sizeof(struct llmk_best);
+	return (size_t)rows * ARGMAX_BLOCKS * sizeof(struct llmk_best);
 }
 
-extern "C" cudaError_t llmk_argmax(const float *x, int n, int32_t first_index, struct llmk_best *best,
+extern "C" cudaError_t llmk_argmax(const float *x, int rows, int n, int32_t first_index, struct llmk_best *best,
 				   void *scratch, cudaStream_t stream)
 {
+	if (rows <= 0)
+		return cudaSuccess;
 	struct llmk_best *partial = (struct llmk_best *)scratch;
-	argmax_partial_kernel<<<ARGMAX_BLOCKS, ARGMAX_THREADS, 0, stream>>>(x, n, partial);
-	argmax_final_kernel<<<1, ARGMAX_BLOCKS, 0, stream>>>(partial, first_index, best);
+	argmax_partial_kernel<<<dim3(ARGMAX_BLOCKS, (unsigned)rows), ARGMAX_THREADS, 0, stream>>>(x, n, partial);
+	argmax_final_kernel<<<(unsigned)rows, ARGMAX_BLOCKS, 0, stream>>>(partial, first_index, best);
 	return cudaGetLastError();
 }
 

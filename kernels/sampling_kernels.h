@@ -16,19 +16,20 @@
 extern "C" {
 #endif
 
-/* The largest of x[0..n) and its index (the lowest index among equal values, as
- * the CPU sampler's argmax), written to *best (device memory, e.g. mapped pinned
- * memory): best->index is first_index + the position in x.  A NaN beats every
- * number, so that a row holding one reports a NaN value (broken weights, which the
- * host refuses) rather than the largest of the rest.  scratch holds
- * llmk_argmax_scratch() bytes. */
+/* For each of rows rows of n floats (row r at x + r * n, one launch pair for them
+ * all): the row's largest value and its index (the lowest index among equal values,
+ * as the CPU sampler's argmax), written to best[r] (device memory, e.g. mapped
+ * pinned memory): best[r].index is first_index + the position in the row.  A NaN
+ * beats every number, so that a row holding one reports a NaN value (broken weights,
+ * which the host refuses) rather than the largest of the rest.  scratch holds
+ * llmk_argmax_scratch(rows) bytes. */
 struct llmk_best {
 	float value;
 	int32_t index;
 };
 
-size_t llmk_argmax_scratch(void);
-cudaError_t llmk_argmax(const float *x, int n, int32_t first_index, struct llmk_best *best, void *scratch,
+size_t llmk_argmax_scratch(int rows);
+cudaError_t llmk_argmax(const float *x, int rows, int n, int32_t first_index, struct llmk_best *best, void *scratch,
 			cudaStream_t stream);
 
 /* A draw's settings, read on the device at run time (so that a captured graph

@@ -13,7 +13,7 @@
  * - the KV cache stores (ref_store_kv, which attention_checks.cu and the fusions below
  *   are held to) in f32, bf16 and e4m3, position on the host and on the device: bit for
  *   bit numerics.h's rounding, nothing else touched;
- * - llmk_argmax: the largest value, the lowest index on ties, a NaN wins;
+ * - llmk_argmax: the largest value, the lowest index on ties, a NaN wins; 9 rows in one call, each as alone;
  * - llmk_rmsnorm_quantize and llmk_swiglu_quantize bit for bit against llmk_rmsnorm /
  *   llmk_swiglu + llmk_quantize for every scheme, 1 and 37 tokens, widths 4096, 14336;
  * - llmk_add_rmsnorm_quantize against ref_add + llmk_rmsnorm(_quantize), and
@@ -159,7 +159,7 @@ static void check_argmax(void)
 	struct llmk_best *best = NULL, got;
 	void *scratch = NULL;
 	if (cudaMalloc(&x, n * sizeof(float)) != cudaSuccess || cudaMalloc(&best, sizeof *best) != cudaSuccess ||
-	    cudaMalloc(&scratch, llmk_argmax_scratch()) != cudaSuccess) {
+	    cudaMalloc(&scratch, llmk_argmax_scratch(1)) != cudaSuccess) {
 		check(false, "argmax: memory");
 		return;
 	}
@@ -174,13 +174,66 @@ static void check_argmax(void)
 		for (int k = 0; k < c.count; k++)
 			row[c.nans[k]] = NAN;
 		cudaMemcpy(x, row.data(), n * sizeof(float), cudaMemcpyHostToDevice);
-		bool ran = llmk_argmax(x, n, 1000, best, scratch, 0) == cudaSuccess &&
+		bool ran = llmk_argmax(x, 1, n, 1000, best, scratch, 0) == cudaSuccess &&
 			   cudaMemcpy(&got, best, sizeof got, cudaMemcpyDeviceToHost) == cudaSuccess;
 		check(ran && got.index == 1000 + c.index && (bool)isnan(got.value) == c.nan, c.what);
 	}
 	cudaFree(x);
 	cudaFree(best);
 	cudaFree(scratch);
+}
+
+/* llmk_argmax over 9 rows in one call: each row's best as the row alone gives it (the
+ * verify pass's rows), rows with ties, a NaN and an all-equal row among them, every
+ * best poisoned before. */
+static void check_argmax_rows(void)
+{
+	const int n = 128256, rows = 9;
+	std::vector<float> h((size_t)rows * n);
+	for (int r = 0; r < rows; r++)
+		for (int i = 0; i < n; i++)
+			h[(size_t)r * n + i] = r == 4 ? 1.5f : (float)(((i + 977 * r) * 7919) % 1000) / 100.0f;
+	h[(size_t)2 * n + 60000] = NAN;
+	h[(size_t)6 * n + n - 1] = 50.0f;
+	float *x = NULL;
+	struct llmk_best *best = NULL, *one = NULL;
+	void *scratch = NULL;
+	if (cudaMalloc(&x, h.size() * sizeof(float)) != cudaSuccess ||
+	    cudaMalloc(&best, rows * sizeof *best) != cudaSuccess || cudaMalloc(&one, sizeof *one) != cudaSuccess ||
+	    cudaMalloc(&scratch, llmk_argmax_scratch(rows)) != cudaSuccess) {
+		check(false, "argmax rows: memory");
+		return;
+	}
+	cudaMemcpy(x, h.data(), h.size() * sizeof(float), cudaMemcpyHostToDevice);
+	cudaMemset(best, 0xff, rows * sizeof *best);
+	std::vector<struct llmk_best> got(rows);
+	bool ran = llmk_argmax(x, rows, n, 7, best, scratch, 0) == cudaSuccess &&
+		   cudaMemcpy(got.data(), best, rows * sizeof *best, cudaMemcpyDeviceToHost) == cudaSuccess;
+	int same = 0;
+	for (int r = 0; ran && r < rows; r++) {
+		struct llmk_best alone;
+		ran = llmk_argmax(x + (size_t)r * n, 1, n, 7, one, scratch, 0) == cudaSuccess &&
+		      cudaMemcpy(&alone, one, sizeof alone, cudaMemcpyDeviceToHost) == cudaSuccess;
+		int want = 0;  /* the host's answer: NaN first, then the largest, the lowest index */
+		for (int i = 1; i < n; i++) {
+			float v = h[(size_t)r * n + i], b = h[(size_t)r * n + want];
+			if (!isnan(b) && (isnan(v) || v > b))
+				want = i;
+		}
+		same += ran && got[r].index == 7 + want && alone.index == got[r].index &&
+			memcmp(&alone.value, &got[r].value, sizeof alone.value) == 0;
+	}
+	check(ran && same == rows, "argmax: 9 rows in one call, each row's best as alone and as the host's");
+	cudaFree(x);
+	cudaFree(best);
+	cudaFree(one);
+	cudaFree(scratch);
+}
+
+static void check_argmaxes(void)
+{
+	check_argmax();
+	check_argmax_rows();
 }
 
 /* ---- fused activation quantization: bit for bit the unfused pair ------------------- */
@@ -378,7 +431,7 @@ struct part {
 };
 
 static const struct part parts[] = {
-	{"argmax", check_argmax},
+	{"argmax", check_argmaxes},
 	{"fusions", check_engine_fusions},
 };
 
@@ -399,7 +452,7 @@ int main(int argc, char **argv)
 		check_quantize(LLMK_QUANT_INT8_DYNAMIC, "INT8 dynamic");
 		check_quantize(LLMK_QUANT_INT8_STATIC, "INT8 static");
 		check_kv_stores();
-		check_argmax();
+		check_argmaxes();
 		check_fused_quantizers();
 		check_engine_fusions();
 	}

@@ -226,7 +226,7 @@ static int allocate_buffers(struct cuda_engine *e, int requested_context, char *
 			 (void **)&e->attention_scratch, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, sizeof(int), (void **)&e->device_position, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, ENGINE_ARGMAX_MAX_ROWS * sizeof(struct llmk_best), (void **)&e->best, err, err_size) ||
-	    cuda_memory_alloc(&e->memory, llmk_argmax_scratch(), &e->argmax_scratch, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, llmk_argmax_scratch(ENGINE_ARGMAX_MAX_ROWS), &e->argmax_scratch, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, BATCH * (size_t)e->kv_dim * sizeof(float), (void **)&e->key_rows, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, BATCH * (size_t)e->kv_dim * sizeof(float), (void **)&e->value_rows, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, width * sizeof(float), (void **)&e->x_mid, err, err_size) ||

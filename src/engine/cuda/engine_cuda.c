@@ -435,7 +435,7 @@ static int enqueue_next_token(struct cuda_engine *e, float *residual, char *err,
 	if (final_norm(e, residual, 0, 1, err, err_size) ||
 	    run_linear(e, &e->lm_head, e->h, 1, e->logits, e->plan.vocab, err, err_size))
 		return -1;
-	CUDA_TRY(llmk_argmax(e->logits, e->plan.vocab, e->plan.first_vocab, e->best, e->argmax_scratch, e->stream));
+	CUDA_TRY(llmk_argmax(e->logits, 1, e->plan.vocab, e->plan.first_vocab, e->best, e->argmax_scratch, e->stream));
 	CUDA_TRY(cudaMemcpyAsync(e->pinned_best, e->best, sizeof *e->best, cudaMemcpyDeviceToHost, e->stream));
 	return 0;
 }
@@ -724,9 +724,7 @@ static int enqueue_rows_argmax(struct cuda_engine *e, int n, char *err, size_t e
 	if (final_norm(e, e->x, 0, n, err, err_size) != 0 ||
 	    run_linear(e, &e->lm_head, e->h, n, e->logits, vocab, err, err_size) != 0)
 		return -1;
-	for (int r = 0; r < n; r++)
-		CUDA_TRY(llmk_argmax(e->logits + (size_t)r * vocab, vocab, e->plan.first_vocab, e->best + r,
-				     e->argmax_scratch, e->stream));
+	CUDA_TRY(llmk_argmax(e->logits, n, vocab, e->plan.first_vocab, e->best, e->argmax_scratch, e->stream));
 	CUDA_TRY(cudaMemcpyAsync(e->pinned_best, e->best, (size_t)n * sizeof *e->best, cudaMemcpyDeviceToHost,
 				 e->stream));
 	return 0;
