@@ -119,4 +119,16 @@ int cuda_engine_create(const struct model *model, const struct engine_options *o
 		       size_t err_size);
 void cuda_engine_free(void *state);
 
+/* cuda_engine_comm.c.  cuda_all_reduce sums a row-parallel layer's partial output over
+ * the ranks in e's stream (nothing with one rank; with time_comm set, between events);
+ * cuda_add_comm_time, once an eager run has finished, adds the time between each pair
+ * of those events to comm_seconds.  The rest are engine_backend_ops entries. */
+int cuda_all_reduce(struct cuda_engine *e, float *buffer, size_t count, char *err, size_t err_size);
+int cuda_add_comm_time(struct cuda_engine *e, char *err, size_t err_size);
+double cuda_comm_seconds(void *state);
+int cuda_default_ranks(const struct model *model);
+void cuda_time_comm(void *state, bool on);
+int cuda_create_comm(int ranks, const struct engine_options *options, struct communicator **out, int *devices,
+		     char *err, size_t err_size);
+
 #endif

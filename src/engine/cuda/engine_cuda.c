@@ -6,7 +6,8 @@
  * the element type asked for (bf16, e4m3 or f32, rounded as the CPU rounds it), 8-bit
  * layers quantizing their input as vLLM does, so that the two backends agree to the
  * rounding of the sums (FP8 tensor cores accumulate in fewer bits: see the GPU tests).
- * The rank's state and its making are cuda_engine.h and cuda_engine_setup.c.
+ * The rank's state and its making are cuda_engine.h and cuda_engine_setup.c, its
+ * all-reduce and communicator cuda_engine_comm.c.
  *
  * Per layer, for up to BATCH tokens at positions pos..:
  *   h = rmsnorm(x) (quantized in the same launch);  q, k, v = q/k/v_proj(h);
@@ -31,8 +32,6 @@
 #include <cuda_runtime_api.h>
 
 #include "attention_prefill.h"
-#include "comm_cuda.h"
-#include "cuda_devices.h"
 #include "cuda_engine.h"
 #include "cuda_try.h"
 #include "gemm_cublaslt.h"
@@ -137,22 +136,6 @@ static int run_linear(struct cuda_engine *e, const struct gpu_linear *l, const f
 		      int y_stride, char *err, size_t err_size)
 {
 	return run_linear_after(e, NULL, l, input, n, y, y_stride, err, err_size);
-}
-
-/* Sums a row-parallel layer's partial output over the ranks (nothing with one rank);
- * with time_comm set (eager runs of --bench), brackets the call with events. */
-static int all_reduce(struct cuda_engine *e, float *buffer, size_t count, char *err, size_t err_size)
-{
-	if (!e->comm)
-		return 0;
-	bool timed = e->time_comm && e->comm_events && e->comm_events_recorded < 4 * e->model->config.num_hidden_layers;
-	if (timed)
-		CUDA_TRY(cudaEventRecord(e->comm_events[e->comm_events_recorded++], e->stream));
-	if (comm_all_reduce_sum(e->comm, e->plan.rank, buffer, count, e->stream, err, err_size) != 0)
-		return -1;
-	if (timed)
-		CUDA_TRY(cudaEventRecord(e->comm_events[e->comm_events_recorded++], e->stream));
-	return 0;
 }
 
 /* A layer's input rows: the residual stream e->x, plus first the output a previous
@@ -369,13 +352,13 @@ static int run_layer(struct cuda_engine *e, int index, int n, int pos, bool grap
 	    (att_quantized ? run_linear_quantized(e, &l->o_proj, e->att, e->xq, e->x_scales, n, e->tmp, hidden, err,
 						  err_size)
 			   : run_linear(e, &l->o_proj, e->att, n, e->tmp, hidden, err, err_size)) ||
-	    all_reduce(e, e->tmp, (size_t)n * hidden, err, err_size))
+	    cuda_all_reduce(e, e->tmp, (size_t)n * hidden, err, err_size))
 		return -1;
 	struct quantized_input down_input;
 	if (norm_input(e, true, l->post_attention_layernorm, &l->gate_proj, n, err, err_size) ||
 	    run_gate_up(e, l, n, &down_input, err, err_size) ||
 	    run_down(e, &l->down_proj, &down_input, n, err, err_size) ||
-	    all_reduce(e, e->tmp, (size_t)n * hidden, err, err_size))
+	    cuda_all_reduce(e, e->tmp, (size_t)n * hidden, err, err_size))
 		return -1;
 	return 0;
 }
@@ -593,19 +576,6 @@ static bool capture_decode_graph(struct cuda_engine *e, bool draw, cudaGraphExec
 	return capture_end(e, enqueue_decode_step(e, draw, err, sizeof err), exec);
 }
 
-/* After an eager run has finished: adds the time between each pair of events around
- * an all-reduce (time_comm) to comm_seconds, and starts counting pairs anew. */
-static int add_comm_time(struct cuda_engine *e, char *err, size_t err_size)
-{
-	for (int i = 0; i + 1 < e->comm_events_recorded; i += 2) {
-		float ms = 0;
-		CUDA_TRY(cudaEventElapsedTime(&ms, e->comm_events[i], e->comm_events[i + 1]));
-		e->comm_seconds += ms * 1e-3;
-	}
-	e->comm_events_recorded = 0;
-	return 0;
-}
-
 /* Launches one decoded token through the graph (the one that ends with the draw,
  * with draw), its logits copied back when want_logits; 1 when the graph is not in use
  * (the caller runs the token eagerly).  The caller synchronizes. */
@@ -647,7 +617,7 @@ static int cuda_decode_greedy_end(void *state, float *best_value, int32_t *best_
 {
 	struct cuda_engine *e = state;
 	CUDA_TRY(cudaStreamSynchronize(e->stream));
-	if (add_comm_time(e, err, err_size) != 0)
+	if (cuda_add_comm_time(e, err, err_size) != 0)
 		return -1;
 	*best_value = e->pinned_best->value;
 	*best_index = e->pinned_best->index;
@@ -802,7 +772,7 @@ static int cuda_forward(void *state, const int32_t *tokens, size_t count, int po
 			for (size_t r = 0; r < count; r++)
 				memcpy(logits + r * vocab + e->plan.first_vocab, e->pinned_logits + r * e->plan.vocab,
 				       (size_t)e->plan.vocab * sizeof(float));
-			return add_comm_time(e, err, err_size);
+			return cuda_add_comm_time(e, err, err_size);
 		}
 	}
 	for (size_t done = 0; done < count;) {
@@ -818,7 +788,7 @@ static int cuda_forward(void *state, const int32_t *tokens, size_t count, int po
 		done += (size_t)n;
 	}
 	CUDA_TRY(cudaStreamSynchronize(e->stream));
-	return add_comm_time(e, err, err_size);
+	return cuda_add_comm_time(e, err, err_size);
 }
 
 /* count tokens (at most ENGINE_ARGMAX_MAX_ROWS, one batch), then each row's final
@@ -844,48 +814,7 @@ static int cuda_forward_argmax(void *state, const int32_t *tokens, size_t count,
 	CUDA_TRY(cudaStreamSynchronize(e->stream));
 	for (int r = 0; r < n; r++)
 		rows[r] = (struct engine_best){e->pinned_best[r].value, e->pinned_best[r].index};
-	return add_comm_time(e, err, err_size);
-}
-
-/* Seconds spent in all-reduces (events around the calls) since the last call. */
-static double cuda_comm_seconds(void *state)
-{
-	struct cuda_engine *e = state;
-	double seconds = e->comm_seconds;
-	e->comm_seconds = 0;
-	return seconds;
-}
-
-/* No --gpus: every visible GPU that forms a valid split when the weights are over
- * 2 GB (decode is bound by reading them, and N GPUs read them N times as fast),
- * else one GPU. */
-static int cuda_default_ranks(const struct model *model)
-{
-	int visible = 0;
-	char unused[128];  /* no GPU or a failing runtime: one rank, whose creation says why */
-	if (cuda_device_count(&visible, unused, sizeof unused) != CUDA_DEVICES_FOUND)
-		return 1;
-	double bytes, params;
-	model_linear_weights(model, &bytes, &params);
-	if (visible == 1 || bytes < 2e9)
-		return 1;
-	int valid[TP_MAX_RANKS];
-	int n = tp_valid_ranks(&model->config, visible < TP_MAX_RANKS ? visible : TP_MAX_RANKS, valid);
-	return n > 0 ? valid[n - 1] : 1;
-}
-
-/* While on, forward runs eagerly with events around each all-reduce. */
-static void cuda_time_comm(void *state, bool on)
-{
-	struct cuda_engine *e = state;
-	e->time_comm = on && e->comm_events;
-	e->comm_seconds = 0;
-}
-
-static int cuda_create_comm(int ranks, const struct engine_options *options, struct communicator **out,
-			    int *devices, char *err, size_t err_size)
-{
-	return comm_cuda_create(options->comm, ranks, out, devices, err, err_size);
+	return cuda_add_comm_time(e, err, err_size);
 }
 
 const struct engine_backend_ops engine_cuda_ops = {
