@@ -15,17 +15,15 @@
 # is what launches and the gaps between them cost.  With "verify" last, the window is
 # speculative decoding's greedy verify pass of 1+8 tokens instead (the first timed run of
 # "verify 1+8 at 128, argmax": $LLMCHAT_BENCH_PROFILE_VERIFY), and the times are per pass
-# (9 argmax_final launches a pass).
+# (one argmax_final launch a pass, for all its rows).
 set -u
 build=${1:?usage: profile_decode.sh BUILD_DIR CONFIG [SKIP] [COUNT]}
 config=${2:?usage: profile_decode.sh BUILD_DIR CONFIG [SKIP] [COUNT]}
 skip=${3:-0}
 count=${4:-720}
 what=${5:-decode}
-rows=1
 if [ "$what" = verify ]; then
 	export LLMCHAT_BENCH_PROFILE_VERIFY=1
-	rows=9
 fi
 csv=${TMPDIR:-/tmp}/profile_decode.$$.csv
 ncu --profile-from-start off --clock-control none --cache-control none --metrics gpu__time_duration.sum --csv \
@@ -34,7 +32,7 @@ ncu --profile-from-start off --clock-control none --cache-control none --metrics
 	"$build/src/llmchat" --bench --dummy-weights "$config" --ctx 4224 >"$csv" 2>&1
 status=$?
 grep -E 'decode 128, greedy|verify 1\+8 at 128, argmax' "$csv" | head -n 2
-python3 - "$csv" "$rows" <<'PY'
+python3 - "$csv" <<'PY'
 import csv, re, sys
 rows = [r for r in csv.reader(l for l in open(sys.argv[1]) if l.startswith('"'))]
 if not rows:
@@ -48,7 +46,7 @@ for r in rows[1:]:
     name = re.sub(r"[<(].*", "", r[name_col]).strip()
     totals[name] = totals.get(name, 0) + float(r[value_col].replace(",", ""))
     counts[name] = counts.get(name, 0) + 1
-steps = max(1, counts.get("argmax_final_kernel", 0) // int(sys.argv[2]))
+steps = max(1, counts.get("argmax_final_kernel", 0))
 total = sum(totals.values())
 print(f"{sum(counts.values())} kernels timed, {steps} decode step(s) or verify pass(es): {total / steps / 1e3:.1f} us of kernels a step")
 for name, t in sorted(totals.items(), key=lambda kv: -kv[1]):
