@@ -278,7 +278,7 @@ static int bench_verify(struct engine *engine, int vocab, const int32_t *tokens,
 }
 
 static int bench_run(const struct model *m, struct engine *engine, enum engine_kv_cache kv, double copy_gbs,
-		     double gemm_tflops, bool profile_verify)
+		     double gemm_tflops, enum bench_profile profile)
 {
 	const int ranks = engine_ranks(engine);
 	const struct model_config *c = &m->config;
@@ -306,15 +306,21 @@ static int bench_run(const struct model *m, struct engine *engine, enum engine_k
 			break;
 		double best = 1e30;
 		for (int rep = 0; rep < 3; rep++) {
+			const bool in_range = profile == BENCH_PROFILE_PREFILL && n == 2048 && rep == 0;
 			engine_rewind(engine, 0);
+			if (in_range)
+				cudaProfilerStart();
 			double t0 = clock_monotonic_seconds();
-			if (engine_forward(engine, tokens, (size_t)n, logits, false, err, sizeof err) != 0) {
+			int forward_rc = engine_forward(engine, tokens, (size_t)n, logits, false, err, sizeof err);
+			double t = clock_monotonic_seconds() - t0;
+			if (in_range)
+				cudaProfilerStop();
+			if (forward_rc != 0) {
 				fprintf(stderr, "llmchat: prefill: %s\n", err);
 				free(logits);
 				free(tokens);
 				return EXIT_ERROR;
 			}
-			double t = clock_monotonic_seconds() - t0;
 			best = t < best ? t : best;
 		}
 		double flops = 2.0 * params * n + 2.0 * c->num_hidden_layers * (double)n * n *
@@ -328,8 +334,8 @@ static int bench_run(const struct model *m, struct engine *engine, enum engine_k
 		printf("%-36s %9.1f ms %12.0f %14.0f %9.1f%%\n", label, best * 1e3, n / best, ceiling,
 		       ceiling > 0 ? 100.0 * (n / best) / ceiling : 0);
 	}
-	if (bench_decode(m, engine, kv, copy_gbs, weight_bytes, tokens, logits, !profile_verify) != 0 ||
-	    bench_verify(engine, vocab, tokens, logits, profile_verify) != 0) {
+	if (bench_decode(m, engine, kv, copy_gbs, weight_bytes, tokens, logits, profile == BENCH_PROFILE_DECODE) != 0 ||
+	    bench_verify(engine, vocab, tokens, logits, profile == BENCH_PROFILE_VERIFY) != 0) {
 		free(logits);
 		free(tokens);
 		return EXIT_ERROR;
@@ -411,7 +417,7 @@ int mode_bench(const struct options *opts)
 	       weight_format_name(model->config.format), model->config.num_hidden_layers, engine_describe(engine));
 	printf("ceilings measured now: copy %.0f GB/s (read + write); cuBLASLt 8192^3 FP8 %.0f TFLOP/s, INT8 %.0f TOP/s, "
 	       "BF16 %.0f TFLOP/s\n", copy_gbs, fp8, int8, bf16);
-	rc = bench_run(model, engine, opts->kv_cache, copy_gbs, gemm_rate, opts->bench_profile_verify);
+	rc = bench_run(model, engine, opts->kv_cache, copy_gbs, gemm_rate, opts->bench_profile);
 	engine_free(engine);
 	model_close(model);
 	return rc;

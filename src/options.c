@@ -501,6 +501,24 @@ static int environment_gemv_products(enum engine_gemv_products *out, char *err, 
 	return -1;
 }
 
+/* $LLMCHAT_BENCH_PROFILE: unset, empty, decode, verify or prefill; anything else is an
+ * error naming the variable. */
+static int environment_bench_profile(enum bench_profile *out, char *err, size_t err_size)
+{
+	static const char *const names[] = {"decode", "verify", "prefill"};
+	const char *name = "LLMCHAT_BENCH_PROFILE", *text = getenv(name);
+	*out = BENCH_PROFILE_DECODE;
+	if (!text || !text[0])
+		return 0;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(text, names[i]) == 0) {
+			*out = (enum bench_profile)i;
+			return 0;
+		}
+	snprintf(err, err_size, "$%s: expected decode, verify or prefill, got '%s'", name, text);
+	return -1;
+}
+
 int options_read_environment(struct options *opts, char *err, size_t err_size)
 {
 	if (environment_integer("LLMCHAT_STREAM_DELAY_MS", 10000, &opts->stream_delay_ms, NULL, err, err_size) != 0)
@@ -514,8 +532,8 @@ int options_read_environment(struct options *opts, char *err, size_t err_size)
 	/* LLMCHAT_DECODE_SEGMENTS=1: the decode graph with the persistent layer segments */
 	if (environment_opt_in("LLMCHAT_DECODE_SEGMENTS", &opts->engine_test_hooks.decode_segments, err, err_size) != 0)
 		return -1;
-	/* LLMCHAT_BENCH_PROFILE_VERIFY=1: bench/profile_decode.sh verify */
-	if (environment_opt_in("LLMCHAT_BENCH_PROFILE_VERIFY", &opts->bench_profile_verify, err, err_size) != 0)
+	/* LLMCHAT_BENCH_PROFILE: bench/profile_decode.sh's window */
+	if (environment_bench_profile(&opts->bench_profile, err, err_size) != 0)
 		return -1;
 	/* LLMCHAT_GEMV_PRODUCTS: where the 8-bit GEMVs add (the CUDA cores or the tensor cores) */
 	if (environment_gemv_products(&opts->engine_test_hooks.gemv_products, err, err_size) != 0)

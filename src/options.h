@@ -29,6 +29,11 @@ enum run_mode {
 	MODE_LIST_THEMES, /* --list-themes */
 };
 
+/* What --bench's profiler range (cudaProfilerStart / Stop, for bench/profile_decode.sh)
+ * holds: the first timed run of the greedy steps at 128 of context, of the 1 + 8 token
+ * verify pass, or the first prefill of 2048 tokens. */
+enum bench_profile { BENCH_PROFILE_DECODE, BENCH_PROFILE_VERIFY, BENCH_PROFILE_PREFILL };
+
 struct options {
 	enum run_mode mode;
 	const char *model;          /* -m: folder or Hugging Face repo id */
@@ -55,8 +60,7 @@ struct options {
 	const char *resume_from;    /* --resume=ID|FILE: that one instead (history_find) */
 	/* from the environment (options_read_environment), for tests and demos */
 	long stream_delay_ms;       /* $LLMCHAT_STREAM_DELAY_MS: a pause after each streamed piece */
-	bool bench_profile_verify;  /* $LLMCHAT_BENCH_PROFILE_VERIFY=1: --bench's profiler range is a
-	                               verify pass of 1+8 tokens, not the greedy steps at 128 */
+	enum bench_profile bench_profile; /* $LLMCHAT_BENCH_PROFILE: what --bench's profiler range holds */
 	struct engine_test_hooks engine_test_hooks; /* $LLMCHAT_TEST_FAIL_RANK, $LLMCHAT_CUDA_GRAPH */
 };
 

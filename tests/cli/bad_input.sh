@@ -91,6 +91,8 @@ expect_usage "LLMCHAT_DECODE_SEGMENTS=on" "\\\$LLMCHAT_DECODE_SEGMENTS: expected
 	env LLMCHAT_DECODE_SEGMENTS=on "$LLMCHAT" -m "$good" --cpu
 expect_usage "LLMCHAT_GEMV_PRODUCTS=tensor-e4m3" "\\\$LLMCHAT_GEMV_PRODUCTS: expected default, cuda-cores, tensor or tensor-f16, got 'tensor-e4m3'\$" \
 	env LLMCHAT_GEMV_PRODUCTS=tensor-e4m3 "$LLMCHAT" -m "$good" --cpu
+expect_usage "LLMCHAT_BENCH_PROFILE=steps" "\\\$LLMCHAT_BENCH_PROFILE: expected decode, verify or prefill, got 'steps'\$" \
+	env LLMCHAT_BENCH_PROFILE=steps "$LLMCHAT" -m "$good" --cpu
 expect_usage "LLMCHAT_GPU_SAMPLING=no" "\\\$LLMCHAT_GPU_SAMPLING: expected 0 or 1, got 'no'\$" \
 	env LLMCHAT_GPU_SAMPLING=no "$LLMCHAT" -m "$good" --cpu
 # (after the status line "llmchat: MODEL ... on CPU (1 thread) x 4 ranks, context N tokens")
