@@ -16,8 +16,8 @@
 set -u
 T0=$(date +%s)
 W=/tmp/w; mkdir -p $W
-say() { echo "== $* (+$(($(date +%s) - T0)) s)" | tee -a "$W/progress.txt"; }
-finish() { say done; tar czf "$OUT/out.tgz" -C $W .; cp $W/progress.txt "$OUT/"; }
+say() { echo "== $* (+$(($(date +%s) - T0)) s)" | tee -a "$W/progress.txt" "$OUT/progress.txt"; }
+finish() { say done; tar czf "$OUT/out.tgz" -C $W .; }
 trap finish EXIT
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 top=$PWD
@@ -53,12 +53,16 @@ if [ -n "$best" ] && [ "$best" != 0 ]; then
 	sed -i "/#include \"kernel_common.cuh\"/r $W/defaults.h" kernels/gemv_kernels.cu
 	(cd build-gpu && make -j16 >"$W/make-best.log" 2>&1)
 	say "rebuilt with v$best rc=$?"
-	for c in llama-3.1-8b-fp8 llama-3.1-8b-int8; do
+	for c in llama-3.1-8b-fp8; do
 		LLMCHAT_GEMV_PRODUCTS=tensor timeout 60 build-gpu/src/llmchat --bench --dummy-weights tests/data/configs/$c --ctx 4400 >"$W/bench-v$best-$c.txt" 2>&1
 		say "bench v$best $c: $(grep -E 'greedy|verify' $W/bench-v$best-$c.txt | tr -s ' ' | tr '\n' ';')"
 	done
 fi
+if [ "${PREFILL_PROFILE:-1}" = 1 ]; then # where the 8B FP8 prefill of 2048 tokens goes
+	timeout 150 bench/profile_decode.sh build-gpu tests/data/configs/llama-3.1-8b-fp8 0 2000 prefill >"$W/profile-prefill.txt" 2>&1
+	say "prefill profile rc=$?: $(head -n 12 $W/profile-prefill.txt | tr -s ' ' | tr '\n' ';')"
+fi
 if [ "${GPU_CHECKS:-1}" = 1 ]; then # the whole GPU suite with the kernels as they now are
-	timeout 300 tests/gpu/run.sh build-gpu >"$W/gpu-checks.txt" 2>&1
+	timeout 260 tests/gpu/run.sh build-gpu >"$W/gpu-checks.txt" 2>&1
 	say "gpu checks (v${best:-0}): $(tail -n 1 $W/gpu-checks.txt); $(grep '^not ok' $W/gpu-checks.txt | head -5 | tr '\n' ';')"
 fi
