@@ -1,18 +1,20 @@
 #!/bin/bash
 # bench/bf16_head_variants.sh - the BF16 lm_head of a verify pass (gemv_bf16_rows_kernel,
-# kernels/gemv_kernels.cu) built four ways, each checked and timed in one device call:
+# kernels/gemv_bf16_rows.cu) built six ways, each checked and timed in one device call:
 #
 #   bash .device/setup.sh && bash bench/bf16_head_variants.sh
 #
 # v0 is the default (4 rows a warp, 2 loads a row in flight, weights through L1); v1 keeps
 # the weights out of L1 (BF16_ROWS_NO_L1, so that the tokens' inputs, which every warp reads
 # again, stay there); v2 and v3 take 8 rows a warp (half the input loads per weight byte),
-# with and without L1 for the weights.  Each variant's gemv_kernels.o replaces the default's
+# with and without L1 for the weights; v4 and v5 stage the tokens' inputs in shared memory
+# once a block (BF16_ROWS_STAGED), a block of 16 or 8 warps on every SM.  Each variant's gemv_bf16_rows.o replaces the default's
 # in a copy of kernels/libkernels.a; tests/gpu/verify_checks.cu is built against it and run
 # (its bits checks: every token's rows the one-token kernel's; its table: the 8B and 70B
 # heads at 1, 5 and 9 tokens).  The fastest variant whose checks all pass is then linked
-# into llmchat and `--bench` times the 8B FP8 verify pass beside the default's (tensor-core
-# products).  Writes progress.txt and out.tgz (every output) into $OUT.
+# into llmchat (its settings made the defaults), `--bench` times the 8B FP8 verify pass
+# beside the default's (tensor-core products), the 8B FP8 prefill of 2048 tokens is
+# profiled, and the GPU suite runs.  Writes progress.txt and out.tgz (every output) into $OUT.
 set -u
 T0=$(date +%s)
 W=/tmp/w; mkdir -p $W
@@ -26,12 +28,12 @@ autoreconf -fi >/dev/null 2>&1
 mkdir -p build-gpu && cd build-gpu && ../configure >"$W/configure.log" 2>&1 && make -j16 >"$W/make.log" 2>&1
 say "built rc=$?"
 nv=$(sed -n 's/^NVCCFLAGS = //p' Makefile); gencode=$(sed -n 's/^CUDA_GENCODE = //p' Makefile); eval "$(make -s print-build-flags)"
-member=$(ar t kernels/libkernels.a | grep gemv_kernels); say "member $member"
+member=$(ar t kernels/libkernels.a | grep gemv_bf16_rows); say "member $member"
 variants=("" "-DBF16_ROWS_NO_L1=1" "-DBF16_ROWS=8 -DBF16_ROWS_UNROLL=1 -DBF16_ROWS_NO_L1=1" "-DBF16_ROWS=8 -DBF16_ROWS_UNROLL=1" "-DBF16_ROWS_STAGED=1" "-DBF16_ROWS_STAGED=1 -DBF16_STAGED_WARPS=8")
 n=${#variants[@]}
 for i in $(seq 0 $((n - 1))); do
 	d=$W/v$i; mkdir -p $d
-	(nvcc $nv ${variants[$i]} -I"$top/kernels" -c "$top/kernels/gemv_kernels.cu" -o $d/$member >$d/nvcc.log 2>&1 &&
+	(nvcc $nv ${variants[$i]} -I"$top/kernels" -c "$top/kernels/gemv_bf16_rows.cu" -o $d/$member >$d/nvcc.log 2>&1 &&
 		cp kernels/libkernels.a $d/ && (cd $d && ar r libkernels.a $member) &&
 		nvcc -O3 -std=c++17 $gencode $part_includes "$top/tests/gpu/verify_checks.cu" $d/libkernels.a -lcudart -o $d/vc >$d/vc.build 2>&1) &
 done
@@ -50,7 +52,7 @@ say "bench v0: $(grep -E 'greedy|verify' $W/bench-v0.txt | tr -s ' ' | tr '\n' '
 if [ -n "$best" ] && [ "$best" != 0 ]; then
 	# the best variant's settings as the defaults, everything rebuilt with them
 	for f in ${variants[$best]}; do f=${f#-D}; echo "#define ${f%%=*} ${f#*=}"; done >$W/defaults.h
-	sed -i "/#include \"kernel_common.cuh\"/r $W/defaults.h" kernels/gemv_kernels.cu
+	sed -i "/#include \"kernel_common.cuh\"/r $W/defaults.h" kernels/gemv_bf16_rows.cu
 	(cd build-gpu && make -j16 >"$W/make-best.log" 2>&1)
 	say "rebuilt with v$best rc=$?"
 	for c in llama-3.1-8b-fp8; do

@@ -505,10 +505,8 @@ static cudaError_t decode_splits(int kv_heads, int count, int *splits)
 	*splits = 1;
 	if (count > LLMK_DECODE_MAX_TOKENS)
 		return cudaSuccess;
-	int device, sms, per_sm;
-	cudaError_t status = cudaGetDevice(&device);
-	if (status == cudaSuccess)
-		status = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+	int sms, per_sm;
+	cudaError_t status = current_device_attribute(cudaDevAttrMultiProcessorCount, &sms);
 	if (status == cudaSuccess)
 		status = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, attention_split_kernel<T, HD, GROUP>,
 								       DECODE_WARPS * WARP, 0);

@@ -728,12 +728,10 @@ extern "C" cudaError_t llmk_decode_segment_check(const struct llmk_decode_segmen
 {
 	if (!segment_shapes_fit(s))
 		return cudaErrorNotSupported;
-	int device, major, optin;
-	cudaError_t status = cudaGetDevice(&device);
+	int major, optin;
+	cudaError_t status = current_device_attribute(cudaDevAttrComputeCapabilityMajor, &major);
 	if (status == cudaSuccess)
-		status = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
-	if (status == cudaSuccess)
-		status = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+		status = current_device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin, &optin);
 	if (status != cudaSuccess)
 		return status;
 	/* the static shared memory (the plan, the barriers, the reductions) comes off the top */
@@ -748,10 +746,8 @@ extern "C" cudaError_t llmk_decode_segment(const struct llmk_decode_segment *s, 
 {
 	if (!segment_shapes_fit(s))
 		return cudaErrorNotSupported;
-	int device, sms;
-	cudaError_t status = cudaGetDevice(&device);
-	if (status == cudaSuccess)
-		status = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+	int sms;
+	cudaError_t status = current_device_attribute(cudaDevAttrMultiProcessorCount, &sms);
 	if (status != cudaSuccess)
 		return status;
 	const size_t bytes = segment_shared_bytes(s);

@@ -1,7 +1,8 @@
 /*
- * kernel_common.cuh - device helpers shared by the kernels of llm_kernels.cu, gemv_kernels.cu and
- * attention_kernels.cu: element loads, warp and block reductions, and the thread
- * count of the kernels that take one block a token.
+ * kernel_common.cuh - device helpers shared by the kernels of kernels/: element loads and
+ * the BF16 chunk's dot product, warp and block reductions, the thread count of the
+ * kernels that take one block a token, device attributes and programmatic dependent
+ * launch.
  */
 #ifndef LLMCHAT_KERNEL_COMMON_CUH
 #define LLMCHAT_KERNEL_COMMON_CUH
@@ -81,6 +82,15 @@ __device__ static inline void bf16x8_to_float(uint4 raw, float *out)
 		out[2 * k] = f.x;
 		out[2 * k + 1] = f.y;
 	}
+}
+
+/* One 16-byte chunk of BF16 weights (as floats) times its 8 float inputs, added in
+ * one fixed order: every kernel that must give gemv_kernel<1>'s bits adds a chunk
+ * through this expression. */
+__device__ static __forceinline__ float bf16_chunk_dot(const float *wf, float4 a0, float4 a1)
+{
+	return wf[0] * a0.x + wf[1] * a0.y + wf[2] * a0.z + wf[3] * a0.w + wf[4] * a1.x + wf[5] * a1.y +
+	       wf[6] * a1.z + wf[7] * a1.w;
 }
 
 __device__ static inline void e4m3x16_to_float(uint4 raw, float *out)
@@ -182,6 +192,14 @@ __device__ static inline void static_quant_store(const struct llmk_static_quant 
 __device__ static inline float silu_times(float g, float u)
 {
 	return g / (1.0f + expf(-g)) * u;
+}
+
+/* An attribute of the current device (cudaDeviceGetAttribute after cudaGetDevice). */
+static inline cudaError_t current_device_attribute(enum cudaDeviceAttr attribute, int *value)
+{
+	int device;
+	cudaError_t status = cudaGetDevice(&device);
+	return status == cudaSuccess ? cudaDeviceGetAttribute(value, attribute, device) : status;
 }
 
 /* ---- programmatic dependent launch ------------------------------------------------ */

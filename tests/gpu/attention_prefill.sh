@@ -35,7 +35,7 @@ if [ ! -x attention/attention_checks ] || ldd attention/attention_checks* 2>&1 |
 	echo "the carried binaries do not run here: building them from the sources"
 	arch=sm_90a
 	flags="-O3 -std=c++17 -gencode=arch=compute_90a,code=$arch -I$top/src/model -I$top/kernels"
-	sources="$top/tests/gpu/attention_checks.cu $top/kernels/llm_kernels.cu $top/kernels/gemv_kernels.cu $top/kernels/attention_kernels.cu $top/kernels/gemm_cublaslt.cu $top/src/model/numerics.c"
+	sources="$top/tests/gpu/attention_checks.cu $top/kernels/llm_kernels.cu $top/kernels/gemv_kernels.cu $top/kernels/gemv_bf16_rows.cu $top/kernels/attention_kernels.cu $top/kernels/gemm_cublaslt.cu $top/src/model/numerics.c"
 	mkdir -p attention
 	nvcc $flags -c "$top/kernels/attention_prefill.cu" -o attention/attention_prefill.o &
 	nvcc $flags $sources "$top/kernels/attention_prefill.cu" -lcublasLt -o attention/attention_checks &
