@@ -60,11 +60,11 @@ if [ -n "$best" ] && [ "$best" != 0 ]; then
 		say "bench v$best $c: $(grep -E 'greedy|verify' $W/bench-v$best-$c.txt | tr -s ' ' | tr '\n' ';')"
 	done
 fi
-if [ "${PREFILL_PROFILE:-1}" = 1 ]; then # where the 8B FP8 prefill of 2048 tokens goes
-	timeout 150 bench/profile_decode.sh build-gpu tests/data/configs/llama-3.1-8b-fp8 0 2000 prefill >"$W/profile-prefill.txt" 2>&1
-	say "prefill profile rc=$?: $(head -n 12 $W/profile-prefill.txt | tr -s ' ' | tr '\n' ';')"
-fi
 if [ "${GPU_CHECKS:-1}" = 1 ]; then # the whole GPU suite with the kernels as they now are
 	timeout 260 tests/gpu/run.sh build-gpu >"$W/gpu-checks.txt" 2>&1
 	say "gpu checks (v${best:-0}): $(tail -n 1 $W/gpu-checks.txt); $(grep '^not ok' $W/gpu-checks.txt | head -5 | tr '\n' ';')"
+fi
+if [ "${PREFILL_PROFILE:-1}" = 1 ]; then # where the 8B FP8 prefill of 2048 tokens goes
+	timeout 150 bench/profile_decode.sh build-gpu tests/data/configs/llama-3.1-8b-fp8 0 2000 prefill >"$W/profile-prefill.txt" 2>&1
+	say "prefill profile rc=$?: $(head -n 12 $W/profile-prefill.txt | tr -s ' ' | tr '\n' ';')"
 fi
