@@ -21,6 +21,9 @@ W=/tmp/w; mkdir -p $W
 say() { echo "== $* (+$(($(date +%s) - T0)) s)" | tee -a "$W/progress.txt" "$OUT/progress.txt"; }
 finish() { say done; tar czf "$OUT/out.tgz" -C $W .; }
 trap finish EXIT
+# what is left of the call's time ($DEADLINE seconds from the start, default 580): a step
+# that would not fit is skipped, so that the outputs always come back
+left() { echo $((${DEADLINE:-580} - ($(date +%s) - T0))); }
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 top=$PWD
 say "device $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
@@ -37,29 +40,26 @@ for i in $(seq 0 $((n - 1))); do
 		cp kernels/libkernels.a $d/ && (cd $d && ar r libkernels.a $member) &&
 		nvcc -O3 -std=c++17 $gencode $part_includes "$top/tests/gpu/verify_checks.cu" $d/libkernels.a -lcudart -o $d/vc >$d/vc.build 2>&1) &
 done
+if [ "${GPU_CHECKS:-1}" = 1 ] && [ "$(left)" -gt 300 ]; then # the GPU suite with the default kernels
+	(cd "$top" && timeout $(($(left) - 100)) tests/gpu/run.sh build-gpu >"$W/gpu-checks.txt" 2>&1)
+	say "gpu checks (defaults): $(tail -n 1 $W/gpu-checks.txt); $(grep '^not ok' $W/gpu-checks.txt | head -5 | tr '\n' ';')"
+fi
 wait
 say "variants built"
 for i in $(seq 0 $((n - 1))); do
 	d=$W/v$i
-	timeout 60 $d/vc >$d/vc.out 2>&1
+	[ "$(left)" -gt 40 ] && timeout 40 $d/vc >$d/vc.out 2>&1
 	say "v$i [${variants[$i]}]: $(tail -n 1 $d/vc.out); $(grep 'lm_head' $d/vc.out | tr '\n' ' ')"
 done
 best=$(for j in $(seq 0 $((n - 1))); do t=$(grep '8B BF16 lm_head' $W/v$j/vc.out | sed -n 's/.* 9 tokens \([0-9.]*\) us.*/\1/p'); ok=$(tail -n 1 $W/v$j/vc.out | grep -c ' 0 failed'); [ "$ok" = 1 ] && [ -n "$t" ] && echo "$t $j"; done | sort -n | head -1 | cut -d' ' -f2)
 say "best v$best"
 cd "$top"
-# what is left of the call's time ($DEADLINE seconds from the start, default 580): a step
-# that would not fit is skipped, so that the outputs always come back
-left() { echo $((${DEADLINE:-580} - ($(date +%s) - T0))); }
 if [ -n "$best" ] && [ "$best" != 0 ]; then
 	# the best variant's settings as the defaults, everything rebuilt with them
 	for f in ${variants[$best]}; do f=${f#-D}; echo "#define ${f%%=*} ${f#*=}"; done >$W/defaults.h
 	sed -i "/#include \"kernel_common.cuh\"/r $W/defaults.h" kernels/gemv_bf16_rows.cu
 	(cd build-gpu && make -j16 >"$W/make-best.log" 2>&1)
 	say "rebuilt with v$best rc=$?"
-fi
-if [ "${GPU_CHECKS:-1}" = 1 ] && [ "$(left)" -gt 220 ]; then # the GPU suite with the kernels as they now are
-	timeout $(($(left) - 20)) tests/gpu/run.sh build-gpu >"$W/gpu-checks.txt" 2>&1
-	say "gpu checks (v${best:-0}): $(tail -n 1 $W/gpu-checks.txt); $(grep '^not ok' $W/gpu-checks.txt | head -5 | tr '\n' ';')"
 fi
 if [ "$(left)" -gt 50 ]; then
 	LLMCHAT_GEMV_PRODUCTS=tensor timeout $(($(left) - 10)) build-gpu/src/llmchat --bench --dummy-weights tests/data/configs/llama-3.1-8b-fp8 --ctx 4400 >"$W/bench-v${best:-0}.txt" 2>&1
