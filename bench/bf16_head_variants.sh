@@ -43,6 +43,13 @@ done
 if [ "${GPU_CHECKS:-1}" = 1 ] && [ "$(left)" -gt 300 ]; then # the GPU suite with the default kernels
 	(cd "$top" && timeout $(($(left) - 100)) tests/gpu/run.sh build-gpu >"$W/gpu-checks.txt" 2>&1)
 	say "gpu checks (defaults): $(tail -n 1 $W/gpu-checks.txt); $(grep '^not ok' $W/gpu-checks.txt | head -5 | tr '\n' ';')"
+elif [ "${GPU_CHECKS:-1}" = 1 ]; then # too little time: the checks of the kernels this change touched
+	for c in "activation_checks argmax" "decode_segment_checks"; do
+		set -- $c
+		nvcc -O3 -std=c++17 $gencode $part_includes "$top/tests/gpu/$1.cu" kernels/libkernels.a src/model/libmodel.a \
+			-lcublasLt -lcudart -o $W/$1 >$W/$1.build 2>&1 && timeout 40 $W/$@ >$W/$1.out 2>&1
+		say "$c: $(tail -n 1 $W/$1.out); $(grep '^not ok' $W/$1.out | head -3 | tr '\n' ';')"
+	done
 fi
 wait
 say "variants built"
