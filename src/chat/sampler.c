@@ -34,12 +34,14 @@ struct sampler {
 	uint64_t rng[4];
 	struct candidate *candidates;   /* vocab_size */
 	uint64_t *keys, *keys_other;    /* vocab_size each: the radix sort's two buffers */
+	int id_bits;                    /* the bits an id takes in a key (17 for Llama 3's 128256) */
 	double *weight_by_id;           /* vocab_size: exp(logit - the largest logit) of each
 					 * candidate filter kept (and others), by id */
 	unsigned char *seen;            /* vocab_size: penalty applied once per distinct token */
 };
 
-#define RADIX_BITS 11   /* a digit: the 6 digits' 2048 counters each take 48 KB */
+#define RADIX_BITS 11   /* a digit: the 6 digits' 2048 counters each take 48 KB (a key
+			 * of 32 logit bits and Llama 3's 17 id bits needs 5) */
 #define RADIX_BUCKETS (1u << RADIX_BITS)
 
 static uint64_t splitmix64(uint64_t *state)
@@ -91,6 +93,8 @@ int sampler_create(int32_t vocab_size, const struct sampler_settings *settings,
 	}
 	struct sampler *s = calloc(1, sizeof *s);
 	if (s) {
+		while (((int64_t)1 << s->id_bits) < vocab_size)
+			s->id_bits++;
 		s->candidates = malloc((size_t)vocab_size * sizeof *s->candidates);
 		s->keys = malloc((size_t)vocab_size * sizeof *s->keys);
 		s->keys_other = malloc((size_t)vocab_size * sizeof *s->keys_other);
@@ -140,41 +144,44 @@ static void apply_repetition_penalty(struct sampler *s, float *logits, const int
 			s->seen[history[i]] = 0;
 }
 
-/* c's sort key: ascending keys are descending logits, then ascending ids (-0 and +0
- * the same logit), so that the order is the one order of the candidates. */
-static uint64_t candidate_key(const struct candidate *c)
+/* c's sort key, 32 + id_bits bits: ascending keys are descending logits, then
+ * ascending ids (-0 and +0 the same logit), so that the order is the one order of the
+ * candidates.  The fewer the key's bits, the fewer the radix sort's passes. */
+static uint64_t candidate_key(const struct candidate *c, int id_bits)
 {
 	float logit = c->logit == 0 ? 0.0f : c->logit;
 	uint32_t bits;
 	memcpy(&bits, &logit, sizeof bits);
 	uint32_t ascending = (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
-	return (uint64_t)~ascending << 32 | (uint32_t)c->id;
+	return (uint64_t)~ascending << id_bits | (uint32_t)c->id;
 }
 
 /* The candidate of a key (a zero logit comes back +0, which every use treats as it
  * treats -0). */
-static struct candidate key_candidate(uint64_t key)
+static struct candidate key_candidate(uint64_t key, int id_bits)
 {
-	uint32_t ascending = ~(uint32_t)(key >> 32);
+	uint32_t ascending = ~(uint32_t)(key >> id_bits);
 	uint32_t bits = (ascending & 0x80000000u) ? ascending & 0x7fffffffu : ~ascending;
 	float logit;
 	memcpy(&logit, &bits, sizeof logit);
-	return (struct candidate){logit, (int32_t)(uint32_t)key};
+	return (struct candidate){logit, (int32_t)(key & (((uint64_t)1 << id_bits) - 1))};
 }
 
-/* Sorts keys[0..n) ascending through other: a least-significant-digit radix sort
- * (every digit's histogram from one read) that skips the digits every key shares
- * (most of an id's).  Returns the buffer that holds the result. */
-static uint64_t *radix_sort(uint64_t *keys, uint64_t *other, size_t n)
+/* Sorts keys[0..n) of key_bits bits ascending through other: a least-significant-digit
+ * radix sort (every digit's histogram from one read) that skips the digits every key
+ * shares (the top of the logits' when they are close).  Returns the buffer that holds
+ * the result. */
+static uint64_t *radix_sort(uint64_t *keys, uint64_t *other, size_t n, int key_bits)
 {
-	enum { DIGITS = (64 + RADIX_BITS - 1) / RADIX_BITS };
-	static_assert(DIGITS * RADIX_BUCKETS * sizeof(uint32_t) <= 64 * 1024, "the histograms fit the stack");
-	uint32_t count[DIGITS][RADIX_BUCKETS];
+	enum { MAX_DIGITS = (64 + RADIX_BITS - 1) / RADIX_BITS };
+	static_assert(MAX_DIGITS * RADIX_BUCKETS * sizeof(uint32_t) <= 64 * 1024, "the histograms fit the stack");
+	uint32_t count[MAX_DIGITS][RADIX_BUCKETS];
+	const int digits = (key_bits + RADIX_BITS - 1) / RADIX_BITS;
 	memset(count, 0, sizeof count);
 	for (size_t i = 0; i < n; i++)
-		for (int d = 0; d < DIGITS; d++)
+		for (int d = 0; d < digits; d++)
 			count[d][keys[i] >> (d * RADIX_BITS) & (RADIX_BUCKETS - 1)]++;
-	for (int d = 0; d < DIGITS; d++) {
+	for (int d = 0; d < digits; d++) {
 		const int shift = d * RADIX_BITS;
 		uint32_t *c = count[d];
 		if (c[keys[0] >> shift & (RADIX_BUCKETS - 1)] == n)
@@ -200,10 +207,10 @@ static void sort_candidates(struct sampler *s, struct candidate *c, size_t n)
 	if (n < 2)
 		return;
 	for (size_t i = 0; i < n; i++)
-		s->keys[i] = candidate_key(&c[i]);
-	const uint64_t *sorted = radix_sort(s->keys, s->keys_other, n);
+		s->keys[i] = candidate_key(&c[i], s->id_bits);
+	const uint64_t *sorted = radix_sort(s->keys, s->keys_other, n, 32 + s->id_bits);
 	for (size_t i = 0; i < n; i++)
-		c[i] = key_candidate(sorted[i]);
+		c[i] = key_candidate(sorted[i], s->id_bits);
 }
 
 /* Moves the candidates whose logit is >= threshold to the front; returns how many. */
