@@ -8,13 +8,18 @@
 # the weights out of L1 (BF16_ROWS_NO_L1, so that the tokens' inputs, which every warp reads
 # again, stay there); v2 and v3 take 8 rows a warp (half the input loads per weight byte),
 # with and without L1 for the weights; v4 and v5 stage the tokens' inputs in shared memory
-# once a block (BF16_ROWS_STAGED), a block of 16 or 8 warps on every SM.  Each variant's gemv_bf16_rows.o replaces the default's
-# in a copy of kernels/libkernels.a; tests/gpu/verify_checks.cu is built against it and run
-# (its bits checks: every token's rows the one-token kernel's; its table: the 8B and 70B
-# heads at 1, 5 and 9 tokens).  The fastest variant whose checks all pass is then linked
-# into llmchat (its settings made the defaults), `--bench` times the 8B FP8 verify pass
-# beside the default's (tensor-core products), the 8B FP8 prefill of 2048 tokens is
-# profiled, and the GPU suite runs.  Writes progress.txt and out.tgz (every output) into $OUT.
+# once a block (BF16_ROWS_STAGED), a block of 16 or 8 warps on every SM.
+#
+# In order: llmchat built with CUDA; the variants compiled in the background (each one's
+# gemv_bf16_rows.o in a copy of kernels/libkernels.a, tests/gpu/verify_checks.cu built
+# against it) while the GPU suite runs on the defaults (with too little time left, only
+# the argmax and decode-segment checks); each variant's verify_checks run (its bits
+# checks: every token's rows the one-token kernel's; its table: the 8B and 70B heads at
+# 1, 5 and 9 tokens); the fastest variant whose checks all pass made the default and
+# llmchat rebuilt; `--bench` of the 8B FP8 shape with tensor-core products (its verify
+# passes); the 8B FP8 prefill of 2048 tokens profiled.  $DEADLINE (seconds, default 580)
+# is the call's time: a step that would not fit is skipped.  Writes progress.txt and
+# out.tgz (every output) into $OUT.
 set -u
 T0=$(date +%s)
 W=/tmp/w; mkdir -p $W
