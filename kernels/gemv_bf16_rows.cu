@@ -27,7 +27,7 @@
 #define BF16_ROWS_UNROLL 2
 #endif
 #ifndef BF16_ROWS_NO_L1
-#define BF16_ROWS_NO_L1 0
+#define BF16_ROWS_NO_L1 1
 #endif
 
 /* 16 bytes of weights, read once: with BF16_ROWS_NO_L1 not kept in L1, where the
@@ -138,9 +138,13 @@ __global__ static void __launch_bounds__(BF16_ROWS_WARPS *WARP)
  * instead of once a warp (at 9 tokens of the 8B lm_head 147 KB, 4.7 GB a pass when
  * every warp reads them again).  Each chunk's two float4s are staged apart
  * ([token][half][chunk]) so that the lanes' 16-byte reads meet no bank twice.  Used when
- * the inputs fit (bf16_rows_staged_bytes); the bits are gemv_bf16_rows_kernel's. */
+ * the inputs fit (bf16_rows_staged_bytes); the bits are gemv_bf16_rows_kernel's.
+ * Measured on an H100 (bench/bf16_head_variants.sh, BENCHMARKS.md), the 8B lm_head at 9
+ * tokens: 457 us staged, 490 us unstaged with the weights kept out of L1 (BF16_ROWS_NO_L1,
+ * so the default for what does not fit, e.g. the 70B lm_head at 9 tokens: 1244 us against
+ * 2406 through L1), 1106 us unstaged through L1; one token 335 us. */
 #ifndef BF16_ROWS_STAGED
-#define BF16_ROWS_STAGED 0
+#define BF16_ROWS_STAGED 1
 #endif
 #ifndef BF16_STAGED_WARPS
 #define BF16_STAGED_WARPS 16
