@@ -8,37 +8,31 @@
  * (token, query head) pairs of one GQA group, so that a group of G heads shares it:
  * BLOCK_ROWS / G consecutive tokens times G heads.
  *
- * A block runs PREFILL_WARPS warps; warp w owns the 16 query rows 16w..16w+15 and, per
- * tile of BLOCK_KEYS positions:
- *   S = Q K^T        WMMA m16n16k16, fp16 inputs, float32 accumulators, into shared memory;
- *   softmax          two lanes a row, float32: scale, causal mask, running max m and sum l,
- *                    P = exp2(S - m) rounded to fp16 (l sums the rounded values, so the
- *                    weights stay a convex combination), the correction exp2(m_old - m_new);
- *   O = O * corr + P V   O lives in WMMA accumulator fragments for the whole loop.
- * WMMA does not say which row a fragment element belongs to, but it is the same for
- * every fragment of one type, so per-row factors (the softmax correction, 1 / sum) are
- * written across their rows of a 16 x 16 matrix and loaded into a fragment of O's
- * type: element i of that fragment is the factor of O's element i.
+ * A block runs PREFILL_WARPS warps; warp w owns the 16 query rows 16w..16w+15, kept as
+ * mma A tiles in registers, and per tile of BLOCK_KEYS positions (K and V converted to
+ * fp16 in shared memory by the whole block):
+ *   S = Q K^T        mma.sync m16n8k16, fp16 inputs, float32 accumulators, in registers
+ *                    (K's B tiles through ldmatrix);
+ *   softmax          the four lanes of a quad share a row, float32: scale, causal mask,
+ *                    running max m and sum l, P = exp2(S - m) rounded to fp16 (l sums the
+ *                    rounded values, so the weights stay a convex combination), the
+ *                    correction exp2(m_old - m_new) applied to O's accumulators;
+ *   O += P V         P's accumulator tiles are its A tiles as they are (see below); V's
+ *                    B tiles through ldmatrix.trans.  O stays in registers to the end.
  * A warp skips the key tiles (and the 16-key slices of one) past its last row's
  * causal limit; the block stops after its last token's.  Blocks with the latest (most
  * expensive) tokens are launched first.
  *
- * Measured on an H200 (2026-11-29, tests/gpu/attention_prefill.sh): 2048 tokens of the
- * Llama-3.1-8B shape at position 0 take 0.41 ms a layer with a bf16 cache (83 TFLOP/s;
- * e4m3 0.35 ms, f32 0.50 ms), against 6.26 ms for llmk_attention_decode's one split a
- * token; 512 tokens 0.053 ms (40 TFLOP/s: 256 blocks do not fill 132 SMs x 3).  8 warps
- * a block (one block an SM) and 4 warps at 2 blocks an SM were within a few percent.
+ * The WMMA kernel before it (S and P through shared memory), measured on an H200
+ * (2026-11-29, tests/gpu/attention_prefill.sh): 2048 tokens of the Llama-3.1-8B shape at
+ * position 0 took 0.41 ms a layer with a bf16 cache (83 TFLOP/s; e4m3 0.35 ms, f32
+ * 0.50 ms); 512 tokens 0.053 ms (40 TFLOP/s: 256 blocks do not fill 132 SMs x 3).
  */
 #include "attention_prefill.h"
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-#include <cuda_fp8.h>
-#include <math.h>
-#include <mma.h>
 #include <stdint.h>
 
-using namespace nvcuda;
+#include "kernel_common.cuh"
 
 /* Tile sizes; the checks build variants with -DPREFILL_WARPS=... -DPREFILL_KEYS=... */
 #ifndef PREFILL_WARPS
@@ -50,32 +44,20 @@ using namespace nvcuda;
 #ifndef PREFILL_MIN_BLOCKS
 #define PREFILL_MIN_BLOCKS (PREFILL_WARPS >= 8 ? 2 : 3) /* blocks an SM must hold (caps registers) */
 #endif
-#define WARP 32
-#define FRAG 16                           /* WMMA m16n16k16 */
+#define FRAG 16                           /* query rows a warp owns (an mma tile's rows) */
 #define THREADS (PREFILL_WARPS * WARP)
 #define BLOCK_ROWS (PREFILL_WARPS * FRAG) /* query rows: (token, head of the group) pairs */
 #define BLOCK_KEYS PREFILL_KEYS           /* cached positions a K/V tile holds */
 #define MAX_GROUP 8
 #define HALF_PAD 8                        /* 16 bytes a shared row, against bank conflicts */
-#define STAGE_LD (BLOCK_KEYS + 8)         /* floats a row of a warp's score tile */
-#define STAGE_COLS 64                     /* output columns staged per pass */
-#define FACTOR_LD (FRAG + 4)
 
-static_assert(BLOCK_KEYS % FRAG == 0 && BLOCK_KEYS >= STAGE_COLS, "a score row must hold an output pass");
-static_assert(BLOCK_KEYS == 64, "the softmax gives each of two lanes 32 columns of a row");
+static_assert(BLOCK_KEYS % 16 == 0, "a key tile is whole 16-key slices (P's A tiles)");
 
 template <int HD> struct prefill_shared {
 	__half q[BLOCK_ROWS][HD + HALF_PAD];
 	__half k[BLOCK_KEYS][HD + HALF_PAD];
 	__half v[BLOCK_KEYS][HD + HALF_PAD];
-	/* per warp: S (float), then P (fp16, each row in the first half of its S row),
-	 * then the output, STAGE_COLS columns at a time */
-	float stage[PREFILL_WARPS][FRAG][STAGE_LD];
-	/* per warp: a per-row factor broadcast along its row, F[r][c] = factor of row r */
-	float row_factor[PREFILL_WARPS][FRAG][FACTOR_LD];
 };
-
-typedef wmma::fragment<wmma::accumulator, FRAG, FRAG, FRAG, float> accumulator;
 
 /* ---- loading tiles into shared memory as fp16 ------------------------------------ */
 
@@ -187,147 +169,173 @@ __device__ static void load_query_tile(__half (*tile)[HD + HALF_PAD], const floa
 	}
 }
 
-/* ---- the per-warp steps of one key tile ------------------------------------------- */
+/* ---- the per-warp steps of one key tile: mma.sync, S and P in registers ---------------
+ * mma.sync m16n8k16 (fp16 in, float32 accumulators) fragments, with g = lane / 4 and
+ * t = lane % 4: an accumulator tile of 16 x 8 holds (row g, columns 2t, 2t+1) in its
+ * elements 0, 1 and (row g + 8, the same columns) in 2, 3; an A tile of 16 x 16 holds
+ * (row g, columns 2t..) in register 0, (g + 8, 2t..) in 1, (g, 2t + 8..) in 2 and
+ * (g + 8, 2t + 8..) in 3; a B tile of 16 x 8 (k x n) holds (k 2t.., n g) in register 0
+ * and (k 2t + 8.., n g) in 1.  So the scores of two adjacent 8-key tiles, rounded to
+ * fp16 in pairs, are the A tile of P for those 16 keys with no data movement. */
 
-/* S = Q K^T for the warp's 16 rows into its stage; key slices past last_key are skipped
- * (left 0: the softmax masks them). */
+/* d += a b, one m16n8k16 product */
+__device__ static __forceinline__ void mma_16x8x16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1)
+{
+	asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+		     "{%8, %9}, {%0, %1, %2, %3};"
+		     : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+		     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+/* Four 8 x 8 fp16 matrices from shared memory; lanes 8i..8i+7 give matrix i's rows.
+ * Volatile: the tiles change between iterations at the same addresses. */
+__device__ static __forceinline__ void load_matrices(uint32_t (&r)[4], const __half *row)
+{
+	const uint32_t address = (uint32_t)__cvta_generic_to_shared(row);
+	asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+		     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+		     : "r"(address));
+}
+
+/* The same, each matrix transposed (a lane gets rows 2t and 2t + 1 of column g). */
+__device__ static __forceinline__ void load_matrices_transposed(uint32_t (&r)[4], const __half *row)
+{
+	const uint32_t address = (uint32_t)__cvta_generic_to_shared(row);
+	asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+		     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+		     : "r"(address));
+}
+
+/* What a warp keeps across the key tiles: O as accumulator tiles, and the running max
+ * and sum of rows g and g + 8. */
+template <int HD> struct warp_rows {
+	float o[HD / 8][4];
+	float running_max[2], running_sum[2];
+	int limit[2]; /* the last position rows g and g + 8 attend to; -1 for a padding row */
+};
+
+/* S = Q K^T of the warp's 16 rows against the tile's keys from start; 16-key slices
+ * past last_key are skipped (left 0: the softmax masks them).  Q's A tiles are read
+ * again from shared memory each tile (in registers they would cost 32 of them). */
 template <int HD>
-__device__ static void warp_scores(const prefill_shared<HD> &s, float *stage, int warp, int start, int last_key)
+__device__ static void warp_scores(const prefill_shared<HD> &s, float (&scores)[BLOCK_KEYS / 8][4], int warp,
+				   int lane, int start, int last_key)
 {
-	wmma::fragment<wmma::matrix_a, FRAG, FRAG, FRAG, __half, wmma::row_major> a;
-	wmma::fragment<wmma::matrix_b, FRAG, FRAG, FRAG, __half, wmma::col_major> b;
-	accumulator acc[BLOCK_KEYS / FRAG];
 #pragma unroll
-	for (int j = 0; j < BLOCK_KEYS / FRAG; j++)
-		wmma::fill_fragment(acc[j], 0.0f);
+	for (int j = 0; j < BLOCK_KEYS / 8; j++)
+		scores[j][0] = scores[j][1] = scores[j][2] = scores[j][3] = 0.0f;
+	const int key_in_pair = (lane / 16) * 8 + lane % 8, dim_in_step = (lane / 8) % 2 * 8;
 #pragma unroll
-	for (int kk = 0; kk < HD / FRAG; kk++) {
-		wmma::load_matrix_sync(a, &s.q[warp * FRAG][kk * FRAG], HD + HALF_PAD);
+	for (int kk = 0; kk < HD / 16; kk++) {
+		uint32_t a[4];
+		load_matrices(a, &s.q[warp * FRAG + lane % 16][16 * kk + (lane / 16) * 8]);
 #pragma unroll
-		for (int j = 0; j < BLOCK_KEYS / FRAG; j++) {
-			if (start + j * FRAG > last_key)
-				break;
-			/* K^T as a column-major B: element (d, p) is k[p][d] */
-			wmma::load_matrix_sync(b, &s.k[j * FRAG][kk * FRAG], HD + HALF_PAD);
-			wmma::mma_sync(acc[j], a, b, acc[j]);
+		for (int pair = 0; pair < BLOCK_KEYS / 16; pair++) {
+			if (start + 16 * pair > last_key)
+				continue;
+			uint32_t b[4];
+			load_matrices(b, &s.k[16 * pair + key_in_pair][16 * kk + dim_in_step]);
+			mma_16x8x16(scores[2 * pair], a, b[0], b[1]);
+			mma_16x8x16(scores[2 * pair + 1], a, b[2], b[3]);
 		}
 	}
-#pragma unroll
-	for (int j = 0; j < BLOCK_KEYS / FRAG; j++)
-		wmma::store_matrix_sync(stage + j * FRAG, acc[j], STAGE_LD, wmma::mem_row_major);
 }
 
-/* Writes a row's factor across its row of the warp's factor matrix (lanes 2r and 2r+1
- * take half the columns each). */
-__device__ static void put_row_factor(float *factor_matrix, int lane, float value)
-{
-	float4 *dst = (float4 *)&factor_matrix[lane / 2 * FACTOR_LD + lane % 2 * 8];
-	dst[0] = dst[1] = make_float4(value, value, value, value);
-}
-
-/* o[*] element i is multiplied by its row's factor: loading the factor matrix into
- * a fragment of o's type puts each element's factor where the element is. */
-template <int N>
-__device__ static void scale_rows(accumulator (&o)[N], const float *factor_matrix)
-{
-	accumulator f;
-	wmma::load_matrix_sync(f, factor_matrix, FACTOR_LD, wmma::mem_row_major);
-#pragma unroll
-	for (int d = 0; d < N; d++)
-#pragma unroll
-		for (int i = 0; i < accumulator::num_elements; i++)
-			o[d].x[i] *= f.x[i];
-}
-
-/* Online softmax of one tile: lanes 2r and 2r+1 own row r of the warp's stage, the even
- * lane the float4 column groups 0, 2, 4, .., the odd lane 1, 3, 5, .. (conflict-free
- * with STAGE_LD = 72).  Updates the row's running max and sum, overwrites the row's
- * first half with P as fp16 and writes the factor O must be rescaled by. */
-__device__ static void warp_softmax(float *stage, float *factor_matrix, int lane, int start, int limit,
-				    float scale_log2, float &running_max, float &running_sum)
-{
-	const int r = lane / 2, side = lane % 2;
-	float *row = stage + r * STAGE_LD;
-	float p[32];
-	float tile_max = -INFINITY;
-#pragma unroll
-	for (int g = 0; g < 8; g++) {
-		int col = 8 * g + 4 * side;
-		float4 x = *(const float4 *)&row[col];
-		float xs[4] = {x.x, x.y, x.z, x.w};
-#pragma unroll
-		for (int e = 0; e < 4; e++) {
-			float v = start + col + e <= limit ? xs[e] * scale_log2 : -INFINITY;
-			p[4 * g + e] = v;
-			tile_max = fmaxf(tile_max, v);
-		}
-	}
-	tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
-	const float new_max = fmaxf(running_max, tile_max);
-	/* a row with nothing attended yet (new_max -inf) keeps P = 0 and O as it is */
-	const float base = new_max == -INFINITY ? 0.0f : new_max;
-	const float correction = exp2f(running_max - base);
-	__syncwarp(); /* every lane has read its floats before P overwrites them */
-	__half *prow = (__half *)row;
-	float sum = 0;
-#pragma unroll
-	for (int g = 0; g < 8; g++) {
-		__half2 lo = __floats2half2_rn(exp2f(p[4 * g] - base), exp2f(p[4 * g + 1] - base));
-		__half2 hi = __floats2half2_rn(exp2f(p[4 * g + 2] - base), exp2f(p[4 * g + 3] - base));
-		float2 lo_f = __half22float2(lo), hi_f = __half22float2(hi);
-		sum += (lo_f.x + lo_f.y) + (hi_f.x + hi_f.y);
-		*(uint2 *)&prow[8 * g + 4 * side] = make_uint2(half2_bits(lo), half2_bits(hi));
-	}
-	sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-	running_sum = running_sum * correction + sum;
-	running_max = new_max;
-	put_row_factor(factor_matrix, lane, correction);
-}
-
-/* O += P V over the key slices up to last_key. */
+/* Online softmax of one tile for rows g and g + 8 (the four lanes of a quad share a
+ * row): scale, causal mask, the running max and sum, P = exp2(S - max) rounded to fp16
+ * into p (as A tiles; the sum adds the rounded values, so the weights stay a convex
+ * combination) and O rescaled by exp2(old max - new max). */
 template <int HD>
-__device__ static void warp_accumulate(accumulator (&o)[HD / FRAG], const prefill_shared<HD> &s, const float *stage,
-				       int start, int last_key)
+__device__ static void warp_softmax(float (&scores)[BLOCK_KEYS / 8][4], uint32_t (&p)[BLOCK_KEYS / 16][4],
+				    warp_rows<HD> &w, int lane, int start, float scale_log2)
 {
-	wmma::fragment<wmma::matrix_a, FRAG, FRAG, FRAG, __half, wmma::row_major> pa;
-	wmma::fragment<wmma::matrix_b, FRAG, FRAG, FRAG, __half, wmma::row_major> vb;
-	const __half *p = (const __half *)stage;
+	const int column = 2 * (lane % 4);
 #pragma unroll
-	for (int kk = 0; kk < BLOCK_KEYS / FRAG; kk++) {
-		if (start + kk * FRAG > last_key)
-			break;
-		wmma::load_matrix_sync(pa, p + kk * FRAG, 2 * STAGE_LD);
+	for (int h = 0; h < 2; h++) {
+		float tile_max = -INFINITY;
 #pragma unroll
-		for (int d = 0; d < HD / FRAG; d++) {
-			wmma::load_matrix_sync(vb, &s.v[kk * FRAG][d * FRAG], HD + HALF_PAD);
-			wmma::mma_sync(o[d], pa, vb, o[d]);
+		for (int j = 0; j < BLOCK_KEYS / 8; j++)
+#pragma unroll
+			for (int e = 0; e < 2; e++) {
+				const int key = start + 8 * j + column + e;
+				const float v = key <= w.limit[h] ? scores[j][2 * h + e] * scale_log2 : -INFINITY;
+				scores[j][2 * h + e] = v;
+				tile_max = fmaxf(tile_max, v);
+			}
+		tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
+		tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
+		const float new_max = fmaxf(w.running_max[h], tile_max);
+		/* a row with nothing attended yet (new_max -inf) keeps P = 0 and O as it is */
+		const float base = new_max == -INFINITY ? 0.0f : new_max;
+		const float correction = exp2f(w.running_max[h] - base);
+		float sum = 0;
+#pragma unroll
+		for (int j = 0; j < BLOCK_KEYS / 8; j++) {
+			const __half2 pair = __floats2half2_rn(exp2f(scores[j][2 * h] - base),
+							       exp2f(scores[j][2 * h + 1] - base));
+			const float2 rounded = __half22float2(pair);
+			sum += rounded.x + rounded.y;
+			/* keys 16k..16k+7 are registers 0 (row g) and 1 (g + 8) of P's k-th A
+			 * tile, keys 16k+8.. registers 2 and 3 */
+			p[j / 2][(j % 2) * 2 + h] = half2_bits(pair);
+		}
+		sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+		sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+		w.running_sum[h] = w.running_sum[h] * correction + sum;
+		w.running_max[h] = new_max;
+#pragma unroll
+		for (int d = 0; d < HD / 8; d++) {
+			w.o[d][2 * h] *= correction;
+			w.o[d][2 * h + 1] *= correction;
 		}
 	}
 }
 
-/* Writes the warp's normalized rows to out, STAGE_COLS columns a pass through its stage. */
+/* O += P V over the 16-key slices up to last_key. */
 template <int HD>
-__device__ static void warp_store_output(accumulator (&o)[HD / FRAG], float *stage, int lane, int warp, int rows,
-					 int t0, int group, int heads, int kv_head, float *out)
+__device__ static void warp_accumulate(warp_rows<HD> &w, const prefill_shared<HD> &s,
+				       const uint32_t (&p)[BLOCK_KEYS / 16][4], int lane, int start, int last_key)
 {
-	constexpr int FRAGS_PER_PASS = STAGE_COLS / FRAG;
+	const int key_in_step = (lane / 8) % 2 * 8 + lane % 8, dim_in_pair = (lane / 16) * 8;
 #pragma unroll
-	for (int pass = 0; pass < HD / STAGE_COLS; pass++) {
+	for (int kk = 0; kk < BLOCK_KEYS / 16; kk++) {
+		if (start + 16 * kk > last_key)
+			continue;
 #pragma unroll
-		for (int j = 0; j < FRAGS_PER_PASS; j++)
-			wmma::store_matrix_sync(stage + j * FRAG, o[pass * FRAGS_PER_PASS + j], STAGE_LD,
-						wmma::mem_row_major);
-		__syncwarp();
-		/* 16 lanes a row, 4 floats each: two rows a step */
-		for (int r = lane / 16; r < FRAG; r += 2) {
-			int block_row = warp * FRAG + r, col = lane % 16 * 4;
-			if (block_row >= rows)
-				break;
-			size_t row = (size_t)(t0 + block_row / group) * heads + kv_head * group + block_row % group;
-			*(float4 *)(out + row * HD + pass * STAGE_COLS + col) =
-				*(const float4 *)&stage[r * STAGE_LD + col];
+		for (int pair = 0; pair < HD / 16; pair++) {
+			uint32_t b[4];
+			load_matrices_transposed(b, &s.v[16 * kk + key_in_step][16 * pair + dim_in_pair]);
+			mma_16x8x16(w.o[2 * pair], p[kk], b[0], b[1]);
+			mma_16x8x16(w.o[2 * pair + 1], p[kk], b[2], b[3]);
 		}
-		__syncwarp();
+	}
+}
+
+/* Writes the warp's rows g and g + 8, each divided by its sum, to out, and quantized
+ * into outq when it has a scheme (o_proj's static input scale: llmk_quantize's bits). */
+template <int HD>
+__device__ static void warp_store_output(const warp_rows<HD> &w, int lane, int warp, int rows, int t0, int group,
+					 int heads, int kv_head, float *out, const struct llmk_static_quant &outq)
+{
+#pragma unroll
+	for (int h = 0; h < 2; h++) {
+		const int block_row = warp * FRAG + lane / 4 + 8 * h;
+		if (block_row >= rows)
+			continue;
+		const float inverse = w.running_sum[h] > 0 ? 1.0f / w.running_sum[h] : 0.0f;
+		const int token = t0 + block_row / group, head = kv_head * group + block_row % group;
+		const size_t row = (size_t)token * heads + head;
+		float *dst = out + row * HD + 2 * (lane % 4);
+#pragma unroll
+		for (int d = 0; d < HD / 8; d++) {
+			const float2 v = make_float2(w.o[d][2 * h] * inverse, w.o[d][2 * h + 1] * inverse);
+			*(float2 *)(dst + 8 * d) = v;
+			if (outq.quant != LLMK_QUANT_NONE) {
+				const int column = head * HD + 8 * d + 2 * (lane % 4);
+				static_quant_store(outq, heads * HD, token, column, v.x);
+				static_quant_store(outq, heads * HD, token, column + 1, v.y);
+			}
+		}
 	}
 }
 
@@ -335,8 +343,9 @@ __device__ static void warp_store_output(accumulator (&o)[HD / FRAG], float *sta
 
 template <int HD, enum llmk_dtype D>
 __global__ static void __launch_bounds__(THREADS, PREFILL_MIN_BLOCKS)
-attention_prefill_kernel(const float *q, const void *key_cache, const void *value_cache, float *out, int count,
-			 int pos0, int heads, int kv_heads, float scale_log2, int tokens_per_block)
+attention_prefill_kernel(const float *q, const void *key_cache, const void *value_cache, float *out,
+			 struct llmk_static_quant outq, int count, int pos0, int heads, int kv_heads, float scale_log2,
+			 int tokens_per_block)
 {
 	extern __shared__ __align__(128) unsigned char shared_bytes[];
 	prefill_shared<HD> &s = *reinterpret_cast<prefill_shared<HD> *>(shared_bytes);
@@ -346,71 +355,64 @@ attention_prefill_kernel(const float *q, const void *key_cache, const void *valu
 	const int warp = threadIdx.x / WARP, lane = threadIdx.x % WARP;
 	const size_t kv_dim = (size_t)kv_heads * HD;
 	const int positions = pos0 + count, block_last_key = pos0 + t0 + tokens - 1;
-	/* the last position this lane's softmax row attends to (-1: a padding row), and
-	 * the warp's last row's */
-	const int my_row = warp * FRAG + lane / 2;
-	const int limit = my_row < rows ? pos0 + t0 + my_row / group : -1;
+	/* the warp's last row's last position (-1: the warp has only padding rows) */
 	const int warp_last_row = min(warp * FRAG + FRAG, rows) - 1;
 	const int warp_last_key = warp_last_row >= warp * FRAG ? pos0 + t0 + warp_last_row / group : -1;
-	float *stage = &s.stage[warp][0][0], *factor_matrix = &s.row_factor[warp][0][0];
 
-	load_query_tile<HD>(s.q, q, t0, rows, group, heads, kv_head);
-	accumulator o[HD / FRAG];
+	warp_rows<HD> w;
 #pragma unroll
-	for (int d = 0; d < HD / FRAG; d++)
-		wmma::fill_fragment(o[d], 0.0f);
-	float running_max = -INFINITY, running_sum = 0;
+	for (int h = 0; h < 2; h++) {
+		const int row = warp * FRAG + lane / 4 + 8 * h;
+		w.limit[h] = row < rows ? pos0 + t0 + row / group : -1;
+		w.running_max[h] = -INFINITY;
+		w.running_sum[h] = 0;
+	}
+#pragma unroll
+	for (int d = 0; d < HD / 8; d++)
+		w.o[d][0] = w.o[d][1] = w.o[d][2] = w.o[d][3] = 0.0f;
+	load_query_tile<HD>(s.q, q, t0, rows, group, heads, kv_head);
 
 	for (int start = 0; start <= block_last_key; start += BLOCK_KEYS) {
-		__syncthreads(); /* the previous tile is no longer read (and Q and row_of are in) */
+		__syncthreads(); /* the previous tile is no longer read (and Q is in) */
 		load_kv_tile<HD, D>(s.k, key_cache, start, positions, kv_dim, kv_head * HD);
 		load_kv_tile<HD, D>(s.v, value_cache, start, positions, kv_dim, kv_head * HD);
 		__syncthreads();
 		if (start > warp_last_key)
 			continue; /* every row of this warp is masked for the whole tile */
-		warp_scores<HD>(s, stage, warp, start, warp_last_key);
-		__syncwarp();
-		warp_softmax(stage, factor_matrix, lane, start, limit, scale_log2, running_max, running_sum);
-		__syncwarp();
-		scale_rows(o, factor_matrix);
-		warp_accumulate<HD>(o, s, stage, start, warp_last_key);
+		float scores[BLOCK_KEYS / 8][4];
+		uint32_t p[BLOCK_KEYS / 16][4];
+		warp_scores<HD>(s, scores, warp, lane, start, warp_last_key);
+		warp_softmax<HD>(scores, p, w, lane, start, scale_log2);
+		warp_accumulate<HD>(w, s, p, lane, start, warp_last_key);
 	}
-	__syncwarp();
-	put_row_factor(factor_matrix, lane, running_sum > 0 ? 1.0f / running_sum : 0.0f);
-	__syncwarp();
-	scale_rows(o, factor_matrix);
-	warp_store_output<HD>(o, stage, lane, warp, rows, t0, group, heads, kv_head, out);
+	warp_store_output<HD>(w, lane, warp, rows, t0, group, heads, kv_head, out, outq);
 }
 
 /* ---- launcher ---------------------------------------------------------------------- */
 
-template <int HD, enum llmk_dtype D>
-static cudaError_t launch_prefill(const float *q, const void *key_cache, const void *value_cache, float *out,
-				  int count, int pos0, int heads, int kv_heads, float scale, cudaStream_t stream)
+template <int HD, enum llmk_dtype D> static cudaError_t launch_prefill(const struct llmk_attention &a, cudaStream_t stream)
 {
-	const int group = heads / kv_heads, tokens_per_block = BLOCK_ROWS / group;
+	const int group = a.heads / a.kv_heads, tokens_per_block = BLOCK_ROWS / group;
 	const size_t shared = sizeof(prefill_shared<HD>);
 	cudaError_t status = cudaFuncSetAttribute(attention_prefill_kernel<HD, D>,
 						  cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shared);
 	if (status != cudaSuccess)
 		return status;
-	dim3 grid((count + tokens_per_block - 1) / tokens_per_block, kv_heads);
+	const dim3 grid((a.count + tokens_per_block - 1) / tokens_per_block, a.kv_heads);
 	const float log2e = 1.4426950408889634f;
-	attention_prefill_kernel<HD, D><<<grid, THREADS, shared, stream>>>(q, key_cache, value_cache, out, count,
-									   pos0, heads, kv_heads, scale * log2e,
-									   tokens_per_block);
+	const struct llmk_static_quant none = {LLMK_QUANT_NONE, 0, NULL, NULL};
+	attention_prefill_kernel<HD, D><<<grid, THREADS, shared, stream>>>(
+		a.q, a.key_cache, a.value_cache, a.out, a.outq ? *a.outq : none, a.count, a.pos0, a.heads, a.kv_heads,
+		a.scale * log2e, tokens_per_block);
 	return cudaGetLastError();
 }
 
-template <int HD>
-static cudaError_t launch_prefill_dtype(const float *q, const void *k, const void *v, enum llmk_dtype cache_dtype,
-					float *out, int count, int pos0, int heads, int kv_heads, float scale,
-					cudaStream_t stream)
+template <int HD> static cudaError_t launch_prefill_dtype(const struct llmk_attention &a, cudaStream_t stream)
 {
-	switch (cache_dtype) {
-	case LLMK_F32: return launch_prefill<HD, LLMK_F32>(q, k, v, out, count, pos0, heads, kv_heads, scale, stream);
-	case LLMK_BF16: return launch_prefill<HD, LLMK_BF16>(q, k, v, out, count, pos0, heads, kv_heads, scale, stream);
-	case LLMK_E4M3: return launch_prefill<HD, LLMK_E4M3>(q, k, v, out, count, pos0, heads, kv_heads, scale, stream);
+	switch (a.cache_dtype) {
+	case LLMK_F32: return launch_prefill<HD, LLMK_F32>(a, stream);
+	case LLMK_BF16: return launch_prefill<HD, LLMK_BF16>(a, stream);
+	case LLMK_E4M3: return launch_prefill<HD, LLMK_E4M3>(a, stream);
 	default: return cudaErrorNotSupported;
 	}
 }
@@ -422,7 +424,8 @@ static bool aligned16(const void *p)
 
 extern "C" cudaError_t llmk_attention_prefill(const struct llmk_attention *a, cudaStream_t stream)
 {
-	if (a->pos_dev || a->outq || a->rope_store)
+	if (a->pos_dev || a->rope_store ||
+	    (a->outq && a->outq->quant != LLMK_QUANT_FP8_STATIC && a->outq->quant != LLMK_QUANT_INT8_STATIC))
 		return cudaErrorInvalidValue;
 	if (a->count < 0 || a->pos0 < 0 || a->kv_heads <= 0 || a->heads <= 0 || a->heads % a->kv_heads ||
 	    a->heads / a->kv_heads > MAX_GROUP || !aligned16(a->q) || !aligned16(a->key_cache) ||
@@ -431,10 +434,8 @@ extern "C" cudaError_t llmk_attention_prefill(const struct llmk_attention *a, cu
 	if (a->count == 0)
 		return cudaSuccess;
 	if (a->head_dim == 128)
-		return launch_prefill_dtype<128>(a->q, a->key_cache, a->value_cache, a->cache_dtype, a->out, a->count,
-						 a->pos0, a->heads, a->kv_heads, a->scale, stream);
+		return launch_prefill_dtype<128>(*a, stream);
 	if (a->head_dim == 64)
-		return launch_prefill_dtype<64>(a->q, a->key_cache, a->value_cache, a->cache_dtype, a->out, a->count,
-						a->pos0, a->heads, a->kv_heads, a->scale, stream);
+		return launch_prefill_dtype<64>(*a, stream);
 	return cudaErrorNotSupported;
 }

@@ -22,8 +22,10 @@
 extern "C" {
 #endif
 
-/* out[t][h] for t < count (struct llmk_attention, a->pos_dev, scratch and outq not
- * used: cudaErrorInvalidValue when pos_dev or outq is set); e4m3 caches decoded with
+/* out[t][h] for t < count (struct llmk_attention; pos_dev, scratch and rope_store not
+ * used: cudaErrorInvalidValue when pos_dev or rope_store is set), and with outq (a
+ * static scheme only, else cudaErrorInvalidValue) also quantized as llmk_quantize
+ * quantizes out's rows, scales included; e4m3 caches decoded with
  * scale 1.  Takes head_dim 64 or 128, heads / kv_heads in 1..8 (dividing heads), a
  * cache of LLMK_F32, LLMK_BF16 or LLMK_E4M3 and 16-byte aligned pointers; returns
  * cudaErrorNotSupported for anything else.  Enqueues on stream and returns the launch

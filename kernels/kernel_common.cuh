@@ -176,6 +176,16 @@ __device__ static inline bool quant_is_fp8(enum llmk_quant quant)
 	return quant == LLMK_QUANT_FP8_STATIC || quant == LLMK_QUANT_FP8_DYNAMIC;
 }
 
+/* Whether quant's scale is static.  quantize_scale reads max_abs only for the dynamic
+ * schemes (FP8: the max_abs / 448 case; INT8: max_abs / 127 and 127 / max_abs); for a
+ * static one s is static_scale and inv 1 / s, whatever max_abs is.  So a kernel may
+ * pass it any max_abs (0) and round each value as it makes it, in the same pass, with
+ * no reduction over the row: the same s, inv and codes. */
+__device__ static inline bool quant_is_static(enum llmk_quant quant)
+{
+	return quant == LLMK_QUANT_FP8_STATIC || quant == LLMK_QUANT_INT8_STATIC;
+}
+
 /* Value i of token t (of n a token) into a llmk_static_quant output, and the token's
  * scale with value 0: as llmk_quantize writes them for the same static scheme. */
 __device__ static inline void static_quant_store(const struct llmk_static_quant &q, int n, int t, int i, float v)

@@ -96,14 +96,114 @@ extern "C" cudaError_t llmk_quantize(const float *x, int count, int n, enum llmk
 				(uint8_t *)xq, scales);
 }
 
-/* RMSNorm then quantize, one block per token: the sum of squares as rmsnorm_kernel
- * adds it, the normed values with its expression, then the scale and the codes as
- * quantize_kernel makes them, so the same bits as the two launches.  With residual,
- * x += residual first (written back: a thread rereads only what it wrote), as
- * the add everywhere else does it; with quant NONE, the normed rows only (out required then). */
-__global__ static void rmsnorm_quantize_kernel(float *x, const float *residual, const float *weight, float *out,
-					       int hidden, float eps, enum llmk_quant quant, float static_scale,
-					       uint8_t *xq, float *scales)
+/* ---- RMSNorm / SwiGLU then quantize, one block per token ---------------------------
+ * Bound by the token's bytes: the row read (with residual, the residual read and the
+ * sum written back), the float output when asked, one byte a value; weight stays in L2.
+ * Each gives the bits of the unfused launches (llmk_rmsnorm / llmk_swiglu, then
+ * llmk_quantize): every value by the same expression, the same sums of squares (below),
+ * the scale and the codes by quantize_scale and quantize_value.
+ *
+ * A thread keeps the values it owns in registers from their load to their rounding, so
+ * a row is read once and each thread's loads are in flight together (the loops that
+ * reread a row waited out one load's latency a value).  Only a dynamic scale waits for
+ * the whole row (its maximum, a block reduction); a static one does not depend on the
+ * row (quant_is_static), so each value is rounded as soon as it is made.  Rows too long
+ * for the registers, and SwiGLU rows that are not whole aligned float4s, take the
+ * *_any_kernel forms, which reread what they wrote. */
+
+/* The token's scale, written to scales[blockIdx.x] by thread 0, and the factor its
+ * values are multiplied by, as quantize_kernel finds them: for a dynamic scheme from the
+ * block's largest max_abs (a block reduction: every thread of the block calls this); for
+ * a static one at once, max_abs unread (see quant_is_static). */
+__device__ static float token_scale(float max_abs, enum llmk_quant quant, float static_scale, float *scales,
+				    float *partial)
+{
+	if (!quant_is_static(quant))
+		max_abs = block_reduce(max_abs, [](float a, float b) { return fmaxf(a, b); }, partial);
+	float s, inv;
+	quantize_scale(max_abs, quant, static_scale, &s, &inv);
+	if (threadIdx.x == 0)
+		scales[blockIdx.x] = s;
+	return inv;
+}
+
+/* RMSNorm then quantize for rows of at most VALUES * blockDim.x values (x += residual
+ * first, written back, when residual is set; with quant NONE the normed rows only, out
+ * required then).  Thread j owns values j, j + blockDim.x, j + 2 * blockDim.x, ...: the
+ * values rmsnorm_kernel's thread j adds to its sum of squares, in its order, so the
+ * block_reduce of the same sums gives the same norm.  That order fixes which values a
+ * thread holds, so these accesses stay 4-byte ones (a warp's still cover 128
+ * consecutive bytes): a float4 a thread would need four threads' values.  x, residual
+ * and weight are all loaded before the first store, so out may be x. */
+template <int VALUES>
+__global__ static void __launch_bounds__(ROW_THREADS)
+	rmsnorm_quantize_kernel(float *x, const float *residual, const float *weight, float *out, int hidden,
+				float eps, enum llmk_quant quant, float static_scale, uint8_t *xq, float *scales)
+{
+	wait_for_previous_kernels(); /* launched with programmatic dependent launch */
+	allow_next_kernel();
+	__shared__ double partial[32];
+	__shared__ float fpartial[32];
+	float *row = x + (size_t)blockIdx.x * hidden;
+	const float *added = residual ? residual + (size_t)blockIdx.x * hidden : NULL;
+	float *out_row = out ? out + (size_t)blockIdx.x * hidden : NULL;
+	float v[VALUES] = {}, w[VALUES] = {};
+#pragma unroll
+	for (int k = 0; k < VALUES; k++) {
+		int i = threadIdx.x + k * blockDim.x;
+		if (i < hidden) {
+			v[k] = row[i];
+			if (added)
+				v[k] += added[i];
+			w[k] = weight[i];
+		}
+	}
+	double ss = 0;
+#pragma unroll
+	for (int k = 0; k < VALUES; k++) {
+		int i = threadIdx.x + k * blockDim.x;
+		if (i < hidden) {
+			if (added)
+				row[i] = v[k];
+			ss += (double)v[k] * v[k];
+		}
+	}
+	ss = block_reduce(ss, [](double a, double b) { return a + b; }, partial);
+	float norm = 1.0f / sqrtf((float)(ss / hidden) + eps);
+	bool fp8 = quant_is_fp8(quant), at_once = quant_is_static(quant);
+	uint8_t *q_row = quant == LLMK_QUANT_NONE ? NULL : xq + (size_t)blockIdx.x * hidden;
+	float inv = at_once ? token_scale(0, quant, static_scale, scales, fpartial) : 0;
+	float max_abs = 0;
+#pragma unroll
+	for (int k = 0; k < VALUES; k++) {
+		int i = threadIdx.x + k * blockDim.x;
+		if (i < hidden) {
+			v[k] = w[k] * (v[k] * norm);
+			if (out_row)
+				out_row[i] = v[k];
+			if (at_once)
+				q_row[i] = quantize_value(v[k], inv, fp8);
+			max_abs = fmaxf(max_abs, fabsf(v[k]));
+		}
+	}
+	if (quant == LLMK_QUANT_NONE || at_once)
+		return;
+	inv = token_scale(max_abs, quant, static_scale, scales, fpartial);
+#pragma unroll
+	for (int k = 0; k < VALUES; k++) {
+		int i = threadIdx.x + k * blockDim.x;
+		if (i < hidden)
+			q_row[i] = quantize_value(v[k], inv, fp8);
+	}
+}
+
+/* rmsnorm_quantize_kernel for rows of any length: the sum of squares as rmsnorm_kernel
+ * adds it, then the normed values (rounded at once for a static scale), then for a
+ * dynamic scale the codes from the row's maximum, each value reread from out_row (or
+ * made again: a thread rereads only what it wrote). */
+__global__ static void rmsnorm_quantize_any_kernel(float *x, const float *residual, const float *weight, float *out,
+						   int hidden, float eps, enum llmk_quant quant, float static_scale,
+						   uint8_t *xq, float *scales)
 {
 	wait_for_previous_kernels(); /* launched with programmatic dependent launch */
 	allow_next_kernel();
@@ -123,26 +223,41 @@ __global__ static void rmsnorm_quantize_kernel(float *x, const float *residual, 
 	}
 	ss = block_reduce(ss, [](double a, double b) { return a + b; }, partial);
 	float norm = 1.0f / sqrtf((float)(ss / hidden) + eps);
+	bool fp8 = quant_is_fp8(quant), at_once = quant_is_static(quant);
+	uint8_t *q_row = quant == LLMK_QUANT_NONE ? NULL : xq + (size_t)blockIdx.x * hidden;
+	float inv = at_once ? token_scale(0, quant, static_scale, scales, fpartial) : 0;
 	float max_abs = 0;
 	for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
 		float v = weight[i] * (row[i] * norm);
 		if (out_row)
 			out_row[i] = v;
+		if (at_once)
+			q_row[i] = quantize_value(v, inv, fp8);
 		max_abs = fmaxf(max_abs, fabsf(v));
 	}
-	if (quant == LLMK_QUANT_NONE)
+	if (quant == LLMK_QUANT_NONE || at_once)
 		return;
-	max_abs = block_reduce(max_abs, [](float a, float b) { return fmaxf(a, b); }, fpartial);
-	float s, inv;
-	quantize_scale(max_abs, quant, static_scale, &s, &inv);
-	if (threadIdx.x == 0)
-		scales[blockIdx.x] = s;
-	bool fp8 = quant_is_fp8(quant);
-	uint8_t *q_row = xq + (size_t)blockIdx.x * hidden;
+	inv = token_scale(max_abs, quant, static_scale, scales, fpartial);
 	for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
 		float v = out_row ? out_row[i] : weight[i] * (row[i] * norm);
 		q_row[i] = quantize_value(v, inv, fp8);
 	}
+}
+
+/* The RMSNorm + quantize launch of both entry points: the register form whose VALUES
+ * hold the row (4096 values for Llama 3 8B, 8192 for 70B), else the rereading one. */
+static cudaError_t launch_rmsnorm_quantize(float *x, const float *residual, const float *weight, float *out,
+					   int count, int hidden, float eps, enum llmk_quant quant, float static_scale,
+					   void *xq, float *scales, cudaStream_t stream)
+{
+	void (*kernel)(float *, const float *, const float *, float *, int, float, enum llmk_quant, float, uint8_t *,
+		       float *) = rmsnorm_quantize_any_kernel;
+	if (hidden <= 4 * ROW_THREADS)
+		kernel = rmsnorm_quantize_kernel<4>;
+	else if (hidden <= 8 * ROW_THREADS)
+		kernel = rmsnorm_quantize_kernel<8>;
+	return launch_maybe_pdl(kernel, dim3(count), dim3(ROW_THREADS), true, stream, x, residual, weight, out, hidden,
+				eps, quant, static_scale, (uint8_t *)xq, scales);
 }
 
 extern "C" cudaError_t llmk_rmsnorm_quantize(const float *x, const float *weight, float *out, int count, int hidden,
@@ -152,45 +267,141 @@ extern "C" cudaError_t llmk_rmsnorm_quantize(const float *x, const float *weight
 	if (quant == LLMK_QUANT_NONE)
 		return cudaErrorInvalidValue;
 	/* without a residual the kernel does not write x */
-	return launch_maybe_pdl(rmsnorm_quantize_kernel, dim3(count), dim3(ROW_THREADS), true, stream, (float *)x,
-				(const float *)NULL, weight, out, hidden, eps, quant, static_scale, (uint8_t *)xq, scales);
+	return launch_rmsnorm_quantize((float *)x, NULL, weight, out, count, hidden, eps, quant, static_scale, xq,
+				       scales, stream);
 }
 
 extern "C" cudaError_t llmk_add_rmsnorm_quantize(float *x, const float *residual, const float *weight, float *out,
 						 int count, int hidden, float eps, enum llmk_quant quant,
 						 float static_scale, void *xq, float *scales, cudaStream_t stream)
 {
-	if (!out || out == x)
+	if (out == x || (!out && quant == LLMK_QUANT_NONE))
 		return cudaErrorInvalidValue;
-	return launch_maybe_pdl(rmsnorm_quantize_kernel, dim3(count), dim3(ROW_THREADS), true, stream, x, residual, weight,
-				out, hidden, eps, quant, static_scale, (uint8_t *)xq, scales);
+	return launch_rmsnorm_quantize(x, residual, weight, out, count, hidden, eps, quant, static_scale, xq, scales,
+				       stream);
 }
 
-/* silu(gate) * up then quantize, one block per token, as rmsnorm_quantize_kernel. */
-__global__ static void swiglu_quantize_kernel(const float *gate, const float *up, float *out, int n,
-					      enum llmk_quant quant, float static_scale, uint8_t *xq, float *scales)
+/* silu_times of each of the four values. */
+__device__ static inline float4 silu_times4(float4 g, float4 u)
+{
+	return make_float4(silu_times(g.x, u.x), silu_times(g.y, u.y), silu_times(g.z, u.z), silu_times(g.w, u.w));
+}
+
+/* The largest of max_abs and the magnitudes of v's four values (fmaxf: exact, in any order). */
+__device__ static inline float max_abs4(float max_abs, float4 v)
+{
+	return fmaxf(fmaxf(max_abs, fabsf(v.x)), fmaxf(fmaxf(fabsf(v.y), fabsf(v.z)), fabsf(v.w)));
+}
+
+/* quantize_value of v's four values, as 4 bytes in memory order (x the lowest byte:
+ * little-endian). */
+__device__ static inline uint32_t quantize4(float4 v, float inv, bool fp8)
+{
+	return (uint32_t)quantize_value(v.x, inv, fp8) | (uint32_t)quantize_value(v.y, inv, fp8) << 8 |
+	       (uint32_t)quantize_value(v.z, inv, fp8) << 16 | (uint32_t)quantize_value(v.w, inv, fp8) << 24;
+}
+
+/* silu(gate) * up of the chunks thread threadIdx.x owns, chunk threadIdx.x + k *
+ * blockDim.x into v[k] (zeros past the row's chunks, never stored): GROUP chunks' loads
+ * issued together before their values are made (not a load's latency a chunk).  With 8
+ * chunks' values held, 2 chunks' loads at a time is what the 64 registers of a
+ * 1024-thread block leave room for without spilling. */
+template <int CHUNKS>
+__device__ static inline void swiglu_chunks(const float4 *gate, const float4 *up, int chunks, float4 *v)
+{
+	constexpr int GROUP = CHUNKS <= 4 ? CHUNKS : 2;
+	static_assert(CHUNKS % GROUP == 0, "chunks are loaded GROUP at a time");
+#pragma unroll
+	for (int k0 = 0; k0 < CHUNKS; k0 += GROUP) {
+		float4 g[GROUP], u[GROUP];
+#pragma unroll
+		for (int k = 0; k < GROUP; k++) {
+			int c = threadIdx.x + (k0 + k) * blockDim.x;
+			g[k] = c < chunks ? gate[c] : make_float4(0, 0, 0, 0);
+			u[k] = c < chunks ? up[c] : make_float4(0, 0, 0, 0);
+		}
+#pragma unroll
+		for (int k = 0; k < GROUP; k++)
+			v[k0 + k] = silu_times4(g[k], u[k]);
+	}
+}
+
+/* silu(gate) * up then quantize for rows of at most 4 * CHUNKS * blockDim.x values in
+ * float4 chunks (a row's values a multiple of 4, every row 16-byte aligned): gate and
+ * up read once in 16-byte loads, out written in 16-byte stores and the codes in 4-byte
+ * ones.  No sum here, so which values a thread owns changes no bit: thread j takes
+ * chunks j, j + blockDim.x, ...  All loads come before the first store, so out may be
+ * gate. */
+template <int CHUNKS>
+__global__ static void __launch_bounds__(ROW_THREADS)
+	swiglu_quantize_kernel(const float4 *gate, const float4 *up, float4 *out, int chunks, enum llmk_quant quant,
+			       float static_scale, uint32_t *xq, float *scales)
+{
+	wait_for_previous_kernels(); /* launched with programmatic dependent launch */
+	allow_next_kernel();
+	__shared__ float partial[32];
+	const size_t offset = (size_t)blockIdx.x * chunks;
+	float4 v[CHUNKS];
+	swiglu_chunks<CHUNKS>(gate + offset, up + offset, chunks, v);
+	bool fp8 = quant_is_fp8(quant), at_once = quant_is_static(quant);
+	float inv = at_once ? token_scale(0, quant, static_scale, scales, partial) : 0;
+	float max_abs = 0;
+#pragma unroll
+	for (int k = 0; k < CHUNKS; k++) {
+		int c = threadIdx.x + k * blockDim.x;
+		if (c < chunks) {
+			if (out)
+				out[offset + c] = v[k];
+			if (at_once)
+				xq[offset + c] = quantize4(v[k], inv, fp8);
+			max_abs = max_abs4(max_abs, v[k]);
+		}
+	}
+	if (at_once)
+		return;
+	inv = token_scale(max_abs, quant, static_scale, scales, partial);
+#pragma unroll
+	for (int k = 0; k < CHUNKS; k++) {
+		int c = threadIdx.x + k * blockDim.x;
+		if (c < chunks)
+			xq[offset + c] = quantize4(v[k], inv, fp8);
+	}
+}
+
+/* swiglu_quantize_kernel for rows of any length and alignment, a value at a time: for a
+ * dynamic scale the codes in a second pass, each value reread from out (or made again:
+ * a thread rereads only what it wrote). */
+__global__ static void swiglu_quantize_any_kernel(const float *gate, const float *up, float *out, int n,
+						  enum llmk_quant quant, float static_scale, uint8_t *xq,
+						  float *scales)
 {
 	wait_for_previous_kernels(); /* launched with programmatic dependent launch */
 	allow_next_kernel();
 	__shared__ float partial[32];
 	const size_t offset = (size_t)blockIdx.x * n;
+	bool fp8 = quant_is_fp8(quant), at_once = quant_is_static(quant);
+	float inv = at_once ? token_scale(0, quant, static_scale, scales, partial) : 0;
 	float max_abs = 0;
 	for (int i = threadIdx.x; i < n; i += blockDim.x) {
 		float v = silu_times(gate[offset + i], up[offset + i]);
 		if (out)
 			out[offset + i] = v;
+		if (at_once)
+			xq[offset + i] = quantize_value(v, inv, fp8);
 		max_abs = fmaxf(max_abs, fabsf(v));
 	}
-	max_abs = block_reduce(max_abs, [](float a, float b) { return fmaxf(a, b); }, partial);
-	float s, inv;
-	quantize_scale(max_abs, quant, static_scale, &s, &inv);
-	if (threadIdx.x == 0)
-		scales[blockIdx.x] = s;
-	bool fp8 = quant_is_fp8(quant);
+	if (at_once)
+		return;
+	inv = token_scale(max_abs, quant, static_scale, scales, partial);
 	for (int i = threadIdx.x; i < n; i += blockDim.x) {
 		float v = out ? out[offset + i] : silu_times(gate[offset + i], up[offset + i]);
 		xq[offset + i] = quantize_value(v, inv, fp8);
 	}
+}
+
+static bool aligned_to(const void *p, uintptr_t bytes)
+{
+	return (uintptr_t)p % bytes == 0;
 }
 
 extern "C" cudaError_t llmk_swiglu_quantize(const float *gate, const float *up, float *out, int count, int n,
@@ -199,8 +410,23 @@ extern "C" cudaError_t llmk_swiglu_quantize(const float *gate, const float *up, 
 {
 	if (quant == LLMK_QUANT_NONE)
 		return cudaErrorInvalidValue;
-	return launch_maybe_pdl(swiglu_quantize_kernel, dim3(count), dim3(ROW_THREADS), true, stream, gate, up, out, n,
-				quant, static_scale, (uint8_t *)xq, scales);
+	/* float4 chunks when every row starts 16-byte aligned (its codes 4-byte aligned);
+	 * 4 chunks a thread hold Llama 3 8B's 14336 values, 8 70B's 28672 */
+	int chunks = n / 4;
+	bool whole = n > 0 && n % 4 == 0 && aligned_to(gate, 16) && aligned_to(up, 16) && aligned_to(out, 16) &&
+		     aligned_to(xq, 4);
+	void (*kernel)(const float4 *, const float4 *, float4 *, int, enum llmk_quant, float, uint32_t *, float *) =
+		NULL;
+	if (whole && chunks <= 4 * ROW_THREADS)
+		kernel = swiglu_quantize_kernel<4>;
+	else if (whole && chunks <= 8 * ROW_THREADS)
+		kernel = swiglu_quantize_kernel<8>;
+	if (kernel)
+		return launch_maybe_pdl(kernel, dim3(count), dim3(ROW_THREADS), true, stream, (const float4 *)gate,
+					(const float4 *)up, (float4 *)out, chunks, quant, static_scale, (uint32_t *)xq,
+					scales);
+	return launch_maybe_pdl(swiglu_quantize_any_kernel, dim3(count), dim3(ROW_THREADS), true, stream, gate, up,
+				out, n, quant, static_scale, (uint8_t *)xq, scales);
 }
 
 /* ---- random weights for benchmarks ------------------------------------------------ */

@@ -67,9 +67,10 @@ cudaError_t llmk_rmsnorm_quantize(const float *x, const float *weight, float *ou
 				  cudaStream_t stream);
 
 /* x += residual then llmk_rmsnorm_quantize(x, ..., out, ...) in one launch, bit
- * for bit: x += residual (written back), out = the normed rows (required, not x), and
- * for quant other than LLMK_QUANT_NONE xq / scales as llmk_quantize writes them (with
- * LLMK_QUANT_NONE this is the addition then llmk_rmsnorm). */
+ * for bit: x += residual (written back), out = the normed rows (not x; NULL: not
+ * written, for quant other than LLMK_QUANT_NONE only), and for quant other than
+ * LLMK_QUANT_NONE xq / scales as llmk_quantize writes them (with LLMK_QUANT_NONE this is
+ * the addition then llmk_rmsnorm). */
 cudaError_t llmk_add_rmsnorm_quantize(float *x, const float *residual, const float *weight, float *out, int count,
 				      int hidden, float eps, enum llmk_quant quant, float static_scale, void *xq,
 				      float *scales, cudaStream_t stream);

@@ -15,8 +15,10 @@
  *   bit numerics.h's rounding, nothing else touched;
  * - llmk_argmax: the largest value, the lowest index on ties, a NaN wins; 9 rows in one call, each as alone;
  * - llmk_rmsnorm_quantize and llmk_swiglu_quantize bit for bit against llmk_rmsnorm /
- *   llmk_swiglu + llmk_quantize for every scheme, 1 and 37 tokens, widths 4096, 14336;
- * - llmk_add_rmsnorm_quantize against ref_add + llmk_rmsnorm(_quantize), and
+ *   llmk_swiglu + llmk_quantize for every scheme, 1 and 37 tokens, widths from 37 to
+ *   32772 (odd ones, multiples of 4, each form of the kernels), with and without the
+ *   float output, in place, SwiGLU rows not 16-byte aligned;
+ * - llmk_add_rmsnorm_quantize against ref_add + llmk_rmsnorm (+ llmk_quantize), and
  *   llmk_rope_store_kv against ref_rope x 2 + ref_store_kv, bit for bit.
  * Prints one "ok"/"not ok" line per check, then "N passed, N failed".
  */
@@ -240,83 +242,85 @@ static void check_argmaxes(void)
 
 static bool quant_fp8(enum llmk_quant q) { return q == LLMK_QUANT_FP8_STATIC || q == LLMK_QUANT_FP8_DYNAMIC; }
 
-/* rmsnorm (swiglu false) or swiglu then quantize: fused (with and without the float
- * output) against llmk_rmsnorm / llmk_swiglu + llmk_quantize, every byte compared. */
-static void check_fused_quantize(bool swiglu, enum llmk_quant quant, const char *qname, int count, int n)
+/* rmsnorm (swiglu false) or swiglu then quantize: fused with the float output, without
+ * it, and in place (out = x, out = gate: the engine's SwiGLU) against llmk_rmsnorm /
+ * llmk_swiglu + llmk_quantize, every byte compared.  Every row starts shift floats into
+ * its buffers (1: SwiGLU's rows not 16-byte aligned, the value-at-a-time form). */
+static void check_fused_quantize(bool swiglu, enum llmk_quant quant, const char *qname, int count, int n, int shift)
 {
 	const size_t total = (size_t)count * n;
-	std::vector<float> ha(total), hb(swiglu ? total : (size_t)n);
+	std::vector<float> ha(shift + total), hb(shift + (swiglu ? total : (size_t)n));
 	for (int t = 0; t < count; t++) {
 		float amp = t % 5 == 3 ? 40.0f : t % 5 == 1 ? 0.02f : 2.0f; /* rows of different size */
-		for (int i = 0; i < n; i++) ha[(size_t)t * n + i] = uniform_in(-amp, amp);
+		for (int i = 0; i < n; i++) ha[shift + (size_t)t * n + i] = uniform_in(-amp, amp);
 	}
 	for (auto &f : hb) f = swiglu ? uniform_in(-3, 3) : uniform_in(0.2f, 1.8f);
 	/* static scales that saturate some values */
 	const float static_scale = quant_fp8(quant) ? (swiglu ? 0.02f : 0.004f) : (swiglu ? 0.2f : 0.02f);
-	float *a, *b, *ref_out, *out, *ref_scales, *scales, *scales2; uint8_t *ref_q, *xq, *xq2;
-	CUDA_OR_RETURN(cudaMalloc(&a, total * 4)); CUDA_OR_RETURN(cudaMalloc(&b, hb.size() * 4));
-	CUDA_OR_RETURN(cudaMalloc(&ref_out, total * 4));
-	CUDA_OR_RETURN(cudaMalloc(&out, total * 4)); CUDA_OR_RETURN(cudaMalloc(&ref_q, total));
-	CUDA_OR_RETURN(cudaMalloc(&xq, total));
-	CUDA_OR_RETURN(cudaMalloc(&xq2, total)); CUDA_OR_RETURN(cudaMalloc(&ref_scales, count * 4));
-	CUDA_OR_RETURN(cudaMalloc(&scales, count * 4));
-	CUDA_OR_RETURN(cudaMalloc(&scales2, count * 4));
-	CUDA_OR_RETURN(cudaMemcpy(a, ha.data(), total * 4, cudaMemcpyHostToDevice));
-	CUDA_OR_RETURN(cudaMemcpy(b, hb.data(), hb.size() * 4, cudaMemcpyHostToDevice));
-	CUDA_OR_RETURN(cudaMemset(out, 0xff, total * 4)); CUDA_OR_RETURN(cudaMemset(xq, 0x7f, total));
-	CUDA_OR_RETURN(cudaMemset(xq2, 0x7f, total));
-	CUDA_OR_RETURN(cudaMemset(scales, 0xff, count * 4)); CUDA_OR_RETURN(cudaMemset(scales2, 0xff, count * 4));
+	float *a = (float *)device_bytes(ha.size() * 4, 0) + shift, *b = (float *)device_bytes(hb.size() * 4, 0) + shift;
+	CUDA_OR_RETURN(cudaMemcpy(a - shift, ha.data(), ha.size() * 4, cudaMemcpyHostToDevice));
+	CUDA_OR_RETURN(cudaMemcpy(b - shift, hb.data(), hb.size() * 4, cudaMemcpyHostToDevice));
+	float *in_place = (float *)device_copy(a - shift, ha.size() * 4) + shift;
+	float *ref_out = (float *)device_bytes((shift + total) * 4, 0xff) + shift;
+	float *out = (float *)device_bytes((shift + total) * 4, 0xff) + shift;
+	uint8_t *ref_q = (uint8_t *)device_bytes(total, 0x7f), *xq[3];
+	float *ref_scales = (float *)device_bytes(count * 4, 0xff), *scales[3];
+	for (int k = 0; k < 3; k++) {
+		xq[k] = (uint8_t *)device_bytes(total, 0x7f);
+		scales[k] = (float *)device_bytes(count * 4, 0xff);
+	}
 	const float eps = 1e-5f;
 	if (swiglu) {
 		CUDA_OR_RETURN(cudaMemcpy(ref_out, a, total * 4, cudaMemcpyDeviceToDevice));
 		CUDA_OR_RETURN(llmk_swiglu(ref_out, b, total, 0));
-		CUDA_OR_RETURN(llmk_swiglu_quantize(a, b, out, count, n, quant, static_scale, xq, scales, 0));
-		CUDA_OR_RETURN(llmk_swiglu_quantize(a, b, NULL, count, n, quant, static_scale, xq2, scales2, 0));
+		CUDA_OR_RETURN(llmk_swiglu_quantize(a, b, out, count, n, quant, static_scale, xq[0], scales[0], 0));
+		CUDA_OR_RETURN(llmk_swiglu_quantize(a, b, NULL, count, n, quant, static_scale, xq[1], scales[1], 0));
+		CUDA_OR_RETURN(llmk_swiglu_quantize(in_place, b, in_place, count, n, quant, static_scale, xq[2],
+						    scales[2], 0));
 	} else {
 		CUDA_OR_RETURN(llmk_rmsnorm(a, b, ref_out, count, n, eps, 0));
-		CUDA_OR_RETURN(llmk_rmsnorm_quantize(a, b, out, count, n, eps, quant, static_scale, xq, scales, 0));
-		CUDA_OR_RETURN(llmk_rmsnorm_quantize(a, b, NULL, count, n, eps, quant, static_scale, xq2, scales2, 0));
+		CUDA_OR_RETURN(llmk_rmsnorm_quantize(a, b, out, count, n, eps, quant, static_scale, xq[0], scales[0], 0));
+		CUDA_OR_RETURN(llmk_rmsnorm_quantize(a, b, NULL, count, n, eps, quant, static_scale, xq[1], scales[1], 0));
+		CUDA_OR_RETURN(llmk_rmsnorm_quantize(in_place, b, in_place, count, n, eps, quant, static_scale, xq[2],
+						     scales[2], 0));
 	}
 	CUDA_OR_RETURN(llmk_quantize(ref_out, count, n, quant, static_scale, ref_q, ref_scales, 0));
 	CUDA_OR_RETURN(cudaDeviceSynchronize());
-	std::vector<float> g_ref(total), g_out(total), s_ref(count), s1(count), s2(count);
-	std::vector<uint8_t> q_ref(total), q1(total), q2(total);
-	CUDA_OR_RETURN(cudaMemcpy(g_ref.data(), ref_out, total * 4, cudaMemcpyDeviceToHost));
-	CUDA_OR_RETURN(cudaMemcpy(g_out.data(), out, total * 4, cudaMemcpyDeviceToHost));
+	size_t bad = differing_bytes(ref_out, out, total * 4) + differing_bytes(ref_out, in_place, total * 4);
+	for (int k = 0; k < 3; k++)
+		bad += differing_bytes(ref_q, xq[k], total) + differing_bytes(ref_scales, scales[k], count * 4);
+	std::vector<uint8_t> q_ref(total);
 	CUDA_OR_RETURN(cudaMemcpy(q_ref.data(), ref_q, total, cudaMemcpyDeviceToHost));
-	CUDA_OR_RETURN(cudaMemcpy(q1.data(), xq, total, cudaMemcpyDeviceToHost));
-	CUDA_OR_RETURN(cudaMemcpy(q2.data(), xq2, total, cudaMemcpyDeviceToHost));
-	CUDA_OR_RETURN(cudaMemcpy(s_ref.data(), ref_scales, count * 4, cudaMemcpyDeviceToHost));
-	CUDA_OR_RETURN(cudaMemcpy(s1.data(), scales, count * 4, cudaMemcpyDeviceToHost));
-	CUDA_OR_RETURN(cudaMemcpy(s2.data(), scales2, count * 4, cudaMemcpyDeviceToHost));
-	size_t bad = 0, saturated = 0;
-	for (size_t i = 0; i < total; i++) {
-		if (memcmp(&g_ref[i], &g_out[i], 4)) bad++;
-		if (q_ref[i] != q1[i] || q_ref[i] != q2[i]) bad++;
-		if (quant_fp8(quant) ? (q_ref[i] & 0x7f) == 0x7e : (q_ref[i] == 0x7f || q_ref[i] == 0x80)) saturated++;
-	}
-	for (int t = 0; t < count; t++)
-		if (memcmp(&s_ref[t], &s1[t], 4) || memcmp(&s_ref[t], &s2[t], 4)) bad++;
-	char what[240];
-	snprintf(what, sizeof what, "%s_quantize %s, %d tokens of %d: bit for bit %s + llmk_quantize, with and without "
-		 "the float output (%zu differ; %zu values at the range's end)", swiglu ? "swiglu" : "rmsnorm", qname,
-		 count, n, swiglu ? "llmk_swiglu" : "llmk_rmsnorm", bad, saturated);
+	size_t saturated = 0;
+	for (uint8_t q : q_ref)
+		if (quant_fp8(quant) ? (q & 0x7f) == 0x7e : (q == 0x7f || q == 0x80)) saturated++;
+	char what[300];
+	snprintf(what, sizeof what, "%s_quantize %s, %d tokens of %d%s: bit for bit %s + llmk_quantize, with and without "
+		 "the float output and in place (%zu bytes differ; %zu values at the range's end)",
+		 swiglu ? "swiglu" : "rmsnorm", qname, count, n, shift ? ", rows 4 bytes past 16-byte alignment" : "",
+		 swiglu ? "llmk_swiglu" : "llmk_rmsnorm", bad, saturated);
 	check(bad == 0, what);
-	cudaFree(a); cudaFree(b); cudaFree(ref_out); cudaFree(out); cudaFree(ref_q); cudaFree(xq); cudaFree(xq2);
-	cudaFree(ref_scales); cudaFree(scales); cudaFree(scales2);
+	free_all();
 }
 
+/* Every scheme, 1 and 37 tokens, at widths that take each form of the kernels: RMSNorm
+ * rows of at most 4096 and 8192 values in registers (37 and 4099 odd), longer ones
+ * reread (14336, 28672, 32771 odd, 32772); SwiGLU rows in float4 chunks, at most 4 (4096,
+ * 14336: Llama 3 8B) and 8 (28672: 70B) a thread, else a value at a time (37 and 4099
+ * and 32771 odd, 32772 too long, and 4096 not 16-byte aligned). */
 static void check_fused_quantizers(void)
 {
 	const enum llmk_quant quants[] = {LLMK_QUANT_FP8_STATIC, LLMK_QUANT_FP8_DYNAMIC, LLMK_QUANT_INT8_DYNAMIC,
 					  LLMK_QUANT_INT8_STATIC};
 	const char *names[] = {"FP8 static", "FP8 dynamic", "INT8 dynamic", "INT8 static"};
 	for (int q = 0; q < 4; q++)
-		for (int count : {1, 37})
-			for (int n : {4096, 14336}) {
-				check_fused_quantize(false, quants[q], names[q], count, n);
-				check_fused_quantize(true, quants[q], names[q], count, n);
+		for (int count : {1, 37}) {
+			for (int n : {37, 4096, 4099, 8192, 14336, 28672, 32771, 32772}) {
+				check_fused_quantize(false, quants[q], names[q], count, n, 0);
+				check_fused_quantize(true, quants[q], names[q], count, n, 0);
 			}
+			check_fused_quantize(true, quants[q], names[q], count, 4096, 1);
+		}
 }
 
 /* ---- the engine's other fusions: residual add + norm (+ quantize), RoPE + KV store ---- */
@@ -331,7 +335,10 @@ static float *device_floats(const std::vector<float> &h)
 	return d;
 }
 
-static void check_add_rmsnorm_quantize(enum llmk_quant quant, const char *qname, int count, int n)
+/* x += residual, normed and quantized in one launch against the three launches, the
+ * sum written back, the normed rows (with_out; else out NULL, as a prefill whose
+ * products read only the codes asks) and the codes and scales compared. */
+static void check_add_rmsnorm_quantize(enum llmk_quant quant, const char *qname, int count, int n, bool with_out)
 {
 	const size_t total = (size_t)count * n;
 	std::vector<float> hx(total), hr(total), hw(n);
@@ -348,18 +355,19 @@ static void check_add_rmsnorm_quantize(enum llmk_quant quant, const char *qname,
 	CUDA_OR_RETURN(cudaMemset(s1, 0, count * 4)); CUDA_OR_RETURN(cudaMemset(s2, 0xff, count * 4));
 	const float eps = 1e-5f, static_scale = quant_fp8(quant) ? 0.004f : 0.02f;
 	CUDA_OR_RETURN(ref_add(x1, r, total, 0));
-	if (quant == LLMK_QUANT_NONE)
-		CUDA_OR_RETURN(llmk_rmsnorm(x1, w, out1, count, n, eps, 0));
-	else
-		CUDA_OR_RETURN(llmk_rmsnorm_quantize(x1, w, out1, count, n, eps, quant, static_scale, q1, s1, 0));
-	CUDA_OR_RETURN(llmk_add_rmsnorm_quantize(x2, r, w, out2, count, n, eps, quant, static_scale, q2, s2, 0));
+	CUDA_OR_RETURN(llmk_rmsnorm(x1, w, out1, count, n, eps, 0));
+	if (quant != LLMK_QUANT_NONE)
+		CUDA_OR_RETURN(llmk_quantize(out1, count, n, quant, static_scale, q1, s1, 0));
+	CUDA_OR_RETURN(llmk_add_rmsnorm_quantize(x2, r, w, with_out ? out2 : NULL, count, n, eps, quant, static_scale,
+						 q2, s2, 0));
 	CUDA_OR_RETURN(cudaDeviceSynchronize());
-	size_t bad = differing_bytes(x1, x2, total * 4) + differing_bytes(out1, out2, total * 4);
+	size_t bad = differing_bytes(x1, x2, total * 4) + (with_out ? differing_bytes(out1, out2, total * 4) : 0);
 	if (quant != LLMK_QUANT_NONE)
 		bad += differing_bytes(q1, q2, total) + differing_bytes(s1, s2, count * 4);
 	char what[200];
-	snprintf(what, sizeof what, "add_rmsnorm_quantize %s, %d tokens of %d: bit for bit ref_add + %s (%zu bytes differ)",
-		 qname, count, n, quant == LLMK_QUANT_NONE ? "llmk_rmsnorm" : "llmk_rmsnorm_quantize", bad);
+	snprintf(what, sizeof what, "add_rmsnorm_quantize %s, %d tokens of %d%s: bit for bit ref_add + llmk_rmsnorm%s "
+		 "(%zu bytes differ)", qname, count, n, with_out ? "" : ", no float rows",
+		 quant == LLMK_QUANT_NONE ? "" : " + llmk_quantize", bad);
 	check(bad == 0, what);
 	cudaFree(x1); cudaFree(x2); cudaFree(r); cudaFree(w); cudaFree(out1); cudaFree(out2);
 	cudaFree(q1); cudaFree(q2); cudaFree(s1); cudaFree(s2);
@@ -415,7 +423,18 @@ static void check_engine_fusions(void)
 	const char *names[] = {"none", "FP8 static", "FP8 dynamic", "INT8 dynamic", "INT8 static"};
 	for (int q = 0; q < 5; q++)
 		for (int count : {1, 37})
-			check_add_rmsnorm_quantize(quants[q], names[q], count, 4096);
+			for (int n : {37, 4096, 4099, 8192, 14337, 16384}) /* each form, odd and not */
+				check_add_rmsnorm_quantize(quants[q], names[q], count, n, true);
+	for (int q = 1; q < 5; q++) /* without the float rows: each form */
+		for (int n : {37, 4096, 8192, 16384})
+			check_add_rmsnorm_quantize(quants[q], names[q], 37, n, false);
+	/* out NULL needs a quantization */
+	float *p;
+	CUDA_OR_RETURN(cudaMalloc(&p, 4096 * 4));
+	check(llmk_add_rmsnorm_quantize(p, p, p, NULL, 1, 1024, 1e-5f, LLMK_QUANT_NONE, 0, NULL, NULL, 0) ==
+		      cudaErrorInvalidValue && cudaGetLastError() == cudaSuccess,
+	      "add_rmsnorm_quantize refuses no float rows without a quantization");
+	cudaFree(p);
 	const enum llmk_dtype dtypes[] = {LLMK_F32, LLMK_BF16, LLMK_E4M3};
 	const char *dnames[] = {"f32", "bf16", "e4m3"};
 	for (int d = 0; d < 3; d++) {

@@ -594,16 +594,73 @@ static void check_attention_prefill_refuses(void)
 	const struct llmk_static_quant outq = {LLMK_QUANT_FP8_STATIC, 1, p, p};
 	a.pos_dev = NULL;
 	a.outq = &outq;
-	refused = refused && llmk_attention_prefill(&a, 0) == cudaErrorInvalidValue &&
-		  llmk_attention_general(&a, 0) == cudaErrorInvalidValue;
+	refused = refused && llmk_attention_general(&a, 0) == cudaErrorInvalidValue;
 	const struct llmk_static_quant dynamic = {LLMK_QUANT_INT8_DYNAMIC, 1, p, p};
 	a.outq = &dynamic;
+	refused = refused && llmk_attention_prefill(&a, 0) == cudaErrorInvalidValue;
 	a.scratch = p;
 	a.max_tokens = 4;
 	refused = refused && llmk_attention_decode(&a, 0) == cudaErrorInvalidValue;
 	check(refused && cudaGetLastError() == cudaSuccess,
-	      "prefill and general attention refuse a device position or a quantized output; decode a dynamic one");
+	      "general attention refuses a device position or a quantized output; prefill a device position or a "
+	      "dynamic quantized output; decode a dynamic one");
 	cudaFree(p);
+}
+
+/* The prefill attention with a static quantized output (o_proj's input): its bytes and
+ * scales llmk_quantize's of the float output it wrote, every row (the output and the
+ * codes poisoned first). */
+static void check_attention_prefill_quantized(enum llmk_quant quant, attention_case c, uint64_t seed)
+{
+	const int hd = c.head_dim, width = c.heads * hd, kv_dim = c.kv_heads * hd, positions = c.pos0 + c.count;
+	const size_t q_count = (size_t)c.count * width, kv_count = (size_t)positions * kv_dim;
+	std::vector<float> hq(q_count), hk, hv;
+	std::vector<uint8_t> k_bytes, v_bytes;
+	for (auto &x : hq) x = uniform_from(seed, 3.0f);
+	random_cache(c.dtype, kv_count, 2.0f, seed * 3 + 1, k_bytes, hk);
+	random_cache(c.dtype, kv_count, 1.0f, seed * 5 + 2, v_bytes, hv);
+	float *q, *out, *scales, *ref_scales; void *kc, *vc; uint8_t *xq, *ref_xq;
+	CUDA_OR_RETURN(cudaMalloc(&q, q_count * 4)); CUDA_OR_RETURN(cudaMalloc(&out, q_count * 4));
+	CUDA_OR_RETURN(cudaMalloc(&kc, k_bytes.size())); CUDA_OR_RETURN(cudaMalloc(&vc, v_bytes.size()));
+	CUDA_OR_RETURN(cudaMalloc(&xq, q_count)); CUDA_OR_RETURN(cudaMalloc(&ref_xq, q_count));
+	CUDA_OR_RETURN(cudaMalloc(&scales, c.count * 4)); CUDA_OR_RETURN(cudaMalloc(&ref_scales, c.count * 4));
+	CUDA_OR_RETURN(cudaMemcpy(q, hq.data(), q_count * 4, cudaMemcpyHostToDevice));
+	CUDA_OR_RETURN(cudaMemcpy(kc, k_bytes.data(), k_bytes.size(), cudaMemcpyHostToDevice));
+	CUDA_OR_RETURN(cudaMemcpy(vc, v_bytes.data(), v_bytes.size(), cudaMemcpyHostToDevice));
+	CUDA_OR_RETURN(cudaMemset(out, 0xff, q_count * 4));
+	CUDA_OR_RETURN(cudaMemset(xq, 0x5a, q_count));
+	CUDA_OR_RETURN(cudaMemset(scales, 0xff, c.count * 4));
+	const float static_scale = quant == LLMK_QUANT_FP8_STATIC ? 0.9f / 448 : 0.9f / 127;
+	const struct llmk_static_quant outq = {quant, static_scale, xq, scales};
+	struct llmk_attention a = attention_args(q, kc, vc, c.dtype, out, c.count, c.pos0, c.heads, c.kv_heads, hd,
+						 1.0f / sqrtf((float)hd));
+	a.outq = &outq;
+	CUDA_OR_RETURN(llmk_attention_prefill(&a, 0));
+	CUDA_OR_RETURN(llmk_quantize(out, c.count, width, quant, static_scale, ref_xq, ref_scales, 0));
+	CUDA_OR_RETURN(cudaDeviceSynchronize());
+	std::vector<uint8_t> got(q_count), want(q_count);
+	std::vector<float> got_scales(c.count), want_scales(c.count), h_out(q_count);
+	CUDA_OR_RETURN(cudaMemcpy(got.data(), xq, q_count, cudaMemcpyDeviceToHost));
+	CUDA_OR_RETURN(cudaMemcpy(want.data(), ref_xq, q_count, cudaMemcpyDeviceToHost));
+	CUDA_OR_RETURN(cudaMemcpy(got_scales.data(), scales, c.count * 4, cudaMemcpyDeviceToHost));
+	CUDA_OR_RETURN(cudaMemcpy(want_scales.data(), ref_scales, c.count * 4, cudaMemcpyDeviceToHost));
+	CUDA_OR_RETURN(cudaMemcpy(h_out.data(), out, q_count * 4, cudaMemcpyDeviceToHost));
+	size_t bad = 0, bad_scales = 0, unwritten = 0;
+	for (size_t i = 0; i < q_count; i++) {
+		bad += got[i] != want[i];
+		unwritten += !isfinite(h_out[i]);
+	}
+	for (int t = 0; t < c.count; t++)
+		bad_scales += memcmp(&got_scales[t], &want_scales[t], 4) != 0;
+	char what[200];
+	snprintf(what, sizeof what,
+		 "prefill attention %s %d tokens at %d, %d/%d heads, %s output: %zu of %zu codes and %zu of %d scales "
+		 "differ from llmk_quantize's of its float output (%zu floats not written)",
+		 dtype_name(c.dtype), c.count, c.pos0, c.heads, c.kv_heads,
+		 quant == LLMK_QUANT_FP8_STATIC ? "FP8" : "INT8", bad, q_count, bad_scales, c.count, unwritten);
+	check(bad == 0 && bad_scales == 0 && unwritten == 0, what);
+	cudaFree(q); cudaFree(out); cudaFree(kc); cudaFree(vc); cudaFree(xq); cudaFree(ref_xq); cudaFree(scales);
+	cudaFree(ref_scales);
 }
 
 /* Median of runs of fn, in ms, timed with events after warm-up runs. */
@@ -702,6 +759,8 @@ static void attention_prefill_checks(void)
 	check_attention_prefill({2048, 300, 16, 2, 128, LLMK_E4M3}, seed++);
 	check_attention_prefill({2048, 0, 2, 2, 64, LLMK_F32}, seed++);
 	check_attention_prefill_refuses();
+	check_attention_prefill_quantized(LLMK_QUANT_FP8_STATIC, {300, 37, 32, 8, 128, LLMK_BF16}, seed++);
+	check_attention_prefill_quantized(LLMK_QUANT_INT8_STATIC, {77, 5, 12, 4, 64, LLMK_E4M3}, seed++);
 	printf("# prefill attention, Llama-3.1-8B shape (FLOPs = 4 heads head_dim sum_t (pos0 + t + 1)):\n");
 	time_attention_prefill(512);
 	time_attention_prefill(2048);

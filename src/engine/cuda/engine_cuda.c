@@ -53,19 +53,26 @@ static int run_gemm_bf16(struct cuda_engine *e, const struct gpu_linear *l, cons
 	return llmk_gemm_bf16(e->gemm, l->weight, l->rows, l->cols, input, n, e->acc, y, e->stream, err, err_size);
 }
 
+/* Whether n tokens of l, into rows y_stride floats apart, go through cuBLASLt's 8-bit
+ * GEMM (run_gemm), which reads only the quantized input. */
+static bool gemm_8bit_applies(const struct gpu_linear *l, int n, int y_stride)
+{
+	return n >= GEMM_MIN_TOKENS && y_stride == l->rows &&
+	       ((l->dtype == LLMK_E4M3 && l->quant == LLMK_QUANT_FP8_STATIC && l->weight_scale_count == 1) ||
+		l->dtype == LLMK_I8);
+}
+
 /* Many tokens of an 8-bit layer through cuBLASLt; 1 when it does not apply. */
 static int run_gemm(struct cuda_engine *e, const struct gpu_linear *l, int n, float *y, int y_stride, char *err,
 		    size_t err_size)
 {
-	if (n < GEMM_MIN_TOKENS || y_stride != l->rows)
+	if (!gemm_8bit_applies(l, n, y_stride))
 		return 1;
-	if (l->dtype == LLMK_E4M3 && l->quant == LLMK_QUANT_FP8_STATIC && l->weight_scale_count == 1)
+	if (l->dtype == LLMK_E4M3)
 		return llmk_gemm_fp8(e->gemm, l->weight, l->rows, l->cols, l->weight_scale, e->xq, e->x_scales, n, y,
 				     e->stream, err, err_size);
-	if (l->dtype == LLMK_I8)
-		return llmk_gemm_int8(e->gemm, l->weight, l->rows, l->cols, l->weight_scale, l->weight_scale_count,
-				      e->xq, e->x_scales, n, e->acc, y, e->stream, err, err_size);
-	return 1;
+	return llmk_gemm_int8(e->gemm, l->weight, l->rows, l->cols, l->weight_scale, l->weight_scale_count, e->xq,
+			      e->x_scales, n, e->acc, y, e->stream, err, err_size);
 }
 
 /* Whether l quantizes its input exactly as previous did (same scheme, same static
@@ -138,20 +145,31 @@ static int run_linear(struct cuda_engine *e, const struct gpu_linear *l, const f
 	return run_linear_after(e, NULL, l, input, n, y, y_stride, err, err_size);
 }
 
+/* Whether l, run on n tokens into rows y_stride floats apart just after first on the
+ * same input, reads only the input quantized for first (e->xq): the same quantization,
+ * through the 8-bit GEMM. */
+static bool reads_quantized_only(const struct gpu_linear *first, const struct gpu_linear *l, int n, int y_stride)
+{
+	return same_quantization(first, l) && gemm_8bit_applies(l, n, y_stride);
+}
+
 /* A layer's input rows: the residual stream e->x, plus first the output a previous
  * layer left in e->tmp when add_pending (added into e->x), normed into e->h and, when
- * layer quantizes its input, also quantized into e->xq: one launch. */
+ * layer quantizes its input, also quantized into e->xq: one launch.  With float_rows
+ * false (every reader takes e->xq only: reads_quantized_only) the normed rows are not
+ * written to e->h, for a quantizing layer. */
 static int norm_input(struct cuda_engine *e, bool add_pending, const float *norm, const struct gpu_linear *layer,
-		      int n, char *err, size_t err_size)
+		      bool float_rows, int n, char *err, size_t err_size)
 {
 	const struct model_config *c = &e->model->config;
+	float *normed = float_rows || layer->quant == LLMK_QUANT_NONE ? e->h : NULL;
 	if (add_pending)
-		CUDA_TRY(llmk_add_rmsnorm_quantize(e->x, e->tmp, norm, e->h, n, c->hidden_size, c->rms_norm_eps,
+		CUDA_TRY(llmk_add_rmsnorm_quantize(e->x, e->tmp, norm, normed, n, c->hidden_size, c->rms_norm_eps,
 						   layer->quant, layer->input_scale, e->xq, e->x_scales, e->stream));
 	else if (layer->quant == LLMK_QUANT_NONE)
 		CUDA_TRY(llmk_rmsnorm(e->x, norm, e->h, n, c->hidden_size, c->rms_norm_eps, e->stream));
 	else
-		CUDA_TRY(llmk_rmsnorm_quantize(e->x, norm, e->h, n, c->hidden_size, c->rms_norm_eps, layer->quant,
+		CUDA_TRY(llmk_rmsnorm_quantize(e->x, norm, normed, n, c->hidden_size, c->rms_norm_eps, layer->quant,
 					       layer->input_scale, e->xq, e->x_scales, e->stream));
 	return 0;
 }
@@ -277,9 +295,9 @@ static int rope_store(struct cuda_engine *e, void *key_cache, void *value_cache,
 
 /* RoPE and the KV store (rope_store), then attention of n tokens at position pos over
  * the layer's cache into e->att; one token's decode attention does the RoPE and the
- * store in its own launch.  In a graph the position is read on the device, and where
- * o_proj's input scale is static the attention quantizes e->att into e->xq too
- * (*quantized set then). */
+ * store in its own launch.  In a graph the position is read on the device.  Where
+ * o_proj's input scale is static, the attention of a graph or the tiled prefill
+ * attention quantizes e->att into e->xq too (*quantized set then). */
 static int run_attention(struct cuda_engine *e, void *key_cache, void *value_cache, int n, int pos, bool graph,
 			 const struct gpu_linear *o_proj, bool *quantized, char *err, size_t err_size)
 {
@@ -310,9 +328,14 @@ static int run_attention(struct cuda_engine *e, void *key_cache, void *value_cac
 		cudaGetLastError();
 		if (rope_store(e, key_cache, value_cache, n, pos, graph, err, err_size) != 0)
 			return -1;
-		/* prefill: the tiled tensor-core kernel where it applies; else the split kernel,
-		 * else (not in a graph) the general one */
-		status = prefill ? llmk_attention_prefill(&a, e->stream) : cudaErrorNotSupported;
+		/* prefill: the tiled tensor-core kernel where it applies (quantizing its output
+		 * for o_proj when its input scale is static); else the split kernel, else (not
+		 * in a graph) the general one */
+		struct llmk_attention tiled = a;
+		tiled.outq = static_input(o_proj) ? &o_quant : NULL;
+		status = prefill ? llmk_attention_prefill(&tiled, e->stream) : cudaErrorNotSupported;
+		if (status == cudaSuccess)
+			*quantized = tiled.outq != NULL;
 		if (status == cudaErrorNotSupported) {
 			cudaGetLastError();
 			status = llmk_attention_decode(&decode, e->stream);
@@ -344,7 +367,12 @@ static int run_layer(struct cuda_engine *e, int index, int n, int pos, bool grap
 	const int hidden = c->hidden_size;
 	void *key_cache = layer_cache(e, e->key_cache, index), *value_cache = layer_cache(e, e->value_cache, index);
 
-	if (norm_input(e, index > 0, l->input_layernorm, &l->q_proj, n, err, err_size) ||
+	const bool qkv_float = !reads_quantized_only(&l->q_proj, &l->q_proj, n, e->q_dim) ||
+			       !reads_quantized_only(&l->q_proj, &l->k_proj, n, e->kv_dim) ||
+			       !reads_quantized_only(&l->q_proj, &l->v_proj, n, e->kv_dim);
+	const bool mlp_float = !reads_quantized_only(&l->gate_proj, &l->gate_proj, n, e->intermediate) ||
+			       !reads_quantized_only(&l->gate_proj, &l->up_proj, n, e->intermediate);
+	if (norm_input(e, index > 0, l->input_layernorm, &l->q_proj, qkv_float, n, err, err_size) ||
 	    run_qkv(e, l, n, e->key_rows, e->value_rows, err, err_size))
 		return -1;
 	bool att_quantized;
@@ -355,7 +383,7 @@ static int run_layer(struct cuda_engine *e, int index, int n, int pos, bool grap
 	    cuda_all_reduce(e, e->tmp, (size_t)n * hidden, err, err_size))
 		return -1;
 	struct quantized_input down_input;
-	if (norm_input(e, true, l->post_attention_layernorm, &l->gate_proj, n, err, err_size) ||
+	if (norm_input(e, true, l->post_attention_layernorm, &l->gate_proj, mlp_float, n, err, err_size) ||
 	    run_gate_up(e, l, n, &down_input, err, err_size) ||
 	    run_down(e, &l->down_proj, &down_input, n, err, err_size) ||
 	    cuda_all_reduce(e, e->tmp, (size_t)n * hidden, err, err_size))
@@ -504,7 +532,7 @@ static int enqueue_segments(struct cuda_engine *e, char *err, size_t err_size)
 	const struct gpu_layer *first = &e->layers[0];
 	CUDA_TRY(cudaMemsetAsync(e->segment_counters, 0,
 				 (size_t)c->num_hidden_layers * LLMK_SEGMENT_COUNTERS * sizeof(unsigned), e->stream));
-	if (norm_input(e, false, first->input_layernorm, &first->q_proj, 1, err, err_size) ||
+	if (norm_input(e, false, first->input_layernorm, &first->q_proj, true, 1, err, err_size) ||
 	    run_qkv(e, first, 1, e->key_rows, e->value_rows, err, err_size))
 		return -1;
 	for (int i = 0; i < c->num_hidden_layers; i++) {

@@ -1,0 +1,84 @@
+#!/bin/bash
+# bench/prefill_attention_run.sh - one short device call for the prefill changes of issue
+# 16 (the attention on mma.sync with its output quantized for o_proj, the norm and
+# SwiGLU + quantize kernels that keep a row in registers, no float normed rows where only
+# the codes are read) and the verify pass's staged BF16 lm_head:
+#
+#   git show REV:kernels/attention_prefill.cu >.device/attention_prefill_before.cu  # here
+#   bash .device/setup.sh && bash bench/prefill_attention_run.sh                   # there
+#
+# In order, each step skipped when what is left of $DEADLINE (seconds, default 560) would
+# not hold it: llmchat built with CUDA; the check programs of the changed kernels
+# (activation_checks, attention_checks' prefill part, verify_checks), the kernel before
+# (if given) timed beside the new one; the goldens and greedy answers of the tiny models
+# through the CUDA backend; `llmchat --bench` of the 8B FP8 shape (default products, then
+# tensor-core products); the whole GPU suite (tests/gpu/run.sh); the 8B FP8 prefill of
+# 2048 tokens profiled.  Writes progress.txt and out.tgz (every output) into $OUT.
+set -u
+T0=$(date +%s)
+W=/tmp/w; mkdir -p $W
+say() { echo "== $* (+$(($(date +%s) - T0)) s)" | tee -a "$W/progress.txt" "$OUT/progress.txt"; }
+finish() { say done; tar czf "$OUT/out.tgz" -C $W --exclude='*.o' --exclude='bin' . ; }
+trap finish EXIT
+left() { echo $((${DEADLINE:-560} - ($(date +%s) - T0))); }
+export LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+top=$PWD
+say "device $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
+autoreconf -fi >/dev/null 2>&1
+mkdir -p build-gpu && cd build-gpu && ../configure >"$W/configure.log" 2>&1 && make -j16 >"$W/make.log" 2>&1 &&
+	make -j16 check TESTS= >"$W/make-check.log" 2>&1
+say "built rc=$?"
+gencode=$(sed -n 's/^CUDA_GENCODE = //p' Makefile); eval "$(make -s print-build-flags)"
+mkdir -p $W/bin
+for t in activation_checks attention_checks verify_checks; do
+	nvcc -O3 -std=c++17 $gencode $part_includes "$top/tests/gpu/$t.cu" kernels/libkernels.a src/model/libmodel.a \
+		-lcublasLt -lcudart -o $W/bin/$t >$W/$t.build 2>&1 &
+done
+before=$top/.device/attention_prefill_before.cu
+[ -f "$before" ] && nvcc -O3 -std=c++17 $gencode $part_includes "$top/tests/gpu/attention_checks.cu" "$before" \
+	kernels/libkernels.a src/model/libmodel.a -lcublasLt -lcudart -o $W/bin/attention_before >$W/before.build 2>&1 &
+wait
+cd "$top"
+say "checks built: $(ls $W/bin | tr '\n' ' ')"
+run_checks() { # NAME ARGS...: a check program, its last line and its failures
+	name=$1; shift
+	[ "$(left)" -gt 60 ] || { say "$name skipped"; return; }
+	timeout 90 $W/bin/$name "$@" >$W/$name.txt 2>&1
+	say "$name: $(tail -n 1 $W/$name.txt); $(grep '^not ok' $W/$name.txt | head -5 | tr '\n' ';')"
+}
+run_checks activation_checks
+run_checks attention_checks attention
+grep -h '8B attention' $W/attention_checks.txt | tee -a $W/progress.txt $OUT/progress.txt
+run_checks verify_checks
+grep -h 'lm_head' $W/verify_checks.txt | tee -a $W/progress.txt $OUT/progress.txt
+if [ -x $W/bin/attention_before ] && [ "$(left)" -gt 60 ]; then
+	timeout 40 $W/bin/attention_before attention-speed >$W/attention_before.txt 2>&1
+	say "before: $(grep '8B attention' $W/attention_before.txt | tr '\n' ';')"
+fi
+golden=0 golden_bad=0
+for name in tiny-bf16 tiny-fp8 tiny-int8 tiny-bf16-tied; do
+	[ "$(left)" -gt 60 ] || break
+	tolerance=0.001; [ "$name" = tiny-fp8 ] && tolerance=0.05
+	GOLDEN_TOLERANCE=$tolerance LLMCHAT_TEST_BACKEND=cuda timeout 60 build-gpu/tests/engine/test_golden \
+		"tests/data/models/$name" "tests/data/golden/$name.json" >"$W/golden-$name.tap" 2>&1
+	golden=$((golden + $(grep -c '^ok' $W/golden-$name.tap))); golden_bad=$((golden_bad + $(grep -c '^not ok' $W/golden-$name.tap)))
+	echo "Who are you?" | build-gpu/src/llmchat -m "tests/data/models/$name" --temp 0 >$W/gpu-$name.txt 2>/dev/null
+	echo "Who are you?" | build-gpu/src/llmchat -m "tests/data/models/$name" --temp 0 --cpu >$W/cpu-$name.txt 2>/dev/null
+	cmp -s $W/gpu-$name.txt $W/cpu-$name.txt && golden=$((golden + 1)) || { golden_bad=$((golden_bad + 1)); say "$name: GPU answer differs from CPU"; }
+done
+say "goldens and answers through CUDA: $golden ok, $golden_bad not ok"
+bench() { # NAME CONFIG [ENV...]
+	name=$1 config=$2; shift 2
+	env "$@" timeout $(($(left) - 10)) build-gpu/src/llmchat --bench --dummy-weights tests/data/configs/$config --ctx 4400 >"$W/bench-$name.txt" 2>&1
+	say "bench $name: $(grep -E 'ceilings|prefill|decode 128, greedy|decode 128, temp 0.6 top-p|decode 4096, greedy|verify' $W/bench-$name.txt | tr -s ' ' | tr '\n' ';')"
+}
+[ "$(left)" -gt 60 ] && bench 8b-fp8 llama-3.1-8b-fp8
+[ "$(left)" -gt 60 ] && bench 8b-fp8-tensor llama-3.1-8b-fp8 LLMCHAT_GEMV_PRODUCTS=tensor
+if [ "$(left)" -gt 300 ]; then
+	timeout $(($(left) - 60)) tests/gpu/run.sh build-gpu >"$W/gpu-checks.txt" 2>&1
+	say "gpu suite: $(tail -n 1 $W/gpu-checks.txt); $(grep '^not ok' $W/gpu-checks.txt | head -8 | tr '\n' ';')"
+fi
+if [ "$(left)" -gt 90 ]; then
+	timeout $(($(left) - 10)) bench/profile_decode.sh build-gpu tests/data/configs/llama-3.1-8b-fp8 0 2000 prefill >"$W/profile-prefill.txt" 2>&1
+	say "prefill profile rc=$?: $(head -n 14 $W/profile-prefill.txt | tr -s ' ' | tr '\n' ';')"
+fi
