@@ -41,8 +41,15 @@
 #ifndef PREFILL_KEYS
 #define PREFILL_KEYS 64
 #endif
-#ifndef PREFILL_MIN_BLOCKS
-#define PREFILL_MIN_BLOCKS (PREFILL_WARPS >= 8 ? 2 : 3) /* blocks an SM must hold (caps registers) */
+/* With PREFILL_PREFETCH a thread loads its share of the next K/V tile into registers
+ * before the products of the current one, so that the loads are in flight while they
+ * run (bf16 and e4m3 caches; an f32 share would not fit the registers).  The share
+ * costs 64 registers (bf16), so fewer blocks fit an SM.  Off until measured. */
+#ifndef PREFILL_PREFETCH
+#define PREFILL_PREFETCH 0
+#endif
+#ifndef PREFILL_MIN_BLOCKS /* blocks an SM must hold (caps registers) */
+#define PREFILL_MIN_BLOCKS (PREFILL_WARPS >= 8 || PREFILL_PREFETCH ? (PREFILL_WARPS >= 8 && PREFILL_PREFETCH ? 1 : 2) : 3)
 #endif
 #define FRAG 16                           /* query rows a warp owns (an mma tile's rows) */
 #define THREADS (PREFILL_WARPS * WARP)
@@ -146,6 +153,48 @@ __device__ static void load_kv_tile(__half (*tile)[HD + HALF_PAD], const void *c
 			int col = chunk % CHUNKS_PER_ROW * 8;
 			*(uint4 *)&tile[row][col] = start + row < positions ? to_half8(raw[u]) : make_uint4(0, 0, 0, 0);
 		}
+	}
+}
+
+/* One thread's share of a K/V tile as loaded (PREFILL_PREFETCH): chunks threadIdx.x +
+ * u * THREADS of the tile's rows, 8 values each, as load_kv_tile takes them. */
+template <int HD, enum llmk_dtype D> struct kv_share {
+	static constexpr int PER_THREAD = BLOCK_KEYS * (HD / 8) / THREADS;
+	raw8<D> k[PER_THREAD], v[PER_THREAD];
+};
+
+/* The share of the tile of rows start.. (rows past the cache's last not loaded). */
+template <int HD, enum llmk_dtype D>
+__device__ static void fetch_kv_share(kv_share<HD, D> &share, const void *key_cache, const void *value_cache,
+				      int start, int positions, size_t kv_dim, int kv_offset)
+{
+	constexpr int CHUNKS_PER_ROW = HD / 8;
+#pragma unroll
+	for (int u = 0; u < kv_share<HD, D>::PER_THREAD; u++) {
+		const int chunk = threadIdx.x + u * THREADS, row = chunk / CHUNKS_PER_ROW;
+		const int col = chunk % CHUNKS_PER_ROW * 8;
+		if (start + row < positions) {
+			const size_t i = (size_t)(start + row) * kv_dim + kv_offset + col;
+			share.k[u] = load8<D>(key_cache, i);
+			share.v[u] = load8<D>(value_cache, i);
+		}
+	}
+}
+
+/* The share into the K and V tiles as fp16 (zeros past the cache's last row), as
+ * load_kv_tile stores its loads. */
+template <int HD, enum llmk_dtype D>
+__device__ static void store_kv_share(__half (*k_tile)[HD + HALF_PAD], __half (*v_tile)[HD + HALF_PAD],
+				      const kv_share<HD, D> &share, int start, int positions)
+{
+	constexpr int CHUNKS_PER_ROW = HD / 8;
+#pragma unroll
+	for (int u = 0; u < kv_share<HD, D>::PER_THREAD; u++) {
+		const int chunk = threadIdx.x + u * THREADS, row = chunk / CHUNKS_PER_ROW;
+		const int col = chunk % CHUNKS_PER_ROW * 8;
+		const bool inside = start + row < positions;
+		*(uint4 *)&k_tile[row][col] = inside ? to_half8(share.k[u]) : make_uint4(0, 0, 0, 0);
+		*(uint4 *)&v_tile[row][col] = inside ? to_half8(share.v[u]) : make_uint4(0, 0, 0, 0);
 	}
 }
 
@@ -371,12 +420,24 @@ attention_prefill_kernel(const float *q, const void *key_cache, const void *valu
 	for (int d = 0; d < HD / 8; d++)
 		w.o[d][0] = w.o[d][1] = w.o[d][2] = w.o[d][3] = 0.0f;
 	load_query_tile<HD>(s.q, q, t0, rows, group, heads, kv_head);
+	constexpr bool prefetch = PREFILL_PREFETCH && D != LLMK_F32;
+	kv_share<HD, D> next; /* prefetch only: the next tile's share, in flight */
+	if constexpr (prefetch)
+		fetch_kv_share<HD, D>(next, key_cache, value_cache, 0, positions, kv_dim, kv_head * HD);
 
 	for (int start = 0; start <= block_last_key; start += BLOCK_KEYS) {
 		__syncthreads(); /* the previous tile is no longer read (and Q is in) */
-		load_kv_tile<HD, D>(s.k, key_cache, start, positions, kv_dim, kv_head * HD);
-		load_kv_tile<HD, D>(s.v, value_cache, start, positions, kv_dim, kv_head * HD);
-		__syncthreads();
+		if constexpr (prefetch) {
+			store_kv_share<HD, D>(s.k, s.v, next, start, positions);
+			__syncthreads();
+			if (start + BLOCK_KEYS <= block_last_key)
+				fetch_kv_share<HD, D>(next, key_cache, value_cache, start + BLOCK_KEYS, positions, kv_dim,
+						      kv_head * HD);
+		} else {
+			load_kv_tile<HD, D>(s.k, key_cache, start, positions, kv_dim, kv_head * HD);
+			load_kv_tile<HD, D>(s.v, value_cache, start, positions, kv_dim, kv_head * HD);
+			__syncthreads();
+		}
 		if (start > warp_last_key)
 			continue; /* every row of this warp is masked for the whole tile */
 		float scores[BLOCK_KEYS / 8][4];

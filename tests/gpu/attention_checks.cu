@@ -678,12 +678,12 @@ template <typename F> static double median_ms(F fn, int runs)
 }
 
 /* Llama-3.1-8B attention (32 heads, 8 KV heads, head_dim 128) of count tokens at
- * position 0: llmk_attention_prefill on bf16, e4m3 and f32 caches and the split-KV
+ * position pos0 (the last 512-token step of a 2048-token prefill is at 1536): llmk_attention_prefill on bf16, e4m3 and f32 caches and the split-KV
  * path (llmk_attention_decode, one split a token, f32 cache of the same values). */
-static void time_attention_prefill(int count)
+static void time_attention_prefill(int count, int pos0)
 {
 	const int heads = 32, kv_heads = 8, hd = 128, kv_dim = kv_heads * hd;
-	const size_t q_count = (size_t)count * heads * hd, kv_count = (size_t)count * kv_dim;
+	const size_t q_count = (size_t)count * heads * hd, kv_count = (size_t)(pos0 + count) * kv_dim;
 	std::vector<float> hq(q_count), hk, hv;
 	std::vector<uint8_t> kb, vb, k8, v8, kf32, vf32;
 	uint64_t seed = (uint64_t)(uniform() * 9007199254740992.0) | 1;
@@ -710,16 +710,16 @@ static void time_attention_prefill(int count)
 	CUDA_OR_RETURN(cudaMemcpy(kf, hk.data(), kv_count * 4, cudaMemcpyHostToDevice));
 	CUDA_OR_RETURN(cudaMemcpy(vf, hv.data(), kv_count * 4, cudaMemcpyHostToDevice));
 	const float scale = 1.0f / sqrtf((float)hd);
-	double pairs = (double)count * (count + 1) / 2, flops = 4.0 * heads * hd * pairs;
+	double pairs = (double)count * pos0 + (double)count * (count + 1) / 2, flops = 4.0 * heads * hd * pairs;
 	cudaError_t status = cudaSuccess;
 	auto keep = [&](cudaError_t s) { if (status == cudaSuccess) status = s; };
-	double bf16_ms = median_ms([&] { keep(attention_prefill(q, kc, vc, LLMK_BF16, out, count, 0, heads, kv_heads,
+	double bf16_ms = median_ms([&] { keep(attention_prefill(q, kc, vc, LLMK_BF16, out, count, pos0, heads, kv_heads,
 									 hd, scale, 0)); }, 20);
-	double e4m3_ms = median_ms([&] { keep(attention_prefill(q, ke, ve, LLMK_E4M3, out, count, 0, heads, kv_heads,
+	double e4m3_ms = median_ms([&] { keep(attention_prefill(q, ke, ve, LLMK_E4M3, out, count, pos0, heads, kv_heads,
 									 hd, scale, 0)); }, 20);
-	double f32_ms = median_ms([&] { keep(attention_prefill(q, kf, vf, LLMK_F32, out, count, 0, heads, kv_heads,
+	double f32_ms = median_ms([&] { keep(attention_prefill(q, kf, vf, LLMK_F32, out, count, pos0, heads, kv_heads,
 									hd, scale, 0)); }, 20);
-	double split_ms = median_ms([&] { keep(attention_decode(q, kf, vf, LLMK_F32, split_out, count, 0, heads, kv_heads,
+	double split_ms = median_ms([&] { keep(attention_decode(q, kf, vf, LLMK_F32, split_out, count, pos0, heads, kv_heads,
 								hd, scale, scratch, count, NULL, NULL, 0)); }, 5);
 	keep(cudaDeviceSynchronize());
 	std::vector<float> a(q_count), b(q_count);
@@ -727,12 +727,13 @@ static void time_attention_prefill(int count)
 	keep(cudaMemcpy(b.data(), split_out, q_count * 4, cudaMemcpyDeviceToHost));
 	double diff = 0;
 	for (size_t i = 0; i < q_count; i++) diff = std::max(diff, (double)fabsf(a[i] - b[i]));
-	printf("  8B attention, %4d tokens at 0: prefill bf16 %7.3f ms (%5.1f TFLOP/s), e4m3 %7.3f ms (%5.1f), "
+	printf("  8B attention, %4d tokens at %4d: prefill bf16 %7.3f ms (%5.1f TFLOP/s), e4m3 %7.3f ms (%5.1f), "
 	       "f32 %7.3f ms (%5.1f); split-KV path f32 %8.3f ms (%5.1f TFLOP/s); x32 layers bf16 %.1f ms; "
-	       "max diff prefill vs split-KV %.1e\n", count, bf16_ms, flops / bf16_ms / 1e9, e4m3_ms, flops / e4m3_ms / 1e9,
+	       "max diff prefill vs split-KV %.1e\n", count, pos0, bf16_ms, flops / bf16_ms / 1e9, e4m3_ms, flops / e4m3_ms / 1e9,
 	       f32_ms, flops / f32_ms / 1e9, split_ms, flops / split_ms / 1e9, 32 * bf16_ms, diff);
 	char what[160];
-	snprintf(what, sizeof what, "8B prefill attention timing at %d tokens ran (%s)", count, cudaGetErrorString(status));
+	snprintf(what, sizeof what, "8B prefill attention timing at %d tokens at %d ran (%s)", count, pos0,
+		 cudaGetErrorString(status));
 	check(status == cudaSuccess, what);
 	cudaFree(q); cudaFree(out); cudaFree(split_out); cudaFree(kc); cudaFree(vc); cudaFree(ke); cudaFree(ve);
 	cudaFree(kf); cudaFree(vf); cudaFree(scratch);
@@ -762,8 +763,9 @@ static void attention_prefill_checks(void)
 	check_attention_prefill_quantized(LLMK_QUANT_FP8_STATIC, {300, 37, 32, 8, 128, LLMK_BF16}, seed++);
 	check_attention_prefill_quantized(LLMK_QUANT_INT8_STATIC, {77, 5, 12, 4, 64, LLMK_E4M3}, seed++);
 	printf("# prefill attention, Llama-3.1-8B shape (FLOPs = 4 heads head_dim sum_t (pos0 + t + 1)):\n");
-	time_attention_prefill(512);
-	time_attention_prefill(2048);
+	time_attention_prefill(512, 0);
+	time_attention_prefill(2048, 0);
+	time_attention_prefill(512, 1536);
 }
 
 /* The parts a first argument runs alone (see the top of this file). */
@@ -774,7 +776,11 @@ struct part {
 
 static const struct part parts[] = {
 	{"attention", attention_prefill_checks},
-	{"attention-speed", [] { time_attention_prefill(512); time_attention_prefill(2048); }},
+	{"attention-speed", [] {
+		time_attention_prefill(512, 0);
+		time_attention_prefill(2048, 0);
+		time_attention_prefill(512, 1536);
+	}},
 	{"decode-attention", [] {
 		check_attention_decode(32, 8, 128, 1, 0);
 		check_attention_decode(32, 8, 128, 3, 4093);

@@ -7,13 +7,16 @@
 #   bash .device/setup.sh && tests/gpu/attention_prefill.sh run [BUILD_DIR]
 #       on the device machine: runs the attention checks and timings of each, writes
 #       their logs and the default kernels' SASS to $OUT (if set) and prints a summary.
-# A variant is PREFILL_WARPS x PREFILL_MIN_BLOCKS (see kernels/attention_prefill.cu).
+# A variant is PREFILL_WARPS x PREFILL_MIN_BLOCKS (see kernels/attention_prefill.cu), a
+# trailing p for PREFILL_PREFETCH (the next K/V tile loaded while the current one is used).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 mode=${1:-run}
 build=${2:-build-gpu}
 cd "$top/$build" || exit 1
-variants="4x2 8x1"
+variants="4x2 8x1 4x2p 8x1p"
+# the -D flags of variant $1
+variant_flags() { v=${1%p}; echo "-DPREFILL_WARPS=${v%x*} -DPREFILL_MIN_BLOCKS=${v#*x}$([ "$v" != "$1" ] && echo " -DPREFILL_PREFETCH=1")"; }
 if [ "$mode" = build ]; then
 	mkdir -p attention || exit 1
 	gencode=$(sed -n 's/^CUDA_GENCODE = //p' Makefile) # configure's --with-cuda-arch, as nvcc flags
@@ -22,7 +25,7 @@ if [ "$mode" = build ]; then
 	nvcc $flags "$top/tests/gpu/attention_checks.cu" $libs -lcublasLt -lcudart -o attention/attention_checks || exit 1
 	cp kernels/attention_prefill.o attention/ || exit 1
 	for v in $variants; do
-		nvcc $flags -DPREFILL_WARPS=${v%x*} -DPREFILL_MIN_BLOCKS=${v#*x} -Xptxas -v \
+		nvcc $flags $(variant_flags $v) -Xptxas -v \
 			"$top/tests/gpu/attention_checks.cu" "$top/kernels/attention_prefill.cu" $libs -lcublasLt -lcudart \
 			-o attention/attention_checks_$v 2>attention/ptxas_$v.txt || exit 1
 	done
@@ -40,7 +43,7 @@ if [ ! -x attention/attention_checks ] || ldd attention/attention_checks* 2>&1 |
 	nvcc $flags -c "$top/kernels/attention_prefill.cu" -o attention/attention_prefill.o &
 	nvcc $flags $sources "$top/kernels/attention_prefill.cu" -lcublasLt -o attention/attention_checks &
 	for v in $variants; do
-		nvcc $flags -DPREFILL_WARPS=${v%x*} -DPREFILL_MIN_BLOCKS=${v#*x} $sources "$top/kernels/attention_prefill.cu" \
+		nvcc $flags $(variant_flags $v) $sources "$top/kernels/attention_prefill.cu" \
 			-lcublasLt -o attention/attention_checks_$v &
 	done
 	wait

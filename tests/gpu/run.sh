@@ -54,7 +54,7 @@ check_program linear_checks 96 src/model/libmodel.a -lcublasLt
 check_program gemv_mma_checks 180 src/model/libmodel.a
 # the attention kernels over the KV cache, the decode attention's bandwidth and the
 # prefill attention's rate (attention_checks.cu; the table in attention_timings.tsv)
-check_program attention_checks 323 src/model/libmodel.a -lcublasLt
+check_program attention_checks 324 src/model/libmodel.a -lcublasLt
 # between the products, bit for bit: quantize, the KV stores, argmax, norm and SwiGLU +
 # quantize, residual add + norm, RoPE + KV store (activation_checks.cu)
 check_program activation_checks 237 src/model/libmodel.a -lcublasLt
