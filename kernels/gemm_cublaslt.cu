@@ -17,10 +17,25 @@
 #include <cuda_bf16.h>
 
 #define WORKSPACE_BYTES (32u << 20)
+#define ALGO_CACHE 64 /* shapes whose algorithm is kept (7 a layer, times the token counts seen) */
+
+/* The algorithm cuBLASLt's heuristic picked for one shape of product.  The heuristic
+ * costs host time at every call, which a short prompt's prefill (7 products a layer,
+ * each a few microseconds of GPU time) would pay 7 times a layer; it sees the
+ * descriptors and layouts, never the pointers, so its answer for a shape serves every
+ * later product of that shape: the same algorithm, the same bits. */
+struct algo_entry {
+	cudaDataType_t in_type, out_type;
+	int rows, cols, count;
+	cublasLtMatmulAlgo_t algo;
+};
 
 struct llmk_gemm {
 	cublasLtHandle_t handle;
 	void *workspace;
+	struct algo_entry algos[ALGO_CACHE];
+	int algo_count; /* entries in use */
+	int algo_next;  /* the entry a new shape replaces once all are in use */
 };
 
 extern "C" int llmk_gemm_create(struct llmk_gemm **out, char *err, size_t err_size)
@@ -80,7 +95,30 @@ struct tn_product {
 		}                                                                                 \
 	} while (0)
 
-/* Builds the product and runs it; returns 1 when no algorithm fits. */
+/* The kept algorithm of a shape, or NULL. */
+static const cublasLtMatmulAlgo_t *kept_algo(const struct llmk_gemm *g, cudaDataType_t in_type,
+					     cudaDataType_t out_type, int rows, int cols, int count)
+{
+	for (int i = 0; i < g->algo_count; i++) {
+		const struct algo_entry &e = g->algos[i];
+		if (e.in_type == in_type && e.out_type == out_type && e.rows == rows && e.cols == cols && e.count == count)
+			return &e.algo;
+	}
+	return nullptr;
+}
+
+/* Keeps a shape's algorithm, replacing the entries in turn once all are in use. */
+static void keep_algo(struct llmk_gemm *g, cudaDataType_t in_type, cudaDataType_t out_type, int rows, int cols,
+		      int count, const cublasLtMatmulAlgo_t &algo)
+{
+	int i = g->algo_count < ALGO_CACHE ? g->algo_count++ : g->algo_next;
+	if (g->algo_count == ALGO_CACHE)
+		g->algo_next = (i + 1) % ALGO_CACHE;
+	g->algos[i] = {in_type, out_type, rows, cols, count, algo};
+}
+
+/* Builds the product and runs it with the shape's kept algorithm, or the heuristic's
+ * first (then kept); returns 1 when no algorithm fits. */
 static int run_tn(struct llmk_gemm *g, tn_product &p, cudaDataType_t in_type, cudaDataType_t out_type,
 		  int rows, int cols, int count, const void *alpha, const void *beta, const void *weight,
 		  const void *x, void *y, cudaStream_t stream, char *err, size_t err_size)
@@ -91,18 +129,23 @@ static int run_tn(struct llmk_gemm *g, tn_product &p, cudaDataType_t in_type, cu
 	LT_TRY(cublasLtMatrixLayoutCreate(&p.a, in_type, cols, rows, cols));
 	LT_TRY(cublasLtMatrixLayoutCreate(&p.b, in_type, cols, count, cols));
 	LT_TRY(cublasLtMatrixLayoutCreate(&p.d, out_type, rows, count, rows));
-	LT_TRY(cublasLtMatmulPreferenceCreate(&p.preference));
-	size_t workspace = WORKSPACE_BYTES;
-	LT_TRY(cublasLtMatmulPreferenceSetAttribute(p.preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-						    &workspace, sizeof workspace));
-	cublasLtMatmulHeuristicResult_t result;
-	int found = 0;
-	cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(g->handle, p.desc, p.a, p.b, p.d, p.d, p.preference, 1,
-								&result, &found);
-	if (status != CUBLAS_STATUS_SUCCESS || found == 0)
-		return 1;
-	LT_TRY(cublasLtMatmul(g->handle, p.desc, alpha, weight, p.a, x, p.b, beta, y, p.d, y, p.d, &result.algo,
-			      g->workspace, WORKSPACE_BYTES, stream));
+	const cublasLtMatmulAlgo_t *algo = kept_algo(g, in_type, out_type, rows, cols, count);
+	if (!algo) {
+		LT_TRY(cublasLtMatmulPreferenceCreate(&p.preference));
+		size_t workspace = WORKSPACE_BYTES;
+		LT_TRY(cublasLtMatmulPreferenceSetAttribute(p.preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+							    &workspace, sizeof workspace));
+		cublasLtMatmulHeuristicResult_t result;
+		int found = 0;
+		cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(g->handle, p.desc, p.a, p.b, p.d, p.d,
+									p.preference, 1, &result, &found);
+		if (status != CUBLAS_STATUS_SUCCESS || found == 0)
+			return 1;
+		keep_algo(g, in_type, out_type, rows, cols, count, result.algo);
+		algo = kept_algo(g, in_type, out_type, rows, cols, count);
+	}
+	LT_TRY(cublasLtMatmul(g->handle, p.desc, alpha, weight, p.a, x, p.b, beta, y, p.d, y, p.d, algo, g->workspace,
+			      WORKSPACE_BYTES, stream));
 	return 0;
 }
 
