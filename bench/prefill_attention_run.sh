@@ -12,8 +12,10 @@
 # (activation_checks, attention_checks' prefill part, verify_checks), the kernel before
 # (if given) timed beside the new one; the goldens and greedy answers of the tiny models
 # through the CUDA backend; `llmchat --bench` of the 8B FP8 shape (default products, then
-# tensor-core products); the whole GPU suite (tests/gpu/run.sh); the 8B FP8 prefill of
-# 2048 tokens profiled.  Writes progress.txt and out.tgz (every output) into $OUT.
+# tensor-core products; with BENCH_70B=1 the 70B FP8 shape too, which needs an H200's
+# memory at --ctx 4400 to spare); the whole GPU suite (tests/gpu/run.sh); the 8B FP8
+# prefill of 2048 tokens profiled.  ATTENTION_VARIANTS=1 (default) also builds and times
+# tests/gpu/attention_prefill.sh's variants of the prefill attention after its checks.  Writes progress.txt and out.tgz (every output) into $OUT.
 set -u
 T0=$(date +%s)
 W=/tmp/w; mkdir -p $W
@@ -55,6 +57,11 @@ if [ -x $W/bin/attention_before ] && [ "$(left)" -gt 60 ]; then
 	timeout 40 $W/bin/attention_before attention-speed >$W/attention_before.txt 2>&1
 	say "before: $(grep '8B attention' $W/attention_before.txt | tr '\n' ';')"
 fi
+if [ "${ATTENTION_VARIANTS:-1}" = 1 ] && [ "$(left)" -gt 200 ]; then # tile and prefetch variants, checked and timed
+	tests/gpu/attention_prefill.sh build build-gpu >$W/attention-variants-build.txt 2>&1 &&
+		OUT=$W timeout 120 tests/gpu/attention_prefill.sh run build-gpu >$W/attention-variants.txt 2>&1
+	say "attention variants: $(grep -E '^== variant|8B attention' $W/attention-variants.txt | tr -s ' ' | tr '\n' ';')"
+fi
 golden=0 golden_bad=0
 for name in tiny-bf16 tiny-fp8 tiny-int8 tiny-bf16-tied; do
 	[ "$(left)" -gt 60 ] || break
@@ -74,6 +81,7 @@ bench() { # NAME CONFIG [ENV...]
 }
 [ "$(left)" -gt 60 ] && bench 8b-fp8 llama-3.1-8b-fp8
 [ "$(left)" -gt 60 ] && bench 8b-fp8-tensor llama-3.1-8b-fp8 LLMCHAT_GEMV_PRODUCTS=tensor
+[ "${BENCH_70B:-0}" = 1 ] && [ "$(left)" -gt 150 ] && bench 70b-fp8 llama-3.1-70b-fp8
 if [ "$(left)" -gt 300 ]; then
 	timeout $(($(left) - 60)) tests/gpu/run.sh build-gpu >"$W/gpu-checks.txt" 2>&1
 	say "gpu suite: $(tail -n 1 $W/gpu-checks.txt); $(grep '^not ok' $W/gpu-checks.txt | head -8 | tr '\n' ';')"
