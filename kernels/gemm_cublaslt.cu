@@ -17,26 +17,39 @@
 #include <cuda_bf16.h>
 
 #define WORKSPACE_BYTES (32u << 20)
-#define ALGO_CACHE 64 /* shapes whose algorithm is kept (7 a layer, times the token counts seen) */
+#define KEPT_PRODUCTS 64 /* shapes kept (7 a layer, times the token counts seen) */
 
-/* The algorithm cuBLASLt's heuristic picked for one shape of product.  The heuristic
- * costs host time at every call, which a short prompt's prefill (7 products a layer,
- * each a few microseconds of GPU time) would pay 7 times a layer; it sees the
- * descriptors and layouts, never the pointers, so its answer for a shape serves every
- * later product of that shape: the same algorithm, the same bits. */
-struct algo_entry {
+/* One shape of TN product: its descriptors and the algorithm cuBLASLt's heuristic picked
+ * for it, made at the shape's first product and kept.  Making them costs host time at
+ * every product otherwise (the heuristic most), which a short prompt's prefill, 7
+ * products a layer of a few microseconds of GPU time each, would pay 7 times a layer.
+ * The heuristic sees the descriptors and layouts, never the pointers, so a shape's
+ * algorithm is the one it would pick again: the same bits. */
+struct kept_product {
 	cudaDataType_t in_type, out_type;
-	int rows, cols, count;
+	int rows, cols, count; /* rows 0: an empty entry */
+	cublasLtMatmulDesc_t desc;
+	cublasLtMatrixLayout_t a, b, d;
 	cublasLtMatmulAlgo_t algo;
 };
 
 struct llmk_gemm {
 	cublasLtHandle_t handle;
 	void *workspace;
-	struct algo_entry algos[ALGO_CACHE];
-	int algo_count; /* entries in use */
-	int algo_next;  /* the entry a new shape replaces once all are in use */
+	struct kept_product products[KEPT_PRODUCTS];
+	int kept; /* entries made so far */
+	int next; /* the entry a new shape replaces once all are made */
 };
+
+/* Destroys k's descriptors and empties it. */
+static void release_product(struct kept_product *k)
+{
+	if (k->d) cublasLtMatrixLayoutDestroy(k->d);
+	if (k->b) cublasLtMatrixLayoutDestroy(k->b);
+	if (k->a) cublasLtMatrixLayoutDestroy(k->a);
+	if (k->desc) cublasLtMatmulDescDestroy(k->desc);
+	*k = {};
+}
 
 extern "C" int llmk_gemm_create(struct llmk_gemm **out, char *err, size_t err_size)
 {
@@ -66,25 +79,12 @@ extern "C" void llmk_gemm_free(struct llmk_gemm *g)
 {
 	if (!g)
 		return;
+	for (int i = 0; i < g->kept; i++)
+		release_product(&g->products[i]);
 	cudaFree(g->workspace);
 	cublasLtDestroy(g->handle);
 	free(g);
 }
-
-/* Descriptors of one TN product, released together. */
-struct tn_product {
-	cublasLtMatmulDesc_t desc = nullptr;
-	cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;
-	cublasLtMatmulPreference_t preference = nullptr;
-	~tn_product()
-	{
-		if (preference) cublasLtMatmulPreferenceDestroy(preference);
-		if (d) cublasLtMatrixLayoutDestroy(d);
-		if (b) cublasLtMatrixLayoutDestroy(b);
-		if (a) cublasLtMatrixLayoutDestroy(a);
-		if (desc) cublasLtMatmulDescDestroy(desc);
-	}
-};
 
 #define LT_TRY(call)                                                                              \
 	do {                                                                                      \
@@ -95,57 +95,92 @@ struct tn_product {
 		}                                                                                 \
 	} while (0)
 
-/* The kept algorithm of a shape, or NULL. */
-static const cublasLtMatmulAlgo_t *kept_algo(const struct llmk_gemm *g, cudaDataType_t in_type,
-					     cudaDataType_t out_type, int rows, int cols, int count)
+/* FP8's per-tensor scales, on the device: set on the descriptor before each product. */
+static int set_scales(const struct kept_product *k, const float *a_scale, const float *b_scale, char *err,
+		      size_t err_size)
 {
-	for (int i = 0; i < g->algo_count; i++) {
-		const struct algo_entry &e = g->algos[i];
-		if (e.in_type == in_type && e.out_type == out_type && e.rows == rows && e.cols == cols && e.count == count)
-			return &e.algo;
-	}
-	return nullptr;
+	LT_TRY(cublasLtMatmulDescSetAttribute(k->desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &a_scale, sizeof a_scale));
+	LT_TRY(cublasLtMatmulDescSetAttribute(k->desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &b_scale, sizeof b_scale));
+	return 0;
 }
 
-/* Keeps a shape's algorithm, replacing the entries in turn once all are in use. */
-static void keep_algo(struct llmk_gemm *g, cudaDataType_t in_type, cudaDataType_t out_type, int rows, int cols,
-		      int count, const cublasLtMatmulAlgo_t &algo)
+/* k's descriptors for its shape (int32 sums for INT8 inputs, float32 for the others;
+ * FP8's scales set first, as for every product) and the heuristic's first algorithm.
+ * Returns 0, 1 when cuBLASLt has none, -1 on an error; k is left for the caller to
+ * release on failure. */
+static int make_product(struct llmk_gemm *g, struct kept_product *k, const float *a_scale, const float *b_scale,
+			char *err, size_t err_size)
 {
-	int i = g->algo_count < ALGO_CACHE ? g->algo_count++ : g->algo_next;
-	if (g->algo_count == ALGO_CACHE)
-		g->algo_next = (i + 1) % ALGO_CACHE;
-	g->algos[i] = {in_type, out_type, rows, cols, count, algo};
-}
-
-/* Builds the product and runs it with the shape's kept algorithm, or the heuristic's
- * first (then kept); returns 1 when no algorithm fits. */
-static int run_tn(struct llmk_gemm *g, tn_product &p, cudaDataType_t in_type, cudaDataType_t out_type,
-		  int rows, int cols, int count, const void *alpha, const void *beta, const void *weight,
-		  const void *x, void *y, cudaStream_t stream, char *err, size_t err_size)
-{
+	const bool integer = k->in_type == CUDA_R_8I;
+	LT_TRY(cublasLtMatmulDescCreate(&k->desc, integer ? CUBLAS_COMPUTE_32I : CUBLAS_COMPUTE_32F,
+					integer ? CUDA_R_32I : CUDA_R_32F));
 	cublasOperation_t transa = CUBLAS_OP_T, transb = CUBLAS_OP_N;
-	LT_TRY(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &transa, sizeof transa));
-	LT_TRY(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &transb, sizeof transb));
-	LT_TRY(cublasLtMatrixLayoutCreate(&p.a, in_type, cols, rows, cols));
-	LT_TRY(cublasLtMatrixLayoutCreate(&p.b, in_type, cols, count, cols));
-	LT_TRY(cublasLtMatrixLayoutCreate(&p.d, out_type, rows, count, rows));
-	const cublasLtMatmulAlgo_t *algo = kept_algo(g, in_type, out_type, rows, cols, count);
-	if (!algo) {
-		LT_TRY(cublasLtMatmulPreferenceCreate(&p.preference));
-		size_t workspace = WORKSPACE_BYTES;
-		LT_TRY(cublasLtMatmulPreferenceSetAttribute(p.preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-							    &workspace, sizeof workspace));
-		cublasLtMatmulHeuristicResult_t result;
-		int found = 0;
-		cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(g->handle, p.desc, p.a, p.b, p.d, p.d,
-									p.preference, 1, &result, &found);
-		if (status != CUBLAS_STATUS_SUCCESS || found == 0)
-			return 1;
-		keep_algo(g, in_type, out_type, rows, cols, count, result.algo);
-		algo = kept_algo(g, in_type, out_type, rows, cols, count);
+	LT_TRY(cublasLtMatmulDescSetAttribute(k->desc, CUBLASLT_MATMUL_DESC_TRANSA, &transa, sizeof transa));
+	LT_TRY(cublasLtMatmulDescSetAttribute(k->desc, CUBLASLT_MATMUL_DESC_TRANSB, &transb, sizeof transb));
+	if (a_scale && set_scales(k, a_scale, b_scale, err, err_size) != 0)
+		return -1;
+	LT_TRY(cublasLtMatrixLayoutCreate(&k->a, k->in_type, k->cols, k->rows, k->cols));
+	LT_TRY(cublasLtMatrixLayoutCreate(&k->b, k->in_type, k->cols, k->count, k->cols));
+	LT_TRY(cublasLtMatrixLayoutCreate(&k->d, k->out_type, k->rows, k->count, k->rows));
+	cublasLtMatmulPreference_t preference;
+	LT_TRY(cublasLtMatmulPreferenceCreate(&preference));
+	size_t workspace = WORKSPACE_BYTES;
+	cublasLtMatmulHeuristicResult_t result;
+	int found = 0;
+	cublasStatus_t status = cublasLtMatmulPreferenceSetAttribute(
+		preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace, sizeof workspace);
+	if (status == CUBLAS_STATUS_SUCCESS)
+		status = cublasLtMatmulAlgoGetHeuristic(g->handle, k->desc, k->a, k->b, k->d, k->d, preference, 1,
+							&result, &found);
+	cublasLtMatmulPreferenceDestroy(preference);
+	if (status != CUBLAS_STATUS_SUCCESS || found == 0)
+		return 1;
+	k->algo = result.algo;
+	return 0;
+}
+
+/* The kept product of a shape in *out, made at the shape's first use (replacing the
+ * entries in turn once all are made).  Returns 0, or make_product's 1 or -1 (nothing
+ * kept then). */
+static int product_for(struct llmk_gemm *g, cudaDataType_t in_type, cudaDataType_t out_type, int rows, int cols,
+		       int count, const float *a_scale, const float *b_scale, struct kept_product **out, char *err,
+		       size_t err_size)
+{
+	for (int i = 0; i < g->kept; i++) {
+		struct kept_product *k = &g->products[i];
+		if (k->rows == rows && k->cols == cols && k->count == count && k->in_type == in_type &&
+		    k->out_type == out_type) {
+			*out = k;
+			return 0;
+		}
 	}
-	LT_TRY(cublasLtMatmul(g->handle, p.desc, alpha, weight, p.a, x, p.b, beta, y, p.d, y, p.d, algo, g->workspace,
-			      WORKSPACE_BYTES, stream));
+	const int i = g->kept < KEPT_PRODUCTS ? g->kept : g->next;
+	struct kept_product *k = &g->products[i];
+	release_product(k);
+	k->in_type = in_type;
+	k->out_type = out_type;
+	k->rows = rows;
+	k->cols = cols;
+	k->count = count;
+	int rc = make_product(g, k, a_scale, b_scale, err, err_size);
+	if (rc != 0) {
+		release_product(k);
+		return rc;
+	}
+	if (g->kept < KEPT_PRODUCTS)
+		g->kept++;
+	else
+		g->next = (i + 1) % KEPT_PRODUCTS;
+	*out = k;
+	return 0;
+}
+
+/* D = alpha op(A) B + beta D with k's descriptors and algorithm. */
+static int run_product(struct llmk_gemm *g, const struct kept_product *k, const void *alpha, const void *beta,
+		       const void *weight, const void *x, void *y, cudaStream_t stream, char *err, size_t err_size)
+{
+	LT_TRY(cublasLtMatmul(g->handle, k->desc, alpha, weight, k->a, x, k->b, beta, y, k->d, y, k->d, &k->algo,
+			      g->workspace, WORKSPACE_BYTES, stream));
 	return 0;
 }
 
@@ -155,15 +190,15 @@ extern "C" int llmk_gemm_fp8(struct llmk_gemm *g, const void *weight, int rows, 
 {
 	if (cols % 16)
 		return 1;
-	tn_product p;
-	LT_TRY(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-	LT_TRY(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &weight_scale,
-					      sizeof weight_scale));
-	LT_TRY(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &input_scale,
-					      sizeof input_scale));
+	struct kept_product *k;
+	int rc = product_for(g, CUDA_R_8F_E4M3, CUDA_R_32F, rows, cols, count, weight_scale, input_scale, &k, err,
+			     err_size);
+	if (rc != 0)
+		return rc;
+	if (set_scales(k, weight_scale, input_scale, err, err_size) != 0)
+		return -1;
 	const float alpha = 1, beta = 0;
-	return run_tn(g, p, CUDA_R_8F_E4M3, CUDA_R_32F, rows, cols, count, &alpha, &beta, weight, xq, y, stream, err,
-		      err_size);
+	return run_product(g, k, &alpha, &beta, weight, xq, y, stream, err, err_size);
 }
 
 __global__ static void dequantize_int32_kernel(const int32_t *acc, int rows, int count, const float *x_scales,
@@ -182,13 +217,13 @@ extern "C" int llmk_gemm_int8(struct llmk_gemm *g, const void *weight, int rows,
 {
 	if (cols % 16 || rows % 4)
 		return 1;
-	tn_product p;
-	LT_TRY(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32I, CUDA_R_32I));
-	const int32_t alpha = 1, beta = 0;
-	int rc = run_tn(g, p, CUDA_R_8I, CUDA_R_32I, rows, cols, count, &alpha, &beta, weight, xq, acc, stream, err,
-			err_size);
+	struct kept_product *k;
+	int rc = product_for(g, CUDA_R_8I, CUDA_R_32I, rows, cols, count, NULL, NULL, &k, err, err_size);
 	if (rc != 0)
 		return rc;
+	const int32_t alpha = 1, beta = 0;
+	if (run_product(g, k, &alpha, &beta, weight, xq, acc, stream, err, err_size) != 0)
+		return -1;
 	size_t n = (size_t)rows * count;
 	unsigned blocks = (unsigned)((n + 255) / 256 < 8192 ? (n + 255) / 256 : 8192);
 	dequantize_int32_kernel<<<blocks, 256, 0, stream>>>(acc, rows, count, x_scales, weight_scale,
@@ -216,11 +251,12 @@ __global__ static void split_bf16_kernel(const float *x, size_t n, __nv_bfloat16
 static int bf16_product(struct llmk_gemm *g, const void *weight, int rows, int cols, const void *x, int count,
 			float beta, float *y, cudaStream_t stream, char *err, size_t err_size)
 {
+	struct kept_product *k;
+	int rc = product_for(g, CUDA_R_16BF, CUDA_R_32F, rows, cols, count, NULL, NULL, &k, err, err_size);
+	if (rc != 0)
+		return rc;
 	const float alpha = 1;
-	tn_product p;
-	LT_TRY(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-	return run_tn(g, p, CUDA_R_16BF, CUDA_R_32F, rows, cols, count, &alpha, &beta, weight, x, y, stream, err,
-		      err_size);
+	return run_product(g, k, &alpha, &beta, weight, x, y, stream, err, err_size);
 }
 
 extern "C" int llmk_gemm_bf16(struct llmk_gemm *g, const void *weight, int rows, int cols, const float *x, int count,

@@ -24,10 +24,10 @@ extern "C" {
 
 struct llmk_gemm;
 
-/* A cuBLASLt handle and its workspace, and the algorithms cuBLASLt's heuristic picked
- * for the shapes of products run so far (asked once a shape; the heuristic sees no
- * pointers, so a shape's algorithm is the one it would pick again).  One thread uses
- * a handle at a time.  Returns 0, or -1 with a message. */
+/* A cuBLASLt handle and its workspace, and for the last 64 shapes of products run the
+ * descriptors and the algorithm cuBLASLt's heuristic picked (made once a shape; the
+ * heuristic sees no pointers, so a shape's algorithm is the one it would pick again).
+ * One thread uses a handle at a time.  Returns 0, or -1 with a message. */
 int llmk_gemm_create(struct llmk_gemm **out, char *err, size_t err_size);
 void llmk_gemm_free(struct llmk_gemm *gemm);
 
