@@ -7,16 +7,24 @@
 #   bash .device/setup.sh && tests/gpu/attention_prefill.sh run [BUILD_DIR]
 #       on the device machine: runs the attention checks and timings of each, writes
 #       their logs and the default kernels' SASS to $OUT (if set) and prints a summary.
-# A variant is PREFILL_WARPS x PREFILL_MIN_BLOCKS (see kernels/attention_prefill.cu), a
-# trailing p for PREFILL_PREFETCH (the next K/V tile loaded while the current one is used).
+# A variant is PREFILL_WARPS x PREFILL_MIN_BLOCKS (see kernels/attention_prefill.cu), then
+# p for PREFILL_PREFETCH (the next K/V tile loaded while the current one is used), then
+# kN for PREFILL_KEYS=N (the positions of a K/V tile; 64 without it).  The default
+# kernel is 8x1p.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 mode=${1:-run}
 build=${2:-build-gpu}
 cd "$top/$build" || exit 1
-variants="4x2 8x1 4x2p 8x1p"
+variants="4x3 8x1 4x2p 8x1pk32 8x2pk32"
 # the -D flags of variant $1
-variant_flags() { v=${1%p}; echo "-DPREFILL_WARPS=${v%x*} -DPREFILL_MIN_BLOCKS=${v#*x}$([ "$v" != "$1" ] && echo " -DPREFILL_PREFETCH=1")"; }
+variant_flags() {
+	v=$1 keys=
+	case $v in *k*) keys=" -DPREFILL_KEYS=${v#*k}" v=${v%k*} ;; esac
+	prefetch=0
+	case $v in *p) prefetch=1 v=${v%p} ;; esac
+	echo "-DPREFILL_WARPS=${v%x*} -DPREFILL_MIN_BLOCKS=${v#*x} -DPREFILL_PREFETCH=$prefetch$keys"
+}
 if [ "$mode" = build ]; then
 	mkdir -p attention || exit 1
 	gencode=$(sed -n 's/^CUDA_GENCODE = //p' Makefile) # configure's --with-cuda-arch, as nvcc flags

@@ -19,14 +19,19 @@
 #include "llm_kernels.h"
 #include "sampling_kernels.h"
 
-/* Tokens a prefill step takes at once.  engine_prefill polls its cancel flag between
- * steps, so a step's time is how long Ctrl-C may wait: 512 tokens of an 8B FP8 model take
- * about 12 ms on an H100, at the same tokens/s as 2048 (BENCHMARKS.md); BF16 weights go
- * to cuBLASLt's BF16 products too.  Weights of any other type, on the scalar kernel
- * (about 156 tokens/s for 8B), take SCALAR_BATCH at a time: about 0.2 s, at the same
- * tokens/s (the kernel is bound by its arithmetic, not by reading the weights once a
- * step). */
-#define BATCH 512
+/* Tokens a prefill step takes at once (cuda_engine.batch): BATCH where its buffers take
+ * at most an eighth of the memory the weights leave free, else BATCH_SMALL.
+ * engine_prefill polls its cancel flag between steps, so a step's time is how long
+ * Ctrl-C may wait: 2048 tokens of an 8B FP8 model take about 42 ms on an H200, 18%
+ * faster than four steps of 512, whose attention grid does not fill the GPU
+ * (BENCHMARKS.md); BF16 weights go to cuBLASLt's BF16 products too.  Weights of any
+ * other type, on the scalar kernel (about 156 tokens/s for 8B), take SCALAR_BATCH at a
+ * time: about 0.2 s, at the same tokens/s (the kernel is bound by its arithmetic, not
+ * by reading the weights once a step). */
+#ifndef BATCH /* -DBATCH=N builds another step, for measuring */
+#define BATCH 2048
+#endif
+#define BATCH_SMALL 512
 #define SCALAR_BATCH 32
 #define LOGIT_ROWS 256        /* rows of logits made at once (all_logits goes in chunks) */
 struct gpu_linear {
@@ -67,16 +72,17 @@ struct cuda_engine {
 	void *key_cache, *value_cache;    /* layers x context x kv_dim elements of cache_dtype */
 	enum llmk_dtype cache_dtype;      /* LLMK_BF16 (default), LLMK_E4M3 or LLMK_F32 (--kv-cache) */
 	size_t cache_element;             /* its size in bytes */
-	int32_t *tokens;                  /* BATCH */
-	float *x, *h, *q, *att, *tmp;     /* BATCH x max(hidden, q_dim) */
-	float *gate, *up;                 /* BATCH x intermediate */
-	void *xq;                         /* BATCH x max(in) bytes */
-	float *x_scales;                  /* BATCH */
+	int batch;                        /* tokens a prefill step takes: BATCH or BATCH_SMALL */
+	int32_t *tokens;                  /* batch */
+	float *x, *h, *q, *att, *tmp;     /* batch x max(hidden, q_dim) */
+	float *gate, *up;                 /* batch x intermediate */
+	void *xq;                         /* batch x max(in) bytes */
+	float *x_scales;                  /* batch */
 	void *xq_mlp;                     /* LLMK_GEMV_MAX_TOKENS x intermediate bytes: down_proj's */
 	float *mlp_scale;                 /* input, quantized by the fused gate/up (which reads xq) */
 	float *logits;                    /* LOGIT_ROWS x this rank's vocabulary slice */
 	struct llmk_gemm *gemm;           /* cuBLASLt for prefill */
-	int32_t *acc;                     /* BATCH x widest out: INT8 GEMM accumulators */
+	int32_t *acc;                     /* batch x widest out: INT8 GEMM accumulators */
 	float *attention_scratch;         /* llmk_attention_decode's partial results */
 	/* the decode step as a CUDA graph, replayed at every position: the token and the
 	 * position travel through pinned host memory, the logits come back the same way */
@@ -102,7 +108,7 @@ struct cuda_engine {
 	struct llmk_drawn *drawn, *pinned_drawn;
 	unsigned char *seen;              /* vocab */
 	void *sample_scratch;
-	float *key_rows, *value_rows;     /* BATCH x kv_dim: new tokens' k and v before they enter the cache */
+	float *key_rows, *value_rows;     /* batch x kv_dim: new tokens' k and v before they enter the cache */
 	/* the decode graph's layers as persistent segments (decode_segment.h), when wanted
 	 * (engine_test_hooks.decode_segments), every layer fits them and one rank runs the
 	 * model: decided at the first capture */

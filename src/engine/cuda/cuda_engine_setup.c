@@ -202,33 +202,64 @@ static int allocate_draw_buffers(struct cuda_engine *e, char *err, size_t err_si
 	return 0;
 }
 
+/* Bytes of the buffers a prefill step of tokens needs (allocate_buffers' first ones). */
+static size_t step_bytes(const struct cuda_engine *e, size_t tokens)
+{
+	const struct model_config *c = &e->model->config;
+	const size_t width = max_size((size_t)c->hidden_size, (size_t)e->q_dim);
+	const size_t widest_in = max_size(width, (size_t)e->intermediate);
+	const size_t per_token = sizeof(int32_t) + 5 * width * sizeof(float) + 2 * (size_t)e->intermediate * sizeof(float) +
+				 widest_in + sizeof(float) + max_size(widest_in, (size_t)e->kv_dim) * sizeof(int32_t) +
+				 2 * (size_t)e->kv_dim * sizeof(float);
+	return tokens * per_token +
+	       llmk_attention_decode_scratch(e->plan.q_heads, c->head_dim, (int)tokens) * sizeof(float);
+}
+
+/* e->batch: BATCH tokens a prefill step where their buffers take at most an eighth of
+ * the memory the weights left free (a 70B model on an 80 GB GPU keeps its room for the
+ * KV cache), else BATCH_SMALL. */
+static int choose_batch(struct cuda_engine *e, char *err, size_t err_size)
+{
+	size_t free_bytes = 0, total = 0;
+	int sharing = 1;
+	CUDA_TRY(cudaMemGetInfo(&free_bytes, &total));
+	if (ranks_sharing_the_gpu(e, &sharing, err, err_size) != 0)
+		return -1;
+	free_bytes /= (size_t)sharing;
+	e->batch = step_bytes(e, BATCH) <= free_bytes / 8 || BATCH <= BATCH_SMALL ? BATCH : BATCH_SMALL;
+	return 0;
+}
+
 static int allocate_buffers(struct cuda_engine *e, int requested_context, char *err, size_t err_size)
 {
 	const struct model_config *c = &e->model->config;
 	size_t width = max_size((size_t)c->hidden_size, (size_t)e->q_dim);
 	size_t widest_in = max_size(width, (size_t)e->intermediate);
-	if (cuda_memory_alloc(&e->memory, BATCH * sizeof(int32_t), (void **)&e->tokens, err, err_size) ||
-	    cuda_memory_alloc(&e->memory, BATCH * width * sizeof(float), (void **)&e->x, err, err_size) ||
-	    cuda_memory_alloc(&e->memory, BATCH * width * sizeof(float), (void **)&e->h, err, err_size) ||
-	    cuda_memory_alloc(&e->memory, BATCH * width * sizeof(float), (void **)&e->q, err, err_size) ||
-	    cuda_memory_alloc(&e->memory, BATCH * width * sizeof(float), (void **)&e->att, err, err_size) ||
-	    cuda_memory_alloc(&e->memory, BATCH * width * sizeof(float), (void **)&e->tmp, err, err_size) ||
-	    cuda_memory_alloc(&e->memory, BATCH * (size_t)e->intermediate * sizeof(float), (void **)&e->gate, err, err_size) ||
-	    cuda_memory_alloc(&e->memory, BATCH * (size_t)e->intermediate * sizeof(float), (void **)&e->up, err, err_size) ||
-	    cuda_memory_alloc(&e->memory, BATCH * widest_in, &e->xq, err, err_size) ||
-	    cuda_memory_alloc(&e->memory, BATCH * sizeof(float), (void **)&e->x_scales, err, err_size) ||
+	if (choose_batch(e, err, err_size) != 0)
+		return -1;
+	const size_t batch = (size_t)e->batch;
+	if (cuda_memory_alloc(&e->memory, batch * sizeof(int32_t), (void **)&e->tokens, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, batch * width * sizeof(float), (void **)&e->x, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, batch * width * sizeof(float), (void **)&e->h, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, batch * width * sizeof(float), (void **)&e->q, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, batch * width * sizeof(float), (void **)&e->att, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, batch * width * sizeof(float), (void **)&e->tmp, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, batch * (size_t)e->intermediate * sizeof(float), (void **)&e->gate, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, batch * (size_t)e->intermediate * sizeof(float), (void **)&e->up, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, batch * widest_in, &e->xq, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, batch * sizeof(float), (void **)&e->x_scales, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, LLMK_GEMV_MAX_TOKENS * (size_t)e->intermediate, &e->xq_mlp, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, LLMK_GEMV_MAX_TOKENS * sizeof(float), (void **)&e->mlp_scale, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, LOGIT_ROWS * (size_t)e->plan.vocab * sizeof(float), (void **)&e->logits, err, err_size) ||
-	    cuda_memory_alloc(&e->memory, BATCH * max_size(widest_in, (size_t)e->kv_dim) * sizeof(int32_t), (void **)&e->acc, err,
+	    cuda_memory_alloc(&e->memory, batch * max_size(widest_in, (size_t)e->kv_dim) * sizeof(int32_t), (void **)&e->acc, err,
 			 err_size) ||
-	    cuda_memory_alloc(&e->memory, llmk_attention_decode_scratch(e->plan.q_heads, c->head_dim, BATCH) * sizeof(float),
+	    cuda_memory_alloc(&e->memory, llmk_attention_decode_scratch(e->plan.q_heads, c->head_dim, e->batch) * sizeof(float),
 			 (void **)&e->attention_scratch, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, sizeof(int), (void **)&e->device_position, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, ENGINE_ARGMAX_MAX_ROWS * sizeof(struct llmk_best), (void **)&e->best, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, llmk_argmax_scratch(ENGINE_ARGMAX_MAX_ROWS), &e->argmax_scratch, err, err_size) ||
-	    cuda_memory_alloc(&e->memory, BATCH * (size_t)e->kv_dim * sizeof(float), (void **)&e->key_rows, err, err_size) ||
-	    cuda_memory_alloc(&e->memory, BATCH * (size_t)e->kv_dim * sizeof(float), (void **)&e->value_rows, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, batch * (size_t)e->kv_dim * sizeof(float), (void **)&e->key_rows, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, batch * (size_t)e->kv_dim * sizeof(float), (void **)&e->value_rows, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, width * sizeof(float), (void **)&e->x_mid, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, (size_t)c->num_hidden_layers * LLMK_SEGMENT_COUNTERS * sizeof(unsigned),
 			      (void **)&e->segment_counters, err, err_size))

@@ -9,7 +9,7 @@
  * The rank's state and its making are cuda_engine.h and cuda_engine_setup.c, its
  * all-reduce and communicator cuda_engine_comm.c.
  *
- * Per layer, for up to BATCH tokens at positions pos..:
+ * Per layer, for up to e->batch tokens at positions pos..:
  *   h = rmsnorm(x) (quantized in the same launch);  q, k, v = q/k/v_proj(h);
  *   rope(q, k) and k, v into the cache (one launch; for one token, in the attention's
  *   launch);  a = attention(q, cache);
@@ -312,7 +312,7 @@ static int run_attention(struct cuda_engine *e, void *key_cache, void *value_cac
 	const struct llmk_rope_store new_token = {e->key_rows, e->value_rows, e->inv_freq};
 	struct llmk_attention decode = a;
 	decode.scratch = e->attention_scratch;
-	decode.max_tokens = BATCH;
+	decode.max_tokens = e->batch;
 	*quantized = graph && static_input(o_proj);
 	if (graph) {
 		decode.pos_dev = e->device_position;
@@ -413,7 +413,7 @@ static int enqueue_pinned_input(struct cuda_engine *e, int n, char *err, size_t 
 	return 0;
 }
 
-/* One batch of n <= BATCH tokens; logits of every token or of the last one. */
+/* One batch of n <= e->batch tokens; logits of every token or of the last one. */
 static int run_batch(struct cuda_engine *e, const int32_t *tokens, int n, int pos, float *logits, bool all_logits,
 		     char *err, size_t err_size)
 {
@@ -705,13 +705,13 @@ static int cuda_set_draw_history(void *state, const int32_t *tokens, size_t coun
 	return 0;
 }
 
-/* Tokens a forward call runs at once: BATCH, or SCALAR_BATCH when the layers' weights
+/* Tokens a forward call runs at once: e->batch, or SCALAR_BATCH when the layers' weights
  * are neither 8-bit nor BF16 (no cuBLASLt product: the scalar kernel). */
 static int cuda_batch_tokens(const void *state)
 {
 	const struct cuda_engine *e = state;
 	const struct gpu_linear *l = &e->layers[0].q_proj;
-	return l->quant == LLMK_QUANT_NONE && l->dtype != LLMK_BF16 ? SCALAR_BATCH : BATCH;
+	return l->quant == LLMK_QUANT_NONE && l->dtype != LLMK_BF16 ? SCALAR_BATCH : e->batch;
 }
 
 /* The rows' final norm, lm_head and argmax as the greedy step makes them
