@@ -185,8 +185,8 @@ static int run_product(struct llmk_gemm *g, const struct kept_product *k, const 
 }
 
 extern "C" int llmk_gemm_fp8(struct llmk_gemm *g, const void *weight, int rows, int cols, const float *weight_scale,
-			     const void *xq, const float *input_scale, int count, float *y, cudaStream_t stream,
-			     char *err, size_t err_size)
+			     const void *xq, const float *input_scale, int count, float *y, bool add_to_y,
+			     cudaStream_t stream, char *err, size_t err_size)
 {
 	if (cols % 16)
 		return 1;
@@ -197,23 +197,28 @@ extern "C" int llmk_gemm_fp8(struct llmk_gemm *g, const void *weight, int rows, 
 		return rc;
 	if (set_scales(k, weight_scale, input_scale, err, err_size) != 0)
 		return -1;
-	const float alpha = 1, beta = 0;
+	const float alpha = 1, beta = add_to_y ? 1 : 0;
 	return run_product(g, k, &alpha, &beta, weight, xq, y, stream, err, err_size);
 }
 
+/* y = acc * x_scales[t] * weight_scale[row or 0], or y += that with add_to_y (the add
+ * rounded on its own: no fused multiply-add). */
 __global__ static void dequantize_int32_kernel(const int32_t *acc, int rows, int count, const float *x_scales,
-					       const float *weight_scale, int weight_scale_count, float *y)
+					       const float *weight_scale, int weight_scale_count, float *y,
+					       bool add_to_y)
 {
 	size_t n = (size_t)rows * count;
 	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
 		int t = (int)(i / rows), r = (int)(i % rows);
-		y[i] = (float)acc[i] * x_scales[t] * weight_scale[weight_scale_count == 1 ? 0 : r];
+		const float v = __fmul_rn(__fmul_rn((float)acc[i], x_scales[t]),
+					  weight_scale[weight_scale_count == 1 ? 0 : r]);
+		y[i] = add_to_y ? __fadd_rn(y[i], v) : v;
 	}
 }
 
 extern "C" int llmk_gemm_int8(struct llmk_gemm *g, const void *weight, int rows, int cols, const float *weight_scale,
 			      int weight_scale_count, const void *xq, const float *x_scales, int count, int32_t *acc,
-			      float *y, cudaStream_t stream, char *err, size_t err_size)
+			      float *y, bool add_to_y, cudaStream_t stream, char *err, size_t err_size)
 {
 	if (cols % 16 || rows % 4)
 		return 1;
@@ -227,7 +232,7 @@ extern "C" int llmk_gemm_int8(struct llmk_gemm *g, const void *weight, int rows,
 	size_t n = (size_t)rows * count;
 	unsigned blocks = (unsigned)((n + 255) / 256 < 8192 ? (n + 255) / 256 : 8192);
 	dequantize_int32_kernel<<<blocks, 256, 0, stream>>>(acc, rows, count, x_scales, weight_scale,
-							    weight_scale_count, y);
+							    weight_scale_count, y, add_to_y);
 	cudaError_t cs = cudaGetLastError();
 	if (cs != cudaSuccess) {
 		snprintf(err, err_size, "dequantize_int32_kernel: %s", cudaGetErrorString(cs));
@@ -330,12 +335,12 @@ extern "C" int llmk_measure_ceilings(struct llmk_gemm *g, double *copy_gbs, doub
 		/* 8192 x 8192 operands live inside the copy buffers (64 MiB each) */
 		int status = 0;
 		ms = median_ms(10, [&] {
-			status |= llmk_gemm_fp8(g, a, (int)n, (int)n, scale, b, scale, (int)n, y, 0, err, err_size);
+			status |= llmk_gemm_fp8(g, a, (int)n, (int)n, scale, b, scale, (int)n, y, false, 0, err, err_size);
 		});
 		*fp8_tflops = status ? 0 : 2.0 * n * n * n / (ms * 1e-3) / 1e12;
 		status = 0;
 		ms = median_ms(10, [&] {
-			status |= llmk_gemm_int8(g, a, (int)n, (int)n, scale, 1, b, scale, (int)n, acc, y, 0, err, err_size);
+			status |= llmk_gemm_int8(g, a, (int)n, (int)n, scale, 1, b, scale, (int)n, acc, y, false, 0, err, err_size);
 		});
 		*int8_tops = status ? 0 : 2.0 * n * n * n / (ms * 1e-3) / 1e12;
 		/* BF16: one product of 8192 x 8192 BF16 operands (128 MiB each, in the copy

@@ -13,6 +13,7 @@
 #ifndef LLMCHAT_GEMM_CUBLASLT_H
 #define LLMCHAT_GEMM_CUBLASLT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,18 +32,20 @@ struct llmk_gemm;
 int llmk_gemm_create(struct llmk_gemm **out, char *err, size_t err_size);
 void llmk_gemm_free(struct llmk_gemm *gemm);
 
-/* y = xq . W^T * (*input_scale) * (*weight_scale), per-tensor scales on the device.
- * Returns 0 when enqueued, 1 when cuBLASLt has no kernel for the case (the caller
- * uses its own), -1 on an error (message in err). */
+/* y = xq . W^T * (*input_scale) * (*weight_scale), per-tensor scales on the device;
+ * with add_to_y, y += that (cuBLASLt's beta = 1: the product and the add may round
+ * once, as one fused multiply-add).  Returns 0 when enqueued, 1 when cuBLASLt has no
+ * kernel for the case (the caller uses its own), -1 on an error (message in err). */
 int llmk_gemm_fp8(struct llmk_gemm *gemm, const void *weight, int rows, int cols, const float *weight_scale,
-		  const void *xq, const float *input_scale, int count, float *y, cudaStream_t stream,
+		  const void *xq, const float *input_scale, int count, float *y, bool add_to_y, cudaStream_t stream,
 		  char *err, size_t err_size);
 
 /* acc = xq . W^T in int32 (acc holds count x rows), then y = acc * x_scales[t] *
- * weight_scale[row or 0].  Same return values as llmk_gemm_fp8. */
+ * weight_scale[row or 0]; with add_to_y, y += that, rounded as a separate float add of
+ * the same y would round it.  Same return values as llmk_gemm_fp8. */
 int llmk_gemm_int8(struct llmk_gemm *gemm, const void *weight, int rows, int cols, const float *weight_scale,
 		   int weight_scale_count, const void *xq, const float *x_scales, int count, int32_t *acc,
-		   float *y, cudaStream_t stream, char *err, size_t err_size);
+		   float *y, bool add_to_y, cudaStream_t stream, char *err, size_t err_size);
 
 /* y = x . W^T for BF16 weights and float x, on the BF16 tensor cores: x is split into
  * two BF16 parts, hi = bf16(x) and lo = bf16(x - hi), and y = hi . W^T + lo . W^T with

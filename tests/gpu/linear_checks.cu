@@ -106,6 +106,40 @@ static void check_linear(enum llmk_dtype dtype, int rows, int cols, int count, c
 	cudaFree(w); cudaFree(xq); cudaFree(x); cudaFree(y); cudaFree(xs); cudaFree(ws);
 }
 
+/* The product added to y (add_to_y: the residual stream, prefill's o_proj and
+ * down_proj) against the product alone (product, from the same operands) plus y's
+ * random values: INT8 the bits of a float add of the two; FP8 (cuBLASLt's beta, which
+ * may round the product and the add once) within a thousandth of the product plus an
+ * ulp of the sum, where a missing or doubled add is off by the product or by y. */
+static void check_gemm_add(struct llmk_gemm *g, enum llmk_dtype dtype, int rows, int cols, int count, const void *w,
+			   const void *xq, const float *ws, const float *scales, int32_t *acc, float *y,
+			   const std::vector<float> &product)
+{
+	std::vector<float> residual(product.size()), got(product.size());
+	for (float &v : residual) v = uniform_in(-4, 4);
+	CUDA_OR_RETURN(cudaMemcpy(y, residual.data(), residual.size() * 4, cudaMemcpyHostToDevice));
+	char err[256] = "";
+	int rc = dtype == LLMK_E4M3 ? llmk_gemm_fp8(g, w, rows, cols, ws, xq, scales, count, y, true, 0, err, sizeof err)
+				    : llmk_gemm_int8(g, w, rows, cols, ws, rows, xq, scales, count, acc, y, true, 0, err, sizeof err);
+	CUDA_OR_RETURN(cudaDeviceSynchronize());
+	CUDA_OR_RETURN(cudaMemcpy(got.data(), y, got.size() * 4, cudaMemcpyDeviceToHost));
+	size_t differing = 0;
+	double worst = 0; /* |got - sum| over its allowance */
+	for (size_t i = 0; i < got.size(); i++) {
+		const float sum = residual[i] + product[i];
+		if (got[i] != sum) differing++;
+		const double ulp = (double)std::nextafter(std::fabs(sum), INFINITY) - std::fabs(sum);
+		const double allowance = 1e-3 * std::fabs((double)product[i]) + ulp;
+		worst = std::max(worst, isfinite(got[i]) ? std::fabs((double)got[i] - sum) / allowance : INFINITY);
+	}
+	const bool exact = dtype == LLMK_I8;
+	char what[240];
+	snprintf(what, sizeof what, "cuBLASLt %s GEMM added to y, %d tokens (%s): %zu of %zu differ from y + product%s, "
+		 "worst %.2f of its allowance", exact ? "INT8" : "FP8", count, rc == 0 ? "ran" : err, differing, got.size(),
+		 exact ? " (none may)" : "", worst);
+	check(rc == 0 && (exact ? differing == 0 : worst <= 1), what);
+}
+
 /* The prefill GEMMs (cuBLASLt) against float64, then their rate. */
 static void check_gemm(struct llmk_gemm *g, enum llmk_dtype dtype, int rows, int cols, int count)
 {
@@ -123,8 +157,8 @@ static void check_gemm(struct llmk_gemm *g, enum llmk_dtype dtype, int rows, int
 	CUDA_OR_RETURN(cudaMemcpy(ws, hws.data(), rows * 4, cudaMemcpyHostToDevice));
 	CUDA_OR_RETURN(cudaMemset(y, 0xff, (size_t)count * rows * 4));
 	char err[256] = "";
-	int rc = dtype == LLMK_E4M3 ? llmk_gemm_fp8(g, w, rows, cols, ws, xq, scales, count, y, 0, err, sizeof err)
-				    : llmk_gemm_int8(g, w, rows, cols, ws, rows, xq, scales, count, acc, y, 0, err, sizeof err);
+	int rc = dtype == LLMK_E4M3 ? llmk_gemm_fp8(g, w, rows, cols, ws, xq, scales, count, y, false, 0, err, sizeof err)
+				    : llmk_gemm_int8(g, w, rows, cols, ws, rows, xq, scales, count, acc, y, false, 0, err, sizeof err);
 	CUDA_OR_RETURN(cudaDeviceSynchronize());
 	char what[200];
 	snprintf(what, sizeof what, "cuBLASLt %s GEMM %dx%d, %d tokens runs (%s)", dtype == LLMK_E4M3 ? "FP8" : "INT8",
@@ -157,6 +191,7 @@ static void check_gemm(struct llmk_gemm *g, enum llmk_dtype dtype, int rows, int
 	snprintf(what, sizeof what, "cuBLASLt %s GEMM: every output written, relative error %.2e < %.0e",
 		 dtype == LLMK_E4M3 ? "FP8" : "INT8", sqrt(num / den), tolerance);
 	check(written && sqrt(num / den) < tolerance, what);
+	check_gemm_add(g, dtype, rows, cols, count, w, xq, ws, scales, acc, y, hy);
 	cudaFree(w); cudaFree(xq); cudaFree(y); cudaFree(acc); cudaFree(scales); cudaFree(ws);
 }
 
@@ -250,8 +285,8 @@ static void time_gemm(struct llmk_gemm *g, enum llmk_dtype dtype, int rows, int 
 	std::vector<float> ms; char err[256];
 	for (int i = 0; i < 25; i++) {
 		cudaEventRecord(e0);
-		int rc = dtype == LLMK_E4M3 ? llmk_gemm_fp8(g, w, rows, cols, ws, xq, scales, count, y, 0, err, sizeof err)
-					    : llmk_gemm_int8(g, w, rows, cols, ws, rows, xq, scales, count, acc, y, 0, err, sizeof err);
+		int rc = dtype == LLMK_E4M3 ? llmk_gemm_fp8(g, w, rows, cols, ws, xq, scales, count, y, false, 0, err, sizeof err)
+					    : llmk_gemm_int8(g, w, rows, cols, ws, rows, xq, scales, count, acc, y, false, 0, err, sizeof err);
 		cudaEventRecord(e1); cudaEventSynchronize(e1);
 		if (rc != 0) { printf("not ok - %s GEMM %s did not run\n", shape, dtype == LLMK_E4M3 ? "FP8" : "INT8"); failed++; return; }
 		float m; cudaEventElapsedTime(&m, e0, e1); if (i >= 5) ms.push_back(m);

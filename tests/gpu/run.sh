@@ -47,7 +47,7 @@ check_program() { # NAME MIN LIBS...
 # (MIN: every check each runs, loops counted).  The linear layers' products: llmk_linear,
 # the GEMV's layouts and fused forms, the cuBLASLt GEMMs, the decode GEMV's bandwidth
 # (linear_checks.cu; the table in gemv_timings.tsv)
-check_program linear_checks 96 src/model/libmodel.a -lcublasLt
+check_program linear_checks 102 src/model/libmodel.a -lcublasLt
 # the 8-bit GEMV on the tensor cores (llmk_gemv_products): against float64, each token of a
 # pass the bits of its one-token launch, INT8 the dp4a kernel's bits; its speed at 1 and 9
 # tokens beside the CUDA cores' (gemv_mma_checks.cu)

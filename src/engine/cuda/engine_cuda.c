@@ -62,17 +62,27 @@ static bool gemm_8bit_applies(const struct gpu_linear *l, int n, int y_stride)
 		l->dtype == LLMK_I8);
 }
 
-/* Many tokens of an 8-bit layer through cuBLASLt; 1 when it does not apply. */
-static int run_gemm(struct cuda_engine *e, const struct gpu_linear *l, int n, float *y, int y_stride, char *err,
-		    size_t err_size)
+/* Many tokens of an 8-bit layer through cuBLASLt, into y or (add_to_y) added to y; 1
+ * when it does not apply. */
+static int run_gemm(struct cuda_engine *e, const struct gpu_linear *l, int n, float *y, int y_stride, bool add_to_y,
+		    char *err, size_t err_size)
 {
 	if (!gemm_8bit_applies(l, n, y_stride))
 		return 1;
 	if (l->dtype == LLMK_E4M3)
 		return llmk_gemm_fp8(e->gemm, l->weight, l->rows, l->cols, l->weight_scale, e->xq, e->x_scales, n, y,
-				     e->stream, err, err_size);
+				     add_to_y, e->stream, err, err_size);
 	return llmk_gemm_int8(e->gemm, l->weight, l->rows, l->cols, l->weight_scale, l->weight_scale_count, e->xq,
-			      e->x_scales, n, e->acc, y, e->stream, err, err_size);
+			      e->x_scales, n, e->acc, y, add_to_y, e->stream, err, err_size);
+}
+
+/* Whether n tokens of l (o_proj or down_proj) add their output into the residual stream
+ * e->x in the product itself (the 8-bit GEMM, one rank: no all-reduce between), instead
+ * of leaving it in e->tmp for the next norm to add: the norm then reads one row instead
+ * of two and writes no residual (at 2048 tokens of 8B, 67 MB less a norm). */
+static bool adds_into_residual(const struct cuda_engine *e, const struct gpu_linear *l, int n)
+{
+	return !e->comm && gemm_8bit_applies(l, n, e->model->config.hidden_size);
 }
 
 /* Whether l quantizes its input exactly as previous did (same scheme, same static
@@ -118,7 +128,7 @@ static int run_linear_quantized(struct cuda_engine *e, const struct gpu_linear *
 	if (rc <= 0)
 		return rc;
 	if (l->quant != LLMK_QUANT_NONE && xq == e->xq)
-		rc = run_gemm(e, l, n, y, y_stride, err, err_size);
+		rc = run_gemm(e, l, n, y, y_stride, false, err, err_size);
 	else if (l->quant == LLMK_QUANT_NONE)
 		rc = run_gemm_bf16(e, l, input, n, y, y_stride, err, err_size);
 	if (rc <= 0)
@@ -175,14 +185,20 @@ static int norm_input(struct cuda_engine *e, bool add_pending, const float *norm
 }
 
 /* The final norm of rows first.. of the last layer's output (the residual stream in
- * residual, e->x or e->x_mid, and the MLP output still in e->tmp, added here) into
- * e->h, for lm_head. */
-static int final_norm(struct cuda_engine *e, float *residual, int first, int rows, char *err, size_t err_size)
+ * residual, e->x or e->x_mid, and with pending the MLP output still in e->tmp, added
+ * here) into e->h, for lm_head. */
+static int final_norm(struct cuda_engine *e, float *residual, bool pending, int first, int rows, char *err,
+		      size_t err_size)
 {
 	const struct model_config *c = &e->model->config;
 	size_t offset = (size_t)first * c->hidden_size;
-	CUDA_TRY(llmk_add_rmsnorm_quantize(residual + offset, e->tmp + offset, e->norm, e->h, rows, c->hidden_size,
-					   c->rms_norm_eps, LLMK_QUANT_NONE, 0, NULL, NULL, e->stream));
+	if (!pending)
+		CUDA_TRY(llmk_rmsnorm(residual + offset, e->norm, e->h, rows, c->hidden_size, c->rms_norm_eps,
+				      e->stream));
+	else
+		CUDA_TRY(llmk_add_rmsnorm_quantize(residual + offset, e->tmp + offset, e->norm, e->h, rows,
+						   c->hidden_size, c->rms_norm_eps, LLMK_QUANT_NONE, 0, NULL, NULL,
+						   e->stream));
 	return 0;
 }
 
@@ -270,15 +286,31 @@ static int run_gate_up(struct cuda_engine *e, const struct gpu_layer *l, int n, 
 	return 0;
 }
 
-/* y = down_proj(e->gate) into e->tmp, its input quantized first unless down_input says where it is. */
-static int run_down(struct cuda_engine *e, const struct gpu_linear *down, const struct quantized_input *down_input,
-		    int n, char *err, size_t err_size)
+/* The output of o_proj or down_proj for n tokens of input (already quantized for l in
+ * xq / x_scales unless xq is NULL): added into the residual stream e->x by the product
+ * itself where it can (adds_into_residual; *pending false), else into e->tmp, summed
+ * over the ranks, for the next norm to add (*pending true). */
+static int run_output_product(struct cuda_engine *e, const struct gpu_linear *l, const float *input, const void *xq,
+			      const float *x_scales, int n, bool *pending, char *err, size_t err_size)
 {
 	const int hidden = e->model->config.hidden_size;
-	if (down_input->xq)
-		return run_linear_quantized(e, down, e->gate, down_input->xq, down_input->scales, n, e->tmp, hidden, err,
-					    err_size);
-	return run_linear(e, down, e->gate, n, e->tmp, hidden, err, err_size);
+	if (adds_into_residual(e, l, n)) {
+		if (xq != e->xq)
+			CUDA_TRY(llmk_quantize(input, n, l->cols, l->quant, l->input_scale, e->xq, e->x_scales,
+					       e->stream));
+		xq = e->xq;
+		x_scales = e->x_scales;
+		const int rc = run_gemm(e, l, n, e->x, hidden, true, err, err_size);
+		*pending = rc != 0;
+		if (rc <= 0)
+			return rc;
+		/* cuBLASLt has no kernel for it: the other products, into e->tmp */
+	}
+	*pending = true;
+	if ((xq ? run_linear_quantized(e, l, input, xq, x_scales, n, e->tmp, hidden, err, err_size)
+		: run_linear(e, l, input, n, e->tmp, hidden, err, err_size)) != 0)
+		return -1;
+	return cuda_all_reduce(e, e->tmp, (size_t)n * hidden, err, err_size);
 }
 
 /* RoPE on e->q and the new tokens' k (e->key_rows) and v (e->value_rows) into the
@@ -357,14 +389,14 @@ static void *layer_cache(const struct cuda_engine *e, void *cache, int index)
 
 /* One layer for n tokens at position pos; with graph set (one token, the position
  * read on the device at *device_position), nothing launched depends on pos, so the
- * launches can be captured once and replayed.  The layer's MLP output is left in
- * e->tmp, not yet added to e->x: the next layer's first launch (or final_norm) adds
- * it. */
-static int run_layer(struct cuda_engine *e, int index, int n, int pos, bool graph, char *err, size_t err_size)
+ * launches can be captured once and replayed.  *pending says whether the output of the
+ * layer before is still in e->tmp, not yet added to e->x (this layer's first launch
+ * adds it), and on return whether this layer's MLP output is (the next layer's first
+ * launch or final_norm adds it). */
+static int run_layer(struct cuda_engine *e, int index, int n, int pos, bool graph, bool *pending, char *err,
+		     size_t err_size)
 {
-	const struct model_config *c = &e->model->config;
 	const struct gpu_layer *l = &e->layers[index];
-	const int hidden = c->hidden_size;
 	void *key_cache = layer_cache(e, e->key_cache, index), *value_cache = layer_cache(e, e->value_cache, index);
 
 	const bool qkv_float = !reads_quantized_only(&l->q_proj, &l->q_proj, n, e->q_dim) ||
@@ -372,31 +404,34 @@ static int run_layer(struct cuda_engine *e, int index, int n, int pos, bool grap
 			       !reads_quantized_only(&l->q_proj, &l->v_proj, n, e->kv_dim);
 	const bool mlp_float = !reads_quantized_only(&l->gate_proj, &l->gate_proj, n, e->intermediate) ||
 			       !reads_quantized_only(&l->gate_proj, &l->up_proj, n, e->intermediate);
-	if (norm_input(e, index > 0, l->input_layernorm, &l->q_proj, qkv_float, n, err, err_size) ||
+	if (norm_input(e, *pending, l->input_layernorm, &l->q_proj, qkv_float, n, err, err_size) ||
 	    run_qkv(e, l, n, e->key_rows, e->value_rows, err, err_size))
 		return -1;
 	bool att_quantized;
 	if (run_attention(e, key_cache, value_cache, n, pos, graph, &l->o_proj, &att_quantized, err, err_size) ||
-	    (att_quantized ? run_linear_quantized(e, &l->o_proj, e->att, e->xq, e->x_scales, n, e->tmp, hidden, err,
-						  err_size)
-			   : run_linear(e, &l->o_proj, e->att, n, e->tmp, hidden, err, err_size)) ||
-	    cuda_all_reduce(e, e->tmp, (size_t)n * hidden, err, err_size))
+	    run_output_product(e, &l->o_proj, e->att, att_quantized ? e->xq : NULL, e->x_scales, n, pending, err,
+			       err_size))
 		return -1;
 	struct quantized_input down_input;
-	if (norm_input(e, true, l->post_attention_layernorm, &l->gate_proj, mlp_float, n, err, err_size) ||
+	if (norm_input(e, *pending, l->post_attention_layernorm, &l->gate_proj, mlp_float, n, err, err_size) ||
 	    run_gate_up(e, l, n, &down_input, err, err_size) ||
-	    run_down(e, &l->down_proj, &down_input, n, err, err_size) ||
-	    cuda_all_reduce(e, e->tmp, (size_t)n * hidden, err, err_size))
+	    run_output_product(e, &l->down_proj, e->gate, down_input.xq, down_input.scales, n, pending, err,
+			       err_size))
 		return -1;
 	return 0;
 }
 
-/* Every layer for n tokens at position pos (run_layer, graph as it says). */
-static int run_layers(struct cuda_engine *e, int n, int pos, bool graph, char *err, size_t err_size)
+/* Every layer for n tokens at position pos (run_layer, graph as it says); *pending
+ * (when not NULL) says whether the last layer's MLP output is still in e->tmp, for
+ * final_norm (always with 1 to 9 tokens: the GEMVs write e->tmp). */
+static int run_layers(struct cuda_engine *e, int n, int pos, bool graph, bool *pending, char *err, size_t err_size)
 {
+	bool mlp_pending = false;
 	for (int i = 0; i < e->model->config.num_hidden_layers; i++)
-		if (run_layer(e, i, n, pos, graph, err, err_size) != 0)
+		if (run_layer(e, i, n, pos, graph, &mlp_pending, err, err_size) != 0)
 			return -1;
+	if (pending)
+		*pending = mlp_pending;
 	return 0;
 }
 
@@ -420,7 +455,8 @@ static int run_batch(struct cuda_engine *e, const int32_t *tokens, int n, int po
 	const struct model_config *c = &e->model->config;
 	CUDA_TRY(cudaMemcpyAsync(e->tokens, tokens, (size_t)n * sizeof *tokens, cudaMemcpyHostToDevice, e->stream));
 	CUDA_TRY(llmk_embed(e->embed_tokens, e->embed_dtype, e->tokens, n, c->hidden_size, e->x, e->stream));
-	if (run_layers(e, n, pos, false, err, err_size) != 0)
+	bool pending;
+	if (run_layers(e, n, pos, false, &pending, err, err_size) != 0)
 		return -1;
 	if (!logits)
 		return 0;
@@ -429,7 +465,7 @@ static int run_batch(struct cuda_engine *e, const int32_t *tokens, int n, int po
 	for (int first = all_logits ? 0 : n - 1; first < n; first += LOGIT_ROWS) {
 		int rows = n - first < LOGIT_ROWS ? n - first : LOGIT_ROWS;
 		float *out = logits + (size_t)(all_logits ? first : 0) * c->vocab_size + e->plan.first_vocab;
-		if (final_norm(e, e->x, first, rows, err, err_size) ||
+		if (final_norm(e, e->x, pending, first, rows, err, err_size) ||
 		    run_linear(e, &e->lm_head, e->h, rows, e->logits, e->plan.vocab, err, err_size))
 			return -1;
 		CUDA_TRY(cudaMemcpy2DAsync(out, (size_t)c->vocab_size * sizeof(float), e->logits,
@@ -443,7 +479,7 @@ static int run_batch(struct cuda_engine *e, const int32_t *tokens, int n, int po
  * into e->logits, and this rank's largest logit with its index copied to pinned memory. */
 static int enqueue_next_token(struct cuda_engine *e, float *residual, char *err, size_t err_size)
 {
-	if (final_norm(e, residual, 0, 1, err, err_size) ||
+	if (final_norm(e, residual, true, 0, 1, err, err_size) ||
 	    run_linear(e, &e->lm_head, e->h, 1, e->logits, e->plan.vocab, err, err_size))
 		return -1;
 	CUDA_TRY(llmk_argmax(e->logits, 1, e->plan.vocab, e->plan.first_vocab, e->best, e->argmax_scratch, e->stream));
@@ -558,7 +594,7 @@ static int enqueue_decode_step(struct cuda_engine *e, bool draw, char *err, size
 			return -1;
 		return draw ? enqueue_draw(e, err, err_size) : 0;
 	}
-	if (run_layers(e, 1, 0, true, err, err_size) != 0 || enqueue_next_token(e, e->x, err, err_size) != 0)
+	if (run_layers(e, 1, 0, true, NULL, err, err_size) != 0 || enqueue_next_token(e, e->x, err, err_size) != 0)
 		return -1;
 	return draw ? enqueue_draw(e, err, err_size) : 0;
 }
@@ -719,7 +755,7 @@ static int cuda_batch_tokens(const void *state)
 static int enqueue_rows_argmax(struct cuda_engine *e, int n, char *err, size_t err_size)
 {
 	const int vocab = e->plan.vocab;
-	if (final_norm(e, e->x, 0, n, err, err_size) != 0 ||
+	if (final_norm(e, e->x, true, 0, n, err, err_size) != 0 ||
 	    run_linear(e, &e->lm_head, e->h, n, e->logits, vocab, err, err_size) != 0)
 		return -1;
 	CUDA_TRY(llmk_argmax(e->logits, n, vocab, e->plan.first_vocab, e->best, e->argmax_scratch, e->stream));
@@ -732,7 +768,7 @@ static int enqueue_rows_argmax(struct cuda_engine *e, int n, char *err, size_t e
  * slice of each row's logits copied to pinned memory. */
 static int enqueue_rows_logits(struct cuda_engine *e, int n, char *err, size_t err_size)
 {
-	if (final_norm(e, e->x, 0, n, err, err_size) != 0 ||
+	if (final_norm(e, e->x, true, 0, n, err, err_size) != 0 ||
 	    run_linear(e, &e->lm_head, e->h, n, e->logits, e->plan.vocab, err, err_size) != 0)
 		return -1;
 	CUDA_TRY(cudaMemcpyAsync(e->pinned_logits, e->logits, (size_t)n * e->plan.vocab * sizeof(float),
@@ -746,7 +782,7 @@ static int enqueue_rows_logits(struct cuda_engine *e, int n, char *err, size_t e
  * logits, each row's logits) back there. */
 static int enqueue_verify_pass(struct cuda_engine *e, int n, bool logits, char *err, size_t err_size)
 {
-	if (enqueue_pinned_input(e, n, err, err_size) != 0 || run_layers(e, n, 0, true, err, err_size) != 0)
+	if (enqueue_pinned_input(e, n, err, err_size) != 0 || run_layers(e, n, 0, true, NULL, err, err_size) != 0)
 		return -1;
 	return logits ? enqueue_rows_logits(e, n, err, err_size) : enqueue_rows_argmax(e, n, err, err_size);
 }
