@@ -127,6 +127,22 @@ __device__ static float token_scale(float max_abs, enum llmk_quant quant, float 
 	return inv;
 }
 
+/* From MANY_ROWS rows on (a prefill step), a row takes MANY_ROWS_THREADS threads, so
+ * that several rows share an SM and their loads overlap each other's reductions: with
+ * 1024 threads a row, 2 rows an SM, the memory idled through each reduction (an H100
+ * took 55 us for 2048 rows of 4096, four times their bytes' time).  Their sums of
+ * squares add in another order than ROW_THREADS' (in double, of exact float products:
+ * the float norm is the same but for a double rounding at a float tie).  Fewer rows (a
+ * decode step, a verify pass) keep ROW_THREADS, for the latency of one row.  The
+ * checks build variants with -DMANY_ROWS_THREADS=... (-DMANY_ROWS=1000000: none). */
+#ifndef MANY_ROWS
+#define MANY_ROWS 64
+#endif
+#ifndef MANY_ROWS_THREADS
+#define MANY_ROWS_THREADS 256
+#endif
+#define MANY_ROWS_MIN_BLOCKS(values) ((values) > 16 || MANY_ROWS_THREADS > 256 ? 1 : 768 / MANY_ROWS_THREADS)
+
 /* RMSNorm then quantize for rows of at most VALUES * blockDim.x values (x += residual
  * first, written back, when residual is set; with quant NONE the normed rows only, out
  * required then).  Thread j owns values j, j + blockDim.x, j + 2 * blockDim.x, ...: the
@@ -135,8 +151,8 @@ __device__ static float token_scale(float max_abs, enum llmk_quant quant, float 
  * thread holds, so these accesses stay 4-byte ones (a warp's still cover 128
  * consecutive bytes): a float4 a thread would need four threads' values.  x, residual
  * and weight are all loaded before the first store, so out may be x. */
-template <int VALUES>
-__global__ static void __launch_bounds__(ROW_THREADS)
+template <int VALUES, int THREADS = ROW_THREADS>
+__global__ static void __launch_bounds__(THREADS, THREADS == ROW_THREADS ? 1 : MANY_ROWS_MIN_BLOCKS(VALUES))
 	rmsnorm_quantize_kernel(float *x, const float *residual, const float *weight, float *out, int hidden,
 				float eps, enum llmk_quant quant, float static_scale, uint8_t *xq, float *scales)
 {
@@ -147,7 +163,10 @@ __global__ static void __launch_bounds__(ROW_THREADS)
 	float *row = x + (size_t)blockIdx.x * hidden;
 	const float *added = residual ? residual + (size_t)blockIdx.x * hidden : NULL;
 	float *out_row = out ? out + (size_t)blockIdx.x * hidden : NULL;
-	float v[VALUES] = {}, w[VALUES] = {};
+	/* one row a block (a decode step) holds its weights from the start, for latency;
+	 * many rows reread them after the sum (from L1), for registers */
+	constexpr bool hold_weights = THREADS == ROW_THREADS;
+	float v[VALUES] = {}, w[hold_weights ? VALUES : 1] = {};
 #pragma unroll
 	for (int k = 0; k < VALUES; k++) {
 		int i = threadIdx.x + k * blockDim.x;
@@ -155,7 +174,8 @@ __global__ static void __launch_bounds__(ROW_THREADS)
 			v[k] = row[i];
 			if (added)
 				v[k] += added[i];
-			w[k] = weight[i];
+			if constexpr (hold_weights)
+				w[k] = weight[i];
 		}
 	}
 	double ss = 0;
@@ -178,7 +198,7 @@ __global__ static void __launch_bounds__(ROW_THREADS)
 	for (int k = 0; k < VALUES; k++) {
 		int i = threadIdx.x + k * blockDim.x;
 		if (i < hidden) {
-			v[k] = w[k] * (v[k] * norm);
+			v[k] = (hold_weights ? w[hold_weights ? k : 0] : weight[i]) * (v[k] * norm);
 			if (out_row)
 				out_row[i] = v[k];
 			if (at_once)
@@ -252,11 +272,18 @@ static cudaError_t launch_rmsnorm_quantize(float *x, const float *residual, cons
 {
 	void (*kernel)(float *, const float *, const float *, float *, int, float, enum llmk_quant, float, uint8_t *,
 		       float *) = rmsnorm_quantize_any_kernel;
-	if (hidden <= 4 * ROW_THREADS)
+	int threads = ROW_THREADS;
+	constexpr int many = 4096 / MANY_ROWS_THREADS; /* values a thread holds of a row of 4096 */
+	if (count >= MANY_ROWS && hidden <= 2 * many * MANY_ROWS_THREADS) {
+		threads = MANY_ROWS_THREADS;
+		kernel = hidden <= many * MANY_ROWS_THREADS ? rmsnorm_quantize_kernel<many, MANY_ROWS_THREADS>
+							    : rmsnorm_quantize_kernel<2 * many, MANY_ROWS_THREADS>;
+	} else if (hidden <= 4 * ROW_THREADS) {
 		kernel = rmsnorm_quantize_kernel<4>;
-	else if (hidden <= 8 * ROW_THREADS)
+	} else if (hidden <= 8 * ROW_THREADS) {
 		kernel = rmsnorm_quantize_kernel<8>;
-	return launch_maybe_pdl(kernel, dim3(count), dim3(ROW_THREADS), true, stream, x, residual, weight, out, hidden,
+	}
+	return launch_maybe_pdl(kernel, dim3(count), dim3(threads), true, stream, x, residual, weight, out, hidden,
 				eps, quant, static_scale, (uint8_t *)xq, scales);
 }
 

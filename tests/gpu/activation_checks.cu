@@ -6,6 +6,7 @@
  *   activation_checks argmax [SEED]   only llmk_argmax's checks
  *   activation_checks fusions [SEED]  only the engine's fusions (residual add + norm, RoPE +
  *                                     KV store)
+ *   activation_checks speed           only the timing of a prefill step's norms and SwiGLU
  *
  * Checks, on random inputs (the seed is printed; never zeros), outputs poisoned first:
  * - llmk_quantize for every scheme bit for bit against the CPU path's numerics
@@ -15,17 +16,20 @@
  *   bit numerics.h's rounding, nothing else touched;
  * - llmk_argmax: the largest value, the lowest index on ties, a NaN wins; 9 rows in one call, each as alone;
  * - llmk_rmsnorm_quantize and llmk_swiglu_quantize bit for bit against llmk_rmsnorm /
- *   llmk_swiglu + llmk_quantize for every scheme, 1 and 37 tokens, widths from 37 to
+ *   llmk_swiglu + llmk_quantize for every scheme, 1, 37 and 300 tokens (300: the many
+ *   rows' form of the norm, MANY_ROWS), widths from 37 to
  *   32772 (odd ones, multiples of 4, each form of the kernels), with and without the
  *   float output, in place, SwiGLU rows not 16-byte aligned;
  * - llmk_add_rmsnorm_quantize against ref_add + llmk_rmsnorm (+ llmk_quantize), and
  *   llmk_rope_store_kv against ref_rope x 2 + ref_store_kv, bit for bit.
+ * Then the timing of a prefill step's norms and SwiGLU at the 8B shape.
  * Prints one "ok"/"not ok" line per check, then "N passed, N failed".
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <algorithm>
 #include <vector>
 
 #include <cuda_runtime.h>
@@ -314,7 +318,7 @@ static void check_fused_quantizers(void)
 					  LLMK_QUANT_INT8_STATIC};
 	const char *names[] = {"FP8 static", "FP8 dynamic", "INT8 dynamic", "INT8 static"};
 	for (int q = 0; q < 4; q++)
-		for (int count : {1, 37}) {
+		for (int count : {1, 37, 300}) { /* 300: a prefill step's form (MANY_ROWS) */
 			for (int n : {37, 4096, 4099, 8192, 14336, 28672, 32771, 32772}) {
 				check_fused_quantize(false, quants[q], names[q], count, n, 0);
 				check_fused_quantize(true, quants[q], names[q], count, n, 0);
@@ -422,12 +426,13 @@ static void check_engine_fusions(void)
 					  LLMK_QUANT_INT8_DYNAMIC, LLMK_QUANT_INT8_STATIC};
 	const char *names[] = {"none", "FP8 static", "FP8 dynamic", "INT8 dynamic", "INT8 static"};
 	for (int q = 0; q < 5; q++)
-		for (int count : {1, 37})
+		for (int count : {1, 37, 300}) /* 300: a prefill step's form (MANY_ROWS) */
 			for (int n : {37, 4096, 4099, 8192, 14337, 16384}) /* each form, odd and not */
 				check_add_rmsnorm_quantize(quants[q], names[q], count, n, true);
 	for (int q = 1; q < 5; q++) /* without the float rows: each form */
-		for (int n : {37, 4096, 8192, 16384})
-			check_add_rmsnorm_quantize(quants[q], names[q], 37, n, false);
+		for (int count : {37, 300})
+			for (int n : {37, 4096, 8192, 16384})
+				check_add_rmsnorm_quantize(quants[q], names[q], count, n, false);
 	/* out NULL needs a quantization */
 	float *p;
 	CUDA_OR_RETURN(cudaMalloc(&p, 4096 * 4));
@@ -443,6 +448,51 @@ static void check_engine_fusions(void)
 	}
 }
 
+/* Microseconds of one launch of fn, the median of 20 after 3 unmeasured. */
+template <typename Fn> static double launch_us(Fn fn)
+{
+	cudaEvent_t e0, e1;
+	cudaEventCreate(&e0); cudaEventCreate(&e1);
+	std::vector<float> ms;
+	for (int i = 0; i < 23; i++) {
+		cudaEventRecord(e0);
+		fn();
+		cudaEventRecord(e1);
+		cudaEventSynchronize(e1);
+		float m = 0;
+		cudaEventElapsedTime(&m, e0, e1);
+		if (i >= 3) ms.push_back(m);
+	}
+	cudaEventDestroy(e0); cudaEventDestroy(e1);
+	std::sort(ms.begin(), ms.end());
+	return ms[ms.size() / 2] * 1e3;
+}
+
+/* A prefill step's norms and SwiGLU at the 8B shape (2048 tokens, FP8 static codes, no
+ * float rows), timed: microseconds and the bytes they move over that time. */
+static void time_prefill_activations(void)
+{
+	const int count = 2048, hidden = 4096, inter = 14336;
+	const size_t rows = (size_t)count * hidden, wide = (size_t)count * inter;
+	float *x, *r, *w, *gate, *up, *scales; uint8_t *q;
+	CUDA_OR_RETURN(cudaMalloc(&x, rows * 4)); CUDA_OR_RETURN(cudaMalloc(&r, rows * 4));
+	CUDA_OR_RETURN(cudaMalloc(&w, hidden * 4)); CUDA_OR_RETURN(cudaMalloc(&gate, wide * 4));
+	CUDA_OR_RETURN(cudaMalloc(&up, wide * 4)); CUDA_OR_RETURN(cudaMalloc(&q, wide));
+	CUDA_OR_RETURN(cudaMalloc(&scales, count * 4));
+	CUDA_OR_RETURN(cudaMemset(x, 0, rows * 4)); CUDA_OR_RETURN(cudaMemset(r, 0, rows * 4));
+	CUDA_OR_RETURN(cudaMemset(w, 0, hidden * 4)); CUDA_OR_RETURN(cudaMemset(gate, 0, wide * 4));
+	CUDA_OR_RETURN(cudaMemset(up, 0, wide * 4));
+	const enum llmk_quant fp8 = LLMK_QUANT_FP8_STATIC;
+	double norm = launch_us([&] { llmk_rmsnorm_quantize(x, w, NULL, count, hidden, 1e-5f, fp8, 0.01f, q, scales, 0); });
+	double add = launch_us([&] { llmk_add_rmsnorm_quantize(x, r, w, NULL, count, hidden, 1e-5f, fp8, 0.01f, q, scales, 0); });
+	double swiglu = launch_us([&] { llmk_swiglu_quantize(gate, up, NULL, count, inter, fp8, 0.01f, q, scales, 0); });
+	CUDA_OR_RETURN(cudaDeviceSynchronize());
+	printf("  prefill activations, 2048 tokens of 8B, FP8 codes: rmsnorm_quantize %.1f us (%.0f GB/s), "
+	       "add_rmsnorm_quantize %.1f us (%.0f GB/s), swiglu_quantize %.1f us (%.0f GB/s)\n",
+	       norm, rows * 5 / norm / 1e3, add, rows * 13 / add / 1e3, swiglu, wide * 9 / swiglu / 1e3);
+	cudaFree(x); cudaFree(r); cudaFree(w); cudaFree(gate); cudaFree(up); cudaFree(q); cudaFree(scales);
+}
+
 /* The parts a first argument runs alone (see the top of this file). */
 struct part {
 	const char *name;
@@ -452,6 +502,7 @@ struct part {
 static const struct part parts[] = {
 	{"argmax", check_argmaxes},
 	{"fusions", check_engine_fusions},
+	{"speed", time_prefill_activations},
 };
 
 int main(int argc, char **argv)
@@ -474,6 +525,7 @@ int main(int argc, char **argv)
 		check_argmaxes();
 		check_fused_quantizers();
 		check_engine_fusions();
+		time_prefill_activations();
 	}
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
