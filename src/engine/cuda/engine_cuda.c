@@ -15,7 +15,8 @@
  *   launch);  a = attention(q, cache);
  *   x += all_reduce(o_proj(a)), normed and quantized in one launch;
  *   x += all_reduce(down_proj(silu(gate_proj(h)) * up_proj(h))), added by the next
- *   layer's first launch.
+ *   layer's first launch (a prefill of one rank's 8-bit GEMMs adds o_proj's and
+ *   down_proj's products into x itself: run_output_product).
  * Prefill takes cuBLASLt for the 8-bit products and the tiled tensor-core attention;
  * one decoded token runs GEMV kernels, captured once as a CUDA graph (the position
  * read on the device) and replayed; greedy decoding ends the graph with an argmax, so
