@@ -129,20 +129,26 @@ wait_for sc "more below: PgDn *\$" 10
 $T send-keys -t sc End
 wait_for sc "preset: default *\$" 10; ok $? "End in an empty editor also goes back to the bottom"
 wait_idle sc
-$T send-keys -t sc "/clear" Enter "/help" Enter "/help" Enter
-wait_for sc "/retry" 10 >/dev/null
-$T send-keys -t sc "Tell me about Ada." Enter
-wait_for sc "^Ada is" 30 >/dev/null
-$T send-keys -t sc PPage
-wait_for sc "more below: PgDn *\$" 10
-i=0
-while [ $i -lt 20 ] && screen sc | grep -q "more below: PgDn *\$"; do $T send-keys -t sc NPage; sleep 0.3; i=$((i + 1)); done
-screen sc >"$TMP/sc.screen"
-grep -q "answering" "$TMP/sc.screen"; ok $? "PgDn reached the bottom while the answer runs"
-grep -q "answering" "$TMP/sc.screen" || { echo "# after $i PgDn:"; sed 's/^/#   /' "$TMP/sc.screen"; }
-wait_for sc "red sail\." 60; ok $? "PgDn to the bottom follows the answer again"
 $T send-keys -t sc C-d
 wait_file "$TMP/sc.exit" 30
-grep -q "Sanitizer" "$TMP/sc.err" "$TMP/ed3.err"; ok $((1 - $?)) "no sanitizer report"
+# PgDn back to the bottom, on slower pieces: the answer (about 25 of them) must outlast
+# the paging on a busy machine (at 100 ms a piece it once ended before the first PgDn)
+DELAY=400 start sd
+wait_for sd "tiny-bf16.*ctx 0/" 60
+$T send-keys -t sd "/help" Enter "/help" Enter
+wait_for sd "/retry" 10 >/dev/null
+$T send-keys -t sd "Tell me about Ada." Enter
+wait_for sd "^Ada is" 30 >/dev/null
+$T send-keys -t sd PPage
+wait_for sd "more below: PgDn *\$" 10
+i=0
+while [ $i -lt 20 ] && screen sd | grep -q "more below: PgDn *\$"; do $T send-keys -t sd NPage; sleep 0.3; i=$((i + 1)); done
+screen sd >"$TMP/sd.screen"
+grep -q "answering" "$TMP/sd.screen"; ok $? "PgDn reached the bottom while the answer runs"
+grep -q "answering" "$TMP/sd.screen" || { echo "# after $i PgDn:"; sed 's/^/#   /' "$TMP/sd.screen"; }
+wait_for sd "red sail\." 60; ok $? "PgDn to the bottom follows the answer again"
+$T send-keys -t sd C-d
+wait_file "$TMP/sd.exit" 30
+grep -q "Sanitizer" "$TMP/sc.err" "$TMP/sd.err" "$TMP/ed3.err"; ok $((1 - $?)) "no sanitizer report"
 
 done_testing
