@@ -10,6 +10,8 @@
  */
 #include "llm_kernels.h"
 
+#include <limits.h>
+
 #include "kernel_common.cuh"
 
 /* ---- embedding, norm, elementwise: bound by reading their inputs once ---------- */
@@ -127,16 +129,17 @@ __device__ static float token_scale(float max_abs, enum llmk_quant quant, float 
 	return inv;
 }
 
-/* From MANY_ROWS rows on (a prefill step), a row takes MANY_ROWS_THREADS threads, so
- * that several rows share an SM and their loads overlap each other's reductions: with
- * 1024 threads a row, 2 rows an SM, the memory idled through each reduction (an H100
- * took 55 us for 2048 rows of 4096, four times their bytes' time).  Their sums of
- * squares add in another order than ROW_THREADS' (in double, of exact float products:
- * the float norm is the same but for a double rounding at a float tie).  Fewer rows (a
- * decode step, a verify pass) keep ROW_THREADS, for the latency of one row.  The
- * checks build variants with -DMANY_ROWS_THREADS=... (-DMANY_ROWS=1000000: none). */
+/* With MANY_ROWS set (-DMANY_ROWS=64), from that many rows on (a prefill step) a row
+ * takes MANY_ROWS_THREADS threads, so that several rows share an SM and their loads
+ * overlap each other's reductions: with 1024 threads a row, 2 rows an SM, the memory
+ * idles through each reduction (an H100 took 55 us for 2048 rows of 4096, four times
+ * their bytes' time).  Their sums of squares add in another order than ROW_THREADS'
+ * (in double, of exact float products: the float norm is the same but for a double
+ * rounding at a float tie).  Off until a GPU has checked and timed it (written without
+ * one: activation_checks' 300-row checks and its "speed" part are the test); fewer rows
+ * (a decode step, a verify pass) keep ROW_THREADS in any case, for one row's latency. */
 #ifndef MANY_ROWS
-#define MANY_ROWS 64
+#define MANY_ROWS INT_MAX
 #endif
 #ifndef MANY_ROWS_THREADS
 #define MANY_ROWS_THREADS 256

@@ -1,0 +1,77 @@
+#!/bin/bash
+# bench/prefill_norm_run.sh - one device call for the prefill norm's many-rows form
+# (kernels/llm_kernels.cu, MANY_ROWS: off by default until this has run):
+#
+#   bash .device/setup.sh && DEADLINE=480 bash bench/prefill_norm_run.sh
+#
+# In order: llmchat built with CUDA; activation_checks as built (every check, then the
+# timing of a prefill step's norms and SwiGLU) and built with each variant of the
+# norm's launch (-DMANY_ROWS=64 with 256 and 512 threads a row: every check, then the
+# timing); the default timing again; `llmchat --bench` of the 8B FP8 and INT8 shapes;
+# the tiny models' goldens and greedy answers through CUDA; the whole GPU suite
+# (tests/gpu/run.sh) when what is left of $DEADLINE (seconds) holds it; the 8B FP8
+# prefill of 2048 tokens profiled.  Writes progress.txt and out.tgz into $OUT.  The
+# engine with a variant: touch kernels/llm_kernels.cu, then make -C build-gpu
+# NVCCFLAGS="$(sed -n 's/^NVCCFLAGS = //p' build-gpu/Makefile) -DMANY_ROWS=64".
+set -u
+T0=$(date +%s)
+W=/tmp/w; mkdir -p $W
+say() { echo "== $* (+$(($(date +%s) - T0)) s)" | tee -a "$W/progress.txt" "$OUT/progress.txt"; }
+finish() { say done; tar czf "$OUT/out.tgz" -C $W --exclude='*.o' --exclude='bin' . ; }
+trap finish EXIT
+left() { echo $((${DEADLINE:-540} - ($(date +%s) - T0))); }
+export LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+top=$PWD
+say "device $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
+autoreconf -fi >/dev/null 2>&1
+mkdir -p build-gpu && cd build-gpu && ../configure >"$W/configure.log" 2>&1 && make -j16 >"$W/make.log" 2>&1 &&
+	make -j16 check TESTS= >"$W/make-check.log" 2>&1
+say "built rc=$?"
+gencode=$(sed -n 's/^CUDA_GENCODE = //p' Makefile); eval "$(make -s print-build-flags)"
+mkdir -p $W/bin
+nvcc -O3 -std=c++17 $gencode $part_includes "$top/tests/gpu/activation_checks.cu" kernels/libkernels.a src/model/libmodel.a \
+	-lcublasLt -lcudart -o $W/bin/ac >$W/ac.build 2>&1 &
+i=0
+for v in "-DMANY_ROWS=64" "-DMANY_ROWS=64 -DMANY_ROWS_THREADS=512"; do
+	nvcc -O3 -std=c++17 $gencode $part_includes $v "$top/tests/gpu/activation_checks.cu" "$top/kernels/llm_kernels.cu" \
+		kernels/libkernels.a src/model/libmodel.a -lcublasLt -lcudart -o $W/bin/ac$i >$W/ac$i.build 2>&1 &
+	i=$((i + 1))
+done
+wait
+cd "$top"
+timeout 120 $W/bin/ac >$W/activation_checks.txt 2>&1
+say "activation_checks: $(tail -n 1 $W/activation_checks.txt); $(grep -E '^not ok' $W/activation_checks.txt | head -5 | tr '\n' ';') $(grep 'prefill activations' $W/activation_checks.txt)"
+i=0
+for v in "-DMANY_ROWS=64" "-DMANY_ROWS=64 -DMANY_ROWS_THREADS=512"; do
+	timeout 120 $W/bin/ac$i >$W/ac$i.txt 2>&1
+	say "variant $v: $(tail -n 1 $W/ac$i.txt); $(grep -E '^not ok' $W/ac$i.txt | head -3 | tr '\n' ';') $(grep 'prefill activations' $W/ac$i.txt) $([ -x $W/bin/ac$i ] || tail -3 $W/ac$i.build)"
+	i=$((i + 1))
+done
+timeout 60 $W/bin/ac speed >$W/ac-speed2.txt 2>&1
+say "default again: $(grep 'prefill activations' $W/ac-speed2.txt)"
+bench() { # NAME CONFIG CTX [ENV...]
+	name=$1 config=$2 ctx=$3; shift 3
+	env "$@" timeout 120 build-gpu/src/llmchat --bench --dummy-weights tests/data/configs/$config --ctx $ctx >"$W/bench-$name.txt" 2>&1
+	say "bench $name: $(grep -E 'ceilings|prefill|decode 128, greedy|decode 128, temp 0.6 top-p|decode 4096, greedy|verify 1\+8 at 128, argmax' $W/bench-$name.txt | tr -s ' ' | tr '\n' ';')"
+}
+bench 8b-fp8 llama-3.1-8b-fp8 4400
+bench 8b-int8 llama-3.1-8b-int8 4400
+golden=0 golden_bad=0
+for name in tiny-bf16 tiny-fp8 tiny-int8 tiny-bf16-tied; do
+	tolerance=0.001; [ "$name" = tiny-fp8 ] && tolerance=0.05
+	GOLDEN_TOLERANCE=$tolerance LLMCHAT_TEST_BACKEND=cuda timeout 60 build-gpu/tests/engine/test_golden \
+		"tests/data/models/$name" "tests/data/golden/$name.json" >"$W/golden-$name.tap" 2>&1
+	golden=$((golden + $(grep -c '^ok' $W/golden-$name.tap))); golden_bad=$((golden_bad + $(grep -c '^not ok' $W/golden-$name.tap)))
+	echo "Who are you?" | build-gpu/src/llmchat -m "tests/data/models/$name" --temp 0 >$W/gpu-$name.txt 2>/dev/null
+	echo "Who are you?" | build-gpu/src/llmchat -m "tests/data/models/$name" --temp 0 --cpu >$W/cpu-$name.txt 2>/dev/null
+	cmp -s $W/gpu-$name.txt $W/cpu-$name.txt && golden=$((golden + 1)) || { golden_bad=$((golden_bad + 1)); say "$name: GPU answer differs from CPU"; }
+done
+say "goldens and answers through CUDA: $golden ok, $golden_bad not ok"
+if [ "$(left)" -gt 280 ]; then
+	timeout $(($(left) - 15)) tests/gpu/run.sh build-gpu >"$W/gpu-checks.txt" 2>&1
+	say "gpu suite: $(tail -n 1 $W/gpu-checks.txt); $(grep '^not ok' $W/gpu-checks.txt | head -8 | tr '\n' ';')"
+fi
+if [ "$(left)" -gt 75 ]; then
+	timeout $(($(left) - 8)) bench/profile_decode.sh build-gpu tests/data/configs/llama-3.1-8b-fp8 0 2000 prefill >"$W/profile-prefill.txt" 2>&1
+	say "prefill profile rc=$?: $(head -n 16 $W/profile-prefill.txt | tr -s ' ' | tr '\n' ';')"
+fi
