@@ -83,7 +83,7 @@ wait_file "$TMP/load.exit" 30
 
 # ---- kill -9 in the middle of an answer ----------------------------------------
 
-DELAY=100 start kill
+DELAY=200 start kill   # about 5 s of answer: the kill lands well inside it on a busy machine
 wait_for kill "ctx 0/" 60
 $T send-keys -t kill "Tell me about Ada." Enter
 wait_for kill "^Ada is" 30; ok $? "an answer is under way"
