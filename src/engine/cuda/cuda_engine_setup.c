@@ -202,6 +202,19 @@ static int allocate_draw_buffers(struct cuda_engine *e, char *err, size_t err_si
 	return 0;
 }
 
+/* This rank's share of the GPU's free memory (the ranks sharing it split it evenly). */
+static int free_memory_share(struct cuda_engine *e, size_t *free_bytes, char *err, size_t err_size)
+{
+	size_t total = 0;
+	int sharing = 1;
+	*free_bytes = 0;
+	CUDA_TRY(cudaMemGetInfo(free_bytes, &total));
+	if (ranks_sharing_the_gpu(e, &sharing, err, err_size) != 0)
+		return -1;
+	*free_bytes /= (size_t)sharing;
+	return 0;
+}
+
 /* Bytes of the buffers a prefill step of tokens needs (allocate_buffers' first ones). */
 static size_t step_bytes(const struct cuda_engine *e, size_t tokens)
 {
@@ -220,12 +233,9 @@ static size_t step_bytes(const struct cuda_engine *e, size_t tokens)
  * KV cache), else BATCH_SMALL. */
 static int choose_batch(struct cuda_engine *e, char *err, size_t err_size)
 {
-	size_t free_bytes = 0, total = 0;
-	int sharing = 1;
-	CUDA_TRY(cudaMemGetInfo(&free_bytes, &total));
-	if (ranks_sharing_the_gpu(e, &sharing, err, err_size) != 0)
+	size_t free_bytes;
+	if (free_memory_share(e, &free_bytes, err, err_size) != 0)
 		return -1;
-	free_bytes /= (size_t)sharing;
 	e->batch = step_bytes(e, BATCH) <= free_bytes / 8 || BATCH <= BATCH_SMALL ? BATCH : BATCH_SMALL;
 	return 0;
 }
@@ -272,12 +282,9 @@ static int allocate_buffers(struct cuda_engine *e, int requested_context, char *
 		return -1;
 	/* KV cache: what was asked, else the model's maximum capped to 90% of free memory */
 	size_t per_position = 2 * (size_t)c->num_hidden_layers * e->kv_dim * e->cache_element;
-	size_t free_bytes = 0, total = 0;
-	int sharing = 1;
-	CUDA_TRY(cudaMemGetInfo(&free_bytes, &total));
-	if (ranks_sharing_the_gpu(e, &sharing, err, err_size) != 0)
+	size_t free_bytes;
+	if (free_memory_share(e, &free_bytes, err, err_size) != 0)
 		return -1;
-	free_bytes /= (size_t)sharing;
 	int context = requested_context > 0 ? requested_context : c->max_position_embeddings;
 	if (requested_context <= 0 && (size_t)context * per_position > free_bytes / 10 * 9)
 		context = (int)(free_bytes / 10 * 9 / per_position);
