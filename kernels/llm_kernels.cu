@@ -152,8 +152,8 @@ __device__ static float token_scale(float max_abs, enum llmk_quant quant, float 
  * values rmsnorm_kernel's thread j adds to its sum of squares, in its order, so the
  * block_reduce of the same sums gives the same norm.  That order fixes which values a
  * thread holds, so these accesses stay 4-byte ones (a warp's still cover 128
- * consecutive bytes): a float4 a thread would need four threads' values.  x, residual
- * and weight are all loaded before the first store, so out may be x. */
+ * consecutive bytes): a float4 a thread would need four threads' values.  x and residual
+ * are loaded before the first store, so out may be x. */
 template <int VALUES, int THREADS = ROW_THREADS>
 __global__ static void __launch_bounds__(THREADS, THREADS == ROW_THREADS ? 1 : MANY_ROWS_MIN_BLOCKS(VALUES))
 	rmsnorm_quantize_kernel(float *x, const float *residual, const float *weight, float *out, int hidden,
@@ -201,7 +201,12 @@ __global__ static void __launch_bounds__(THREADS, THREADS == ROW_THREADS ? 1 : M
 	for (int k = 0; k < VALUES; k++) {
 		int i = threadIdx.x + k * blockDim.x;
 		if (i < hidden) {
-			v[k] = (hold_weights ? w[hold_weights ? k : 0] : weight[i]) * (v[k] * norm);
+			float weight_k;
+			if constexpr (hold_weights)
+				weight_k = w[k];
+			else
+				weight_k = weight[i];
+			v[k] = weight_k * (v[k] * norm);
 			if (out_row)
 				out_row[i] = v[k];
 			if (at_once)
