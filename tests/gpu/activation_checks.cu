@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <algorithm>
 #include <vector>
 
 #include <cuda_runtime.h>
@@ -448,28 +447,9 @@ static void check_engine_fusions(void)
 	}
 }
 
-/* Microseconds of one launch of fn, the median of 20 after 3 unmeasured. */
-template <typename Fn> static double launch_us(Fn fn)
-{
-	cudaEvent_t e0, e1;
-	cudaEventCreate(&e0); cudaEventCreate(&e1);
-	std::vector<float> ms;
-	for (int i = 0; i < 23; i++) {
-		cudaEventRecord(e0);
-		fn();
-		cudaEventRecord(e1);
-		cudaEventSynchronize(e1);
-		float m = 0;
-		cudaEventElapsedTime(&m, e0, e1);
-		if (i >= 3) ms.push_back(m);
-	}
-	cudaEventDestroy(e0); cudaEventDestroy(e1);
-	std::sort(ms.begin(), ms.end());
-	return ms[ms.size() / 2] * 1e3;
-}
-
 /* A prefill step's norms and SwiGLU at the 8B shape (2048 tokens, FP8 static codes, no
- * float rows), timed: microseconds and the bytes they move over that time. */
+ * float rows), timed one launch a CUDA graph (graph_us_per_launch): microseconds and the
+ * bytes they move over that time. */
 static void time_prefill_activations(void)
 {
 	const int count = 2048, hidden = 4096, inter = 14336;
@@ -483,10 +463,16 @@ static void time_prefill_activations(void)
 	CUDA_OR_RETURN(cudaMemset(w, 0, hidden * 4)); CUDA_OR_RETURN(cudaMemset(gate, 0, wide * 4));
 	CUDA_OR_RETURN(cudaMemset(up, 0, wide * 4));
 	const enum llmk_quant fp8 = LLMK_QUANT_FP8_STATIC;
-	double norm = launch_us([&] { llmk_rmsnorm_quantize(x, w, NULL, count, hidden, 1e-5f, fp8, 0.01f, q, scales, 0); });
-	double add = launch_us([&] { llmk_add_rmsnorm_quantize(x, r, w, NULL, count, hidden, 1e-5f, fp8, 0.01f, q, scales, 0); });
-	double swiglu = launch_us([&] { llmk_swiglu_quantize(gate, up, NULL, count, inter, fp8, 0.01f, q, scales, 0); });
-	CUDA_OR_RETURN(cudaDeviceSynchronize());
+	double norm = graph_us_per_launch(1, [&](int, cudaStream_t s) {
+		return llmk_rmsnorm_quantize(x, w, NULL, count, hidden, 1e-5f, fp8, 0.01f, q, scales, s);
+	});
+	double add = graph_us_per_launch(1, [&](int, cudaStream_t s) {
+		return llmk_add_rmsnorm_quantize(x, r, w, NULL, count, hidden, 1e-5f, fp8, 0.01f, q, scales, s);
+	});
+	double swiglu = graph_us_per_launch(1, [&](int, cudaStream_t s) {
+		return llmk_swiglu_quantize(gate, up, NULL, count, inter, fp8, 0.01f, q, scales, s);
+	});
+	check(norm > 0 && add > 0 && swiglu > 0, "a prefill step's norms and SwiGLU run in a CUDA graph (timed below)");
 	printf("  prefill activations, 2048 tokens of 8B, FP8 codes: rmsnorm_quantize %.1f us (%.0f GB/s), "
 	       "add_rmsnorm_quantize %.1f us (%.0f GB/s), swiglu_quantize %.1f us (%.0f GB/s)\n",
 	       norm, rows * 5 / norm / 1e3, add, rows * 13 / add / 1e3, swiglu, wide * 9 / swiglu / 1e3);

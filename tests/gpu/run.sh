@@ -57,7 +57,7 @@ check_program gemv_mma_checks 180 src/model/libmodel.a
 check_program attention_checks 324 src/model/libmodel.a -lcublasLt
 # between the products, bit for bit: quantize, the KV stores, argmax, norm and SwiGLU +
 # quantize, residual add + norm, RoPE + KV store (activation_checks.cu)
-check_program activation_checks 351 src/model/libmodel.a -lcublasLt
+check_program activation_checks 352 src/model/libmodel.a -lcublasLt
 
 cat_sass() { for o in kernels/llm_kernels.o kernels/gemv_kernels.o kernels/attention_kernels.o; do cuobjdump --dump-sass "$o"; done; }
 cat_sass >llm_kernels.sass 2>&1
