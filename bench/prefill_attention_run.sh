@@ -16,22 +16,8 @@
 # memory at --ctx 4400 to spare); the whole GPU suite (tests/gpu/run.sh); the 8B FP8
 # prefill of 2048 tokens profiled.  ATTENTION_VARIANTS=1 (default) also builds and times
 # tests/gpu/attention_prefill.sh's variants of the prefill attention after its checks.  Writes progress.txt and out.tgz (every output) into $OUT.
-set -u
-T0=$(date +%s)
-W=/tmp/w; mkdir -p $W
-say() { echo "== $* (+$(($(date +%s) - T0)) s)" | tee -a "$W/progress.txt" "$OUT/progress.txt"; }
-finish() { say done; tar czf "$OUT/out.tgz" -C $W --exclude='*.o' --exclude='bin' . ; }
-trap finish EXIT
-left() { echo $((${DEADLINE:-560} - ($(date +%s) - T0))); }
-export LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-top=$PWD
-say "device $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
-autoreconf -fi >/dev/null 2>&1
-mkdir -p build-gpu && cd build-gpu && ../configure >"$W/configure.log" 2>&1 && make -j16 >"$W/make.log" 2>&1 &&
-	make -j16 check TESTS= >"$W/make-check.log" 2>&1
-say "built rc=$?"
-gencode=$(sed -n 's/^CUDA_GENCODE = //p' Makefile); eval "$(make -s print-build-flags)"
-mkdir -p $W/bin
+: "${DEADLINE:=560}"
+. "$(dirname "$0")/device_call.sh" # $W, say, left, top; llmchat built, the shell in build-gpu
 for t in activation_checks attention_checks verify_checks; do
 	nvcc -O3 -std=c++17 $gencode $part_includes "$top/tests/gpu/$t.cu" kernels/libkernels.a src/model/libmodel.a \
 		-lcublasLt -lcudart -o $W/bin/$t >$W/$t.build 2>&1 &

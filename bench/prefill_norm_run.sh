@@ -13,22 +13,7 @@
 # prefill of 2048 tokens profiled.  Writes progress.txt and out.tgz into $OUT.  The
 # engine with a variant: touch kernels/llm_kernels.cu, then make -C build-gpu
 # NVCCFLAGS="$(sed -n 's/^NVCCFLAGS = //p' build-gpu/Makefile) -DMANY_ROWS=64".
-set -u
-T0=$(date +%s)
-W=/tmp/w; mkdir -p $W
-say() { echo "== $* (+$(($(date +%s) - T0)) s)" | tee -a "$W/progress.txt" "$OUT/progress.txt"; }
-finish() { say done; tar czf "$OUT/out.tgz" -C $W --exclude='*.o' --exclude='bin' . ; }
-trap finish EXIT
-left() { echo $((${DEADLINE:-540} - ($(date +%s) - T0))); }
-export LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-top=$PWD
-say "device $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
-autoreconf -fi >/dev/null 2>&1
-mkdir -p build-gpu && cd build-gpu && ../configure >"$W/configure.log" 2>&1 && make -j16 >"$W/make.log" 2>&1 &&
-	make -j16 check TESTS= >"$W/make-check.log" 2>&1
-say "built rc=$?"
-gencode=$(sed -n 's/^CUDA_GENCODE = //p' Makefile); eval "$(make -s print-build-flags)"
-mkdir -p $W/bin
+. "$(dirname "$0")/device_call.sh" # $W, say, left, top; llmchat built, the shell in build-gpu
 nvcc -O3 -std=c++17 $gencode $part_includes "$top/tests/gpu/activation_checks.cu" kernels/libkernels.a src/model/libmodel.a \
 	-lcublasLt -lcudart -o $W/bin/ac >$W/ac.build 2>&1 &
 i=0
