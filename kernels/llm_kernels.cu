@@ -129,17 +129,17 @@ __device__ static float token_scale(float max_abs, enum llmk_quant quant, float 
 	return inv;
 }
 
-/* With MANY_ROWS set (-DMANY_ROWS=64), from that many rows on (a prefill step) a row
- * takes MANY_ROWS_THREADS threads, so that several rows share an SM and their loads
- * overlap each other's reductions: with 1024 threads a row, 2 rows an SM, the memory
- * idles through each reduction (an H100 took 55 us for 2048 rows of 4096, four times
- * their bytes' time).  Their sums of squares add in another order than ROW_THREADS'
- * (in double, of exact float products: the float norm is the same but for a double
- * rounding at a float tie).  Off until a GPU has checked and timed it (written without
- * one: activation_checks' 300-row checks and its "speed" part are the test); fewer rows
- * (a decode step, a verify pass) keep ROW_THREADS in any case, for one row's latency. */
+/* From MANY_ROWS rows on (a prefill step) a row takes MANY_ROWS_THREADS threads, so
+ * that several rows share an SM and their loads overlap each other's reductions: with
+ * 1024 threads a row, 2 rows an SM, the memory idles through each reduction.  An H100
+ * (BENCHMARKS.md) took 61.6 us for the norm of 2048 rows of 4096 with 1024 threads a
+ * row, 32.6 us with 256 (35.0 with 512); the add + norm 83.2 and 53.4 us.  Their sums of
+ * squares add in another order than ROW_THREADS' (in double, of exact float products:
+ * the float norm is the same but for a double rounding at a float tie).  Fewer rows (a
+ * decode step, a verify pass) keep ROW_THREADS, for one row's latency.  A build may move
+ * the bound (-DMANY_ROWS=N; a large N keeps ROW_THREADS everywhere, for a comparison). */
 #ifndef MANY_ROWS
-#define MANY_ROWS INT_MAX
+#define MANY_ROWS 64
 #endif
 #ifndef MANY_ROWS_THREADS
 #define MANY_ROWS_THREADS 256

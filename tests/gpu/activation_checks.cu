@@ -16,8 +16,8 @@
  *   bit numerics.h's rounding, nothing else touched;
  * - llmk_argmax: the largest value, the lowest index on ties, a NaN wins; 9 rows in one call, each as alone;
  * - llmk_rmsnorm_quantize and llmk_swiglu_quantize bit for bit against llmk_rmsnorm /
- *   llmk_swiglu + llmk_quantize for every scheme, 1, 37 and 300 tokens (300: the many
- *   rows' form of the norm when llm_kernels.cu is built with MANY_ROWS), widths from 37 to
+ *   llmk_swiglu + llmk_quantize for every scheme, 1, 37 and 300 tokens (300: the norm's
+ *   form for many rows, a prefill step's, MANY_ROWS in llm_kernels.cu), widths from 37 to
  *   32772 (odd ones, multiples of 4, each form of the kernels), with and without the
  *   float output, in place, SwiGLU rows not 16-byte aligned;
  * - llmk_add_rmsnorm_quantize against ref_add + llmk_rmsnorm (+ llmk_quantize), and
