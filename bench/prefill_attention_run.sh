@@ -11,9 +11,9 @@
 # not hold it: llmchat built with CUDA; the check programs of the changed kernels
 # (activation_checks, attention_checks' prefill part, verify_checks), the kernel before
 # (if given) timed beside the new one; the goldens and greedy answers of the tiny models
-# through the CUDA backend; `llmchat --bench` of the 8B FP8 shape (default products, then
-# tensor-core products; with BENCH_70B=1 the 70B FP8 shape too, which needs an H200's
-# memory at --ctx 4400 to spare); the whole GPU suite (tests/gpu/run.sh); the 8B FP8
+# through the CUDA backend; `llmchat --bench` of the 8B FP8 and INT8 shapes (with
+# BENCH_TENSOR=1 FP8 on tensor-core products too; with BENCH_70B=1 the 70B FP8 shape,
+# which needs an H200's memory at --ctx 4400 to spare); the whole GPU suite (tests/gpu/run.sh); the 8B FP8
 # prefill of 2048 tokens profiled.  ATTENTION_VARIANTS=1 (default) also builds and times
 # tests/gpu/attention_prefill.sh's variants of the prefill attention after its checks.  Writes progress.txt and out.tgz (every output) into $OUT.
 : "${DEADLINE:=560}"
@@ -66,7 +66,8 @@ bench() { # NAME CONFIG [ENV...]
 	say "bench $name: $(grep -E 'ceilings|prefill|decode 128, greedy|decode 128, temp 0.6 top-p|decode 4096, greedy|verify' $W/bench-$name.txt | tr -s ' ' | tr '\n' ';')"
 }
 [ "$(left)" -gt 60 ] && bench 8b-fp8 llama-3.1-8b-fp8
-[ "$(left)" -gt 60 ] && bench 8b-fp8-tensor llama-3.1-8b-fp8 LLMCHAT_GEMV_PRODUCTS=tensor
+[ "$(left)" -gt 60 ] && bench 8b-int8 llama-3.1-8b-int8
+[ "${BENCH_TENSOR:-0}" = 1 ] && [ "$(left)" -gt 60 ] && bench 8b-fp8-tensor llama-3.1-8b-fp8 LLMCHAT_GEMV_PRODUCTS=tensor
 [ "${BENCH_70B:-0}" = 1 ] && [ "$(left)" -gt 150 ] && bench 70b-fp8 llama-3.1-70b-fp8
 if [ "$(left)" -gt 300 ]; then
 	timeout $(($(left) - 60)) tests/gpu/run.sh build-gpu >"$W/gpu-checks.txt" 2>&1

@@ -143,7 +143,7 @@ static void launch_attention_general(const struct llmk_attention *a, cudaStream_
 extern "C" cudaError_t llmk_attention_general(const struct llmk_attention *a, cudaStream_t stream)
 {
 	if (a->head_dim > ATTENTION_MAX_HEAD_DIM || a->kv_heads <= 0 || a->heads % a->kv_heads || a->pos_dev || a->outq ||
-	    a->rope_store)
+	    a->rope_store || a->rotate_q)
 		return cudaErrorInvalidValue;
 	switch (a->cache_dtype) {
 	case LLMK_F32: launch_attention_general<float>(a, stream); break;
@@ -600,8 +600,8 @@ extern "C" cudaError_t llmk_attention_decode(const struct llmk_attention *a, cud
 	    !decode_shape_supported(a->heads, a->kv_heads, a->head_dim, a->cache_dtype))
 		return cudaErrorNotSupported;
 	/* decode_splits: the same grid for the eager and the graph form (the same bits) */
-	if (a->rope_store && (a->count != 1 || !a->rope_store->key_rows || !a->rope_store->value_rows ||
-			      !a->rope_store->inv_freq))
+	if (a->rotate_q || (a->rope_store && (a->count != 1 || !a->rope_store->key_rows ||
+					      !a->rope_store->value_rows || !a->rope_store->inv_freq)))
 		return cudaErrorInvalidValue;
 	struct split_args split = {a->q, a->key_cache, a->value_cache, a->out, a->count, a->pos_dev ? 0 : a->pos0,
 				   a->pos_dev, a->heads, a->kv_heads, a->head_dim, a->scale, a->scratch,

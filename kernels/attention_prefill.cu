@@ -52,6 +52,19 @@
 #ifndef PREFILL_PREFETCH
 #define PREFILL_PREFETCH 1
 #endif
+/* With PREFILL_STAGES 2 the block keeps two K/V tiles in shared memory: the share of
+ * tile i + 1 (prefetched in registers while tile i - 1 was used) is stored into the
+ * other buffer after tile i's products, so that one barrier a tile separates the
+ * stores from the reads instead of two.  PREFILL_Q_REGISTERS keeps each warp's Q as mma
+ * A tiles in registers (32 more) instead of reading them from shared memory each tile.
+ * Both are variants to time (tests/gpu/attention_prefill.sh), off by default. */
+#ifndef PREFILL_STAGES
+#define PREFILL_STAGES 1
+#endif
+#ifndef PREFILL_Q_REGISTERS
+#define PREFILL_Q_REGISTERS 0
+#endif
+static_assert(PREFILL_STAGES == 1 || (PREFILL_STAGES == 2 && PREFILL_PREFETCH), "two stages store a prefetched share");
 #ifndef PREFILL_MIN_BLOCKS /* blocks an SM must hold (caps registers) */
 #define PREFILL_MIN_BLOCKS (PREFILL_WARPS >= 8 || PREFILL_PREFETCH ? (PREFILL_WARPS >= 8 && PREFILL_PREFETCH ? 1 : 2) : 3)
 #endif
@@ -66,8 +79,8 @@ static_assert(BLOCK_KEYS % 16 == 0, "a key tile is whole 16-key slices (P's A ti
 
 template <int HD> struct prefill_shared {
 	__half q[BLOCK_ROWS][HD + HALF_PAD];
-	__half k[BLOCK_KEYS][HD + HALF_PAD];
-	__half v[BLOCK_KEYS][HD + HALF_PAD];
+	__half k[PREFILL_STAGES][BLOCK_KEYS][HD + HALF_PAD];
+	__half v[PREFILL_STAGES][BLOCK_KEYS][HD + HALF_PAD];
 };
 
 /* ---- loading tiles into shared memory as fp16 ------------------------------------ */
@@ -203,22 +216,34 @@ __device__ static void store_kv_share(__half (*k_tile)[HD + HALF_PAD], __half (*
 }
 
 /* The block's query rows as fp16: row r is token t0 + r / group, query head
- * kv_head * group + r % group; rows past the block's last valid one are zeros. */
+ * kv_head * group + r % group; rows past the block's last valid one are zeros.  With
+ * inv_freq each row is rotated first (RoPE at position pos0 + its token), rope_pair on
+ * the pairs (i, i + HD / 2) as llmk_rope_store_kv rotates q in place: a thread takes a
+ * quad of the first half and the quad HD / 2 further. */
 template <int HD>
 __device__ static void load_query_tile(__half (*tile)[HD + HALF_PAD], const float *q, int t0, int rows, int group,
-				       int heads, int kv_head)
+				       int heads, int kv_head, const float *inv_freq, int pos0)
 {
-	constexpr int QUADS_PER_ROW = HD / 4;
-	for (int i = threadIdx.x; i < BLOCK_ROWS * QUADS_PER_ROW; i += THREADS) {
-		int r = i / QUADS_PER_ROW, col = i % QUADS_PER_ROW * 4;
-		uint2 h = make_uint2(0, 0);
+	constexpr int HALF = HD / 2, QUADS_PER_HALF = HALF / 4;
+	for (int i = threadIdx.x; i < BLOCK_ROWS * QUADS_PER_HALF; i += THREADS) {
+		const int r = i / QUADS_PER_HALF, col = i % QUADS_PER_HALF * 4;
+		uint2 low = make_uint2(0, 0), high = make_uint2(0, 0);
 		if (r < rows) {
-			size_t row = (size_t)(t0 + r / group) * heads + kv_head * group + r % group;
-			float4 x = __ldg((const float4 *)(q + row * HD + col));
-			h = make_uint2(half2_bits(__floats2half2_rn(x.x, x.y)),
-				       half2_bits(__floats2half2_rn(x.z, x.w)));
+			const int token = t0 + r / group;
+			const float *row = q + ((size_t)token * heads + kv_head * group + r % group) * HD;
+			float4 a = __ldg((const float4 *)(row + col)), b = __ldg((const float4 *)(row + col + HALF));
+			if (inv_freq) {
+				const int position = pos0 + token;
+				rope_pair(a.x, b.x, position, __ldg(inv_freq + col), &a.x, &b.x);
+				rope_pair(a.y, b.y, position, __ldg(inv_freq + col + 1), &a.y, &b.y);
+				rope_pair(a.z, b.z, position, __ldg(inv_freq + col + 2), &a.z, &b.z);
+				rope_pair(a.w, b.w, position, __ldg(inv_freq + col + 3), &a.w, &b.w);
+			}
+			low = make_uint2(half2_bits(__floats2half2_rn(a.x, a.y)), half2_bits(__floats2half2_rn(a.z, a.w)));
+			high = make_uint2(half2_bits(__floats2half2_rn(b.x, b.y)), half2_bits(__floats2half2_rn(b.z, b.w)));
 		}
-		*(uint2 *)&tile[r][col] = h;
+		*(uint2 *)&tile[r][col] = low;
+		*(uint2 *)&tile[r][col + HALF] = high;
 	}
 }
 
@@ -267,11 +292,32 @@ template <int HD> struct warp_rows {
 	int limit[2]; /* the last position rows g and g + 8 attend to; -1 for a padding row */
 };
 
-/* S = Q K^T of the warp's 16 rows against the tile's keys from start; 16-key slices
- * past last_key are skipped (left 0: the softmax masks them).  Q's A tiles are read
- * again from shared memory each tile (in registers they would cost 32 of them). */
+/* The warp's Q as A tiles, one per 16 dimensions (PREFILL_Q_REGISTERS). */
+template <int HD> struct query_tiles {
+	uint32_t a[PREFILL_Q_REGISTERS ? HD / 16 : 1][4];
+};
+
+/* A tile kk of the warp's Q: from the registers, or read from shared memory. */
 template <int HD>
-__device__ static void warp_scores(const prefill_shared<HD> &s, float (&scores)[BLOCK_KEYS / 8][4], int warp,
+__device__ static __forceinline__ void query_tile(uint32_t (&a)[4], const prefill_shared<HD> &s,
+						  const query_tiles<HD> &qt, int warp, int lane, int kk)
+{
+	if constexpr (PREFILL_Q_REGISTERS) {
+#pragma unroll
+		for (int i = 0; i < 4; i++)
+			a[i] = qt.a[kk][i];
+	} else {
+		load_matrices(a, &s.q[warp * FRAG + lane % 16][16 * kk + (lane / 16) * 8]);
+	}
+}
+
+/* S = Q K^T of the warp's 16 rows against the K tile's keys from start; 16-key slices
+ * past last_key are skipped (left 0: the softmax masks them).  Q's A tiles are read
+ * again from shared memory each tile unless PREFILL_Q_REGISTERS keeps them (32
+ * registers). */
+template <int HD>
+__device__ static void warp_scores(const prefill_shared<HD> &s, const query_tiles<HD> &qt,
+				   const __half (*k_tile)[HD + HALF_PAD], float (&scores)[BLOCK_KEYS / 8][4], int warp,
 				   int lane, int start, int last_key)
 {
 #pragma unroll
@@ -281,13 +327,13 @@ __device__ static void warp_scores(const prefill_shared<HD> &s, float (&scores)[
 #pragma unroll
 	for (int kk = 0; kk < HD / 16; kk++) {
 		uint32_t a[4];
-		load_matrices(a, &s.q[warp * FRAG + lane % 16][16 * kk + (lane / 16) * 8]);
+		query_tile<HD>(a, s, qt, warp, lane, kk);
 #pragma unroll
 		for (int pair = 0; pair < BLOCK_KEYS / 16; pair++) {
 			if (start + 16 * pair > last_key)
 				continue;
 			uint32_t b[4];
-			load_matrices(b, &s.k[16 * pair + key_in_pair][16 * kk + dim_in_step]);
+			load_matrices(b, &k_tile[16 * pair + key_in_pair][16 * kk + dim_in_step]);
 			mma_16x8x16(scores[2 * pair], a, b[0], b[1]);
 			mma_16x8x16(scores[2 * pair + 1], a, b[2], b[3]);
 		}
@@ -346,7 +392,7 @@ __device__ static void warp_softmax(float (&scores)[BLOCK_KEYS / 8][4], uint32_t
 
 /* O += P V over the 16-key slices up to last_key. */
 template <int HD>
-__device__ static void warp_accumulate(warp_rows<HD> &w, const prefill_shared<HD> &s,
+__device__ static void warp_accumulate(warp_rows<HD> &w, const __half (*v_tile)[HD + HALF_PAD],
 				       const uint32_t (&p)[BLOCK_KEYS / 16][4], int lane, int start, int last_key)
 {
 	const int key_in_step = (lane / 8) % 2 * 8 + lane % 8, dim_in_pair = (lane / 16) * 8;
@@ -357,7 +403,7 @@ __device__ static void warp_accumulate(warp_rows<HD> &w, const prefill_shared<HD
 #pragma unroll
 		for (int pair = 0; pair < HD / 16; pair++) {
 			uint32_t b[4];
-			load_matrices_transposed(b, &s.v[16 * kk + key_in_step][16 * pair + dim_in_pair]);
+			load_matrices_transposed(b, &v_tile[16 * kk + key_in_step][16 * pair + dim_in_pair]);
 			mma_16x8x16(w.o[2 * pair], p[kk], b[0], b[1]);
 			mma_16x8x16(w.o[2 * pair + 1], p[kk], b[2], b[3]);
 		}
@@ -392,13 +438,40 @@ __device__ static void warp_store_output(const warp_rows<HD> &w, int lane, int w
 	}
 }
 
+/* The warp's Q A tiles into registers (PREFILL_Q_REGISTERS; nothing otherwise), once
+ * Q is in shared memory. */
+template <int HD>
+__device__ static __forceinline__ void load_query_registers(query_tiles<HD> &qt, const prefill_shared<HD> &s, int warp,
+							    int lane)
+{
+	if constexpr (PREFILL_Q_REGISTERS) {
+#pragma unroll
+		for (int kk = 0; kk < HD / 16; kk++)
+			load_matrices(qt.a[kk], &s.q[warp * FRAG + lane % 16][16 * kk + (lane / 16) * 8]);
+	}
+}
+
+/* One key tile of the warp's rows: S = Q K^T, the online softmax, O += P V. */
+template <int HD>
+__device__ static __forceinline__ void tile_products(warp_rows<HD> &w, const prefill_shared<HD> &s,
+						     const query_tiles<HD> &qt, const __half (*k_tile)[HD + HALF_PAD],
+						     const __half (*v_tile)[HD + HALF_PAD], int warp, int lane,
+						     int start, int last_key, float scale_log2)
+{
+	float scores[BLOCK_KEYS / 8][4];
+	uint32_t p[BLOCK_KEYS / 16][4];
+	warp_scores<HD>(s, qt, k_tile, scores, warp, lane, start, last_key);
+	warp_softmax<HD>(scores, p, w, lane, start, scale_log2);
+	warp_accumulate<HD>(w, v_tile, p, lane, start, last_key);
+}
+
 /* ---- the kernel -------------------------------------------------------------------- */
 
 template <int HD, enum llmk_dtype D>
 __global__ static void __launch_bounds__(THREADS, PREFILL_MIN_BLOCKS)
 attention_prefill_kernel(const float *q, const void *key_cache, const void *value_cache, float *out,
 			 struct llmk_static_quant outq, int count, int pos0, int heads, int kv_heads, float scale_log2,
-			 int tokens_per_block)
+			 int tokens_per_block, const float *rotate_q)
 {
 	extern __shared__ __align__(128) unsigned char shared_bytes[];
 	prefill_shared<HD> &s = *reinterpret_cast<prefill_shared<HD> *>(shared_bytes);
@@ -423,32 +496,53 @@ attention_prefill_kernel(const float *q, const void *key_cache, const void *valu
 #pragma unroll
 	for (int d = 0; d < HD / 8; d++)
 		w.o[d][0] = w.o[d][1] = w.o[d][2] = w.o[d][3] = 0.0f;
-	load_query_tile<HD>(s.q, q, t0, rows, group, heads, kv_head);
+	load_query_tile<HD>(s.q, q, t0, rows, group, heads, kv_head, rotate_q, pos0);
 	constexpr bool prefetch = PREFILL_PREFETCH && D != LLMK_F32;
 	kv_share<HD, D> next; /* prefetch only: the next tile's share, in flight */
 	if constexpr (prefetch)
 		fetch_kv_share<HD, D>(next, key_cache, value_cache, 0, positions, kv_dim, kv_head * HD);
-
-	for (int start = 0; start <= block_last_key; start += BLOCK_KEYS) {
-		__syncthreads(); /* the previous tile is no longer read (and Q is in) */
-		if constexpr (prefetch) {
-			store_kv_share<HD, D>(s.k, s.v, next, start, positions);
-			__syncthreads();
-			if (start + BLOCK_KEYS <= block_last_key)
-				fetch_kv_share<HD, D>(next, key_cache, value_cache, start + BLOCK_KEYS, positions, kv_dim,
-						      kv_head * HD);
-		} else {
-			load_kv_tile<HD, D>(s.k, key_cache, start, positions, kv_dim, kv_head * HD);
-			load_kv_tile<HD, D>(s.v, value_cache, start, positions, kv_dim, kv_head * HD);
-			__syncthreads();
+	query_tiles<HD> qt;
+	if constexpr (PREFILL_STAGES == 2 && prefetch) {
+		/* tile 0 stored, tile 1 in flight; each tile's products, then the next tile
+		 * into the other buffer, then one barrier */
+		store_kv_share<HD, D>(s.k[0], s.v[0], next, 0, positions);
+		if (BLOCK_KEYS <= block_last_key)
+			fetch_kv_share<HD, D>(next, key_cache, value_cache, BLOCK_KEYS, positions, kv_dim, kv_head * HD);
+		__syncthreads(); /* Q and tile 0 are in */
+		load_query_registers<HD>(qt, s, warp, lane);
+		int buffer = 0;
+		for (int start = 0; start <= block_last_key; start += BLOCK_KEYS, buffer ^= 1) {
+			if (start <= warp_last_key)
+				tile_products<HD>(w, s, qt, s.k[buffer], s.v[buffer], warp, lane, start, warp_last_key,
+						  scale_log2);
+			if (start + BLOCK_KEYS <= block_last_key) {
+				store_kv_share<HD, D>(s.k[buffer ^ 1], s.v[buffer ^ 1], next, start + BLOCK_KEYS, positions);
+				if (start + 2 * BLOCK_KEYS <= block_last_key)
+					fetch_kv_share<HD, D>(next, key_cache, value_cache, start + 2 * BLOCK_KEYS, positions,
+							      kv_dim, kv_head * HD);
+			}
+			__syncthreads(); /* the other buffer is in; this one is no longer read */
 		}
-		if (start > warp_last_key)
-			continue; /* every row of this warp is masked for the whole tile */
-		float scores[BLOCK_KEYS / 8][4];
-		uint32_t p[BLOCK_KEYS / 16][4];
-		warp_scores<HD>(s, scores, warp, lane, start, warp_last_key);
-		warp_softmax<HD>(scores, p, w, lane, start, scale_log2);
-		warp_accumulate<HD>(w, s, p, lane, start, warp_last_key);
+	} else {
+		for (int start = 0; start <= block_last_key; start += BLOCK_KEYS) {
+			__syncthreads(); /* the previous tile is no longer read (and Q is in) */
+			if (start == 0)
+				load_query_registers<HD>(qt, s, warp, lane);
+			if constexpr (prefetch) {
+				store_kv_share<HD, D>(s.k[0], s.v[0], next, start, positions);
+				__syncthreads();
+				if (start + BLOCK_KEYS <= block_last_key)
+					fetch_kv_share<HD, D>(next, key_cache, value_cache, start + BLOCK_KEYS, positions,
+							      kv_dim, kv_head * HD);
+			} else {
+				load_kv_tile<HD, D>(s.k[0], key_cache, start, positions, kv_dim, kv_head * HD);
+				load_kv_tile<HD, D>(s.v[0], value_cache, start, positions, kv_dim, kv_head * HD);
+				__syncthreads();
+			}
+			if (start > warp_last_key)
+				continue; /* every row of this warp is masked for the whole tile */
+			tile_products<HD>(w, s, qt, s.k[0], s.v[0], warp, lane, start, warp_last_key, scale_log2);
+		}
 	}
 	warp_store_output<HD>(w, lane, warp, rows, t0, group, heads, kv_head, out, outq);
 }
@@ -468,7 +562,7 @@ template <int HD, enum llmk_dtype D> static cudaError_t launch_prefill(const str
 	const struct llmk_static_quant none = {LLMK_QUANT_NONE, 0, NULL, NULL};
 	attention_prefill_kernel<HD, D><<<grid, THREADS, shared, stream>>>(
 		a.q, a.key_cache, a.value_cache, a.out, a.outq ? *a.outq : none, a.count, a.pos0, a.heads, a.kv_heads,
-		a.scale * log2e, tokens_per_block);
+		a.scale * log2e, tokens_per_block, a.rotate_q);
 	return cudaGetLastError();
 }
 

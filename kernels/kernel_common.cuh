@@ -181,7 +181,7 @@ __device__ static inline bool quant_is_fp8(enum llmk_quant quant)
  * static one s is static_scale and inv 1 / s, whatever max_abs is.  So a kernel may
  * pass it any max_abs (0) and round each value as it makes it, in the same pass, with
  * no reduction over the row: the same s, inv and codes. */
-__device__ static inline bool quant_is_static(enum llmk_quant quant)
+__host__ __device__ static inline bool quant_is_static(enum llmk_quant quant)
 {
 	return quant == LLMK_QUANT_FP8_STATIC || quant == LLMK_QUANT_INT8_STATIC;
 }

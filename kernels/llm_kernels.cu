@@ -403,6 +403,46 @@ __global__ static void __launch_bounds__(ROW_THREADS)
 	}
 }
 
+/* swiglu_quantize_kernel for a static scale (nothing a row shares but its scale) over
+ * all the rows as one array: each thread makes 16 consecutive values from 4 float4s of
+ * gate and 4 of up, all 8 loads issued before the first is used, and writes their codes
+ * in one 16-byte store (and the floats to out when set), so that many loads are in
+ * flight an SM and no block waits for a row's tail (one 1024-thread block a row streamed
+ * at 74% of an H100's copy bandwidth, BENCHMARKS.md).  groups: values / 16; the rows'
+ * scales by the first count threads.  The same silu_times4 and quantize4, so the bits
+ * of the row kernel. */
+#define SWIGLU_STATIC_THREADS 256
+__global__ static void __launch_bounds__(SWIGLU_STATIC_THREADS)
+	swiglu_quantize_static_kernel(const float4 *gate, const float4 *up, float4 *out, size_t groups, int count,
+				      enum llmk_quant quant, float static_scale, uint4 *xq, float *scales)
+{
+	wait_for_previous_kernels(); /* launched with programmatic dependent launch */
+	allow_next_kernel();
+	const size_t i = (size_t)blockIdx.x * SWIGLU_STATIC_THREADS + threadIdx.x;
+	float s, inv;
+	quantize_scale(0, quant, static_scale, &s, &inv);
+	if (i < (size_t)count)
+		scales[i] = s;
+	if (i >= groups)
+		return;
+	float4 g[4], u[4];
+#pragma unroll
+	for (int k = 0; k < 4; k++) {
+		g[k] = gate[4 * i + k];
+		u[k] = up[4 * i + k];
+	}
+	const bool fp8 = quant_is_fp8(quant);
+	uint32_t codes[4];
+#pragma unroll
+	for (int k = 0; k < 4; k++) {
+		const float4 v = silu_times4(g[k], u[k]);
+		if (out)
+			out[4 * i + k] = v;
+		codes[k] = quantize4(v, inv, fp8);
+	}
+	xq[i] = make_uint4(codes[0], codes[1], codes[2], codes[3]);
+}
+
 /* swiglu_quantize_kernel for rows of any length and alignment, a value at a time: for a
  * dynamic scale the codes in a second pass, each value reread from out (or made again:
  * a thread rereads only what it wrote). */
@@ -450,6 +490,14 @@ extern "C" cudaError_t llmk_swiglu_quantize(const float *gate, const float *up, 
 	int chunks = n / 4;
 	bool whole = n > 0 && n % 4 == 0 && aligned_to(gate, 16) && aligned_to(up, 16) && aligned_to(out, 16) &&
 		     aligned_to(xq, 4);
+	const size_t values = (size_t)count * n;
+	if (whole && quant_is_static(quant) && values % 16 == 0 && aligned_to(xq, 16) && count > 0) {
+		const size_t groups = values / 16, threads = groups > (size_t)count ? groups : (size_t)count;
+		const unsigned blocks = (unsigned)((threads + SWIGLU_STATIC_THREADS - 1) / SWIGLU_STATIC_THREADS);
+		return launch_maybe_pdl(swiglu_quantize_static_kernel, dim3(blocks), dim3(SWIGLU_STATIC_THREADS), true,
+					stream, (const float4 *)gate, (const float4 *)up, (float4 *)out, groups, count,
+					quant, static_scale, (uint4 *)xq, scales);
+	}
 	void (*kernel)(const float4 *, const float4 *, float4 *, int, enum llmk_quant, float, uint32_t *, float *) =
 		NULL;
 	if (whole && chunks <= 4 * ROW_THREADS)

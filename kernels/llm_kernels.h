@@ -222,12 +222,17 @@ struct llmk_attention {
 	const struct llmk_rope_store *rope_store; /* not NULL (count 1 only): q is not rotated
 					       * yet, and the token's k and v enter the cache in
 					       * the same launch (above) */
+	/* llmk_attention_prefill only (NULL elsewhere, cudaErrorInvalidValue when set): */
+	const float *rotate_q;                /* not NULL: head_dim / 2 inverse frequencies; q is
+					       * not rotated yet, and each query row is rotated as
+					       * it is read, with llmk_rope_store_kv's bits (q
+					       * itself is left as it is) */
 };
 
 /* The first-version kernel, one block per (head, token) with an online softmax over
  * tiles of positions: any head_dim <= 256 (e.g. 32) and any group; pos_dev, scratch,
- * outq and rope_store are not used (cudaErrorInvalidValue when pos_dev, outq or
- * rope_store is set). */
+ * outq, rope_store and rotate_q are not used (cudaErrorInvalidValue when pos_dev, outq,
+ * rope_store or rotate_q is set). */
 cudaError_t llmk_attention_general(const struct llmk_attention *a, cudaStream_t stream);
 
 /* The same attention, faster: blocks of (KV head, token, split of the cached positions)
@@ -242,7 +247,8 @@ cudaError_t llmk_attention_general(const struct llmk_attention *a, cudaStream_t 
  * more tokens (prefill, not with pos_dev) take one split each.  Needs head_dim 64 or
  * 128, heads / kv_heads <= 8, count <= max_tokens and a cache of F32, BF16 or E4M3:
  * cudaErrorNotSupported otherwise; an outq scheme other than a static one (FP8_STATIC,
- * INT8_STATIC), or rope_store with count other than 1, gives cudaErrorInvalidValue. */
+ * INT8_STATIC), rope_store with count other than 1, or rotate_q gives
+ * cudaErrorInvalidValue. */
 #define LLMK_DECODE_MAX_TOKENS LLMK_GEMV_MAX_TOKENS
 size_t llmk_attention_decode_scratch(int heads, int head_dim, int max_tokens);
 cudaError_t llmk_attention_decode(const struct llmk_attention *a, cudaStream_t stream);

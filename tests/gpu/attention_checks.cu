@@ -25,7 +25,8 @@
  *   bit alike, its output's static quantization (written in the same launch) llmk_quantize's;
  * - llmk_attention_prefill (the tensor-core prefill attention) against float64 with the
  *   error bound stated above check_attention_prefill, and next to llmk_attention; the
- *   shapes and fields it refuses.
+ *   shapes and fields it refuses; rotating q as it reads it, the bits of
+ *   llmk_rope_store_kv then the attention.
  * Timing: the decode attention at contexts 128 to 131072, each launch inside a CUDA graph
  * on its own copy of the cache (copies rotated past L2), against the device-to-device
  * copy; the 8B prefill attention next to the split-KV path.
@@ -601,9 +602,13 @@ static void check_attention_prefill_refuses(void)
 	a.scratch = p;
 	a.max_tokens = 4;
 	refused = refused && llmk_attention_decode(&a, 0) == cudaErrorInvalidValue;
+	a.outq = NULL;
+	a.rotate_q = p; /* the prefill attention's alone */
+	refused = refused && llmk_attention_decode(&a, 0) == cudaErrorInvalidValue &&
+		  llmk_attention_general(&a, 0) == cudaErrorInvalidValue;
 	check(refused && cudaGetLastError() == cudaSuccess,
-	      "general attention refuses a device position or a quantized output; prefill a device position or a "
-	      "dynamic quantized output; decode a dynamic one");
+	      "general attention refuses a device position, a quantized output or rotate_q; prefill a device position "
+	      "or a dynamic quantized output; decode a dynamic one or rotate_q");
 	cudaFree(p);
 }
 
@@ -661,6 +666,82 @@ static void check_attention_prefill_quantized(enum llmk_quant quant, attention_c
 	check(bad == 0 && bad_scales == 0 && unwritten == 0, what);
 	cudaFree(q); cudaFree(out); cudaFree(kc); cudaFree(vc); cudaFree(xq); cudaFree(ref_xq); cudaFree(scales);
 	cudaFree(ref_scales);
+}
+
+/* The prefill attention rotating q as it reads it (rotate_q): its output, float and
+ * quantized, the bits of llmk_rope_store_kv's rotation (of q alone: no KV heads) then
+ * the attention of the rotated q, and q itself left as it was.  Llama 3's inverse
+ * frequencies (theta 500000), positions up to pos0 + count; outputs poisoned first. */
+static void check_attention_prefill_rotated(attention_case c, uint64_t seed)
+{
+	const int hd = c.head_dim, width = c.heads * hd, kv_dim = c.kv_heads * hd, positions = c.pos0 + c.count;
+	const size_t q_count = (size_t)c.count * width, kv_count = (size_t)positions * kv_dim;
+	std::vector<float> hq(q_count), hk, hv, inv_freq(hd / 2);
+	std::vector<uint8_t> k_bytes, v_bytes;
+	for (auto &x : hq) x = uniform_from(seed, 3.0f);
+	for (int i = 0; i < hd / 2; i++) inv_freq[i] = (float)(1.0 / pow(500000.0, 2.0 * i / hd));
+	random_cache(c.dtype, kv_count, 2.0f, seed * 3 + 1, k_bytes, hk);
+	random_cache(c.dtype, kv_count, 1.0f, seed * 5 + 2, v_bytes, hv);
+	float *q, *q_rotated, *out, *ref_out, *freq, *scales, *ref_scales; void *kc, *vc; uint8_t *xq, *ref_xq;
+	CUDA_OR_RETURN(cudaMalloc(&q, q_count * 4)); CUDA_OR_RETURN(cudaMalloc(&q_rotated, q_count * 4));
+	CUDA_OR_RETURN(cudaMalloc(&out, q_count * 4)); CUDA_OR_RETURN(cudaMalloc(&ref_out, q_count * 4));
+	CUDA_OR_RETURN(cudaMalloc(&freq, hd / 2 * 4));
+	CUDA_OR_RETURN(cudaMalloc(&kc, k_bytes.size())); CUDA_OR_RETURN(cudaMalloc(&vc, v_bytes.size()));
+	CUDA_OR_RETURN(cudaMalloc(&xq, q_count)); CUDA_OR_RETURN(cudaMalloc(&ref_xq, q_count));
+	CUDA_OR_RETURN(cudaMalloc(&scales, c.count * 4)); CUDA_OR_RETURN(cudaMalloc(&ref_scales, c.count * 4));
+	CUDA_OR_RETURN(cudaMemcpy(q, hq.data(), q_count * 4, cudaMemcpyHostToDevice));
+	CUDA_OR_RETURN(cudaMemcpy(q_rotated, hq.data(), q_count * 4, cudaMemcpyHostToDevice));
+	CUDA_OR_RETURN(cudaMemcpy(freq, inv_freq.data(), hd / 2 * 4, cudaMemcpyHostToDevice));
+	CUDA_OR_RETURN(cudaMemcpy(kc, k_bytes.data(), k_bytes.size(), cudaMemcpyHostToDevice));
+	CUDA_OR_RETURN(cudaMemcpy(vc, v_bytes.data(), v_bytes.size(), cudaMemcpyHostToDevice));
+	CUDA_OR_RETURN(cudaMemset(out, 0xff, q_count * 4)); CUDA_OR_RETURN(cudaMemset(ref_out, 0xff, q_count * 4));
+	CUDA_OR_RETURN(cudaMemset(xq, 0x5a, q_count)); CUDA_OR_RETURN(cudaMemset(ref_xq, 0xa5, q_count));
+	CUDA_OR_RETURN(cudaMemset(scales, 0xff, c.count * 4)); CUDA_OR_RETURN(cudaMemset(ref_scales, 0xff, c.count * 4));
+	const struct llmk_static_quant outq = {LLMK_QUANT_FP8_STATIC, 0.9f / 448, xq, scales};
+	const struct llmk_static_quant ref_outq = {LLMK_QUANT_FP8_STATIC, 0.9f / 448, ref_xq, ref_scales};
+	CUDA_OR_RETURN(llmk_rope_store_kv(q_rotated, width, c.heads, NULL, NULL, 0, hd, c.count, c.pos0, NULL, freq,
+					  NULL, NULL, LLMK_BF16, 0));
+	struct llmk_attention a = attention_args(q_rotated, kc, vc, c.dtype, ref_out, c.count, c.pos0, c.heads,
+						 c.kv_heads, hd, 1.0f / sqrtf((float)hd));
+	a.outq = &ref_outq;
+	CUDA_OR_RETURN(llmk_attention_prefill(&a, 0));
+	a.q = q;
+	a.out = out;
+	a.outq = &outq;
+	a.rotate_q = freq;
+	CUDA_OR_RETURN(llmk_attention_prefill(&a, 0));
+	CUDA_OR_RETURN(cudaDeviceSynchronize());
+	std::vector<float> got(q_count), want(q_count), q_after(q_count), rotated(q_count);
+	std::vector<float> got_scales(c.count), want_scales(c.count);
+	std::vector<uint8_t> got_codes(q_count), want_codes(q_count);
+	CUDA_OR_RETURN(cudaMemcpy(got.data(), out, q_count * 4, cudaMemcpyDeviceToHost));
+	CUDA_OR_RETURN(cudaMemcpy(want.data(), ref_out, q_count * 4, cudaMemcpyDeviceToHost));
+	CUDA_OR_RETURN(cudaMemcpy(q_after.data(), q, q_count * 4, cudaMemcpyDeviceToHost));
+	CUDA_OR_RETURN(cudaMemcpy(rotated.data(), q_rotated, q_count * 4, cudaMemcpyDeviceToHost));
+	CUDA_OR_RETURN(cudaMemcpy(got_codes.data(), xq, q_count, cudaMemcpyDeviceToHost));
+	CUDA_OR_RETURN(cudaMemcpy(want_codes.data(), ref_xq, q_count, cudaMemcpyDeviceToHost));
+	CUDA_OR_RETURN(cudaMemcpy(got_scales.data(), scales, c.count * 4, cudaMemcpyDeviceToHost));
+	CUDA_OR_RETURN(cudaMemcpy(want_scales.data(), ref_scales, c.count * 4, cudaMemcpyDeviceToHost));
+	size_t differ = 0, unwritten = 0, codes_differ = 0, q_changed = 0, rotations = 0;
+	for (size_t i = 0; i < q_count; i++) {
+		differ += memcmp(&got[i], &want[i], 4) != 0;
+		unwritten += !isfinite(got[i]);
+		codes_differ += got_codes[i] != want_codes[i];
+		q_changed += memcmp(&q_after[i], &hq[i], 4) != 0;
+		rotations += rotated[i] != hq[i]; /* the reference did rotate */
+	}
+	const bool scales_same = memcmp(got_scales.data(), want_scales.data(), c.count * 4) == 0;
+	char what[300];
+	snprintf(what, sizeof what,
+		 "prefill attention rotating q, %s, %d tokens at %d, %d/%d heads of %d: %zu of %zu outputs and %zu codes "
+		 "differ from rotate-then-attend (%zu not written), scales %s, q changed in %zu places",
+		 dtype_name(c.dtype), c.count, c.pos0, c.heads, c.kv_heads, hd, differ, q_count, codes_differ, unwritten,
+		 scales_same ? "the same" : "differ", q_changed);
+	check(differ == 0 && unwritten == 0 && codes_differ == 0 && scales_same && q_changed == 0 &&
+		      rotations > q_count / 2,
+	      what);
+	cudaFree(q); cudaFree(q_rotated); cudaFree(out); cudaFree(ref_out); cudaFree(freq); cudaFree(kc);
+	cudaFree(vc); cudaFree(xq); cudaFree(ref_xq); cudaFree(scales); cudaFree(ref_scales);
 }
 
 /* Median of runs of fn, in ms, timed with events after warm-up runs. */
@@ -762,6 +843,10 @@ static void attention_prefill_checks(void)
 	check_attention_prefill_refuses();
 	check_attention_prefill_quantized(LLMK_QUANT_FP8_STATIC, {300, 37, 32, 8, 128, LLMK_BF16}, seed++);
 	check_attention_prefill_quantized(LLMK_QUANT_INT8_STATIC, {77, 5, 12, 4, 64, LLMK_E4M3}, seed++);
+	check_attention_prefill_rotated({300, 37, 32, 8, 128, LLMK_BF16}, seed++);
+	check_attention_prefill_rotated({2048, 0, 32, 8, 128, LLMK_BF16}, seed++);
+	check_attention_prefill_rotated({77, 40000, 12, 4, 64, LLMK_E4M3}, seed++);
+	check_attention_prefill_rotated({70, 5, 7, 1, 128, LLMK_F32}, seed++);
 	printf("# prefill attention, Llama-3.1-8B shape (FLOPs = 4 heads head_dim sum_t (pos0 + t + 1)):\n");
 	time_attention_prefill(512, 0);
 	time_attention_prefill(2048, 0);

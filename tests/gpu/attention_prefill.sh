@@ -9,33 +9,44 @@
 #       their logs and the default kernels' SASS to $OUT (if set) and prints a summary.
 # A variant is PREFILL_WARPS x PREFILL_MIN_BLOCKS (see kernels/attention_prefill.cu), then
 # p for PREFILL_PREFETCH (the next K/V tile loaded while the current one is used), then
-# kN for PREFILL_KEYS=N (the positions of a K/V tile; 64 without it).  The default
-# kernel is 8x1p.
+# kN for PREFILL_KEYS=N (the positions of a K/V tile; 64 without it), then after a dash
+# q for PREFILL_Q_REGISTERS (Q's A tiles kept in registers) and s for PREFILL_STAGES=2
+# (two K/V tiles in shared memory, one barrier a tile).  The default kernel is 8x1p.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 mode=${1:-run}
 build=${2:-build-gpu}
 cd "$top/$build" || exit 1
-variants="4x3 8x1 4x2p 8x1pk32 8x2pk32"
+variants="8x1p-q 8x1p-s 8x1p-qs 4x2p-s"
 # the -D flags of variant $1
 variant_flags() {
-	v=$1 keys=
+	v=$1 keys= more=
+	case $v in *-*)
+		case ${v#*-} in *q*) more="$more -DPREFILL_Q_REGISTERS=1" ;; esac
+		case ${v#*-} in *s*) more="$more -DPREFILL_STAGES=2" ;; esac
+		v=${v%%-*} ;;
+	esac
 	case $v in *k*) keys=" -DPREFILL_KEYS=${v#*k}" v=${v%k*} ;; esac
 	prefetch=0
 	case $v in *p) prefetch=1 v=${v%p} ;; esac
-	echo "-DPREFILL_WARPS=${v%x*} -DPREFILL_MIN_BLOCKS=${v#*x} -DPREFILL_PREFETCH=$prefetch$keys"
+	echo "-DPREFILL_WARPS=${v%x*} -DPREFILL_MIN_BLOCKS=${v#*x} -DPREFILL_PREFETCH=$prefetch$keys$more"
 }
 if [ "$mode" = build ]; then
 	mkdir -p attention || exit 1
 	gencode=$(sed -n 's/^CUDA_GENCODE = //p' Makefile) # configure's --with-cuda-arch, as nvcc flags
 	flags="-O3 -std=c++17 $gencode -I$top/src/model -I$top/kernels -I."
 	libs="kernels/libkernels.a src/model/libmodel.a"
-	nvcc $flags "$top/tests/gpu/attention_checks.cu" $libs -lcublasLt -lcudart -o attention/attention_checks || exit 1
 	cp kernels/attention_prefill.o attention/ || exit 1
-	for v in $variants; do
+	nvcc $flags "$top/tests/gpu/attention_checks.cu" $libs -lcublasLt -lcudart -o attention/attention_checks &
+	for v in $variants; do # side by side
 		nvcc $flags $(variant_flags $v) -Xptxas -v \
 			"$top/tests/gpu/attention_checks.cu" "$top/kernels/attention_prefill.cu" $libs -lcublasLt -lcudart \
-			-o attention/attention_checks_$v 2>attention/ptxas_$v.txt || exit 1
+			-o attention/attention_checks_$v 2>attention/ptxas_$v.txt &
+	done
+	wait
+	[ -x attention/attention_checks ] || exit 1
+	for v in $variants; do
+		[ -x attention/attention_checks_$v ] || { cat attention/ptxas_$v.txt; exit 1; }
 	done
 	exit 0
 fi

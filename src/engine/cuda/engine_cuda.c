@@ -12,7 +12,8 @@
  * Per layer, for up to e->batch tokens at positions pos..:
  *   h = rmsnorm(x) (quantized in the same launch);  q, k, v = q/k/v_proj(h);
  *   rope(q, k) and k, v into the cache (one launch; for one token, in the attention's
- *   launch);  a = attention(q, cache);
+ *   launch; a prefill's q is rotated by the tiled attention as it reads it);
+ *   a = attention(q, cache);
  *   x += all_reduce(o_proj(a)), normed and quantized in one launch;
  *   x += all_reduce(down_proj(silu(gate_proj(h)) * up_proj(h))), added by the next
  *   layer's first launch (a prefill of one rank's 8-bit GEMMs adds o_proj's and
@@ -314,13 +315,14 @@ static int run_output_product(struct cuda_engine *e, const struct gpu_linear *l,
 	return cuda_all_reduce(e, e->tmp, (size_t)n * hidden, err, err_size);
 }
 
-/* RoPE on e->q and the new tokens' k (e->key_rows) and v (e->value_rows) into the
- * layer's cache, in one launch. */
+/* RoPE on the new tokens' k (e->key_rows) and v (e->value_rows) into the layer's
+ * cache, and on e->q when rotate_q, in one launch. */
 static int rope_store(struct cuda_engine *e, void *key_cache, void *value_cache, int n, int pos, bool graph,
-		      char *err, size_t err_size)
+		      bool rotate_q, char *err, size_t err_size)
 {
 	const struct model_config *c = &e->model->config;
-	CUDA_TRY(llmk_rope_store_kv(e->q, e->q_dim, e->plan.q_heads, e->key_rows, e->value_rows, e->plan.kv_heads,
+	CUDA_TRY(llmk_rope_store_kv(e->q, e->q_dim, rotate_q ? e->plan.q_heads : 0, e->key_rows, e->value_rows,
+				    e->plan.kv_heads,
 				    c->head_dim, n, graph ? 0 : pos, graph ? e->device_position : NULL, e->inv_freq,
 				    key_cache, value_cache, e->cache_dtype, e->stream));
 	return 0;
@@ -359,18 +361,24 @@ static int run_attention(struct cuda_engine *e, void *key_cache, void *value_cac
 	}
 	if (status == cudaErrorNotSupported) {
 		cudaGetLastError();
-		if (rope_store(e, key_cache, value_cache, n, pos, graph, err, err_size) != 0)
-			return -1;
-		/* prefill: the tiled tensor-core kernel where it applies (quantizing its output
-		 * for o_proj when its input scale is static); else the split kernel, else (not
-		 * in a graph) the general one */
+		/* prefill: the keys rotated and stored, then the tiled tensor-core kernel where
+		 * it applies, rotating q as it reads it (and quantizing its output for o_proj
+		 * when its input scale is static); else q rotated too (the keys stored again,
+		 * the same bits) for the split kernel, else (not in a graph) the general one */
 		struct llmk_attention tiled = a;
 		tiled.outq = static_input(o_proj) ? &o_quant : NULL;
-		status = prefill ? llmk_attention_prefill(&tiled, e->stream) : cudaErrorNotSupported;
+		tiled.rotate_q = e->inv_freq;
+		if (prefill) {
+			if (rope_store(e, key_cache, value_cache, n, pos, graph, false, err, err_size) != 0)
+				return -1;
+			status = llmk_attention_prefill(&tiled, e->stream);
+		}
 		if (status == cudaSuccess)
 			*quantized = tiled.outq != NULL;
 		if (status == cudaErrorNotSupported) {
 			cudaGetLastError();
+			if (rope_store(e, key_cache, value_cache, n, pos, graph, true, err, err_size) != 0)
+				return -1;
 			status = llmk_attention_decode(&decode, e->stream);
 		}
 		if (status == cudaErrorNotSupported && !graph) {
