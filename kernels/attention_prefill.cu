@@ -38,7 +38,9 @@
  * -DPREFILL_KEYS=... -DPREFILL_PREFETCH=... (tests/gpu/attention_prefill.sh).  The
  * defaults, 8 warps with the prefetch, were the fastest of five on an H200 (2026-12-07):
  * 2048 tokens of the 8B shape 0.282 ms a layer against 0.311 for 4 warps without it
- * (3 blocks an SM), 512 tokens from 1536 0.108 against 0.131. */
+ * (3 blocks an SM), 512 tokens from 1536 0.108 against 0.131.  Then on an H100
+ * (2026-12-07, two calls) Q in registers with two K/V stages took 0.253 and 0.256 ms
+ * against 0.266 and 0.267 without; two row tiles a warp 0.275 (keys 32). */
 #ifndef PREFILL_WARPS
 #define PREFILL_WARPS 8
 #endif
@@ -52,25 +54,36 @@
 #ifndef PREFILL_PREFETCH
 #define PREFILL_PREFETCH 1
 #endif
+/* PREFILL_ROW_TILES 2: a warp owns two mma tiles of 16 query rows, and each K and V
+ * fragment it reads from shared memory serves both (half the ldmatrix traffic a FLOP).
+ * Not faster on an H100 (above), so one. */
+#ifndef PREFILL_ROW_TILES
+#define PREFILL_ROW_TILES 1
+#endif
 /* With PREFILL_STAGES 2 the block keeps two K/V tiles in shared memory: the share of
  * tile i + 1 (prefetched in registers while tile i - 1 was used) is stored into the
  * other buffer after tile i's products, so that one barrier a tile separates the
  * stores from the reads instead of two.  PREFILL_Q_REGISTERS keeps each warp's Q as mma
- * A tiles in registers (32 more) instead of reading them from shared memory each tile.
- * Both are variants to time (tests/gpu/attention_prefill.sh), off by default. */
+ * A tiles in registers (32 more: 207 a thread) instead of reading them from shared
+ * memory each tile.  Both on by default (Q in registers with one block an SM);
+ * PREFILL_STAGES=1 PREFILL_Q_REGISTERS=0 give the kernel before them. */
 #ifndef PREFILL_STAGES
-#define PREFILL_STAGES 1
-#endif
-#ifndef PREFILL_Q_REGISTERS
-#define PREFILL_Q_REGISTERS 0
+#define PREFILL_STAGES (PREFILL_PREFETCH ? 2 : 1)
 #endif
 static_assert(PREFILL_STAGES == 1 || (PREFILL_STAGES == 2 && PREFILL_PREFETCH), "two stages store a prefetched share");
 #ifndef PREFILL_MIN_BLOCKS /* blocks an SM must hold (caps registers) */
 #define PREFILL_MIN_BLOCKS (PREFILL_WARPS >= 8 || PREFILL_PREFETCH ? (PREFILL_WARPS >= 8 && PREFILL_PREFETCH ? 1 : 2) : 3)
 #endif
-#define FRAG 16                           /* query rows a warp owns (an mma tile's rows) */
+/* (Q in registers where one block an SM leaves the registers for it) */
+#ifndef PREFILL_Q_REGISTERS
+#define PREFILL_Q_REGISTERS (PREFILL_ROW_TILES == 1 && PREFILL_MIN_BLOCKS == 1)
+#endif
+static_assert(!PREFILL_Q_REGISTERS || PREFILL_ROW_TILES == 1, "Q in registers for one row tile a warp");
+#define FRAG 16                           /* query rows of an mma tile */
+#define ROW_TILES PREFILL_ROW_TILES       /* mma tiles of rows a warp owns */
+#define WARP_ROWS (ROW_TILES * FRAG)
 #define THREADS (PREFILL_WARPS * WARP)
-#define BLOCK_ROWS (PREFILL_WARPS * FRAG) /* query rows: (token, head of the group) pairs */
+#define BLOCK_ROWS (PREFILL_WARPS * WARP_ROWS) /* query rows: (token, head of the group) pairs */
 #define BLOCK_KEYS PREFILL_KEYS           /* cached positions a K/V tile holds */
 #define MAX_GROUP 8
 #define HALF_PAD 8                        /* 16 bytes a shared row, against bank conflicts */
@@ -297,45 +310,52 @@ template <int HD> struct query_tiles {
 	uint32_t a[PREFILL_Q_REGISTERS ? HD / 16 : 1][4];
 };
 
-/* A tile kk of the warp's Q: from the registers, or read from shared memory. */
+/* A tile kk of the warp's row tile m of Q: from the registers, or read from shared memory. */
 template <int HD>
 __device__ static __forceinline__ void query_tile(uint32_t (&a)[4], const prefill_shared<HD> &s,
-						  const query_tiles<HD> &qt, int warp, int lane, int kk)
+						  const query_tiles<HD> &qt, int warp, int lane, int m, int kk)
 {
 	if constexpr (PREFILL_Q_REGISTERS) {
 #pragma unroll
 		for (int i = 0; i < 4; i++)
 			a[i] = qt.a[kk][i];
 	} else {
-		load_matrices(a, &s.q[warp * FRAG + lane % 16][16 * kk + (lane / 16) * 8]);
+		load_matrices(a, &s.q[warp * WARP_ROWS + m * FRAG + lane % 16][16 * kk + (lane / 16) * 8]);
 	}
 }
 
-/* S = Q K^T of the warp's 16 rows against the K tile's keys from start; 16-key slices
- * past last_key are skipped (left 0: the softmax masks them).  Q's A tiles are read
- * again from shared memory each tile unless PREFILL_Q_REGISTERS keeps them (32
- * registers). */
+/* S = Q K^T of the warp's rows (ROW_TILES tiles of 16) against the K tile's keys from
+ * start, each K fragment read once for every row tile; 16-key slices past last_key
+ * are skipped (left 0: the softmax masks them).  Q's A tiles are read again from
+ * shared memory each tile unless PREFILL_Q_REGISTERS keeps them (32 registers). */
 template <int HD>
 __device__ static void warp_scores(const prefill_shared<HD> &s, const query_tiles<HD> &qt,
-				   const __half (*k_tile)[HD + HALF_PAD], float (&scores)[BLOCK_KEYS / 8][4], int warp,
-				   int lane, int start, int last_key)
+				   const __half (*k_tile)[HD + HALF_PAD], float (&scores)[ROW_TILES][BLOCK_KEYS / 8][4],
+				   int warp, int lane, int start, int last_key)
 {
 #pragma unroll
-	for (int j = 0; j < BLOCK_KEYS / 8; j++)
-		scores[j][0] = scores[j][1] = scores[j][2] = scores[j][3] = 0.0f;
+	for (int m = 0; m < ROW_TILES; m++)
+#pragma unroll
+		for (int j = 0; j < BLOCK_KEYS / 8; j++)
+			scores[m][j][0] = scores[m][j][1] = scores[m][j][2] = scores[m][j][3] = 0.0f;
 	const int key_in_pair = (lane / 16) * 8 + lane % 8, dim_in_step = (lane / 8) % 2 * 8;
 #pragma unroll
 	for (int kk = 0; kk < HD / 16; kk++) {
-		uint32_t a[4];
-		query_tile<HD>(a, s, qt, warp, lane, kk);
+		uint32_t a[ROW_TILES][4];
+#pragma unroll
+		for (int m = 0; m < ROW_TILES; m++)
+			query_tile<HD>(a[m], s, qt, warp, lane, m, kk);
 #pragma unroll
 		for (int pair = 0; pair < BLOCK_KEYS / 16; pair++) {
 			if (start + 16 * pair > last_key)
 				continue;
 			uint32_t b[4];
 			load_matrices(b, &k_tile[16 * pair + key_in_pair][16 * kk + dim_in_step]);
-			mma_16x8x16(scores[2 * pair], a, b[0], b[1]);
-			mma_16x8x16(scores[2 * pair + 1], a, b[2], b[3]);
+#pragma unroll
+			for (int m = 0; m < ROW_TILES; m++) {
+				mma_16x8x16(scores[m][2 * pair], a[m], b[0], b[1]);
+				mma_16x8x16(scores[m][2 * pair + 1], a[m], b[2], b[3]);
+			}
 		}
 	}
 }
@@ -390,10 +410,12 @@ __device__ static void warp_softmax(float (&scores)[BLOCK_KEYS / 8][4], uint32_t
 	}
 }
 
-/* O += P V over the 16-key slices up to last_key. */
+/* O += P V over the 16-key slices up to last_key, each V fragment read once for every
+ * row tile. */
 template <int HD>
-__device__ static void warp_accumulate(warp_rows<HD> &w, const __half (*v_tile)[HD + HALF_PAD],
-				       const uint32_t (&p)[BLOCK_KEYS / 16][4], int lane, int start, int last_key)
+__device__ static void warp_accumulate(warp_rows<HD> (&w)[ROW_TILES], const __half (*v_tile)[HD + HALF_PAD],
+				       const uint32_t (&p)[ROW_TILES][BLOCK_KEYS / 16][4], int lane, int start,
+				       int last_key)
 {
 	const int key_in_step = (lane / 8) % 2 * 8 + lane % 8, dim_in_pair = (lane / 16) * 8;
 #pragma unroll
@@ -404,21 +426,26 @@ __device__ static void warp_accumulate(warp_rows<HD> &w, const __half (*v_tile)[
 		for (int pair = 0; pair < HD / 16; pair++) {
 			uint32_t b[4];
 			load_matrices_transposed(b, &v_tile[16 * kk + key_in_step][16 * pair + dim_in_pair]);
-			mma_16x8x16(w.o[2 * pair], p[kk], b[0], b[1]);
-			mma_16x8x16(w.o[2 * pair + 1], p[kk], b[2], b[3]);
+#pragma unroll
+			for (int m = 0; m < ROW_TILES; m++) {
+				mma_16x8x16(w[m].o[2 * pair], p[m][kk], b[0], b[1]);
+				mma_16x8x16(w[m].o[2 * pair + 1], p[m][kk], b[2], b[3]);
+			}
 		}
 	}
 }
 
-/* Writes the warp's rows g and g + 8, each divided by its sum, to out, and quantized
- * into outq when it has a scheme (o_proj's static input scale: llmk_quantize's bits). */
+/* Writes rows g and g + 8 of the warp's row tile m, each divided by its sum, to out,
+ * and quantized into outq when it has a scheme (o_proj's static input scale:
+ * llmk_quantize's bits). */
 template <int HD>
-__device__ static void warp_store_output(const warp_rows<HD> &w, int lane, int warp, int rows, int t0, int group,
-					 int heads, int kv_head, float *out, const struct llmk_static_quant &outq)
+__device__ static void warp_store_output(const warp_rows<HD> &w, int lane, int warp, int m, int rows, int t0,
+					 int group, int heads, int kv_head, float *out,
+					 const struct llmk_static_quant &outq)
 {
 #pragma unroll
 	for (int h = 0; h < 2; h++) {
-		const int block_row = warp * FRAG + lane / 4 + 8 * h;
+		const int block_row = warp * WARP_ROWS + m * FRAG + lane / 4 + 8 * h;
 		if (block_row >= rows)
 			continue;
 		const float inverse = w.running_sum[h] > 0 ? 1.0f / w.running_sum[h] : 0.0f;
@@ -447,21 +474,24 @@ __device__ static __forceinline__ void load_query_registers(query_tiles<HD> &qt,
 	if constexpr (PREFILL_Q_REGISTERS) {
 #pragma unroll
 		for (int kk = 0; kk < HD / 16; kk++)
-			load_matrices(qt.a[kk], &s.q[warp * FRAG + lane % 16][16 * kk + (lane / 16) * 8]);
+			load_matrices(qt.a[kk], &s.q[warp * WARP_ROWS + lane % 16][16 * kk + (lane / 16) * 8]);
 	}
 }
 
-/* One key tile of the warp's rows: S = Q K^T, the online softmax, O += P V. */
+/* One key tile of the warp's rows: S = Q K^T, the online softmax of each row tile,
+ * O += P V. */
 template <int HD>
-__device__ static __forceinline__ void tile_products(warp_rows<HD> &w, const prefill_shared<HD> &s,
+__device__ static __forceinline__ void tile_products(warp_rows<HD> (&w)[ROW_TILES], const prefill_shared<HD> &s,
 						     const query_tiles<HD> &qt, const __half (*k_tile)[HD + HALF_PAD],
 						     const __half (*v_tile)[HD + HALF_PAD], int warp, int lane,
 						     int start, int last_key, float scale_log2)
 {
-	float scores[BLOCK_KEYS / 8][4];
-	uint32_t p[BLOCK_KEYS / 16][4];
+	float scores[ROW_TILES][BLOCK_KEYS / 8][4];
+	uint32_t p[ROW_TILES][BLOCK_KEYS / 16][4];
 	warp_scores<HD>(s, qt, k_tile, scores, warp, lane, start, last_key);
-	warp_softmax<HD>(scores, p, w, lane, start, scale_log2);
+#pragma unroll
+	for (int m = 0; m < ROW_TILES; m++)
+		warp_softmax<HD>(scores[m], p[m], w[m], lane, start, scale_log2);
 	warp_accumulate<HD>(w, v_tile, p, lane, start, last_key);
 }
 
@@ -482,20 +512,23 @@ attention_prefill_kernel(const float *q, const void *key_cache, const void *valu
 	const size_t kv_dim = (size_t)kv_heads * HD;
 	const int positions = pos0 + count, block_last_key = pos0 + t0 + tokens - 1;
 	/* the warp's last row's last position (-1: the warp has only padding rows) */
-	const int warp_last_row = min(warp * FRAG + FRAG, rows) - 1;
-	const int warp_last_key = warp_last_row >= warp * FRAG ? pos0 + t0 + warp_last_row / group : -1;
+	const int warp_last_row = min(warp * WARP_ROWS + WARP_ROWS, rows) - 1;
+	const int warp_last_key = warp_last_row >= warp * WARP_ROWS ? pos0 + t0 + warp_last_row / group : -1;
 
-	warp_rows<HD> w;
+	warp_rows<HD> w[ROW_TILES];
 #pragma unroll
-	for (int h = 0; h < 2; h++) {
-		const int row = warp * FRAG + lane / 4 + 8 * h;
-		w.limit[h] = row < rows ? pos0 + t0 + row / group : -1;
-		w.running_max[h] = -INFINITY;
-		w.running_sum[h] = 0;
+	for (int m = 0; m < ROW_TILES; m++) {
+#pragma unroll
+		for (int h = 0; h < 2; h++) {
+			const int row = warp * WARP_ROWS + m * FRAG + lane / 4 + 8 * h;
+			w[m].limit[h] = row < rows ? pos0 + t0 + row / group : -1;
+			w[m].running_max[h] = -INFINITY;
+			w[m].running_sum[h] = 0;
+		}
+#pragma unroll
+		for (int d = 0; d < HD / 8; d++)
+			w[m].o[d][0] = w[m].o[d][1] = w[m].o[d][2] = w[m].o[d][3] = 0.0f;
 	}
-#pragma unroll
-	for (int d = 0; d < HD / 8; d++)
-		w.o[d][0] = w.o[d][1] = w.o[d][2] = w.o[d][3] = 0.0f;
 	load_query_tile<HD>(s.q, q, t0, rows, group, heads, kv_head, rotate_q, pos0);
 	constexpr bool prefetch = PREFILL_PREFETCH && D != LLMK_F32;
 	kv_share<HD, D> next; /* prefetch only: the next tile's share, in flight */
@@ -544,7 +577,9 @@ attention_prefill_kernel(const float *q, const void *key_cache, const void *valu
 			tile_products<HD>(w, s, qt, s.k[0], s.v[0], warp, lane, start, warp_last_key, scale_log2);
 		}
 	}
-	warp_store_output<HD>(w, lane, warp, rows, t0, group, heads, kv_head, out, outq);
+#pragma unroll
+	for (int m = 0; m < ROW_TILES; m++)
+		warp_store_output<HD>(w[m], lane, warp, m, rows, t0, group, heads, kv_head, out, outq);
 }
 
 /* ---- launcher ---------------------------------------------------------------------- */

@@ -10,20 +10,25 @@
 # A variant is PREFILL_WARPS x PREFILL_MIN_BLOCKS (see kernels/attention_prefill.cu), then
 # p for PREFILL_PREFETCH (the next K/V tile loaded while the current one is used), then
 # kN for PREFILL_KEYS=N (the positions of a K/V tile; 64 without it), then after a dash
-# q for PREFILL_Q_REGISTERS (Q's A tiles kept in registers) and s for PREFILL_STAGES=2
-# (two K/V tiles in shared memory, one barrier a tile).  The default kernel is 8x1p.
+# q for PREFILL_Q_REGISTERS (Q's A tiles kept in registers), s for PREFILL_STAGES=2
+# (two K/V tiles in shared memory, one barrier a tile) and r for PREFILL_ROW_TILES=2 (two
+# 16-row mma tiles a warp); Q and S turn the first two off.  The default kernel is
+# 8x1p-qs.  VARIANTS=... replaces the list.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 mode=${1:-run}
 build=${2:-build-gpu}
 cd "$top/$build" || exit 1
-variants="8x1p-q 8x1p-s 8x1p-qs 4x2p-s"
+variants=${VARIANTS:-"8x1p-QS 8x1p-Q 8x1p-S 4x2p"}
 # the -D flags of variant $1
 variant_flags() {
 	v=$1 keys= more=
 	case $v in *-*)
 		case ${v#*-} in *q*) more="$more -DPREFILL_Q_REGISTERS=1" ;; esac
+		case ${v#*-} in *Q*) more="$more -DPREFILL_Q_REGISTERS=0" ;; esac
 		case ${v#*-} in *s*) more="$more -DPREFILL_STAGES=2" ;; esac
+		case ${v#*-} in *S*) more="$more -DPREFILL_STAGES=1" ;; esac
+		case ${v#*-} in *r*) more="$more -DPREFILL_ROW_TILES=2 -DPREFILL_Q_REGISTERS=0" ;; esac
 		v=${v%%-*} ;;
 	esac
 	case $v in *k*) keys=" -DPREFILL_KEYS=${v#*k}" v=${v%k*} ;; esac
