@@ -44,17 +44,7 @@ if [ -n "$best" ] && [ "$(left)" -gt 120 ]; then
 	say "built with $best ($flags) rc=$?"
 	bench 8b-fp8-$best llama-3.1-8b-fp8
 	bench 8b-int8-$best llama-3.1-8b-int8
-	golden=0 golden_bad=0
-	for name in tiny-bf16 tiny-fp8 tiny-int8 tiny-bf16-tied; do
-		tolerance=0.001; [ "$name" = tiny-fp8 ] && tolerance=0.05
-		GOLDEN_TOLERANCE=$tolerance LLMCHAT_TEST_BACKEND=cuda timeout 60 build-gpu/tests/engine/test_golden \
-			"tests/data/models/$name" "tests/data/golden/$name.json" >"$W/golden-$name.tap" 2>&1
-		golden=$((golden + $(grep -c '^ok' $W/golden-$name.tap))); golden_bad=$((golden_bad + $(grep -c '^not ok' $W/golden-$name.tap)))
-		echo "Who are you?" | build-gpu/src/llmchat -m "tests/data/models/$name" --temp 0 >$W/gpu-$name.txt 2>/dev/null
-		echo "Who are you?" | build-gpu/src/llmchat -m "tests/data/models/$name" --temp 0 --cpu >$W/cpu-$name.txt 2>/dev/null
-		cmp -s $W/gpu-$name.txt $W/cpu-$name.txt && golden=$((golden + 1)) || { golden_bad=$((golden_bad + 1)); say "$name: GPU answer differs from CPU"; }
-	done
-	say "with $best: goldens and answers through CUDA: $golden ok, $golden_bad not ok"
+	goldens "with $best"
 fi
 if [ "$(left)" -gt 80 ]; then
 	timeout $(($(left) - 8)) bench/profile_decode.sh build-gpu tests/data/configs/llama-3.1-8b-fp8 0 2000 prefill >"$W/profile-prefill.txt" 2>&1

@@ -2,7 +2,8 @@
 # from the tree's root on the device machine, after .device/setup.sh): top is the
 # tree's root; $W (/tmp/w) holds every output, packed into $OUT/out.tgz at exit;
 # say NOTE appends a timed line to progress.txt in $W and $OUT; left prints the seconds
-# left of $DEADLINE (default 540) since the start.  Then llmchat and its check programs
+# left of $DEADLINE (default 540) since the start; goldens [LABEL] checks the tiny models
+# through the CUDA backend (from the tree's root).  Then llmchat and its check programs
 # are built with CUDA in build-gpu, where the shell is left, with gencode and
 # part_includes set for building a tests/gpu program.
 set -u
@@ -12,6 +13,23 @@ say() { echo "== $* (+$(($(date +%s) - T0)) s)" | tee -a "$W/progress.txt" "$OUT
 finish() { say done; tar czf "$OUT/out.tgz" -C $W --exclude='*.o' --exclude='bin' . ; }
 trap finish EXIT
 left() { echo $((${DEADLINE:-540} - ($(date +%s) - T0))); }
+# the tiny models' transformers goldens and their greedy answer against the CPU's, one
+# line of counts (LABEL first)
+goldens() {
+	local golden=0 golden_bad=0 name tolerance
+	for name in tiny-bf16 tiny-fp8 tiny-int8 tiny-bf16-tied; do
+		tolerance=0.001; [ "$name" = tiny-fp8 ] && tolerance=0.05
+		GOLDEN_TOLERANCE=$tolerance LLMCHAT_TEST_BACKEND=cuda timeout 60 build-gpu/tests/engine/test_golden \
+			"tests/data/models/$name" "tests/data/golden/$name.json" >"$W/golden-$name.tap" 2>&1
+		golden=$((golden + $(grep -c '^ok' $W/golden-$name.tap)))
+		golden_bad=$((golden_bad + $(grep -c '^not ok' $W/golden-$name.tap)))
+		echo "Who are you?" | build-gpu/src/llmchat -m "tests/data/models/$name" --temp 0 >$W/gpu-$name.txt 2>/dev/null
+		echo "Who are you?" | build-gpu/src/llmchat -m "tests/data/models/$name" --temp 0 --cpu >$W/cpu-$name.txt 2>/dev/null
+		cmp -s $W/gpu-$name.txt $W/cpu-$name.txt && golden=$((golden + 1)) ||
+			{ golden_bad=$((golden_bad + 1)); say "$name: GPU answer differs from CPU"; }
+	done
+	say "${1:+$1: }goldens and answers through CUDA: $golden ok, $golden_bad not ok"
+}
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 top=$PWD
 say "device $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"

@@ -48,18 +48,7 @@ if [ "${ATTENTION_VARIANTS:-1}" = 1 ] && [ "$(left)" -gt 200 ]; then # tile and 
 		OUT=$W timeout 120 tests/gpu/attention_prefill.sh run build-gpu >$W/attention-variants.txt 2>&1
 	say "attention variants: $(grep -E '^== variant|8B attention' $W/attention-variants.txt | tr -s ' ' | tr '\n' ';')"
 fi
-golden=0 golden_bad=0
-for name in tiny-bf16 tiny-fp8 tiny-int8 tiny-bf16-tied; do
-	[ "$(left)" -gt 60 ] || break
-	tolerance=0.001; [ "$name" = tiny-fp8 ] && tolerance=0.05
-	GOLDEN_TOLERANCE=$tolerance LLMCHAT_TEST_BACKEND=cuda timeout 60 build-gpu/tests/engine/test_golden \
-		"tests/data/models/$name" "tests/data/golden/$name.json" >"$W/golden-$name.tap" 2>&1
-	golden=$((golden + $(grep -c '^ok' $W/golden-$name.tap))); golden_bad=$((golden_bad + $(grep -c '^not ok' $W/golden-$name.tap)))
-	echo "Who are you?" | build-gpu/src/llmchat -m "tests/data/models/$name" --temp 0 >$W/gpu-$name.txt 2>/dev/null
-	echo "Who are you?" | build-gpu/src/llmchat -m "tests/data/models/$name" --temp 0 --cpu >$W/cpu-$name.txt 2>/dev/null
-	cmp -s $W/gpu-$name.txt $W/cpu-$name.txt && golden=$((golden + 1)) || { golden_bad=$((golden_bad + 1)); say "$name: GPU answer differs from CPU"; }
-done
-say "goldens and answers through CUDA: $golden ok, $golden_bad not ok"
+[ "$(left)" -gt 60 ] && goldens
 bench() { # NAME CONFIG [ENV...]
 	name=$1 config=$2; shift 2
 	env "$@" timeout $(($(left) - 10)) build-gpu/src/llmchat --bench --dummy-weights tests/data/configs/$config --ctx 4400 >"$W/bench-$name.txt" 2>&1

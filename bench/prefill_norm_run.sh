@@ -53,17 +53,7 @@ if [ "$(left)" -gt 200 ]; then # the engine with 1024 threads a row everywhere, 
 	say "built back rc=$?"
 fi
 [ "$(left)" -gt 330 ] && bench 70b-fp8 llama-3.1-70b-fp8 1200
-golden=0 golden_bad=0
-for name in tiny-bf16 tiny-fp8 tiny-int8 tiny-bf16-tied; do
-	tolerance=0.001; [ "$name" = tiny-fp8 ] && tolerance=0.05
-	GOLDEN_TOLERANCE=$tolerance LLMCHAT_TEST_BACKEND=cuda timeout 60 build-gpu/tests/engine/test_golden \
-		"tests/data/models/$name" "tests/data/golden/$name.json" >"$W/golden-$name.tap" 2>&1
-	golden=$((golden + $(grep -c '^ok' $W/golden-$name.tap))); golden_bad=$((golden_bad + $(grep -c '^not ok' $W/golden-$name.tap)))
-	echo "Who are you?" | build-gpu/src/llmchat -m "tests/data/models/$name" --temp 0 >$W/gpu-$name.txt 2>/dev/null
-	echo "Who are you?" | build-gpu/src/llmchat -m "tests/data/models/$name" --temp 0 --cpu >$W/cpu-$name.txt 2>/dev/null
-	cmp -s $W/gpu-$name.txt $W/cpu-$name.txt && golden=$((golden + 1)) || { golden_bad=$((golden_bad + 1)); say "$name: GPU answer differs from CPU"; }
-done
-say "goldens and answers through CUDA: $golden ok, $golden_bad not ok"
+goldens
 if [ "$(left)" -gt 300 ]; then
 	timeout $(($(left) - 15)) tests/gpu/run.sh build-gpu >"$W/gpu-checks.txt" 2>&1
 	say "gpu suite: $(tail -n 1 $W/gpu-checks.txt); $(grep '^not ok' $W/gpu-checks.txt | head -8 | tr '\n' ';')"

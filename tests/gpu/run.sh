@@ -71,30 +71,29 @@ check $? "every GEMV kernel loads its weights 16 bytes at a time (LDG.E.128 in i
 gemv_sass | grep -Eq 'LDL|STL'
 [ $? -ne 0 ]
 check $? "the GEMV kernels use no local memory (no LDL/STL)"
+# kernels whose 32-byte stack frame is sinf/cosf's slow path for angles past 1e5 radians
+# (RoPE in the launch): ptxas's spill count is checked, not the SASS's local loads.
+# spill_free SOURCE PATTERN COUNT WHAT: COUNT kernels of kernels/SOURCE whose mangled
+# names match PATTERN, and none spills
+spill_free() {
+	nvcc -O3 -std=c++17 $gencode -I"$top/kernels" --resource-usage -c "$top/kernels/$1" -o "usage_$1.o" \
+		>"usage_$1.txt" 2>&1
+	usage=$(grep -A1 -E "Function properties for .*$2" "usage_$1.txt")
+	kernels=$(echo "$usage" | grep -c 'bytes spill stores')
+	clean=$(echo "$usage" | grep -c ' 0 bytes spill stores, 0 bytes spill loads')
+	[ "$kernels" -eq "$3" ] && [ "$clean" -eq "$3" ]
+	check $? "the $3 $4 spill no registers ($clean of $kernels clean)"
+}
 # the split-KV attention kernels of the GQA groups Llama 3 has (4: 1B, 3B, 8B; 8: 70B), both
-# head_dims, every cache type: no register spills.  Their 32-byte stack frame is sinf/cosf's
-# slow path for angles past 1e5 radians (RoPE runs in the split launch), so ptxas's spill
-# count is what is checked, not the SASS's local loads
-nvcc -O3 -std=c++17 $gencode -I"$top/kernels" --resource-usage -c "$top/kernels/attention_kernels.cu" \
-	-o attention_usage.o >attention_usage.txt 2>&1
-split_usage() { grep -A1 -E 'Function properties for .*attention_split_kernel.*Li(64|128)ELi(4|8)E' attention_usage.txt; }
-split_kernels=$(split_usage | grep -c 'bytes spill stores')
-split_clean=$(split_usage | grep -c ' 0 bytes spill stores, 0 bytes spill loads')
-[ "$split_kernels" -eq 12 ] && [ "$split_clean" -eq 12 ]
-check $? "the 12 split-KV attention kernels of groups 4 and 8 spill no registers ($split_clean of $split_kernels clean)"
+# head_dims, every cache type
+spill_free attention_kernels.cu 'attention_split_kernel.*Li(64|128)ELi(4|8)E' 12 \
+	"split-KV attention kernels of groups 4 and 8"
 cuobjdump --dump-sass kernels/attention_prefill.o >attention_prefill.sass 2>&1
 [ "$(grep -c 'Function : .*attention_prefill_kernel' attention_prefill.sass)" -eq 6 ] &&
 	[ "$(awk '/Function : /{f=$0} /HMMA/{print f}' attention_prefill.sass | sort -u | wc -l)" -eq 6 ]
 check $? "each of the 6 prefill attention kernels (head_dim x cache dtype) runs on the tensor cores (HMMA in its SASS)"
-# q's RoPE runs in the launch: the same 32-byte stack frame as the split kernels', so the
-# spill count is checked
-nvcc -O3 -std=c++17 $gencode -I"$top/kernels" --resource-usage -c "$top/kernels/attention_prefill.cu" \
-	-o attention_prefill_usage.o >attention_prefill_usage.txt 2>&1
-prefill_usage() { grep -A1 -E 'Function properties for .*attention_prefill_kernel' attention_prefill_usage.txt; }
-prefill_kernels=$(prefill_usage | grep -c 'bytes spill stores')
-prefill_clean=$(prefill_usage | grep -c ' 0 bytes spill stores, 0 bytes spill loads')
-[ "$prefill_kernels" -eq 6 ] && [ "$prefill_clean" -eq 6 ]
-check $? "the 6 prefill attention kernels spill no registers ($prefill_clean of $prefill_kernels clean)"
+# (q's RoPE runs in the prefill launch too)
+spill_free attention_prefill.cu 'attention_prefill_kernel' 6 "prefill attention kernels"
 
 # the decode step's fused launches against the pairs they replace, bit for bit, and their
 # time (step_fusion_checks.cu)
