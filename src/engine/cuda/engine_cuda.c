@@ -322,9 +322,9 @@ static int rope_store(struct cuda_engine *e, void *key_cache, void *value_cache,
 {
 	const struct model_config *c = &e->model->config;
 	CUDA_TRY(llmk_rope_store_kv(e->q, e->q_dim, rotate_q ? e->plan.q_heads : 0, e->key_rows, e->value_rows,
-				    e->plan.kv_heads,
-				    c->head_dim, n, graph ? 0 : pos, graph ? e->device_position : NULL, e->inv_freq,
-				    key_cache, value_cache, e->cache_dtype, e->stream));
+				    e->plan.kv_heads, c->head_dim, n, graph ? 0 : pos,
+				    graph ? e->device_position : NULL, e->inv_freq, key_cache, value_cache,
+				    e->cache_dtype, e->stream));
 	return 0;
 }
 
