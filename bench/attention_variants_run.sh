@@ -6,7 +6,7 @@
 #
 # In order, each step skipped when what is left of $DEADLINE (seconds, default 540)
 # would not hold it: llmchat built with CUDA; the variants (VARIANTS=..., else the
-# script's list) built, checked (attention_checks' prefill part: every variant must
+# script's list) built, checked (attention_prefill_checks: every variant must
 # pass all) and timed beside the default; `llmchat --bench` of the 8B FP8 and INT8
 # shapes as built; the engine rebuilt with the variant fastest at 2048 tokens (bf16
 # cache) among those that passed, benched the same way, with the tiny models' goldens

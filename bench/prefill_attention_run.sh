@@ -9,7 +9,7 @@
 #
 # In order, each step skipped when what is left of $DEADLINE (seconds, default 560) would
 # not hold it: llmchat built with CUDA; the check programs of the changed kernels
-# (activation_checks, attention_checks' prefill part, verify_checks), the kernel before
+# (activation_checks, attention_prefill_checks, verify_checks), the kernel before
 # (if given) timed beside the new one; the goldens and greedy answers of the tiny models
 # through the CUDA backend; `llmchat --bench` of the 8B FP8 and INT8 shapes (with
 # BENCH_TENSOR=1 FP8 on tensor-core products too; with BENCH_70B=1 the 70B FP8 shape,
@@ -18,12 +18,12 @@
 # tests/gpu/attention_prefill.sh's variants of the prefill attention after its checks.  Writes progress.txt and out.tgz (every output) into $OUT.
 : "${DEADLINE:=560}"
 . "$(dirname "$0")/device_call.sh" # $W, say, left, top; llmchat built, the shell in build-gpu
-for t in activation_checks attention_checks verify_checks; do
+for t in activation_checks attention_prefill_checks verify_checks; do
 	nvcc -O3 -std=c++17 $gencode $part_includes "$top/tests/gpu/$t.cu" kernels/libkernels.a src/model/libmodel.a \
 		-lcublasLt -lcudart -o $W/bin/$t >$W/$t.build 2>&1 &
 done
 before=$top/.device/attention_prefill_before.cu
-[ -f "$before" ] && nvcc -O3 -std=c++17 $gencode $part_includes "$top/tests/gpu/attention_checks.cu" "$before" \
+[ -f "$before" ] && nvcc -O3 -std=c++17 $gencode $part_includes "$top/tests/gpu/attention_prefill_checks.cu" "$before" \
 	kernels/libkernels.a src/model/libmodel.a -lcublasLt -lcudart -o $W/bin/attention_before >$W/before.build 2>&1 &
 wait
 cd "$top"
@@ -35,12 +35,12 @@ run_checks() { # NAME ARGS...: a check program, its last line and its failures
 	say "$name: $(tail -n 1 $W/$name.txt); $(grep '^not ok' $W/$name.txt | head -5 | tr '\n' ';')"
 }
 run_checks activation_checks
-run_checks attention_checks attention
-grep -h '8B attention' $W/attention_checks.txt | tee -a $W/progress.txt $OUT/progress.txt
+run_checks attention_prefill_checks
+grep -h '8B attention' $W/attention_prefill_checks.txt | tee -a $W/progress.txt $OUT/progress.txt
 run_checks verify_checks
 grep -h 'lm_head' $W/verify_checks.txt | tee -a $W/progress.txt $OUT/progress.txt
 if [ -x $W/bin/attention_before ] && [ "$(left)" -gt 60 ]; then
-	timeout 40 $W/bin/attention_before attention-speed >$W/attention_before.txt 2>&1
+	timeout 40 $W/bin/attention_before speed >$W/attention_before.txt 2>&1
 	say "before: $(grep '8B attention' $W/attention_before.txt | tr '\n' ';')"
 fi
 if [ "${ATTENTION_VARIANTS:-1}" = 1 ] && [ "$(left)" -gt 200 ]; then # tile and prefetch variants, checked and timed

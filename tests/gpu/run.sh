@@ -43,7 +43,7 @@ check_program() { # NAME MIN LIBS...
 	[ "$(grep -c '^ok' "$name.out")" -ge "$min" ]
 	check $? "$name ran its checks ($(grep -c '^ok' "$name.out") ok)"
 }
-# the kernels against float64 or their unfused forms, and their speed, in three programs
+# the kernels against float64 or their unfused forms, and their speed, in programs of their own
 # (MIN: every check each runs, loops counted).  The linear layers' products: llmk_linear,
 # the GEMV's layouts and fused forms, the cuBLASLt GEMMs, the decode GEMV's bandwidth
 # (linear_checks.cu; the table in gemv_timings.tsv)
@@ -52,9 +52,12 @@ check_program linear_checks 102 src/model/libmodel.a -lcublasLt
 # pass the bits of its one-token launch, INT8 the dp4a kernel's bits; its speed at 1 and 9
 # tokens beside the CUDA cores' (gemv_mma_checks.cu)
 check_program gemv_mma_checks 180 src/model/libmodel.a
-# the attention kernels over the KV cache, the decode attention's bandwidth and the
-# prefill attention's rate (attention_checks.cu; the table in attention_timings.tsv)
-check_program attention_checks 328 src/model/libmodel.a -lcublasLt
+# the attention kernels over the KV cache and the decode attention's bandwidth
+# (attention_checks.cu; the table in attention_timings.tsv)
+check_program attention_checks 271 src/model/libmodel.a -lcublasLt
+# the tensor-core prefill attention against float64, its refusals, its quantized output,
+# q rotated as it is read, and its rate (attention_prefill_checks.cu)
+check_program attention_prefill_checks 57 src/model/libmodel.a -lcublasLt
 # between the products, bit for bit: quantize, the KV stores, argmax, norm and SwiGLU +
 # quantize, residual add + norm, RoPE + KV store (activation_checks.cu)
 check_program activation_checks 352 src/model/libmodel.a -lcublasLt
