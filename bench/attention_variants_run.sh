@@ -46,7 +46,4 @@ if [ -n "$best" ] && [ "$(left)" -gt 120 ]; then
 	bench 8b-int8-$best llama-3.1-8b-int8
 	goldens "with $best"
 fi
-if [ "$(left)" -gt 80 ]; then
-	timeout $(($(left) - 8)) bench/profile_decode.sh build-gpu tests/data/configs/llama-3.1-8b-fp8 0 2000 prefill >"$W/profile-prefill.txt" 2>&1
-	say "prefill profile ($best) rc=$?: $(head -n 16 $W/profile-prefill.txt | tr -s ' ' | tr '\n' ';')"
-fi
+prefill_profile "$best"

@@ -3,7 +3,8 @@
 # tree's root; $W (/tmp/w) holds every output, packed into $OUT/out.tgz at exit;
 # say NOTE appends a timed line to progress.txt in $W and $OUT; left prints the seconds
 # left of $DEADLINE (default 540) since the start; goldens [LABEL] checks the tiny models
-# through the CUDA backend (from the tree's root).  Then llmchat and its check programs
+# through the CUDA backend, gpu_suite runs tests/gpu/run.sh and prefill_profile [LABEL]
+# profiles the 8B FP8 prefill, each from the tree's root.  Then llmchat and its check programs
 # are built with CUDA in build-gpu, where the shell is left, with gencode and
 # part_includes set for building a tests/gpu program.
 set -u
@@ -29,6 +30,19 @@ goldens() {
 			{ golden_bad=$((golden_bad + 1)); say "$name: GPU answer differs from CPU"; }
 	done
 	say "${1:+$1: }goldens and answers through CUDA: $golden ok, $golden_bad not ok"
+}
+# the whole GPU suite (about 290 s on an H100), when what is left holds it
+gpu_suite() {
+	[ "$(left)" -gt 300 ] || return 0
+	timeout $(($(left) - 30)) tests/gpu/run.sh build-gpu >"$W/gpu-checks.txt" 2>&1
+	say "gpu suite: $(tail -n 1 $W/gpu-checks.txt); $(grep '^not ok' $W/gpu-checks.txt | head -8 | tr '\n' ';')"
+}
+# the 8B FP8 prefill of 2048 tokens profiled (ncu, about 65 s), when what is left holds it
+prefill_profile() {
+	[ "$(left)" -gt 80 ] || return 0
+	timeout $(($(left) - 8)) bench/profile_decode.sh build-gpu tests/data/configs/llama-3.1-8b-fp8 0 2000 prefill \
+		>"$W/profile-prefill.txt" 2>&1
+	say "prefill profile${1:+ ($1)} rc=$?: $(head -n 16 $W/profile-prefill.txt | tr -s ' ' | tr '\n' ';')"
 }
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 top=$PWD

@@ -58,11 +58,5 @@ bench() { # NAME CONFIG [ENV...]
 [ "$(left)" -gt 60 ] && bench 8b-int8 llama-3.1-8b-int8
 [ "${BENCH_TENSOR:-0}" = 1 ] && [ "$(left)" -gt 60 ] && bench 8b-fp8-tensor llama-3.1-8b-fp8 LLMCHAT_GEMV_PRODUCTS=tensor
 [ "${BENCH_70B:-0}" = 1 ] && [ "$(left)" -gt 150 ] && bench 70b-fp8 llama-3.1-70b-fp8
-if [ "$(left)" -gt 300 ]; then
-	timeout $(($(left) - 60)) tests/gpu/run.sh build-gpu >"$W/gpu-checks.txt" 2>&1
-	say "gpu suite: $(tail -n 1 $W/gpu-checks.txt); $(grep '^not ok' $W/gpu-checks.txt | head -8 | tr '\n' ';')"
-fi
-if [ "$(left)" -gt 90 ]; then
-	timeout $(($(left) - 10)) bench/profile_decode.sh build-gpu tests/data/configs/llama-3.1-8b-fp8 0 2000 prefill >"$W/profile-prefill.txt" 2>&1
-	say "prefill profile rc=$?: $(head -n 14 $W/profile-prefill.txt | tr -s ' ' | tr '\n' ';')"
-fi
+gpu_suite
+prefill_profile

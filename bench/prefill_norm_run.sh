@@ -54,11 +54,5 @@ if [ "$(left)" -gt 200 ]; then # the engine with 1024 threads a row everywhere, 
 fi
 [ "$(left)" -gt 330 ] && bench 70b-fp8 llama-3.1-70b-fp8 1200
 goldens
-if [ "$(left)" -gt 300 ]; then
-	timeout $(($(left) - 15)) tests/gpu/run.sh build-gpu >"$W/gpu-checks.txt" 2>&1
-	say "gpu suite: $(tail -n 1 $W/gpu-checks.txt); $(grep '^not ok' $W/gpu-checks.txt | head -8 | tr '\n' ';')"
-fi
-if [ "$(left)" -gt 75 ]; then
-	timeout $(($(left) - 8)) bench/profile_decode.sh build-gpu tests/data/configs/llama-3.1-8b-fp8 0 2000 prefill >"$W/profile-prefill.txt" 2>&1
-	say "prefill profile rc=$?: $(head -n 16 $W/profile-prefill.txt | tr -s ' ' | tr '\n' ';')"
-fi
+gpu_suite
+prefill_profile
