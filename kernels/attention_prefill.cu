@@ -310,6 +310,14 @@ template <int HD> struct query_tiles {
 	uint32_t a[PREFILL_Q_REGISTERS ? HD / 16 : 1][4];
 };
 
+/* A tile kk of the warp's row tile m of Q, read from shared memory. */
+template <int HD>
+__device__ static __forceinline__ void load_query_fragment(uint32_t (&a)[4], const prefill_shared<HD> &s, int warp,
+							   int lane, int m, int kk)
+{
+	load_matrices(a, &s.q[warp * WARP_ROWS + m * FRAG + lane % 16][16 * kk + (lane / 16) * 8]);
+}
+
 /* A tile kk of the warp's row tile m of Q: from the registers, or read from shared memory. */
 template <int HD>
 __device__ static __forceinline__ void query_tile(uint32_t (&a)[4], const prefill_shared<HD> &s,
@@ -320,7 +328,7 @@ __device__ static __forceinline__ void query_tile(uint32_t (&a)[4], const prefil
 		for (int i = 0; i < 4; i++)
 			a[i] = qt.a[kk][i];
 	} else {
-		load_matrices(a, &s.q[warp * WARP_ROWS + m * FRAG + lane % 16][16 * kk + (lane / 16) * 8]);
+		load_query_fragment<HD>(a, s, warp, lane, m, kk);
 	}
 }
 
@@ -474,7 +482,7 @@ __device__ static __forceinline__ void load_query_registers(query_tiles<HD> &qt,
 	if constexpr (PREFILL_Q_REGISTERS) {
 #pragma unroll
 		for (int kk = 0; kk < HD / 16; kk++)
-			load_matrices(qt.a[kk], &s.q[warp * WARP_ROWS + lane % 16][16 * kk + (lane / 16) * 8]);
+			load_query_fragment<HD>(qt.a[kk], s, warp, lane, 0, kk);
 	}
 }
 
