@@ -68,7 +68,9 @@ extern "C" cudaError_t llmk_swiglu(float *gate, const float *up, size_t n, cudaS
 
 /* ---- activation quantization: one block per token -------------------------------
  * The scale and the rounding are shared device functions, so that the fused
- * norm/SwiGLU + quantize kernels below give llmk_quantize's bits exactly. */
+ * norm/SwiGLU + quantize kernels below give llmk_quantize's bits exactly.  This form
+ * takes rows of any length and alignment, rereading the row for its codes;
+ * quantize_rows_kernel (below) keeps a row in registers. */
 
 __global__ static void quantize_kernel(const float *x, int n, enum llmk_quant quant, float static_scale,
 				       uint8_t *xq, float *scales)
@@ -91,12 +93,6 @@ __global__ static void quantize_kernel(const float *x, int n, enum llmk_quant qu
 		out[i] = quantize_value(row[i], inv, fp8);
 }
 
-extern "C" cudaError_t llmk_quantize(const float *x, int count, int n, enum llmk_quant quant, float static_scale,
-				     void *xq, float *scales, cudaStream_t stream)
-{
-	return launch_maybe_pdl(quantize_kernel, dim3(count), dim3(ROW_THREADS), true, stream, x, n, quant, static_scale,
-				(uint8_t *)xq, scales);
-}
 
 /* ---- RMSNorm / SwiGLU then quantize, one block per token ---------------------------
  * Bound by the token's bytes: the row read (with residual, the residual read and the
@@ -336,6 +332,70 @@ __device__ static inline uint32_t quantize4(float4 v, float inv, bool fp8)
 	       (uint32_t)quantize_value(v.z, inv, fp8) << 16 | (uint32_t)quantize_value(v.w, inv, fp8) << 24;
 }
 
+static bool aligned_to(const void *p, uintptr_t bytes)
+{
+	return (uintptr_t)p % bytes == 0;
+}
+
+/* llmk_quantize for rows of at most 4 * CHUNKS * blockDim.x values in float4 chunks (a
+ * row's values a multiple of 4, every row 16-byte aligned): thread j owns chunks j,
+ * j + blockDim.x, ..., loads them all before its first use and keeps them in registers
+ * to their rounding, so that a row costs one load's latency, not one a value as
+ * quantize_kernel's loops do (the decode step's o_proj and down_proj inputs under a
+ * dynamic scale).  The maximum is exact in any order, and the scale and codes come from
+ * token_scale and quantize4: quantize_kernel's bits. */
+template <int CHUNKS>
+__global__ static void __launch_bounds__(ROW_THREADS)
+	quantize_rows_kernel(const float4 *x, int chunks, enum llmk_quant quant, float static_scale, uint32_t *xq,
+			     float *scales)
+{
+	wait_for_previous_kernels(); /* launched with programmatic dependent launch */
+	allow_next_kernel();
+	__shared__ float partial[32];
+	const size_t offset = (size_t)blockIdx.x * chunks;
+	float4 v[CHUNKS];
+#pragma unroll
+	for (int k = 0; k < CHUNKS; k++) {
+		const int c = threadIdx.x + k * blockDim.x;
+		v[k] = c < chunks ? x[offset + c] : make_float4(0, 0, 0, 0);
+	}
+	float max_abs = 0;
+#pragma unroll
+	for (int k = 0; k < CHUNKS; k++)
+		max_abs = max_abs4(max_abs, v[k]);
+	const float inv = token_scale(max_abs, quant, static_scale, scales, partial);
+	const bool fp8 = quant_is_fp8(quant);
+#pragma unroll
+	for (int k = 0; k < CHUNKS; k++) {
+		const int c = threadIdx.x + k * blockDim.x;
+		if (c < chunks)
+			xq[offset + c] = quantize4(v[k], inv, fp8);
+	}
+}
+
+/* The register form for rows of n values when they are whole aligned float4s of at most
+ * 8 chunks a thread (Llama 3 70B's 28672), else the any-length form. */
+extern "C" cudaError_t llmk_quantize(const float *x, int count, int n, enum llmk_quant quant, float static_scale,
+				     void *xq, float *scales, cudaStream_t stream)
+{
+	const int chunks = n / 4;
+	const bool whole = n > 0 && n % 4 == 0 && aligned_to(x, 16) && aligned_to(xq, 4);
+	void (*kernel)(const float4 *, int, enum llmk_quant, float, uint32_t *, float *) = NULL;
+	if (whole && chunks <= ROW_THREADS)
+		kernel = quantize_rows_kernel<1>;
+	else if (whole && chunks <= 2 * ROW_THREADS)
+		kernel = quantize_rows_kernel<2>;
+	else if (whole && chunks <= 4 * ROW_THREADS)
+		kernel = quantize_rows_kernel<4>;
+	else if (whole && chunks <= 8 * ROW_THREADS)
+		kernel = quantize_rows_kernel<8>;
+	if (kernel)
+		return launch_maybe_pdl(kernel, dim3(count), dim3(ROW_THREADS), true, stream, (const float4 *)x, chunks,
+					quant, static_scale, (uint32_t *)xq, scales);
+	return launch_maybe_pdl(quantize_kernel, dim3(count), dim3(ROW_THREADS), true, stream, x, n, quant, static_scale,
+				(uint8_t *)xq, scales);
+}
+
 /* silu(gate) * up of the chunks thread threadIdx.x owns, chunk threadIdx.x + k *
  * blockDim.x into v[k] (zeros past the row's chunks, never stored): GROUP chunks' loads
  * issued together before their values are made (not a load's latency a chunk).  With 8
@@ -472,11 +532,6 @@ __global__ static void swiglu_quantize_any_kernel(const float *gate, const float
 		float v = out ? out[offset + i] : silu_times(gate[offset + i], up[offset + i]);
 		xq[offset + i] = quantize_value(v, inv, fp8);
 	}
-}
-
-static bool aligned_to(const void *p, uintptr_t bytes)
-{
-	return (uintptr_t)p % bytes == 0;
 }
 
 extern "C" cudaError_t llmk_swiglu_quantize(const float *gate, const float *up, float *out, int count, int n,

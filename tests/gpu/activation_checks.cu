@@ -10,7 +10,8 @@
  *
  * Checks, on random inputs (the seed is printed; never zeros), outputs poisoned first:
  * - llmk_quantize for every scheme bit for bit against the CPU path's numerics
- *   (numerics.h);
+ *   (numerics.h), at widths of each of its forms (register form, any length,
+ *   unaligned rows), a zero row among them, nothing past the output touched;
  * - the KV cache stores (ref_store_kv, which attention_checks.cu and the fusions below
  *   are held to) in f32, bf16 and e4m3, position on the host and on the device: bit for
  *   bit numerics.h's rounding, nothing else touched;
@@ -45,46 +46,84 @@ extern "C" {
 
 /* ---- llmk_quantize: the CPU path's bits -------------------------------------------- */
 
-static void check_quantize(enum llmk_quant quant, const char *name)
+/* llmk_quantize's codes and scale for one row, as the CPU path makes them (numerics.h). */
+static void expected_quantize(const float *row, int n, enum llmk_quant quant, float static_scale, uint8_t *codes,
+			      float *scale)
 {
-	const int count = 3, n = 4096;
-	std::vector<float> hx((size_t)count * n);
-	for (size_t i = 0; i < hx.size(); i++) hx[i] = sinf((float)i * 0.37f) * (1 + (i % 97)) * 0.05f;
-	float *x, *scales; uint8_t *xq;
-	CUDA_OR_RETURN(cudaMalloc(&x, hx.size() * 4)); CUDA_OR_RETURN(cudaMalloc(&xq, hx.size()));
-	CUDA_OR_RETURN(cudaMalloc(&scales, count * 4));
-	CUDA_OR_RETURN(cudaMemcpy(x, hx.data(), hx.size() * 4, cudaMemcpyHostToDevice));
-	const float static_scale = 0.0123f;
-	CUDA_OR_RETURN(llmk_quantize(x, count, n, quant, static_scale, xq, scales, 0));
-	std::vector<uint8_t> got(hx.size()); std::vector<float> got_scales(count);
-	CUDA_OR_RETURN(cudaMemcpy(got.data(), xq, got.size(), cudaMemcpyDeviceToHost));
-	CUDA_OR_RETURN(cudaMemcpy(got_scales.data(), scales, count * 4, cudaMemcpyDeviceToHost));
-	int mismatches = 0;
-	bool fp8 = quant == LLMK_QUANT_FP8_STATIC || quant == LLMK_QUANT_FP8_DYNAMIC;
-	for (int t = 0; t < count; t++) {
-		const float *row = hx.data() + (size_t)t * n;
-		float m = 0;
-		for (int i = 0; i < n; i++) m = fmaxf(m, fabsf(row[i]));
-		float s = quant == LLMK_QUANT_INT8_DYNAMIC ? m / 127.0f
-			: quant == LLMK_QUANT_FP8_DYNAMIC ? fmaxf(m / 448.0f, 1.0f / (448.0f * 512.0f)) : static_scale;
-		float inv = quant == LLMK_QUANT_INT8_DYNAMIC ? 127.0f / m : 1.0f / s;
-		if (got_scales[t] != s) mismatches++;
-		for (int i = 0; i < n; i++) {
-			float v = row[i] * inv;
-			uint8_t want;
-			if (fp8) {
-				v = fminf(fmaxf(v, -448.0f), 448.0f);
-				want = numerics_float_to_e4m3(v);
-			} else {
-				want = (uint8_t)numerics_float_to_int8(v);
-			}
-			if (got[(size_t)t * n + i] != want) mismatches++;
-		}
+	float m = 0;
+	for (int i = 0; i < n; i++) m = fmaxf(m, fabsf(row[i]));
+	const bool fp8 = quant == LLMK_QUANT_FP8_STATIC || quant == LLMK_QUANT_FP8_DYNAMIC;
+	float s = quant == LLMK_QUANT_INT8_DYNAMIC ? m / 127.0f
+		: quant == LLMK_QUANT_FP8_DYNAMIC ? (m == 0 ? 0 : fmaxf(m / 448.0f, 1.0f / (448.0f * 512.0f)))
+		: static_scale;
+	float inv = s == 0 ? 0 : quant == LLMK_QUANT_INT8_DYNAMIC ? 127.0f / m : 1.0f / s;
+	*scale = s;
+	for (int i = 0; i < n; i++) {
+		float v = row[i] * inv;
+		codes[i] = fp8 ? numerics_float_to_e4m3(fminf(fmaxf(v, -448.0f), 448.0f))
+			       : (uint8_t)numerics_float_to_int8(v);
 	}
-	char what[160];
-	snprintf(what, sizeof what, "quantize %s: bit for bit the CPU path's (%d mismatches)", name, mismatches);
-	check(mismatches == 0, what);
+}
+
+/* llmk_quantize of 3 rows of n values (the second all zeros, a dynamic scale's 0),
+ * shift floats into their buffer (1: rows not 16-byte aligned), against the CPU path's
+ * bits; every code and scale written, nothing past them (outputs poisoned first). */
+static void check_quantize(enum llmk_quant quant, const char *name, int n, int shift)
+{
+	const int count = 3;
+	const size_t values = (size_t)count * n;
+	std::vector<float> hx(values);
+	for (size_t i = 0; i < hx.size(); i++) hx[i] = sinf((float)i * 0.37f) * (1 + (i % 97)) * 0.05f;
+	for (int i = 0; i < n; i++) hx[(size_t)n + i] = 0;
+	float *x, *scales; uint8_t *xq;
+	CUDA_OR_RETURN(cudaMalloc(&x, (values + shift) * 4)); CUDA_OR_RETURN(cudaMalloc(&xq, values + 64));
+	CUDA_OR_RETURN(cudaMalloc(&scales, (count + 1) * 4));
+	CUDA_OR_RETURN(cudaMemcpy(x + shift, hx.data(), values * 4, cudaMemcpyHostToDevice));
+	CUDA_OR_RETURN(cudaMemset(xq, 0xa5, values + 64)); CUDA_OR_RETURN(cudaMemset(scales, 0xff, (count + 1) * 4));
+	const float static_scale = 0.0123f;
+	CUDA_OR_RETURN(llmk_quantize(x + shift, count, n, quant, static_scale, xq, scales, 0));
+	std::vector<uint8_t> got(values + 64); std::vector<float> got_scales(count + 1);
+	CUDA_OR_RETURN(cudaMemcpy(got.data(), xq, got.size(), cudaMemcpyDeviceToHost));
+	CUDA_OR_RETURN(cudaMemcpy(got_scales.data(), scales, got_scales.size() * 4, cudaMemcpyDeviceToHost));
+	size_t mismatches = 0, touched = 0;
+	std::vector<uint8_t> want(n);
+	for (int t = 0; t < count; t++) {
+		float s;
+		expected_quantize(hx.data() + (size_t)t * n, n, quant, static_scale, want.data(), &s);
+		if (memcmp(&got_scales[t], &s, 4) != 0) mismatches++;
+		for (int i = 0; i < n; i++)
+			if (got[(size_t)t * n + i] != want[i]) mismatches++;
+	}
+	for (size_t b = values; b < got.size(); b++)
+		if (got[b] != 0xa5) touched++;
+	uint32_t past_scale;
+	memcpy(&past_scale, &got_scales[count], 4);
+	if (past_scale != 0xffffffffu) touched++;
+	char what[200];
+	snprintf(what, sizeof what, "quantize %s, 3 rows of %d%s: bit for bit the CPU path's (%zu mismatches, %zu bytes "
+		 "past the output written)", name, n, shift ? ", unaligned" : "", mismatches, touched);
+	check(mismatches == 0 && touched == 0, what);
 	cudaFree(x); cudaFree(xq); cudaFree(scales);
+}
+
+/* check_quantize for every scheme at the widths of each of llmk_quantize's forms: the
+ * register form's 1, 2, 4 and 8 chunks a thread (4096, 8192, 14336, 28672 and 4100),
+ * and the any-length form (an odd width, more than 8 chunks a thread, unaligned rows). */
+static void check_quantizers()
+{
+	const struct {
+		enum llmk_quant quant;
+		const char *name;
+	} schemes[] = {{LLMK_QUANT_FP8_STATIC, "FP8 static"},
+		       {LLMK_QUANT_FP8_DYNAMIC, "FP8 dynamic"},
+		       {LLMK_QUANT_INT8_DYNAMIC, "INT8 dynamic"},
+		       {LLMK_QUANT_INT8_STATIC, "INT8 static"}};
+	const struct {
+		int n, shift;
+	} shapes[] = {{4096, 0}, {8192, 0}, {14336, 0}, {28672, 0}, {4100, 0}, {4102, 0}, {32772, 0}, {4096, 1}};
+	for (const auto &scheme : schemes)
+		for (const auto &shape : shapes)
+			check_quantize(scheme.quant, scheme.name, shape.n, shape.shift);
 }
 
 /* ---- the KV cache stores in float32, bf16 and e4m3 ------------------------------------ */
@@ -503,10 +542,7 @@ int main(int argc, char **argv)
 	if (only) {
 		only->run();
 	} else {
-		check_quantize(LLMK_QUANT_FP8_STATIC, "FP8 static");
-		check_quantize(LLMK_QUANT_FP8_DYNAMIC, "FP8 dynamic");
-		check_quantize(LLMK_QUANT_INT8_DYNAMIC, "INT8 dynamic");
-		check_quantize(LLMK_QUANT_INT8_STATIC, "INT8 static");
+		check_quantizers();
 		check_kv_stores();
 		check_argmaxes();
 		check_fused_quantizers();
