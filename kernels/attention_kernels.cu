@@ -44,6 +44,32 @@ __global__ static void rope_store_kernel(float *q, int q_stride, int q_heads, co
 		cache_put(v_out + i, v_row[i]);
 }
 
+/* (cos, sin) of token t's pair i: one thread a value. */
+__global__ static void rope_table_kernel(const float *inv_freq, int half, int count, int pos0, float2 *table)
+{
+	wait_for_previous_kernels(); /* launched with programmatic dependent launch */
+	allow_next_kernel();
+	const int k = blockIdx.x * blockDim.x + threadIdx.x;
+	if (k >= count * half)
+		return;
+	float c, s;
+	rope_cos_sin(pos0 + k / half, inv_freq[k % half], &c, &s);
+	table[k] = make_float2(c, s);
+}
+
+extern "C" cudaError_t llmk_rope_table(const float *inv_freq, int head_dim, int count, int pos0, float *table,
+				       cudaStream_t stream)
+{
+	if (count < 1)
+		return cudaSuccess;
+	if (head_dim < 2 || head_dim % 2 || (uintptr_t)table % 16)
+		return cudaErrorInvalidValue;
+	const int half = head_dim / 2, threads = 256;
+	const unsigned blocks = (unsigned)(((size_t)count * half + threads - 1) / threads);
+	return launch_maybe_pdl(rope_table_kernel, dim3(blocks), dim3(threads), true, stream, inv_freq, half, count, pos0,
+				(float2 *)table);
+}
+
 extern "C" cudaError_t llmk_rope_store_kv(float *q, int q_stride, int q_heads, const float *key_rows,
 					  const float *value_rows, int kv_heads, int head_dim, int count, int pos0,
 					  const int *pos_dev, const float *inv_freq, void *key_cache, void *value_cache,
@@ -143,7 +169,7 @@ static void launch_attention_general(const struct llmk_attention *a, cudaStream_
 extern "C" cudaError_t llmk_attention_general(const struct llmk_attention *a, cudaStream_t stream)
 {
 	if (a->head_dim > ATTENTION_MAX_HEAD_DIM || a->kv_heads <= 0 || a->heads % a->kv_heads || a->pos_dev || a->outq ||
-	    a->rope_store || a->rotate_q)
+	    a->rope_store || a->rope_table)
 		return cudaErrorInvalidValue;
 	switch (a->cache_dtype) {
 	case LLMK_F32: launch_attention_general<float>(a, stream); break;
@@ -600,7 +626,7 @@ extern "C" cudaError_t llmk_attention_decode(const struct llmk_attention *a, cud
 	    !decode_shape_supported(a->heads, a->kv_heads, a->head_dim, a->cache_dtype))
 		return cudaErrorNotSupported;
 	/* decode_splits: the same grid for the eager and the graph form (the same bits) */
-	if (a->rotate_q || (a->rope_store && (a->count != 1 || !a->rope_store->key_rows ||
+	if (a->rope_table || (a->rope_store && (a->count != 1 || !a->rope_store->key_rows ||
 					      !a->rope_store->value_rows || !a->rope_store->inv_freq)))
 		return cudaErrorInvalidValue;
 	struct split_args split = {a->q, a->key_cache, a->value_cache, a->out, a->count, a->pos_dev ? 0 : a->pos0,

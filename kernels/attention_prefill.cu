@@ -230,12 +230,12 @@ __device__ static void store_kv_share(__half (*k_tile)[HD + HALF_PAD], __half (*
 
 /* The block's query rows as fp16: row r is token t0 + r / group, query head
  * kv_head * group + r % group; rows past the block's last valid one are zeros.  With
- * inv_freq each row is rotated first (RoPE at position pos0 + its token), rope_pair on
- * the pairs (i, i + HD / 2) as llmk_rope_store_kv rotates q in place: a thread takes a
- * quad of the first half and the quad HD / 2 further. */
+ * rope_table each row is rotated first (RoPE of its token, the table's cosines and sines,
+ * rope_rotate on the pairs (i, i + HD / 2) as llmk_rope_store_kv rotates q in place): a
+ * thread takes a quad of the first half and the quad HD / 2 further. */
 template <int HD>
 __device__ static void load_query_tile(__half (*tile)[HD + HALF_PAD], const float *q, int t0, int rows, int group,
-				       int heads, int kv_head, const float *inv_freq, int pos0)
+				       int heads, int kv_head, const float2 *rope_table)
 {
 	constexpr int HALF = HD / 2, QUADS_PER_HALF = HALF / 4;
 	for (int i = threadIdx.x; i < BLOCK_ROWS * QUADS_PER_HALF; i += THREADS) {
@@ -245,12 +245,13 @@ __device__ static void load_query_tile(__half (*tile)[HD + HALF_PAD], const floa
 			const int token = t0 + r / group;
 			const float *row = q + ((size_t)token * heads + kv_head * group + r % group) * HD;
 			float4 a = __ldg((const float4 *)(row + col)), b = __ldg((const float4 *)(row + col + HALF));
-			if (inv_freq) {
-				const int position = pos0 + token;
-				rope_pair(a.x, b.x, position, __ldg(inv_freq + col), &a.x, &b.x);
-				rope_pair(a.y, b.y, position, __ldg(inv_freq + col + 1), &a.y, &b.y);
-				rope_pair(a.z, b.z, position, __ldg(inv_freq + col + 2), &a.z, &b.z);
-				rope_pair(a.w, b.w, position, __ldg(inv_freq + col + 3), &a.w, &b.w);
+			if (rope_table) {
+				const float4 *cs = (const float4 *)(rope_table + (size_t)token * HALF + col);
+				const float4 cs01 = __ldg(cs), cs23 = __ldg(cs + 1); /* (cos, sin) of col .. col + 3 */
+				rope_rotate(a.x, b.x, cs01.x, cs01.y, &a.x, &b.x);
+				rope_rotate(a.y, b.y, cs01.z, cs01.w, &a.y, &b.y);
+				rope_rotate(a.z, b.z, cs23.x, cs23.y, &a.z, &b.z);
+				rope_rotate(a.w, b.w, cs23.z, cs23.w, &a.w, &b.w);
 			}
 			low = make_uint2(half2_bits(__floats2half2_rn(a.x, a.y)), half2_bits(__floats2half2_rn(a.z, a.w)));
 			high = make_uint2(half2_bits(__floats2half2_rn(b.x, b.y)), half2_bits(__floats2half2_rn(b.z, b.w)));
@@ -509,7 +510,7 @@ template <int HD, enum llmk_dtype D>
 __global__ static void __launch_bounds__(THREADS, PREFILL_MIN_BLOCKS)
 attention_prefill_kernel(const float *q, const void *key_cache, const void *value_cache, float *out,
 			 struct llmk_static_quant outq, int count, int pos0, int heads, int kv_heads, float scale_log2,
-			 int tokens_per_block, const float *rotate_q)
+			 int tokens_per_block, const float2 *rope_table)
 {
 	extern __shared__ __align__(128) unsigned char shared_bytes[];
 	prefill_shared<HD> &s = *reinterpret_cast<prefill_shared<HD> *>(shared_bytes);
@@ -537,7 +538,7 @@ attention_prefill_kernel(const float *q, const void *key_cache, const void *valu
 		for (int d = 0; d < HD / 8; d++)
 			w[m].o[d][0] = w[m].o[d][1] = w[m].o[d][2] = w[m].o[d][3] = 0.0f;
 	}
-	load_query_tile<HD>(s.q, q, t0, rows, group, heads, kv_head, rotate_q, pos0);
+	load_query_tile<HD>(s.q, q, t0, rows, group, heads, kv_head, rope_table);
 	constexpr bool prefetch = PREFILL_PREFETCH && D != LLMK_F32;
 	kv_share<HD, D> next; /* prefetch only: the next tile's share, in flight */
 	if constexpr (prefetch)
@@ -605,7 +606,7 @@ template <int HD, enum llmk_dtype D> static cudaError_t launch_prefill(const str
 	const struct llmk_static_quant none = {LLMK_QUANT_NONE, 0, NULL, NULL};
 	attention_prefill_kernel<HD, D><<<grid, THREADS, shared, stream>>>(
 		a.q, a.key_cache, a.value_cache, a.out, a.outq ? *a.outq : none, a.count, a.pos0, a.heads, a.kv_heads,
-		a.scale * log2e, tokens_per_block, a.rotate_q);
+		a.scale * log2e, tokens_per_block, (const float2 *)a.rope_table);
 	return cudaGetLastError();
 }
 
@@ -631,7 +632,7 @@ extern "C" cudaError_t llmk_attention_prefill(const struct llmk_attention *a, cu
 		return cudaErrorInvalidValue;
 	if (a->count < 0 || a->pos0 < 0 || a->kv_heads <= 0 || a->heads <= 0 || a->heads % a->kv_heads ||
 	    a->heads / a->kv_heads > MAX_GROUP || !aligned16(a->q) || !aligned16(a->key_cache) ||
-	    !aligned16(a->value_cache) || !aligned16(a->out))
+	    !aligned16(a->value_cache) || !aligned16(a->out) || !aligned16(a->rope_table))
 		return cudaErrorNotSupported;
 	if (a->count == 0)
 		return cudaSuccess;

@@ -25,9 +25,9 @@ extern "C" {
 /* out[t][h] for t < count (struct llmk_attention; pos_dev, scratch and rope_store not
  * used: cudaErrorInvalidValue when pos_dev or rope_store is set), and with outq (a
  * static scheme only, else cudaErrorInvalidValue) also quantized as llmk_quantize
- * quantizes out's rows, scales included; with rotate_q, q is rotated as it is read
- * (RoPE of token t at pos0 + t, llmk_rope_store_kv's bits: the caller stores the
- * rotated keys first, and q stays unrotated); e4m3 caches decoded with
+ * quantizes out's rows, scales included; with rope_table (llmk_rope_table's for the
+ * count tokens at pos0..), q is rotated as it is read (llmk_rope_store_kv's bits: the
+ * caller stores the rotated keys first, and q stays unrotated); e4m3 caches decoded with
  * scale 1.  Takes head_dim 64 or 128, heads / kv_heads in 1..8 (dividing heads), a
  * cache of LLMK_F32, LLMK_BF16 or LLMK_E4M3 and 16-byte aligned pointers; returns
  * cudaErrorNotSupported for anything else.  Enqueues on stream and returns the launch

@@ -108,13 +108,26 @@ __device__ static inline void e4m3x16_to_float(uint4 raw, float *out)
 
 /* One RoPE rotation (rotate_half layout): the pair (a, b) of dimensions i and
  * i + head_dim/2 at position, as the CPU engine computes it; every RoPE kernel uses
- * this, so that they agree bit for bit. */
-__device__ static inline void rope_pair(float a, float b, int position, float inv_freq, float *ra, float *rb)
+ * this (or its two halves below, with the cosine and sine made once for a table:
+ * llmk_rope_table), so that they agree bit for bit. */
+__device__ static inline void rope_cos_sin(int position, float inv_freq, float *c, float *s)
 {
 	float angle = (float)position * inv_freq;
-	float c = cosf(angle), s = sinf(angle);
+	*c = cosf(angle);
+	*s = sinf(angle);
+}
+
+__device__ static inline void rope_rotate(float a, float b, float c, float s, float *ra, float *rb)
+{
 	*ra = a * c - b * s;
 	*rb = b * c + a * s;
+}
+
+__device__ static inline void rope_pair(float a, float b, int position, float inv_freq, float *ra, float *rb)
+{
+	float c, s;
+	rope_cos_sin(position, inv_freq, &c, &s);
+	rope_rotate(a, b, c, s, ra, rb);
 }
 
 /* ---- the KV cache: float32, bf16 or e4m3 elements --------------------------------

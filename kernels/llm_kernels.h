@@ -179,6 +179,14 @@ cudaError_t llmk_rope_store_kv(float *q, int q_stride, int q_heads, const float 
 			       const float *inv_freq, void *key_cache, void *value_cache, enum llmk_dtype cache_dtype,
 			       cudaStream_t stream);
 
+/* RoPE's cosines and sines of count tokens at positions pos0.. (inv_freq: head_dim / 2
+ * values): table[2 * (t * head_dim / 2 + i)] and the float after it are the cosine and
+ * the sine of pair i of token t, computed as llmk_rope_store_kv computes them, for the
+ * prefill attention's rotation of q (struct llmk_attention's rope_table); head_dim / 2
+ * x count pairs of floats, 16-byte aligned. */
+cudaError_t llmk_rope_table(const float *inv_freq, int head_dim, int count, int pos0, float *table,
+			    cudaStream_t stream);
+
 /* The KV cache in float32 (LLMK_F32), bf16 (LLMK_BF16) or FP8 e4m3 (LLMK_E4M3) elements:
  * cache_dtype names the element type of key_cache / value_cache ([positions][kv_dim]).
  * Storing rounds each float once: bf16 to nearest even (__float2bfloat16_rn), e4m3
@@ -223,16 +231,17 @@ struct llmk_attention {
 					       * yet, and the token's k and v enter the cache in
 					       * the same launch (above) */
 	/* llmk_attention_prefill only (NULL elsewhere, cudaErrorInvalidValue when set): */
-	const float *rotate_q;                /* not NULL: head_dim / 2 inverse frequencies; q is
-					       * not rotated yet, and each query row is rotated as
-					       * it is read, with llmk_rope_store_kv's bits (q
-					       * itself is left as it is) */
+	const float *rope_table;              /* not NULL: llmk_rope_table's of the count tokens
+					       * at pos0..; q is not rotated yet, and each query
+					       * row is rotated as it is read, with
+					       * llmk_rope_store_kv's bits (q itself is left as it
+					       * is) */
 };
 
 /* The first-version kernel, one block per (head, token) with an online softmax over
  * tiles of positions: any head_dim <= 256 (e.g. 32) and any group; pos_dev, scratch,
- * outq, rope_store and rotate_q are not used (cudaErrorInvalidValue when pos_dev, outq,
- * rope_store or rotate_q is set). */
+ * outq, rope_store and rope_table are not used (cudaErrorInvalidValue when pos_dev, outq,
+ * rope_store or rope_table is set). */
 cudaError_t llmk_attention_general(const struct llmk_attention *a, cudaStream_t stream);
 
 /* The same attention, faster: blocks of (KV head, token, split of the cached positions)
@@ -247,7 +256,7 @@ cudaError_t llmk_attention_general(const struct llmk_attention *a, cudaStream_t 
  * more tokens (prefill, not with pos_dev) take one split each.  Needs head_dim 64 or
  * 128, heads / kv_heads <= 8, count <= max_tokens and a cache of F32, BF16 or E4M3:
  * cudaErrorNotSupported otherwise; an outq scheme other than a static one (FP8_STATIC,
- * INT8_STATIC), rope_store with count other than 1, or rotate_q gives
+ * INT8_STATIC), rope_store with count other than 1, or rope_table gives
  * cudaErrorInvalidValue. */
 #define LLMK_DECODE_MAX_TOKENS LLMK_GEMV_MAX_TOKENS
 size_t llmk_attention_decode_scratch(int heads, int head_dim, int max_tokens);

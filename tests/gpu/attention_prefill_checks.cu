@@ -230,12 +230,12 @@ static void check_attention_prefill_refuses(void)
 	a.max_tokens = 4;
 	refused = refused && llmk_attention_decode(&a, 0) == cudaErrorInvalidValue;
 	a.outq = NULL;
-	a.rotate_q = p; /* the prefill attention's alone */
+	a.rope_table = p; /* the prefill attention's alone */
 	refused = refused && llmk_attention_decode(&a, 0) == cudaErrorInvalidValue &&
 		  llmk_attention_general(&a, 0) == cudaErrorInvalidValue;
 	check(refused && cudaGetLastError() == cudaSuccess,
-	      "general attention refuses a device position, a quantized output or rotate_q; prefill a device position "
-	      "or a dynamic quantized output; decode a dynamic one or rotate_q");
+	      "general attention refuses a device position, a quantized output or a RoPE table; prefill a device "
+	      "position or a dynamic quantized output; decode a dynamic one or a RoPE table");
 	cudaFree(p);
 }
 
@@ -295,9 +295,9 @@ static void check_attention_prefill_quantized(enum llmk_quant quant, attention_c
 	cudaFree(ref_scales);
 }
 
-/* The prefill attention rotating q as it reads it (rotate_q): its output, float and
- * quantized, the bits of llmk_rope_store_kv's rotation (of q alone: no KV heads) then
- * the attention of the rotated q, and q itself left as it was.  Llama 3's inverse
+/* The prefill attention rotating q as it reads it (rope_table, from llmk_rope_table): its
+ * output, float and quantized, the bits of llmk_rope_store_kv's rotation (of q alone: no
+ * KV heads) then the attention of the rotated q, and q itself left as it was.  Llama 3's inverse
  * frequencies (theta 500000), positions up to pos0 + count; outputs poisoned first. */
 static void check_attention_prefill_rotated(attention_case c, uint64_t seed)
 {
@@ -309,10 +309,11 @@ static void check_attention_prefill_rotated(attention_case c, uint64_t seed)
 	for (int i = 0; i < hd / 2; i++) inv_freq[i] = (float)(1.0 / pow(500000.0, 2.0 * i / hd));
 	random_cache(c.dtype, kv_count, 2.0f, seed * 3 + 1, k_bytes, hk);
 	random_cache(c.dtype, kv_count, 1.0f, seed * 5 + 2, v_bytes, hv);
-	float *q, *q_rotated, *out, *ref_out, *freq, *scales, *ref_scales; void *kc, *vc; uint8_t *xq, *ref_xq;
+	float *q, *q_rotated, *out, *ref_out, *freq, *table, *scales, *ref_scales; void *kc, *vc;
+	uint8_t *xq, *ref_xq;
 	CUDA_OR_RETURN(cudaMalloc(&q, q_count * 4)); CUDA_OR_RETURN(cudaMalloc(&q_rotated, q_count * 4));
 	CUDA_OR_RETURN(cudaMalloc(&out, q_count * 4)); CUDA_OR_RETURN(cudaMalloc(&ref_out, q_count * 4));
-	CUDA_OR_RETURN(cudaMalloc(&freq, hd / 2 * 4));
+	CUDA_OR_RETURN(cudaMalloc(&freq, hd / 2 * 4)); CUDA_OR_RETURN(cudaMalloc(&table, (size_t)c.count * hd * 4));
 	CUDA_OR_RETURN(cudaMalloc(&kc, k_bytes.size())); CUDA_OR_RETURN(cudaMalloc(&vc, v_bytes.size()));
 	CUDA_OR_RETURN(cudaMalloc(&xq, q_count)); CUDA_OR_RETURN(cudaMalloc(&ref_xq, q_count));
 	CUDA_OR_RETURN(cudaMalloc(&scales, c.count * 4)); CUDA_OR_RETURN(cudaMalloc(&ref_scales, c.count * 4));
@@ -335,7 +336,9 @@ static void check_attention_prefill_rotated(attention_case c, uint64_t seed)
 	a.q = q;
 	a.out = out;
 	a.outq = &outq;
-	a.rotate_q = freq;
+	CUDA_OR_RETURN(cudaMemset(table, 0xff, (size_t)c.count * hd * 4));
+	CUDA_OR_RETURN(llmk_rope_table(freq, hd, c.count, c.pos0, table, 0));
+	a.rope_table = table;
 	CUDA_OR_RETURN(llmk_attention_prefill(&a, 0));
 	CUDA_OR_RETURN(cudaDeviceSynchronize());
 	std::vector<float> got(q_count), want(q_count), q_after(q_count), rotated(q_count);
@@ -367,7 +370,7 @@ static void check_attention_prefill_rotated(attention_case c, uint64_t seed)
 	check(differ == 0 && unwritten == 0 && codes_differ == 0 && scales_same && q_changed == 0 &&
 		      rotations > q_count / 2,
 	      what);
-	cudaFree(q); cudaFree(q_rotated); cudaFree(out); cudaFree(ref_out); cudaFree(freq); cudaFree(kc);
+	cudaFree(q); cudaFree(q_rotated); cudaFree(out); cudaFree(ref_out); cudaFree(freq); cudaFree(table); cudaFree(kc);
 	cudaFree(vc); cudaFree(xq); cudaFree(ref_xq); cudaFree(scales); cudaFree(ref_scales);
 }
 

@@ -69,6 +69,7 @@ struct cuda_engine {
 	float *norm;
 	struct gpu_linear lm_head;
 	float *inv_freq;
+	float *rope_table;                /* batch x head_dim: a prefill step's llmk_rope_table */
 	void *key_cache, *value_cache;    /* layers x context x kv_dim elements of cache_dtype */
 	enum llmk_dtype cache_dtype;      /* LLMK_BF16 (default), LLMK_E4M3 or LLMK_F32 (--kv-cache) */
 	size_t cache_element;             /* its size in bytes */

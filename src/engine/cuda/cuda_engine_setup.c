@@ -253,6 +253,8 @@ static int allocate_buffers(struct cuda_engine *e, int requested_context, char *
 	    cuda_memory_alloc(&e->memory, batch * width * sizeof(float), (void **)&e->h, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, batch * width * sizeof(float), (void **)&e->q, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, batch * width * sizeof(float), (void **)&e->att, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, batch * (size_t)c->head_dim * sizeof(float), (void **)&e->rope_table, err,
+			      err_size) ||
 	    cuda_memory_alloc(&e->memory, batch * width * sizeof(float), (void **)&e->tmp, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, batch * (size_t)e->intermediate * sizeof(float), (void **)&e->gate, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, batch * (size_t)e->intermediate * sizeof(float), (void **)&e->up, err, err_size) ||

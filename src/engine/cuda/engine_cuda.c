@@ -367,7 +367,7 @@ static int run_attention(struct cuda_engine *e, void *key_cache, void *value_cac
 		 * the same bits) for the split kernel, else (not in a graph) the general one */
 		struct llmk_attention tiled = a;
 		tiled.outq = static_input(o_proj) ? &o_quant : NULL;
-		tiled.rotate_q = e->inv_freq;
+		tiled.rope_table = e->rope_table; /* run_batch made it for a prefill step */
 		if (prefill) {
 			if (rope_store(e, key_cache, value_cache, n, pos, graph, false, err, err_size) != 0)
 				return -1;
@@ -464,6 +464,8 @@ static int run_batch(struct cuda_engine *e, const int32_t *tokens, int n, int po
 	const struct model_config *c = &e->model->config;
 	CUDA_TRY(cudaMemcpyAsync(e->tokens, tokens, (size_t)n * sizeof *tokens, cudaMemcpyHostToDevice, e->stream));
 	CUDA_TRY(llmk_embed(e->embed_tokens, e->embed_dtype, e->tokens, n, c->hidden_size, e->x, e->stream));
+	if (n > LLMK_DECODE_MAX_TOKENS) /* RoPE's cosines and sines, once for every layer's attention */
+		CUDA_TRY(llmk_rope_table(e->inv_freq, c->head_dim, n, pos, e->rope_table, e->stream));
 	bool pending;
 	if (run_layers(e, n, pos, false, &pending, err, err_size) != 0)
 		return -1;
