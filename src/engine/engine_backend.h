@@ -92,7 +92,7 @@ struct engine_backend_ops {
 
 extern const struct engine_backend_ops engine_cpu_ops;
 #ifdef HAVE_CUDA
-extern const struct engine_backend_ops engine_cuda_ops;  /* engine_cuda.c */
+extern const struct engine_backend_ops engine_cuda_ops;  /* cuda/cuda_engine_step.c */
 #endif
 
 #endif

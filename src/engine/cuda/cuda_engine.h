@@ -1,8 +1,9 @@
 /*
- * cuda_engine.h - one CUDA rank's state, shared by the two files of the CUDA backend
+ * cuda_engine.h - one CUDA rank's state, shared by the files of the CUDA backend
  * (private to src/engine/cuda/): cuda_engine_setup.c makes it (the weights uploaded
  * in their stored form, the buffers, the KV cache) and frees it; engine_cuda.c runs
- * the forward pass and the decode steps over it.
+ * the forward pass over it, cuda_engine_step.c the decode steps and verify passes as
+ * CUDA graphs, cuda_engine_comm.c the all-reduce.
  */
 #ifndef LLMCHAT_CUDA_ENGINE_H
 #define LLMCHAT_CUDA_ENGINE_H
@@ -125,6 +126,29 @@ int cuda_engine_create(const struct model *model, const struct engine_options *o
 		       int *context_length, void **state, char *description, size_t description_size, char *err,
 		       size_t err_size);
 void cuda_engine_free(void *state);
+
+/* engine_cuda.c, the forward pass's launches (the step and verify passes of
+ * cuda_engine_step.c capture them).  cuda_run_layers runs every layer for n tokens at
+ * position pos (with graph set, one token or a verify pass: position-free, read on the
+ * device); *pending, when not NULL, says whether the last layer's MLP output is still in
+ * e->tmp.  cuda_run_batch embeds n <= e->batch tokens, runs the layers and copies the
+ * logits of every token or of the last one into logits (none when NULL).
+ * cuda_enqueue_pinned_input starts a position-free pass: its n tokens and position from
+ * pinned memory, their embeddings into e->x.  cuda_enqueue_head makes the logits of rows
+ * 0..rows - 1 (final norm of residual, adding e->tmp when pending, then lm_head) in
+ * e->logits.  cuda_segments_usable says whether the decode step can run its layers as
+ * persistent segments (decode_segment.h): wanted, one rank, every product of one 8-bit
+ * type, every segment accepted by the device; cuda_run_segments runs them (layer 0's norm
+ * and q/k/v, then each layer's attention and its segment, which ends with the next
+ * layer's q/k/v; the residual stream ends in e->x_mid).  Each int function returns 0, or
+ * -1 with err set. */
+int cuda_run_layers(struct cuda_engine *e, int n, int pos, bool graph, bool *pending, char *err, size_t err_size);
+int cuda_run_batch(struct cuda_engine *e, const int32_t *tokens, int n, int pos, float *logits, bool all_logits,
+		   char *err, size_t err_size);
+int cuda_enqueue_pinned_input(struct cuda_engine *e, int n, char *err, size_t err_size);
+int cuda_enqueue_head(struct cuda_engine *e, float *residual, bool pending, int rows, char *err, size_t err_size);
+bool cuda_segments_usable(const struct cuda_engine *e);
+int cuda_run_segments(struct cuda_engine *e, char *err, size_t err_size);
 
 /* cuda_engine_comm.c.  cuda_all_reduce sums a row-parallel layer's partial output over
  * the ranks in e's stream (nothing with one rank; with time_comm set, between events);
