@@ -93,7 +93,6 @@ __global__ static void quantize_kernel(const float *x, int n, enum llmk_quant qu
 		out[i] = quantize_value(row[i], inv, fp8);
 }
 
-
 /* ---- RMSNorm / SwiGLU then quantize, one block per token ---------------------------
  * Bound by the token's bytes: the row read (with residual, the residual read and the
  * sum written back), the float output when asked, one byte a value; weight stays in L2.
