@@ -19,7 +19,8 @@
  * - products outside the enum, and tensor products with the warp-per-row kernel: refused.
  * Timing: the Llama-3.1-8B and 70B projection shapes, 1 and 9 tokens, each setting, each
  * launch inside a CUDA graph on its own copy of the weights (copies rotated past L2),
- * against the device-to-device copy bandwidth of the same run.
+ * against the device-to-device copy bandwidth of the same run; then the fused gate/up +
+ * SwiGLU of one token, FP8 and INT8 on the CUDA cores (the decode step's launch).
  * Prints one "ok"/"not ok" line per check, the table, then "N passed, N failed".
  */
 #include <math.h>
@@ -307,6 +308,52 @@ static void time_shapes(double copy_gbs)
 		}
 }
 
+/* Microseconds a fused gate/up + SwiGLU launch of one token (llmk_gemv_swiglu, float
+ * output only, as INT8's decode step runs it), inside a CUDA graph, copies rotated past L2. */
+static double time_swiglu_launch(enum llmk_dtype dtype, enum llmk_gemv_products p, int rows, int cols)
+{
+	size_t wbytes = (size_t)rows * cols;
+	int copies = weight_copies(2 * wbytes), launches = std::max(20, copies);
+	std::vector<void *> gate(copies), up(copies);
+	for (int i = 0; i < copies; i++) {
+		gate[i] = device_bytes(wbytes, 0);
+		up[i] = device_bytes(wbytes, 0);
+		llmk_fill_random(gate[i], wbytes, dtype, 2 * i, 1.0f, 0);
+		llmk_fill_random(up[i], wbytes, dtype, 2 * i + 1, 1.0f, 0);
+	}
+	uint8_t *xq = (uint8_t *)device_bytes(cols, 0);
+	llmk_fill_random(xq, cols, dtype, 99, 1.0f, 0);
+	float *ws = random_floats(rows, 0.001f, 0.01f), *xs = random_floats(1, 0.01f, 0.02f);
+	float *y = (float *)device_bytes((size_t)rows * 4, 0);
+	double us = graph_us_per_launch(launches, [&](int i, cudaStream_t s) {
+		const struct llmk_gemv_matrix g = {gate[i % copies], ws, rows, rows, NULL};
+		const struct llmk_gemv_matrix u = {up[i % copies], ws, rows, rows, NULL};
+		const struct llmk_gemv_input in = {dtype, cols, NULL, xq, xs, 1, p};
+		return llmk_gemv_swiglu(&g, &u, &in, y, NULL, s);
+	});
+	free_all();
+	return us;
+}
+
+/* The fused gate/up + SwiGLU of the 8B and 70B shapes, one token, the CUDA cores' products
+ * (the decode step's), FP8 and INT8 side by side: how each streams against a plain GEMV. */
+static void time_swiglu_shapes(double copy_gbs)
+{
+	struct { int rows, cols; const char *name; } shapes[] = {{14336, 4096, "8B"}, {28672, 8192, "70B"}};
+	printf("# one fused gate/up + SwiGLU launch (llmk_gemv_swiglu) in a CUDA graph, 1 token, CUDA cores\n");
+	for (auto &s : shapes)
+		for (enum llmk_dtype dtype : {LLMK_E4M3, LLMK_I8}) {
+			double us = time_swiglu_launch(dtype, LLMK_PRODUCTS_CUDA_CORES, s.rows, s.cols);
+			double gbs = 2.0 * s.rows * s.cols / (us * 1e-6) / 1e9;
+			printf("  %-4s %-3s gate/up + SwiGLU 2x%dx%d %6.1fus %3.0f%%\n", weight_name(dtype), s.name, s.rows,
+			       s.cols, us, 100 * gbs / copy_gbs);
+			char what[160];
+			snprintf(what, sizeof what, "%s %s gate/up + SwiGLU timed in a graph without a CUDA error",
+				 weight_name(dtype), s.name);
+			check(us > 0 && cudaGetLastError() == cudaSuccess, what);
+		}
+}
+
 int main(int argc, char **argv)
 {
 	/* "times" first: the timings only (for builds of the kernels with other settings) */
@@ -314,7 +361,9 @@ int main(int argc, char **argv)
 	if (!check_program_start(argc - times_only, argv + times_only, "gemv_mma_checks")) return 1;
 	print_device_caches();
 	if (times_only) {
-		time_shapes(measured_copy_bandwidth());
+		const double copy_gbs = measured_copy_bandwidth();
+		time_shapes(copy_gbs);
+		time_swiglu_shapes(copy_gbs);
 		printf("%d passed, %d failed\n", passed, failed);
 		return failed ? 1 : 0;
 	}
@@ -327,7 +376,9 @@ int main(int argc, char **argv)
 			check_fused(dtype, p, 528, 40, 8, 200);
 		}
 	check_refusals();
-	time_shapes(measured_copy_bandwidth());
+	const double copy_gbs = measured_copy_bandwidth();
+	time_shapes(copy_gbs);
+	time_swiglu_shapes(copy_gbs);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -51,7 +51,7 @@ check_program linear_checks 102 src/model/libmodel.a -lcublasLt
 # the 8-bit GEMV on the tensor cores (llmk_gemv_products): against float64, each token of a
 # pass the bits of its one-token launch, INT8 the dp4a kernel's bits; its speed at 1 and 9
 # tokens beside the CUDA cores' (gemv_mma_checks.cu)
-check_program gemv_mma_checks 180 src/model/libmodel.a
+check_program gemv_mma_checks 184 src/model/libmodel.a
 # the attention kernels over the KV cache and the decode attention's bandwidth
 # (attention_checks.cu; the table in attention_timings.tsv)
 check_program attention_checks 271 src/model/libmodel.a -lcublasLt
