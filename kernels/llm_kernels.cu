@@ -331,6 +331,24 @@ __device__ static inline uint32_t quantize4(float4 v, float inv, bool fp8)
 	       (uint32_t)quantize_value(v.z, inv, fp8) << 16 | (uint32_t)quantize_value(v.w, inv, fp8) << 24;
 }
 
+/* The codes of a row's chunks that this thread holds (v[k]: chunk threadIdx.x + k *
+ * blockDim.x of xq's row, none past chunks), under the scale token_scale makes of the
+ * row's maximum (max_abs: this thread's part; partial: the block's shared scratch).
+ * Every thread of the block calls it. */
+template <int CHUNKS>
+__device__ static inline void quantize_held_chunks(const float4 *v, int chunks, float max_abs, enum llmk_quant quant,
+						   float static_scale, uint32_t *xq, float *scales, float *partial)
+{
+	const float inv = token_scale(max_abs, quant, static_scale, scales, partial);
+	const bool fp8 = quant_is_fp8(quant);
+#pragma unroll
+	for (int k = 0; k < CHUNKS; k++) {
+		const int c = threadIdx.x + k * blockDim.x;
+		if (c < chunks)
+			xq[c] = quantize4(v[k], inv, fp8);
+	}
+}
+
 static bool aligned_to(const void *p, uintptr_t bytes)
 {
 	return (uintptr_t)p % bytes == 0;
@@ -362,14 +380,7 @@ __global__ static void __launch_bounds__(ROW_THREADS)
 #pragma unroll
 	for (int k = 0; k < CHUNKS; k++)
 		max_abs = max_abs4(max_abs, v[k]);
-	const float inv = token_scale(max_abs, quant, static_scale, scales, partial);
-	const bool fp8 = quant_is_fp8(quant);
-#pragma unroll
-	for (int k = 0; k < CHUNKS; k++) {
-		const int c = threadIdx.x + k * blockDim.x;
-		if (c < chunks)
-			xq[offset + c] = quantize4(v[k], inv, fp8);
-	}
+	quantize_held_chunks<CHUNKS>(v, chunks, max_abs, quant, static_scale, xq + offset, scales, partial);
 }
 
 /* The register form for rows of n values when they are whole aligned float4s of at most
@@ -451,15 +462,8 @@ __global__ static void __launch_bounds__(ROW_THREADS)
 			max_abs = max_abs4(max_abs, v[k]);
 		}
 	}
-	if (at_once)
-		return;
-	inv = token_scale(max_abs, quant, static_scale, scales, partial);
-#pragma unroll
-	for (int k = 0; k < CHUNKS; k++) {
-		int c = threadIdx.x + k * blockDim.x;
-		if (c < chunks)
-			xq[offset + c] = quantize4(v[k], inv, fp8);
-	}
+	if (!at_once)
+		quantize_held_chunks<CHUNKS>(v, chunks, max_abs, quant, static_scale, xq + offset, scales, partial);
 }
 
 /* swiglu_quantize_kernel for a static scale (nothing a row shares but its scale) over
