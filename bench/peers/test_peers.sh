@@ -18,7 +18,7 @@ check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
 
 table() {
 	python3 "$here/peers_table.py" --gguf-info "$here/testdata/gguf-8b.json" --llama-commit c392e5094dea \
-		--llmchat-version test --device "NVIDIA H200" --shape Llama-3.1-8B --json "$tmp/t.json" "$@"
+		--llmchat-version test --device "NVIDIA H100 80GB HBM3" --shape Llama-3.1-8B --json "$tmp/t.json" "$@"
 }
 
 # 1. the full fixture set: four rows, ratios against llama.cpp's best setting (-fa 1 here)
@@ -27,15 +27,15 @@ table --llama-json "$here/testdata/llama-bench.json" --llmchat "fp8=$here/testda
 check "table exits 0 on complete inputs" "[ $? -eq 0 ]"
 check "table has two llama.cpp and two llmchat rows" \
 	"[ \$(grep -c '^| llama.cpp ' $tmp/full.md) -eq 2 ] && [ \$(grep -c '^| llmchat ' $tmp/full.md) -eq 2 ]"
-check "decode ratio 121.0 / 98.0 = 1.23x, below the 1.8x target" \
-	"grep -q 'Q8_0 (-fa 1), decode: 1.23x (target >= 1.8x: BELOW)' $tmp/full.md"
-check "prefill 2048 ratio 7036 / 8200 = 0.86x" "grep -q 'prefill 2048: 0.86x' $tmp/full.md"
-check "llama.cpp -fa 1 row: 8500, 8200, 98.0 tok/s, 7.97 GB/token, 781 GB/s, 18.1% of 4310 GB/s" \
-	"grep -q '| Q8_0, -fa 1 | Llama-3.1-8B | NVIDIA H200 | 8500 | 8200 | 98.0 | 7.97 | 781 | 18.1% |' $tmp/full.md"
-check "llmchat FP8 row: 15378, 7036, 121.0 tok/s, 8.03 GB/token, 972 GB/s, 22.5%" \
-	"grep -q '| FP8 | Llama-3.1-8B | NVIDIA H200 | 15378 | 7036 | 121.0 | 8.03 | 972 | 22.5% |' $tmp/full.md"
-check "JSON figures: copy 4310 GB/s, decode ratio 1.2347" \
-	"python3 -c 'import json,sys; d=json.load(open(\"$tmp/t.json\")); sys.exit(not (d[\"copy_gbs\"]==4310 and abs(d[\"ratios\"][\"decode\"]-121/98)<1e-9))'"
+check "decode ratio 282.6 / 190.8 = 1.48x, below issue 16's 2x target" \
+	"grep -q 'Q8_0 (-fa 1), decode: 1.48x (target >= 2.0x: BELOW)' $tmp/full.md"
+check "prefill 2048 ratio 51576 / 10636 = 4.85x, meets 4x" "grep -q 'prefill 2048: 4.85x (target >= 4.0x: meets)' $tmp/full.md"
+check "llama.cpp -fa 1 row: 10661, 10636, 190.8 tok/s, no sampled figure, 7.97 GB/token, 1521 GB/s, 50.6% of 3008 GB/s" \
+	"grep -q '| Q8_0, -fa 1 | Llama-3.1-8B | NVIDIA H100 80GB HBM3 | 10661 | 10636 | 190.8 | - | 7.97 | 1521 | 50.6% |' $tmp/full.md"
+check "llmchat FP8 row: 46369, 51576, 282.6 tok/s greedy, 276.5 sampled, 8.03 GB/token, 2269 GB/s, 75.4%" \
+	"grep -q '| FP8 | Llama-3.1-8B | NVIDIA H100 80GB HBM3 | 46369 | 51576 | 282.6 | 276.5 | 8.03 | 2269 | 75.4% |' $tmp/full.md"
+check "JSON figures: copy 3008 GB/s, decode ratio 282.6 / 190.785659" \
+	"python3 -c 'import json,sys; d=json.load(open(\"$tmp/t.json\")); sys.exit(not (d[\"copy_gbs\"]==3008 and abs(d[\"ratios\"][\"decode\"]-282.6/190.785659)<1e-9))'"
 
 # 2. a llama-bench run cut after its -fa 0 tests keeps them
 python3 - "$here/testdata/llama-bench.json" "$tmp/cut.json" <<'EOF'
@@ -46,7 +46,7 @@ open(sys.argv[2], "w").write(text[:ends[2] + 4] + ",\n  {\n    \"build_commit\":
 EOF
 table --llama-json "$tmp/cut.json" --llmchat "fp8=$here/testdata/llmchat-fp8.txt" > "$tmp/cut.md" 2> "$tmp/cut.err"
 check "a cut llama-bench JSON keeps its finished -fa 0 tests" \
-	"[ \$(grep -c '^| llama.cpp ' $tmp/cut.md) -eq 1 ] && grep -q 'Q8_0 (-fa 0), decode: 1.27x' $tmp/cut.md"
+	"[ \$(grep -c '^| llama.cpp ' $tmp/cut.md) -eq 1 ] && grep -q 'Q8_0 (-fa 0), decode: 1.56x' $tmp/cut.md"
 
 # 3. a missing llmchat output: the rest is printed, a message names it, exit 1
 table --llama-json "$here/testdata/llama-bench.json" --llmchat "fp8=$tmp/none.txt" > "$tmp/miss.md" 2> "$tmp/miss.err"
@@ -150,7 +150,7 @@ PATH="$tmp/bin:$PATH" OUT="$tmp/out" GGUF="$tmp/fake.gguf" LLAMA_BENCH="$tmp/bin
 	bash "$here/run.sh" "$tmp/build" > "$tmp/run.log" 2>&1
 rc=$?
 check "run.sh with stand-ins exits 0 and writes table.md with the ratios" \
-	"[ $rc -eq 0 ] && grep -q 'decode: 1.23x' $tmp/out/table.md && [ -s $tmp/out/peers.json ]"
+	"[ $rc -eq 0 ] && grep -q 'decode: 1.48x' $tmp/out/table.md && [ -s $tmp/out/peers.json ]"
 check "run.sh gives llama-bench -m GGUF -p 512,2048 -n 128 -fa 0,1 -ngl 99 -o json" \
 	"[ \"\$(cat $tmp/lb-args)\" = '-m $tmp/fake.gguf -p 512,2048 -n 128 -fa 0,1 -ngl 99 -o json' ]"
 [ $rc -eq 0 ] || tail -20 "$tmp/run.log"
