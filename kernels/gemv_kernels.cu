@@ -166,7 +166,9 @@ __global__ static void gemv_kernel(const void *weight, enum llmk_dtype wdtype, i
  * fused gate/up + SwiGLU give the same bits for the same row. */
 
 #define GEMV_THREADS 256
+#ifndef GEMV_SPLIT_UNROLL /* -D for the timing experiments of tests/gpu/gemv_mma_checks */
 #define GEMV_SPLIT_UNROLL 2
+#endif
 
 struct gemv_matrix {
 	const void *weight;
@@ -468,7 +470,9 @@ gemv_swiglu_kernel(struct gemv_matrix gate, struct gemv_matrix up, int cols, int
 /* Rows a block takes when the caller leaves it to us (-1): 4 was the fastest of 1, 2
  * and 4 at every FP8 and INT8 projection shape of Llama-3.1-8B and 70B on an H200,
  * in two runs (BENCHMARKS.md). */
+#ifndef GEMV_AUTO_ROWS
 #define GEMV_AUTO_ROWS 4
+#endif
 
 static bool gemv_aligned(enum llmk_dtype wdtype, int cols, const void *weight, const float *x, const void *xq)
 {

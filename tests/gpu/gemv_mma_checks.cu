@@ -5,6 +5,7 @@
  *
  *   gemv_mma_checks [SEED]         (built and run by tests/gpu/run.sh on the device machine)
  *   gemv_mma_checks times [SEED]   the timings only
+ *   gemv_mma_checks swiglu-times [SEED]   the fused gate/up + SwiGLU's timings only
  *
  * Checks, on random weights, inputs and scales, every output poisoned first:
  * - FP8 and INT8 weights, each products setting (cuda-cores, tensor, tensor-f16), 1, 2,
@@ -356,13 +357,16 @@ static void time_swiglu_shapes(double copy_gbs)
 
 int main(int argc, char **argv)
 {
-	/* "times" first: the timings only (for builds of the kernels with other settings) */
-	const bool times_only = argc > 1 && strcmp(argv[1], "times") == 0;
+	/* "times" or "swiglu-times" first: the timings only, or the SwiGLU's only (for builds
+	 * of the kernels with other settings) */
+	const bool swiglu_only = argc > 1 && strcmp(argv[1], "swiglu-times") == 0;
+	const bool times_only = swiglu_only || (argc > 1 && strcmp(argv[1], "times") == 0);
 	if (!check_program_start(argc - times_only, argv + times_only, "gemv_mma_checks")) return 1;
 	print_device_caches();
 	if (times_only) {
 		const double copy_gbs = measured_copy_bandwidth();
-		time_shapes(copy_gbs);
+		if (!swiglu_only)
+			time_shapes(copy_gbs);
 		time_swiglu_shapes(copy_gbs);
 		printf("%d passed, %d failed\n", passed, failed);
 		return failed ? 1 : 0;
