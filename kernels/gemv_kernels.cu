@@ -166,8 +166,14 @@ __global__ static void gemv_kernel(const void *weight, enum llmk_dtype wdtype, i
  * fused gate/up + SwiGLU give the same bits for the same row. */
 
 #define GEMV_THREADS 256
-#ifndef GEMV_SPLIT_UNROLL /* -D for the timing experiments of tests/gpu/gemv_mma_checks */
-#define GEMV_SPLIT_UNROLL 2
+/* Chunks of each row a thread loads at once.  1 (NR loads a thread in flight, more
+ * blocks resident) beat 2 on an H100: the INT8 8B step 264.0 -> 274.1 tokens/s, FP8's
+ * unchanged (283.6 / 284.2), the fused SwiGLU alone 41.1 -> 39.4 us (FP8) and 40.9 ->
+ * 38.8 us (INT8); 4 was slower (BENCHMARKS.md, ninth session).  The chunks a thread adds
+ * come in the same order whatever it is, so the bits do not depend on it.  -D for a
+ * comparison. */
+#ifndef GEMV_SPLIT_UNROLL
+#define GEMV_SPLIT_UNROLL 1
 #endif
 
 struct gemv_matrix {
