@@ -4,7 +4,8 @@
 # llama-bench JSON in its json_printer's form), and, where numpy and the carried gguf-py are
 # there, make_gguf_q8.py on a tiny shape read back through gguf-py's GGUFReader; where a
 # llama-bench binary is there too, that it loads the tiny GGUF and runs it on the CPU.
-#   bash bench/peers/test_peers.sh [PYTHON]      (prints "N passed, N failed" last)
+#   bash bench/peers/test_peers.sh [PYTHON]      (TAP, its plan last; prints "N passed, N failed" last;
+#   make check runs it)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 py=${1:-python3}
@@ -155,5 +156,6 @@ check "run.sh gives llama-bench -m GGUF -p 512,2048 -n 128 -fa 0,1 -ngl 99 -o js
 	"[ \"\$(cat $tmp/lb-args)\" = '-m $tmp/fake.gguf -p 512,2048 -n 128 -fa 0,1 -ngl 99 -o json' ]"
 [ $rc -eq 0 ] || tail -20 "$tmp/run.log"
 
+echo "1..$((pass + fail))"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

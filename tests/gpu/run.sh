@@ -208,6 +208,13 @@ LLMCHAT=$PWD/src/llmchat SRCDIR=$top BUILDDIR=$PWD timeout 180 sh "$top/tests/cl
 grep '^not ok' speculation-gpu.tap | head -n 5
 count_results speculation-gpu.tap
 grep -q '^ok' speculation-gpu.tap || check 1 "tests/cli/speculation.sh ran on the GPU"
+# the peer benchmark's table reads what --bench prints on this GPU (bench/peers/peers_table.py;
+# its fixtures are one run's files, so a change of --bench's rows shows here)
+timeout 120 ./src/llmchat --bench --dummy-weights "$top/tests/data/configs/llama-3.1-8b-fp8" --ctx 2200 >bench-fp8.txt 2>&1
+python3 -B -c 'import sys; sys.path.insert(0, sys.argv[1]); import peers_table
+r = peers_table.parse_llmchat(open(sys.argv[2]).read())
+sys.exit(not (r["decode"].get(128) and r["decode_sampled"].get(128) and r["prefill"].get(2048)))' "$top/bench/peers" bench-fp8.txt
+check $? "bench/peers/peers_table.py reads this GPU's llmchat --bench rows (decode 128 greedy and sampled, prefill 2048)"
 gcc -O2 -std=c11 -D_GNU_SOURCE $part_includes -I/usr/local/cuda/include -fopenmp \
 	"$top/bench/verify_rows.c" $part_libs $(pkg-config --libs jansson libutf8proc ncursesw) \
 	-L/usr/local/cuda/lib64 -lcublasLt -lnccl -lcudart -lstdc++ -lm -o verify_rows >verify_rows.build 2>&1
