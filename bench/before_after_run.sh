@@ -12,8 +12,10 @@
 # answers of the tiny models through the CUDA backend; `llmchat --bench --dummy-weights`
 # of each shape in $CONFIGS (default the 8B INT8 and FP8 shapes), the tree before and
 # after in turns; then on an H200 the 70B FP8 and INT8 shapes at --ctx 4400, on an
-# 80 GB card the 70B FP8 shape at --ctx 1200.  Writes progress.txt and out.tgz (every
-# output) into $OUT.
+# 80 GB card the 70B FP8 shape at --ctx 1200.  With PEERS=1 (and bench/peers/llama.cpp
+# carried), llama.cpp beside llmchat (bench/peers/run.sh) runs before the benches, its
+# table in progress.txt and table.md.  Writes progress.txt and out.tgz (every output)
+# into $OUT.
 : "${DEADLINE:=480}"
 : "${CHECKS:=activation_checks attention_prefill_checks attention_checks}"
 : "${CONFIGS:=llama-3.1-8b-int8 llama-3.1-8b-fp8}"
@@ -37,6 +39,12 @@ for t in $CHECKS; do
 	say "$t: $(tail -n 1 $W/$t.txt); $(grep '^not ok' $W/$t.txt | head -5 | tr '\n' ';')"
 done
 [ "$(left)" -gt 60 ] && goldens
+if [ -n "${PEERS:-}" ] && [ "$(left)" -gt 200 ]; then
+	mkdir -p $W/peers
+	OUT=$W/peers timeout $(($(left) - 60)) bash bench/peers/run.sh build-gpu >$W/peers.log 2>&1
+	cp $W/peers/table.md "$OUT/" 2>/dev/null
+	say "peers: $(grep -E '^\||x \(target' $W/peers/table.md | tr -s ' ' | tr '\n' ';')"
+fi
 bench() { # NAME BINARY CONFIG CTX
 	[ -x "$2" ] && [ "$(left)" -gt 40 ] || return 0
 	timeout $(($(left) - 10)) "$2" --bench --dummy-weights tests/data/configs/$3 --ctx $4 >"$W/bench-$1.txt" 2>&1
