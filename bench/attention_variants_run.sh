@@ -12,7 +12,7 @@
 # cache) among those that passed, benched the same way, with the tiny models' goldens
 # and greedy answers through CUDA; the 8B FP8 prefill of 2048 tokens profiled.
 # Writes progress.txt and out.tgz into $OUT.
-. "$(dirname "$0")/device_call.sh" # $W, say, left, top; llmchat built, the shell in build-gpu
+. "$(dirname "$0")/device_call.sh" # $W, say, left, bench, top; llmchat built, the shell in build-gpu
 cd "$top"
 tests/gpu/attention_prefill.sh build build-gpu >$W/variants-build.txt 2>&1
 say "variants built rc=$?"
@@ -29,21 +29,16 @@ best=$(for f in $W/attention_*.txt; do
 done | sort -n | head -1 | cut -d' ' -f2)
 default_ms=$(sed -n 's/.*2048 tokens at    0: prefill bf16 *\([0-9.]*\) ms.*/\1/p' $W/attention_default.txt)
 say "fastest variant: ${best:-none} (default ${default_ms:-?} ms)"
-bench() { # NAME CONFIG
-	name=$1 config=$2
-	timeout 100 build-gpu/src/llmchat --bench --dummy-weights tests/data/configs/$config --ctx 4400 >"$W/bench-$name.txt" 2>&1
-	say "bench $name: $(grep -E 'ceilings|prefill 2048|prefill 16 |decode 128, greedy' $W/bench-$name.txt | tr -s ' ' | tr '\n' ';')"
-}
-[ "$(left)" -gt 60 ] && bench 8b-fp8 llama-3.1-8b-fp8
-[ "$(left)" -gt 60 ] && bench 8b-int8 llama-3.1-8b-int8
+[ "$(left)" -gt 60 ] && bench 8b-fp8 build-gpu/src/llmchat llama-3.1-8b-fp8 4400
+[ "$(left)" -gt 60 ] && bench 8b-int8 build-gpu/src/llmchat llama-3.1-8b-int8 4400
 if [ -n "$best" ] && [ "$(left)" -gt 120 ]; then
 	flags=$(sed -n "/^variant_flags()/,/^}/p" tests/gpu/attention_prefill.sh)
 	flags=$(bash -c "$flags; variant_flags $best")
 	(cd build-gpu && touch "$top/kernels/attention_prefill.cu" &&
 		make -j16 NVCCFLAGS="$(sed -n 's/^NVCCFLAGS = //p' Makefile) $flags" >"$W/make-best.log" 2>&1)
 	say "built with $best ($flags) rc=$?"
-	bench 8b-fp8-$best llama-3.1-8b-fp8
-	bench 8b-int8-$best llama-3.1-8b-int8
+	bench 8b-fp8-$best build-gpu/src/llmchat llama-3.1-8b-fp8 4400
+	bench 8b-int8-$best build-gpu/src/llmchat llama-3.1-8b-int8 4400
 	goldens "with $best"
 fi
 prefill_profile "$best"

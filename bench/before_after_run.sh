@@ -25,7 +25,7 @@ if [ -f "$before_tar" ]; then
 		(cd /tmp/before && autoreconf -fi >/dev/null 2>&1 && mkdir -p b && cd b && ../configure >/dev/null 2>&1 &&
 			make -j6 >/tmp/before.log 2>&1; echo $? >/tmp/before.rc) &
 fi
-. "$(dirname "$0")/device_call.sh" # $W, say, left, goldens, top; llmchat built, the shell in build-gpu
+. "$(dirname "$0")/device_call.sh" # $W, say, left, goldens, bench, top; llmchat built, the shell in build-gpu
 for t in $CHECKS; do
 	nvcc -O3 -std=c++17 $gencode $part_includes "$top/tests/gpu/$t.cu" kernels/libkernels.a src/model/libmodel.a \
 		-lcublasLt -lcudart -o $W/bin/$t >$W/$t.build 2>&1 &
@@ -45,11 +45,6 @@ if [ -n "${PEERS:-}" ] && [ "$(left)" -gt 200 ]; then
 	cp $W/peers/table.md "$OUT/" 2>/dev/null
 	say "peers: $(grep -E '^\||x \(target' $W/peers/table.md | tr -s ' ' | tr '\n' ';')"
 fi
-bench() { # NAME BINARY CONFIG CTX
-	[ -x "$2" ] && [ "$(left)" -gt 40 ] || return 0
-	timeout $(($(left) - 10)) "$2" --bench --dummy-weights tests/data/configs/$3 --ctx $4 >"$W/bench-$1.txt" 2>&1
-	say "bench $1: $(grep -E 'ceilings|prefill|decode 128, greedy|decode 128, temp 0.6 top-p|decode 4096, greedy|verify 1\+4 at 128, argmax' $W/bench-$1.txt | tr -s ' ' | tr '\n' ';')"
-}
 new=build-gpu/src/llmchat old=/tmp/before/b/src/llmchat
 for config in $CONFIGS; do
 	bench "${config#llama-3.1-}-before" $old $config 4400

@@ -3,8 +3,9 @@
 # tree's root; $W (/tmp/w) holds every output, packed into $OUT/out.tgz at exit;
 # say NOTE appends a timed line to progress.txt in $W and $OUT; left prints the seconds
 # left of $DEADLINE (default 540) since the start; goldens [LABEL] checks the tiny models
-# through the CUDA backend, gpu_suite runs tests/gpu/run.sh and prefill_profile [LABEL]
-# profiles the 8B FP8 prefill, each from the tree's root.  Then llmchat and its check programs
+# through the CUDA backend, gpu_suite runs tests/gpu/run.sh, prefill_profile [LABEL]
+# profiles the 8B FP8 prefill and bench NAME BINARY CONFIG CTX [ENV...] times a shape
+# with llmchat --bench, each from the tree's root.  Then llmchat and its check programs
 # are built with CUDA in build-gpu, where the shell is left, with gencode and
 # part_includes set for building a tests/gpu program.
 set -u
@@ -43,6 +44,17 @@ prefill_profile() {
 	timeout $(($(left) - 8)) bench/profile_decode.sh build-gpu tests/data/configs/llama-3.1-8b-fp8 0 2000 prefill \
 		>"$W/profile-prefill.txt" 2>&1
 	say "prefill profile${1:+ ($1)} rc=$?: $(head -n 16 $W/profile-prefill.txt | tr -s ' ' | tr '\n' ';')"
+}
+# bench NAME BINARY CONFIG CTX [ENV...]: BINARY --bench --dummy-weights of tests/data/configs/CONFIG
+# at --ctx CTX (with ENV set), from the tree's root, into $W/bench-NAME.txt and its main rows into
+# progress.txt; skipped when BINARY is not there or less than 40 s are left
+bench() {
+	local name=$1 binary=$2 config=$3 ctx=$4
+	shift 4
+	[ -x "$binary" ] && [ "$(left)" -gt 40 ] || return 0
+	env "$@" timeout $(($(left) - 10)) "$binary" --bench --dummy-weights "tests/data/configs/$config" --ctx "$ctx" \
+		>"$W/bench-$name.txt" 2>&1
+	say "bench $name: $(grep -E 'ceilings|prefill|decode 128, greedy|decode 128, temp 0.6 top-p|decode 4096, greedy|verify 1\+[48] at 128, argmax' "$W/bench-$name.txt" | tr -s ' ' | tr '\n' ';')"
 }
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 top=$PWD

@@ -17,7 +17,7 @@
 # prefill of 2048 tokens profiled.  ATTENTION_VARIANTS=1 (default) also builds and times
 # tests/gpu/attention_prefill.sh's variants of the prefill attention after its checks.  Writes progress.txt and out.tgz (every output) into $OUT.
 : "${DEADLINE:=560}"
-. "$(dirname "$0")/device_call.sh" # $W, say, left, top; llmchat built, the shell in build-gpu
+. "$(dirname "$0")/device_call.sh" # $W, say, left, bench, top; llmchat built, the shell in build-gpu
 for t in activation_checks attention_prefill_checks verify_checks; do
 	nvcc -O3 -std=c++17 $gencode $part_includes "$top/tests/gpu/$t.cu" kernels/libkernels.a src/model/libmodel.a \
 		-lcublasLt -lcudart -o $W/bin/$t >$W/$t.build 2>&1 &
@@ -49,14 +49,9 @@ if [ "${ATTENTION_VARIANTS:-1}" = 1 ] && [ "$(left)" -gt 200 ]; then # tile and 
 	say "attention variants: $(grep -E '^== variant|8B attention' $W/attention-variants.txt | tr -s ' ' | tr '\n' ';')"
 fi
 [ "$(left)" -gt 60 ] && goldens
-bench() { # NAME CONFIG [ENV...]
-	name=$1 config=$2; shift 2
-	env "$@" timeout $(($(left) - 10)) build-gpu/src/llmchat --bench --dummy-weights tests/data/configs/$config --ctx 4400 >"$W/bench-$name.txt" 2>&1
-	say "bench $name: $(grep -E 'ceilings|prefill|decode 128, greedy|decode 128, temp 0.6 top-p|decode 4096, greedy|verify' $W/bench-$name.txt | tr -s ' ' | tr '\n' ';')"
-}
-[ "$(left)" -gt 60 ] && bench 8b-fp8 llama-3.1-8b-fp8
-[ "$(left)" -gt 60 ] && bench 8b-int8 llama-3.1-8b-int8
-[ "${BENCH_TENSOR:-0}" = 1 ] && [ "$(left)" -gt 60 ] && bench 8b-fp8-tensor llama-3.1-8b-fp8 LLMCHAT_GEMV_PRODUCTS=tensor
-[ "${BENCH_70B:-0}" = 1 ] && [ "$(left)" -gt 150 ] && bench 70b-fp8 llama-3.1-70b-fp8
+[ "$(left)" -gt 60 ] && bench 8b-fp8 build-gpu/src/llmchat llama-3.1-8b-fp8 4400
+[ "$(left)" -gt 60 ] && bench 8b-int8 build-gpu/src/llmchat llama-3.1-8b-int8 4400
+[ "${BENCH_TENSOR:-0}" = 1 ] && [ "$(left)" -gt 60 ] && bench 8b-fp8-tensor build-gpu/src/llmchat llama-3.1-8b-fp8 4400 LLMCHAT_GEMV_PRODUCTS=tensor
+[ "${BENCH_70B:-0}" = 1 ] && [ "$(left)" -gt 150 ] && bench 70b-fp8 build-gpu/src/llmchat llama-3.1-70b-fp8 4400
 gpu_suite
 prefill_profile

@@ -15,7 +15,7 @@
 # the 8B FP8 prefill of 2048 tokens profiled.  Writes progress.txt and out.tgz into
 # $OUT.  The engine with a variant: touch kernels/llm_kernels.cu, then make -C build-gpu
 # NVCCFLAGS="$(sed -n 's/^NVCCFLAGS = //p' build-gpu/Makefile) -DMANY_ROWS=1000000".
-. "$(dirname "$0")/device_call.sh" # $W, say, left, top; llmchat built, the shell in build-gpu
+. "$(dirname "$0")/device_call.sh" # $W, say, left, bench, top; llmchat built, the shell in build-gpu
 nvcc -O3 -std=c++17 $gencode $part_includes "$top/tests/gpu/activation_checks.cu" kernels/libkernels.a src/model/libmodel.a \
 	-lcublasLt -lcudart -o $W/bin/ac >$W/ac.build 2>&1 &
 i=0
@@ -36,23 +36,18 @@ for v in "-DMANY_ROWS=1000000" "-DMANY_ROWS_THREADS=512"; do
 done
 timeout 60 $W/bin/ac speed >$W/ac-speed2.txt 2>&1
 say "default again: $(grep 'prefill activations' $W/ac-speed2.txt)"
-bench() { # NAME CONFIG CTX [ENV...]
-	name=$1 config=$2 ctx=$3; shift 3
-	env "$@" timeout 120 build-gpu/src/llmchat --bench --dummy-weights tests/data/configs/$config --ctx $ctx >"$W/bench-$name.txt" 2>&1
-	say "bench $name: $(grep -E 'ceilings|prefill|decode 128, greedy|decode 128, temp 0.6 top-p|decode 4096, greedy|verify 1\+8 at 128, argmax' $W/bench-$name.txt | tr -s ' ' | tr '\n' ';')"
-}
-bench 8b-fp8 llama-3.1-8b-fp8 4400
-bench 8b-int8 llama-3.1-8b-int8 4400
+bench 8b-fp8 build-gpu/src/llmchat llama-3.1-8b-fp8 4400
+bench 8b-int8 build-gpu/src/llmchat llama-3.1-8b-int8 4400
 if [ "$(left)" -gt 200 ]; then # the engine with 1024 threads a row everywhere, then back to the default
 	(cd build-gpu && touch "$top/kernels/llm_kernels.cu" &&
 		make -j16 NVCCFLAGS="$(sed -n 's/^NVCCFLAGS = //p' Makefile) -DMANY_ROWS=1000000" >"$W/make-many.log" 2>&1)
 	say "built with -DMANY_ROWS=1000000 rc=$?"
-	bench 8b-fp8-rows1024 llama-3.1-8b-fp8 4400
-	bench 8b-int8-rows1024 llama-3.1-8b-int8 4400
+	bench 8b-fp8-rows1024 build-gpu/src/llmchat llama-3.1-8b-fp8 4400
+	bench 8b-int8-rows1024 build-gpu/src/llmchat llama-3.1-8b-int8 4400
 	(cd build-gpu && touch "$top/kernels/llm_kernels.cu" && make -j16 >"$W/make-back.log" 2>&1)
 	say "built back rc=$?"
 fi
-[ "$(left)" -gt 330 ] && bench 70b-fp8 llama-3.1-70b-fp8 1200
+[ "$(left)" -gt 330 ] && bench 70b-fp8 build-gpu/src/llmchat llama-3.1-70b-fp8 1200
 goldens
 gpu_suite
 prefill_profile
