@@ -58,7 +58,7 @@ llama_ok=1
 runs "$llama_bench" || { echo "run.sh: no runnable llama-bench at $llama_bench" >&2; llama_ok=0; }
 
 # 2. llmchat, FP8 then INT8 (each measures the copy bandwidth and GEMM rates first)
-version=${LLMCHAT_VERSION:-$("$build/src/llmchat" --version 2>/dev/null | awk '{print $2}')}
+version=${LLMCHAT_VERSION:-$("$build/src/llmchat" --version 2>/dev/null | awk 'NR == 1 {print $2}')}
 commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null) && version="$version ($commit)"
 tables=()
 for fmt in fp8 int8; do
