@@ -403,9 +403,32 @@ __device__ static __forceinline__ void gemv_rows_dots(const uint4 *const *w, con
 
 /* Blocks of RB rows of one of a job's matrices, for tokens <= TOK tokens: token t's
  * outputs go to y + t * rows. */
+/* After a one-token GEMV block has written its rows: the launch's last block to do so
+ * runs then_norm over y, every block's rows visible to it (each block fences its writes
+ * before it counts itself), and sets the counter back to zero for the next launch. */
+__device__ static void gemv_last_block_norm(const struct llmk_gemv_norm &then_norm, float *y, int rows)
+{
+	__shared__ float4 s_row4[LLMK_GEMV_NORM_MAX / 4];
+	__shared__ unsigned int s_before;
+	__threadfence();
+	__syncthreads();
+	if (threadIdx.x == 0)
+		s_before = atomicAdd(then_norm.counter, 1u);
+	__syncthreads();
+	if (s_before != gridDim.x - 1)
+		return;
+	__threadfence();
+	block_add_rmsnorm_quantize<GEMV_THREADS>(then_norm.residual, y, then_norm.weight, rows, then_norm.eps,
+						 then_norm.normed, then_norm.quant, then_norm.static_scale,
+						 (uint8_t *)then_norm.xq, then_norm.scales, (float *)s_row4);
+	if (threadIdx.x == 0)
+		*then_norm.counter = 0;
+}
+
 template <enum llmk_dtype WD, int RB, int TOK, enum gemv_mma_kind MMA>
 __global__ static void __launch_bounds__(GEMV_THREADS)
-gemv_split_kernel(struct gemv_job job, int cols, int tokens, const float *x, const uint8_t *xq, const float *x_scales)
+gemv_split_kernel(struct gemv_job job, int cols, int tokens, const float *x, const uint8_t *xq, const float *x_scales,
+		  struct llmk_gemv_norm then_norm)
 {
 	allow_next_kernel();
 	const int b = blockIdx.x;
@@ -433,6 +456,10 @@ gemv_split_kernel(struct gemv_job job, int cols, int tokens, const float *x, con
 	const int row = r0 + threadIdx.x / TOK, t = threadIdx.x % TOK;
 	if (threadIdx.x < RB * TOK && (TOK == 1 || t < tokens) && row < m.rows)
 		m.y[(size_t)t * m.rows + row] = gemv_scaled<WD>(fsum, isum, m.scale, m.scale_count, row, x_scales + t);
+	if constexpr (TOK == 1) {
+		if (then_norm.counter)
+			gemv_last_block_norm(then_norm, m.y, m.rows);
+	}
 }
 
 /* Gate and up rows r0.. together, for tokens <= TOK tokens; y = silu(gate) * up of the
@@ -500,19 +527,20 @@ static int gemv_tokens(const struct llmk_gemv_input *in)
 
 template <enum llmk_dtype WD>
 static cudaError_t launch_gemv_split(const struct gemv_job &job, int rows_per_block, bool pdl, int cols, int tokens,
-				     const float *x, const uint8_t *xq, const float *x_scales, cudaStream_t stream)
+				     const float *x, const uint8_t *xq, const float *x_scales,
+				     const struct llmk_gemv_norm &then_norm, cudaStream_t stream)
 {
 	dim3 grid(job.first_block[job.count]), block(GEMV_THREADS);
 	if (tokens > 4)
 		return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_TOKENS_ROWS, LLMK_GEMV_MAX_TOKENS, GEMV_MMA_NONE>, grid, block, pdl,
-					stream, job, cols, tokens, x, xq, x_scales);
+					stream, job, cols, tokens, x, xq, x_scales, then_norm);
 	if (tokens > 1)
 		return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_TOKENS_ROWS, 4, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols,
-					tokens, x, xq, x_scales);
+					tokens, x, xq, x_scales, then_norm);
 	switch (rows_per_block) {
-	case 1: return launch_maybe_pdl(gemv_split_kernel<WD, 1, 1, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales);
-	case 2: return launch_maybe_pdl(gemv_split_kernel<WD, 2, 1, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales);
-	default: return launch_maybe_pdl(gemv_split_kernel<WD, 4, 1, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales);
+	case 1: return launch_maybe_pdl(gemv_split_kernel<WD, 1, 1, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales, then_norm);
+	case 2: return launch_maybe_pdl(gemv_split_kernel<WD, 2, 1, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales, then_norm);
+	default: return launch_maybe_pdl(gemv_split_kernel<WD, 4, 1, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales, then_norm);
 	}
 }
 
@@ -520,18 +548,19 @@ static cudaError_t launch_gemv_split(const struct gemv_job &job, int rows_per_bl
  * to 8, two past 8; a token's rows have the same bits in each (one column of B). */
 template <enum llmk_dtype WD, enum gemv_mma_kind MMA>
 static cudaError_t launch_gemv_split_mma(const struct gemv_job &job, bool pdl, int cols, int tokens,
-					 const uint8_t *xq, const float *x_scales, cudaStream_t stream)
+					 const uint8_t *xq, const float *x_scales, const struct llmk_gemv_norm &then_norm,
+					 cudaStream_t stream)
 {
 	dim3 grid(job.first_block[job.count]), block(GEMV_MMA_THREADS);
 	const float *x = NULL;
 	if (tokens > 8)
 		return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_MMA_ROWS, LLMK_GEMV_MAX_TOKENS, MMA>, grid, block, pdl,
-					stream, job, cols, tokens, x, xq, x_scales);
+					stream, job, cols, tokens, x, xq, x_scales, then_norm);
 	if (tokens > 1)
 		return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_MMA_ROWS, 8, MMA>, grid, block, pdl, stream, job, cols,
-					tokens, x, xq, x_scales);
+					tokens, x, xq, x_scales, then_norm);
 	return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_MMA_ROWS, 1, MMA>, grid, block, pdl, stream, job, cols, 1, x,
-				xq, x_scales);
+				xq, x_scales, then_norm);
 }
 
 /* Where a GEMV of in's weights on tokens tokens adds its products (llmk_gemv_products):
@@ -570,18 +599,45 @@ static cudaError_t launch_gemv_job(struct gemv_job *job, const struct llmk_gemv_
 	const uint8_t *q = (const uint8_t *)in->xq;
 	const int cols = in->cols;
 	const float *xs = in->x_scales;
+	struct llmk_gemv_norm then_norm = {};
+	if (in->then_norm)
+		then_norm = *in->then_norm;
 	switch (mma) {
-	case GEMV_MMA_S8: return launch_gemv_split_mma<LLMK_I8, GEMV_MMA_S8>(*job, pdl, cols, tokens, q, xs, stream);
+	case GEMV_MMA_S8:
+		return launch_gemv_split_mma<LLMK_I8, GEMV_MMA_S8>(*job, pdl, cols, tokens, q, xs, then_norm, stream);
 	case GEMV_MMA_E4M3_F16:
-		return launch_gemv_split_mma<LLMK_E4M3, GEMV_MMA_E4M3_F16>(*job, pdl, cols, tokens, q, xs, stream);
-	case GEMV_MMA_E4M3: return launch_gemv_split_mma<LLMK_E4M3, GEMV_MMA_E4M3>(*job, pdl, cols, tokens, q, xs, stream);
+		return launch_gemv_split_mma<LLMK_E4M3, GEMV_MMA_E4M3_F16>(*job, pdl, cols, tokens, q, xs, then_norm,
+									   stream);
+	case GEMV_MMA_E4M3:
+		return launch_gemv_split_mma<LLMK_E4M3, GEMV_MMA_E4M3>(*job, pdl, cols, tokens, q, xs, then_norm, stream);
 	case GEMV_MMA_NONE: break;
 	}
 	switch (in->wdtype) {
-	case LLMK_E4M3: return launch_gemv_split<LLMK_E4M3>(*job, rows_per_block, pdl, cols, tokens, in->x, q, xs, stream);
-	case LLMK_I8: return launch_gemv_split<LLMK_I8>(*job, rows_per_block, pdl, cols, tokens, in->x, q, xs, stream);
-	default: return launch_gemv_split<LLMK_BF16>(*job, rows_per_block, pdl, cols, tokens, in->x, q, xs, stream);
+	case LLMK_E4M3:
+		return launch_gemv_split<LLMK_E4M3>(*job, rows_per_block, pdl, cols, tokens, in->x, q, xs, then_norm, stream);
+	case LLMK_I8:
+		return launch_gemv_split<LLMK_I8>(*job, rows_per_block, pdl, cols, tokens, in->x, q, xs, then_norm, stream);
+	default:
+		return launch_gemv_split<LLMK_BF16>(*job, rows_per_block, pdl, cols, tokens, in->x, q, xs, then_norm, stream);
 	}
+}
+
+static bool aligned16(const void *p)
+{
+	return ((uintptr_t)p % 16) == 0;
+}
+
+/* Whether a GEMV of rows outputs into y can end with then_norm (llmk_gemv_norm's terms). */
+static bool gemv_norm_valid(const struct llmk_gemv_norm *then_norm, int tokens, int rows, const float *y)
+{
+	const struct llmk_gemv_norm *a = then_norm;
+	const bool quant_known = a->quant == LLMK_QUANT_NONE || a->quant == LLMK_QUANT_FP8_STATIC ||
+				 a->quant == LLMK_QUANT_FP8_DYNAMIC || a->quant == LLMK_QUANT_INT8_STATIC ||
+				 a->quant == LLMK_QUANT_INT8_DYNAMIC;
+	const bool quantized = a->quant != LLMK_QUANT_NONE;
+	return tokens == 1 && rows % 4 == 0 && rows <= LLMK_GEMV_NORM_MAX && a->counter && a->residual && a->weight &&
+	       aligned16(a->residual) && aligned16(y) && aligned16(a->weight) && aligned16(a->normed) && quant_known &&
+	       (quantized ? a->xq && a->scales && (uintptr_t)a->xq % 4 == 0 : a->normed != NULL);
 }
 
 static bool gemv_rows_per_block_valid(int n)
@@ -602,7 +658,7 @@ extern "C" cudaError_t llmk_gemv(const struct llmk_gemv_matrix *matrix, const st
 	if (!gemv_aligned(wdtype, cols, weight, x, xq) || rows <= 0 || tokens == 0)
 		return cudaErrorNotSupported;
 	if (rows_per_block == 0) { /* the warp-a-row kernel */
-		if (tokens != 1 || in->products != LLMK_PRODUCTS_CUDA_CORES)
+		if (tokens != 1 || in->products != LLMK_PRODUCTS_CUDA_CORES || in->then_norm)
 			return cudaErrorInvalidValue;
 		unsigned blocks = (unsigned)((rows + LINEAR_WARPS - 1) / LINEAR_WARPS);
 		gemv_kernel<1><<<blocks, LINEAR_WARPS * WARP, 0, stream>>>(weight, wdtype, rows, cols, weight_scale,
@@ -610,6 +666,8 @@ extern "C" cudaError_t llmk_gemv(const struct llmk_gemv_matrix *matrix, const st
 									  x_scales, 1, y, rows);
 		return cudaGetLastError();
 	}
+	if (in->then_norm && !gemv_norm_valid(in->then_norm, tokens, rows, y))
+		return cudaErrorInvalidValue;
 	bool pdl = rows_per_block < 0 || !(rows_per_block & LLMK_GEMV_NO_PDL);
 	rows_per_block = rows_per_block < 0 ? GEMV_AUTO_ROWS : rows_per_block & ~LLMK_GEMV_NO_PDL;
 	if (!gemv_rows_per_block_valid(rows_per_block))
@@ -624,7 +682,7 @@ extern "C" cudaError_t llmk_gemv_multi(const struct llmk_gemv_matrix *matrices, 
 				       const struct llmk_gemv_input *in, cudaStream_t stream)
 {
 	const int tokens = gemv_tokens(in);
-	if (matrix_count < 1 || matrix_count > 3)
+	if (matrix_count < 1 || matrix_count > 3 || in->then_norm)
 		return cudaErrorInvalidValue;
 	struct gemv_job job = {};
 	for (int i = 0; i < matrix_count; i++) {
@@ -684,6 +742,8 @@ extern "C" cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, con
 	const int cols = in->cols, tokens = gemv_tokens(in);
 	const float *x = in->x, *x_scales = in->x_scales;
 	const void *xq = in->xq;
+	if (in->then_norm)
+		return cudaErrorInvalidValue;
 	if (gate->rows != up->rows || gate->rows <= 0 || !gemv_aligned(wdtype, cols, gate->weight, x, xq) ||
 	    !gemv_aligned(wdtype, cols, up->weight, x, xq) || tokens == 0)
 		return cudaErrorNotSupported;

@@ -123,6 +123,28 @@ enum llmk_gemv_products {
 	LLMK_PRODUCTS_TENSOR_F16,   /* as TENSOR, FP8 widened to f16 (exact) for m16n8k16 */
 };
 
+/* The residual add, RMSNorm and quantization that follow an output projection, run by
+ * a one-token llmk_gemv in its own launch: once every row of y is written, its last block
+ * does llmk_add_rmsnorm_quantize(residual, y, weight, normed, 1, rows, eps, quant,
+ * static_scale, xq, scales), bit for bit (the 1024-thread norm's order of summation), so
+ * that no launch of its own stands between the projection and the next one.  rows a
+ * multiple of 4, at most LLMK_GEMV_NORM_MAX; residual, y, weight and normed 16-byte
+ * aligned; normed may be NULL unless quant is LLMK_QUANT_NONE.  counter: one unsigned
+ * int of device memory, zero before the first launch that uses it, left zero by each
+ * (launches on one stream may share it). */
+#define LLMK_GEMV_NORM_MAX 8192
+struct llmk_gemv_norm {
+	float *residual;
+	const float *weight;
+	float eps;
+	float *normed;
+	enum llmk_quant quant;
+	float static_scale;
+	void *xq;
+	float *scales;
+	unsigned int *counter;
+};
+
 struct llmk_gemv_input {
 	enum llmk_dtype wdtype;
 	int cols;
@@ -131,6 +153,9 @@ struct llmk_gemv_input {
 	const float *x_scales;
 	int tokens;
 	enum llmk_gemv_products products; /* 8-bit weights: where the products add (above) */
+	const struct llmk_gemv_norm *then_norm; /* llmk_gemv of one token only (others give
+						 * cudaErrorInvalidValue): NULL, or the norm
+						 * its launch ends with (above) */
 };
 
 /* The one-token GEMV (decode) alone: matrix->y[r] = sum_i W[r][i] * input[i], scaled

@@ -60,6 +60,9 @@ struct engine_test_hooks {
 	bool decode_segments;       /* LLMCHAT_DECODE_SEGMENTS=1: the CUDA decode graph runs each layer
 				     * after its attention as one persistent launch (decode_segment.h;
 				     * the same bits); off until it is faster (BENCHMARKS.md) */
+	bool separate_norms;        /* LLMCHAT_GEMV_NORM=0: the CUDA decode step norms o_proj's and
+				     * down_proj's outputs in launches of their own, not in the
+				     * projection's launch (the same bits, to compare the two) */
 	enum engine_gemv_products gemv_products; /* LLMCHAT_GEMV_PRODUCTS: default, cuda-cores,
 				     * tensor or tensor-f16 (decode_segments takes the CUDA cores) */
 };

@@ -5,13 +5,17 @@
  *   step_fusion_checks [SEED]   (built and run by tests/gpu/run.sh on the device machine)
  *
  * On random inputs (the seed is printed), every output poisoned first:
+ * - llmk_gemv with then_norm (the residual add, RMSNorm and quantization in the GEMV's
+ *   launch) against llmk_gemv then llmk_add_rmsnorm_quantize: y, the residual, the normed
+ *   row and the codes and scale, FP8 and INT8 weights, CUDA and tensor cores, every
+ *   quantization after it, 2052 to 8192 rows, twice on one counter; its refusals.
  * - llmk_attention_decode with rope_store (RoPE and the KV store in the attention's
  *   launch) against llmk_rope_store_kv then llmk_attention_decode: the output, its static
  *   quantization, both caches whole (the new row and nothing else), for f32, bf16 and
  *   e4m3 caches, groups 1 to 8, head_dim 64 and 128, positions 0 to 40000, the position
  *   on the host and on the device; q is left unrotated; refused for more than one token
  *   and by the general kernel.
- * Timing, inside CUDA graphs, the Llama-3.1-8B shape: the fused launch against the pair.
+ * Timing, inside CUDA graphs, the Llama-3.1-8B shape: each fused launch against the pair.
  * Prints one "ok"/"not ok" line per check, the timings, then "N passed, N failed".
  */
 #include <math.h>
@@ -126,6 +130,145 @@ static void check_fused_rope_refusals(void)
 	      "rope_store is refused with two tokens and by the general attention kernel");
 }
 
+/* ---- llmk_gemv with then_norm -------------------------------------------------------- */
+
+static const char *quant_name(enum llmk_quant q)
+{
+	switch (q) {
+	case LLMK_QUANT_NONE: return "none";
+	case LLMK_QUANT_FP8_STATIC: return "fp8 static";
+	case LLMK_QUANT_FP8_DYNAMIC: return "fp8 dynamic";
+	case LLMK_QUANT_INT8_STATIC: return "int8 static";
+	default: return "int8 dynamic";
+	}
+}
+
+struct norm_case {
+	enum llmk_dtype weights; /* LLMK_E4M3 (input FP8 static) or LLMK_I8 (input INT8 dynamic) */
+	int rows, cols;
+	enum llmk_quant next;    /* the norm's quantization */
+	bool normed;             /* the normed row written too */
+	enum llmk_gemv_products products;
+};
+
+/* The GEMV's inputs and the norm's, one token: weights, their scales, the input
+ * quantized as the weights' layer quantizes it, the residual and the norm's weight. */
+struct norm_inputs {
+	void *weight;
+	float *weight_scale, *residual, *norm_weight;
+	uint8_t *xq;
+	float *x_scale;
+};
+
+static struct norm_inputs make_norm_inputs(const struct norm_case &c)
+{
+	struct norm_inputs in;
+	in.weight = device_bytes((size_t)c.rows * c.cols, 0);
+	CUDA(llmk_fill_random(in.weight, (size_t)c.rows * c.cols, c.weights, (uint32_t)uniform_in(0, 1e6f), 1, 0));
+	in.weight_scale = random_floats((size_t)c.rows, 1e-4f, 2e-3f);
+	float *x = random_floats((size_t)c.cols, -4, 4);
+	in.xq = (uint8_t *)device_bytes((size_t)c.cols, 0);
+	in.x_scale = (float *)device_bytes(4, 0);
+	CUDA(llmk_quantize(x, 1, c.cols, c.weights == LLMK_E4M3 ? LLMK_QUANT_FP8_STATIC : LLMK_QUANT_INT8_DYNAMIC,
+			   0.02f, in.xq, in.x_scale, 0));
+	in.residual = random_floats((size_t)c.rows, -3, 3);
+	in.norm_weight = random_floats((size_t)c.rows, 0.2f, 1.8f);
+	return in;
+}
+
+/* One launch of llmk_gemv (then_norm given or not) into y, from residual x; *status its
+ * return. */
+static cudaError_t gemv_once(const struct norm_case &c, const struct norm_inputs &in, float *y,
+			     const struct llmk_gemv_norm *then_norm)
+{
+	const struct llmk_gemv_matrix m = {in.weight, in.weight_scale, c.rows, c.rows, y};
+	struct llmk_gemv_input gi = {};
+	gi.wdtype = c.weights; gi.cols = c.cols; gi.xq = in.xq; gi.x_scales = in.x_scale; gi.tokens = 1;
+	gi.products = c.products; gi.then_norm = then_norm;
+	return llmk_gemv(&m, &gi, -1, 0);
+}
+
+/* The fused launch against llmk_gemv then llmk_add_rmsnorm_quantize, every output
+ * poisoned first; twice (the counter left at zero serves the second launch). */
+static void check_gemv_norm(const struct norm_case &c)
+{
+	const float eps = 1e-5f, static_scale = c.next == LLMK_QUANT_INT8_STATIC ? 0.03f : 0.004f;
+	const size_t floats = (size_t)c.rows * 4;
+	struct norm_inputs in = make_norm_inputs(c);
+	float *y1 = (float *)device_bytes(floats, 0xff), *x1 = (float *)device_copy(in.residual, floats);
+	float *normed1 = c.normed ? (float *)device_bytes(floats, 0xff) : NULL;
+	uint8_t *xq1 = (uint8_t *)device_bytes((size_t)c.rows, 0x7f);
+	float *s1 = (float *)device_bytes(4, 0xff);
+	CUDA_OR_RETURN(gemv_once(c, in, y1, NULL));
+	CUDA_OR_RETURN(llmk_add_rmsnorm_quantize(x1, y1, in.norm_weight, normed1, 1, c.rows, eps, c.next, static_scale,
+						  c.next == LLMK_QUANT_NONE ? NULL : xq1, s1, 0));
+	CUDA_OR_RETURN(cudaDeviceSynchronize());
+	unsigned *counter = (unsigned *)device_bytes(4, 0);
+	size_t bad[2] = {0, 0};
+	unsigned left[2] = {1, 1};
+	for (int run = 0; run < 2; run++) {
+		float *y2 = (float *)device_bytes(floats, 0xff), *x2 = (float *)device_copy(in.residual, floats);
+		float *normed2 = c.normed ? (float *)device_bytes(floats, 0xff) : NULL;
+		uint8_t *xq2 = (uint8_t *)device_bytes((size_t)c.rows, 0x7f);
+		float *s2 = (float *)device_bytes(4, 0xff);
+		const struct llmk_gemv_norm then_norm = {x2, in.norm_weight, eps, normed2, c.next, static_scale,
+							 c.next == LLMK_QUANT_NONE ? NULL : xq2, s2, counter};
+		CUDA_OR_RETURN(gemv_once(c, in, y2, &then_norm));
+		CUDA_OR_RETURN(cudaDeviceSynchronize());
+		bad[run] = differing_bytes(y1, y2, floats) + differing_bytes(x1, x2, floats) +
+			   (c.normed ? differing_bytes(normed1, normed2, floats) : 0);
+		if (c.next != LLMK_QUANT_NONE)
+			bad[run] += differing_bytes(xq1, xq2, (size_t)c.rows) + differing_bytes(s1, s2, 4);
+		CUDA(cudaMemcpy(&left[run], counter, 4, cudaMemcpyDeviceToHost));
+	}
+	char what[300];
+	snprintf(what, sizeof what,
+		 "gemv with then_norm, %s weights %dx%d (%s), next %s%s: bit for bit gemv + add_rmsnorm_quantize, "
+		 "twice (%zu, %zu bytes differ; counter left %u, %u)",
+		 c.weights == LLMK_E4M3 ? "FP8" : "INT8", c.rows, c.cols,
+		 c.products == LLMK_PRODUCTS_CUDA_CORES ? "CUDA cores" : "tensor cores", quant_name(c.next),
+		 c.normed ? ", normed row" : "", bad[0], bad[1], left[0], left[1]);
+	check(bad[0] == 0 && bad[1] == 0 && left[0] == 0 && left[1] == 0, what);
+	free_all();
+}
+
+/* then_norm where the terms do not hold: cudaErrorInvalidValue, nothing launched. */
+static void check_gemv_norm_refusals(void)
+{
+	const struct norm_case c = {LLMK_E4M3, 4096, 1024, LLMK_QUANT_FP8_STATIC, false, LLMK_PRODUCTS_CUDA_CORES};
+	struct norm_inputs in = make_norm_inputs(c);
+	float *y = (float *)device_bytes(4096 * 4, 0xff);
+	unsigned *counter = (unsigned *)device_bytes(4, 0);
+	uint8_t *xq = (uint8_t *)device_bytes(4096, 0);
+	float *s = (float *)device_bytes(4, 0);
+	struct llmk_gemv_norm then_norm = {in.residual, in.norm_weight, 1e-5f, NULL, LLMK_QUANT_FP8_STATIC, 0.004f, xq, s,
+					   counter};
+	const struct llmk_gemv_matrix m = {in.weight, in.weight_scale, 4096, 4096, y};
+	struct llmk_gemv_input gi = {};
+	gi.wdtype = LLMK_E4M3; gi.cols = 1024; gi.xq = in.xq; gi.x_scales = in.x_scale; gi.tokens = 2;
+	gi.then_norm = &then_norm;
+	const cudaError_t two_tokens = llmk_gemv(&m, &gi, -1, 0);
+	gi.tokens = 1;
+	const cudaError_t warp_kernel = llmk_gemv(&m, &gi, 0, 0);
+	const cudaError_t multi = llmk_gemv_multi(&m, 1, &gi, 0);
+	const cudaError_t swiglu = llmk_gemv_swiglu(&m, &m, &gi, y, NULL, 0);
+	struct llmk_gemv_matrix odd = m;
+	odd.rows = 4094;
+	const cudaError_t odd_rows = llmk_gemv(&odd, &gi, -1, 0);
+	then_norm.quant = LLMK_QUANT_NONE;
+	const cudaError_t none_unnormed = llmk_gemv(&m, &gi, -1, 0);
+	then_norm.quant = LLMK_QUANT_FP8_STATIC;
+	then_norm.counter = NULL;
+	const cudaError_t no_counter = llmk_gemv(&m, &gi, -1, 0);
+	cudaGetLastError();
+	const bool all = two_tokens == cudaErrorInvalidValue && warp_kernel == cudaErrorInvalidValue &&
+			 multi == cudaErrorInvalidValue && swiglu == cudaErrorInvalidValue && odd_rows == cudaErrorInvalidValue &&
+			 none_unnormed == cudaErrorInvalidValue && no_counter == cudaErrorInvalidValue;
+	check(all, "then_norm is refused with two tokens, by the warp-a-row kernel, llmk_gemv_multi and llmk_gemv_swiglu, "
+		   "for rows not a multiple of 4, quant none without a normed row and without a counter");
+	free_all();
+}
+
 /* ---- timing ---------------------------------------------------------------------- */
 
 /* RoPE + store then attention, against the fused launch: 32/8 heads of 128, bf16 cache. */
@@ -166,6 +309,43 @@ static void time_fused_rope_attention(int context)
 	cudaFree(inv_freq); cudaFree(q); cudaFree(k); cudaFree(v); cudaFree(out); cudaFree(scratch); cudaFree(dpos);
 }
 
+/* o_proj / down_proj of the 8B shape (FP8 weights, static input) then the norm, as two
+ * launches and as one, over `layers` matrices (past L2) inside a CUDA graph. */
+static void time_gemv_norm(int cols, int layers)
+{
+	const int rows = 4096;
+	std::vector<void *> w(layers);
+	for (int i = 0; i < layers; i++) {
+		w[i] = device_bytes((size_t)rows * cols, 0);
+		CUDA(llmk_fill_random(w[i], (size_t)rows * cols, LLMK_E4M3, 7 + i, 1, 0));
+	}
+	float *wscale = random_floats(rows, 1e-4f, 2e-3f), *x = random_floats(rows, -1, 1), *y = random_floats(rows, 0, 1);
+	float *norm_weight = random_floats(rows, 0.5f, 1.5f), *s = (float *)device_bytes(4, 0);
+	float *xs = (float *)device_bytes(4, 0);
+	uint8_t *in = (uint8_t *)device_bytes((size_t)cols, 0x20), *xq = (uint8_t *)device_bytes(rows, 0);
+	const float input_scale = 0.01f;
+	CUDA(cudaMemcpy(xs, &input_scale, 4, cudaMemcpyHostToDevice));
+	unsigned *counter = (unsigned *)device_bytes(4, 0);
+	const struct llmk_gemv_norm then_norm = {x, norm_weight, 1e-5f, NULL, LLMK_QUANT_FP8_STATIC, 0.004f, xq, s, counter};
+	auto gemv = [&](int i, cudaStream_t st, const struct llmk_gemv_norm *after) {
+		const struct llmk_gemv_matrix m = {w[i], wscale, rows, rows, y};
+		struct llmk_gemv_input gi = {};
+		gi.wdtype = LLMK_E4M3; gi.cols = cols; gi.xq = in; gi.x_scales = xs; gi.tokens = 1; gi.then_norm = after;
+		return llmk_gemv(&m, &gi, -1, st);
+	};
+	const double pair = graph_us_per_launch(2 * layers, [&](int i, cudaStream_t st) {
+		return i % 2 == 0 ? gemv(i / 2, st, NULL)
+				  : llmk_add_rmsnorm_quantize(x, y, norm_weight, NULL, 1, rows, 1e-5f, LLMK_QUANT_FP8_STATIC,
+							      0.004f, xq, s, st);
+	});
+	const double fused = graph_us_per_launch(layers, [&](int i, cudaStream_t st) { return gemv(i, st, &then_norm); });
+	const double alone = graph_us_per_launch(layers, [&](int i, cudaStream_t st) { return gemv(i, st, NULL); });
+	printf("  FP8 %dx%d: gemv alone %6.1f us, gemv + add_rmsnorm_quantize %6.1f us, the norm in the gemv's launch %6.1f us\n",
+	       rows, cols, alone, 2 * pair, fused);
+	check(pair > 0 && fused > 0 && alone > 0, "the gemv and norm timings ran without a CUDA error");
+	free_all();
+}
+
 int main(int argc, char **argv)
 {
 	if (!check_program_start(argc, argv, "step_fusion_checks"))
@@ -179,10 +359,30 @@ int main(int argc, char **argv)
 		{8, 8, 64, 1000, LLMK_E4M3, true, false},   {16, 2, 128, 5000, LLMK_BF16, false, false},
 		{24, 8, 128, 777, LLMK_BF16, true, true},
 	};
+	/* first: each ends with free_all, which the checks below (their own cudaFree) do not use */
+	const struct norm_case norm_cases[] = {
+		{LLMK_E4M3, 4096, 4096, LLMK_QUANT_FP8_STATIC, false, LLMK_PRODUCTS_CUDA_CORES},
+		{LLMK_E4M3, 4096, 14336, LLMK_QUANT_FP8_STATIC, true, LLMK_PRODUCTS_CUDA_CORES},
+		{LLMK_E4M3, 8192, 8192, LLMK_QUANT_FP8_STATIC, false, LLMK_PRODUCTS_CUDA_CORES},
+		{LLMK_E4M3, 4096, 4096, LLMK_QUANT_FP8_DYNAMIC, true, LLMK_PRODUCTS_CUDA_CORES},
+		{LLMK_E4M3, 4096, 4096, LLMK_QUANT_NONE, true, LLMK_PRODUCTS_CUDA_CORES},
+		{LLMK_E4M3, 2052, 1024, LLMK_QUANT_INT8_STATIC, true, LLMK_PRODUCTS_CUDA_CORES},
+		{LLMK_E4M3, 4096, 4096, LLMK_QUANT_FP8_STATIC, false, LLMK_PRODUCTS_TENSOR},
+		{LLMK_I8, 4096, 4096, LLMK_QUANT_INT8_DYNAMIC, false, LLMK_PRODUCTS_CUDA_CORES},
+		{LLMK_I8, 4096, 14336, LLMK_QUANT_INT8_DYNAMIC, true, LLMK_PRODUCTS_CUDA_CORES},
+		{LLMK_I8, 8192, 4096, LLMK_QUANT_INT8_DYNAMIC, false, LLMK_PRODUCTS_CUDA_CORES},
+		{LLMK_I8, 4096, 4096, LLMK_QUANT_INT8_STATIC, false, LLMK_PRODUCTS_TENSOR},
+		{LLMK_I8, 3072, 8192, LLMK_QUANT_FP8_DYNAMIC, false, LLMK_PRODUCTS_CUDA_CORES},
+	};
+	for (const struct norm_case &c : norm_cases)
+		check_gemv_norm(c);
+	check_gemv_norm_refusals();
 	for (const struct decode_case &c : cases)
 		check_fused_rope_attention(c);
 	check_fused_rope_refusals();
 	printf("# the fused launches against the pairs they replace, per layer, inside a CUDA graph:\n");
+	time_gemv_norm(4096, 16);
+	time_gemv_norm(14336, 8);
 	for (int context : {128, 4096, 32768})
 		time_fused_rope_attention(context);
 	printf("%d passed, %d failed\n", passed, failed);

@@ -118,6 +118,10 @@ struct cuda_engine {
 	enum llmk_gemv_products gemv_products; /* the 8-bit GEMVs' (engine_test_hooks.gemv_products) */
 	float *x_mid;                     /* hidden: the residual between a segment's two adds */
 	unsigned *segment_counters;       /* layers x LLMK_SEGMENT_COUNTERS, zeroed at each step */
+	/* one token's o_proj and down_proj run the norm after them in their own launch
+	 * (llmk_gemv_norm) unless separate_norms (engine_test_hooks.separate_norms) */
+	bool separate_norms;
+	unsigned *norm_counter;           /* llmk_gemv_norm's counter, zero between launches */
 	struct cuda_memory memory;        /* every device buffer, and the weights' upload */
 };
 
