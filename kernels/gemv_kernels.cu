@@ -404,31 +404,23 @@ __device__ static __forceinline__ void gemv_rows_dots(const uint4 *const *w, con
 /* Blocks of RB rows of one of a job's matrices, for tokens <= TOK tokens: token t's
  * outputs go to y + t * rows. */
 /* After a one-token GEMV block has written its rows: the launch's last block to do so
- * runs then_norm over y, every block's rows visible to it (each block fences its writes
- * before it counts itself), and sets the counter back to zero for the next launch. */
-__device__ static void gemv_last_block_norm(const struct llmk_gemv_norm &then_norm, float *y, int rows)
+ * runs then_norm over y (last_block_arrives) and sets the words back to zero. */
+__device__ static void gemv_last_block_norm(const struct llmk_gemv_norm &then_norm, unsigned *words, float *y,
+					    int rows)
 {
 	__shared__ float4 s_row4[LLMK_GEMV_NORM_MAX / 4];
-	__shared__ unsigned int s_before;
-	__threadfence();
-	__syncthreads();
-	if (threadIdx.x == 0)
-		s_before = atomicAdd(then_norm.counter, 1u);
-	__syncthreads();
-	if (s_before != gridDim.x - 1)
+	if (!last_block_arrives(words, 0, false))
 		return;
-	__threadfence();
 	block_add_rmsnorm_quantize<GEMV_THREADS>(then_norm.residual, y, then_norm.weight, rows, then_norm.eps,
 						 then_norm.normed, then_norm.quant, then_norm.static_scale,
 						 (uint8_t *)then_norm.xq, then_norm.scales, (float *)s_row4);
-	if (threadIdx.x == 0)
-		*then_norm.counter = 0;
+	last_block_reset(words);
 }
 
 template <enum llmk_dtype WD, int RB, int TOK, enum gemv_mma_kind MMA>
 __global__ static void __launch_bounds__(GEMV_THREADS)
 gemv_split_kernel(struct gemv_job job, int cols, int tokens, const float *x, const uint8_t *xq, const float *x_scales,
-		  struct llmk_gemv_norm then_norm)
+		  struct llmk_gemv_norm then_norm, unsigned *last_block)
 {
 	allow_next_kernel();
 	const int b = blockIdx.x;
@@ -457,17 +449,19 @@ gemv_split_kernel(struct gemv_job job, int cols, int tokens, const float *x, con
 	if (threadIdx.x < RB * TOK && (TOK == 1 || t < tokens) && row < m.rows)
 		m.y[(size_t)t * m.rows + row] = gemv_scaled<WD>(fsum, isum, m.scale, m.scale_count, row, x_scales + t);
 	if constexpr (TOK == 1) {
-		if (then_norm.counter)
-			gemv_last_block_norm(then_norm, m.y, m.rows);
+		if (last_block)
+			gemv_last_block_norm(then_norm, last_block, m.y, m.rows);
 	}
 }
 
 /* Gate and up rows r0.. together, for tokens <= TOK tokens; y = silu(gate) * up of the
- * two scaled outputs, token t's at y + t * rows (and quantized into yq's token t). */
+ * two scaled outputs, token t's at y + t * rows (and quantized into yq's token t: as
+ * each value is made for a static scheme; for a dynamic one, of one token, by the
+ * launch's last block, with last_block's words). */
 template <enum llmk_dtype WD, int RB, int TOK, enum gemv_mma_kind MMA>
 __global__ static void __launch_bounds__(GEMV_THREADS)
 gemv_swiglu_kernel(struct gemv_matrix gate, struct gemv_matrix up, int cols, int tokens, const float *x,
-		   const uint8_t *xq, const float *x_scales, float *y, struct llmk_static_quant yq)
+		   const uint8_t *xq, const float *x_scales, float *y, struct llmk_static_quant yq, unsigned *last_block)
 {
 	allow_next_kernel();
 	const int r0 = blockIdx.x * RB;
@@ -491,12 +485,21 @@ gemv_swiglu_kernel(struct gemv_matrix gate, struct gemv_matrix up, int cols, int
 	if (j >= RB && j < 2 * RB && (TOK == 1 || t < tokens) && r0 + j - RB < up.rows)
 		up_value[j - RB][t] = gemv_scaled<WD>(fsum, isum, up.scale, up.scale_count, r0 + j - RB, x_scales + t);
 	__syncthreads();
+	float part_max = 0; /* this thread's largest |y| (NaN left out, as llmk_quantize's maximum) */
 	if (j < RB && (TOK == 1 || t < tokens) && r0 + j < gate.rows) {
 		const float v = silu_times(gemv_scaled<WD>(fsum, isum, gate.scale, gate.scale_count, r0 + j, x_scales + t),
 					   up_value[j][t]);
 		y[(size_t)t * gate.rows + r0 + j] = v;
-		if (yq.quant != LLMK_QUANT_NONE)
+		if (quant_is_static(yq.quant))
 			static_quant_store(yq, gate.rows, t, r0 + j, v);
+		part_max = fmaxf(part_max, fabsf(v));
+	}
+	if constexpr (TOK == 1) {
+		if (last_block && last_block_arrives(last_block, part_max, true)) {
+			block_quantize_row(y, gate.rows, last_block_max(last_block), yq.quant, yq.scale, (uint8_t *)yq.xq,
+					   yq.scales);
+			last_block_reset(last_block);
+		}
 	}
 }
 
@@ -528,19 +531,19 @@ static int gemv_tokens(const struct llmk_gemv_input *in)
 template <enum llmk_dtype WD>
 static cudaError_t launch_gemv_split(const struct gemv_job &job, int rows_per_block, bool pdl, int cols, int tokens,
 				     const float *x, const uint8_t *xq, const float *x_scales,
-				     const struct llmk_gemv_norm &then_norm, cudaStream_t stream)
+				     const struct llmk_gemv_norm &then_norm, unsigned *last_block, cudaStream_t stream)
 {
 	dim3 grid(job.first_block[job.count]), block(GEMV_THREADS);
 	if (tokens > 4)
 		return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_TOKENS_ROWS, LLMK_GEMV_MAX_TOKENS, GEMV_MMA_NONE>, grid, block, pdl,
-					stream, job, cols, tokens, x, xq, x_scales, then_norm);
+					stream, job, cols, tokens, x, xq, x_scales, then_norm, last_block);
 	if (tokens > 1)
 		return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_TOKENS_ROWS, 4, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols,
-					tokens, x, xq, x_scales, then_norm);
+					tokens, x, xq, x_scales, then_norm, last_block);
 	switch (rows_per_block) {
-	case 1: return launch_maybe_pdl(gemv_split_kernel<WD, 1, 1, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales, then_norm);
-	case 2: return launch_maybe_pdl(gemv_split_kernel<WD, 2, 1, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales, then_norm);
-	default: return launch_maybe_pdl(gemv_split_kernel<WD, 4, 1, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales, then_norm);
+	case 1: return launch_maybe_pdl(gemv_split_kernel<WD, 1, 1, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales, then_norm, last_block);
+	case 2: return launch_maybe_pdl(gemv_split_kernel<WD, 2, 1, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales, then_norm, last_block);
+	default: return launch_maybe_pdl(gemv_split_kernel<WD, 4, 1, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales, then_norm, last_block);
 	}
 }
 
@@ -549,18 +552,18 @@ static cudaError_t launch_gemv_split(const struct gemv_job &job, int rows_per_bl
 template <enum llmk_dtype WD, enum gemv_mma_kind MMA>
 static cudaError_t launch_gemv_split_mma(const struct gemv_job &job, bool pdl, int cols, int tokens,
 					 const uint8_t *xq, const float *x_scales, const struct llmk_gemv_norm &then_norm,
-					 cudaStream_t stream)
+					 unsigned *last_block, cudaStream_t stream)
 {
 	dim3 grid(job.first_block[job.count]), block(GEMV_MMA_THREADS);
 	const float *x = NULL;
 	if (tokens > 8)
 		return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_MMA_ROWS, LLMK_GEMV_MAX_TOKENS, MMA>, grid, block, pdl,
-					stream, job, cols, tokens, x, xq, x_scales, then_norm);
+					stream, job, cols, tokens, x, xq, x_scales, then_norm, last_block);
 	if (tokens > 1)
 		return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_MMA_ROWS, 8, MMA>, grid, block, pdl, stream, job, cols,
-					tokens, x, xq, x_scales, then_norm);
+					tokens, x, xq, x_scales, then_norm, last_block);
 	return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_MMA_ROWS, 1, MMA>, grid, block, pdl, stream, job, cols, 1, x,
-				xq, x_scales, then_norm);
+				xq, x_scales, then_norm, last_block);
 }
 
 /* Where a GEMV of in's weights on tokens tokens adds its products (llmk_gemv_products):
@@ -600,25 +603,28 @@ static cudaError_t launch_gemv_job(struct gemv_job *job, const struct llmk_gemv_
 	const int cols = in->cols;
 	const float *xs = in->x_scales;
 	struct llmk_gemv_norm then_norm = {};
-	if (in->then_norm)
+	unsigned *last_block = NULL; /* none: no work for the last block */
+	if (in->then_norm) {
 		then_norm = *in->then_norm;
+		last_block = in->last_block;
+	}
 	switch (mma) {
 	case GEMV_MMA_S8:
-		return launch_gemv_split_mma<LLMK_I8, GEMV_MMA_S8>(*job, pdl, cols, tokens, q, xs, then_norm, stream);
+		return launch_gemv_split_mma<LLMK_I8, GEMV_MMA_S8>(*job, pdl, cols, tokens, q, xs, then_norm, last_block, stream);
 	case GEMV_MMA_E4M3_F16:
 		return launch_gemv_split_mma<LLMK_E4M3, GEMV_MMA_E4M3_F16>(*job, pdl, cols, tokens, q, xs, then_norm,
-									   stream);
+									   last_block, stream);
 	case GEMV_MMA_E4M3:
-		return launch_gemv_split_mma<LLMK_E4M3, GEMV_MMA_E4M3>(*job, pdl, cols, tokens, q, xs, then_norm, stream);
+		return launch_gemv_split_mma<LLMK_E4M3, GEMV_MMA_E4M3>(*job, pdl, cols, tokens, q, xs, then_norm, last_block, stream);
 	case GEMV_MMA_NONE: break;
 	}
 	switch (in->wdtype) {
 	case LLMK_E4M3:
-		return launch_gemv_split<LLMK_E4M3>(*job, rows_per_block, pdl, cols, tokens, in->x, q, xs, then_norm, stream);
+		return launch_gemv_split<LLMK_E4M3>(*job, rows_per_block, pdl, cols, tokens, in->x, q, xs, then_norm, last_block, stream);
 	case LLMK_I8:
-		return launch_gemv_split<LLMK_I8>(*job, rows_per_block, pdl, cols, tokens, in->x, q, xs, then_norm, stream);
+		return launch_gemv_split<LLMK_I8>(*job, rows_per_block, pdl, cols, tokens, in->x, q, xs, then_norm, last_block, stream);
 	default:
-		return launch_gemv_split<LLMK_BF16>(*job, rows_per_block, pdl, cols, tokens, in->x, q, xs, then_norm, stream);
+		return launch_gemv_split<LLMK_BF16>(*job, rows_per_block, pdl, cols, tokens, in->x, q, xs, then_norm, last_block, stream);
 	}
 }
 
@@ -627,15 +633,15 @@ static bool aligned16(const void *p)
 	return ((uintptr_t)p % 16) == 0;
 }
 
-/* Whether a GEMV of rows outputs into y can end with then_norm (llmk_gemv_norm's terms). */
-static bool gemv_norm_valid(const struct llmk_gemv_norm *then_norm, int tokens, int rows, const float *y)
+/* Whether a GEMV of rows outputs into y can end with in's then_norm (llmk_gemv_norm's terms). */
+static bool gemv_norm_valid(const struct llmk_gemv_input *in, int tokens, int rows, const float *y)
 {
-	const struct llmk_gemv_norm *a = then_norm;
+	const struct llmk_gemv_norm *a = in->then_norm;
 	const bool quant_known = a->quant == LLMK_QUANT_NONE || a->quant == LLMK_QUANT_FP8_STATIC ||
 				 a->quant == LLMK_QUANT_FP8_DYNAMIC || a->quant == LLMK_QUANT_INT8_STATIC ||
 				 a->quant == LLMK_QUANT_INT8_DYNAMIC;
 	const bool quantized = a->quant != LLMK_QUANT_NONE;
-	return tokens == 1 && rows % 4 == 0 && rows <= LLMK_GEMV_NORM_MAX && a->counter && a->residual && a->weight &&
+	return tokens == 1 && rows % 4 == 0 && rows <= LLMK_GEMV_NORM_MAX && in->last_block && a->residual && a->weight &&
 	       aligned16(a->residual) && aligned16(y) && aligned16(a->weight) && aligned16(a->normed) && quant_known &&
 	       (quantized ? a->xq && a->scales && (uintptr_t)a->xq % 4 == 0 : a->normed != NULL);
 }
@@ -666,7 +672,7 @@ extern "C" cudaError_t llmk_gemv(const struct llmk_gemv_matrix *matrix, const st
 									  x_scales, 1, y, rows);
 		return cudaGetLastError();
 	}
-	if (in->then_norm && !gemv_norm_valid(in->then_norm, tokens, rows, y))
+	if (in->then_norm && !gemv_norm_valid(in, tokens, rows, y))
 		return cudaErrorInvalidValue;
 	bool pdl = rows_per_block < 0 || !(rows_per_block & LLMK_GEMV_NO_PDL);
 	rows_per_block = rows_per_block < 0 ? GEMV_AUTO_ROWS : rows_per_block & ~LLMK_GEMV_NO_PDL;
@@ -699,39 +705,39 @@ extern "C" cudaError_t llmk_gemv_multi(const struct llmk_gemv_matrix *matrices, 
 template <enum llmk_dtype WD, enum gemv_mma_kind MMA>
 static cudaError_t launch_gemv_swiglu_mma(const struct gemv_matrix &gate, const struct gemv_matrix &up, int cols,
 					  int tokens, const uint8_t *xq, const float *x_scales, float *y,
-					  const struct llmk_static_quant &yq, cudaStream_t stream)
+					  const struct llmk_static_quant &yq, unsigned *last_block, cudaStream_t stream)
 {
 	constexpr int RB = GEMV_MMA_ROWS / 2;
 	dim3 grid((gate.rows + RB - 1) / RB), block(GEMV_MMA_THREADS);
 	const float *x = NULL;
 	if (tokens > 8)
 		return launch_maybe_pdl(gemv_swiglu_kernel<WD, RB, LLMK_GEMV_MAX_TOKENS, MMA>, grid, block, true, stream,
-					gate, up, cols, tokens, x, xq, x_scales, y, yq);
+					gate, up, cols, tokens, x, xq, x_scales, y, yq, last_block);
 	if (tokens > 1)
 		return launch_maybe_pdl(gemv_swiglu_kernel<WD, RB, 8, MMA>, grid, block, true, stream, gate, up, cols,
-					tokens, x, xq, x_scales, y, yq);
+					tokens, x, xq, x_scales, y, yq, last_block);
 	return launch_maybe_pdl(gemv_swiglu_kernel<WD, RB, 1, MMA>, grid, block, true, stream, gate, up, cols, 1, x, xq,
-				x_scales, y, yq);
+				x_scales, y, yq, last_block);
 }
 
 template <enum llmk_dtype WD>
 static cudaError_t launch_gemv_swiglu(const struct gemv_matrix &gate, const struct gemv_matrix &up, int cols,
 				      int tokens, const float *x, const uint8_t *xq, const float *x_scales, float *y,
-				      const struct llmk_static_quant &yq, cudaStream_t stream)
+				      const struct llmk_static_quant &yq, unsigned *last_block, cudaStream_t stream)
 {
 	/* a block loads rows of both matrices: half the rows of a plain GEMV's block */
 	if (tokens > 1) {
 		dim3 grid((gate.rows + GEMV_TOKENS_ROWS / 2 - 1) / (GEMV_TOKENS_ROWS / 2)), block(GEMV_THREADS);
 		if (tokens > 4)
 			return launch_maybe_pdl(gemv_swiglu_kernel<WD, GEMV_TOKENS_ROWS / 2, LLMK_GEMV_MAX_TOKENS, GEMV_MMA_NONE>, grid,
-						block, true, stream, gate, up, cols, tokens, x, xq, x_scales, y, yq);
+						block, true, stream, gate, up, cols, tokens, x, xq, x_scales, y, yq, last_block);
 		return launch_maybe_pdl(gemv_swiglu_kernel<WD, GEMV_TOKENS_ROWS / 2, 4, GEMV_MMA_NONE>, grid, block, true, stream, gate,
-					up, cols, tokens, x, xq, x_scales, y, yq);
+					up, cols, tokens, x, xq, x_scales, y, yq, last_block);
 	}
 	const int rows_per_block = GEMV_AUTO_ROWS / 2;
 	dim3 grid((gate.rows + rows_per_block - 1) / rows_per_block), block(GEMV_THREADS);
 	return launch_maybe_pdl(gemv_swiglu_kernel<WD, GEMV_AUTO_ROWS / 2, 1, GEMV_MMA_NONE>, grid, block, true, stream, gate, up, cols,
-				1, x, xq, x_scales, y, yq);
+				1, x, xq, x_scales, y, yq, last_block);
 }
 
 extern "C" cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, const struct llmk_gemv_matrix *up,
@@ -748,9 +754,15 @@ extern "C" cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, con
 	    !gemv_aligned(wdtype, cols, up->weight, x, xq) || tokens == 0)
 		return cudaErrorNotSupported;
 	const struct llmk_static_quant none = {LLMK_QUANT_NONE, 0, NULL, NULL}, out_quant = yq ? *yq : none;
-	if (out_quant.quant != LLMK_QUANT_NONE && out_quant.quant != LLMK_QUANT_FP8_STATIC &&
-	    out_quant.quant != LLMK_QUANT_INT8_STATIC)
+	const enum llmk_quant scheme = out_quant.quant;
+	const bool dynamic = scheme == LLMK_QUANT_FP8_DYNAMIC || scheme == LLMK_QUANT_INT8_DYNAMIC;
+	if (scheme != LLMK_QUANT_NONE && !quant_is_static(scheme) && !dynamic)
 		return cudaErrorInvalidValue;
+	/* a dynamic scale: one token, the last block's words, float4 rows and uchar4 codes */
+	if (dynamic && (tokens != 1 || !in->last_block || gate->rows % 4 != 0 || !aligned16(y) ||
+			(uintptr_t)out_quant.xq % 4 != 0 || !out_quant.scales))
+		return cudaErrorInvalidValue;
+	unsigned *last_block = dynamic ? in->last_block : NULL;
 	struct gemv_matrix g = {gate->weight, gate->weight_scale, gate->weight_scale_count, gate->rows, NULL};
 	struct gemv_matrix u = {up->weight, up->weight_scale, up->weight_scale_count, up->rows, NULL};
 	const uint8_t *q = (const uint8_t *)xq;
@@ -758,19 +770,19 @@ extern "C" cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, con
 		return cudaErrorInvalidValue;
 	switch (gemv_mma(in, tokens)) {
 	case GEMV_MMA_S8:
-		return launch_gemv_swiglu_mma<LLMK_I8, GEMV_MMA_S8>(g, u, cols, tokens, q, x_scales, y, out_quant, stream);
+		return launch_gemv_swiglu_mma<LLMK_I8, GEMV_MMA_S8>(g, u, cols, tokens, q, x_scales, y, out_quant, last_block, stream);
 	case GEMV_MMA_E4M3_F16:
 		return launch_gemv_swiglu_mma<LLMK_E4M3, GEMV_MMA_E4M3_F16>(g, u, cols, tokens, q, x_scales, y, out_quant,
-									     stream);
+									     last_block, stream);
 	case GEMV_MMA_E4M3:
 		return launch_gemv_swiglu_mma<LLMK_E4M3, GEMV_MMA_E4M3>(g, u, cols, tokens, q, x_scales, y, out_quant,
-									 stream);
+									 last_block, stream);
 	case GEMV_MMA_NONE: break;
 	}
 	switch (wdtype) {
-	case LLMK_E4M3: return launch_gemv_swiglu<LLMK_E4M3>(g, u, cols, tokens, x, q, x_scales, y, out_quant, stream);
-	case LLMK_I8: return launch_gemv_swiglu<LLMK_I8>(g, u, cols, tokens, x, q, x_scales, y, out_quant, stream);
-	default: return launch_gemv_swiglu<LLMK_BF16>(g, u, cols, tokens, x, q, x_scales, y, out_quant, stream);
+	case LLMK_E4M3: return launch_gemv_swiglu<LLMK_E4M3>(g, u, cols, tokens, x, q, x_scales, y, out_quant, last_block, stream);
+	case LLMK_I8: return launch_gemv_swiglu<LLMK_I8>(g, u, cols, tokens, x, q, x_scales, y, out_quant, last_block, stream);
+	default: return launch_gemv_swiglu<LLMK_BF16>(g, u, cols, tokens, x, q, x_scales, y, out_quant, last_block, stream);
 	}
 }
 

@@ -217,6 +217,86 @@ __device__ static inline float silu_times(float g, float u)
 	return g / (1.0f + expf(-g)) * u;
 }
 
+/* ---- work a launch's last block does (llm_kernels.h's LLMK_LAST_BLOCK_WORDS) --------
+ * words[0] counts the blocks done, words[1] holds the largest magnitude of a row the
+ * blocks wrote (float bits: non-negative floats order as unsigned ints). */
+
+/* Called by every thread of every block of a launch once the block's writes are made:
+ * true in the last block to get here, to which every other block's writes are then
+ * visible (each block fences them before it counts itself).  With with_max, the
+ * block's largest part_max (each thread's; 0 for none, never NaN) joins words[1]
+ * first. */
+__device__ static bool last_block_arrives(unsigned *words, float part_max, bool with_max)
+{
+	__shared__ unsigned s_before;
+	__shared__ float s_warp_max[32];
+	const int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP, warps = (blockDim.x + WARP - 1) / WARP;
+	if (with_max) {
+		for (int offset = WARP / 2; offset > 0; offset /= 2)
+			part_max = fmaxf(part_max, __shfl_xor_sync(0xffffffffu, part_max, offset));
+		if (lane == 0)
+			s_warp_max[warp] = part_max;
+		__syncthreads();
+		if (threadIdx.x == 0) {
+			for (int w = 1; w < warps; w++)
+				part_max = fmaxf(part_max, s_warp_max[w]);
+			atomicMax(words + 1, __float_as_uint(part_max));
+		}
+	}
+	__threadfence();
+	__syncthreads();
+	if (threadIdx.x == 0)
+		s_before = atomicAdd(words, 1u);
+	__syncthreads();
+	const bool last = s_before == gridDim.x * gridDim.y * gridDim.z - 1;
+	if (last)
+		__threadfence();
+	return last;
+}
+
+/* The row's largest magnitude as the blocks gave it (in the last block). */
+__device__ static float last_block_max(const unsigned *words)
+{
+	return __uint_as_float(__ldcg(words + 1));
+}
+
+/* In the last block, when its work is done: the words back to zero for the next launch. */
+__device__ static void last_block_reset(unsigned *words)
+{
+	if (threadIdx.x == 0) {
+		words[0] = 0;
+		words[1] = 0;
+	}
+}
+
+/* x's n values (a multiple of 4; x 16-byte aligned, written by other blocks, read
+ * through L2) rounded into xq (4-byte aligned) under the scale quant makes of the row's
+ * max_abs, the scale into *scale_out: llmk_quantize's bits, by one block. */
+__device__ static void block_quantize_row(const float *x, int n, float max_abs, enum llmk_quant quant,
+					  float static_scale, uint8_t *xq, float *scale_out)
+{
+	constexpr int AT_ONCE = 4;
+	float s, inv;
+	quantize_scale(max_abs, quant, static_scale, &s, &inv);
+	const bool fp8 = quant_is_fp8(quant);
+	const int n4 = n / 4;
+	for (int c0 = threadIdx.x; c0 < n4; c0 += AT_ONCE * blockDim.x) { /* every load of a round at once */
+		float4 v[AT_ONCE];
+#pragma unroll
+		for (int k = 0; k < AT_ONCE; k++)
+			if (c0 + k * blockDim.x < n4)
+				v[k] = __ldcg((const float4 *)x + c0 + k * blockDim.x);
+#pragma unroll
+		for (int k = 0; k < AT_ONCE; k++)
+			if (c0 + k * blockDim.x < n4)
+				((uchar4 *)xq)[c0 + k * blockDim.x] =
+					make_uchar4(quantize_value(v[k].x, inv, fp8), quantize_value(v[k].y, inv, fp8),
+						    quantize_value(v[k].z, inv, fp8), quantize_value(v[k].w, inv, fp8));
+	}
+	if (threadIdx.x == 0)
+		*scale_out = s;
+}
+
 /* ---- one row's add + RMSNorm + quantization by a block of any size ---------------- */
 
 /* x += delta (written back), normed = weight * (x * rms_inverse), quantized into xq with

@@ -111,7 +111,8 @@ static int run_gemv(struct cuda_engine *e, const struct gpu_linear *l, const flo
 	if (l->quant == LLMK_QUANT_NONE || n > LLMK_GEMV_MAX_TOKENS || (n > 1 && y_stride != l->rows))
 		return 1;
 	const struct llmk_gemv_matrix m = gemv_matrix(l, y);
-	const struct llmk_gemv_input in = {l->dtype, l->cols, input, xq, x_scales, n, e->gemv_products, then_norm};
+	const struct llmk_gemv_input in = {l->dtype, l->cols, input, xq, x_scales, n, e->gemv_products, then_norm,
+					   then_norm ? e->last_block_words : NULL};
 	cudaError_t status = llmk_gemv(&m, &in, -1, e->stream);
 	if (status == cudaErrorNotSupported) {
 		cudaGetLastError();
@@ -218,10 +219,18 @@ static bool static_input(const struct gpu_linear *l)
 	return l->quant == LLMK_QUANT_FP8_STATIC || l->quant == LLMK_QUANT_INT8_STATIC;
 }
 
+/* Whether the launch that makes l's input for one token (the decode attention, the
+ * SwiGLU) can also round it under l's dynamic scheme, its last block taking the row's
+ * maximum (llmk_attention's and llmk_gemv_swiglu's last_block), unless last_block_apart. */
+static bool dynamic_input_fuses(const struct cuda_engine *e, const struct gpu_linear *l, int n)
+{
+	return n == 1 && !e->last_block_apart && (l->quant == LLMK_QUANT_FP8_DYNAMIC || l->quant == LLMK_QUANT_INT8_DYNAMIC);
+}
+
 /* The n tokens a fused GEMV of l's type reads: e->h, or e->xq as norm_input left it. */
 static struct llmk_gemv_input gemv_input(const struct cuda_engine *e, const struct gpu_linear *l, int n)
 {
-	return (struct llmk_gemv_input){l->dtype, l->cols, e->h, e->xq, e->x_scales, n, e->gemv_products, NULL};
+	return (struct llmk_gemv_input){l->dtype, l->cols, e->h, e->xq, e->x_scales, n, e->gemv_products, NULL, NULL};
 }
 
 /* Whether one fused GEMV launch can run a and b on n tokens: few enough tokens, same
@@ -271,8 +280,10 @@ static int run_gate_up(struct cuda_engine *e, const struct gpu_layer *l, int n, 
 	if (fusable(&l->gate_proj, &l->up_proj, n)) {
 		struct llmk_gemv_matrix gate = gemv_matrix(&l->gate_proj, NULL), up = gemv_matrix(&l->up_proj, NULL);
 		struct llmk_static_quant down_quant = {down->quant, down->input_scale, e->xq_mlp, e->mlp_scale};
-		bool quantize = static_input(down);
-		const struct llmk_gemv_input in = gemv_input(e, &l->gate_proj, n);
+		const bool dynamic = dynamic_input_fuses(e, down, n), quantize = static_input(down) || dynamic;
+		struct llmk_gemv_input in = gemv_input(e, &l->gate_proj, n);
+		if (dynamic)
+			in.last_block = e->last_block_words;
 		cudaError_t status = llmk_gemv_swiglu(&gate, &up, &in, e->gate, quantize ? &down_quant : NULL, e->stream);
 		if (status != cudaErrorNotSupported) {
 			CUDA_TRY(status);
@@ -313,7 +324,7 @@ struct next_norm {
 static bool norm_fuses(const struct cuda_engine *e, const struct gpu_linear *l, int n)
 {
 	const int hidden = e->model->config.hidden_size;
-	return n == 1 && !e->comm && !e->separate_norms && l->quant != LLMK_QUANT_NONE && hidden % 4 == 0 &&
+	return n == 1 && !e->comm && !e->last_block_apart && l->quant != LLMK_QUANT_NONE && hidden % 4 == 0 &&
 	       hidden <= LLMK_GEMV_NORM_MAX;
 }
 
@@ -326,7 +337,7 @@ static int run_product_then_norm(struct cuda_engine *e, const struct gpu_linear 
 	const struct llmk_gemv_norm then_norm = {
 		.residual = e->x, .weight = next->weight, .eps = c->rms_norm_eps,
 		.normed = normed_rows(e, next->layer, next->float_rows), .quant = next->layer->quant,
-		.static_scale = next->layer->input_scale, .xq = e->xq, .scales = e->x_scales, .counter = e->norm_counter,
+		.static_scale = next->layer->input_scale, .xq = e->xq, .scales = e->x_scales,
 	};
 	return run_gemv(e, l, input, xq, x_scales, 1, e->tmp, c->hidden_size, &then_norm, err, err_size);
 }
@@ -406,10 +417,12 @@ static int run_attention(struct cuda_engine *e, void *key_cache, void *value_cac
 	struct llmk_attention decode = a;
 	decode.scratch = e->attention_scratch;
 	decode.max_tokens = e->batch;
-	*quantized = graph && static_input(o_proj);
+	const bool dynamic = dynamic_input_fuses(e, o_proj, n);
+	*quantized = graph && (static_input(o_proj) || dynamic);
 	if (graph) {
 		decode.pos_dev = e->device_position;
 		decode.outq = *quantized ? &o_quant : NULL;
+		decode.last_block = dynamic ? e->last_block_words : NULL;
 	}
 	cudaError_t status = cudaErrorNotSupported;
 	if (n == 1) { /* RoPE and the store in the attention's launch */
