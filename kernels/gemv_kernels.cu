@@ -404,17 +404,25 @@ __device__ static __forceinline__ void gemv_rows_dots(const uint4 *const *w, con
 /* Blocks of RB rows of one of a job's matrices, for tokens <= TOK tokens: token t's
  * outputs go to y + t * rows. */
 /* After a one-token GEMV block has written its rows: the launch's last block to do so
- * runs then_norm over y (last_block_arrives) and sets the words back to zero. */
+ * runs then_norm over y (last_block_arrives), the row staged in the launch's dynamic
+ * shared memory (rows floats: gemv_norm_staging; none when there is no norm, so the
+ * plain GEMV keeps its occupancy), and sets the words back to zero. */
 __device__ static void gemv_last_block_norm(const struct llmk_gemv_norm &then_norm, unsigned *words, float *y,
 					    int rows)
 {
-	__shared__ float4 s_row4[LLMK_GEMV_NORM_MAX / 4];
+	extern __shared__ float4 norm_staged[];
 	if (!last_block_arrives(words, 0, false))
 		return;
 	block_add_rmsnorm_quantize<GEMV_THREADS>(then_norm.residual, y, then_norm.weight, rows, then_norm.eps,
 						 then_norm.normed, then_norm.quant, then_norm.static_scale,
-						 (uint8_t *)then_norm.xq, then_norm.scales, (float *)s_row4);
+						 (uint8_t *)then_norm.xq, then_norm.scales, (float *)norm_staged);
 	last_block_reset(words);
+}
+
+/* The dynamic shared memory of a one-token GEMV launch: its norm's staged row, if any. */
+static size_t gemv_norm_staging(const struct gemv_job &job, const unsigned *last_block)
+{
+	return last_block ? (size_t)job.m[0].rows * sizeof(float) : 0;
 }
 
 template <enum llmk_dtype WD, int RB, int TOK, enum gemv_mma_kind MMA>
@@ -540,10 +548,11 @@ static cudaError_t launch_gemv_split(const struct gemv_job &job, int rows_per_bl
 	if (tokens > 1)
 		return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_TOKENS_ROWS, 4, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols,
 					tokens, x, xq, x_scales, then_norm, last_block);
+	const size_t staged = gemv_norm_staging(job, last_block);
 	switch (rows_per_block) {
-	case 1: return launch_maybe_pdl(gemv_split_kernel<WD, 1, 1, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales, then_norm, last_block);
-	case 2: return launch_maybe_pdl(gemv_split_kernel<WD, 2, 1, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales, then_norm, last_block);
-	default: return launch_maybe_pdl(gemv_split_kernel<WD, 4, 1, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales, then_norm, last_block);
+	case 1: return launch_maybe_pdl_shared(gemv_split_kernel<WD, 1, 1, GEMV_MMA_NONE>, grid, block, staged, pdl, stream, job, cols, 1, x, xq, x_scales, then_norm, last_block);
+	case 2: return launch_maybe_pdl_shared(gemv_split_kernel<WD, 2, 1, GEMV_MMA_NONE>, grid, block, staged, pdl, stream, job, cols, 1, x, xq, x_scales, then_norm, last_block);
+	default: return launch_maybe_pdl_shared(gemv_split_kernel<WD, 4, 1, GEMV_MMA_NONE>, grid, block, staged, pdl, stream, job, cols, 1, x, xq, x_scales, then_norm, last_block);
 	}
 }
 
@@ -562,8 +571,9 @@ static cudaError_t launch_gemv_split_mma(const struct gemv_job &job, bool pdl, i
 	if (tokens > 1)
 		return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_MMA_ROWS, 8, MMA>, grid, block, pdl, stream, job, cols,
 					tokens, x, xq, x_scales, then_norm, last_block);
-	return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_MMA_ROWS, 1, MMA>, grid, block, pdl, stream, job, cols, 1, x,
-				xq, x_scales, then_norm, last_block);
+	return launch_maybe_pdl_shared(gemv_split_kernel<WD, GEMV_MMA_ROWS, 1, MMA>, grid, block,
+				       gemv_norm_staging(job, last_block), pdl, stream, job, cols, 1, x, xq, x_scales,
+				       then_norm, last_block);
 }
 
 /* Where a GEMV of in's weights on tokens tokens adds its products (llmk_gemv_products):

@@ -138,9 +138,9 @@ gcc -O2 -std=c11 -D_GNU_SOURCE $part_includes -I/usr/local/cuda/include -fopenmp
 check $? "graph_check builds"
 for config in llama-3.1-8b-fp8 llama-3.1-8b-int8; do
 	# with the persistent layer segments too (LLMCHAT_DECODE_SEGMENTS=1), with the norms and
-	# dynamic quantizations in launches of their own in the eager run (LLMCHAT_LAST_BLOCK=0), and with the
+	# dynamic quantizations in the last blocks in the graph (LLMCHAT_LAST_BLOCK=1), and with the
 	# GEMVs on the tensor cores (LLMCHAT_GEMV_PRODUCTS=tensor)
-	for variant in "" segments last-block-apart tensor; do
+	for variant in "" segments last-block tensor; do
 		./graph_check "$top/tests/data/configs/$config" $variant >"graph-$config$variant.out" 2>&1
 		cat "graph-$config$variant.out"
 		count_results "graph-$config$variant.out"
@@ -185,9 +185,9 @@ for name in tiny-bf16 tiny-fp8 tiny-int8; do
 	echo "Who are you?" | LLMCHAT_DECODE_SEGMENTS=1 ./src/llmchat -m "$model" --temp 0 >"segments-$name.txt" 2>/dev/null
 	cmp -s "segments-$name.txt" "cpu-$name.txt"
 	check $? "$name: ... and with the persistent decode segments (LLMCHAT_DECODE_SEGMENTS=1)"
-	echo "Who are you?" | LLMCHAT_LAST_BLOCK=0 ./src/llmchat -m "$model" --temp 0 >"last-block-apart-$name.txt" 2>/dev/null
-	cmp -s "last-block-apart-$name.txt" "cpu-$name.txt"
-	check $? "$name: ... and with the norms and dynamic quantizations in launches of their own (LLMCHAT_LAST_BLOCK=0)"
+	echo "Who are you?" | LLMCHAT_LAST_BLOCK=1 ./src/llmchat -m "$model" --temp 0 >"last-block-$name.txt" 2>/dev/null
+	cmp -s "last-block-$name.txt" "cpu-$name.txt"
+	check $? "$name: ... and with the norms and dynamic quantizations in the last blocks (LLMCHAT_LAST_BLOCK=1)"
 	for products in tensor tensor-f16; do
 		echo "Who are you?" | LLMCHAT_GEMV_PRODUCTS=$products ./src/llmchat -m "$model" --temp 0 >"$products-$name.txt" 2>/dev/null
 		cmp -s "$products-$name.txt" "cpu-$name.txt"

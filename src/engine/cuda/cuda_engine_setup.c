@@ -414,7 +414,7 @@ int cuda_engine_create(const struct model *model, const struct engine_options *o
 	e->decode_graph_failed = (options && options->test_hooks.eager_decode) || (e->comm && !e->comm->capturable);
 	/* the decode_segments hook runs the graph's layers as persistent segments */
 	e->segments_wanted = options && options->test_hooks.decode_segments;
-	e->last_block_apart = options && options->test_hooks.last_block_apart;
+	e->last_block_work = options && options->test_hooks.last_block_work;
 	/* the gemv_products hook says where the 8-bit GEMVs add; the segments add in the CUDA
 	 * cores' order, so they are not used with the tensor cores */
 	e->gemv_products = gemv_products(options);

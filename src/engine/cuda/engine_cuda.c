@@ -221,10 +221,10 @@ static bool static_input(const struct gpu_linear *l)
 
 /* Whether the launch that makes l's input for one token (the decode attention, the
  * SwiGLU) can also round it under l's dynamic scheme, its last block taking the row's
- * maximum (llmk_attention's and llmk_gemv_swiglu's last_block), unless last_block_apart. */
+ * maximum (llmk_attention's and llmk_gemv_swiglu's last_block), with last_block_work. */
 static bool dynamic_input_fuses(const struct cuda_engine *e, const struct gpu_linear *l, int n)
 {
-	return n == 1 && !e->last_block_apart && (l->quant == LLMK_QUANT_FP8_DYNAMIC || l->quant == LLMK_QUANT_INT8_DYNAMIC);
+	return n == 1 && e->last_block_work && (l->quant == LLMK_QUANT_FP8_DYNAMIC || l->quant == LLMK_QUANT_INT8_DYNAMIC);
 }
 
 /* The n tokens a fused GEMV of l's type reads: e->h, or e->xq as norm_input left it. */
@@ -319,12 +319,13 @@ struct next_norm {
 	bool float_rows;
 };
 
-/* Whether l's one-token GEMV can end with the next norm (llmk_gemv_norm): one rank (no
- * all-reduce between them), 8-bit weights, a hidden size the kernel takes. */
+/* Whether l's one-token GEMV can end with the next norm (llmk_gemv_norm): asked for
+ * (last_block_work), one rank (no all-reduce between them), 8-bit weights, a hidden
+ * size the kernel takes. */
 static bool norm_fuses(const struct cuda_engine *e, const struct gpu_linear *l, int n)
 {
 	const int hidden = e->model->config.hidden_size;
-	return n == 1 && !e->comm && !e->last_block_apart && l->quant != LLMK_QUANT_NONE && hidden % 4 == 0 &&
+	return n == 1 && !e->comm && e->last_block_work && l->quant != LLMK_QUANT_NONE && hidden % 4 == 0 &&
 	       hidden <= LLMK_GEMV_NORM_MAX;
 }
 
