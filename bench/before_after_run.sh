@@ -11,7 +11,8 @@
 # between the products and both attentions), their last lines; the goldens and greedy
 # answers of the tiny models through the CUDA backend; `llmchat --bench --dummy-weights`
 # of each shape in $CONFIGS (default the 8B INT8 and FP8 shapes), the tree before and
-# after in turns; then on an H200 the 70B FP8 and INT8 shapes at --ctx 4400, on an
+# after in turns (with $VARIANT_ENV set, e.g. LLMCHAT_LAST_BLOCK=1, the new tree a third
+# time with those variables); then on an H200 the 70B FP8 and INT8 shapes at --ctx 4400, on an
 # 80 GB card the 70B FP8 shape at --ctx 1200.  With PEERS=1 (and bench/peers/llama.cpp
 # carried), llama.cpp beside llmchat (bench/peers/run.sh) runs before the benches, its
 # table in progress.txt and table.md.  Writes progress.txt and out.tgz (every output)
@@ -49,6 +50,7 @@ new=build-gpu/src/llmchat old=/tmp/before/b/src/llmchat
 for config in $CONFIGS; do
 	bench "${config#llama-3.1-}-before" $old $config 4400
 	bench "${config#llama-3.1-}" $new $config 4400
+	[ -n "${VARIANT_ENV:-}" ] && bench "${config#llama-3.1-}-variant" $new $config 4400 $VARIANT_ENV
 done
 if nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200; then
 	[ "$(left)" -gt 120 ] && bench 70b-fp8 $new llama-3.1-70b-fp8 4400

@@ -467,13 +467,16 @@ attention_split_kernel(const float *q, const T *__restrict__ key_cache, const T 
 }
 
 /* One block a (head, token): merges the splits that had rows (the same split_chunk as
- * the split kernel, from the same position) into out, and quantized into outq.  Bound by reading their partial
+ * the split kernel, from the same position) into out, and quantized into outq (a static
+ * scheme as each value is made; a dynamic one, of one token, by the launch's last
+ * block, with last_block's words).  Bound by reading their partial
  * states (in L2): COMBINE_THREADS / (HD / 4) stripes of splits, 16-byte loads, then
  * the stripes summed in a fixed order (the same bits at every run). */
 template <int HD>
 __global__ static void __launch_bounds__(COMBINE_THREADS)
 attention_combine_kernel(int heads, int splits, int pos0, const int *pos_dev, const float *part_max,
-			 const float *part_sum, const float *part_acc, float *out, struct llmk_static_quant outq)
+			 const float *part_sum, const float *part_acc, float *out, struct llmk_static_quant outq,
+			 unsigned *last_block)
 {
 	/* launched with programmatic dependent launch; the next launch (a persistent
 	 * decode segment streams weights that do not depend on this one) may start at once */
@@ -508,6 +511,7 @@ attention_combine_kernel(int heads, int splits, int pos0, const int *pos_dev, co
 	}
 	s_stripe[stripe][d4] = value;
 	__syncthreads();
+	float value_max = 0; /* this thread's |value| (NaN left out, as llmk_quantize's maximum) */
 	if (threadIdx.x < HD) {
 		const int d = threadIdx.x;
 		float total_value = 0;
@@ -515,8 +519,14 @@ attention_combine_kernel(int heads, int splits, int pos0, const int *pos_dev, co
 			total_value += ((const float *)s_stripe[s])[d];
 		const float value_out = total_value / sum;
 		out[((size_t)t * heads + h) * HD + d] = value_out;
-		if (outq.quant != LLMK_QUANT_NONE)
+		if (quant_is_static(outq.quant))
 			static_quant_store(outq, heads * HD, t, h * HD + d, value_out);
+		value_max = fmaxf(value_max, fabsf(value_out));
+	}
+	if (last_block && last_block_arrives(last_block, value_max, true)) {
+		block_quantize_row(out, heads * HD, last_block_max(last_block), outq.quant, outq.scale, (uint8_t *)outq.xq,
+				   outq.scales);
+		last_block_reset(last_block);
 	}
 }
 
@@ -553,6 +563,7 @@ struct split_args {
 	float *scratch;
 	struct llmk_static_quant outq; /* quant LLMK_QUANT_NONE: none */
 	struct llmk_rope_store rope;   /* key_rows NULL: none */
+	unsigned *last_block;          /* a dynamic outq's words (one token), else NULL */
 };
 
 template <typename T, int HD, int GROUP>
@@ -574,7 +585,7 @@ static cudaError_t launch_split_group(const struct split_args &a, cudaStream_t s
 		return status;
 	return launch_maybe_pdl(attention_combine_kernel<HD>, dim3(a.heads, a.count), dim3(COMBINE_THREADS), true, stream,
 				a.heads, splits, a.pos0, a.pos_dev, (const float *)part_max, (const float *)part_sum,
-				(const float *)part_acc, a.out, a.outq);
+				(const float *)part_acc, a.out, a.outq, a.last_block);
 }
 
 /* The kernels for the group rounded up to 1, 2, 4 or 8 (the extra heads' queries are 0
@@ -602,8 +613,12 @@ static cudaError_t launch_split_typed(const struct split_args &a, cudaStream_t s
 
 static cudaError_t launch_attention_split(const struct split_args &a, enum llmk_dtype cache_dtype, cudaStream_t stream)
 {
-	if (a.outq.quant != LLMK_QUANT_NONE && a.outq.quant != LLMK_QUANT_FP8_STATIC &&
-	    a.outq.quant != LLMK_QUANT_INT8_STATIC)
+	const bool dynamic = a.outq.quant == LLMK_QUANT_FP8_DYNAMIC || a.outq.quant == LLMK_QUANT_INT8_DYNAMIC;
+	if (a.outq.quant != LLMK_QUANT_NONE && !quant_is_static(a.outq.quant) && !dynamic)
+		return cudaErrorInvalidValue;
+	/* a dynamic scale: one token, the last block's words, float4 rows and uchar4 codes */
+	if (dynamic && (a.count != 1 || !a.last_block || (uintptr_t)a.out % 16 != 0 || (uintptr_t)a.outq.xq % 4 != 0 ||
+			!a.outq.scales))
 		return cudaErrorInvalidValue;
 	switch (cache_dtype) {
 	case LLMK_F32: return launch_split_typed<float>(a, stream);
@@ -631,9 +646,12 @@ extern "C" cudaError_t llmk_attention_decode(const struct llmk_attention *a, cud
 		return cudaErrorInvalidValue;
 	struct split_args split = {a->q, a->key_cache, a->value_cache, a->out, a->count, a->pos_dev ? 0 : a->pos0,
 				   a->pos_dev, a->heads, a->kv_heads, a->head_dim, a->scale, a->scratch,
-				   {LLMK_QUANT_NONE, 0, NULL, NULL}, {NULL, NULL, NULL}};
-	if (a->outq)
+				   {LLMK_QUANT_NONE, 0, NULL, NULL}, {NULL, NULL, NULL}, NULL};
+	if (a->outq) {
 		split.outq = *a->outq;
+		if (!quant_is_static(a->outq->quant))
+			split.last_block = a->last_block;
+	}
 	if (a->rope_store)
 		split.rope = *a->rope_store;
 	return launch_attention_split(split, a->cache_dtype, stream);

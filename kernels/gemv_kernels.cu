@@ -403,9 +403,32 @@ __device__ static __forceinline__ void gemv_rows_dots(const uint4 *const *w, con
 
 /* Blocks of RB rows of one of a job's matrices, for tokens <= TOK tokens: token t's
  * outputs go to y + t * rows. */
+/* After a one-token GEMV block has written its rows: the launch's last block to do so
+ * runs then_norm over y (last_block_arrives), the row staged in the launch's dynamic
+ * shared memory (rows floats: gemv_norm_staging; none when there is no norm, so the
+ * plain GEMV keeps its occupancy), and sets the words back to zero. */
+__device__ static void gemv_last_block_norm(const struct llmk_gemv_norm &then_norm, unsigned *words, float *y,
+					    int rows)
+{
+	extern __shared__ float4 norm_staged[];
+	if (!last_block_arrives(words, 0, false))
+		return;
+	block_add_rmsnorm_quantize<GEMV_THREADS>(then_norm.residual, y, then_norm.weight, rows, then_norm.eps,
+						 then_norm.normed, then_norm.quant, then_norm.static_scale,
+						 (uint8_t *)then_norm.xq, then_norm.scales, (float *)norm_staged);
+	last_block_reset(words);
+}
+
+/* The dynamic shared memory of a one-token GEMV launch: its norm's staged row, if any. */
+static size_t gemv_norm_staging(const struct gemv_job &job, const unsigned *last_block)
+{
+	return last_block ? (size_t)job.m[0].rows * sizeof(float) : 0;
+}
+
 template <enum llmk_dtype WD, int RB, int TOK, enum gemv_mma_kind MMA>
 __global__ static void __launch_bounds__(GEMV_THREADS)
-gemv_split_kernel(struct gemv_job job, int cols, int tokens, const float *x, const uint8_t *xq, const float *x_scales)
+gemv_split_kernel(struct gemv_job job, int cols, int tokens, const float *x, const uint8_t *xq, const float *x_scales,
+		  struct llmk_gemv_norm then_norm, unsigned *last_block)
 {
 	allow_next_kernel();
 	const int b = blockIdx.x;
@@ -433,14 +456,20 @@ gemv_split_kernel(struct gemv_job job, int cols, int tokens, const float *x, con
 	const int row = r0 + threadIdx.x / TOK, t = threadIdx.x % TOK;
 	if (threadIdx.x < RB * TOK && (TOK == 1 || t < tokens) && row < m.rows)
 		m.y[(size_t)t * m.rows + row] = gemv_scaled<WD>(fsum, isum, m.scale, m.scale_count, row, x_scales + t);
+	if constexpr (TOK == 1) {
+		if (last_block)
+			gemv_last_block_norm(then_norm, last_block, m.y, m.rows);
+	}
 }
 
 /* Gate and up rows r0.. together, for tokens <= TOK tokens; y = silu(gate) * up of the
- * two scaled outputs, token t's at y + t * rows (and quantized into yq's token t). */
+ * two scaled outputs, token t's at y + t * rows (and quantized into yq's token t: as
+ * each value is made for a static scheme; for a dynamic one, of one token, by the
+ * launch's last block, with last_block's words). */
 template <enum llmk_dtype WD, int RB, int TOK, enum gemv_mma_kind MMA>
 __global__ static void __launch_bounds__(GEMV_THREADS)
 gemv_swiglu_kernel(struct gemv_matrix gate, struct gemv_matrix up, int cols, int tokens, const float *x,
-		   const uint8_t *xq, const float *x_scales, float *y, struct llmk_static_quant yq)
+		   const uint8_t *xq, const float *x_scales, float *y, struct llmk_static_quant yq, unsigned *last_block)
 {
 	allow_next_kernel();
 	const int r0 = blockIdx.x * RB;
@@ -464,12 +493,21 @@ gemv_swiglu_kernel(struct gemv_matrix gate, struct gemv_matrix up, int cols, int
 	if (j >= RB && j < 2 * RB && (TOK == 1 || t < tokens) && r0 + j - RB < up.rows)
 		up_value[j - RB][t] = gemv_scaled<WD>(fsum, isum, up.scale, up.scale_count, r0 + j - RB, x_scales + t);
 	__syncthreads();
+	float part_max = 0; /* this thread's largest |y| (NaN left out, as llmk_quantize's maximum) */
 	if (j < RB && (TOK == 1 || t < tokens) && r0 + j < gate.rows) {
 		const float v = silu_times(gemv_scaled<WD>(fsum, isum, gate.scale, gate.scale_count, r0 + j, x_scales + t),
 					   up_value[j][t]);
 		y[(size_t)t * gate.rows + r0 + j] = v;
-		if (yq.quant != LLMK_QUANT_NONE)
+		if (quant_is_static(yq.quant))
 			static_quant_store(yq, gate.rows, t, r0 + j, v);
+		part_max = fmaxf(part_max, fabsf(v));
+	}
+	if constexpr (TOK == 1) {
+		if (last_block && last_block_arrives(last_block, part_max, true)) {
+			block_quantize_row(y, gate.rows, last_block_max(last_block), yq.quant, yq.scale, (uint8_t *)yq.xq,
+					   yq.scales);
+			last_block_reset(last_block);
+		}
 	}
 }
 
@@ -500,19 +538,21 @@ static int gemv_tokens(const struct llmk_gemv_input *in)
 
 template <enum llmk_dtype WD>
 static cudaError_t launch_gemv_split(const struct gemv_job &job, int rows_per_block, bool pdl, int cols, int tokens,
-				     const float *x, const uint8_t *xq, const float *x_scales, cudaStream_t stream)
+				     const float *x, const uint8_t *xq, const float *x_scales,
+				     const struct llmk_gemv_norm &then_norm, unsigned *last_block, cudaStream_t stream)
 {
 	dim3 grid(job.first_block[job.count]), block(GEMV_THREADS);
 	if (tokens > 4)
 		return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_TOKENS_ROWS, LLMK_GEMV_MAX_TOKENS, GEMV_MMA_NONE>, grid, block, pdl,
-					stream, job, cols, tokens, x, xq, x_scales);
+					stream, job, cols, tokens, x, xq, x_scales, then_norm, last_block);
 	if (tokens > 1)
 		return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_TOKENS_ROWS, 4, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols,
-					tokens, x, xq, x_scales);
+					tokens, x, xq, x_scales, then_norm, last_block);
+	const size_t staged = gemv_norm_staging(job, last_block);
 	switch (rows_per_block) {
-	case 1: return launch_maybe_pdl(gemv_split_kernel<WD, 1, 1, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales);
-	case 2: return launch_maybe_pdl(gemv_split_kernel<WD, 2, 1, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales);
-	default: return launch_maybe_pdl(gemv_split_kernel<WD, 4, 1, GEMV_MMA_NONE>, grid, block, pdl, stream, job, cols, 1, x, xq, x_scales);
+	case 1: return launch_maybe_pdl_shared(gemv_split_kernel<WD, 1, 1, GEMV_MMA_NONE>, grid, block, staged, pdl, stream, job, cols, 1, x, xq, x_scales, then_norm, last_block);
+	case 2: return launch_maybe_pdl_shared(gemv_split_kernel<WD, 2, 1, GEMV_MMA_NONE>, grid, block, staged, pdl, stream, job, cols, 1, x, xq, x_scales, then_norm, last_block);
+	default: return launch_maybe_pdl_shared(gemv_split_kernel<WD, 4, 1, GEMV_MMA_NONE>, grid, block, staged, pdl, stream, job, cols, 1, x, xq, x_scales, then_norm, last_block);
 	}
 }
 
@@ -520,18 +560,20 @@ static cudaError_t launch_gemv_split(const struct gemv_job &job, int rows_per_bl
  * to 8, two past 8; a token's rows have the same bits in each (one column of B). */
 template <enum llmk_dtype WD, enum gemv_mma_kind MMA>
 static cudaError_t launch_gemv_split_mma(const struct gemv_job &job, bool pdl, int cols, int tokens,
-					 const uint8_t *xq, const float *x_scales, cudaStream_t stream)
+					 const uint8_t *xq, const float *x_scales, const struct llmk_gemv_norm &then_norm,
+					 unsigned *last_block, cudaStream_t stream)
 {
 	dim3 grid(job.first_block[job.count]), block(GEMV_MMA_THREADS);
 	const float *x = NULL;
 	if (tokens > 8)
 		return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_MMA_ROWS, LLMK_GEMV_MAX_TOKENS, MMA>, grid, block, pdl,
-					stream, job, cols, tokens, x, xq, x_scales);
+					stream, job, cols, tokens, x, xq, x_scales, then_norm, last_block);
 	if (tokens > 1)
 		return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_MMA_ROWS, 8, MMA>, grid, block, pdl, stream, job, cols,
-					tokens, x, xq, x_scales);
-	return launch_maybe_pdl(gemv_split_kernel<WD, GEMV_MMA_ROWS, 1, MMA>, grid, block, pdl, stream, job, cols, 1, x,
-				xq, x_scales);
+					tokens, x, xq, x_scales, then_norm, last_block);
+	return launch_maybe_pdl_shared(gemv_split_kernel<WD, GEMV_MMA_ROWS, 1, MMA>, grid, block,
+				       gemv_norm_staging(job, last_block), pdl, stream, job, cols, 1, x, xq, x_scales,
+				       then_norm, last_block);
 }
 
 /* Where a GEMV of in's weights on tokens tokens adds its products (llmk_gemv_products):
@@ -570,18 +612,48 @@ static cudaError_t launch_gemv_job(struct gemv_job *job, const struct llmk_gemv_
 	const uint8_t *q = (const uint8_t *)in->xq;
 	const int cols = in->cols;
 	const float *xs = in->x_scales;
+	struct llmk_gemv_norm then_norm = {};
+	unsigned *last_block = NULL; /* none: no work for the last block */
+	if (in->then_norm) {
+		then_norm = *in->then_norm;
+		last_block = in->last_block;
+	}
 	switch (mma) {
-	case GEMV_MMA_S8: return launch_gemv_split_mma<LLMK_I8, GEMV_MMA_S8>(*job, pdl, cols, tokens, q, xs, stream);
+	case GEMV_MMA_S8:
+		return launch_gemv_split_mma<LLMK_I8, GEMV_MMA_S8>(*job, pdl, cols, tokens, q, xs, then_norm, last_block, stream);
 	case GEMV_MMA_E4M3_F16:
-		return launch_gemv_split_mma<LLMK_E4M3, GEMV_MMA_E4M3_F16>(*job, pdl, cols, tokens, q, xs, stream);
-	case GEMV_MMA_E4M3: return launch_gemv_split_mma<LLMK_E4M3, GEMV_MMA_E4M3>(*job, pdl, cols, tokens, q, xs, stream);
+		return launch_gemv_split_mma<LLMK_E4M3, GEMV_MMA_E4M3_F16>(*job, pdl, cols, tokens, q, xs, then_norm,
+									   last_block, stream);
+	case GEMV_MMA_E4M3:
+		return launch_gemv_split_mma<LLMK_E4M3, GEMV_MMA_E4M3>(*job, pdl, cols, tokens, q, xs, then_norm, last_block, stream);
 	case GEMV_MMA_NONE: break;
 	}
 	switch (in->wdtype) {
-	case LLMK_E4M3: return launch_gemv_split<LLMK_E4M3>(*job, rows_per_block, pdl, cols, tokens, in->x, q, xs, stream);
-	case LLMK_I8: return launch_gemv_split<LLMK_I8>(*job, rows_per_block, pdl, cols, tokens, in->x, q, xs, stream);
-	default: return launch_gemv_split<LLMK_BF16>(*job, rows_per_block, pdl, cols, tokens, in->x, q, xs, stream);
+	case LLMK_E4M3:
+		return launch_gemv_split<LLMK_E4M3>(*job, rows_per_block, pdl, cols, tokens, in->x, q, xs, then_norm, last_block, stream);
+	case LLMK_I8:
+		return launch_gemv_split<LLMK_I8>(*job, rows_per_block, pdl, cols, tokens, in->x, q, xs, then_norm, last_block, stream);
+	default:
+		return launch_gemv_split<LLMK_BF16>(*job, rows_per_block, pdl, cols, tokens, in->x, q, xs, then_norm, last_block, stream);
 	}
+}
+
+static bool aligned16(const void *p)
+{
+	return ((uintptr_t)p % 16) == 0;
+}
+
+/* Whether a GEMV of rows outputs into y can end with in's then_norm (llmk_gemv_norm's terms). */
+static bool gemv_norm_valid(const struct llmk_gemv_input *in, int tokens, int rows, const float *y)
+{
+	const struct llmk_gemv_norm *a = in->then_norm;
+	const bool quant_known = a->quant == LLMK_QUANT_NONE || a->quant == LLMK_QUANT_FP8_STATIC ||
+				 a->quant == LLMK_QUANT_FP8_DYNAMIC || a->quant == LLMK_QUANT_INT8_STATIC ||
+				 a->quant == LLMK_QUANT_INT8_DYNAMIC;
+	const bool quantized = a->quant != LLMK_QUANT_NONE;
+	return tokens == 1 && rows % 4 == 0 && rows <= LLMK_GEMV_NORM_MAX && in->last_block && a->residual && a->weight &&
+	       aligned16(a->residual) && aligned16(y) && aligned16(a->weight) && aligned16(a->normed) && quant_known &&
+	       (quantized ? a->xq && a->scales && (uintptr_t)a->xq % 4 == 0 : a->normed != NULL);
 }
 
 static bool gemv_rows_per_block_valid(int n)
@@ -602,7 +674,7 @@ extern "C" cudaError_t llmk_gemv(const struct llmk_gemv_matrix *matrix, const st
 	if (!gemv_aligned(wdtype, cols, weight, x, xq) || rows <= 0 || tokens == 0)
 		return cudaErrorNotSupported;
 	if (rows_per_block == 0) { /* the warp-a-row kernel */
-		if (tokens != 1 || in->products != LLMK_PRODUCTS_CUDA_CORES)
+		if (tokens != 1 || in->products != LLMK_PRODUCTS_CUDA_CORES || in->then_norm)
 			return cudaErrorInvalidValue;
 		unsigned blocks = (unsigned)((rows + LINEAR_WARPS - 1) / LINEAR_WARPS);
 		gemv_kernel<1><<<blocks, LINEAR_WARPS * WARP, 0, stream>>>(weight, wdtype, rows, cols, weight_scale,
@@ -610,6 +682,8 @@ extern "C" cudaError_t llmk_gemv(const struct llmk_gemv_matrix *matrix, const st
 									  x_scales, 1, y, rows);
 		return cudaGetLastError();
 	}
+	if (in->then_norm && !gemv_norm_valid(in, tokens, rows, y))
+		return cudaErrorInvalidValue;
 	bool pdl = rows_per_block < 0 || !(rows_per_block & LLMK_GEMV_NO_PDL);
 	rows_per_block = rows_per_block < 0 ? GEMV_AUTO_ROWS : rows_per_block & ~LLMK_GEMV_NO_PDL;
 	if (!gemv_rows_per_block_valid(rows_per_block))
@@ -624,7 +698,7 @@ extern "C" cudaError_t llmk_gemv_multi(const struct llmk_gemv_matrix *matrices, 
 				       const struct llmk_gemv_input *in, cudaStream_t stream)
 {
 	const int tokens = gemv_tokens(in);
-	if (matrix_count < 1 || matrix_count > 3)
+	if (matrix_count < 1 || matrix_count > 3 || in->then_norm)
 		return cudaErrorInvalidValue;
 	struct gemv_job job = {};
 	for (int i = 0; i < matrix_count; i++) {
@@ -641,39 +715,39 @@ extern "C" cudaError_t llmk_gemv_multi(const struct llmk_gemv_matrix *matrices, 
 template <enum llmk_dtype WD, enum gemv_mma_kind MMA>
 static cudaError_t launch_gemv_swiglu_mma(const struct gemv_matrix &gate, const struct gemv_matrix &up, int cols,
 					  int tokens, const uint8_t *xq, const float *x_scales, float *y,
-					  const struct llmk_static_quant &yq, cudaStream_t stream)
+					  const struct llmk_static_quant &yq, unsigned *last_block, cudaStream_t stream)
 {
 	constexpr int RB = GEMV_MMA_ROWS / 2;
 	dim3 grid((gate.rows + RB - 1) / RB), block(GEMV_MMA_THREADS);
 	const float *x = NULL;
 	if (tokens > 8)
 		return launch_maybe_pdl(gemv_swiglu_kernel<WD, RB, LLMK_GEMV_MAX_TOKENS, MMA>, grid, block, true, stream,
-					gate, up, cols, tokens, x, xq, x_scales, y, yq);
+					gate, up, cols, tokens, x, xq, x_scales, y, yq, last_block);
 	if (tokens > 1)
 		return launch_maybe_pdl(gemv_swiglu_kernel<WD, RB, 8, MMA>, grid, block, true, stream, gate, up, cols,
-					tokens, x, xq, x_scales, y, yq);
+					tokens, x, xq, x_scales, y, yq, last_block);
 	return launch_maybe_pdl(gemv_swiglu_kernel<WD, RB, 1, MMA>, grid, block, true, stream, gate, up, cols, 1, x, xq,
-				x_scales, y, yq);
+				x_scales, y, yq, last_block);
 }
 
 template <enum llmk_dtype WD>
 static cudaError_t launch_gemv_swiglu(const struct gemv_matrix &gate, const struct gemv_matrix &up, int cols,
 				      int tokens, const float *x, const uint8_t *xq, const float *x_scales, float *y,
-				      const struct llmk_static_quant &yq, cudaStream_t stream)
+				      const struct llmk_static_quant &yq, unsigned *last_block, cudaStream_t stream)
 {
 	/* a block loads rows of both matrices: half the rows of a plain GEMV's block */
 	if (tokens > 1) {
 		dim3 grid((gate.rows + GEMV_TOKENS_ROWS / 2 - 1) / (GEMV_TOKENS_ROWS / 2)), block(GEMV_THREADS);
 		if (tokens > 4)
 			return launch_maybe_pdl(gemv_swiglu_kernel<WD, GEMV_TOKENS_ROWS / 2, LLMK_GEMV_MAX_TOKENS, GEMV_MMA_NONE>, grid,
-						block, true, stream, gate, up, cols, tokens, x, xq, x_scales, y, yq);
+						block, true, stream, gate, up, cols, tokens, x, xq, x_scales, y, yq, last_block);
 		return launch_maybe_pdl(gemv_swiglu_kernel<WD, GEMV_TOKENS_ROWS / 2, 4, GEMV_MMA_NONE>, grid, block, true, stream, gate,
-					up, cols, tokens, x, xq, x_scales, y, yq);
+					up, cols, tokens, x, xq, x_scales, y, yq, last_block);
 	}
 	const int rows_per_block = GEMV_AUTO_ROWS / 2;
 	dim3 grid((gate.rows + rows_per_block - 1) / rows_per_block), block(GEMV_THREADS);
 	return launch_maybe_pdl(gemv_swiglu_kernel<WD, GEMV_AUTO_ROWS / 2, 1, GEMV_MMA_NONE>, grid, block, true, stream, gate, up, cols,
-				1, x, xq, x_scales, y, yq);
+				1, x, xq, x_scales, y, yq, last_block);
 }
 
 extern "C" cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, const struct llmk_gemv_matrix *up,
@@ -684,13 +758,21 @@ extern "C" cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, con
 	const int cols = in->cols, tokens = gemv_tokens(in);
 	const float *x = in->x, *x_scales = in->x_scales;
 	const void *xq = in->xq;
+	if (in->then_norm)
+		return cudaErrorInvalidValue;
 	if (gate->rows != up->rows || gate->rows <= 0 || !gemv_aligned(wdtype, cols, gate->weight, x, xq) ||
 	    !gemv_aligned(wdtype, cols, up->weight, x, xq) || tokens == 0)
 		return cudaErrorNotSupported;
 	const struct llmk_static_quant none = {LLMK_QUANT_NONE, 0, NULL, NULL}, out_quant = yq ? *yq : none;
-	if (out_quant.quant != LLMK_QUANT_NONE && out_quant.quant != LLMK_QUANT_FP8_STATIC &&
-	    out_quant.quant != LLMK_QUANT_INT8_STATIC)
+	const enum llmk_quant scheme = out_quant.quant;
+	const bool dynamic = scheme == LLMK_QUANT_FP8_DYNAMIC || scheme == LLMK_QUANT_INT8_DYNAMIC;
+	if (scheme != LLMK_QUANT_NONE && !quant_is_static(scheme) && !dynamic)
 		return cudaErrorInvalidValue;
+	/* a dynamic scale: one token, the last block's words, float4 rows and uchar4 codes */
+	if (dynamic && (tokens != 1 || !in->last_block || gate->rows % 4 != 0 || !aligned16(y) ||
+			(uintptr_t)out_quant.xq % 4 != 0 || !out_quant.scales))
+		return cudaErrorInvalidValue;
+	unsigned *last_block = dynamic ? in->last_block : NULL;
 	struct gemv_matrix g = {gate->weight, gate->weight_scale, gate->weight_scale_count, gate->rows, NULL};
 	struct gemv_matrix u = {up->weight, up->weight_scale, up->weight_scale_count, up->rows, NULL};
 	const uint8_t *q = (const uint8_t *)xq;
@@ -698,19 +780,19 @@ extern "C" cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, con
 		return cudaErrorInvalidValue;
 	switch (gemv_mma(in, tokens)) {
 	case GEMV_MMA_S8:
-		return launch_gemv_swiglu_mma<LLMK_I8, GEMV_MMA_S8>(g, u, cols, tokens, q, x_scales, y, out_quant, stream);
+		return launch_gemv_swiglu_mma<LLMK_I8, GEMV_MMA_S8>(g, u, cols, tokens, q, x_scales, y, out_quant, last_block, stream);
 	case GEMV_MMA_E4M3_F16:
 		return launch_gemv_swiglu_mma<LLMK_E4M3, GEMV_MMA_E4M3_F16>(g, u, cols, tokens, q, x_scales, y, out_quant,
-									     stream);
+									     last_block, stream);
 	case GEMV_MMA_E4M3:
 		return launch_gemv_swiglu_mma<LLMK_E4M3, GEMV_MMA_E4M3>(g, u, cols, tokens, q, x_scales, y, out_quant,
-									 stream);
+									 last_block, stream);
 	case GEMV_MMA_NONE: break;
 	}
 	switch (wdtype) {
-	case LLMK_E4M3: return launch_gemv_swiglu<LLMK_E4M3>(g, u, cols, tokens, x, q, x_scales, y, out_quant, stream);
-	case LLMK_I8: return launch_gemv_swiglu<LLMK_I8>(g, u, cols, tokens, x, q, x_scales, y, out_quant, stream);
-	default: return launch_gemv_swiglu<LLMK_BF16>(g, u, cols, tokens, x, q, x_scales, y, out_quant, stream);
+	case LLMK_E4M3: return launch_gemv_swiglu<LLMK_E4M3>(g, u, cols, tokens, x, q, x_scales, y, out_quant, last_block, stream);
+	case LLMK_I8: return launch_gemv_swiglu<LLMK_I8>(g, u, cols, tokens, x, q, x_scales, y, out_quant, last_block, stream);
+	default: return launch_gemv_swiglu<LLMK_BF16>(g, u, cols, tokens, x, q, x_scales, y, out_quant, last_block, stream);
 	}
 }
 

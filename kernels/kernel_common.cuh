@@ -217,6 +217,179 @@ __device__ static inline float silu_times(float g, float u)
 	return g / (1.0f + expf(-g)) * u;
 }
 
+/* ---- work a launch's last block does (llm_kernels.h's LLMK_LAST_BLOCK_WORDS) --------
+ * words[0] counts the blocks done, words[1] holds the largest magnitude of a row the
+ * blocks wrote (float bits: non-negative floats order as unsigned ints). */
+
+/* Called by every thread of every block of a launch once the block's writes are made:
+ * true in the last block to get here, to which every other block's writes are then
+ * visible (each block fences them before it counts itself).  With with_max, the
+ * block's largest part_max (each thread's; 0 for none, never NaN) joins words[1]
+ * first. */
+__device__ static bool last_block_arrives(unsigned *words, float part_max, bool with_max)
+{
+	__shared__ unsigned s_before;
+	__shared__ float s_warp_max[32];
+	const int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP, warps = (blockDim.x + WARP - 1) / WARP;
+	if (with_max) {
+		for (int offset = WARP / 2; offset > 0; offset /= 2)
+			part_max = fmaxf(part_max, __shfl_xor_sync(0xffffffffu, part_max, offset));
+		if (lane == 0)
+			s_warp_max[warp] = part_max;
+		__syncthreads();
+		if (threadIdx.x == 0) {
+			for (int w = 1; w < warps; w++)
+				part_max = fmaxf(part_max, s_warp_max[w]);
+			atomicMax(words + 1, __float_as_uint(part_max));
+		}
+	}
+	__threadfence();
+	__syncthreads();
+	if (threadIdx.x == 0)
+		s_before = atomicAdd(words, 1u);
+	__syncthreads();
+	const bool last = s_before == gridDim.x * gridDim.y * gridDim.z - 1;
+	if (last)
+		__threadfence();
+	return last;
+}
+
+/* The row's largest magnitude as the blocks gave it (in the last block). */
+__device__ static float last_block_max(const unsigned *words)
+{
+	return __uint_as_float(__ldcg(words + 1));
+}
+
+/* In the last block, when its work is done: the words back to zero for the next launch. */
+__device__ static void last_block_reset(unsigned *words)
+{
+	if (threadIdx.x == 0) {
+		words[0] = 0;
+		words[1] = 0;
+	}
+}
+
+/* x's n values (a multiple of 4; x 16-byte aligned, written by other blocks, read
+ * through L2) rounded into xq (4-byte aligned) under the scale quant makes of the row's
+ * max_abs, the scale into *scale_out: llmk_quantize's bits, by one block. */
+__device__ static void block_quantize_row(const float *x, int n, float max_abs, enum llmk_quant quant,
+					  float static_scale, uint8_t *xq, float *scale_out)
+{
+	constexpr int AT_ONCE = 4;
+	float s, inv;
+	quantize_scale(max_abs, quant, static_scale, &s, &inv);
+	const bool fp8 = quant_is_fp8(quant);
+	const int n4 = n / 4;
+	for (int c0 = threadIdx.x; c0 < n4; c0 += AT_ONCE * blockDim.x) { /* every load of a round at once */
+		float4 v[AT_ONCE];
+#pragma unroll
+		for (int k = 0; k < AT_ONCE; k++)
+			if (c0 + k * blockDim.x < n4)
+				v[k] = __ldcg((const float4 *)x + c0 + k * blockDim.x);
+#pragma unroll
+		for (int k = 0; k < AT_ONCE; k++)
+			if (c0 + k * blockDim.x < n4)
+				((uchar4 *)xq)[c0 + k * blockDim.x] =
+					make_uchar4(quantize_value(v[k].x, inv, fp8), quantize_value(v[k].y, inv, fp8),
+						    quantize_value(v[k].z, inv, fp8), quantize_value(v[k].w, inv, fp8));
+	}
+	if (threadIdx.x == 0)
+		*scale_out = s;
+}
+
+/* ---- one row's add + RMSNorm + quantization by a block of any size ---------------- */
+
+/* x += delta (written back), normed = weight * (x * rms_inverse), quantized into xq with
+ * its scale in *scale_out (static or dynamic; quant NONE: normed only), by one block of
+ * THREADS threads (a multiple of 32 dividing ROW_THREADS), with the bits the one-token
+ * norm kernels (ROW_THREADS threads a row) give: virtual thread u of ROW_THREADS adds
+ * the squares of elements u, u + ROW_THREADS, ... in double, each virtual warp is summed
+ * by block_reduce's butterfly, then the warps in order; thread r plays virtual warps
+ * r / 32 + j * THREADS / 32 at its own lane.  The row is staged in s_row (n floats of
+ * shared memory); n a multiple of 4, x, delta, weight and normed 16-byte aligned, xq
+ * 4-byte aligned.  x and delta are read through L2 (another block may have just
+ * written them). */
+template <int THREADS>
+__device__ static void block_add_rmsnorm_quantize(float *x, const float *delta, const float *weight, int n, float eps,
+						  float *normed, enum llmk_quant quant, float static_scale,
+						  uint8_t *xq, float *scale_out, float *s_row)
+{
+	static_assert(THREADS % WARP == 0 && ROW_THREADS % THREADS == 0, "a block plays the norm's 1024 threads");
+	constexpr int WARPS = THREADS / WARP, VIRTUAL = ROW_THREADS / THREADS, AT_ONCE = 4;
+	__shared__ double s_part[ROW_THREADS / WARP];
+	__shared__ float s_max[WARPS];
+	const int n4 = n / 4, lane = threadIdx.x % WARP, warp = threadIdx.x / WARP;
+	float4 *row4 = (float4 *)s_row, *x4 = (float4 *)x;
+	for (int c0 = threadIdx.x; c0 < n4; c0 += AT_ONCE * THREADS) { /* every load of a round at once */
+		float4 a[AT_ONCE], b[AT_ONCE];
+#pragma unroll
+		for (int k = 0; k < AT_ONCE; k++)
+			if (c0 + k * THREADS < n4) {
+				a[k] = __ldcg(x4 + c0 + k * THREADS);
+				b[k] = __ldcg((const float4 *)delta + c0 + k * THREADS);
+			}
+#pragma unroll
+		for (int k = 0; k < AT_ONCE; k++)
+			if (c0 + k * THREADS < n4) {
+				const float4 v = make_float4(a[k].x + b[k].x, a[k].y + b[k].y, a[k].z + b[k].z, a[k].w + b[k].w);
+				row4[c0 + k * THREADS] = v;
+				x4[c0 + k * THREADS] = v;
+			}
+	}
+	__syncthreads();
+#pragma unroll
+	for (int j = 0; j < VIRTUAL; j++) {
+		const int u = (warp + j * WARPS) * WARP + lane;
+		double ss = 0;
+		for (int i = u; i < n; i += ROW_THREADS)
+			ss += (double)s_row[i] * s_row[i];
+		for (int offset = WARP / 2; offset > 0; offset /= 2)
+			ss = ss + __shfl_xor_sync(0xffffffffu, ss, offset);
+		if (lane == 0)
+			s_part[warp + j * WARPS] = ss;
+	}
+	__syncthreads();
+	double total = s_part[0];
+	for (int w = 1; w < ROW_THREADS / WARP; w++)
+		total = total + s_part[w];
+	const float rms_inverse = 1.0f / sqrtf((float)(total / n) + eps);
+	const bool fp8 = quant_is_fp8(quant), at_once = quant_is_static(quant);
+	float s, inv;
+	quantize_scale(0, quant, static_scale, &s, &inv); /* a static scheme's, else replaced below */
+	float max_abs = 0;
+	for (int c = threadIdx.x; c < n4; c += THREADS) { /* a thread rereads only the chunks it writes */
+		const float4 w = __ldg((const float4 *)weight + c), v = row4[c];
+		const float4 o = make_float4(w.x * (v.x * rms_inverse), w.y * (v.y * rms_inverse),
+					     w.z * (v.z * rms_inverse), w.w * (v.w * rms_inverse));
+		row4[c] = o;
+		if (normed)
+			((float4 *)normed)[c] = o;
+		if (at_once)
+			((uchar4 *)xq)[c] = make_uchar4(quantize_value(o.x, inv, fp8), quantize_value(o.y, inv, fp8),
+							quantize_value(o.z, inv, fp8), quantize_value(o.w, inv, fp8));
+		max_abs = fmaxf(max_abs, fmaxf(fmaxf(fabsf(o.x), fabsf(o.y)), fmaxf(fabsf(o.z), fabsf(o.w))));
+	}
+	if (quant == LLMK_QUANT_NONE)
+		return;
+	if (!at_once) {
+		for (int offset = WARP / 2; offset > 0; offset /= 2)
+			max_abs = fmaxf(max_abs, __shfl_xor_sync(0xffffffffu, max_abs, offset));
+		if (lane == 0)
+			s_max[warp] = max_abs;
+		__syncthreads();
+		for (int w = 0; w < WARPS; w++)
+			max_abs = fmaxf(max_abs, s_max[w]);
+		quantize_scale(max_abs, quant, static_scale, &s, &inv);
+		for (int c = threadIdx.x; c < n4; c += THREADS) {
+			const float4 o = row4[c];
+			((uchar4 *)xq)[c] = make_uchar4(quantize_value(o.x, inv, fp8), quantize_value(o.y, inv, fp8),
+							quantize_value(o.z, inv, fp8), quantize_value(o.w, inv, fp8));
+		}
+	}
+	if (threadIdx.x == 0)
+		*scale_out = s;
+}
+
 /* An attribute of the current device (cudaDeviceGetAttribute after cudaGetDevice). */
 static inline cudaError_t current_device_attribute(enum cudaDeviceAttr attribute, int *value)
 {

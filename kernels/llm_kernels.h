@@ -123,6 +123,31 @@ enum llmk_gemv_products {
 	LLMK_PRODUCTS_TENSOR_F16,   /* as TENSOR, FP8 widened to f16 (exact) for m16n8k16 */
 };
 
+/* Work that needs a whole row that many blocks write (a norm, a dynamic scale) can be
+ * done by the launch's last block to finish, so that no launch of its own stands
+ * between one product and the next: each block counts itself in a few words of device
+ * memory, LLMK_LAST_BLOCK_WORDS unsigned ints, zero before the first launch that uses
+ * them and left zero by each (launches on one stream may share them). */
+#define LLMK_LAST_BLOCK_WORDS 2
+
+/* The residual add, RMSNorm and quantization that follow an output projection, run by
+ * a one-token llmk_gemv's last block once every row of y is written:
+ * llmk_add_rmsnorm_quantize(residual, y, weight, normed, 1, rows, eps, quant,
+ * static_scale, xq, scales), bit for bit (the 1024-thread norm's order of summation).
+ * rows a multiple of 4, at most LLMK_GEMV_NORM_MAX; residual, y, weight and normed
+ * 16-byte aligned; normed may be NULL unless quant is LLMK_QUANT_NONE. */
+#define LLMK_GEMV_NORM_MAX 8192
+struct llmk_gemv_norm {
+	float *residual;
+	const float *weight;
+	float eps;
+	float *normed;
+	enum llmk_quant quant;
+	float static_scale;
+	void *xq;
+	float *scales;
+};
+
 struct llmk_gemv_input {
 	enum llmk_dtype wdtype;
 	int cols;
@@ -131,6 +156,11 @@ struct llmk_gemv_input {
 	const float *x_scales;
 	int tokens;
 	enum llmk_gemv_products products; /* 8-bit weights: where the products add (above) */
+	const struct llmk_gemv_norm *then_norm; /* llmk_gemv of one token only (others give
+						 * cudaErrorInvalidValue): NULL, or the norm
+						 * its launch ends with (above) */
+	unsigned int *last_block; /* LLMK_LAST_BLOCK_WORDS: for then_norm, and for a dynamic
+				   * yq of llmk_gemv_swiglu (one token); else NULL */
 };
 
 /* The one-token GEMV (decode) alone: matrix->y[r] = sum_i W[r][i] * input[i], scaled
@@ -163,8 +193,10 @@ cudaError_t llmk_gemv_multi(const struct llmk_gemv_matrix *matrices, int matrix_
  * are llmk_gemv's outputs for gate and up (their .y are not used), bit for bit what
  * llmk_gemv, llmk_gemv, llmk_swiglu give; with yq (not NULL), y also quantized for
  * down_proj's static scale (llmk_static_quant; not into in->xq, which this launch
- * reads).  gate and up have the same rows.  Launched as llmk_gemv (programmatic
- * dependent launch). */
+ * reads), or for one token under a dynamic scheme (FP8 or INT8 dynamic: the
+ * launch's last block rounds the row, with in->last_block; llmk_quantize's bits; rows
+ * a multiple of 4, y 16-byte aligned).  gate and up have the same rows.  Launched as
+ * llmk_gemv (programmatic dependent launch). */
 cudaError_t llmk_gemv_swiglu(const struct llmk_gemv_matrix *gate, const struct llmk_gemv_matrix *up,
 			     const struct llmk_gemv_input *in, float *y, const struct llmk_static_quant *yq,
 			     cudaStream_t stream);
@@ -227,6 +259,9 @@ struct llmk_attention {
 					       * max_tokens) floats */
 	int max_tokens;
 	const struct llmk_static_quant *outq; /* not NULL: out also quantized (o_proj's input) */
+	unsigned int *last_block;             /* LLMK_LAST_BLOCK_WORDS, for an outq of a dynamic
+					       * scheme (count 1 only: the last block of the
+					       * launch that writes out rounds the row) */
 	const struct llmk_rope_store *rope_store; /* not NULL (count 1 only): q is not rotated
 					       * yet, and the token's k and v enter the cache in
 					       * the same launch (above) */
@@ -255,8 +290,8 @@ cudaError_t llmk_attention_general(const struct llmk_attention *a, cudaStream_t 
  * has work at long contexts and most splits are empty at short ones (flash-decoding);
  * more tokens (prefill, not with pos_dev) take one split each.  Needs head_dim 64 or
  * 128, heads / kv_heads <= 8, count <= max_tokens and a cache of F32, BF16 or E4M3:
- * cudaErrorNotSupported otherwise; an outq scheme other than a static one (FP8_STATIC,
- * INT8_STATIC), rope_store with count other than 1, or rope_table gives
+ * cudaErrorNotSupported otherwise; an outq of a dynamic scheme without last_block or
+ * with count other than 1, rope_store with count other than 1, or rope_table gives
  * cudaErrorInvalidValue. */
 #define LLMK_DECODE_MAX_TOKENS LLMK_GEMV_MAX_TOKENS
 size_t llmk_attention_decode_scratch(int heads, int head_dim, int max_tokens);

@@ -532,6 +532,10 @@ int options_read_environment(struct options *opts, char *err, size_t err_size)
 	/* LLMCHAT_DECODE_SEGMENTS=1: the decode graph with the persistent layer segments */
 	if (environment_opt_in("LLMCHAT_DECODE_SEGMENTS", &opts->engine_test_hooks.decode_segments, err, err_size) != 0)
 		return -1;
+	/* LLMCHAT_LAST_BLOCK=1: the decode step's norms and dynamic quantizations in the last
+	 * block of the launch before, not in launches of their own */
+	if (environment_opt_in("LLMCHAT_LAST_BLOCK", &opts->engine_test_hooks.last_block_work, err, err_size) != 0)
+		return -1;
 	/* LLMCHAT_BENCH_PROFILE: bench/profile_decode.sh's window */
 	if (environment_bench_profile(&opts->bench_profile, err, err_size) != 0)
 		return -1;

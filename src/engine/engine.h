@@ -60,6 +60,12 @@ struct engine_test_hooks {
 	bool decode_segments;       /* LLMCHAT_DECODE_SEGMENTS=1: the CUDA decode graph runs each layer
 				     * after its attention as one persistent launch (decode_segment.h;
 				     * the same bits); off until it is faster (BENCHMARKS.md) */
+	bool last_block_work;       /* LLMCHAT_LAST_BLOCK=1: the CUDA decode step runs what needs a
+				     * whole row (the norm after o_proj and down_proj, a dynamic
+				     * quantization of the attention's and the SwiGLU's outputs) in
+				     * the last block of the launch that makes the row, not in
+				     * launches of its own (the same bits); off until measured
+				     * faster on a GPU (BENCHMARKS.md) */
 	enum engine_gemv_products gemv_products; /* LLMCHAT_GEMV_PRODUCTS: default, cuda-cores,
 				     * tensor or tensor-f16 (decode_segments takes the CUDA cores) */
 };

@@ -2,12 +2,16 @@
  * graph_check.c - the decode step replayed as a CUDA graph equals the same step run
  * eagerly (engine.h's eager_decode hook, LLMCHAT_CUDA_GRAPH=0), on a model of real shapes with dummy weights.
  *
- *   graph_check CONFIG [segments | cuda-cores | tensor | tensor-f16]   (tests/gpu/run.sh; needs a GPU)
+ *   graph_check CONFIG [segments | last-block | cuda-cores | tensor | tensor-f16]
+ *   (tests/gpu/run.sh; needs a GPU)
  *
  * With "segments" the graph runs each layer after its attention as a persistent
  * segment (engine_test_hooks.decode_segments): other launches, the same bits.  With
  * "cuda-cores", "tensor" or "tensor-f16" both runs add the 8-bit GEMVs' products there
- * (engine_test_hooks.gemv_products).
+ * (engine_test_hooks.gemv_products).  With "last-block" the graph norms o_proj's and
+ * down_proj's outputs and rounds dynamic inputs in the last blocks of the launches
+ * before (engine_test_hooks.last_block_work), the eager run in launches of their own:
+ * other launches, the same bits.
  *
  * Prefills 16 tokens, then decodes 40 tokens greedily with the graph, and feeds the
  * same 40 tokens through the eager path (random weights make near ties, so the
@@ -71,6 +75,8 @@ int main(int argc, char **argv)
 	bool known = true;
 	if (strcmp(variant, "segments") == 0)
 		graph_hooks.decode_segments = true;
+	else if (strcmp(variant, "last-block") == 0)
+		graph_hooks.last_block_work = true;
 	else if (variant[0] && engine_gemv_products_from_name(variant, &graph_hooks.gemv_products) == 0)
 		eager_hooks.gemv_products = graph_hooks.gemv_products;
 	else
@@ -78,7 +84,8 @@ int main(int argc, char **argv)
 	if (argc < 2 || argc > 3 || !known || model_open_dummy(argv[1], &m, err, sizeof err) != 0) {
 		printf("not ok - dummy model: %s\n",
 		       known && argc >= 2 && argc <= 3 ? err
-						: "usage: graph_check CONFIG [segments | cuda-cores | tensor | tensor-f16]");
+						: "usage: graph_check CONFIG [segments | last-block | cuda-cores | "
+						  "tensor | tensor-f16]");
 		return 1;
 	}
 	size_t n = (size_t)(STEPS + 1) * m->config.vocab_size;

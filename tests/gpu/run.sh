@@ -100,7 +100,7 @@ spill_free attention_prefill.cu 'attention_prefill_kernel' 6 "prefill attention 
 
 # the decode step's fused launches against the pairs they replace, bit for bit, and their
 # time (step_fusion_checks.cu)
-check_program step_fusion_checks 14 src/model/libmodel.a
+check_program step_fusion_checks 45 src/model/libmodel.a
 # the persistent decode segment against the launches it replaces, bit for bit, and its
 # time (decode_segment_checks.cu)
 check_program decode_segment_checks 38 src/model/libmodel.a
@@ -137,9 +137,10 @@ gcc -O2 -std=c11 -D_GNU_SOURCE $part_includes -I/usr/local/cuda/include -fopenmp
 	-L/usr/local/cuda/lib64 -lcublasLt -lnccl -lcudart -lstdc++ -lm -o graph_check >graph_check.build 2>&1
 check $? "graph_check builds"
 for config in llama-3.1-8b-fp8 llama-3.1-8b-int8; do
-	# with the persistent layer segments too (LLMCHAT_DECODE_SEGMENTS=1), and with the
+	# with the persistent layer segments too (LLMCHAT_DECODE_SEGMENTS=1), with the norms and
+	# dynamic quantizations in the last blocks in the graph (LLMCHAT_LAST_BLOCK=1), and with the
 	# GEMVs on the tensor cores (LLMCHAT_GEMV_PRODUCTS=tensor)
-	for variant in "" segments tensor; do
+	for variant in "" segments last-block tensor; do
 		./graph_check "$top/tests/data/configs/$config" $variant >"graph-$config$variant.out" 2>&1
 		cat "graph-$config$variant.out"
 		count_results "graph-$config$variant.out"
@@ -184,6 +185,9 @@ for name in tiny-bf16 tiny-fp8 tiny-int8; do
 	echo "Who are you?" | LLMCHAT_DECODE_SEGMENTS=1 ./src/llmchat -m "$model" --temp 0 >"segments-$name.txt" 2>/dev/null
 	cmp -s "segments-$name.txt" "cpu-$name.txt"
 	check $? "$name: ... and with the persistent decode segments (LLMCHAT_DECODE_SEGMENTS=1)"
+	echo "Who are you?" | LLMCHAT_LAST_BLOCK=1 ./src/llmchat -m "$model" --temp 0 >"last-block-$name.txt" 2>/dev/null
+	cmp -s "last-block-$name.txt" "cpu-$name.txt"
+	check $? "$name: ... and with the norms and dynamic quantizations in the last blocks (LLMCHAT_LAST_BLOCK=1)"
 	for products in tensor tensor-f16; do
 		echo "Who are you?" | LLMCHAT_GEMV_PRODUCTS=$products ./src/llmchat -m "$model" --temp 0 >"$products-$name.txt" 2>/dev/null
 		cmp -s "$products-$name.txt" "cpu-$name.txt"

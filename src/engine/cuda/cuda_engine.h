@@ -118,6 +118,11 @@ struct cuda_engine {
 	enum llmk_gemv_products gemv_products; /* the 8-bit GEMVs' (engine_test_hooks.gemv_products) */
 	float *x_mid;                     /* hidden: the residual between a segment's two adds */
 	unsigned *segment_counters;       /* layers x LLMK_SEGMENT_COUNTERS, zeroed at each step */
+	/* with last_block_work (engine_test_hooks.last_block_work), one token's o_proj and
+	 * down_proj run the norm after them in their own launch (llmk_gemv_norm), and the
+	 * attention and the SwiGLU their outputs' dynamic quantization */
+	bool last_block_work;
+	unsigned *last_block_words;       /* LLMK_LAST_BLOCK_WORDS for those, zero between launches */
 	struct cuda_memory memory;        /* every device buffer, and the weights' upload */
 };
 

@@ -268,6 +268,8 @@ static int allocate_buffers(struct cuda_engine *e, int requested_context, char *
 	    cuda_memory_alloc(&e->memory, llmk_attention_decode_scratch(e->plan.q_heads, c->head_dim, e->batch) * sizeof(float),
 			 (void **)&e->attention_scratch, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, sizeof(int), (void **)&e->device_position, err, err_size) ||
+	    cuda_memory_alloc(&e->memory, LLMK_LAST_BLOCK_WORDS * sizeof(unsigned), (void **)&e->last_block_words, err,
+			      err_size) ||
 	    cuda_memory_alloc(&e->memory, ENGINE_ARGMAX_MAX_ROWS * sizeof(struct llmk_best), (void **)&e->best, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, llmk_argmax_scratch(ENGINE_ARGMAX_MAX_ROWS), &e->argmax_scratch, err, err_size) ||
 	    cuda_memory_alloc(&e->memory, batch * (size_t)e->kv_dim * sizeof(float), (void **)&e->key_rows, err, err_size) ||
@@ -276,6 +278,7 @@ static int allocate_buffers(struct cuda_engine *e, int requested_context, char *
 	    cuda_memory_alloc(&e->memory, (size_t)c->num_hidden_layers * LLMK_SEGMENT_COUNTERS * sizeof(unsigned),
 			      (void **)&e->segment_counters, err, err_size))
 		return -1;
+	CUDA_TRY(cudaMemset(e->last_block_words, 0, LLMK_LAST_BLOCK_WORDS * sizeof(unsigned)));
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_token, ENGINE_ARGMAX_MAX_ROWS * sizeof(int32_t)));
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_position, sizeof(int)));
 	CUDA_TRY(cudaMallocHost((void **)&e->pinned_logits, ENGINE_ARGMAX_MAX_ROWS * (size_t)e->plan.vocab * sizeof(float)));
@@ -411,6 +414,7 @@ int cuda_engine_create(const struct model *model, const struct engine_options *o
 	e->decode_graph_failed = (options && options->test_hooks.eager_decode) || (e->comm && !e->comm->capturable);
 	/* the decode_segments hook runs the graph's layers as persistent segments */
 	e->segments_wanted = options && options->test_hooks.decode_segments;
+	e->last_block_work = options && options->test_hooks.last_block_work;
 	/* the gemv_products hook says where the 8-bit GEMVs add; the segments add in the CUDA
 	 * cores' order, so they are not used with the tensor cores */
 	e->gemv_products = gemv_products(options);

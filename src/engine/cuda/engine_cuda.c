@@ -102,15 +102,17 @@ static struct llmk_gemv_matrix gemv_matrix(const struct gpu_linear *l, float *y)
 }
 
 /* y = layer(input) as a GEMV with the engine's products, for a few tokens of 8-bit
- * weights: 1 when it does not apply (too many tokens, a strided output, an unaligned
- * shape), else 0 or -1. */
+ * weights, ending with then_norm when not NULL (one token): 1 when it does not apply
+ * (too many tokens, a strided output, an unaligned shape), else 0 or -1. */
 static int run_gemv(struct cuda_engine *e, const struct gpu_linear *l, const float *input, const void *xq,
-		    const float *x_scales, int n, float *y, int y_stride, char *err, size_t err_size)
+		    const float *x_scales, int n, float *y, int y_stride, const struct llmk_gemv_norm *then_norm,
+		    char *err, size_t err_size)
 {
 	if (l->quant == LLMK_QUANT_NONE || n > LLMK_GEMV_MAX_TOKENS || (n > 1 && y_stride != l->rows))
 		return 1;
 	const struct llmk_gemv_matrix m = gemv_matrix(l, y);
-	const struct llmk_gemv_input in = {l->dtype, l->cols, input, xq, x_scales, n, e->gemv_products};
+	const struct llmk_gemv_input in = {l->dtype, l->cols, input, xq, x_scales, n, e->gemv_products, then_norm,
+					   then_norm ? e->last_block_words : NULL};
 	cudaError_t status = llmk_gemv(&m, &in, -1, e->stream);
 	if (status == cudaErrorNotSupported) {
 		cudaGetLastError();
@@ -125,7 +127,7 @@ static int run_gemv(struct cuda_engine *e, const struct gpu_linear *l, const flo
 static int run_linear_quantized(struct cuda_engine *e, const struct gpu_linear *l, const float *input, const void *xq,
 				const float *x_scales, int n, float *y, int y_stride, char *err, size_t err_size)
 {
-	int rc = run_gemv(e, l, input, xq, x_scales, n, y, y_stride, err, err_size);
+	int rc = run_gemv(e, l, input, xq, x_scales, n, y, y_stride, NULL, err, err_size);
 	if (rc <= 0)
 		return rc;
 	if (l->quant != LLMK_QUANT_NONE && xq == e->xq)
@@ -164,6 +166,13 @@ static bool reads_quantized_only(const struct gpu_linear *first, const struct gp
 	return same_quantization(first, l) && gemm_8bit_applies(l, n, y_stride);
 }
 
+/* Where a norm writes its normed rows for layer: e->h, or NULL (not written) when every
+ * reader takes them quantized (float_rows false, a quantizing layer). */
+static float *normed_rows(const struct cuda_engine *e, const struct gpu_linear *layer, bool float_rows)
+{
+	return float_rows || layer->quant == LLMK_QUANT_NONE ? e->h : NULL;
+}
+
 /* A layer's input rows: the residual stream e->x, plus first the output a previous
  * layer left in e->tmp when add_pending (added into e->x), normed into e->h and, when
  * layer quantizes its input, also quantized into e->xq: one launch.  With float_rows
@@ -173,7 +182,7 @@ static int norm_input(struct cuda_engine *e, bool add_pending, const float *norm
 		      bool float_rows, int n, char *err, size_t err_size)
 {
 	const struct model_config *c = &e->model->config;
-	float *normed = float_rows || layer->quant == LLMK_QUANT_NONE ? e->h : NULL;
+	float *normed = normed_rows(e, layer, float_rows);
 	if (add_pending)
 		CUDA_TRY(llmk_add_rmsnorm_quantize(e->x, e->tmp, norm, normed, n, c->hidden_size, c->rms_norm_eps,
 						   layer->quant, layer->input_scale, e->xq, e->x_scales, e->stream));
@@ -210,10 +219,18 @@ static bool static_input(const struct gpu_linear *l)
 	return l->quant == LLMK_QUANT_FP8_STATIC || l->quant == LLMK_QUANT_INT8_STATIC;
 }
 
+/* Whether the launch that makes l's input for one token (the decode attention, the
+ * SwiGLU) can also round it under l's dynamic scheme, its last block taking the row's
+ * maximum (llmk_attention's and llmk_gemv_swiglu's last_block), with last_block_work. */
+static bool dynamic_input_fuses(const struct cuda_engine *e, const struct gpu_linear *l, int n)
+{
+	return n == 1 && e->last_block_work && (l->quant == LLMK_QUANT_FP8_DYNAMIC || l->quant == LLMK_QUANT_INT8_DYNAMIC);
+}
+
 /* The n tokens a fused GEMV of l's type reads: e->h, or e->xq as norm_input left it. */
 static struct llmk_gemv_input gemv_input(const struct cuda_engine *e, const struct gpu_linear *l, int n)
 {
-	return (struct llmk_gemv_input){l->dtype, l->cols, e->h, e->xq, e->x_scales, n, e->gemv_products};
+	return (struct llmk_gemv_input){l->dtype, l->cols, e->h, e->xq, e->x_scales, n, e->gemv_products, NULL, NULL};
 }
 
 /* Whether one fused GEMV launch can run a and b on n tokens: few enough tokens, same
@@ -263,8 +280,10 @@ static int run_gate_up(struct cuda_engine *e, const struct gpu_layer *l, int n, 
 	if (fusable(&l->gate_proj, &l->up_proj, n)) {
 		struct llmk_gemv_matrix gate = gemv_matrix(&l->gate_proj, NULL), up = gemv_matrix(&l->up_proj, NULL);
 		struct llmk_static_quant down_quant = {down->quant, down->input_scale, e->xq_mlp, e->mlp_scale};
-		bool quantize = static_input(down);
-		const struct llmk_gemv_input in = gemv_input(e, &l->gate_proj, n);
+		const bool dynamic = dynamic_input_fuses(e, down, n), quantize = static_input(down) || dynamic;
+		struct llmk_gemv_input in = gemv_input(e, &l->gate_proj, n);
+		if (dynamic)
+			in.last_block = e->last_block_words;
 		cudaError_t status = llmk_gemv_swiglu(&gate, &up, &in, e->gate, quantize ? &down_quant : NULL, e->stream);
 		if (status != cudaErrorNotSupported) {
 			CUDA_TRY(status);
@@ -287,12 +306,52 @@ static int run_gate_up(struct cuda_engine *e, const struct gpu_layer *l, int n, 
 	return 0;
 }
 
+/* What the residual stream holds between a layer's launches: the last product's output
+ * added (e->x), still in e->tmp for the next norm to add, or added and already normed
+ * (and quantized) for the next product by the product's own launch (llmk_gemv_norm). */
+enum residual_state { RESIDUAL_ADDED, RESIDUAL_PENDING, RESIDUAL_NORMED };
+
+/* The norm after an output product: its weight, for the input of layer (quantized as
+ * layer quantizes), the normed rows in e->h too when float_rows (norm_input's terms). */
+struct next_norm {
+	const float *weight;
+	const struct gpu_linear *layer;
+	bool float_rows;
+};
+
+/* Whether l's one-token GEMV can end with the next norm (llmk_gemv_norm): asked for
+ * (last_block_work), one rank (no all-reduce between them), 8-bit weights, a hidden
+ * size the kernel takes. */
+static bool norm_fuses(const struct cuda_engine *e, const struct gpu_linear *l, int n)
+{
+	const int hidden = e->model->config.hidden_size;
+	return n == 1 && !e->comm && e->last_block_work && l->quant != LLMK_QUANT_NONE && hidden % 4 == 0 &&
+	       hidden <= LLMK_GEMV_NORM_MAX;
+}
+
+/* o_proj or down_proj of one token as a GEMV whose last block adds it into e->x and
+ * runs next (llmk_gemv_norm); 1 when the kernel does not take it. */
+static int run_product_then_norm(struct cuda_engine *e, const struct gpu_linear *l, const float *input, const void *xq,
+				 const float *x_scales, const struct next_norm *next, char *err, size_t err_size)
+{
+	const struct model_config *c = &e->model->config;
+	const struct llmk_gemv_norm then_norm = {
+		.residual = e->x, .weight = next->weight, .eps = c->rms_norm_eps,
+		.normed = normed_rows(e, next->layer, next->float_rows), .quant = next->layer->quant,
+		.static_scale = next->layer->input_scale, .xq = e->xq, .scales = e->x_scales,
+	};
+	return run_gemv(e, l, input, xq, x_scales, 1, e->tmp, c->hidden_size, &then_norm, err, err_size);
+}
+
 /* The output of o_proj or down_proj for n tokens of input (already quantized for l in
  * xq / x_scales unless xq is NULL): added into the residual stream e->x by the product
- * itself where it can (adds_into_residual; *pending false), else into e->tmp, summed
- * over the ranks, for the next norm to add (*pending true). */
+ * itself where it can (adds_into_residual; *state RESIDUAL_ADDED), and then normed for
+ * the next product by the same launch where next is given and it can (norm_fuses;
+ * RESIDUAL_NORMED), else into e->tmp, summed over the ranks, for the next norm to add
+ * (RESIDUAL_PENDING). */
 static int run_output_product(struct cuda_engine *e, const struct gpu_linear *l, const float *input, const void *xq,
-			      const float *x_scales, int n, bool *pending, char *err, size_t err_size)
+			      const float *x_scales, int n, const struct next_norm *next, enum residual_state *state,
+			      char *err, size_t err_size)
 {
 	const int hidden = e->model->config.hidden_size;
 	if (adds_into_residual(e, l, n)) {
@@ -302,12 +361,24 @@ static int run_output_product(struct cuda_engine *e, const struct gpu_linear *l,
 		xq = e->xq;
 		x_scales = e->x_scales;
 		const int rc = run_gemm(e, l, n, e->x, hidden, true, err, err_size);
-		*pending = rc != 0;
+		*state = rc != 0 ? RESIDUAL_PENDING : RESIDUAL_ADDED;
 		if (rc <= 0)
 			return rc;
 		/* cuBLASLt has no kernel for it: the other products, into e->tmp */
 	}
-	*pending = true;
+	if (next && norm_fuses(e, l, n)) {
+		if (!xq) {
+			CUDA_TRY(llmk_quantize(input, n, l->cols, l->quant, l->input_scale, e->xq, e->x_scales,
+					       e->stream));
+			xq = e->xq;
+			x_scales = e->x_scales;
+		}
+		const int rc = run_product_then_norm(e, l, input, xq, x_scales, next, err, err_size);
+		*state = RESIDUAL_NORMED;
+		if (rc <= 0)
+			return rc;
+	}
+	*state = RESIDUAL_PENDING;
 	if ((xq ? run_linear_quantized(e, l, input, xq, x_scales, n, e->tmp, hidden, err, err_size)
 		: run_linear(e, l, input, n, e->tmp, hidden, err, err_size)) != 0)
 		return -1;
@@ -347,10 +418,12 @@ static int run_attention(struct cuda_engine *e, void *key_cache, void *value_cac
 	struct llmk_attention decode = a;
 	decode.scratch = e->attention_scratch;
 	decode.max_tokens = e->batch;
-	*quantized = graph && static_input(o_proj);
+	const bool dynamic = dynamic_input_fuses(e, o_proj, n);
+	*quantized = graph && (static_input(o_proj) || dynamic);
 	if (graph) {
 		decode.pos_dev = e->device_position;
 		decode.outq = *quantized ? &o_quant : NULL;
+		decode.last_block = dynamic ? e->last_block_words : NULL;
 	}
 	cudaError_t status = cudaErrorNotSupported;
 	if (n == 1) { /* RoPE and the store in the attention's launch */
@@ -395,36 +468,65 @@ static void *layer_cache(const struct cuda_engine *e, void *cache, int index)
 	return (unsigned char *)cache + (size_t)index * e->context_length * e->kv_dim * e->cache_element;
 }
 
+/* Whether a norm for q/k/v (gate/up with mlp) of layer l on n tokens must write its
+ * normed rows in float too: some product reads more than the quantized input. */
+static bool input_float_rows(const struct cuda_engine *e, const struct gpu_layer *l, bool mlp, int n)
+{
+	if (mlp)
+		return !reads_quantized_only(&l->gate_proj, &l->gate_proj, n, e->intermediate) ||
+		       !reads_quantized_only(&l->gate_proj, &l->up_proj, n, e->intermediate);
+	return !reads_quantized_only(&l->q_proj, &l->q_proj, n, e->q_dim) ||
+	       !reads_quantized_only(&l->q_proj, &l->k_proj, n, e->kv_dim) ||
+	       !reads_quantized_only(&l->q_proj, &l->v_proj, n, e->kv_dim);
+}
+
+/* The norm of layer l's input for q/k/v, or (mlp) for gate/up, unless the product
+ * before already ran it (state RESIDUAL_NORMED); the output of the layer before still in
+ * e->tmp (RESIDUAL_PENDING) is added first. */
+static int norm_unless_done(struct cuda_engine *e, enum residual_state state, const struct gpu_layer *l, bool mlp,
+			    int n, char *err, size_t err_size)
+{
+	if (state == RESIDUAL_NORMED)
+		return 0;
+	return norm_input(e, state == RESIDUAL_PENDING, mlp ? l->post_attention_layernorm : l->input_layernorm,
+			  mlp ? &l->gate_proj : &l->q_proj, input_float_rows(e, l, mlp, n), n, err, err_size);
+}
+
+/* The norm that follows o_proj (mlp: post_attention_layernorm of l, for gate/up) or
+ * down_proj (l the next layer: its input_layernorm, for q/k/v). */
+static struct next_norm norm_after(const struct cuda_engine *e, const struct gpu_layer *l, bool mlp, int n)
+{
+	return (struct next_norm){mlp ? l->post_attention_layernorm : l->input_layernorm,
+				  mlp ? &l->gate_proj : &l->q_proj, input_float_rows(e, l, mlp, n)};
+}
+
 /* One layer for n tokens at position pos; with graph set (one token, the position
  * read on the device at *device_position), nothing launched depends on pos, so the
- * launches can be captured once and replayed.  *pending says whether the output of the
- * layer before is still in e->tmp, not yet added to e->x (this layer's first launch
- * adds it), and on return whether this layer's MLP output is (the next layer's first
- * launch or final_norm adds it). */
-static int run_layer(struct cuda_engine *e, int index, int n, int pos, bool graph, bool *pending, char *err,
-		     size_t err_size)
+ * launches can be captured once and replayed.  *state says what the layer before left
+ * in the residual stream (its MLP output still in e->tmp, to be added by this layer's
+ * first launch; or added and already normed for this layer's q/k/v), and on return
+ * what this layer leaves (the next layer's first launch or final_norm adds a pending
+ * output; the last layer never leaves it normed). */
+static int run_layer(struct cuda_engine *e, int index, int n, int pos, bool graph, enum residual_state *state,
+		     char *err, size_t err_size)
 {
 	const struct gpu_layer *l = &e->layers[index];
 	void *key_cache = layer_cache(e, e->key_cache, index), *value_cache = layer_cache(e, e->value_cache, index);
-
-	const bool qkv_float = !reads_quantized_only(&l->q_proj, &l->q_proj, n, e->q_dim) ||
-			       !reads_quantized_only(&l->q_proj, &l->k_proj, n, e->kv_dim) ||
-			       !reads_quantized_only(&l->q_proj, &l->v_proj, n, e->kv_dim);
-	const bool mlp_float = !reads_quantized_only(&l->gate_proj, &l->gate_proj, n, e->intermediate) ||
-			       !reads_quantized_only(&l->gate_proj, &l->up_proj, n, e->intermediate);
-	if (norm_input(e, *pending, l->input_layernorm, &l->q_proj, qkv_float, n, err, err_size) ||
+	if (norm_unless_done(e, *state, l, false, n, err, err_size) ||
 	    run_qkv(e, l, n, e->key_rows, e->value_rows, err, err_size))
 		return -1;
 	bool att_quantized;
+	const struct next_norm post_attention = norm_after(e, l, true, n);
 	if (run_attention(e, key_cache, value_cache, n, pos, graph, &l->o_proj, &att_quantized, err, err_size) ||
-	    run_output_product(e, &l->o_proj, e->att, att_quantized ? e->xq : NULL, e->x_scales, n, pending, err,
-			       err_size))
+	    run_output_product(e, &l->o_proj, e->att, att_quantized ? e->xq : NULL, e->x_scales, n, &post_attention,
+			       state, err, err_size))
 		return -1;
 	struct quantized_input down_input;
-	if (norm_input(e, *pending, l->post_attention_layernorm, &l->gate_proj, mlp_float, n, err, err_size) ||
-	    run_gate_up(e, l, n, &down_input, err, err_size) ||
-	    run_output_product(e, &l->down_proj, e->gate, down_input.xq, down_input.scales, n, pending, err,
-			       err_size))
+	const bool last = index + 1 == e->model->config.num_hidden_layers;
+	const struct next_norm next_input = last ? post_attention : norm_after(e, &e->layers[index + 1], false, n);
+	if (norm_unless_done(e, *state, l, true, n, err, err_size) || run_gate_up(e, l, n, &down_input, err, err_size) ||
+	    run_output_product(e, &l->down_proj, e->gate, down_input.xq, down_input.scales, n,
+			       last ? NULL : &next_input, state, err, err_size))
 		return -1;
 	return 0;
 }
@@ -434,12 +536,12 @@ static int run_layer(struct cuda_engine *e, int index, int n, int pos, bool grap
  * final_norm (always with 1 to 9 tokens: the GEMVs write e->tmp). */
 int cuda_run_layers(struct cuda_engine *e, int n, int pos, bool graph, bool *pending, char *err, size_t err_size)
 {
-	bool mlp_pending = false;
+	enum residual_state state = RESIDUAL_ADDED;
 	for (int i = 0; i < e->model->config.num_hidden_layers; i++)
-		if (run_layer(e, i, n, pos, graph, &mlp_pending, err, err_size) != 0)
+		if (run_layer(e, i, n, pos, graph, &state, err, err_size) != 0)
 			return -1;
 	if (pending)
-		*pending = mlp_pending;
+		*pending = state == RESIDUAL_PENDING;
 	return 0;
 }
 
