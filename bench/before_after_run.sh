@@ -13,7 +13,9 @@
 # of each shape in $CONFIGS (default the 8B INT8 and FP8 shapes), the tree before and
 # after in turns (with $VARIANT_ENV set, e.g. LLMCHAT_LAST_BLOCK=1, the new tree a third
 # time with those variables); then on an H200 the 70B FP8 and INT8 shapes at --ctx 4400, on an
-# 80 GB card the 70B FP8 shape at --ctx 1200.  With PEERS=1 (and bench/peers/llama.cpp
+# 80 GB card the 70B FP8 shape at --ctx 1200.  With TRACE=1, before the 70B shapes, each
+# 8B shape's decode step of the new tree traced as it ran (bench/kernel_trace.sh; and with
+# $VARIANT_ENV).  With PEERS=1 (and bench/peers/llama.cpp
 # carried), llama.cpp beside llmchat (bench/peers/run.sh) runs before the benches, its
 # table in progress.txt and table.md.  Writes progress.txt and out.tgz (every output)
 # into $OUT.
@@ -52,6 +54,12 @@ for config in $CONFIGS; do
 	bench "${config#llama-3.1-}" $new $config 4400
 	[ -n "${VARIANT_ENV:-}" ] && bench "${config#llama-3.1-}-variant" $new $config 4400 $VARIANT_ENV
 done
+if [ -n "${TRACE:-}" ]; then
+	for config in $CONFIGS; do
+		trace "${config#llama-3.1-}" $config
+		[ -n "${VARIANT_ENV:-}" ] && trace "${config#llama-3.1-}-variant" $config $VARIANT_ENV
+	done
+fi
 if nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200; then
 	[ "$(left)" -gt 120 ] && bench 70b-fp8 $new llama-3.1-70b-fp8 4400
 	[ "$(left)" -gt 120 ] && bench 70b-int8 $new llama-3.1-70b-int8 4400

@@ -4,8 +4,9 @@
 # say NOTE appends a timed line to progress.txt in $W and $OUT; left prints the seconds
 # left of $DEADLINE (default 540) since the start; goldens [LABEL] checks the tiny models
 # through the CUDA backend, gpu_suite runs tests/gpu/run.sh, prefill_profile [LABEL]
-# profiles the 8B FP8 prefill and bench NAME BINARY CONFIG CTX [ENV...] times a shape
-# with llmchat --bench, each from the tree's root.  Then llmchat and its check programs
+# profiles the 8B FP8 prefill, bench NAME BINARY CONFIG CTX [ENV...] times a shape with
+# llmchat --bench and trace NAME CONFIG [ENV...] traces build-gpu's decode step kernel by
+# kernel as it ran (bench/kernel_trace.sh), each from the tree's root.  Then llmchat and its check programs
 # are built with CUDA in build-gpu, where the shell is left, with gencode and
 # part_includes set for building a tests/gpu program.
 set -u
@@ -55,6 +56,19 @@ bench() {
 	env "$@" timeout $(($(left) - 10)) "$binary" --bench --dummy-weights "tests/data/configs/$config" --ctx "$ctx" \
 		>"$W/bench-$name.txt" 2>&1
 	say "bench $name: $(grep -E 'ceilings|prefill|decode 128, greedy|decode 128, temp 0.6 top-p|decode 4096, greedy|verify 1\+[48] at 128, argmax' "$W/bench-$name.txt" | tr -s ' ' | tr '\n' ';')"
+}
+# trace NAME CONFIG [ENV...]: bench/kernel_trace.sh of build-gpu's llmchat on tests/data/configs/CONFIG
+# (with ENV set): the timeline into $W/timeline-NAME.txt and $OUT, its first lines into progress.txt,
+# the trace itself xz-packed into $OUT; skipped when less than 50 s are left
+trace() {
+	local name=$1 config=$2
+	shift 2
+	[ "$(left)" -gt 50 ] || return 0
+	timeout $(($(left) - 10)) bench/kernel_trace.sh build-gpu "tests/data/configs/$config" "$W/trace-$name.csv" "$@" \
+		>"$W/timeline-$name.txt" 2>&1
+	cp "$W/timeline-$name.txt" "$OUT/" 2>/dev/null
+	[ -f "$W/trace-$name.csv" ] && xz -c "$W/trace-$name.csv" >"$OUT/trace-$name.csv.xz"
+	say "trace $name: $(sed -n '1,3p' "$W/timeline-$name.txt" | tr -s ' ' | tr '\n' ';')"
 }
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 top=$PWD
