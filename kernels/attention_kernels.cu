@@ -199,11 +199,23 @@ extern "C" cudaError_t llmk_attention_general(const struct llmk_attention *a, cu
  * exp2f. */
 
 #define DECODE_MAX_SPLITS 256
-#define DECODE_MIN_CHUNK 64
 #define DECODE_MAX_GROUP 8
 #define DECODE_WARPS 4
-#define DECODE_UNROLL 4
 #define COMBINE_THREADS 512
+/* A timing build may set these with -D (each build's bits are the same for its eager,
+ * graph and several-token runs; the split count follows the kernel's occupancy). */
+#ifndef DECODE_MIN_CHUNK
+#define DECODE_MIN_CHUNK 64
+#endif
+#ifndef DECODE_UNROLL
+#define DECODE_UNROLL 4
+#endif
+/* 1: a split block loads its first tile's cached rows (those before the pass's first new
+ * token, which earlier passes wrote) before waiting for the kernel before, as the GEMVs
+ * load their first weights; not measured yet, so off. */
+#ifndef DECODE_KV_EARLY
+#define DECODE_KV_EARLY 0
+#endif
 
 extern "C" size_t llmk_attention_decode_scratch(int heads, int head_dim, int max_tokens)
 {
@@ -324,21 +336,42 @@ attention_split_kernel(const float *q, const T *__restrict__ key_cache, const T 
 	/* launched with programmatic dependent launch; the next launch (a persistent
 	 * decode segment streams weights that do not depend on this one) may start at once */
 	allow_next_kernel();
-	wait_for_previous_kernels();
 	using L = split_layout<T, HD, GROUP>;
 	constexpr int EPL = L::EPL, U = L::UNROLL;
+	const int warp = threadIdx.x / WARP, lane = threadIdx.x % WARP;
+	const int sub = lane / L::ROW_LANES, dim0 = (lane % L::ROW_LANES) * EPL;
+	const int kvh = blockIdx.x, t = blockIdx.y, split = blockIdx.z;
+	const size_t kv_dim = (size_t)kv_heads * HD;
+	const T *keys = key_cache + kvh * HD + dim0, *values = value_cache + kvh * HD + dim0;
+	typename L::bits kfirst[U], vfirst[U]; /* DECODE_KV_EARLY: the first tile's rows before pos0 */
+	if constexpr (DECODE_KV_EARLY) {
+		/* the position was copied in before the pass's first kernel, and the rows before
+		 * it by earlier passes: neither depends on the kernel before */
+		if (pos_dev)
+			pos0 = *pos_dev;
+		const int total = pos0 + t + 1, chunk = split_chunk(total, splits);
+		const int begin = split * chunk, end = min(total, begin + chunk);
+		if (begin >= end)
+			return;
+#pragma unroll
+		for (int u = 0; u < U; u++) {
+			const int j = begin + warp * L::TILE_ROWS + u * L::ROWS + sub;
+			kfirst[u] = vfirst[u] = {};
+			if (j < end && j < pos0) {
+				kfirst[u] = *(const typename L::bits *)(keys + (size_t)j * kv_dim);
+				vfirst[u] = *(const typename L::bits *)(values + (size_t)j * kv_dim);
+			}
+		}
+	}
+	wait_for_previous_kernels();
 	if (pos_dev)
 		pos0 = *pos_dev;
-	const int kvh = blockIdx.x, t = blockIdx.y, split = blockIdx.z;
 	const int total = pos0 + t + 1, chunk = split_chunk(total, splits);
 	const int begin = split * chunk, end = min(total, begin + chunk);
 	if (begin >= end)
 		return;
 	const int group = heads / kv_heads;
-	const size_t kv_dim = (size_t)kv_heads * HD;
-	const int warp = threadIdx.x / WARP, lane = threadIdx.x % WARP;
-	const int sub = lane / L::ROW_LANES, dim0 = (lane % L::ROW_LANES) * EPL;
-	const T *keys = key_cache + kvh * HD + dim0, *values = value_cache + kvh * HD + dim0;
+	const int first_tile = begin + warp * L::TILE_ROWS;
 	const bool fused = rope.key_rows != NULL;
 	__shared__ float s_q[GROUP][HD];
 	__shared__ __align__(16) T s_new[2][HD];
@@ -373,6 +406,9 @@ attention_split_kernel(const float *q, const T *__restrict__ key_cache, const T 
 			if (j == new_row) {
 				kbits[u] = *(const typename L::bits *)(&s_new[0][dim0]);
 				vbits[u] = *(const typename L::bits *)(&s_new[1][dim0]);
+			} else if (DECODE_KV_EARLY && tile == first_tile && j < pos0) {
+				kbits[u] = kfirst[u]; /* rows past end were left 0 too */
+				vbits[u] = vfirst[u];
 			} else if (j < end) {
 				kbits[u] = *(const typename L::bits *)(keys + (size_t)j * kv_dim);
 				vbits[u] = *(const typename L::bits *)(values + (size_t)j * kv_dim);
