@@ -343,14 +343,20 @@ attention_split_kernel(const float *q, const T *__restrict__ key_cache, const T 
 	const int kvh = blockIdx.x, t = blockIdx.y, split = blockIdx.z;
 	const size_t kv_dim = (size_t)kv_heads * HD;
 	const T *keys = key_cache + kvh * HD + dim0, *values = value_cache + kvh * HD + dim0;
+	int total, begin, end; /* the context, and this split's rows of it */
+	auto find_rows = [&]() {
+		if (pos_dev)
+			pos0 = *pos_dev;
+		total = pos0 + t + 1;
+		const int chunk = split_chunk(total, splits);
+		begin = split * chunk;
+		end = min(total, begin + chunk);
+	};
 	typename L::bits kfirst[U], vfirst[U]; /* DECODE_KV_EARLY: the first tile's rows before pos0 */
 	if constexpr (DECODE_KV_EARLY) {
 		/* the position was copied in before the pass's first kernel, and the rows before
 		 * it by earlier passes: neither depends on the kernel before */
-		if (pos_dev)
-			pos0 = *pos_dev;
-		const int total = pos0 + t + 1, chunk = split_chunk(total, splits);
-		const int begin = split * chunk, end = min(total, begin + chunk);
+		find_rows();
 		if (begin >= end)
 			return;
 #pragma unroll
@@ -364,10 +370,8 @@ attention_split_kernel(const float *q, const T *__restrict__ key_cache, const T 
 		}
 	}
 	wait_for_previous_kernels();
-	if (pos_dev)
-		pos0 = *pos_dev;
-	const int total = pos0 + t + 1, chunk = split_chunk(total, splits);
-	const int begin = split * chunk, end = min(total, begin + chunk);
+	if constexpr (!DECODE_KV_EARLY)
+		find_rows();
 	if (begin >= end)
 		return;
 	const int group = heads / kv_heads;

@@ -282,6 +282,34 @@ static unsigned words_left(const unsigned *words)
 	return w[0] | w[1];
 }
 
+/* launch(out, q) twice, each into fresh poisoned buffers of n values (out, and q's codes
+ * and scale under quant), against the reference's row, codes and scale (out1, q1, s1):
+ * the bytes that differ (all n when a launch fails), and in *left the words (words) left
+ * set after either run. */
+template <typename Launch>
+static size_t twice_against(int n, const float *out1, const uint8_t *q1, const float *s1, enum llmk_quant quant,
+			    const unsigned *words, unsigned *left, Launch launch)
+{
+	size_t bad = 0;
+	*left = 0;
+	for (int run = 0; run < 2; run++) {
+		float *out2 = (float *)device_bytes((size_t)n * 4, 0xff);
+		uint8_t *q2 = (uint8_t *)device_bytes((size_t)n, 0x7f);
+		float *s2 = (float *)device_bytes(4, 0xff);
+		const struct llmk_static_quant q = {quant, 0, q2, s2};
+		cudaError_t status = launch(out2, &q);
+		if (status == cudaSuccess)
+			status = cudaDeviceSynchronize();
+		CUDA(status);
+		if (status != cudaSuccess)
+			return (size_t)n;
+		bad += differing_bytes(out1, out2, (size_t)n * 4) + differing_bytes(q1, q2, (size_t)n) +
+		       differing_bytes(s1, s2, 4);
+		*left |= words_left(words);
+	}
+	return bad;
+}
+
 /* llmk_gemv_swiglu with a dynamic yq (its last block rounds the row) against the launch
  * without yq then llmk_quantize; twice on one set of words. */
 static void check_swiglu_dynamic(enum llmk_dtype weights, int rows, int cols, enum llmk_quant quant,
@@ -305,19 +333,10 @@ static void check_swiglu_dynamic(enum llmk_dtype weights, int rows, int cols, en
 	CUDA_OR_RETURN(llmk_quantize(y1, 1, rows, quant, 0, q1, s1, 0));
 	unsigned *words = (unsigned *)device_bytes(LLMK_LAST_BLOCK_WORDS * 4, 0);
 	gi.last_block = words;
-	size_t bad = 0;
-	unsigned left = 0;
-	for (int run = 0; run < 2; run++) {
-		float *y2 = (float *)device_bytes((size_t)rows * 4, 0xff);
-		uint8_t *q2 = (uint8_t *)device_bytes((size_t)rows, 0x7f);
-		float *s2 = (float *)device_bytes(4, 0xff);
-		const struct llmk_static_quant yq = {quant, 0, q2, s2};
-		CUDA_OR_RETURN(llmk_gemv_swiglu(&gate, &up, &gi, y2, &yq, 0));
-		CUDA_OR_RETURN(cudaDeviceSynchronize());
-		bad += differing_bytes(y1, y2, (size_t)rows * 4) + differing_bytes(q1, q2, (size_t)rows) +
-		       differing_bytes(s1, s2, 4);
-		left |= words_left(words);
-	}
+	unsigned left;
+	const size_t bad = twice_against(rows, y1, q1, s1, quant, words, &left, [&](float *y2, const struct llmk_static_quant *yq) {
+		return llmk_gemv_swiglu(&gate, &up, &gi, y2, yq, 0);
+	});
 	char what[300];
 	snprintf(what, sizeof what,
 		 "gemv_swiglu with a %s output, %s weights %dx%d (%s): bit for bit gemv_swiglu + quantize, twice "
@@ -363,20 +382,11 @@ static void check_attention_dynamic(int pos, enum llmk_quant quant)
 	CUDA_OR_RETURN(llmk_attention_decode(&a, 0));
 	CUDA_OR_RETURN(llmk_quantize(out1, 1, q_dim, quant, 0, q1, s1, 0));
 	unsigned *words = (unsigned *)device_bytes(LLMK_LAST_BLOCK_WORDS * 4, 0);
-	size_t bad = 0;
-	unsigned left = 0;
-	for (int run = 0; run < 2; run++) {
-		float *out2 = (float *)device_bytes((size_t)q_dim * 4, 0xff);
-		uint8_t *q2 = (uint8_t *)device_bytes((size_t)q_dim, 0x7f);
-		float *s2 = (float *)device_bytes(4, 0xff);
-		const struct llmk_static_quant outq = {quant, 0, q2, s2};
-		a.out = out2; a.outq = &outq; a.last_block = words;
-		CUDA_OR_RETURN(llmk_attention_decode(&a, 0));
-		CUDA_OR_RETURN(cudaDeviceSynchronize());
-		bad += differing_bytes(out1, out2, (size_t)q_dim * 4) + differing_bytes(q1, q2, (size_t)q_dim) +
-		       differing_bytes(s1, s2, 4);
-		left |= words_left(words);
-	}
+	unsigned left;
+	const size_t bad = twice_against(q_dim, out1, q1, s1, quant, words, &left, [&](float *out2, const struct llmk_static_quant *outq) {
+		a.out = out2; a.outq = outq; a.last_block = words;
+		return llmk_attention_decode(&a, 0);
+	});
 	char what[300];
 	snprintf(what, sizeof what,
 		 "decode attention with a %s output, position %d: bit for bit attention + quantize, twice (%zu bytes "
