@@ -522,11 +522,15 @@ static int run_layer(struct cuda_engine *e, int index, int n, int pos, bool grap
 			       state, err, err_size))
 		return -1;
 	struct quantized_input down_input;
-	const bool last = index + 1 == e->model->config.num_hidden_layers;
-	const struct next_norm next_input = last ? post_attention : norm_after(e, &e->layers[index + 1], false, n);
+	struct next_norm next_input; /* the next layer's, after down_proj (none after the last) */
+	const struct next_norm *after_down = NULL;
+	if (index + 1 < e->model->config.num_hidden_layers) {
+		next_input = norm_after(e, &e->layers[index + 1], false, n);
+		after_down = &next_input;
+	}
 	if (norm_unless_done(e, *state, l, true, n, err, err_size) || run_gate_up(e, l, n, &down_input, err, err_size) ||
-	    run_output_product(e, &l->down_proj, e->gate, down_input.xq, down_input.scales, n,
-			       last ? NULL : &next_input, state, err, err_size))
+	    run_output_product(e, &l->down_proj, e->gate, down_input.xq, down_input.scales, n, after_down, state, err,
+			       err_size))
 		return -1;
 	return 0;
 }
