@@ -210,6 +210,20 @@ __device__ static inline void static_quant_store(const struct llmk_static_quant 
 		q.scales[t] = s;
 }
 
+/* The largest of max_abs and the magnitudes of v's four values (fmaxf: exact, in any order). */
+__device__ static inline float max_abs4(float max_abs, float4 v)
+{
+	return fmaxf(fmaxf(max_abs, fabsf(v.x)), fmaxf(fmaxf(fabsf(v.y), fabsf(v.z)), fabsf(v.w)));
+}
+
+/* quantize_value of v's four values, as 4 bytes in memory order (x the lowest byte:
+ * little-endian). */
+__device__ static inline uint32_t quantize4(float4 v, float inv, bool fp8)
+{
+	return (uint32_t)quantize_value(v.x, inv, fp8) | (uint32_t)quantize_value(v.y, inv, fp8) << 8 |
+	       (uint32_t)quantize_value(v.z, inv, fp8) << 16 | (uint32_t)quantize_value(v.w, inv, fp8) << 24;
+}
+
 /* silu(g) * u, the one expression of every SwiGLU kernel (the fused ones must match it
  * bit for bit). */
 __device__ static inline float silu_times(float g, float u)
@@ -289,9 +303,7 @@ __device__ static void block_quantize_row(const float *x, int n, float max_abs, 
 #pragma unroll
 		for (int k = 0; k < AT_ONCE; k++)
 			if (c0 + k * blockDim.x < n4)
-				((uchar4 *)xq)[c0 + k * blockDim.x] =
-					make_uchar4(quantize_value(v[k].x, inv, fp8), quantize_value(v[k].y, inv, fp8),
-						    quantize_value(v[k].z, inv, fp8), quantize_value(v[k].w, inv, fp8));
+				((uint32_t *)xq)[c0 + k * blockDim.x] = quantize4(v[k], inv, fp8);
 	}
 	if (threadIdx.x == 0)
 		*scale_out = s;
@@ -365,9 +377,8 @@ __device__ static void block_add_rmsnorm_quantize(float *x, const float *delta, 
 		if (normed)
 			((float4 *)normed)[c] = o;
 		if (at_once)
-			((uchar4 *)xq)[c] = make_uchar4(quantize_value(o.x, inv, fp8), quantize_value(o.y, inv, fp8),
-							quantize_value(o.z, inv, fp8), quantize_value(o.w, inv, fp8));
-		max_abs = fmaxf(max_abs, fmaxf(fmaxf(fabsf(o.x), fabsf(o.y)), fmaxf(fabsf(o.z), fabsf(o.w))));
+			((uint32_t *)xq)[c] = quantize4(o, inv, fp8);
+		max_abs = max_abs4(max_abs, o);
 	}
 	if (quant == LLMK_QUANT_NONE)
 		return;
@@ -382,8 +393,7 @@ __device__ static void block_add_rmsnorm_quantize(float *x, const float *delta, 
 		quantize_scale(max_abs, quant, static_scale, &s, &inv);
 		for (int c = threadIdx.x; c < n4; c += THREADS) {
 			const float4 o = row4[c];
-			((uchar4 *)xq)[c] = make_uchar4(quantize_value(o.x, inv, fp8), quantize_value(o.y, inv, fp8),
-							quantize_value(o.z, inv, fp8), quantize_value(o.w, inv, fp8));
+			((uint32_t *)xq)[c] = quantize4(o, inv, fp8);
 		}
 	}
 	if (threadIdx.x == 0)

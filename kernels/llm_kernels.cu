@@ -317,20 +317,6 @@ __device__ static inline float4 silu_times4(float4 g, float4 u)
 	return make_float4(silu_times(g.x, u.x), silu_times(g.y, u.y), silu_times(g.z, u.z), silu_times(g.w, u.w));
 }
 
-/* The largest of max_abs and the magnitudes of v's four values (fmaxf: exact, in any order). */
-__device__ static inline float max_abs4(float max_abs, float4 v)
-{
-	return fmaxf(fmaxf(max_abs, fabsf(v.x)), fmaxf(fmaxf(fabsf(v.y), fabsf(v.z)), fabsf(v.w)));
-}
-
-/* quantize_value of v's four values, as 4 bytes in memory order (x the lowest byte:
- * little-endian). */
-__device__ static inline uint32_t quantize4(float4 v, float inv, bool fp8)
-{
-	return (uint32_t)quantize_value(v.x, inv, fp8) | (uint32_t)quantize_value(v.y, inv, fp8) << 8 |
-	       (uint32_t)quantize_value(v.z, inv, fp8) << 16 | (uint32_t)quantize_value(v.w, inv, fp8) << 24;
-}
-
 /* The codes of a row's chunks that this thread holds (v[k]: chunk threadIdx.x + k *
  * blockDim.x of xq's row, none past chunks), under the scale token_scale makes of the
  * row's maximum (max_abs: this thread's part; partial: the block's shared scratch).
